@@ -1,0 +1,138 @@
+"""Folio configuration.
+
+Development is the default. Values come from the environment (and a `.env` file
+when python-dotenv finds one). Production refuses to start without its secrets.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent
+load_dotenv(BASE_DIR / ".env")
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _database_url(raw: str | None) -> str | None:
+    """Accept the common `postgres://` / `postgresql://` forms and use psycopg 3."""
+    if not raw:
+        return raw
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix):]
+    return raw
+
+
+class Config:
+    NAME = "base"
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = _database_url(os.environ.get("DATABASE_URL"))
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL")
+    # Where `make run` wrote the address of the embedded Redis it started.
+    REDIS_URL_FILE = os.environ.get("REDIS_URL_FILE", str(BASE_DIR / "instance" / "redis.url"))
+    RQ_QUEUES = ("default", "email", "reports")
+
+    STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY")
+    STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY")
+    STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_folio_offline_test_gateway")
+
+    MAIL_SERVER = os.environ.get("MAIL_SERVER")
+    MAIL_PORT = _int("MAIL_PORT", 587)
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS", True)
+    MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Folio <noreply@folio.test>")
+    MAIL_MAX_RETRIES = _int("MAIL_MAX_RETRIES", 5)
+    DEV_OUTBOX_ENABLED = False
+
+    SHOP_NAME = os.environ.get("SHOP_NAME", "Folio")
+    CURRENCY = os.environ.get("CURRENCY", "usd")
+    PAGE_SIZE = _int("PAGE_SIZE", 24)
+    MAX_PAGE = _int("MAX_PAGE", 400)  # bounded offset pagination: deepest page served
+    LOW_STOCK_THRESHOLD = _int("LOW_STOCK_THRESHOLD", 3)
+
+    WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    TESTING = False
+    DEBUG = False
+
+    @classmethod
+    def init(cls) -> None:
+        """Hook run by create_app before the config is applied."""
+
+
+class DevelopmentConfig(Config):
+    NAME = "development"
+    SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-insecure-key-change-me"
+    SQLALCHEMY_DATABASE_URI = _database_url(os.environ.get("DATABASE_URL")) or (
+        "sqlite:///" + str(BASE_DIR / "instance" / "folio.db")
+    )
+    DEV_OUTBOX_ENABLED = True
+    DEBUG = _bool("FLASK_DEBUG", False)
+
+
+class TestingConfig(Config):
+    NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "testing-secret-key"
+    SQLALCHEMY_DATABASE_URI = _database_url(os.environ.get("TEST_DATABASE_URL")) or "sqlite://"
+    REDIS_URL = os.environ.get("TEST_REDIS_URL")  # None: fakeredis in-process
+    WTF_CSRF_ENABLED = True
+    DEV_OUTBOX_ENABLED = True
+    MAIL_SERVER = None
+    STRIPE_SECRET_KEY = None
+    STRIPE_WEBHOOK_SECRET = "whsec_test_secret"
+    RATELIMIT_ENABLED = True
+
+
+class ProductionConfig(Config):
+    NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+
+    @classmethod
+    def init(cls) -> None:
+        missing = [name for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
+        if missing:
+            raise SystemExit(
+                f"Folio production config: missing required environment variable(s): {', '.join(missing)}"
+            )
+        cls.SECRET_KEY = os.environ["SECRET_KEY"]
+        cls.SQLALCHEMY_DATABASE_URI = _database_url(os.environ["DATABASE_URL"])
+        cls.REDIS_URL = os.environ["REDIS_URL"]
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def get_config(name: str | None = None) -> type[Config]:
+    name = (name or os.environ.get("FOLIO_CONFIG") or "development").lower()
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise SystemExit(f"Unknown FOLIO_CONFIG {name!r}; choose one of {', '.join(CONFIGS)}") from None

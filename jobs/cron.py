@@ -1,0 +1,8 @@
+"""Schedule for `rq cron` (run exactly one such process: see Procfile). Times are UTC."""
+from rq import cron
+
+from jobs.email import requeue_stale_email
+from jobs.search import rebuild_search_terms
+
+cron.register(requeue_stale_email, queue_name="email", interval=300, name="requeue-stale-email")
+cron.register(rebuild_search_terms, queue_name="default", cron="17 * * * *", name="rebuild-search-terms")

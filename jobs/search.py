@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from . import job
+
+
+@job
+def rebuild_search_terms() -> int:
+    from webapp.extensions import db
+    from webapp.services import search
+
+    count = search.rebuild_terms()
+    db.session.commit()
+    return count

@@ -1,0 +1,130 @@
+"""Shared fixtures.
+
+The database is TEST_DATABASE_URL (PostgreSQL in CI) or a temporary SQLite file; it
+is built with the real migrations once per session and emptied after each test.
+Redis is TEST_REDIS_URL (flushed first) or fakeredis in-process.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from config import TestingConfig
+
+_TMP = tempfile.mkdtemp(prefix="folio-tests-")
+
+
+class _Config(TestingConfig):
+    SQLALCHEMY_DATABASE_URI = TestingConfig.SQLALCHEMY_DATABASE_URI
+    if SQLALCHEMY_DATABASE_URI in (None, "sqlite://"):
+        SQLALCHEMY_DATABASE_URI = f"sqlite:///{Path(_TMP) / 'test.db'}"
+    REDIS_URL_FILE = str(Path(_TMP) / "no-redis.url")
+
+
+@pytest.fixture(scope="session")
+def app():
+    from flask_migrate import upgrade
+
+    from webapp import create_app
+
+    application = create_app(_Config)
+    with application.app_context():
+        from webapp.extensions import db
+
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+            db.session.commit()
+        upgrade()
+        if application.config.get("REDIS_URL"):
+            application.extensions["folio_redis"].flushdb()
+    yield application
+
+
+def _empty_tables(db) -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    else:
+        for name in tables:
+            db.session.execute(text(f"DELETE FROM {name}"))
+        db.session.execute(text("DELETE FROM sqlite_sequence")) if db.session.execute(
+            text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first() else None
+        db.session.execute(text("INSERT INTO books_fts(books_fts) VALUES ('rebuild')"))
+    db.session.commit()
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(request, app):
+    """Each test starts with empty tables, an empty Redis and fresh rate limits."""
+    if "app" not in request.fixturenames and "e2e" not in request.keywords:
+        yield
+        return
+    from webapp.extensions import db, limiter
+
+    with app.app_context():
+        yield
+        db.session.remove()
+        _empty_tables(db)
+        app.extensions["folio_redis"].flushdb()
+        limiter.reset()
+
+
+@pytest.fixture
+def db(app):
+    from webapp.extensions import db as _db
+
+    return _db
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def htmx_client(app):
+    """A test client whose requests carry HX-Request: true."""
+    c = app.test_client()
+    c.environ_base["HTTP_HX_REQUEST"] = "true"
+    return c
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def run_jobs(app):
+    """Run every queued RQ job now, in this process (as the worker would)."""
+    from rq import SimpleWorker
+
+    def _run() -> None:
+        queues = list(app.extensions["folio_queues"].values())
+        SimpleWorker(queues, connection=app.extensions["folio_redis"]).work(burst=True)
+
+    return _run
+
+
+@pytest.fixture
+def catalog(app):
+    """A small deterministic demo catalog (60 books)."""
+    from webapp.services import demo
+
+    return demo.seed(60, seed_value=7, with_users=False)
+
+
+@pytest.fixture
+def make_book(app):
+    """Create one book with given authors/genres/stock through the same code paths as the app."""
+    from tests.factories import make_book as _make_book
+
+    return _make_book
+
+
+def using_postgres() -> bool:
+    return (os.environ.get("TEST_DATABASE_URL") or "").startswith(("postgres", "postgresql"))

@@ -1,0 +1,74 @@
+"""Folio: an online bookstore. `create_app(config)` builds the Flask app."""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from config import Config, get_config
+
+from .extensions import csrf, db, limiter, login_manager, migrate
+
+
+def create_app(config: type[Config] | str | None = None) -> Flask:
+    config_cls = get_config(config) if config is None or isinstance(config, str) else config
+    config_cls.init()
+
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(config_cls)
+    app.config["FOLIO_CONFIG"] = config_cls.NAME
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("REDIS_URL"):
+        app.config["REDIS_URL"] = _redis_url_from_file(app)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from . import models  # noqa: F401  (register tables)
+    from .services import tasks
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "catalog.home"
+    limiter.init_app(app)
+    tasks.init_app(app)
+
+    from .db_events import install as install_db_events
+    install_db_events(app)
+
+    from .security import install as install_security
+    install_security(app)
+
+    from .catalog import bp as catalog_bp
+    from .dev import bp as dev_bp
+    from .errors import install as install_errors
+    from .main import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(catalog_bp)
+    app.register_blueprint(dev_bp)
+    install_errors(app)
+
+    from .templating import install as install_templating
+    install_templating(app)
+
+    from .cli import register as register_cli
+    register_cli(app)
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        from .models import User
+        return db.session.get(User, int(user_id))
+
+    return app
+
+
+def _redis_url_from_file(app: Flask) -> str | None:
+    path = app.config.get("REDIS_URL_FILE")
+    if path and os.path.exists(path):
+        with open(path) as fh:
+            return fh.read().strip() or None
+    return None

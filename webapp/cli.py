@@ -1,0 +1,60 @@
+"""Flask CLI commands: seed, worker, search maintenance."""
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+
+from .extensions import db
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("seed")
+    @click.option("--books", default=2000, show_default=True, type=click.IntRange(0, 5_000_000),
+                  help="How many demo books the catalog should hold for this seed.")
+    @click.option("--seed", "seed_value", default=1, show_default=True, type=int, help="Random seed.")
+    @click.option("--no-users", is_flag=True, help="Do not create the demo customer and admin.")
+    @click.option("--quiet", is_flag=True)
+    def seed_command(books: int, seed_value: int, no_users: bool, quiet: bool):
+        """Load deterministic demo data (idempotent: re-runs add nothing twice)."""
+        from .services import demo
+
+        result = demo.seed(books, seed_value, progress=None if quiet else click.echo, with_users=not no_users)
+        click.echo(f"Seeded {result.books_added} books and {result.authors_added} authors "
+                   f"in {result.seconds:.1f}s.")
+        for role, login, password in result.users:
+            click.echo(f"  demo {role}: login '{login}', password '{password}'")
+
+    @app.cli.command("demo-credentials")
+    def demo_credentials():
+        """Print the demo accounts created by `seed`."""
+        from .services.demo import DEMO_USERS
+
+        for role, username, _email, password, _name in DEMO_USERS:
+            click.echo(f"  demo {role}: login '{username}', password '{password}'")
+
+    @app.cli.command("worker")
+    @click.option("--burst", is_flag=True, help="Run the jobs waiting now, then exit.")
+    @click.argument("queues", nargs=-1)
+    def worker(burst: bool, queues: tuple[str, ...]):
+        """Run an RQ worker inside this app's context (all queues by default)."""
+        from rq import SimpleWorker
+
+        from .services.tasks import queue
+
+        names = queues or current_app.config["RQ_QUEUES"]
+        connection = current_app.extensions["folio_redis"]
+        w = SimpleWorker([queue(n) for n in names], connection=connection)
+        w.work(burst=burst, with_scheduler=not burst)
+
+    @app.cli.group("search")
+    def search_group():
+        """Search maintenance."""
+
+    @search_group.command("rebuild-terms")
+    def rebuild_terms():
+        """Rebuild the "did you mean" vocabulary now."""
+        from .services import search
+
+        count = search.rebuild_terms()
+        db.session.commit()
+        click.echo(f"{count} terms")

@@ -1,0 +1,13 @@
+"""Development-only pages (the email outbox). 404 unless DEV_OUTBOX_ENABLED."""
+from flask import Blueprint, abort, current_app
+
+bp = Blueprint("dev", __name__, url_prefix="/dev")
+
+
+@bp.before_request
+def _only_in_development():
+    if not current_app.config.get("DEV_OUTBOX_ENABLED"):
+        abort(404)
+
+
+from . import routes  # noqa: E402,F401

@@ -1,0 +1,33 @@
+"""Tiny htmx helpers: one way to answer page-or-partial, one way to send events."""
+from __future__ import annotations
+
+import json
+
+from flask import make_response, render_template, request
+
+
+def is_htmx() -> bool:
+    """A real htmx partial request: not boosted navigation and not a history restore."""
+    h = request.headers
+    return (
+        h.get("HX-Request") == "true"
+        and h.get("HX-Boosted") != "true"
+        and h.get("HX-History-Restore-Request") != "true"
+    )
+
+
+def render_page_or_partial(page: str, partial: str, status: int = 200, **context):
+    """Full page normally, only `partial` for htmx; caches must key on HX-Request."""
+    template = partial if is_htmx() else page
+    response = make_response(render_template(template, **context), status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def trigger(response, event: str, detail=None):
+    """Add a server-to-page event in the response's HX-Trigger header."""
+    existing = response.headers.get("HX-Trigger")
+    events = json.loads(existing) if existing else {}
+    events[event] = detail if detail is not None else True
+    response.headers["HX-Trigger"] = json.dumps(events)
+    return response

@@ -1,0 +1,11 @@
+from .catalog import Author, Book, BookAuthor, Genre, book_genres, slugify
+from .inventory import Inventory, StockMovement
+from .mail import OutboundEmail
+from .search import SearchTerm
+from .types import UTCDateTime, utcnow
+from .users import ROLES, User
+
+__all__ = [
+    "Author", "Book", "BookAuthor", "Genre", "Inventory", "OutboundEmail", "ROLES", "SearchTerm",
+    "StockMovement", "UTCDateTime", "User", "book_genres", "slugify", "utcnow",
+]

@@ -1,0 +1,63 @@
+"""Stock per book and the stock ledger. Change stock only through services.stock."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Computed, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+
+MOVEMENT_REASONS = (
+    "initial",  # stock loaded with a new book (seed, import, create)
+    "restock",
+    "adjustment",  # manual correction by staff, with a note
+    "reserve",  # checkout started: reserved += q
+    "release",  # reservation expired/cancelled: reserved -= q
+    "sale",  # payment captured: on_hand -= q, reserved -= q
+    "return",  # rental returned or order cancelled after sale: on_hand += q
+    "rental_out",
+)
+
+
+class Inventory(db.Model):
+    __tablename__ = "inventory"
+    __table_args__ = (
+        CheckConstraint("on_hand >= 0", name="on_hand_nonnegative"),
+        CheckConstraint("reserved >= 0", name="reserved_nonnegative"),
+        CheckConstraint("reserved <= on_hand", name="reserved_le_on_hand"),
+        Index("ix_inventory_available", "available"),
+    )
+
+    book_id: Mapped[int] = mapped_column(ForeignKey("books.id", ondelete="CASCADE"), primary_key=True)
+    on_hand: Mapped[int] = mapped_column(default=0, server_default="0")
+    reserved: Mapped[int] = mapped_column(default=0, server_default="0")
+    # "In stock" everywhere means on_hand - reserved: one definition, computed by the database.
+    available: Mapped[int] = mapped_column(Computed("on_hand - reserved", persisted=True))
+    low_stock_threshold: Mapped[int | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    book = relationship("Book", back_populates="inventory")
+
+
+class StockMovement(db.Model):
+    __tablename__ = "stock_movements"
+    __table_args__ = (
+        CheckConstraint(
+            "reason IN ('initial','restock','adjustment','reserve','release','sale','return','rental_out')",
+            name="reason_valid",
+        ),
+        Index("ix_stock_movements_book_created", "book_id", "created_at"),
+        Index("ix_stock_movements_reference", "reference"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    book_id: Mapped[int] = mapped_column(ForeignKey("books.id", ondelete="CASCADE"))
+    on_hand_delta: Mapped[int] = mapped_column(default=0)
+    reserved_delta: Mapped[int] = mapped_column(default=0)
+    reason: Mapped[str] = mapped_column(String(20))
+    reference: Mapped[str | None] = mapped_column(String(80))
+    note: Mapped[str | None] = mapped_column(Text)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

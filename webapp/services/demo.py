@@ -1,0 +1,378 @@
+"""Deterministic demo data: books, authors, genres, stock and demo accounts.
+
+`generate(count, seed)` yields plausible books from word lists (Faker's name lists
+for authors). Writes are bulk: PostgreSQL uses COPY (and rebuilds secondary indexes
+after a large load, as pg_restore does); other databases use executemany. Every
+book's opening stock is written to the stock ledger. Re-running with the same seed
+inserts nothing twice: books are keyed by ISBN, which is a function of (seed, index).
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from faker.providers.person.en_US import Provider as PersonNames
+from sqlalchemy import func, insert, select, text
+
+from ..extensions import db
+from ..models import Author, Book, BookAuthor, Genre, Inventory, StockMovement, User, book_genres, slugify
+from .passwords import hash_password
+from .isbn import isbn13_from_body
+
+log = logging.getLogger(__name__)
+
+GENRES = [
+    "Biography", "Business", "Children's", "Classics", "Cookery", "Crime", "Fantasy", "History",
+    "Horror", "Humour", "Literary Fiction", "Mystery", "Philosophy", "Poetry", "Romance",
+    "Science", "Science Fiction", "Self-Help", "Thriller", "Travel", "Young Adult",
+]
+ADJECTIVES = [
+    "Silent", "Hidden", "Last", "Golden", "Broken", "Forgotten", "Crimson", "Midnight", "Distant", "Secret",
+    "Wild", "Quiet", "Burning", "Frozen", "Lost", "Wandering", "Little", "Endless", "Bright", "Bitter",
+    "Hollow", "Restless", "Salt", "Paper", "Glass", "Iron", "Velvet", "Northern", "Sunken", "Painted",
+    "Summer", "Winter", "Autumn", "Electric", "Gentle", "Savage", "Lonely", "Curious", "Scarlet", "Silver",
+]
+NOUNS = [
+    "River", "Garden", "House", "Kingdom", "Night", "Sea", "Letter", "Orchard", "Mountain", "City",
+    "Island", "Harbour", "Library", "Clock", "Forest", "Storm", "Crown", "Mirror", "Lantern", "Bridge",
+    "Road", "Daughter", "Son", "Stranger", "Widow", "Thief", "Keeper", "Map", "Song", "Tide",
+    "Sky", "Fire", "Heart", "Shadow", "Star", "Field", "Room", "Window", "Door", "Winter",
+    "Compass", "Atlas", "Feather", "Engine", "Archive", "Witness", "Pilgrim", "Cartographer", "Apprentice", "Orphan",
+]
+PLACES = [
+    "Lisbon", "Avalon", "Prague", "the North", "Kyoto", "Marrakesh", "the Marsh", "Vienna", "the Valley",
+    "Alexandria", "Samarkand", "the Coast", "Oxford", "Havana", "the Moor", "Venice", "Patagonia", "Galway",
+]
+NONFICTION_TOPICS = {
+    "Biography": ["A Life", "The Making of a Rebel", "Letters and Lives", "An Unlikely Hero"],
+    "Business": ["Strategy", "Leadership", "Small Shops", "Negotiation", "Markets"],
+    "Cookery": ["Bread", "Spice", "Vegetables", "One Pot", "Baking", "Fermentation"],
+    "History": ["Empires", "The Silk Road", "Revolutions", "The Medieval World", "Trade and Power"],
+    "Philosophy": ["Ethics", "Meaning", "Reason", "Freedom", "The Good Life"],
+    "Science": ["The Cosmos", "Genes", "Quantum Worlds", "Climate", "The Brain", "Evolution"],
+    "Self-Help": ["Habits", "Focus", "Calm", "Courage", "Better Sleep"],
+    "Travel": ["Slow Roads", "Islands", "Mountain Paths", "Rail Journeys", "Coastlines"],
+}
+PUBLISHERS = [
+    "Harbour & Finch", "Lanternlight Press", "Quill House", "Northgate Books", "Marigold Editions",
+    "Blue Heron Publishing", "Oakleaf & Stone", "Meridian Press", "Copperplate Books", "Tidewater House",
+    "Juniper Lane", "Foxglove Press", "Saltmarsh Books", "Greyhound Editions", "Kestrel & Wren",
+]
+DESCRIPTION_OPENERS = [
+    "A {adj} story of {noun_l}s and second chances.",
+    "When a {noun_l} disappears, nothing in {place} is safe.",
+    "The acclaimed new {genre_l} novel about memory, loss and a {adj_l} {noun_l}.",
+    "An unforgettable journey from {place} to the edge of the world.",
+    "Told in {n} voices, this is a book about family, secrets and the {adj_l} {noun_l}.",
+    "A clear, lively guide to {topic_l} for curious readers.",
+]
+DESCRIPTION_MIDDLES = [
+    "Moving and wise, it asks what we owe to the people we leave behind.",
+    "Sharp, funny and full of heart.",
+    "Readers will not be able to put it down.",
+    "It is the kind of book you press into a friend's hands.",
+    "Meticulously researched and beautifully written.",
+    "A page-turner with a twist you will not see coming.",
+]
+LANGUAGE_WEIGHTS = [("en", 80), ("de", 4), ("es", 4), ("fr", 4), ("it", 2), ("nl", 2), ("pt", 2), ("sv", 1), ("pl", 1)]
+
+DEMO_USERS = [
+    # (role, username, email, password, full name)
+    ("customer", "reader", "reader@folio.test", "reader-demo-pass-2026", "Demo Reader"),
+    ("admin", "admin", "admin@folio.test", "admin-demo-pass-2026", "Demo Admin"),
+]
+
+
+@dataclass
+class SeedResult:
+    books_added: int
+    authors_added: int
+    seconds: float
+    users: list[tuple[str, str, str]]  # (role, login, password) of demo users created
+
+
+def _isbn_for(seed: int, index: int) -> str:
+    body = (seed * 7_919_993 + index) % 1_000_000_000
+    return isbn13_from_body(f"978{body:09d}")
+
+
+def _title(rng: random.Random, genre: str) -> tuple[str, str | None]:
+    if genre in NONFICTION_TOPICS:
+        topic = rng.choice(NONFICTION_TOPICS[genre])
+        pattern = rng.randrange(4)
+        if pattern == 0:
+            return f"The {rng.choice(ADJECTIVES)} {rng.choice(NOUNS)}", f"{topic} in {rng.choice(PLACES)}"
+        if pattern == 1:
+            return topic, f"A {rng.choice(ADJECTIVES).lower()} history"
+        if pattern == 2:
+            return f"On {topic}", None
+        return f"{topic} and the {rng.choice(NOUNS)}", None
+    a, n, n2, p = rng.choice(ADJECTIVES), rng.choice(NOUNS), rng.choice(NOUNS), rng.choice(PLACES)
+    pattern = rng.randrange(8)
+    title = [
+        f"The {a} {n}", f"{n} of {p}", f"The {n}'s {n2}", f"A {a} {n} in {p}",
+        f"The {n} and the {n2}", f"{a} {n}s", f"When the {n} {rng.choice(['Falls', 'Sleeps', 'Burns', 'Returns'])}",
+        f"The {n2} at the End of the {n}",
+    ][pattern]
+    subtitle = "A Novel" if rng.random() < 0.08 else None
+    return title, subtitle
+
+
+def _description(rng: random.Random, genre: str) -> str:
+    opener = rng.choice(DESCRIPTION_OPENERS).format(
+        adj=rng.choice(ADJECTIVES), adj_l=rng.choice(ADJECTIVES).lower(), noun_l=rng.choice(NOUNS).lower(),
+        place=rng.choice(PLACES), genre_l=genre.lower(), n=rng.choice(["two", "three", "four"]),
+        topic_l=rng.choice(NONFICTION_TOPICS.get(genre, ["the world"])).lower(),
+    )
+    return f"{opener} {rng.choice(DESCRIPTION_MIDDLES)}"
+
+
+def _author_pool(rng: random.Random, size: int) -> list[str]:
+    first = list(PersonNames.first_names)
+    last = list(PersonNames.last_names)
+    names, seen = [], set()
+    while len(names) < size:
+        name = f"{rng.choice(first)} {rng.choice(last)}"
+        if rng.random() < 0.15:
+            name = f"{rng.choice(first)} {rng.choice('ABCDEFGHJKLMNPRSTW')}. {rng.choice(last)}"
+        if name not in seen:
+            seen.add(name)
+            names.append(name)
+    return names
+
+
+def generate(count: int, seed: int, author_ids: list[int], author_names: dict[int, str],
+             genre_ids: list[int], genre_names: dict[int, str], first_index: int = 0) -> Iterator[dict]:
+    """Book rows with their author/genre ids, stock and sales; deterministic for (seed, index)."""
+    languages = [code for code, _ in LANGUAGE_WEIGHTS]
+    lang_weights = [w for _, w in LANGUAGE_WEIGHTS]
+    created_base = datetime(2024, 1, 1, tzinfo=UTC)
+    for index in range(first_index, first_index + count):
+        rng = random.Random(seed * 1_000_003 + index)
+        genre_id = rng.choice(genre_ids)
+        genre = genre_names[genre_id]
+        extra_genre = rng.choice(genre_ids) if rng.random() < 0.25 else None
+        title, subtitle = _title(rng, genre)
+        authors = [rng.choice(author_ids)]
+        if rng.random() < 0.12:
+            second = rng.choice(author_ids)
+            if second != authors[0]:
+                authors.append(second)
+        price = rng.choice([799, 899, 999, 1099, 1299, 1499, 1699, 1899, 2099, 2499, 2999, 3499, 4500])
+        stock_roll = rng.random()
+        on_hand = 0 if stock_roll < 0.08 else (rng.randint(1, 3) if stock_roll < 0.2 else rng.randint(4, 40))
+        yield {
+            "isbn13": _isbn_for(seed, index),
+            "title": title,
+            "subtitle": subtitle,
+            "description": _description(rng, genre),
+            "language": rng.choices(languages, lang_weights)[0],
+            "pages": rng.randint(96, 880),
+            "publisher": rng.choice(PUBLISHERS),
+            "published_on": date(1950, 1, 1) + timedelta(days=rng.randrange(76 * 365)),
+            "price_cents": price,
+            "rental_week_cents": max(199, (price // 5) // 50 * 50 - 1),
+            "units_sold": int(rng.paretovariate(1.3)) - 1 if rng.random() < 0.7 else 0,
+            "author_names": ", ".join(author_names[a] for a in authors),
+            "created_at": created_base + timedelta(minutes=index),
+            "_authors": authors,
+            "_genres": [genre_id] + ([extra_genre] if extra_genre and extra_genre != genre_id else []),
+            "_on_hand": on_hand,
+        }
+
+
+def _ensure_genres() -> tuple[list[int], dict[int, str]]:
+    existing = {g.name: g for g in db.session.scalars(select(Genre))}
+    for name in GENRES:
+        if name not in existing:
+            genre = Genre(name=name, slug=slugify(name))
+            db.session.add(genre)
+            existing[name] = genre
+    db.session.flush()
+    by_id = {g.id: g.name for g in existing.values()}
+    return sorted(by_id), by_id
+
+
+def _ensure_authors(rng: random.Random, size: int) -> tuple[list[int], dict[int, str], int]:
+    names = _author_pool(rng, size)
+    have = dict(db.session.execute(select(Author.name, Author.id)).all())
+    missing = [n for n in names if n not in have]
+    taken_slugs = set(db.session.scalars(select(Author.slug)))
+    rows = []
+    for name in missing:
+        slug = base = slugify(name)
+        n = 2
+        while slug in taken_slugs:
+            slug, n = f"{base}-{n}", n + 1
+        taken_slugs.add(slug)
+        rows.append({"name": name, "slug": slug, "created_at": datetime.now(UTC),
+                     "bio": f"{name} writes from a small desk by a big window."})
+    for start in range(0, len(rows), 5000):
+        db.session.execute(insert(Author), rows[start:start + 5000])
+    have = dict(db.session.execute(select(Author.name, Author.id)).all())
+    ids = [have[n] for n in names]
+    return ids, {i: n for n, i in have.items() if n in set(names)}, len(rows)
+
+
+def ensure_demo_users() -> list[tuple[str, str, str]]:
+    created = []
+    for role, username, email, password, full_name in DEMO_USERS:
+        if db.session.scalar(select(User.id).where(func.lower(User.username) == username)) is None:
+            db.session.add(User(username=username, email=email, password_hash=hash_password(password),
+                                role=role, full_name=full_name, email_verified_at=datetime.now(UTC)))
+            created.append((role, username, password))
+    db.session.flush()
+    return created
+
+
+def seed(books: int, seed_value: int = 1, progress: Callable[[str], None] | None = None,
+         with_users: bool = True) -> SeedResult:
+    """Add `books` demo books (fewer if some already exist for this seed). Commits."""
+    say = progress or (lambda _msg: None)
+    started = time.perf_counter()
+    rng = random.Random(seed_value)
+    genre_ids, genre_names = _ensure_genres()
+    author_ids, author_names, authors_added = _ensure_authors(rng, max(40, books // 8))
+    users = ensure_demo_users() if with_users else []
+    db.session.commit()
+    say(f"{len(genre_ids)} genres, {len(author_ids)} authors ready ({authors_added} new)")
+
+    wanted = {_isbn_for(seed_value, i): i for i in range(books)}
+    existing = set()
+    isbns = list(wanted)
+    for start in range(0, len(isbns), 10000):
+        existing.update(db.session.scalars(select(Book.isbn13).where(Book.isbn13.in_(isbns[start:start + 10000]))))
+    todo = sorted(i for isbn, i in wanted.items() if isbn not in existing)
+    say(f"{len(existing)} of {books} books already present; adding {len(todo)}")
+    if todo:
+        rows = _rows_for(todo, seed_value, author_ids, author_names, genre_ids, genre_names)
+        if db.session.get_bind().dialect.name == "postgresql":
+            _write_postgres(rows, len(todo), say)
+        else:
+            _write_generic(rows, say)
+        db.session.commit()
+    from . import search
+
+    terms = search.rebuild_terms()
+    db.session.commit()
+    say(f"search vocabulary: {terms} terms")
+    return SeedResult(len(todo), authors_added, time.perf_counter() - started, users)
+
+
+def _rows_for(indexes, seed_value, author_ids, author_names, genre_ids, genre_names) -> Iterator[dict]:
+    # Consecutive runs of indexes are generated together (cheap when nothing exists yet).
+    for index in indexes:
+        yield from generate(1, seed_value, author_ids, author_names, genre_ids, genre_names, first_index=index)
+
+
+BOOK_COLUMNS = ["id", "isbn13", "title", "subtitle", "description", "language", "pages", "publisher",
+                "published_on", "price_cents", "rental_week_cents", "units_sold", "author_names",
+                "created_at", "updated_at", "active"]
+
+
+def _next_id(model) -> int:
+    return (db.session.scalar(select(func.max(model.id))) or 0) + 1
+
+
+def _split(rows: Iterator[dict], first_id: int):
+    """Assign ids and split each generated row into rows for each table."""
+    for book_id, row in enumerate(rows, start=first_id):
+        book = {k: v for k, v in row.items() if not k.startswith("_")}
+        book.update(id=book_id, updated_at=row["created_at"], active=True)
+        links = [(book_id, author_id, pos) for pos, author_id in enumerate(row["_authors"])]
+        genres = [(book_id, g) for g in row["_genres"]]
+        yield book, links, genres, row["_on_hand"]
+
+
+def _write_generic(rows: Iterator[dict], say, chunk: int = 2000) -> None:
+    first_id = _next_id(Book)
+    buffers: dict[str, list] = {"books": [], "links": [], "genres": [], "inv": [], "ledger": []}
+
+    def flush():
+        if not buffers["books"]:
+            return
+        db.session.execute(insert(Book), buffers["books"])
+        db.session.execute(insert(BookAuthor), buffers["links"])
+        db.session.execute(insert(book_genres), buffers["genres"])
+        db.session.execute(insert(Inventory), buffers["inv"])
+        if buffers["ledger"]:
+            db.session.execute(insert(StockMovement), buffers["ledger"])
+        for value in buffers.values():
+            value.clear()
+
+    now = datetime.now(UTC)
+    for n, (book, links, genres, on_hand) in enumerate(_split(rows, first_id), start=1):
+        buffers["books"].append(book)
+        buffers["links"] += [{"book_id": b, "author_id": a, "position": p} for b, a, p in links]
+        buffers["genres"] += [{"book_id": b, "genre_id": g} for b, g in genres]
+        buffers["inv"].append({"book_id": book["id"], "on_hand": on_hand, "reserved": 0, "updated_at": now})
+        if on_hand:
+            buffers["ledger"].append({"book_id": book["id"], "on_hand_delta": on_hand, "reserved_delta": 0,
+                                      "reason": "initial", "reference": "seed", "created_at": now})
+        if n % chunk == 0:
+            flush()
+            say(f"{n} books written")
+    flush()
+
+
+# Indexes dropped around a large PostgreSQL load and rebuilt afterwards (faster than maintaining them row by row).
+_BULK_TABLES = ("books", "book_authors", "book_genres", "inventory", "stock_movements")
+BULK_THRESHOLD = 50_000
+
+
+def _write_postgres(rows: Iterator[dict], count: int, say) -> None:
+    conn = db.session.connection()
+    raw = conn.connection.driver_connection
+    rebuild: list[tuple[str, str]] = []
+    if count >= BULK_THRESHOLD:
+        conn.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
+        rebuild = [tuple(r) for r in conn.execute(text(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i "
+            "WHERE i.schemaname = current_schema() AND i.tablename = ANY(:tables) "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
+        ), {"tables": list(_BULK_TABLES)})]
+        for name, _ in rebuild:
+            conn.execute(text(f'DROP INDEX "{name}"'))
+        say(f"dropped {len(rebuild)} secondary indexes for the bulk load")
+    # The author-name trigger would rewrite each book once per link; the rows already carry the names.
+    conn.execute(text("ALTER TABLE book_authors DISABLE TRIGGER folio_book_authors_names"))
+    first_id = _next_id(Book)
+    now = datetime.now(UTC)
+    with raw.cursor() as cur:
+        with cur.copy(f"COPY books ({', '.join(BOOK_COLUMNS)}) FROM STDIN") as books_copy:
+            pending_links, pending_genres, pending_inv = [], [], []
+            for n, (book, links, genres, on_hand) in enumerate(_split(rows, first_id), start=1):
+                books_copy.write_row([book[c] for c in BOOK_COLUMNS])
+                pending_links += links
+                pending_genres += genres
+                pending_inv.append((book["id"], on_hand))
+                if n % 100_000 == 0:
+                    say(f"{n} books copied")
+        say("copying authors, genres, stock and ledger")
+        with cur.copy("COPY book_authors (book_id, author_id, position) FROM STDIN") as c:
+            for r in pending_links:
+                c.write_row(r)
+        with cur.copy("COPY book_genres (book_id, genre_id) FROM STDIN") as c:
+            for r in pending_genres:
+                c.write_row(r)
+        with cur.copy("COPY inventory (book_id, on_hand, reserved, updated_at) FROM STDIN") as c:
+            for book_id, on_hand in pending_inv:
+                c.write_row((book_id, on_hand, 0, now))
+        with cur.copy("COPY stock_movements (book_id, on_hand_delta, reserved_delta, reason, reference, created_at)"
+                      " FROM STDIN") as c:
+            for book_id, on_hand in pending_inv:
+                if on_hand:
+                    c.write_row((book_id, on_hand, 0, "initial", "seed", now))
+    conn.execute(text("ALTER TABLE book_authors ENABLE TRIGGER folio_book_authors_names"))
+    conn.execute(text("SELECT setval(pg_get_serial_sequence('books', 'id'), (SELECT max(id) FROM books))"))
+    for name, definition in rebuild:
+        t = time.perf_counter()
+        conn.execute(text(definition))
+        say(f"rebuilt {name} in {time.perf_counter() - t:.1f}s")
+    if rebuild:
+        for table in _BULK_TABLES:
+            conn.execute(text(f"ANALYZE {table}"))

@@ -1,0 +1,298 @@
+"""Book search and listing: one service over PostgreSQL full-text and SQLite FTS5.
+
+PostgreSQL: `books.search_vector` is a generated tsvector (title A, authors B,
+description C) with a GIN index; ranked with ts_rank. SQLite: the `books_fts` FTS5
+table (kept in step by triggers), ranked with bm25 using the same column weights.
+The last word typed is matched as a prefix so results narrow while typing. When a
+query finds nothing, each word is checked against the `search_terms` vocabulary
+(pg_trgm similarity on PostgreSQL, difflib on SQLite) for a "did you mean".
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from collections import Counter
+from dataclasses import dataclass, field, replace
+
+from flask import current_app
+from sqlalchemy import Select, delete, exists, func, insert, literal_column, select, text
+from sqlalchemy.orm import joinedload, selectinload
+
+from ..extensions import db
+from ..models import Author, Book, BookAuthor, Genre, Inventory, SearchTerm, book_genres
+
+SORTS = {
+    "relevance": "Relevance",
+    "newest": "Newest",
+    "bestselling": "Bestselling",
+    "title": "Title A-Z",
+    "price_asc": "Price: low to high",
+    "price_desc": "Price: high to low",
+}
+COUNT_CAP = 10_000  # counts beyond this show as "10,000+" (bounded work per request)
+MAX_QUERY_CHARS = 200
+MAX_TOKENS = 8
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+_WEIGHTS = "10.0, 8.0, 5.0, 1.0"  # bm25 weights: title, subtitle, author_names, description (SQLite)
+
+
+@dataclass(frozen=True)
+class BookQuery:
+    q: str = ""
+    genre: str | None = None  # genre slug
+    author_id: int | None = None
+    min_price_cents: int | None = None
+    max_price_cents: int | None = None
+    in_stock: bool = False
+    language: str | None = None
+    sort: str = ""
+    page: int = 1
+    per_page: int = 24
+
+    @property
+    def tokens(self) -> list[str]:
+        return tokenize(self.q)
+
+    @property
+    def effective_sort(self) -> str:
+        if self.sort in SORTS and (self.sort != "relevance" or self.tokens):
+            return self.sort
+        return "relevance" if self.tokens else "newest"
+
+
+@dataclass
+class BookPage:
+    query: BookQuery
+    books: list[Book]
+    total: int
+    total_capped: bool
+    pages: int
+    suggestion: str | None = None  # "did you mean"
+    corrected_from: str | None = None  # results shown are for `suggestion`, not the query
+    genre: Genre | None = None
+    filters: dict = field(default_factory=dict)
+
+    @property
+    def page(self) -> int:
+        return self.query.page
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def tokenize(q: str) -> list[str]:
+    return [t for t in _TOKEN.findall((q or "")[:MAX_QUERY_CHARS].lower()) if len(t) <= 40][:MAX_TOKENS]
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def _match(tokens: list[str]):
+    """(where-clause, order-by relevance expression) for the dialect in use."""
+    if _dialect() == "postgresql":
+        terms = [t + (":*" if i == len(tokens) - 1 else "") for i, t in enumerate(tokens)]
+        tsquery = func.to_tsquery("english", " & ".join(terms))
+        vector = literal_column("books.search_vector")
+        return vector.op("@@")(tsquery), func.ts_rank(vector, tsquery).desc()
+    terms = ['"' + t + '"' + ("*" if i == len(tokens) - 1 else "") for i, t in enumerate(tokens)]
+    fts = (
+        select(literal_column("rowid").label("book_id"),
+               literal_column(f"bm25(books_fts, {_WEIGHTS})").label("rank"))
+        .select_from(text("books_fts"))
+        .where(text("books_fts MATCH :fts_match").bindparams(fts_match=" ".join(terms)))
+        .subquery("fts")
+    )
+    return Book.id.in_(select(fts.c.book_id)), fts
+
+
+def _filtered(query: BookQuery, genre: Genre | None) -> tuple[Select, object]:
+    stmt = select(Book).where(Book.active.is_(True))
+    relevance = None
+    tokens = query.tokens
+    if tokens:
+        where, relevance = _match(tokens)
+        if hasattr(relevance, "c"):  # SQLite: join the FTS subquery for its bm25 rank
+            stmt = stmt.join(relevance, relevance.c.book_id == Book.id)
+            relevance = relevance.c.rank.asc()
+        else:
+            stmt = stmt.where(where)
+    if genre is not None:
+        stmt = stmt.where(exists().where(book_genres.c.book_id == Book.id, book_genres.c.genre_id == genre.id))
+    if query.author_id:
+        stmt = stmt.where(exists().where(BookAuthor.book_id == Book.id, BookAuthor.author_id == query.author_id))
+    if query.min_price_cents is not None:
+        stmt = stmt.where(Book.price_cents >= query.min_price_cents)
+    if query.max_price_cents is not None:
+        stmt = stmt.where(Book.price_cents <= query.max_price_cents)
+    if query.language:
+        stmt = stmt.where(Book.language == query.language)
+    if query.in_stock:
+        stmt = stmt.where(exists().where(Inventory.book_id == Book.id, Inventory.available > 0))
+    return stmt, relevance
+
+
+_ORDER = {
+    "newest": (Book.published_on.desc(), Book.id.desc()),
+    "bestselling": (Book.units_sold.desc(), Book.id.desc()),
+    "title": (Book.title.asc(), Book.id.asc()),
+    "price_asc": (Book.price_cents.asc(), Book.id.asc()),
+    "price_desc": (Book.price_cents.desc(), Book.id.desc()),
+}
+
+
+def with_listing_details(stmt: Select) -> Select:
+    """Eager-load what a book card shows, in a fixed number of queries whatever the page size."""
+    return stmt.options(
+        selectinload(Book.author_links).joinedload(BookAuthor.author),
+        joinedload(Book.inventory),
+    )
+
+
+def search_books(query: BookQuery, *, suggest: bool = True) -> BookPage:
+    genre = None
+    if query.genre:
+        genre = db.session.scalar(select(Genre).where(Genre.slug == query.genre))
+        if genre is None:
+            return BookPage(query=query, books=[], total=0, total_capped=False, pages=1)
+    stmt, relevance = _filtered(query, genre)
+    sort = query.effective_sort
+    order = (relevance, Book.id.asc()) if sort == "relevance" else _ORDER[sort]
+
+    capped = select(func.count()).select_from(stmt.with_only_columns(Book.id).limit(COUNT_CAP + 1).subquery())
+    total = db.session.scalar(capped) or 0
+    max_page = current_app.config["MAX_PAGE"]
+    pages = max(1, min(max_page, -(-total // query.per_page)))
+    page = min(max(1, query.page), pages)
+    query = replace(query, page=page)
+
+    books = []
+    if total:
+        books = list(db.session.scalars(
+            with_listing_details(stmt.order_by(*order).limit(query.per_page).offset((page - 1) * query.per_page))
+        ).unique())
+    result = BookPage(query=query, books=books, total=min(total, COUNT_CAP), total_capped=total > COUNT_CAP,
+                      pages=pages, genre=genre)
+
+    if not total and suggest and query.tokens:
+        suggestion = suggest_query(query.q)
+        if suggestion:
+            corrected = search_books(replace(query, q=suggestion, page=1), suggest=False)
+            if corrected.total:
+                corrected.suggestion = suggestion
+                corrected.corrected_from = query.q
+                corrected.query = replace(query, page=1)
+                return corrected
+            result.suggestion = suggestion
+    return result
+
+
+def suggest_query(q: str) -> str | None:
+    """A corrected query ("did you mean"), or None when every word is known or nothing is close."""
+    tokens = tokenize(q)
+    changed = False
+    corrected = []
+    for token in tokens:
+        best = _closest_term(token) if len(token) >= 3 else None
+        if best and best != token:
+            corrected.append(best)
+            changed = True
+        else:
+            corrected.append(token)
+    return " ".join(corrected) if changed else None
+
+
+def _closest_term(token: str) -> str | None:
+    if db.session.scalar(select(SearchTerm.term).where(SearchTerm.term == token)):
+        return token
+    if _dialect() == "postgresql":
+        return db.session.scalar(
+            select(SearchTerm.term)
+            .where(SearchTerm.term.op("%")(token))
+            .order_by(func.similarity(SearchTerm.term, token).desc(), SearchTerm.frequency.desc())
+            .limit(1)
+        )
+    candidates = db.session.scalars(
+        select(SearchTerm.term).where(
+            SearchTerm.term.startswith(token[0]),
+            func.length(SearchTerm.term).between(len(token) - 2, len(token) + 2),
+        ).order_by(SearchTerm.frequency.desc()).limit(5000)
+    ).all()
+    matches = difflib.get_close_matches(token, candidates, n=1, cutoff=0.7)
+    return matches[0] if matches else None
+
+
+def rebuild_terms(batch: int = 5000) -> int:
+    """Rebuild the suggestion vocabulary from active titles and author names."""
+    counts: Counter[str] = Counter()
+    rows = db.session.execute(
+        select(Book.title, Book.author_names).where(Book.active.is_(True)).execution_options(yield_per=batch)
+    )
+    for title, names in rows:
+        counts.update({w for w in _TOKEN.findall(f"{title} {names}".lower()) if 3 <= len(w) <= 40 and not w.isdigit()})
+    db.session.execute(delete(SearchTerm))
+    items = [{"term": t, "frequency": n} for t, n in counts.items()]
+    for start in range(0, len(items), batch):
+        db.session.execute(insert(SearchTerm), items[start:start + batch])
+    return len(items)
+
+
+def book_detail(book_id: int) -> Book | None:
+    return db.session.scalar(
+        with_listing_details(select(Book))
+        .options(selectinload(Book.genres))
+        .where(Book.id == book_id)
+    )
+
+
+def related_books(book: Book, limit: int = 6) -> list[Book]:
+    """More by the same authors, then bestsellers from the same genres."""
+    author_ids = [a.id for a in book.authors]
+    genre_ids = [g.id for g in book.genres]
+    ids: list[int] = []
+    if author_ids:
+        ids += db.session.scalars(
+            select(Book.id).where(
+                Book.active.is_(True), Book.id != book.id,
+                exists().where(BookAuthor.book_id == Book.id, BookAuthor.author_id.in_(author_ids)),
+            ).order_by(Book.units_sold.desc(), Book.id).limit(limit)
+        ).all()
+    if len(ids) < limit and genre_ids:
+        ids += db.session.scalars(
+            select(Book.id).where(
+                Book.active.is_(True), Book.id != book.id, Book.id.not_in(ids or [0]),
+                exists().where(book_genres.c.book_id == Book.id, book_genres.c.genre_id.in_(genre_ids)),
+            ).order_by(Book.units_sold.desc(), Book.id).limit(limit - len(ids))
+        ).all()
+    return _books_by_ids(ids)
+
+
+def _books_by_ids(ids: list[int]) -> list[Book]:
+    if not ids:
+        return []
+    found = {b.id: b for b in db.session.scalars(with_listing_details(select(Book)).where(Book.id.in_(ids))).unique()}
+    return [found[i] for i in ids if i in found]
+
+
+def home_sections(limit: int = 8) -> dict:
+    base = with_listing_details(select(Book)).where(Book.active.is_(True))
+    return {
+        "new_arrivals": list(db.session.scalars(base.order_by(*_ORDER["newest"]).limit(limit)).unique()),
+        "bestsellers": list(db.session.scalars(base.order_by(*_ORDER["bestselling"]).limit(limit)).unique()),
+        "genres": list(db.session.scalars(select(Genre).order_by(Genre.name))),
+    }
+
+
+LANGUAGES = {
+    "en": "English", "de": "German", "es": "Spanish", "fr": "French", "it": "Italian",
+    "nl": "Dutch", "pt": "Portuguese", "sv": "Swedish", "pl": "Polish", "ja": "Japanese",
+}
+
+
+def author(author_id: int) -> Author | None:
+    return db.session.get(Author, author_id)

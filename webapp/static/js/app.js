@@ -1,0 +1,10 @@
+// Folio: small progressive enhancements. The site works without this file.
+document.addEventListener("htmx:afterSwap", (event) => {
+  // After a paginated swap, move focus to the results so keyboard and screen-reader users follow.
+  if (event.detail.target && event.detail.target.id === "results" && event.detail.requestConfig &&
+      event.detail.requestConfig.elt && event.detail.requestConfig.elt.closest(".pager")) {
+    event.detail.target.setAttribute("tabindex", "-1");
+    event.detail.target.focus({ preventScroll: false });
+    event.detail.target.scrollIntoView({ behavior: "smooth", block: "start" });
+  }
+});

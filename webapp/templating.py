@@ -1,0 +1,35 @@
+"""Jinja filters and globals shared by all templates."""
+from __future__ import annotations
+
+from flask import Flask, request, url_for
+
+
+def money(cents: int | None, currency: str = "$") -> str:
+    if cents is None:
+        return ""
+    sign = "-" if cents < 0 else ""
+    cents = abs(int(cents))
+    return f"{sign}{currency}{cents // 100:,}.{cents % 100:02d}"
+
+
+def install(app: Flask) -> None:
+    app.add_template_filter(money, "money")
+
+    def url_with(**changes):
+        """The current URL with some query arguments replaced (None removes one)."""
+        args = request.args.to_dict(flat=True)
+        for key, value in changes.items():
+            if value is None or value == "":
+                args.pop(key, None)
+            else:
+                args[key] = value
+        return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+    def url_only(**args):
+        """The current page's URL with only the given query arguments."""
+        return url_for(request.endpoint, **(request.view_args or {}), **{k: v for k, v in args.items() if v})
+
+    @app.context_processor
+    def _globals():
+        return {"url_with": url_with, "url_only": url_only, "shop_name": app.config["SHOP_NAME"],
+                "dev_outbox": app.config.get("DEV_OUTBOX_ENABLED", False)}
