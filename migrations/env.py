@@ -5,6 +5,8 @@ from flask import current_app
 
 from alembic import context
 
+from webapp.schema_support import include_object, render_item
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -65,26 +67,6 @@ def run_migrations_offline():
 
     with context.begin_transaction():
         context.run_migrations()
-
-
-# Schema objects managed by hand-written SQL in the migrations (search machinery):
-# autogenerate must neither drop nor re-create them.
-HAND_MANAGED = {"search_vector", "ix_books_search_vector", "ix_search_terms_term_trgm"}
-
-
-def include_object(obj, name, type_, reflected, compare_to):
-    if name in HAND_MANAGED or (type_ == "table" and name and name.startswith("books_fts")):
-        return False
-    return True
-
-
-def render_item(type_, obj, autogen_context):
-    """Render the app's UTCDateTime as a plain timezone-aware DateTime in revisions."""
-    from webapp.models.types import UTCDateTime
-
-    if type_ == "type" and isinstance(obj, UTCDateTime):
-        return "sa.DateTime(timezone=True)"
-    return False
 
 
 def run_migrations_online():

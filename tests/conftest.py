@@ -128,3 +128,29 @@ def make_book(app):
 
 def using_postgres() -> bool:
     return (os.environ.get("TEST_DATABASE_URL") or "").startswith(("postgres", "postgresql"))
+
+
+@pytest.fixture
+def count_queries(app):
+    """Context manager counting SQL statements sent to the database."""
+    import contextlib
+
+    from sqlalchemy import event
+
+    from webapp.extensions import db as _db
+
+    @contextlib.contextmanager
+    def _counter():
+        statements: list[str] = []
+
+        def before(conn, cursor, statement, parameters, context, executemany):
+            statements.append(statement)
+
+        engine = _db.engine
+        event.listen(engine, "before_cursor_execute", before)
+        try:
+            yield statements
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+
+    return _counter

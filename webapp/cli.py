@@ -21,7 +21,7 @@ def register(app: Flask) -> None:
         result = demo.seed(books, seed_value, progress=None if quiet else click.echo, with_users=not no_users)
         click.echo(f"Seeded {result.books_added} books and {result.authors_added} authors "
                    f"in {result.seconds:.1f}s.")
-        for role, login, password in result.users:
+        for role, login, password in ([] if quiet else result.users):
             click.echo(f"  demo {role}: login '{login}', password '{password}'")
 
     @app.cli.command("demo-credentials")

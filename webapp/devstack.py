@@ -55,7 +55,7 @@ def start_redis() -> tuple[subprocess.Popen, str]:
             break
         except redis.exceptions.ConnectionError:
             if proc.poll() is not None:
-                raise SystemExit(f"embedded Redis ({binary}) exited; see {INSTANCE / 'redis.log'}")
+                raise SystemExit(f"embedded Redis ({binary}) exited; see {INSTANCE / 'redis.log'}") from None
             time.sleep(0.1)
     else:
         proc.terminate()

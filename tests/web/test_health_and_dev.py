@@ -1,0 +1,56 @@
+import redis
+
+from config import ProductionConfig
+
+
+def test_healthz_ok(client):
+    r = client.get("/healthz")
+    assert r.status_code == 200
+    assert r.json["status"] == "ok" and r.json["database"]["ok"] and r.json["redis"]["ok"]
+
+
+def test_healthz_503_when_redis_is_down(app, client):
+    real = app.extensions["folio_redis"]
+    app.extensions["folio_redis"] = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    try:
+        r = client.get("/healthz")
+    finally:
+        app.extensions["folio_redis"] = real
+    assert r.status_code == 503
+    assert r.json["status"] == "unavailable" and r.json["redis"]["ok"] is False and r.json["database"]["ok"]
+
+
+def test_healthz_503_when_database_is_down(app, client, monkeypatch):
+    from webapp.services import health
+
+    def broken(*_a, **_k):
+        raise ConnectionError("database unreachable")
+
+    monkeypatch.setattr(health.db.session, "execute", broken)
+    r = client.get("/healthz")
+    assert r.status_code == 503 and r.json["database"]["ok"] is False and "unreachable" in r.json["database"]["error"]
+
+
+def test_dev_outbox_lists_messages(client, db, run_jobs):
+    from webapp.services import mail
+
+    mail.send("someone@example.com", "Hello <there>", "Body text")
+    db.session.commit()
+    run_jobs()
+    r = client.get("/dev/outbox")
+    assert r.status_code == 200
+    assert b"someone@example.com" in r.data and b"Hello &lt;there&gt;" in r.data and b"outbox" in r.data
+
+
+def test_dev_outbox_is_404_in_production(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "x" * 32)
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    from webapp import create_app
+
+    prod = create_app(ProductionConfig)
+    client = prod.test_client()
+    assert client.get("/dev/outbox").status_code == 404
+    r = client.get("/healthz")  # nothing migrated, nothing listening: a clean 503, never a crash
+    assert r.status_code == 503
+    assert "Strict-Transport-Security" in r.headers
