@@ -1,0 +1,140 @@
+"""Browser tests: Playwright drives the system Chromium against a live Folio server.
+
+Every test in this folder is marked `e2e` (run them alone with `make e2e`, leave them
+out with `-m "not e2e"`). The server is werkzeug on 127.0.0.1 in a daemon thread,
+serving the session `app` from tests/conftest.py, so it uses the same migrated test
+database (a SQLite file, or TEST_DATABASE_URL) and the same Redis. Data a test
+commits is visible to the server thread; the autouse `_clean_state` fixture empties
+the tables after each e2e test as it does for the others.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+E2E_DIR = Path(__file__).resolve().parent
+ARTIFACTS = E2E_DIR.parent.parent / "test-artifacts"
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# A unique author for a search that must narrow 120+ demo books to exactly one.
+NEEDLE_AUTHOR = "Ottoline Quarrendon"
+NEEDLE_TITLE = "The Lighthouse Almanac"
+NEEDLE_PRICE_CENTS = 2345
+DEMO_BOOKS = 120  # 5 pages at PAGE_SIZE 24 (with the needle book: 121)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    # tryfirst: the marker must be there before `-m` selection looks at the items.
+    for item in items:
+        if E2E_DIR in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+def chromium_executable() -> str | None:
+    """CHROMIUM_PATH, else /usr/bin/chromium, else `chromium` / `chromium-browser` on PATH."""
+    explicit = os.environ.get("CHROMIUM_PATH")
+    if explicit:
+        if not (os.path.isfile(explicit) and os.access(explicit, os.X_OK)):
+            pytest.fail(f"CHROMIUM_PATH={explicit!r} is not an executable file", pytrace=False)
+        return explicit
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    executable = chromium_executable()
+    if executable is None:
+        pytest.skip(
+            "e2e: no Chromium found (looked at $CHROMIUM_PATH, /usr/bin/chromium and PATH). "
+            "Install it with `sudo apt-get install -y chromium` (Playwright's own browser download "
+            "does not work here), or set CHROMIUM_PATH to a Chromium binary."
+        )
+    return {**browser_type_launch_args, "executable_path": executable, "args": CHROMIUM_ARGS, "headless": True}
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """Base URL of the app served by werkzeug on a free port, for the whole session."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="folio-e2e-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        # Request threads filled the pool with connections; close them now rather than
+        # leaving them to the garbage collector (psycopg's ResourceWarning is an error here).
+        with app.app_context():
+            from webapp.extensions import db
+
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def base_url(live_server):
+    """pytest-playwright gives new contexts this base URL, so `page.goto("/books")` works."""
+    return live_server
+
+
+@pytest.fixture
+def e2e_page(page):
+    """The default page with a short default timeout: a missing element fails fast."""
+    page.set_default_timeout(5_000)
+    return page
+
+
+@dataclass(frozen=True)
+class SeededCatalog:
+    total: int
+    needle_id: int
+    needle_title: str
+    needle_author: str
+    needle_price: str
+
+
+@pytest.fixture
+def seeded_catalog(app) -> SeededCatalog:
+    """120 deterministic demo books plus one book by a unique author, committed.
+
+    Function-scoped because `_clean_state` empties the tables after every test.
+    """
+    from tests.factories import make_book
+    from webapp.services import demo
+
+    with app.app_context():
+        from webapp.extensions import db
+
+        demo.seed(DEMO_BOOKS, seed_value=7, with_users=False)
+        book = make_book(NEEDLE_TITLE, authors=(NEEDLE_AUTHOR,), genres=("Travel",),
+                         price_cents=NEEDLE_PRICE_CENTS, on_hand=12,
+                         description="A keeper's year of storms, ships and lamp oil on a far northern coast.")
+        catalog = SeededCatalog(total=DEMO_BOOKS + 1, needle_id=book.id, needle_title=NEEDLE_TITLE,
+                                needle_author=NEEDLE_AUTHOR, needle_price="$23.45")
+        db.session.remove()
+    return catalog
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir() -> Path:
+    path = ARTIFACTS / "screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
