@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from config import TestingConfig
@@ -25,6 +26,15 @@ class _Config(TestingConfig):
     REDIS_URL_FILE = str(Path(_TMP) / "no-redis.url")
 
 
+class FreshContextClient(FlaskClient):
+    """Each request runs in its own app context, as in production: its own `g` and DB session,
+    not the one the test body holds (the test keeps an app context open for calling services)."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app():
     from flask_migrate import upgrade
@@ -32,6 +42,7 @@ def app():
     from webapp import create_app
 
     application = create_app(_Config)
+    application.test_client_class = FreshContextClient
     with application.app_context():
         from webapp.extensions import db
 
@@ -105,7 +116,8 @@ def run_jobs(app):
 
     def _run() -> None:
         queues = list(app.extensions["folio_queues"].values())
-        SimpleWorker(queues, connection=app.extensions["folio_redis"]).work(burst=True)
+        with app.app_context():  # the worker's own context and DB session, as in the worker process
+            SimpleWorker(queues, connection=app.extensions["folio_redis"]).work(burst=True)
 
     return _run
 
@@ -154,3 +166,70 @@ def count_queries(app):
             event.remove(engine, "before_cursor_execute", before)
 
     return _counter
+
+
+PASSWORD = "correct horse battery staple 42"
+
+
+class Auth:
+    """flaskr-style helper: create users and sign in through the real forms (CSRF included)."""
+
+    def __init__(self, app, client):
+        self.app = app
+        self.client = client
+
+    def csrf(self, client=None) -> str:
+        import re
+
+        html = (client or self.client).get("/genres").get_data(as_text=True)
+        return re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1)
+
+    def post(self, url, data=None, client=None, **kwargs):
+        client = client or self.client
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf(client))
+        return client.post(url, data=data, **kwargs)
+
+    def user(self, username="reader1", email=None, password=PASSWORD, role="customer", verified=True,
+             totp_secret=None):
+        from webapp.extensions import db as _db
+        from webapp.services import accounts, twofactor
+
+        user = accounts.create_user(username, email or f"{username}@example.com", password, role=role,
+                                    verified=verified)
+        if totp_secret:
+            import pyotp
+
+            twofactor.enable(user, totp_secret, pyotp.TOTP(totp_secret).now())
+            user.totp_last_step = None  # let the test sign in with the current code
+        _db.session.commit()
+        return user
+
+    def login(self, login="reader1", password=PASSWORD, client=None, totp_secret=None):
+        response = self.post("/login", {"login": login, "password": password}, client=client)
+        if totp_secret and response.status_code == 303 and "/login/2fa" in response.headers["Location"]:
+            import pyotp
+
+            response = self.post("/login/2fa", {"code": pyotp.TOTP(totp_secret).now()}, client=client)
+        return response
+
+    def logout(self, client=None):
+        return self.post("/logout", client=client)
+
+
+@pytest.fixture
+def auth(app, client):
+    return Auth(app, client)
+
+
+ADMIN_TOTP = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+@pytest.fixture
+def admin_client(app, auth):
+    """A client signed in as an admin with 2FA."""
+    client = app.test_client()
+    auth.user("boss", role="admin", totp_secret=ADMIN_TOTP)
+    response = auth.login("boss", client=client, totp_secret=ADMIN_TOTP)
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    return client

@@ -32,7 +32,13 @@ def create_app(config: type[Config] | str | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
-    login_manager.login_view = "catalog.home"
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to see that page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+    if not app.config.get("RATELIMIT_STORAGE_URI"):
+        shared = app.config.get("REDIS_URL") and not app.config.get("TESTING")
+        app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] if shared else "memory://"
     limiter.init_app(app)
     tasks.init_app(app)
 
@@ -42,6 +48,9 @@ def create_app(config: type[Config] | str | None = None) -> Flask:
     from .security import install as install_security
     install_security(app)
 
+    from .account import bp as account_bp
+    from .admin import bp as admin_bp
+    from .auth import bp as auth_bp
     from .catalog import bp as catalog_bp
     from .dev import bp as dev_bp
     from .errors import install as install_errors
@@ -49,6 +58,9 @@ def create_app(config: type[Config] | str | None = None) -> Flask:
 
     app.register_blueprint(main_bp)
     app.register_blueprint(catalog_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(account_bp)
+    app.register_blueprint(admin_bp)
     app.register_blueprint(dev_bp)
     install_errors(app)
 
@@ -59,9 +71,17 @@ def create_app(config: type[Config] | str | None = None) -> Flask:
     register_cli(app)
 
     @login_manager.user_loader
-    def load_user(user_id: str):
+    def load_user(login_id: str):
+        """Login ids are "<user id>:<session version>": bumping the version signs out every session."""
         from .models import User
-        return db.session.get(User, int(user_id))
+
+        user_id, _, version = login_id.partition(":")
+        if not user_id.isdigit() or not version.isdigit():
+            return None
+        user = db.session.get(User, int(user_id))
+        if user is None or user.session_version != int(version) or not user.is_active:
+            return None
+        return user
 
     return app
 

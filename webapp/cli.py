@@ -32,6 +32,27 @@ def register(app: Flask) -> None:
         for role, username, _email, password, _name in DEMO_USERS:
             click.echo(f"  demo {role}: login '{username}', password '{password}'")
 
+    @app.cli.command("create-admin")
+    @click.option("--email", prompt=True, help="The admin's email address.")
+    @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+                  help="At least 10 characters, not a common password.")
+    @click.option("--username", default=None, help="Defaults to the part of the email before @.")
+    def create_admin(email: str, password: str, username: str | None):
+        """Create a verified admin account (2FA is set up at first admin sign-in)."""
+        import re
+
+        from .services import accounts
+
+        if username is None:
+            username = re.sub(r"[^A-Za-z0-9_]", "_", email.split("@")[0])[:30] or "admin"
+        try:
+            user = accounts.create_user(username, email, password, role="admin")
+        except accounts.AccountError as exc:
+            db.session.rollback()
+            raise click.ClickException(str(exc)) from None
+        db.session.commit()
+        click.echo(f"Admin '{user.username}' <{user.email}> created. Sign in to set up two-factor authentication.")
+
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Run the jobs waiting now, then exit.")
     @click.argument("queues", nargs=-1)

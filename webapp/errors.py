@@ -26,6 +26,13 @@ def wants_json() -> bool:
 def install(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
+        if exc.code == 429 and not wants_json():
+            from .auth.routes import retry_message, too_many_attempts
+
+            page = too_many_attempts()
+            if page is not None:
+                return page
+            return _render(429, retry_message())
         return _render(exc.code or 500, exc.description)
 
     @app.errorhandler(Exception)

@@ -12,8 +12,15 @@ def money(cents: int | None, currency: str = "$") -> str:
     return f"{sign}{currency}{cents // 100:,}.{cents % 100:02d}"
 
 
+def b64encode(text: str) -> str:
+    import base64
+
+    return base64.b64encode(text.encode()).decode()
+
+
 def install(app: Flask) -> None:
     app.add_template_filter(money, "money")
+    app.add_template_filter(b64encode, "b64encode")
 
     def url_with(**changes):
         """The current URL with some query arguments replaced (None removes one)."""

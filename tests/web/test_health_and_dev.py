@@ -48,7 +48,10 @@ def test_dev_outbox_is_404_in_production(monkeypatch):
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     from webapp import create_app
 
-    prod = create_app(ProductionConfig)
+    class Prod(ProductionConfig):
+        RATELIMIT_STORAGE_URI = "memory://"  # the suite's limiter is shared; keep it off the dead Redis
+
+    prod = create_app(Prod)
     client = prod.test_client()
     assert client.get("/dev/outbox").status_code == 404
     r = client.get("/healthz")  # nothing migrated, nothing listening: a clean 503, never a crash

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
+
+from ..services import accounts
+
+
+class ProfileForm(FlaskForm):
+    full_name = StringField("Full name", validators=[Optional(), Length(max=120)])
+
+
+class AddressForm(FlaskForm):
+    full_name = StringField("Recipient name", validators=[DataRequired(), Length(max=120)])
+    line1 = StringField("Address line 1", validators=[DataRequired(), Length(max=200)])
+    line2 = StringField("Address line 2", validators=[Optional(), Length(max=200)])
+    city = StringField("City", validators=[DataRequired(), Length(max=100)])
+    region = StringField("State / region", validators=[Optional(), Length(max=100)])
+    postcode = StringField("Postcode", validators=[DataRequired(), Length(max=20),
+                                                   Regexp(r"^[A-Za-z0-9 \-]+$", message="Letters, digits, spaces and dashes only.")])
+    country = StringField("Country code", validators=[DataRequired(), Regexp(r"^[A-Za-z]{2}$", message="Two letters, e.g. US or GB.")],
+                          description="Two letters, e.g. US, GB, DE.")
+    phone = StringField("Phone", validators=[Optional(), Length(max=40),
+                                            Regexp(r"^[0-9 +()\-]+$", message="Digits, spaces and + ( ) - only.")])
+    is_default = BooleanField("Use as my default address")
+
+
+class EmailChangeForm(FlaskForm):
+    email = EmailField("New email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Current password", validators=[DataRequired()])
+
+
+class CodeForm(FlaskForm):
+    code = StringField("6-digit code", validators=[DataRequired(), Length(min=6, max=7)])
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired()])
+    password = PasswordField("New password", validators=[DataRequired(), Length(max=accounts.MAX_PASSWORD)],
+                             description=f"At least {accounts.MIN_PASSWORD} characters.")
+    confirm = PasswordField("Repeat new password", validators=[DataRequired(), EqualTo("password", "The passwords do not match.")])
+
+
+class TwoFactorSetupForm(FlaskForm):
+    code = StringField("Code from your authenticator app", validators=[DataRequired(), Length(min=6, max=7)])
+
+
+class PasswordConfirmForm(FlaskForm):
+    password = PasswordField("Current password", validators=[DataRequired()])
+
+
+class DeleteAccountForm(FlaskForm):
+    password = PasswordField("Current password", validators=[DataRequired()])
+    confirm = BooleanField("I understand my account will be deleted and cannot be restored",
+                           validators=[DataRequired(message="Tick the box to confirm.")])

@@ -1,0 +1,239 @@
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, session, url_for
+from flask_login import current_user, login_required
+
+from ..auth import session as auth_session
+from ..auth.routes import _apply_errors
+from ..authz import owned_or_404
+from ..extensions import db
+from ..models import Address
+from ..services import accounts, twofactor
+from ..services.accounts import AccountError, ThrottledError
+from . import bp
+from .forms import (
+    AddressForm,
+    CodeForm,
+    DeleteAccountForm,
+    EmailChangeForm,
+    PasswordChangeForm,
+    PasswordConfirmForm,
+    ProfileForm,
+    TwoFactorSetupForm,
+)
+
+SETUP_KEY = "totp_setup_secret"
+CODES_KEY = "fresh_recovery_codes"
+
+
+@bp.before_request
+@login_required
+def _signed_in():
+    """Every /account page needs a signed-in user."""
+
+
+@bp.route("", methods=["GET", "POST"])
+def index():
+    form = ProfileForm(obj=current_user)
+    if form.validate_on_submit():
+        try:
+            accounts.update_profile(current_user, form.full_name.data)
+        except AccountError as exc:
+            db.session.rollback()
+            _apply_errors(form, exc)
+        else:
+            db.session.commit()
+            flash("Your details are saved.", "success")
+            return redirect(url_for("account.index"), 303)
+    return render_template("account/index.html", form=form, pending_email=accounts.pending_email_change(current_user))
+
+
+@bp.get("/addresses")
+def addresses():
+    return render_template("account/addresses.html", addresses=current_user.addresses)
+
+
+@bp.route("/addresses/new", methods=["GET", "POST"])
+@bp.route("/addresses/<int:address_id>/edit", methods=["GET", "POST"])
+def edit_address(address_id: int | None = None):
+    address = owned_or_404(db.session.get(Address, address_id)) if address_id else None
+    form = AddressForm(obj=address)
+    if form.validate_on_submit():
+        accounts.save_address(current_user, form.data, address)
+        db.session.commit()
+        flash("Address saved.", "success")
+        return redirect(url_for("account.addresses"), 303)
+    return render_template("account/address_form.html", form=form, address=address)
+
+
+@bp.post("/addresses/<int:address_id>/delete")
+def delete_address(address_id: int):
+    address = owned_or_404(db.session.get(Address, address_id))
+    accounts.delete_address(current_user, address)
+    db.session.commit()
+    flash("Address removed.", "info")
+    return redirect(url_for("account.addresses"), 303)
+
+
+@bp.route("/email", methods=["GET", "POST"])
+def change_email():
+    form = EmailChangeForm()
+    if form.validate_on_submit():
+        try:
+            accounts.request_email_change(current_user, form.email.data, form.password.data)
+        except AccountError as exc:
+            db.session.rollback()
+            _apply_errors(form, exc)
+        else:
+            db.session.commit()
+            flash("We sent a code to your new address. Enter it to finish the change.", "info")
+            return redirect(url_for("account.confirm_email"), 303)
+    return render_template("account/email.html", form=form)
+
+
+@bp.route("/email/confirm", methods=["GET", "POST"])
+def confirm_email():
+    pending = accounts.pending_email_change(current_user)
+    if pending is None:
+        flash("There is no email change waiting.", "info")
+        return redirect(url_for("account.index"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            accounts.confirm_code(current_user, "change_email", form.code.data)
+        except AccountError as exc:
+            db.session.commit()  # keep the count of wrong tries
+            _apply_errors(form, exc)
+        else:
+            db.session.commit()
+            flash("Your email address is changed.", "success")
+            return redirect(url_for("account.index"), 303)
+    return render_template("account/email_confirm.html", form=form, new_email=pending.new_email)
+
+
+@bp.post("/email/resend")
+def resend_email_code():
+    pending = accounts.pending_email_change(current_user)
+    if pending is None:
+        return redirect(url_for("account.change_email"))
+    try:
+        accounts.issue_code(current_user, "change_email", new_email=pending.new_email)
+    except ThrottledError as exc:
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash("We sent a new code.", "success")
+    return redirect(url_for("account.confirm_email"), 303)
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def change_password():
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(current_user, form.current_password.data, form.password.data,
+                                     ip=auth_session.client_ip())
+        except AccountError as exc:
+            db.session.rollback()
+            _apply_errors(form, exc)
+        else:
+            db.session.commit()
+            auth_session.refresh_login(current_user)
+            flash("Your password is changed. Every other session has been signed out.", "success")
+            return redirect(url_for("account.security"), 303)
+    return render_template("account/password.html", form=form)
+
+
+@bp.get("/security")
+def security():
+    return render_template("account/security.html", logins=accounts.recent_logins(current_user),
+                           recovery_left=twofactor.remaining_recovery_codes(current_user) if current_user.has_2fa else 0,
+                           disable_form=PasswordConfirmForm(), fresh_codes=session.pop(CODES_KEY, None))
+
+
+@bp.post("/security/sign-out-others")
+def sign_out_others():
+    accounts.end_other_sessions(current_user)
+    db.session.commit()
+    auth_session.refresh_login(current_user)
+    flash("All your other sessions are signed out.", "success")
+    return redirect(url_for("account.security"), 303)
+
+
+@bp.route("/2fa/setup", methods=["GET", "POST"])
+def setup_2fa():
+    if current_user.has_2fa:
+        return redirect(url_for("account.security"))
+    secret = session.get(SETUP_KEY)
+    if not secret:
+        secret = session[SETUP_KEY] = twofactor.new_secret()
+    form = TwoFactorSetupForm()
+    if form.validate_on_submit():
+        try:
+            codes = twofactor.enable(current_user, secret, form.code.data, ip=auth_session.client_ip())
+        except AccountError as exc:
+            db.session.rollback()
+            _apply_errors(form, exc)
+        else:
+            db.session.commit()
+            session.pop(SETUP_KEY, None)
+            session[CODES_KEY] = codes
+            flash("Two-factor authentication is on. Save your recovery codes now: they are shown only once.",
+                  "success")
+            return redirect(url_for("account.security"), 303)
+    uri = twofactor.provisioning_uri(current_user, secret)
+    return render_template("account/2fa_setup.html", form=form, secret=secret, qr_svg=twofactor.qr_svg(uri))
+
+
+@bp.post("/2fa/recovery-codes")
+def regenerate_codes():
+    form = PasswordConfirmForm()
+    if not current_user.has_2fa:
+        return redirect(url_for("account.setup_2fa"))
+    try:
+        if not form.validate_on_submit():
+            raise AccountError("Enter your password to make new recovery codes.")
+        codes = twofactor.new_recovery_codes(current_user, form.password.data, ip=auth_session.client_ip())
+    except AccountError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        session[CODES_KEY] = codes
+        flash("New recovery codes are ready; the old ones no longer work.", "success")
+    return redirect(url_for("account.security"), 303)
+
+
+@bp.post("/2fa/disable")
+def disable_2fa():
+    form = PasswordConfirmForm()
+    if form.validate_on_submit():
+        try:
+            twofactor.disable(current_user, form.password.data, ip=auth_session.client_ip())
+        except AccountError as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash("Two-factor authentication is off.", "info")
+    else:
+        flash("Enter your password to turn two-factor authentication off.", "error")
+    return redirect(url_for("account.security"), 303)
+
+
+@bp.route("/delete", methods=["GET", "POST"])
+def delete():
+    form = DeleteAccountForm()
+    blockers = accounts.deletion_blockers(current_user)
+    if form.validate_on_submit():
+        try:
+            accounts.delete_account(current_user, form.password.data, ip=auth_session.client_ip())
+        except AccountError as exc:
+            db.session.rollback()
+            _apply_errors(form, exc)
+        else:
+            db.session.commit()
+            auth_session.sign_out()
+            flash("Your account is deleted. Thank you for shopping with us.", "info")
+            return redirect(url_for("catalog.home"), 303)
+    return render_template("account/delete.html", form=form, blockers=blockers)

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from ..auth import session as auth_session
+from ..extensions import db
+from ..htmx import render_page_or_partial
+from ..models import User
+from ..services import staff
+from ..services.accounts import AccountError
+from . import bp
+from .forms import ActionForm, RoleForm, UserFilterForm
+
+
+@bp.get("")
+def home():
+    return redirect(url_for("admin.users"))
+
+
+@bp.get("/users")
+def users():
+    form = UserFilterForm(request.args)
+    form.validate()
+    result = staff.list_users(q=form.q.data or "", role=form.role.data or "", status=form.status.data or "",
+                              page=(form.page.data if not form.page.errors else None) or 1)
+    return render_page_or_partial("admin/users.html", "admin/_users_table.html", form=form, result=result)
+
+
+def _user_or_404(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.get("/users/<int:user_id>")
+def user(user_id: int):
+    found = _user_or_404(user_id)
+    return render_template("admin/user.html", user=found, role_form=RoleForm(role=found.role),
+                           action_form=ActionForm(), history=staff.audit_for(found))
+
+
+def _act(user_id: int, action, success: str):
+    found = _user_or_404(user_id)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        action(found)
+    except AccountError as exc:  # includes ThrottledError
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(success, "success")
+    return redirect(url_for("admin.user", user_id=found.id), 303)
+
+
+@bp.post("/users/<int:user_id>/role")
+def change_role(user_id: int):
+    found = _user_or_404(user_id)
+    form = RoleForm()
+    if not form.validate_on_submit():
+        flash("Choose a valid role.", "error")
+        return redirect(url_for("admin.user", user_id=found.id), 303)
+    try:
+        staff.change_role(current_user, found, form.role.data, ip=auth_session.client_ip())
+    except AccountError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(f"{found.username} is now {found.role}.", "success")
+    return redirect(url_for("admin.user", user_id=found.id), 303)
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+def deactivate(user_id: int):
+    return _act(user_id, lambda u: staff.set_active(current_user, u, False, ip=auth_session.client_ip()),
+                "Account deactivated and signed out everywhere.")
+
+
+@bp.post("/users/<int:user_id>/reactivate")
+def reactivate(user_id: int):
+    return _act(user_id, lambda u: staff.set_active(current_user, u, True, ip=auth_session.client_ip()),
+                "Account reactivated.")
+
+
+@bp.post("/users/<int:user_id>/resend-verification")
+def resend_verification(user_id: int):
+    return _act(user_id, lambda u: staff.resend_verification(current_user, u, ip=auth_session.client_ip()),
+                "A new verification code is on its way.")
+
+
+@bp.post("/users/<int:user_id>/force-password-reset")
+def force_password_reset(user_id: int):
+    return _act(user_id, lambda u: staff.force_password_reset(
+        current_user, u, lambda token: url_for("auth.reset_password", token=token, _external=True),
+        ip=auth_session.client_ip()), "The password is locked and a reset link was emailed.")
