@@ -53,6 +53,11 @@ def app():
         if application.config.get("REDIS_URL"):
             application.extensions["folio_redis"].flushdb()
     yield application
+    with application.app_context():
+        from webapp.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()
 
 
 def _empty_tables(db) -> None:

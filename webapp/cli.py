@@ -44,7 +44,9 @@ def register(app: Flask) -> None:
         from .services import accounts
 
         if username is None:
-            username = re.sub(r"[^A-Za-z0-9_]", "_", email.split("@")[0])[:30] or "admin"
+            username = re.sub(r"[^A-Za-z0-9_]", "_", email.split("@")[0])[:24]
+            if len(username) < 3:
+                username += "_admin"
         try:
             user = accounts.create_user(username, email, password, role="admin")
         except accounts.AccountError as exc:

@@ -194,3 +194,21 @@ def test_security_headers(client):
     assert r.headers["X-Content-Type-Options"] == "nosniff"
     assert r.headers["Referrer-Policy"]
     assert "<script>" not in r.data.decode().replace("<script src", "")
+
+
+def test_search_with_default_sort_ranks_by_relevance(client, htmx_client, make_book):
+    make_book("Zebra Stories", authors=("Quill Amberley",), published_on=__import__("datetime").date(1990, 1, 1))
+    make_book("Amberley Hall", authors=("Ann Other",), published_on=__import__("datetime").date(2024, 1, 1))
+    # the listing form always sends sort (empty means "best match")
+    r = htmx_client.get("/books?q=amberley&genre=&language=&min_price=&max_price=&sort=")
+    assert card_titles(r.data)[0] == "Amberley Hall"  # title match beats author match, not newest-first
+    assert r.headers["HX-Push-Url"] == "/books?q=amberley"
+    page = client.get("/books?q=amberley").get_data(as_text=True)
+    assert '<option value="" selected>Best match</option>' in page
+
+
+def test_invalid_price_shows_one_message_tied_to_its_field(client, make_book):
+    make_book("Any")
+    body = client.get("/books?min_price=abc").get_data(as_text=True)
+    assert body.count('id="min_price-error"') == 1 and 'aria-describedby="min_price-error"' in body
+    assert "Number must be between" not in body

@@ -27,6 +27,8 @@ class BookFilterForm(Form):
     def to_query(self, per_page: int, **fixed) -> BookQuery:
         """Build a query from the valid fields; an invalid field is ignored (its error is shown)."""
         self.validate()
+        for field in self:  # one message per field is enough ("not a number", not also "out of range")
+            field.errors = list(field.errors)[:1]
 
         def ok(field):
             return field.data if not field.errors else None

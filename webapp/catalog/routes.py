@@ -6,7 +6,7 @@ from flask import abort, current_app, redirect, render_template, request, url_fo
 from sqlalchemy import select
 
 from ..extensions import db
-from ..htmx import render_page_or_partial
+from ..htmx import is_htmx, render_page_or_partial
 from ..models import Genre
 from ..services import covers, search
 from . import bp
@@ -18,8 +18,12 @@ def _listing(template: str, *, title: str, fixed: dict | None = None, **context)
     form = BookFilterForm(request.args, genres)
     query = form.to_query(current_app.config["PAGE_SIZE"], **(fixed or {}))
     result = search.search_books(query)
-    return render_page_or_partial(template, "catalog/_results.html", form=form, result=result, title=title,
-                                  sorts=search.SORTS, languages=search.LANGUAGES, **context)
+    response = render_page_or_partial(template, "catalog/_results.html", form=form, result=result, title=title,
+                                      sorts=search.SORTS, languages=search.LANGUAGES, **context)
+    if is_htmx():  # the address bar gets the tidy URL, without the form's empty fields
+        response.headers["HX-Push-Url"] = url_for(request.endpoint, **(request.view_args or {}),
+                                                  **{k: v for k, v in request.args.items() if v})
+    return response
 
 
 @bp.get("/")
