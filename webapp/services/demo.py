@@ -20,8 +20,8 @@ from sqlalchemy import func, insert, select, text
 
 from ..extensions import db
 from ..models import Author, Book, BookAuthor, Genre, Inventory, StockMovement, User, book_genres, slugify
-from .passwords import hash_password
 from .isbn import isbn13_from_body
+from .passwords import hash_password
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ def _ensure_authors(rng: random.Random, size: int) -> tuple[list[int], dict[int,
         db.session.execute(insert(Author), rows[start:start + 5000])
     have = dict(db.session.execute(select(Author.name, Author.id)).all())
     ids = [have[n] for n in names]
-    return ids, {i: n for n, i in have.items() if n in set(names)}, len(rows)
+    return ids, {have[n]: n for n in names}, len(rows)
 
 
 def ensure_demo_users() -> list[tuple[str, str, str]]:
