@@ -147,6 +147,7 @@ def upgrade():
     )
     with op.batch_alter_table('inventory', schema=None) as batch_op:
         batch_op.create_index('ix_inventory_available', ['available'], unique=False)
+        batch_op.create_index('ix_inventory_book_id_available', ['book_id', 'available'], unique=False)
 
     op.create_table('stock_movements',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -207,6 +208,7 @@ def downgrade():
 
     op.drop_table('stock_movements')
     with op.batch_alter_table('inventory', schema=None) as batch_op:
+        batch_op.drop_index('ix_inventory_book_id_available')
         batch_op.drop_index('ix_inventory_available')
 
     op.drop_table('inventory')
@@ -252,6 +254,13 @@ PG_UPGRADE = [
     ) STORED
     """,
     "CREATE INDEX ix_books_search_vector ON books USING gin (search_vector)",
+    # Title/subtitle/author matches, which rank first (models.catalog.TITLE_AUTHOR_TSVECTOR, in the same spelling).
+    """
+    CREATE INDEX ix_books_title_author_search ON books USING gin ((
+        to_tsvector('english'::regconfig, (((COALESCE(title, ''::character varying)::text || ' '::text) ||
+        COALESCE(subtitle, ''::character varying)::text) || ' '::text) || author_names)
+    ))
+    """,
     "CREATE INDEX ix_search_terms_term_trgm ON search_terms USING gin (term gin_trgm_ops)",
     """
     CREATE FUNCTION folio_refresh_author_names(p_book_id integer) RETURNS void AS $$
@@ -294,6 +303,7 @@ PG_DOWNGRADE = [
     "DROP FUNCTION IF EXISTS folio_book_authors_changed()",
     "DROP FUNCTION IF EXISTS folio_refresh_author_names(integer)",
     "DROP INDEX IF EXISTS ix_search_terms_term_trgm",
+    "DROP INDEX IF EXISTS ix_books_title_author_search",
     "DROP INDEX IF EXISTS ix_books_search_vector",
     "ALTER TABLE books DROP COLUMN IF EXISTS search_vector",
 ]

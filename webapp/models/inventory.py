@@ -28,6 +28,8 @@ class Inventory(db.Model):
         CheckConstraint("reserved >= 0", name="reserved_nonnegative"),
         CheckConstraint("reserved <= on_hand", name="reserved_le_on_hand"),
         Index("ix_inventory_available", "available"),
+        # "In stock" checks per book (listing filter) read both columns from the index alone.
+        Index("ix_inventory_book_id_available", "book_id", "available"),
     )
 
     book_id: Mapped[int] = mapped_column(ForeignKey("books.id", ondelete="CASCADE"), primary_key=True)
