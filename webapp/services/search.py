@@ -1,7 +1,10 @@
 """Book search and listing: one service over PostgreSQL full-text and SQLite FTS5.
 
 PostgreSQL: `books.search_vector` is a generated tsvector (title A, authors B,
-description C) with a GIN index; ranked with ts_rank. SQLite: the `books_fts` FTS5
+description C) with a GIN index; ranked with ts_rank. Books whose title or authors
+match (a second GIN index, on TITLE_AUTHOR_TSVECTOR) come before books that match
+only in their description, and the work per request is bounded however many books
+match (see `_pg_relevance`). SQLite: the `books_fts` FTS5
 table (kept in step by triggers), ranked with bm25 using the same column weights.
 The last word typed is matched as a prefix so results narrow while typing. When a
 query finds nothing, each word is checked against the `search_terms` vocabulary
@@ -15,11 +18,12 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 
 from flask import current_app
-from sqlalchemy import Select, delete, exists, func, insert, literal_column, select, text
+from sqlalchemy import Select, case, delete, exists, func, insert, literal, literal_column, select, text, union_all
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..extensions import db
 from ..models import Author, Book, BookAuthor, Genre, Inventory, SearchTerm, book_genres
+from ..models.catalog import TITLE_AUTHOR_TSVECTOR
 
 SORTS = {
     "relevance": "Relevance",
@@ -30,6 +34,8 @@ SORTS = {
     "price_desc": "Price: high to low",
 }
 COUNT_CAP = 10_000  # counts beyond this show as "10,000+" (bounded work per request)
+# PostgreSQL relevance: the first RANK_WINDOW matches of each tier are ordered by ts_rank, the rest of the tier by id.
+RANK_WINDOW = 2_000
 MAX_QUERY_CHARS = 200
 MAX_TOKENS = 8
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
@@ -96,8 +102,7 @@ def _dialect() -> str:
 def _match(tokens: list[str]):
     """(where-clause, order-by relevance expression) for the dialect in use."""
     if _dialect() == "postgresql":
-        terms = [t + (":*" if i == len(tokens) - 1 else "") for i, t in enumerate(tokens)]
-        tsquery = func.to_tsquery("english", " & ".join(terms))
+        tsquery = _pg_tsquery(tokens)
         vector = literal_column("books.search_vector")
         return vector.op("@@")(tsquery), func.ts_rank(vector, tsquery).desc()
     terms = ['"' + t + '"' + ("*" if i == len(tokens) - 1 else "") for i, t in enumerate(tokens)]
@@ -111,8 +116,31 @@ def _match(tokens: list[str]):
     return Book.id.in_(select(fts.c.book_id)), fts
 
 
+def _pg_tsquery(tokens: list[str]):
+    terms = [t + (":*" if i == len(tokens) - 1 else "") for i, t in enumerate(tokens)]
+    return func.to_tsquery("english", " & ".join(terms))
+
+
+def _conditions(query: BookQuery, genre: Genre | None) -> list:
+    """The listing filters other than the search words."""
+    where = [Book.active.is_(True)]
+    if genre is not None:
+        where.append(exists().where(book_genres.c.book_id == Book.id, book_genres.c.genre_id == genre.id))
+    if query.author_id:
+        where.append(exists().where(BookAuthor.book_id == Book.id, BookAuthor.author_id == query.author_id))
+    if query.min_price_cents is not None:
+        where.append(Book.price_cents >= query.min_price_cents)
+    if query.max_price_cents is not None:
+        where.append(Book.price_cents <= query.max_price_cents)
+    if query.language:
+        where.append(Book.language == query.language)
+    if query.in_stock:
+        where.append(exists().where(Inventory.book_id == Book.id, Inventory.available > 0))
+    return where
+
+
 def _filtered(query: BookQuery, genre: Genre | None) -> tuple[Select, object]:
-    stmt = select(Book).where(Book.active.is_(True))
+    stmt = select(Book)
     relevance = None
     tokens = query.tokens
     if tokens:
@@ -122,19 +150,7 @@ def _filtered(query: BookQuery, genre: Genre | None) -> tuple[Select, object]:
             relevance = relevance.c.rank.asc()
         else:
             stmt = stmt.where(where)
-    if genre is not None:
-        stmt = stmt.where(exists().where(book_genres.c.book_id == Book.id, book_genres.c.genre_id == genre.id))
-    if query.author_id:
-        stmt = stmt.where(exists().where(BookAuthor.book_id == Book.id, BookAuthor.author_id == query.author_id))
-    if query.min_price_cents is not None:
-        stmt = stmt.where(Book.price_cents >= query.min_price_cents)
-    if query.max_price_cents is not None:
-        stmt = stmt.where(Book.price_cents <= query.max_price_cents)
-    if query.language:
-        stmt = stmt.where(Book.language == query.language)
-    if query.in_stock:
-        stmt = stmt.where(exists().where(Inventory.book_id == Book.id, Inventory.available > 0))
-    return stmt, relevance
+    return stmt.where(*_conditions(query, genre)), relevance
 
 
 _ORDER = {
@@ -160,22 +176,14 @@ def search_books(query: BookQuery, *, suggest: bool = True) -> BookPage:
         genre = db.session.scalar(select(Genre).where(Genre.slug == query.genre))
         if genre is None:
             return BookPage(query=query, books=[], total=0, total_capped=False, pages=1)
-    stmt, relevance = _filtered(query, genre)
-    sort = query.effective_sort
-    order = (relevance, Book.id.asc()) if sort == "relevance" else _ORDER[sort]
-
-    capped = select(func.count()).select_from(stmt.with_only_columns(Book.id).limit(COUNT_CAP + 1).subquery())
-    total = db.session.scalar(capped) or 0
     max_page = current_app.config["MAX_PAGE"]
-    pages = max(1, min(max_page, -(-total // query.per_page)))
-    page = min(max(1, query.page), pages)
+    if query.effective_sort == "relevance" and _dialect() == "postgresql":
+        total, pages, page, ids = _pg_relevance(query, genre, max_page)
+    else:
+        total, pages, page, ids = _ordered_ids(query, genre, max_page)
     query = replace(query, page=page)
-
-    books = []
-    if total:
-        books = list(db.session.scalars(
-            with_listing_details(stmt.order_by(*order).limit(query.per_page).offset((page - 1) * query.per_page))
-        ).unique())
+    # The page's ids first (from indexes where possible), then only those books with what their cards show.
+    books = _books_by_ids(ids)
     result = BookPage(query=query, books=books, total=min(total, COUNT_CAP), total_capped=total > COUNT_CAP,
                       pages=pages, genre=genre)
 
@@ -190,6 +198,77 @@ def search_books(query: BookQuery, *, suggest: bool = True) -> BookPage:
                 return corrected
             result.suggestion = suggestion
     return result
+
+
+def _page_count(total: int, per_page: int, max_page: int) -> int:
+    return max(1, min(max_page, -(-total // per_page)))
+
+
+def _ordered_ids(query: BookQuery, genre: Genre | None, max_page: int) -> tuple[int, int, int, list[int]]:
+    """(capped total, pages, page, ids on the page) for any sort, on any database."""
+    stmt, relevance = _filtered(query, genre)
+    sort = query.effective_sort
+    order = (relevance, Book.id.asc()) if sort == "relevance" else _ORDER[sort]
+    ids_only = stmt.with_only_columns(Book.id)
+    count = select(func.count()).select_from(ids_only.limit(COUNT_CAP + 1).subquery())
+    # Ids only: a deep page walks an index (often without reading the table) instead of whole rows.
+    ordered = ids_only.add_columns(count.scalar_subquery().label("total")).order_by(*order)
+    return _fetch_page(ordered, count, query, max_page)
+
+
+def _fetch_page(ordered: Select, count: Select, query: BookQuery, max_page: int) -> tuple[int, int, int, list[int]]:
+    """Run `ordered` (rows of id, total) for the requested page; past the last page, show the last page."""
+    page = min(max(1, query.page), max_page)
+    rows = db.session.execute(ordered.limit(query.per_page).offset((page - 1) * query.per_page)).all()
+    if rows:
+        total = rows[0].total
+    elif page == 1:
+        total = 0
+    else:
+        total = db.session.scalar(count) or 0
+        page = _page_count(total, query.per_page, max_page)
+        rows = db.session.execute(ordered.limit(query.per_page).offset((page - 1) * query.per_page)).all()
+    return total, _page_count(total, query.per_page, max_page), page, [r.id for r in rows]
+
+
+def _pg_relevance(query: BookQuery, genre: Genre | None, max_page: int) -> tuple[int, int, int, list[int]]:
+    """Relevance order on PostgreSQL with bounded work, in one statement that also gives the capped count.
+
+    Books whose title, subtitle or authors hold every word (tier 0, found through the GIN index on
+    TITLE_AUTHOR_TSVECTOR) come before the books that match only with their description (tier 1). Each tier
+    reads at most COUNT_CAP + 1 matches, enough for the capped count and for every page up to MAX_PAGE. Within a
+    tier the first RANK_WINDOW matches are ordered by ts_rank (then id), the rest by id, so even a word found in
+    a third of the catalog costs a bounded amount of ranking. When every match fits in the windows (up to
+    RANK_WINDOW per tier) this is an exact ts_rank order, tier by tier.
+
+    "The first matches" are in the order the scan reads them, so the plan must read them in the same order for
+    every page: parallel workers and synchronized seq scans (both free to start anywhere) are off for the
+    rest of this transaction.
+    """
+    db.session.execute(text("SELECT set_config('max_parallel_workers_per_gather', '0', true), "
+                            "set_config('synchronize_seqscans', 'off', true)"))
+    tsquery = _pg_tsquery(query.tokens)
+    where = _conditions(query, genre)
+    window = COUNT_CAP + 1
+    vector = literal_column("books.search_vector")
+
+    def matches(match, name):
+        rank = case((func.row_number().over() <= RANK_WINDOW, func.ts_rank(vector, tsquery)))
+        return (select(Book.id.label("id"), rank.label("rank")).where(*where, match).limit(window)
+                .cte(name).prefix_with("MATERIALIZED"))
+
+    strong = matches(literal_column(TITLE_AUTHOR_TSVECTOR).op("@@")(tsquery), "title_author_matches")
+    other = matches(vector.op("@@")(tsquery), "all_matches")
+    strong_count = select(func.count()).select_from(strong).scalar_subquery()
+    candidates = union_all(
+        select(strong.c.id, strong.c.rank, literal(0).label("tier")),
+        # Only read when the first tier does not already fill the window; NOT EXISTS drops its books.
+        select(other.c.id, other.c.rank, literal(1)).where(
+            strong_count < window, ~exists().where(strong.c.id == other.c.id)),
+    ).cte("candidates")
+    ordered = select(candidates.c.id, func.count().over().label("total")).order_by(
+        candidates.c.tier, candidates.c.rank.desc().nulls_last(), candidates.c.id)
+    return _fetch_page(ordered, select(func.count()).select_from(candidates), query, max_page)
 
 
 def suggest_query(q: str) -> str | None:
