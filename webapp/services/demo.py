@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import accumulate
 
 from faker.providers.person.en_US import Provider as PersonNames
 from sqlalchemy import func, insert, select, text
@@ -145,13 +146,22 @@ def _author_pool(rng: random.Random, size: int) -> list[str]:
     return names
 
 
+_LANGUAGES = [code for code, _ in LANGUAGE_WEIGHTS]
+_LANGUAGE_CUM_WEIGHTS = list(accumulate(w for _, w in LANGUAGE_WEIGHTS))  # what choices(weights=...) computes
+_PRICES = [799, 899, 999, 1099, 1299, 1499, 1699, 1899, 2099, 2499, 2999, 3499, 4500]
+_EPOCH = date(1950, 1, 1)
+_CREATED_BASE = datetime(2024, 1, 1, tzinfo=UTC)
+
+
 def generate(count: int, seed: int, author_ids: list[int], author_names: dict[int, str],
              genre_ids: list[int], genre_names: dict[int, str], first_index: int = 0) -> Iterator[dict]:
     """Book rows with their author/genre ids, stock and sales; deterministic for (seed, index)."""
-    languages = [code for code, _ in LANGUAGE_WEIGHTS]
-    lang_weights = [w for _, w in LANGUAGE_WEIGHTS]
-    created_base = datetime(2024, 1, 1, tzinfo=UTC)
-    for index in range(first_index, first_index + count):
+    return _generate(range(first_index, first_index + count), seed, author_ids, author_names, genre_ids, genre_names)
+
+
+def _generate(indexes, seed: int, author_ids: list[int], author_names: dict[int, str],
+              genre_ids: list[int], genre_names: dict[int, str]) -> Iterator[dict]:
+    for index in indexes:
         rng = random.Random(seed * 1_000_003 + index)
         genre_id = rng.choice(genre_ids)
         genre = genre_names[genre_id]
@@ -162,7 +172,7 @@ def generate(count: int, seed: int, author_ids: list[int], author_names: dict[in
             second = rng.choice(author_ids)
             if second != authors[0]:
                 authors.append(second)
-        price = rng.choice([799, 899, 999, 1099, 1299, 1499, 1699, 1899, 2099, 2499, 2999, 3499, 4500])
+        price = rng.choice(_PRICES)
         stock_roll = rng.random()
         on_hand = 0 if stock_roll < 0.08 else (rng.randint(1, 3) if stock_roll < 0.2 else rng.randint(4, 40))
         yield {
@@ -170,15 +180,15 @@ def generate(count: int, seed: int, author_ids: list[int], author_names: dict[in
             "title": title,
             "subtitle": subtitle,
             "description": _description(rng, genre),
-            "language": rng.choices(languages, lang_weights)[0],
+            "language": rng.choices(_LANGUAGES, cum_weights=_LANGUAGE_CUM_WEIGHTS)[0],
             "pages": rng.randint(96, 880),
             "publisher": rng.choice(PUBLISHERS),
-            "published_on": date(1950, 1, 1) + timedelta(days=rng.randrange(76 * 365)),
+            "published_on": _EPOCH + timedelta(days=rng.randrange(76 * 365)),
             "price_cents": price,
             "rental_week_cents": max(199, (price // 5) // 50 * 50 - 1),
             "units_sold": int(rng.paretovariate(1.3)) - 1 if rng.random() < 0.7 else 0,
             "author_names": ", ".join(author_names[a] for a in authors),
-            "created_at": created_base + timedelta(minutes=index),
+            "created_at": _CREATED_BASE + timedelta(minutes=index),
             "_authors": authors,
             "_genres": [genre_id] + ([extra_genre] if extra_genre and extra_genre != genre_id else []),
             "_on_hand": on_hand,
@@ -241,16 +251,21 @@ def seed(books: int, seed_value: int = 1, progress: Callable[[str], None] | None
     db.session.commit()
     say(f"{len(genre_ids)} genres, {len(author_ids)} authors ready ({authors_added} new)")
 
-    wanted = {_isbn_for(seed_value, i): i for i in range(books)}
-    existing = set()
-    isbns = list(wanted)
-    for start in range(0, len(isbns), 10000):
-        existing.update(db.session.scalars(select(Book.isbn13).where(Book.isbn13.in_(isbns[start:start + 10000]))))
-    todo = sorted(i for isbn, i in wanted.items() if isbn not in existing)
+    if db.session.scalar(select(Book.id).limit(1)) is None:  # empty catalog: nothing to skip
+        existing: set[str] = set()
+        todo = list(range(books))
+    else:
+        wanted = {_isbn_for(seed_value, i): i for i in range(books)}
+        existing = set()
+        isbns = list(wanted)
+        for start in range(0, len(isbns), 10000):
+            existing.update(db.session.scalars(select(Book.isbn13).where(Book.isbn13.in_(isbns[start:start + 10000]))))
+        todo = sorted(i for isbn, i in wanted.items() if isbn not in existing)
     say(f"{len(existing)} of {books} books already present; adding {len(todo)}")
+    postgres = db.session.get_bind().dialect.name == "postgresql"
     if todo:
         rows = _rows_for(todo, seed_value, author_ids, author_names, genre_ids, genre_names)
-        if db.session.get_bind().dialect.name == "postgresql":
+        if postgres:
             _write_postgres(rows, len(todo), say)
         else:
             _write_generic(rows, say)
@@ -260,13 +275,13 @@ def seed(books: int, seed_value: int = 1, progress: Callable[[str], None] | None
     terms = search.rebuild_terms()
     db.session.commit()
     say(f"search vocabulary: {terms} terms")
+    if postgres and len(todo) >= BULK_THRESHOLD:
+        _vacuum(_BULK_TABLES, say)
     return SeedResult(len(todo), authors_added, time.perf_counter() - started, users)
 
 
 def _rows_for(indexes, seed_value, author_ids, author_names, genre_ids, genre_names) -> Iterator[dict]:
-    # Consecutive runs of indexes are generated together (cheap when nothing exists yet).
-    for index in indexes:
-        yield from generate(1, seed_value, author_ids, author_names, genre_ids, genre_names, first_index=index)
+    return _generate(indexes, seed_value, author_ids, author_names, genre_ids, genre_names)
 
 
 BOOK_COLUMNS = ["id", "isbn13", "title", "subtitle", "description", "language", "pages", "publisher",
@@ -319,7 +334,8 @@ def _write_generic(rows: Iterator[dict], say, chunk: int = 2000) -> None:
     flush()
 
 
-# Indexes dropped around a large PostgreSQL load and rebuilt afterwards (faster than maintaining them row by row).
+# Around a large PostgreSQL load, as pg_restore does: secondary indexes are dropped and rebuilt afterwards, and
+# foreign keys on these tables are dropped and re-added (checked once, by a join, instead of row by row).
 _BULK_TABLES = ("books", "book_authors", "book_genres", "inventory", "stock_movements")
 BULK_THRESHOLD = 50_000
 
@@ -327,52 +343,76 @@ BULK_THRESHOLD = 50_000
 def _write_postgres(rows: Iterator[dict], count: int, say) -> None:
     conn = db.session.connection()
     raw = conn.connection.driver_connection
-    rebuild: list[tuple[str, str]] = []
+    indexes: list[tuple[str, str]] = []
+    foreign_keys: list[tuple[str, str, str]] = []
     if count >= BULK_THRESHOLD:
         conn.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
-        rebuild = [tuple(r) for r in conn.execute(text(
+        conn.execute(text("SET LOCAL work_mem = '256MB'"))  # the joins that check the re-added foreign keys
+        indexes = [tuple(r) for r in conn.execute(text(
             "SELECT i.indexname, i.indexdef FROM pg_indexes i "
             "WHERE i.schemaname = current_schema() AND i.tablename = ANY(:tables) "
             "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
         ), {"tables": list(_BULK_TABLES)})]
-        for name, _ in rebuild:
+        foreign_keys = [tuple(r) for r in conn.execute(text(
+            "SELECT quote_ident(t.relname), quote_ident(c.conname), pg_get_constraintdef(c.oid) "
+            "FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid "
+            "WHERE c.contype = 'f' AND t.relnamespace = current_schema()::regnamespace AND t.relname = ANY(:tables)"
+        ), {"tables": list(_BULK_TABLES)})]
+        for name, _ in indexes:
             conn.execute(text(f'DROP INDEX "{name}"'))
-        say(f"dropped {len(rebuild)} secondary indexes for the bulk load")
+        for table, name, _ in foreign_keys:
+            conn.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT {name}"))
+        say(f"dropped {len(indexes)} secondary indexes and {len(foreign_keys)} foreign keys for the bulk load")
     # The author-name trigger would rewrite each book once per link; the rows already carry the names.
     conn.execute(text("ALTER TABLE book_authors DISABLE TRIGGER folio_book_authors_names"))
     first_id = _next_id(Book)
     now = datetime.now(UTC)
+    links, genres, stock = [], [], []
     with raw.cursor() as cur:
         with cur.copy(f"COPY books ({', '.join(BOOK_COLUMNS)}) FROM STDIN") as books_copy:
-            pending_links, pending_genres, pending_inv = [], [], []
-            for n, (book, links, genres, on_hand) in enumerate(_split(rows, first_id), start=1):
-                books_copy.write_row([book[c] for c in BOOK_COLUMNS])
-                pending_links += links
-                pending_genres += genres
-                pending_inv.append((book["id"], on_hand))
-                if n % 100_000 == 0:
-                    say(f"{n} books copied")
+            write = books_copy.write_row
+            for book_id, row in enumerate(rows, start=first_id):
+                created = row["created_at"]
+                write((book_id, row["isbn13"], row["title"], row["subtitle"], row["description"], row["language"],
+                       row["pages"], row["publisher"], row["published_on"], row["price_cents"],
+                       row["rental_week_cents"], row["units_sold"], row["author_names"], created, created, True))
+                links += [(book_id, author_id, pos) for pos, author_id in enumerate(row["_authors"])]
+                genres += [(book_id, g) for g in row["_genres"]]
+                stock.append((book_id, row["_on_hand"]))
+                if len(stock) % 100_000 == 0:
+                    say(f"{len(stock)} books copied")
         say("copying authors, genres, stock and ledger")
         with cur.copy("COPY book_authors (book_id, author_id, position) FROM STDIN") as c:
-            for r in pending_links:
+            for r in links:
                 c.write_row(r)
         with cur.copy("COPY book_genres (book_id, genre_id) FROM STDIN") as c:
-            for r in pending_genres:
+            for r in genres:
                 c.write_row(r)
         with cur.copy("COPY inventory (book_id, on_hand, reserved, updated_at) FROM STDIN") as c:
-            for book_id, on_hand in pending_inv:
+            for book_id, on_hand in stock:
                 c.write_row((book_id, on_hand, 0, now))
         with cur.copy("COPY stock_movements (book_id, on_hand_delta, reserved_delta, reason, reference, created_at)"
                       " FROM STDIN") as c:
-            for book_id, on_hand in pending_inv:
+            for book_id, on_hand in stock:
                 if on_hand:
                     c.write_row((book_id, on_hand, 0, "initial", "seed", now))
     conn.execute(text("ALTER TABLE book_authors ENABLE TRIGGER folio_book_authors_names"))
     conn.execute(text("SELECT setval(pg_get_serial_sequence('books', 'id'), (SELECT max(id) FROM books))"))
-    for name, definition in rebuild:
+    for name, definition in indexes:
         t = time.perf_counter()
         conn.execute(text(definition))
         say(f"rebuilt {name} in {time.perf_counter() - t:.1f}s")
-    if rebuild:
-        for table in _BULK_TABLES:
-            conn.execute(text(f"ANALYZE {table}"))
+    t = time.perf_counter()
+    for table, name, definition in foreign_keys:
+        conn.execute(text(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}"))
+    if foreign_keys:
+        say(f"re-added and checked {len(foreign_keys)} foreign keys in {time.perf_counter() - t:.1f}s")
+
+
+def _vacuum(tables, say) -> None:
+    """VACUUM (ANALYZE) after a bulk load: planner statistics, and the visibility map that index-only scans use."""
+    t = time.perf_counter()
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in tables:
+            conn.execute(text(f"VACUUM (ANALYZE) {table}"))
+    say(f"vacuumed and analyzed {', '.join(tables)} in {time.perf_counter() - t:.1f}s")
