@@ -66,6 +66,16 @@ class Config:
     MAX_PAGE = _int("MAX_PAGE", 400)  # bounded offset pagination: deepest page served
     LOW_STOCK_THRESHOLD = _int("LOW_STOCK_THRESHOLD", 3)
 
+    # Money (integer cents) and checkout
+    SHIPPING_FLAT_CENTS = _int("SHIPPING_FLAT_CENTS", 499)
+    FREE_SHIPPING_THRESHOLD_CENTS = _int("FREE_SHIPPING_THRESHOLD_CENTS", 3500)
+    TAX_RATE_BPS = _int("TAX_RATE_BPS", 0)  # basis points: 825 = 8.25 % on goods after discounts
+    CHECKOUT_EXPIRY_MINUTES = _int("CHECKOUT_EXPIRY_MINUTES", 30)  # Stripe's minimum
+    RESERVATION_GRACE_MINUTES = _int("RESERVATION_GRACE_MINUTES", 5)
+    MAX_QUANTITY_PER_LINE = _int("MAX_QUANTITY_PER_LINE", 10)
+    RENTAL_MAX_WEEKS = _int("RENTAL_MAX_WEEKS", 8)
+    DATA_ENCRYPTION_KEYS = os.environ.get("DATA_ENCRYPTION_KEYS")
+
     WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -24,6 +24,8 @@ class _Config(TestingConfig):
     if SQLALCHEMY_DATABASE_URI in (None, "sqlite://"):
         SQLALCHEMY_DATABASE_URI = f"sqlite:///{Path(_TMP) / 'test.db'}"
     REDIS_URL_FILE = str(Path(_TMP) / "no-redis.url")
+    # Room for the concurrency tests' one-connection-per-buyer threads.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_size": 60, "max_overflow": 10, "pool_timeout": 60}
 
 
 class FreshContextClient(FlaskClient):

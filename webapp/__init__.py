@@ -51,16 +51,26 @@ def create_app(config: type[Config] | str | None = None) -> Flask:
     from .account import bp as account_bp
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
+    from .cart import bp as cart_bp
     from .catalog import bp as catalog_bp
+    from .checkout import bp as checkout_bp
     from .dev import bp as dev_bp
     from .errors import install as install_errors
     from .main import bp as main_bp
+    from .orders import bp as orders_bp
+    from .pay import bp as pay_bp
+    from .webhooks import bp as webhooks_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(catalog_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(account_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(cart_bp)
+    app.register_blueprint(checkout_bp)
+    app.register_blueprint(orders_bp)
+    app.register_blueprint(pay_bp)
+    app.register_blueprint(webhooks_bp)
     app.register_blueprint(dev_bp)
     install_errors(app)
 

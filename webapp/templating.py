@@ -38,5 +38,7 @@ def install(app: Flask) -> None:
 
     @app.context_processor
     def _globals():
-        return {"url_with": url_with, "url_only": url_only, "shop_name": app.config["SHOP_NAME"],
+        from .cart.store import count as cart_count
+
+        return {"url_with": url_with, "url_only": url_only, "cart_count": cart_count, "shop_name": app.config["SHOP_NAME"],
                 "dev_outbox": app.config.get("DEV_OUTBOX_ENABLED", False)}

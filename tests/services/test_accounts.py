@@ -82,7 +82,7 @@ def test_wrong_code_five_times_locks_the_code(app, db):
     db.session.commit()
     good = last_code(db)
     bad = "000000" if good != "000000" else "111111"
-    for attempt in range(1, 6):
+    for _ in range(5):
         with pytest.raises(AccountError, match="not right"):
             accounts.confirm_code(user, "verify", bad)
         db.session.commit()

@@ -7,12 +7,12 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..extensions import db, limiter
-from ..htmx import is_htmx
 from ..models import User
 from ..services import accounts, twofactor
 from ..services.accounts import AccountError, ThrottledError
 from ..utils import safe_next
-from . import bp, session as auth_session
+from . import bp
+from . import session as auth_session
 from .forms import CodeForm, ForgotForm, LoginForm, RegisterForm, ResetForm, SecondFactorForm
 
 

@@ -10,7 +10,7 @@ from ..models import User
 
 PENDING_KEY = "pending_2fa"
 PENDING_TTL = 300  # seconds to type the second factor
-KEEP_ACROSS_LOGIN = ("cart",)  # what an anonymous visitor keeps when signing in
+KEEP_ACROSS_LOGIN = ("cart", "discount_code")  # what an anonymous visitor keeps when signing in
 
 
 def client_ip() -> str | None:
@@ -29,9 +29,12 @@ def rotate_session() -> None:
 
 
 def sign_in(user: User, remember: bool = False) -> None:
+    from ..cart.store import merge_visitor_cart
+
     rotate_session()
     login_user(user, remember=remember)
     session.permanent = True
+    merge_visitor_cart(user)
 
 
 def refresh_login(user: User) -> None:

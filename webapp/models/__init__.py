@@ -1,11 +1,26 @@
 from .catalog import Author, Book, BookAuthor, Genre, book_genres, slugify
 from .inventory import Inventory, StockMovement
 from .mail import OutboundEmail
+from .orders import (
+    LINE_MODES,
+    ORDER_STATUSES,
+    CartLine,
+    DiscountCode,
+    DiscountRedemption,
+    GatewaySession,
+    Order,
+    OrderEvent,
+    OrderLine,
+    PaymentEvent,
+    Rental,
+)
 from .search import SearchTerm
 from .types import UTCDateTime, utcnow
 from .users import ROLES, Address, AuditLog, EmailCode, LoginEvent, RecoveryCode, User
 
 __all__ = [
+    "CartLine", "DiscountCode", "DiscountRedemption", "GatewaySession", "LINE_MODES", "ORDER_STATUSES", "Order",
+    "OrderEvent", "OrderLine", "PaymentEvent", "Rental",
     "Address", "AuditLog", "EmailCode", "LoginEvent", "RecoveryCode",
     "Author", "Book", "BookAuthor", "Genre", "Inventory", "OutboundEmail", "ROLES", "SearchTerm",
     "StockMovement", "UTCDateTime", "User", "book_genres", "slugify", "utcnow",

@@ -64,3 +64,78 @@ def create_inventory(book_id: int, on_hand: int, *, actor_id: int | None = None,
     if on_hand:
         db.session.add(StockMovement(book_id=book_id, on_hand_delta=on_hand, reason="initial",
                                      reference=reference, actor_id=actor_id))
+
+
+class SoldOut(StockError):
+    """Not enough available stock for one of the lines; nothing was reserved."""
+
+    def __init__(self, book_id: int, wanted: int, available: int):
+        self.book_id, self.wanted, self.available = book_id, wanted, available
+        super().__init__(f"Only {available} available (wanted {wanted}).")
+
+
+def _merged(lines) -> list[tuple[int, int]]:
+    """(book_id, quantity) summed per book and sorted by book id: a fixed lock order, so no deadlocks."""
+    totals: dict[int, int] = {}
+    for book_id, quantity in lines:
+        if quantity <= 0:
+            raise StockError("Quantities must be positive.")
+        totals[book_id] = totals.get(book_id, 0) + quantity
+    return sorted(totals.items())
+
+
+def reserve(lines, *, reference: str, actor_id: int | None = None) -> None:
+    """Set copies aside for a checkout: all lines or none (the caller rolls back on SoldOut).
+
+    Each line is one conditional UPDATE, so two checkouts can never both take the last copy."""
+    for book_id, quantity in _merged(lines):
+        done = db.session.execute(
+            update(Inventory)
+            .where(Inventory.book_id == book_id, Inventory.on_hand - Inventory.reserved >= quantity)
+            .values(reserved=Inventory.reserved + quantity)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not done:
+            raise SoldOut(book_id, quantity, state(book_id).available)
+        db.session.add(StockMovement(book_id=book_id, reserved_delta=quantity, reason="reserve",
+                                     reference=reference, actor_id=actor_id))
+
+
+def release(lines, *, reference: str, actor_id: int | None = None) -> None:
+    """Give reserved copies back (checkout expired or cancelled)."""
+    for book_id, quantity in _merged(lines):
+        done = db.session.execute(
+            update(Inventory)
+            .where(Inventory.book_id == book_id, Inventory.reserved >= quantity)
+            .values(reserved=Inventory.reserved - quantity)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not done:
+            raise StockError(f"Book {book_id}: cannot release {quantity} reserved copies.")
+        db.session.add(StockMovement(book_id=book_id, reserved_delta=-quantity, reason="release",
+                                     reference=reference, actor_id=actor_id))
+
+
+def commit(lines, *, reference: str, reason: str = "sale") -> None:
+    """Reserved copies leave the shop (sold, or rented out): on_hand and reserved both go down."""
+    for book_id, quantity in _merged(lines):
+        done = db.session.execute(
+            update(Inventory)
+            .where(Inventory.book_id == book_id, Inventory.reserved >= quantity, Inventory.on_hand >= quantity)
+            .values(reserved=Inventory.reserved - quantity, on_hand=Inventory.on_hand - quantity)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not done:
+            raise StockError(f"Book {book_id}: {quantity} copies were not reserved.")
+        db.session.add(StockMovement(book_id=book_id, on_hand_delta=-quantity, reserved_delta=-quantity,
+                                     reason=reason, reference=reference))
+
+
+def available_map(book_ids) -> dict[int, int]:
+    """Available copies (on_hand - reserved) for many books in one query."""
+    ids = list(set(book_ids))
+    if not ids:
+        return {}
+    rows = db.session.execute(select(Inventory.book_id, Inventory.available).where(Inventory.book_id.in_(ids)))
+    found = dict(rows.all())
+    return {i: found.get(i, 0) for i in ids}

@@ -1,0 +1,50 @@
+"""Shared helpers for checkout tests: a verified shopper, a cart, and paying through the test gateway."""
+from __future__ import annotations
+
+import json
+
+from webapp.extensions import db
+from webapp.models import GatewaySession, Order
+from webapp.services import accounts, cart, orders, payments
+from webapp.services.orders import ShippingAddress
+
+ADDRESS = ShippingAddress("Ann Reader", "1 Main Street", "Springfield", "12345", "US")
+
+
+def shopper(username="shopper", verified=True):
+    user = accounts.create_user(username, f"{username}@example.com", "correct horse battery staple 42",
+                                verified=verified, check_strength=False)
+    db.session.commit()
+    return user
+
+
+def start(user, lines, code=None) -> Order:
+    """lines: [(book, quantity, mode, weeks)]"""
+    items: list[cart.CartItem] = []
+    for book, quantity, mode, weeks in lines:
+        cart.add(items, book.id, mode=mode, quantity=quantity, weeks=weeks)
+    order, url = orders.start_checkout(user, items, ADDRESS, code=code,
+                                       success_url=lambda o: f"http://shop.test/checkout/success/{o.number}",
+                                       cancel_url=lambda o: f"http://shop.test/checkout/cancelled/{o.number}")
+    db.session.commit()
+    assert url == f"/pay/test/{order.payment_session_id}"
+    return order
+
+
+def pay(order: Order, card="4242424242424242") -> str | None:
+    result = payments.TestGateway().pay(order.payment_session_id, card, 12, 2099, "123")
+    db.session.commit()
+    return result
+
+
+def signed(event: dict, secret: str, timestamp: int | None = None) -> tuple[str, dict]:
+    payload = json.dumps(event)
+    return payload, {"Stripe-Signature": payments.sign(payload, secret, timestamp), "Content-Type": "application/json"}
+
+
+def completed_event(order: Order, event_id="evt_1") -> dict:
+    session = db.session.get(GatewaySession, order.payment_session_id)
+    session.status, session.payment_status, session.payment_intent_id = "complete", "paid", "pi_test_x" + event_id
+    db.session.commit()
+    return {"id": event_id, "object": "event", "type": "checkout.session.completed",
+            "data": {"object": payments.session_object(session)}}

@@ -1,0 +1,276 @@
+from datetime import timedelta
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+
+from tests.checkout_helpers import pay, shopper, start
+from webapp.models import (
+    Book,
+    DiscountCode,
+    Inventory,
+    Order,
+    OrderEvent,
+    OutboundEmail,
+    Rental,
+    StockMovement,
+    utcnow,
+)
+from webapp.services import cart, orders, pricing, stock
+from webapp.services.orders import CheckoutError
+
+
+def inv(db, book):
+    db.session.expire_all()
+    row = db.session.get(Inventory, book.id)
+    return row.on_hand, row.reserved
+
+
+def ledger_sum(db, book):
+    return db.session.scalar(select(func.sum(StockMovement.on_hand_delta)).where(StockMovement.book_id == book.id))
+
+
+def test_checkout_reserves_then_payment_makes_a_sale(app, db, make_book, run_jobs):
+    buy = make_book("Bought", price_cents=2000, on_hand=5)
+    rent = make_book("Rented", price_cents=3000, on_hand=2)
+    user = shopper()
+    order = start(user, [(buy, 2, "buy", 1), (rent, 1, "rent", 3)])
+    assert order.status == "pending_payment"
+    assert inv(db, buy) == (5, 2) and inv(db, rent) == (2, 1)
+    assert order.subtotal_cents == 2 * 2000 + 600 * 3 and order.total_cents == order.subtotal_cents  # free shipping
+    assert pay(order) is None
+    assert db.session.get(Order, order.id).status == "pending_payment"  # only the webhook (or a server-side check) marks it paid
+    run_jobs()  # the gateway's signed event reaches the webhook; then the receipt email is sent
+    run_jobs()
+    db.session.expire_all()
+    order = db.session.get(Order, order.id)
+    assert order.status == "paid" and order.paid_at is not None and order.payment_intent_id.startswith("pi_test_")
+    assert inv(db, buy) == (3, 0) and inv(db, rent) == (1, 0)
+    assert ledger_sum(db, buy) == 3 and ledger_sum(db, rent) == 1
+    assert db.session.get(Book, buy.id).units_sold == 2
+    rental = db.session.scalars(select(Rental)).one()
+    assert rental.book_id == rent.id and rental.due_at - rental.starts_at == timedelta(weeks=3)
+    receipt = db.session.scalars(select(OutboundEmail).where(OutboundEmail.subject.contains("receipt"))).one()
+    assert receipt.status == "outbox" and order.number in receipt.body_text and "Bought" in receipt.body_text
+    assert [e.status for e in orders.timeline(order)] == ["pending_payment", "paid"]
+
+
+def test_declined_card_takes_nothing_and_cancel_releases_stock(app, db, make_book):
+    book = make_book("Declined", on_hand=3)
+    user = shopper()
+    order = start(user, [(book, 1, "buy", 1)])
+    assert pay(order, "4000000000000002") == "Your card was declined."
+    assert pay(order, "4000000000009995") == "Your card has insufficient funds."
+    assert db.session.get(Order, order.id).status == "pending_payment"
+    orders.cancel(db.session.get(Order, order.id), actor=user)
+    db.session.commit()
+    assert inv(db, book) == (3, 0) and ledger_sum(db, book) == 3
+    assert db.session.get(Order, order.id).status == "cancelled"
+
+
+def test_invalid_cards_are_refused_with_a_message(app, db, make_book):
+    order = start(shopper(), [(make_book(on_hand=1), 1, "buy", 1)])
+    assert pay(order, "1234 5678 9012 3456") == "Your card number is invalid."
+    assert "test card" in pay(order, "4012888888881881")
+
+
+def test_unverified_and_empty_checkouts_are_refused(app, db, make_book):
+    book = make_book(on_hand=2)
+    with pytest.raises(CheckoutError, match="confirm your email"):
+        start(shopper("unverified", verified=False), [(book, 1, "buy", 1)])
+    db.session.rollback()
+    with pytest.raises(CheckoutError, match="empty"):
+        start(shopper(), [])
+
+
+def test_sold_out_between_cart_and_checkout_reserves_nothing(app, db, make_book):
+    a = make_book("Plenty", on_hand=5)
+    b = make_book("Last One", on_hand=1)
+    first, second = shopper("first"), shopper("second")
+    items = []
+    cart.add(items, a.id, quantity=2)
+    cart.add(items, b.id, quantity=1)
+    start(first, [(b, 1, "buy", 1)])  # someone else takes the last copy meanwhile
+    from tests.checkout_helpers import ADDRESS
+
+    with pytest.raises(CheckoutError, match="out of stock"):
+        orders.start_checkout(second, items, ADDRESS, code=None, success_url=lambda o: "s", cancel_url=lambda o: "c")
+    db.session.rollback()
+    assert inv(db, a) == (5, 0) and inv(db, b) == (1, 1)
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 1
+
+
+def test_reserve_is_all_or_nothing(app, db, make_book):
+    a = make_book("A", on_hand=5)
+    b = make_book("B", on_hand=1)
+    with pytest.raises(stock.SoldOut) as exc:
+        stock.reserve([(a.id, 2), (b.id, 2)], reference="t")
+    db.session.rollback()
+    assert exc.value.book_id == b.id and exc.value.available == 1
+    assert inv(db, a) == (5, 0) and inv(db, b) == (1, 0)
+
+
+def test_fulfilment_twice_has_one_effect(app, db, make_book):
+    book = make_book(on_hand=2)
+    order = start(shopper(), [(book, 1, "buy", 1)])
+    assert orders.fulfil(order.payment_session_id, payment_intent_id="pi_1", amount_total=order.total_cents) == "paid"
+    assert orders.fulfil(order.payment_session_id, payment_intent_id="pi_1", amount_total=order.total_cents) == "already"
+    db.session.commit()
+    assert inv(db, book) == (1, 0)
+    assert db.session.scalar(select(func.count()).select_from(OrderEvent).where(OrderEvent.status == "paid")) == 1
+
+
+def test_sweeper_releases_a_crashed_checkout(app, db, make_book):
+    book = make_book(on_hand=2)
+    with time_machine.travel(utcnow(), tick=False) as traveller:
+        order = start(shopper(), [(book, 2, "buy", 1)])  # the shopper's browser crashes here
+        assert inv(db, book) == (2, 2)
+        traveller.shift(timedelta(minutes=20))
+        assert orders.sweep_expired_reservations() == 0  # still inside the payment window
+        traveller.shift(timedelta(minutes=16))
+        assert orders.sweep_expired_reservations() == 1
+    assert inv(db, book) == (2, 0)
+    assert db.session.get(Order, order.id).status == "expired"
+    from webapp.services.payments import PaymentError
+
+    with pytest.raises(PaymentError, match="no longer open"):
+        pay(order)  # the payment page is closed too
+    db.session.rollback()
+
+
+def test_payment_after_expiry_is_honoured_when_stock_remains(app, db, make_book):
+    book = make_book(on_hand=2)
+    order = start(shopper(), [(book, 1, "buy", 1)])
+    orders.expire(order.payment_session_id)
+    db.session.commit()
+    assert orders.fulfil(order.payment_session_id, payment_intent_id="pi_late", amount_total=None) == "paid"
+    db.session.commit()
+    assert inv(db, book) == (1, 0)
+
+
+def test_cancel_paid_order_returns_stock_and_refunds(app, db, make_book, run_jobs):
+    book = make_book(on_hand=3)
+    user = shopper()
+    order = start(user, [(book, 2, "buy", 1)])
+    pay(order)
+    run_jobs()
+    order = db.session.get(Order, order.id)
+    db.session.refresh(order)
+    assert order.status == "paid"
+    orders.cancel(order, actor=user)
+    db.session.commit()
+    assert inv(db, book) == (3, 0) and ledger_sum(db, book) == 3
+    run_jobs()  # charge.refunded from the gateway
+    db.session.expire_all()
+    order = db.session.get(Order, order.id)
+    assert order.status == "refunded" and order.refunded_cents == order.total_cents
+    subjects = db.session.scalars(select(OutboundEmail.subject)).all()
+    assert any("cancelled" in s for s in subjects)
+    with pytest.raises(orders.OrderStateError):
+        orders.cancel(order, actor=user)
+
+
+def test_pricing_shipping_threshold_and_tax(app, db, monkeypatch):
+    monkeypatch.setitem(app.config, "TAX_RATE_BPS", 825)
+    small = pricing.quote([1000])
+    assert (small.shipping_cents, small.tax_cents, small.total_cents) == (499, 83, 1000 + 499 + 83)
+    assert small.free_shipping_gap_cents == 2500
+    big = pricing.quote([2000, 1500])
+    assert big.shipping_cents == 0 and big.tax_cents == 289
+    assert pricing.quote([]).total_cents == 0
+
+
+def _code(db, **kwargs):
+    values = {"code": "SAVE10", "kind": "percent", "value": 10}
+    values.update(kwargs)
+    code = DiscountCode(**values)
+    db.session.add(code)
+    db.session.commit()
+    return code
+
+
+def test_discount_rules(app, db, make_book):
+    user = shopper()
+    _code(db)
+    assert pricing.quote([5000], code="save10", user=user).discount_cents == 500
+    _code(db, code="FIVE", kind="fixed", value=500, min_subtotal_cents=3000)
+    assert "at least $30.00" in pricing.quote([2000], code="FIVE").discount_error
+    assert pricing.quote([3000], code="FIVE").discount_cents == 500
+    _code(db, code="OLD", ends_at=utcnow() - timedelta(days=1))
+    assert "expired" in pricing.quote([3000], code="OLD").discount_error
+    _code(db, code="SOON", starts_at=utcnow() + timedelta(days=1))
+    assert "not valid yet" in pricing.quote([3000], code="SOON").discount_error
+    assert "not a valid" in pricing.quote([3000], code="NOPE").discount_error
+    _code(db, code="BIG", kind="fixed", value=99999)
+    assert pricing.quote([1200], code="BIG").discount_cents == 1200  # never below zero
+
+
+def test_discount_usage_limits(app, db, make_book):
+    book = make_book(on_hand=10, price_cents=5000)
+    code = _code(db, code="ONCE", max_uses=2, max_uses_per_user=1)
+    ann, bob, cy = shopper("ann"), shopper("bob"), shopper("cyd")
+    first = start(ann, [(book, 1, "buy", 1)], code="ONCE")
+    assert first.discount_cents == 500
+    with pytest.raises(CheckoutError, match="already used"):
+        start(ann, [(book, 1, "buy", 1)], code="ONCE")
+    db.session.rollback()
+    start(bob, [(book, 1, "buy", 1)], code="ONCE")
+    with pytest.raises(CheckoutError, match="used up"):
+        start(cy, [(book, 1, "buy", 1)], code="ONCE")
+    db.session.rollback()
+    orders.expire(first.payment_session_id)  # an abandoned checkout gives its use back
+    db.session.commit()
+    assert db.session.get(DiscountCode, code.id).uses_count == 1
+    assert start(cy, [(book, 1, "buy", 1)], code="ONCE").discount_cents == 500
+
+
+def test_cart_caps_quantity_by_available_stock(app, db, make_book):
+    book = make_book("Scarce", on_hand=2)
+    items = []
+    assert cart.add(items, book.id, quantity=5) == "Only 2 left of “Scarce”."
+    assert items[0].quantity == 2
+    with pytest.raises(cart.CartError, match="Only 0 left|out of stock|No more"):
+        cart.add(items, book.id, mode="rent")
+    cart.update(items, book.id, "buy", quantity=1)
+    cart.add(items, book.id, mode="rent", weeks=2)
+    assert [(i.mode, i.quantity) for i in items] == [("buy", 1), ("rent", 1)]
+    cart.update(items, book.id, "rent", new_mode="buy")  # switching folds into the buy line
+    assert [(i.mode, i.quantity) for i in items] == [("buy", 2)]
+    with pytest.raises(cart.CartError):
+        cart.update(items, book.id, "buy", weeks=99, new_mode="rent")
+
+
+def test_cart_view_reports_price_and_stock_changes(app, db, make_book):
+    book = make_book("Changing", price_cents=1000, on_hand=4)
+    items = []
+    cart.add(items, book.id, quantity=3)
+    book = db.session.get(Book, book.id)
+    book.price_cents = 1200
+    stock.adjust(book.id, -3, "adjustment")
+    db.session.commit()
+    view = cart.view(items)
+    assert any("went up from $10.00 to $12.00" in c for c in view.changes)
+    assert any("Only 1 of “Changing” left" in c for c in view.changes)
+    assert items[0].quantity == 1
+    again = cart.view(items, acknowledge=True)
+    assert cart.view(items).changes == [] and again.quote.subtotal_cents == 1200
+
+
+def test_deleting_an_account_keeps_its_orders_anonymised(app, db, make_book, run_jobs):
+    from tests.conftest import PASSWORD
+    from webapp.services import accounts
+
+    book = make_book(on_hand=3)
+    user = accounts.create_user("leaver", "leaver@example.com", PASSWORD)
+    db.session.commit()
+    order = start(user, [(book, 1, "buy", 1)])
+    pay(order)
+    run_jobs()
+    assert accounts.deletion_blockers(db.session.get(type(user), user.id))  # not shipped yet
+    db.session.execute(Order.__table__.update().values(status="delivered"))
+    db.session.commit()
+    accounts.delete_account(db.session.get(type(user), user.id), PASSWORD)
+    db.session.commit()
+    kept = db.session.get(Order, order.id)
+    assert kept.status == "delivered" and kept.total_cents > 0 and kept.lines[0].title
+    assert "leaver" not in kept.email and kept.ship_name == "Deleted customer" and kept.ship_line1 == "(removed)"

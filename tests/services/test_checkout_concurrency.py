@@ -1,0 +1,76 @@
+"""No oversell under concurrency: real PostgreSQL, one connection per buyer."""
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import using_postgres
+from webapp.models import Inventory, Order, StockMovement, User
+
+pytestmark = pytest.mark.skipif(not using_postgres(), reason="needs TEST_DATABASE_URL (PostgreSQL): "
+                                "SQLite serialises writers, so there is no race to test")
+
+BUYERS = 50
+
+
+def test_fifty_buyers_for_the_last_five_copies(app, db, make_book):
+    from tests.checkout_helpers import ADDRESS
+    from webapp.services import cart, orders
+    from webapp.services.passwords import hash_password
+
+    book = make_book("Last Five", on_hand=5, price_cents=1500)
+    password_hash = hash_password("not used in this test")
+    users = [User(username=f"buyer_{i}", email=f"buyer{i}@example.com", password_hash=password_hash,
+                  email_verified_at=__import__("webapp.models", fromlist=["utcnow"]).utcnow())
+             for i in range(BUYERS)]
+    db.session.add_all(users)
+    db.session.commit()
+    user_ids = [u.id for u in users]
+    barrier = threading.Barrier(BUYERS)
+    results: list[str] = []
+    lock = threading.Lock()
+
+    def buy(user_id: int) -> None:
+        with app.app_context():  # its own session, so its own connection
+            from webapp.extensions import db as thread_db
+
+            user = thread_db.session.get(User, user_id)
+            items = [cart.CartItem(book.id, "buy", 1, 1, 1500)]
+            barrier.wait(timeout=60)
+            try:
+                orders.start_checkout(user, items, ADDRESS, code=None, success_url=lambda o: "s",
+                                      cancel_url=lambda o: "c")
+                thread_db.session.commit()
+                outcome = "reserved"
+            except (orders.CheckoutError, orders.SoldOut) as exc:
+                thread_db.session.rollback()
+                outcome = f"refused: {exc}"
+            with lock:
+                results.append(outcome)
+
+    threads = [threading.Thread(target=buy, args=(uid,)) for uid in user_ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(results) == BUYERS
+    reserved = [r for r in results if r == "reserved"]
+    refused = [r for r in results if r != "reserved"]
+    assert len(reserved) == 5
+    assert all("out of stock" in r or "sold out" in r.lower() or "Only 0 available" in r for r in refused), refused[:3]
+    db.session.expire_all()
+    row = db.session.get(Inventory, book.id)
+    assert (row.on_hand, row.reserved) == (5, 5) and row.on_hand >= 0
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 5
+    ledger = db.session.execute(select(func.sum(StockMovement.on_hand_delta), func.sum(StockMovement.reserved_delta))
+                                .where(StockMovement.book_id == book.id)).one()
+    assert tuple(ledger) == (row.on_hand, row.reserved)
+
+    # and paying for all five turns every reservation into a sale, never below zero
+    for order in db.session.scalars(select(Order)):
+        orders.fulfil(order.payment_session_id, payment_intent_id=f"pi_{order.id}", amount_total=order.total_cents)
+    db.session.commit()
+    db.session.expire_all()
+    row = db.session.get(Inventory, book.id)
+    assert (row.on_hand, row.reserved) == (0, 0)
+    assert db.session.scalar(select(func.sum(StockMovement.on_hand_delta)).where(StockMovement.book_id == book.id)) == 0

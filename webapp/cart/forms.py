@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, IntegerField, SelectChoice, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+
+class AddForm(FlaskForm):
+    book_id = IntegerField(validators=[InputRequired(), NumberRange(min=1)])
+    mode = SelectField(choices=[SelectChoice("buy", "Buy"), SelectChoice("rent", "Rent")], default="buy")
+    quantity = IntegerField("Quantity", default=1, validators=[Optional(), NumberRange(min=1, max=99)])
+    weeks = IntegerField("Weeks", default=1, validators=[Optional(), NumberRange(min=1, max=52)])
+
+
+class LineForm(FlaskForm):
+    book_id = IntegerField(validators=[InputRequired(), NumberRange(min=1)])
+    mode = HiddenField(validators=[DataRequired()])
+    quantity = IntegerField("Quantity", validators=[Optional(), NumberRange(min=0, max=99)])
+    weeks = IntegerField("Weeks", validators=[Optional(), NumberRange(min=1, max=52)])
+    new_mode = SelectField("Buy or rent", validators=[Optional()],
+                           choices=[SelectChoice("", "—"), SelectChoice("buy", "Buy"), SelectChoice("rent", "Rent")])
+
+
+class DiscountForm(FlaskForm):
+    code = StringField("Discount code", validators=[DataRequired(message="Enter a code."), Length(max=40)])

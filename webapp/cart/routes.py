@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+from flask import flash, make_response, redirect, render_template, request, session, url_for
+from flask_login import current_user
+
+from ..htmx import is_htmx, render_page_or_partial, trigger
+from ..services import cart, pricing
+from ..utils import safe_next
+from . import bp, store
+from .forms import AddForm, DiscountForm, LineForm
+
+
+def _view(acknowledge: bool = False) -> cart.CartView:
+    items = store.load()
+    user = current_user if current_user.is_authenticated else None
+    view = cart.view(items, user=user, code=store.code(), acknowledge=acknowledge)
+    if view.changes or acknowledge:
+        store.save(items)  # quantities lowered / prices seen
+    return view
+
+
+def _cart_response(view: cart.CartView, notice: str | None = None, error: str | None = None, status: int = 200):
+    response = render_page_or_partial("cart/index.html", "cart/_cart.html", view=view, notice=notice, error=error,
+                                      discount_form=DiscountForm(formdata=None, code=view.code), status=status)
+    return trigger(response, "cartUpdated", {"count": view.count})
+
+
+@bp.get("/cart")
+def index():
+    return _cart_response(_view(acknowledge=True))
+
+
+@bp.get("/cart/mini")
+def mini():
+    return render_template("cart/_mini.html", count=store.count())
+
+
+@bp.post("/cart/add")
+def add():
+    form = AddForm()
+    notice = error = None
+    if not form.validate():
+        error = "Please choose a valid quantity and rental length."
+    else:
+        items = store.load()
+        try:
+            notice = cart.add(items, form.book_id.data, mode=form.mode.data, quantity=form.quantity.data or 1,
+                              weeks=form.weeks.data or 1)
+        except cart.CartError as exc:
+            error = str(exc)
+        else:
+            store.save(items)
+    if is_htmx():
+        response = make_response(render_template("cart/_add_result.html", error=error, notice=notice, form=form))
+        return trigger(response, "cartUpdated", {"count": store.count()})
+    if error:
+        flash(error, "error")
+    else:
+        flash(notice or ("Added to your cart." if form.mode.data == "buy" else "Rental added to your cart."),
+              "info" if notice else "success")
+    return redirect(safe_next(url_for("cart.index")), 303)
+
+
+@bp.post("/cart/update")
+def update():
+    form = LineForm()
+    notice = error = None
+    if not form.validate():
+        error = "Please enter a quantity from 0 to 99 and a valid rental length."
+    else:
+        items = store.load()
+        try:
+            notice = cart.update(items, form.book_id.data, form.mode.data, quantity=form.quantity.data,
+                                 weeks=form.weeks.data, new_mode=form.new_mode.data or None)
+        except cart.CartError as exc:
+            error = str(exc)
+        else:
+            store.save(items)
+    if not is_htmx():
+        if error or notice:
+            flash(error or notice, "error" if error else "info")
+        return redirect(url_for("cart.index"), 303)
+    return _cart_response(_view(acknowledge=True), notice=notice, error=error)
+
+
+@bp.post("/cart/remove")
+def remove():
+    form = LineForm()
+    if form.book_id.data and form.mode.data:
+        items = store.load()
+        cart.remove(items, form.book_id.data, form.mode.data)
+        store.save(items)
+    if not is_htmx():
+        flash("Removed from your cart.", "info")
+        return redirect(url_for("cart.index"), 303)
+    return _cart_response(_view(acknowledge=True), notice="Removed from your cart.")
+
+
+@bp.post("/cart/discount")
+def apply_discount():
+    form = DiscountForm()
+    error = None
+    if form.validate():
+        code = pricing.normalise_code(form.code.data)
+        store.set_code(code)
+        view = _view()
+        if view.quote.discount is None:
+            error = view.quote.discount_error
+            store.set_code(None)
+            view = _view()
+    else:
+        error = "; ".join(form.code.errors) or "Please try again."
+        view = _view()
+    if not is_htmx():
+        flash(error or "Discount applied.", "error" if error else "success")
+        return redirect(url_for("cart.index"), 303)
+    return _cart_response(view, error=error, notice=None if error else "Discount applied.")
+
+
+@bp.post("/cart/discount/remove")
+def remove_discount():
+    store.set_code(None)
+    if not is_htmx():
+        return redirect(url_for("cart.index"), 303)
+    return _cart_response(_view(), notice="Discount removed.")
+
+
+@bp.post("/buy-now")
+def buy_now():
+    """Buy one book straight away, skipping (and keeping) the cart."""
+    form = AddForm()
+    if not form.validate():
+        flash("Please try again.", "error")
+        return redirect(url_for("catalog.books"), 303)
+    items: list[cart.CartItem] = []
+    try:
+        cart.add(items, form.book_id.data, mode=form.mode.data, quantity=form.quantity.data or 1,
+                 weeks=form.weeks.data or 1)
+    except cart.CartError as exc:
+        flash(str(exc), "error")
+        return redirect(request.referrer or url_for("catalog.books"), 303)
+    session["buy_now"] = cart.to_session(items)
+    return redirect(url_for("checkout.index", buy_now=1), 303)

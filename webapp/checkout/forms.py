@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, RadioField, StringField
+from wtforms.validators import Length, Optional, Regexp, ValidationError
+
+
+class CheckoutForm(FlaskForm):
+    """Ship to a saved address, or to a new one (validated only when chosen)."""
+
+    address_id = RadioField("Ship to", validators=[Optional()], validate_choice=True, choices=[])
+    full_name = StringField("Recipient name", validators=[Optional(), Length(max=120)])
+    line1 = StringField("Address line 1", validators=[Optional(), Length(max=200)])
+    line2 = StringField("Address line 2", validators=[Optional(), Length(max=200)])
+    city = StringField("City", validators=[Optional(), Length(max=100)])
+    region = StringField("State / region", validators=[Optional(), Length(max=100)])
+    postcode = StringField("Postcode", validators=[Optional(), Length(max=20),
+                                                   Regexp(r"^[A-Za-z0-9 \-]+$", message="Letters, digits, spaces and dashes only.")])
+    country = StringField("Country code", validators=[Optional(), Regexp(r"^[A-Za-z]{2}$", message="Two letters, e.g. US or GB.")])
+    phone = StringField("Phone", validators=[Optional(), Length(max=40),
+                                            Regexp(r"^[0-9 +()\-]+$", message="Digits, spaces and + ( ) - only.")])
+    save_address = BooleanField("Save this address to my account")
+
+    REQUIRED = ("full_name", "line1", "city", "postcode", "country")
+
+    def validate_address_id(self, field):
+        if field.data in (None, "", "new"):
+            missing = [name for name in self.REQUIRED if not (getattr(self, name).data or "").strip()]
+            for name in missing:
+                getattr(self, name).errors = list(getattr(self, name).errors) + ["This field is required."]
+            if missing:
+                raise ValidationError("Please complete the new address.")

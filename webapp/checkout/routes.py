@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
+
+from ..auth import session as auth_session
+from ..cart import store
+from ..extensions import db
+from ..models import Address, Book
+from ..services import accounts, cart, orders, payments
+from ..services.orders import CheckoutError, ShippingAddress
+from ..services.stock import SoldOut
+from . import bp
+from .forms import CheckoutForm
+
+BUY_NOW_KEY = "buy_now"
+
+
+def _items() -> tuple[list[cart.CartItem], bool]:
+    if request.args.get("buy_now") and session.get(BUY_NOW_KEY):
+        return cart.from_session(session[BUY_NOW_KEY]), True
+    return store.load(), False
+
+
+@bp.route("/checkout", methods=["GET", "POST"])
+@login_required
+def index():
+    if not current_user.is_verified:
+        flash("Please confirm your email address before checking out. Your cart is saved.", "info")
+        return redirect(url_for("auth.verify", next=request.full_path), 302)
+    items, buy_now = _items()
+    code = None if buy_now else store.code()
+    view = cart.view([cart.CartItem(**vars(i)) for i in items], user=current_user, code=code)
+    if not view.lines:
+        flash("Your cart is empty.", "info")
+        return redirect(url_for("cart.index"))
+    if view.changes:
+        for change in view.changes:
+            flash(change, "info")
+        return redirect(url_for("cart.index") if not buy_now else request.referrer or url_for("catalog.books"))
+    form = CheckoutForm()
+    saved = current_user.addresses
+    form.address_id.choices = [(str(a.id), a.one_line()) for a in saved] + [("new", "A new address")]
+    if request.method == "GET":
+        default = next((a for a in saved if a.is_default), None)
+        form.address_id.data = str(default.id) if default else "new"
+    if form.validate_on_submit():
+        address = _address_from(form)
+        try:
+            order, pay_url = orders.start_checkout(
+                current_user, items, address, code=code,
+                success_url=lambda o: url_for("checkout.success", number=o.number, _external=True),
+                cancel_url=lambda o: url_for("checkout.cancelled", number=o.number, _external=True))
+        except SoldOut as exc:
+            db.session.rollback()
+            book = db.session.get(Book, exc.book_id)
+            title = book.title if book else "a book"
+            flash(f"Sorry, “{title}” sold out while you were checking out: only {exc.available} left. "
+                  "Please review your cart." if exc.available else
+                  f"Sorry, “{title}” just sold out. Please review your cart.", "error")
+            return redirect(url_for("cart.index"), 303)
+        except (CheckoutError, payments.PaymentError) as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return redirect(url_for("cart.index"), 303)
+        if form.save_address.data and form.address_id.data in (None, "", "new"):
+            accounts.save_address(current_user, vars(address))
+        db.session.commit()
+        session["checkout_order"] = {"number": order.number, "buy_now": buy_now}
+        return redirect(pay_url, 303)
+    return render_template("checkout/index.html", form=form, view=view, buy_now=buy_now)
+
+
+def _address_from(form: CheckoutForm) -> ShippingAddress:
+    if form.address_id.data not in (None, "", "new"):
+        saved = db.session.get(Address, int(form.address_id.data))
+        if saved is None or saved.user_id != current_user.id:
+            abort(404)
+        return ShippingAddress(saved.full_name, saved.line1, saved.city, saved.postcode, saved.country, saved.line2,
+                               saved.region, saved.phone)
+    f = form
+    return ShippingAddress(f.full_name.data.strip(), f.line1.data.strip(), f.city.data.strip(),
+                           f.postcode.data.strip(), f.country.data.strip().upper(), (f.line2.data or "").strip() or None,
+                           (f.region.data or "").strip() or None, (f.phone.data or "").strip() or None)
+
+
+def _own_order(number: str):
+    order = orders.by_number(number)
+    if order is None or order.user_id != current_user.id:
+        abort(404)
+    return order
+
+
+@bp.get("/checkout/success/<number>")
+@login_required
+def success(number: str):
+    order = _own_order(number)
+    if order.status == "pending_payment":
+        payments.confirm_from_provider(order)  # a verified server-side check, never the redirect alone
+        db.session.commit()
+        db.session.refresh(order)
+    _forget_cart_if_paid(order)
+    return render_template("checkout/success.html", order=order)
+
+
+@bp.get("/checkout/success/<number>/status")
+@login_required
+def success_status(number: str):
+    """Polled by the success page until the payment is confirmed (286 stops the polling)."""
+    order = _own_order(number)
+    if order.status == "pending_payment":
+        payments.confirm_from_provider(order)
+        db.session.commit()
+        db.session.refresh(order)
+    _forget_cart_if_paid(order)
+    done = order.status != "pending_payment"
+    return render_template("checkout/_status.html", order=order), 286 if done else 200
+
+
+def _forget_cart_if_paid(order) -> None:
+    pending = session.get("checkout_order")
+    if order.status == "paid" and pending and pending.get("number") == order.number:
+        if pending.get("buy_now"):
+            session.pop(BUY_NOW_KEY, None)
+        else:
+            store.clear({(line.book_id, line.mode) for line in order.lines})
+            store.set_code(None)
+        session.pop("checkout_order", None)
+
+
+@bp.route("/checkout/cancelled/<number>", methods=["GET", "POST"])
+@login_required
+def cancelled(number: str):
+    """Stripe's cancel_url: the shopper left the payment page. POST gives the reserved copies back."""
+    order = _own_order(number)
+    if request.method == "POST":
+        if order.status == "pending_payment":
+            orders.cancel(order, actor=current_user, reason="Payment cancelled by the customer.",
+                          ip=auth_session.client_ip())
+            db.session.commit()
+        flash("No payment was taken. Your cart is as you left it.", "info")
+        return redirect(url_for("cart.index"), 303)
+    return render_template("checkout/cancelled.html", order=order)

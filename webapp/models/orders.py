@@ -1,0 +1,235 @@
+"""Carts, discount codes, orders (with line snapshots and a status timeline), rentals,
+payment-provider events and the offline test gateway's checkout sessions."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false, true
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+
+ORDER_STATUSES = ("pending_payment", "paid", "shipped", "delivered", "cancelled", "refunded", "expired")
+LINE_MODES = ("buy", "rent")
+
+
+class CartLine(db.Model):
+    """A signed-in shopper's cart line (anonymous carts live in the session)."""
+
+    __tablename__ = "cart_lines"
+    __table_args__ = (
+        UniqueConstraint("user_id", "book_id", "mode", name="uq_cart_lines_user_book_mode"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("mode IN ('buy', 'rent')", name="mode_valid"),
+        CheckConstraint("rental_weeks >= 1", name="rental_weeks_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    book_id: Mapped[int] = mapped_column(ForeignKey("books.id", ondelete="CASCADE"))
+    mode: Mapped[str] = mapped_column(String(4), default="buy")
+    quantity: Mapped[int] = mapped_column(default=1)
+    rental_weeks: Mapped[int] = mapped_column(default=1)
+    seen_unit_cents: Mapped[int] = mapped_column()  # the price the shopper last saw
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DiscountCode(db.Model):
+    __tablename__ = "discount_codes"
+    __table_args__ = (
+        CheckConstraint("kind IN ('percent', 'fixed')", name="kind_valid"),
+        CheckConstraint("value > 0", name="value_positive"),
+        CheckConstraint("kind <> 'percent' OR value <= 100", name="percent_max_100"),
+        CheckConstraint("min_subtotal_cents >= 0", name="min_subtotal_nonnegative"),
+        CheckConstraint("max_uses IS NULL OR uses_count <= max_uses", name="uses_within_limit"),
+        CheckConstraint("uses_count >= 0", name="uses_nonnegative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)  # stored upper-case
+    description: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(8))
+    value: Mapped[int] = mapped_column()  # percent (1-100) or cents
+    min_subtotal_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    max_uses: Mapped[int | None] = mapped_column()
+    max_uses_per_user: Mapped[int | None] = mapped_column()
+    uses_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Order(db.Model):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending_payment','paid','shipped','delivered','cancelled','refunded','expired')",
+            name="status_valid",
+        ),
+        CheckConstraint("subtotal_cents >= 0 AND discount_cents >= 0 AND shipping_cents >= 0 AND tax_cents >= 0 "
+                        "AND total_cents >= 0", name="money_nonnegative"),
+        Index("ix_orders_user_created", "user_id", "created_at"),
+        Index("ix_orders_status_created", "status", "created_at"),
+        Index("ix_orders_created", "created_at"),
+        Index("ix_orders_pending_expiry", "status", "reservation_expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)  # random, shown to customers
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(20), default="pending_payment")
+    email: Mapped[str] = mapped_column(String(254))
+    ship_name: Mapped[str] = mapped_column(String(120))
+    ship_line1: Mapped[str] = mapped_column(String(200))
+    ship_line2: Mapped[str | None] = mapped_column(String(200))
+    ship_city: Mapped[str] = mapped_column(String(100))
+    ship_region: Mapped[str | None] = mapped_column(String(100))
+    ship_postcode: Mapped[str] = mapped_column(String(20))
+    ship_country: Mapped[str] = mapped_column(String(2))
+    ship_phone: Mapped[str | None] = mapped_column(String(40))
+    currency: Mapped[str] = mapped_column(String(3), default="usd")
+    subtotal_cents: Mapped[int] = mapped_column()
+    discount_cents: Mapped[int] = mapped_column(default=0)
+    shipping_cents: Mapped[int] = mapped_column(default=0)
+    tax_cents: Mapped[int] = mapped_column(default=0)
+    total_cents: Mapped[int] = mapped_column()
+    discount_code_id: Mapped[int | None] = mapped_column(ForeignKey("discount_codes.id", ondelete="SET NULL"))
+    payment_provider: Mapped[str] = mapped_column(String(10))  # stripe | test
+    payment_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    reservation_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    refunded_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    lines: Mapped[list[OrderLine]] = relationship(back_populates="order", order_by="OrderLine.id",
+                                                  cascade="all, delete-orphan", lazy="selectin")
+    events: Mapped[list[OrderEvent]] = relationship(order_by="OrderEvent.id", cascade="all, delete-orphan",
+                                                    lazy="raise_on_sql")
+    discount_code: Mapped[DiscountCode | None] = relationship(lazy="joined")
+
+    @property
+    def item_count(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    @property
+    def cancellable(self) -> bool:
+        return self.status in ("pending_payment", "paid")
+
+    def shipping_lines(self) -> list[str]:
+        return [p for p in (self.ship_name, self.ship_line1, self.ship_line2,
+                            " ".join(x for x in (self.ship_city, self.ship_region, self.ship_postcode) if x),
+                            self.ship_country) if p]
+
+
+class OrderLine(db.Model):
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("mode IN ('buy', 'rent')", name="mode_valid"),
+        CheckConstraint("unit_cents >= 0 AND line_cents >= 0", name="money_nonnegative"),
+        Index("ix_order_lines_book_id", "book_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    book_id: Mapped[int | None] = mapped_column(ForeignKey("books.id", ondelete="SET NULL"))
+    title: Mapped[str] = mapped_column(String(300))
+    isbn13: Mapped[str] = mapped_column(String(13))
+    mode: Mapped[str] = mapped_column(String(4))
+    rental_weeks: Mapped[int | None] = mapped_column()
+    quantity: Mapped[int] = mapped_column()
+    unit_cents: Mapped[int] = mapped_column()  # price per copy (per copy for the whole rental when renting)
+    line_cents: Mapped[int] = mapped_column()
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+
+
+class OrderEvent(db.Model):
+    """The order's status timeline."""
+
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DiscountRedemption(db.Model):
+    __tablename__ = "discount_redemptions"
+    __table_args__ = (Index("ix_discount_redemptions_code_user", "discount_code_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    discount_code_id: Mapped[int] = mapped_column(ForeignKey("discount_codes.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Rental(db.Model):
+    __tablename__ = "rentals"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'returned')", name="status_valid"),
+        Index("ix_rentals_user_status", "user_id", "status"),
+        Index("ix_rentals_status_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    book_id: Mapped[int] = mapped_column(ForeignKey("books.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    renewed: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+    book = relationship("Book", lazy="joined")
+
+
+class PaymentEvent(db.Model):
+    """Every verified payment-provider event, by its id: a replay is recognised and ignored."""
+
+    __tablename__ = "payment_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class GatewaySession(db.Model):
+    """The offline test gateway's own record of a hosted checkout (what Stripe keeps on its side)."""
+
+    __tablename__ = "gateway_sessions"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'complete', 'expired')", name="status_valid"),
+        CheckConstraint("payment_status IN ('unpaid', 'paid', 'refunded')", name="payment_status_valid"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # cs_test_...
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    amount_total: Mapped[int] = mapped_column()
+    currency: Mapped[str] = mapped_column(String(3))
+    customer_email: Mapped[str] = mapped_column(String(254))
+    line_items: Mapped[list] = mapped_column(JSON)
+    success_url: Mapped[str] = mapped_column(Text)
+    cancel_url: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    payment_status: Mapped[str] = mapped_column(String(10), default="unpaid")
+    payment_intent_id: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

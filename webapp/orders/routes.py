@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from ..auth import session as auth_session
+from ..extensions import db
+from ..services import orders, payments
+from ..services.orders import OrderStateError
+from . import bp
+
+
+@bp.before_request
+@login_required
+def _signed_in():
+    """Orders are private: every page needs a signed-in customer."""
+
+
+def _own(number: str):
+    """The order if it is the signed-in customer's; 404 for anyone else's (no hint it exists)."""
+    order = orders.by_number(number)
+    if order is None or order.user_id != current_user.id:
+        abort(404)
+    return order
+
+
+@bp.get("")
+def index():
+    return render_template("orders/index.html", orders=orders.for_user(current_user))
+
+
+@bp.get("/<number>")
+def detail(number: str):
+    order = _own(number)
+    return render_template("orders/detail.html", order=order, events=orders.timeline(order))
+
+
+@bp.get("/<number>/receipt")
+def receipt(number: str):
+    order = _own(number)
+    if order.paid_at is None:
+        abort(404, "There is no receipt until the order is paid.")
+    return render_template("orders/receipt.html", order=order)
+
+
+@bp.post("/<number>/cancel")
+def cancel(number: str):
+    order = _own(number)
+    try:
+        orders.cancel(order, actor=current_user, ip=auth_session.client_ip())
+    except (OrderStateError, payments.PaymentError) as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash("Your order is cancelled." + (" The refund is on its way." if order.paid_at else ""), "success")
+    return redirect(url_for("orders.detail", number=order.number), 303)

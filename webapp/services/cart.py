@@ -1,0 +1,242 @@
+"""The cart: lines to buy or rent, kept in the session for visitors and in the database for
+signed-in shoppers (merged at sign-in). Quantities are capped by available stock; every view
+of the cart is priced afresh by services.pricing and reports what changed since the shopper
+last looked (price or stock)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from flask import current_app
+from sqlalchemy import delete, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from ..extensions import db
+from ..models import Book, BookAuthor, CartLine, User
+from ..templating import money
+from . import pricing, stock
+
+MODES = ("buy", "rent")
+
+
+class CartError(ValueError):
+    pass
+
+
+@dataclass
+class CartItem:
+    book_id: int
+    mode: str = "buy"
+    quantity: int = 1
+    weeks: int = 1
+    seen_unit_cents: int = 0
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return (self.book_id, self.mode)
+
+
+@dataclass
+class LineView:
+    item: CartItem
+    book: Book
+    unit_cents: int
+    line_cents: int
+    available: int
+
+
+@dataclass
+class CartView:
+    lines: list[LineView]
+    quote: pricing.Quote
+    changes: list[str] = field(default_factory=list)
+    code: str | None = None
+
+    @property
+    def count(self) -> int:
+        return sum(line.item.quantity for line in self.lines)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.lines
+
+
+# ---- persistence ----
+
+def load_user_items(user_id: int) -> list[CartItem]:
+    rows = db.session.scalars(select(CartLine).where(CartLine.user_id == user_id).order_by(CartLine.id))
+    return [CartItem(r.book_id, r.mode, r.quantity, r.rental_weeks, r.seen_unit_cents) for r in rows]
+
+
+def save_user_items(user_id: int, items: list[CartItem]) -> None:
+    db.session.execute(delete(CartLine).where(CartLine.user_id == user_id))
+    for item in items:
+        db.session.add(CartLine(user_id=user_id, book_id=item.book_id, mode=item.mode, quantity=item.quantity,
+                                rental_weeks=item.weeks, seen_unit_cents=item.seen_unit_cents))
+
+
+def to_session(items: list[CartItem]) -> list[dict]:
+    return [asdict(i) for i in items]
+
+
+def from_session(data) -> list[CartItem]:
+    items = []
+    for raw in data or []:
+        try:
+            item = CartItem(int(raw["book_id"]), str(raw["mode"]), int(raw["quantity"]), int(raw.get("weeks", 1)),
+                            int(raw.get("seen_unit_cents", 0)))
+        except (KeyError, TypeError, ValueError):
+            continue  # a damaged session entry is dropped, never a crash
+        if item.mode in MODES and item.quantity > 0:
+            items.append(item)
+    return items
+
+
+# ---- reading ----
+
+def _books(ids) -> dict[int, Book]:
+    ids = list(set(ids))
+    if not ids:
+        return {}
+    stmt = (select(Book).where(Book.id.in_(ids))
+            .options(selectinload(Book.author_links).joinedload(BookAuthor.author), joinedload(Book.inventory)))
+    return {b.id: b for b in db.session.scalars(stmt).unique()}
+
+
+def view(items: list[CartItem], *, user: User | None = None, code: str | None = None,
+         acknowledge: bool = False) -> CartView:
+    """Price the cart now. Lines whose book is gone are dropped; quantities above what is
+    available are lowered. Each change is reported once; `acknowledge` records what was seen."""
+    books = _books(i.book_id for i in items)
+    available = stock.available_map(books)
+    changes: list[str] = []
+    lines: list[LineView] = []
+    used: dict[int, int] = {}
+    for item in list(items):
+        book = books.get(item.book_id)
+        if book is None or not book.active:
+            changes.append("A book in your cart is no longer sold and was removed.")
+            items.remove(item)
+            continue
+        left = available.get(book.id, 0) - used.get(book.id, 0)
+        if left <= 0:
+            changes.append(f"“{book.title}” is out of stock and was removed from your cart.")
+            items.remove(item)
+            continue
+        if item.quantity > left:
+            changes.append(f"Only {left} of “{book.title}” left: we lowered the quantity from {item.quantity}.")
+            item.quantity = left
+        used[book.id] = used.get(book.id, 0) + item.quantity
+        unit = pricing.unit_cents(book, item.mode, item.weeks)
+        if item.seen_unit_cents and item.seen_unit_cents != unit:
+            direction = "went up" if unit > item.seen_unit_cents else "went down"
+            changes.append(f"The price of “{book.title}” {direction} from {money(item.seen_unit_cents)} "
+                           f"to {money(unit)}.")
+        if acknowledge or not item.seen_unit_cents:
+            item.seen_unit_cents = unit
+        lines.append(LineView(item, book, unit, unit * item.quantity, available.get(book.id, 0)))
+    quote = pricing.quote([line.line_cents for line in lines], user=user, code=code)
+    return CartView(lines=lines, quote=quote, changes=changes, code=code)
+
+
+# ---- changing ----
+
+def _cap(book: Book, items: list[CartItem], exclude: CartItem | None, wanted: int) -> tuple[int, str | None]:
+    """The quantity allowed for a line, and a message when it had to be lowered."""
+    max_line = current_app.config["MAX_QUANTITY_PER_LINE"]
+    other = sum(i.quantity for i in items if i.book_id == book.id and i is not exclude)
+    left = stock.available_map([book.id])[book.id] - other
+    if left <= 0:
+        return 0, f"Sorry, “{book.title}” is out of stock."
+    allowed = min(wanted, left, max_line)
+    if allowed < wanted:
+        if allowed == left:
+            return allowed, f"Only {left} left of “{book.title}”."
+        return allowed, f"You can order up to {max_line} copies of one book."
+    return allowed, None
+
+
+def _book(book_id: int) -> Book:
+    book = db.session.get(Book, book_id)
+    if book is None or not book.active:
+        raise CartError("That book is not available.")
+    return book
+
+
+def _weeks(weeks: int) -> int:
+    maximum = current_app.config["RENTAL_MAX_WEEKS"]
+    if not 1 <= weeks <= maximum:
+        raise CartError(f"Rentals are 1 to {maximum} weeks.")
+    return weeks
+
+
+def add(items: list[CartItem], book_id: int, *, mode: str = "buy", quantity: int = 1, weeks: int = 1) -> str | None:
+    """Add copies; returns a notice when the quantity had to be capped. Raises CartError."""
+    if mode not in MODES:
+        raise CartError("Choose to buy or to rent.")
+    if quantity < 1:
+        raise CartError("Quantity must be at least 1.")
+    book = _book(book_id)
+    if mode == "rent":
+        weeks = _weeks(weeks)
+        if not book.rental_week_cents:
+            raise CartError("This book is not available to rent.")
+    existing = next((i for i in items if i.key == (book_id, mode)), None)
+    current = existing.quantity if existing else 0
+    allowed, notice = _cap(book, items, existing, current + quantity)
+    if allowed <= current:  # not one more copy could be added
+        raise CartError(notice or "No more copies available.")
+    if existing is None:
+        items.append(CartItem(book_id, mode, allowed, weeks, pricing.unit_cents(book, mode, weeks)))
+    else:
+        existing.quantity = allowed
+        if mode == "rent":
+            existing.weeks = weeks
+    return notice
+
+
+def update(items: list[CartItem], book_id: int, mode: str, *, quantity: int | None = None,
+           weeks: int | None = None, new_mode: str | None = None) -> str | None:
+    item = next((i for i in items if i.key == (book_id, mode)), None)
+    if item is None:
+        raise CartError("That book is not in your cart.")
+    book = _book(book_id)
+    notice = None
+    if new_mode and new_mode != item.mode:
+        if new_mode not in MODES:
+            raise CartError("Choose to buy or to rent.")
+        if new_mode == "rent" and not book.rental_week_cents:
+            raise CartError("This book is not available to rent.")
+        twin = next((i for i in items if i.key == (book_id, new_mode)), None)
+        if twin is not None:  # fold into the existing line of that kind
+            twin.quantity += item.quantity
+            items.remove(item)
+            item = twin
+        else:
+            item.mode = new_mode
+        item.seen_unit_cents = pricing.unit_cents(book, item.mode, item.weeks)
+    if weeks is not None and item.mode == "rent":
+        item.weeks = _weeks(weeks)
+        item.seen_unit_cents = pricing.unit_cents(book, item.mode, item.weeks)
+    if quantity is not None:
+        if quantity < 0:
+            raise CartError("Quantity cannot be negative.")
+        if quantity == 0:
+            items.remove(item)
+            return None
+        item.quantity, notice = _cap(book, items, item, quantity)
+        if item.quantity == 0:
+            items.remove(item)
+    return notice
+
+
+def remove(items: list[CartItem], book_id: int, mode: str) -> None:
+    items[:] = [i for i in items if i.key != (book_id, mode)]
+
+
+def merge(into: list[CartItem], other: list[CartItem]) -> None:
+    """Fold a visitor's cart into the shopper's saved cart at sign-in (quantities add up, capped)."""
+    for item in other:
+        try:
+            add(into, item.book_id, mode=item.mode, quantity=item.quantity, weeks=item.weeks)
+        except CartError:
+            continue

@@ -1,0 +1,397 @@
+"""Orders: checkout (atomic stock reservation), fulfilment, expiry, cancellation and refunds.
+
+State changes are conditional updates on the order's status, so each transition happens
+exactly once however many webhooks, success-page visits and sweeper runs race for it.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from ..extensions import db
+from ..models import (
+    Book,
+    DiscountCode,
+    DiscountRedemption,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Rental,
+    User,
+    utcnow,
+)
+from ..templating import money
+from . import audit, cart, mail, payments, stock
+from .stock import SoldOut
+
+log = logging.getLogger(__name__)
+_NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+class CheckoutError(ValueError):
+    pass
+
+
+class OrderStateError(ValueError):
+    pass
+
+
+def new_number() -> str:
+    """Non-guessable, easy to read aloud: FO-XXXX-XXXX-XX (about 60 bits)."""
+    raw = "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(12))
+    return f"FO-{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def _event(order: Order, status: str, note: str | None = None, actor_id: int | None = None) -> None:
+    db.session.add(OrderEvent(order_id=order.id, status=status, note=note, actor_id=actor_id))
+
+
+def _transition(order_id: int, from_statuses: tuple[str, ...], to_status: str, **values) -> bool:
+    """Move the order to `to_status` if it is still in one of `from_statuses`; True if this call did it."""
+    result = db.session.execute(
+        update(Order).where(Order.id == order_id, Order.status.in_(from_statuses))
+        .values(status=to_status, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def _stock_lines(order: Order, mode: str | None = None) -> list[tuple[int, int]]:
+    return [(line.book_id, line.quantity) for line in order.lines
+            if line.book_id is not None and (mode is None or line.mode == mode)]
+
+
+# ---- checkout ----
+
+@dataclass
+class ShippingAddress:
+    full_name: str
+    line1: str
+    city: str
+    postcode: str
+    country: str
+    line2: str | None = None
+    region: str | None = None
+    phone: str | None = None
+
+
+def start_checkout(user: User, items: list[cart.CartItem], address: ShippingAddress, *, code: str | None,
+                   success_url, cancel_url) -> tuple[Order, str]:
+    """Create the order, reserve its stock and open a payment session. Returns (order, payment URL).
+
+    Raises CheckoutError (nothing to buy, not verified, prices moved) or SoldOut; the caller rolls
+    back on error so nothing is half-written."""
+    if not user.is_verified:
+        raise CheckoutError("Please confirm your email address before checking out.")
+    if not items:
+        raise CheckoutError("Your cart is empty.")
+    snapshot = [cart.CartItem(**vars(i)) for i in items]
+    priced = cart.view(snapshot, user=user, code=code)
+    if priced.changes:
+        raise CheckoutError("Your cart changed: " + " ".join(priced.changes))
+    if code and priced.quote.discount is None:
+        raise CheckoutError(priced.quote.discount_error or "That discount code cannot be used.")
+    quote = priced.quote
+    config = current_app.config
+    order = Order(
+        number=new_number(), user_id=user.id, status="pending_payment", email=user.email,
+        ship_name=address.full_name, ship_line1=address.line1, ship_line2=address.line2, ship_city=address.city,
+        ship_region=address.region, ship_postcode=address.postcode, ship_country=address.country.upper(),
+        ship_phone=address.phone, currency=config["CURRENCY"], subtotal_cents=quote.subtotal_cents,
+        discount_cents=quote.discount_cents, shipping_cents=quote.shipping_cents, tax_cents=quote.tax_cents,
+        total_cents=quote.total_cents, discount_code_id=quote.discount.id if quote.discount else None,
+        payment_provider=payments.provider_name(),
+        reservation_expires_at=utcnow() + timedelta(minutes=config["CHECKOUT_EXPIRY_MINUTES"]),
+    )
+    for line in priced.lines:
+        order.lines.append(OrderLine(
+            book_id=line.book.id, title=line.book.title, isbn13=line.book.isbn13, mode=line.item.mode,
+            rental_weeks=line.item.weeks if line.item.mode == "rent" else None, quantity=line.item.quantity,
+            unit_cents=line.unit_cents, line_cents=line.line_cents))
+    db.session.add(order)
+    db.session.flush()
+    # Re-checked here, on the final POST, whatever the cart page said: all lines or none.
+    stock.reserve(_stock_lines(order), reference=order.number, actor_id=user.id)
+    if quote.discount is not None:
+        _redeem(quote.discount, order, user)
+    _event(order, "pending_payment", "Checkout started; stock reserved for "
+           f"{config['CHECKOUT_EXPIRY_MINUTES']} minutes.")
+    session = payments.gateway().create_checkout(order, success_url(order), cancel_url(order))
+    order.payment_session_id = session.id
+    return order, session.url
+
+
+def _redeem(discount: DiscountCode, order: Order, user: User) -> None:
+    taken = db.session.execute(
+        update(DiscountCode)
+        .where(DiscountCode.id == discount.id,
+               (DiscountCode.max_uses.is_(None)) | (DiscountCode.uses_count < DiscountCode.max_uses))
+        .values(uses_count=DiscountCode.uses_count + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not taken:
+        raise CheckoutError(f"“{discount.code}” has just been used up.")
+    db.session.add(DiscountRedemption(discount_code_id=discount.id, user_id=user.id, order_id=order.id))
+
+
+def _unredeem(order: Order) -> None:
+    if order.discount_code_id is None:
+        return
+    redemption = db.session.scalar(select(DiscountRedemption).where(DiscountRedemption.order_id == order.id))
+    if redemption is not None:
+        db.session.delete(redemption)
+        db.session.execute(update(DiscountCode).where(DiscountCode.id == order.discount_code_id,
+                                                      DiscountCode.uses_count > 0)
+                           .values(uses_count=DiscountCode.uses_count - 1)
+                           .execution_options(synchronize_session=False))
+
+
+# ---- payment outcomes (webhook, success page, sweeper) ----
+
+def order_for_session(session_id: str) -> Order | None:
+    return db.session.scalar(select(Order).where(Order.payment_session_id == session_id))
+
+
+def fulfil(session_id: str, *, payment_intent_id: str | None, amount_total: int | None) -> str:
+    """Payment for the session is confirmed: the reservation becomes a sale. Safe to call many
+    times at once; only the first call does anything. Returns what happened."""
+    order = order_for_session(session_id)
+    if order is None:
+        log.warning("payment for unknown session %s", session_id)
+        return "unknown"
+    if amount_total is not None and amount_total != order.total_cents:
+        log.error("order %s: paid %s but total is %s", order.number, amount_total, order.total_cents)
+    if order.status == "expired":
+        return _fulfil_after_expiry(order, payment_intent_id)
+    if not _transition(order.id, ("pending_payment",), "paid", paid_at=utcnow(), payment_intent_id=payment_intent_id):
+        return "already"
+    db.session.refresh(order)
+    _complete_sale(order)
+    return "paid"
+
+
+def _complete_sale(order: Order) -> None:
+    stock.commit(_stock_lines(order, "buy"), reference=order.number, reason="sale")
+    stock.commit(_stock_lines(order, "rent"), reference=order.number, reason="rental_out")
+    now = utcnow()
+    for line in order.lines:
+        if line.book_id is None:
+            continue
+        if line.mode == "buy":
+            db.session.execute(update(Book).where(Book.id == line.book_id)
+                               .values(units_sold=Book.units_sold + line.quantity)
+                               .execution_options(synchronize_session=False))
+        else:
+            for _ in range(line.quantity):
+                db.session.add(Rental(user_id=order.user_id, book_id=line.book_id, order_id=order.id,
+                                      order_line_id=line.id, starts_at=now,
+                                      due_at=now + timedelta(weeks=line.rental_weeks or 1)))
+    _event(order, "paid", "Payment received.")
+    _send_receipt(order)
+
+
+def _fulfil_after_expiry(order: Order, payment_intent_id: str | None) -> str:
+    """Paid after we had released the stock: take it again if we can, otherwise refund in full."""
+    try:
+        with db.session.begin_nested():
+            stock.reserve(_stock_lines(order), reference=order.number)
+    except SoldOut:
+        if _transition(order.id, ("expired",), "cancelled", cancelled_at=utcnow(), payment_intent_id=payment_intent_id):
+            db.session.refresh(order)
+            _event(order, "cancelled", "Paid after the reservation expired and the stock was gone; refunded.")
+            payments.gateway().refund(order, order.total_cents)
+            _send_cancelled(order, refunded=True)
+        return "refunded"
+    if not _transition(order.id, ("expired",), "paid", paid_at=utcnow(), payment_intent_id=payment_intent_id):
+        raise RuntimeError("order changed while fulfilling")  # rolled back by the caller; retried
+    db.session.refresh(order)
+    _complete_sale(order)
+    return "paid"
+
+
+def expire(session_id: str, note: str = "The payment session expired; stock released.") -> str:
+    order = order_for_session(session_id)
+    if order is None:
+        return "unknown"
+    if not _transition(order.id, ("pending_payment",), "expired"):
+        return "already"
+    db.session.refresh(order)
+    stock.release(_stock_lines(order), reference=order.number)
+    _unredeem(order)
+    _event(order, "expired", note)
+    return "expired"
+
+
+def payment_failed(session_id: str) -> str:
+    """An asynchronous payment failed: the checkout is over, stock goes back."""
+    return expire(session_id, "The payment failed; stock released.")
+
+
+def sweep_expired_reservations(now=None) -> int:
+    """Safety net: release reservations of checkouts whose payment session is long over."""
+    now = now or utcnow()
+    grace = timedelta(minutes=current_app.config["RESERVATION_GRACE_MINUTES"])
+    stale = db.session.scalars(
+        select(Order).where(Order.status == "pending_payment", Order.reservation_expires_at < now - grace)
+        .order_by(Order.id).limit(200)
+    ).all()
+    released = 0
+    for order in stale:
+        try:
+            payments.gateway().expire_checkout(order)
+        except payments.PaymentError as exc:  # e.g. already completed at the provider: leave it to the webhook
+            log.warning("sweeper: could not expire %s: %s", order.number, exc)
+            db.session.rollback()
+            continue
+        if order.payment_session_id and expire(order.payment_session_id,
+                                               "Checkout abandoned; stock released by the sweeper.") == "expired":
+            released += 1
+        db.session.commit()
+    return released
+
+
+# ---- cancelling and refunds ----
+
+def cancel(order: Order, *, actor: User, reason: str = "Cancelled by the customer.", ip: str | None = None) -> None:
+    """Cancel before shipping. Unpaid: release stock. Paid: stock returns and the payment is refunded."""
+    if order.status == "pending_payment":
+        if not _transition(order.id, ("pending_payment",), "cancelled", cancelled_at=utcnow()):
+            raise OrderStateError("This order changed meanwhile; please reload.")
+        db.session.refresh(order)
+        payments.gateway().expire_checkout(order)
+        stock.release(_stock_lines(order), reference=order.number, actor_id=actor.id)
+        _unredeem(order)
+        _event(order, "cancelled", reason, actor.id)
+    elif order.status == "paid":
+        if not _transition(order.id, ("paid",), "cancelled", cancelled_at=utcnow()):
+            raise OrderStateError("This order changed meanwhile; please reload.")
+        db.session.refresh(order)
+        for book_id, quantity in _stock_lines(order):
+            stock.adjust(book_id, quantity, "return", actor_id=actor.id, reference=order.number,
+                         note="order cancelled before shipping")
+        for line in order.lines:
+            if line.mode == "buy" and line.book_id:
+                db.session.execute(update(Book).where(Book.id == line.book_id, Book.units_sold >= line.quantity)
+                                   .values(units_sold=Book.units_sold - line.quantity)
+                                   .execution_options(synchronize_session=False))
+        db.session.execute(update(Rental).where(Rental.order_id == order.id, Rental.status == "active")
+                           .values(status="returned", returned_at=utcnow())
+                           .execution_options(synchronize_session=False))
+        _event(order, "cancelled", reason, actor.id)
+        payments.gateway().refund(order, order.total_cents)
+        _send_cancelled(order, refunded=True)
+    else:
+        raise OrderStateError(f"An order that is {order.status.replace('_', ' ')} cannot be cancelled.")
+    audit.record("order.cancelled", actor_id=actor.id, object_type="order", object_id=order.number, ip=ip,
+                 after={"status": order.status})
+
+
+def mark_refunded(payment_intent_id: str, amount_refunded: int) -> str:
+    order = db.session.scalar(select(Order).where(Order.payment_intent_id == payment_intent_id))
+    if order is None:
+        return "unknown"
+    if order.refunded_cents >= amount_refunded and order.refunded_at is not None:
+        return "already"
+    order.refunded_cents = amount_refunded
+    order.refunded_at = utcnow()
+    if amount_refunded >= order.total_cents and _transition(order.id, ("cancelled", "paid"), "refunded"):
+        db.session.refresh(order)
+    _event(order, "refunded", f"Refund of {money(amount_refunded)} confirmed by the payment provider.")
+    return "refunded"
+
+
+# ---- reading ----
+
+def for_user(user: User, limit: int = 50) -> list[Order]:
+    return list(db.session.scalars(select(Order).where(Order.user_id == user.id)
+                                   .order_by(Order.created_at.desc(), Order.id.desc()).limit(limit)))
+
+
+def by_number(number: str) -> Order | None:
+    return db.session.scalar(select(Order).where(Order.number == (number or "")[:20]))
+
+
+def timeline(order: Order) -> list[OrderEvent]:
+    return list(db.session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id)))
+
+
+# ---- emails ----
+
+def _receipt_text(order: Order) -> str:
+    rows = []
+    for line in order.lines:
+        what = "Buy" if line.mode == "buy" else f"Rent {line.rental_weeks} wk"
+        rows.append(f"  {line.quantity} x {line.title} ({what})  {money(line.line_cents)}")
+    totals = [f"  Subtotal  {money(order.subtotal_cents)}"]
+    if order.discount_cents:
+        totals.append(f"  Discount  -{money(order.discount_cents)}")
+    totals += [f"  Shipping  {money(order.shipping_cents)}"]
+    if order.tax_cents:
+        totals.append(f"  Tax       {money(order.tax_cents)}")
+    totals.append(f"  Total     {money(order.total_cents)}")
+    address = "\n  ".join(order.shipping_lines())
+    return "\n".join(rows) + "\n\n" + "\n".join(totals) + f"\n\nShipping to:\n  {address}\n"
+
+
+def _send_receipt(order: Order) -> None:
+    shop = current_app.config["SHOP_NAME"]
+    mail.send(order.email, f"{shop} receipt for order {order.number}",
+              f"Thank you for your order!\n\nOrder {order.number}, paid {order.paid_at:%Y-%m-%d %H:%M} UTC\n\n"
+              f"{_receipt_text(order)}\nWe will email you when it ships.\n\n— {shop}")
+
+
+def _send_cancelled(order: Order, refunded: bool) -> None:
+    shop = current_app.config["SHOP_NAME"]
+    refund = f"We are refunding {money(order.total_cents)} to your card.\n\n" if refunded else ""
+    mail.send(order.email, f"Order {order.number} is cancelled",
+              f"Your order {order.number} is cancelled.\n\n{refund}{_receipt_text(order)}\n— {shop}")
+
+
+def send_shipped(order: Order) -> None:
+    shop = current_app.config["SHOP_NAME"]
+    mail.send(order.email, f"Order {order.number} is on its way",
+              f"Good news: order {order.number} has shipped.\n\n{_receipt_text(order)}\n— {shop}")
+
+
+# ---- account deletion (see services.lifecycle) ----
+
+def _deletion_blockers(user: User) -> list[str]:
+    from sqlalchemy import func
+
+    rentals = db.session.scalar(select(func.count()).select_from(Rental)
+                                .where(Rental.user_id == user.id, Rental.status == "active")) or 0
+    unshipped = db.session.scalar(select(func.count()).select_from(Order)
+                                  .where(Order.user_id == user.id, Order.status == "paid")) or 0
+    reasons = []
+    if rentals:
+        reasons.append(f"You still have {rentals} rented book{'s' if rentals != 1 else ''} to return.")
+    if unshipped:
+        reasons.append(f"{unshipped} order{'s have' if unshipped != 1 else ' has'} not shipped yet; "
+                       "wait for it to ship or cancel it first.")
+    return reasons
+
+
+def _anonymise_orders(user: User) -> None:
+    """Orders stay for the accounts; the personal details on them go."""
+    for order in db.session.scalars(select(Order).where(Order.user_id == user.id, Order.status == "pending_payment")):
+        cancel(order, actor=user, reason="Account deleted.")
+    db.session.execute(
+        update(Order).where(Order.user_id == user.id)
+        .values(email=f"deleted-{user.id}@deleted.invalid", ship_name="Deleted customer", ship_line1="(removed)",
+                ship_line2=None, ship_city="(removed)", ship_region=None, ship_postcode="(removed)", ship_phone=None)
+        .execution_options(synchronize_session=False))
+
+
+def _register_lifecycle() -> None:
+    from . import lifecycle
+
+    lifecycle.register_blocker(_deletion_blockers)
+    lifecycle.register_before_delete(_anonymise_orders)
+
+
+_register_lifecycle()
