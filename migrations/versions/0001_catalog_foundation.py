@@ -55,6 +55,7 @@ def upgrade():
         batch_op.create_index('ix_books_active_title', ['active', 'title', 'id'], unique=False)
         batch_op.create_index('ix_books_active_units_sold', ['active', 'units_sold', 'id'], unique=False)
         batch_op.create_index('ix_books_language', ['language'], unique=False)
+        batch_op.create_index('ix_books_id_active_price_language', ['id', 'active', 'price_cents', 'language'], unique=False)
 
     op.create_table('genres',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -234,6 +235,7 @@ def downgrade():
     op.drop_table('genres')
     with op.batch_alter_table('books', schema=None) as batch_op:
         batch_op.drop_index('ix_books_language')
+        batch_op.drop_index('ix_books_id_active_price_language')
         batch_op.drop_index('ix_books_active_units_sold')
         batch_op.drop_index('ix_books_active_title')
         batch_op.drop_index('ix_books_active_published')
