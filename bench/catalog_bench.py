@@ -32,6 +32,7 @@ from config import DevelopmentConfig, _database_url  # noqa: E402
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/folio_bench"
 LOAD_TARGET_S = 180.0
 P95_TARGET_MS = 100.0
+RARE_MAX = 2_000  # a "rare" surname search finds at most this many books
 COMMON_WORDS = ["garden", "river", "house", "night", "lantern", "storm", "winter", "secret", "kingdom", "shadow"]
 GENRES = ["fantasy", "crime", "history", "poetry", "science-fiction", "romance", "thriller", "travel"]
 _COUNT = re.compile(r'class="result-count"[^>]*>\s*(.*?)\s*(?:for\s*<strong>|</p>)', re.S)
@@ -111,22 +112,48 @@ def pick_inputs(app, rng: random.Random) -> dict:
 
     from webapp.extensions import db
     from webapp.models import Book, SearchTerm
+    from webapp.services.search import BookQuery, search_books
 
     with app.app_context():
         surnames = {n.lower() for n in PersonNames.last_names}
         firsts = {n.lower() for n in PersonNames.first_names}
-        # Surnames that are nobody's first name and rarest across titles and author names.
-        rare = [t for t, _ in db.session.execute(
-            select(SearchTerm.term, SearchTerm.frequency)
+        # Surnames that are nobody's first name, rarest among title and author words...
+        candidates = list(db.session.scalars(
+            select(SearchTerm.term)
             .where(SearchTerm.term.in_(sorted(surnames - firsts)), SearchTerm.frequency > 0)
-            .order_by(SearchTerm.frequency, SearchTerm.term).limit(10)
-        )]
+            .order_by(SearchTerm.frequency, SearchTerm.term).limit(40)
+        ))
+        # ...that stay rare as searches (no common description word or prefix like "sharp" or "park").
+        totals = {w: search_books(BookQuery(q=w), suggest=False).total for w in candidates}
+        rare = [w for w in candidates if totals[w] <= RARE_MAX][:10]
+        mixed = [w for w in candidates if totals[w] > RARE_MAX]
         lo, hi = db.session.execute(select(func.min(Book.id), func.max(Book.id))).one()
         ids = [rng.randint(lo, hi) for _ in range(500)]
         common = [w for w in COMMON_WORDS if db.session.scalar(
             select(SearchTerm.frequency).where(SearchTerm.term == w))]
         db.session.remove()
-    return {"rare": rare, "ids": ids, "common": common or COMMON_WORDS}
+    return {"rare": rare, "mixed": mixed, "ids": ids, "common": common or COMMON_WORDS}
+
+
+def check_relevance(app, words: list[str]) -> list[str]:
+    """Title/author matches must come before description-only matches on every page checked."""
+    from webapp.extensions import db
+    from webapp.models.catalog import TITLE_AUTHOR_TSVECTOR
+    from webapp.services.search import BookQuery, search_books
+
+    problems = []
+    with app.app_context():
+        for word in words:
+            for page in (1, 2, 40):
+                ids = [b.id for b in search_books(BookQuery(q=word, page=page), suggest=False).books]
+                strong = dict(db.session.execute(text(
+                    f"SELECT id, {TITLE_AUTHOR_TSVECTOR} @@ to_tsquery('english', :q) FROM books WHERE id = ANY(:ids)"
+                ), {"q": word + ":*", "ids": ids}).all())
+                flags = [strong[i] for i in ids]
+                if flags != sorted(flags, reverse=True):
+                    problems.append(f"{word!r} page {page}: a description-only match precedes a title/author match")
+            db.session.remove()
+    return problems
 
 
 def cases(inputs: dict, rng: random.Random) -> dict:
@@ -226,9 +253,12 @@ def main(argv=None) -> int:
         db.session.remove()
     inputs = pick_inputs(app, random.Random(1))
     print(f"rare surnames: {', '.join(inputs['rare'])}")
+    checked = inputs["rare"][:3] + inputs["mixed"][:3] + inputs["common"][:2]
+    problems = check_relevance(app, checked)
+    print(f"relevance check ({', '.join(checked)}): {'; '.join(problems) if problems else 'title/author matches first'}")
     only = set(args.only.split(",")) if args.only else None
     results = measure(app, inputs, args.requests, args.warmup, only)
-    ok = report(results, args.books, load_s)
+    ok = report(results, args.books, load_s) and not problems
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({"books": args.books, "load_s": load_s, "cases": results}, indent=2))
