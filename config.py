@@ -75,6 +75,9 @@ class Config:
     MAX_QUANTITY_PER_LINE = _int("MAX_QUANTITY_PER_LINE", 10)
     RENTAL_MAX_WEEKS = _int("RENTAL_MAX_WEEKS", 8)
     DATA_ENCRYPTION_KEYS = os.environ.get("DATA_ENCRYPTION_KEYS")
+    ARGON2_TIME_COST = _int("ARGON2_TIME_COST", 3)
+    ARGON2_MEMORY_COST = _int("ARGON2_MEMORY_COST", 65536)  # KiB
+    ARGON2_PARALLELISM = _int("ARGON2_PARALLELISM", 4)
 
     WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session
     SESSION_COOKIE_HTTPONLY = True
@@ -113,6 +116,10 @@ class TestingConfig(Config):
     STRIPE_SECRET_KEY = None
     STRIPE_WEBHOOK_SECRET = "whsec_test_secret"
     RATELIMIT_ENABLED = True
+    # Cheap hashes keep the suite fast; production uses argon2-cffi's defaults (services.passwords).
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 8192
+    ARGON2_PARALLELISM = 1
 
 
 class ProductionConfig(Config):

@@ -65,7 +65,8 @@ def app():
 def _empty_tables(db) -> None:
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
     if db.engine.dialect.name == "postgresql":
-        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        # DELETE beats TRUNCATE on a few rows (TRUNCATE recreates every table's files: ~0.3 s a test).
+        db.session.execute(text("; ".join(f"DELETE FROM {name}" for name in tables)))
     else:
         for name in tables:
             db.session.execute(text(f"DELETE FROM {name}"))

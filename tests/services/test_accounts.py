@@ -134,7 +134,7 @@ def test_login_rehashes_when_parameters_change(app, db):
     from argon2 import PasswordHasher
 
     user = accounts.create_user("reader", "reader@example.com", PASSWORD)
-    user.password_hash = PasswordHasher(time_cost=1, memory_cost=8192).hash(PASSWORD)
+    user.password_hash = PasswordHasher(time_cost=2, memory_cost=4096, parallelism=2).hash(PASSWORD)
     old = user.password_hash
     db.session.commit()
     assert accounts.authenticate("reader", PASSWORD) is user
