@@ -58,7 +58,9 @@ class StripeGateway:
     """Real Stripe calls (test mode keys). Not reachable from this sandbox; used when keys are set."""
 
     def __init__(self, key: str):
-        self.client = stripe.StripeClient(key, max_network_retries=2)
+        base = current_app.config.get("STRIPE_API_BASE")  # a local stub in tests; Stripe itself otherwise
+        extra = {"base_addresses": {"api": base}} if base else {}
+        self.client = stripe.StripeClient(key, max_network_retries=0 if base else 2, **extra)
 
     def create_checkout(self, order: Order, success_url: str, cancel_url: str) -> CheckoutSession:
         try:

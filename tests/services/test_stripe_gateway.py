@@ -1,0 +1,92 @@
+"""The real Stripe code path, against a local Stripe-shaped stub server (no internet in tests)."""
+import json
+import threading
+from urllib.parse import parse_qs
+
+import pytest
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from tests.checkout_helpers import ADDRESS, shopper
+from webapp.extensions import db
+from webapp.models import Inventory, Order
+from webapp.services import cart, orders, payments
+
+
+class StripeStub:
+    def __init__(self):
+        self.requests: list[tuple[str, str, dict, dict]] = []
+        self.session_status = ("open", "unpaid")
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        form = {k: v[0] for k, v in parse_qs(request.get_data(as_text=True)).items()}
+        self.requests.append((request.method, request.path, form, dict(request.headers)))
+        if request.path == "/v1/checkout/sessions" and request.method == "POST":
+            body = {"id": "cs_test_stub123", "object": "checkout.session", "url": "https://checkout.stripe.test/pay/cs",
+                    "status": "open", "payment_status": "unpaid", "amount_total": int(form["line_items[0][price_data][unit_amount]"])}
+        elif request.path == "/v1/checkout/sessions/cs_test_stub123" and request.method == "GET":
+            status, paid = self.session_status
+            body = {"id": "cs_test_stub123", "object": "checkout.session", "status": status, "payment_status": paid,
+                    "payment_intent": "pi_stub", "amount_total": 1500}
+        elif request.path == "/v1/checkout/sessions/cs_test_stub123/expire":
+            body = {"id": "cs_test_stub123", "object": "checkout.session", "status": "expired"}
+        elif request.path == "/v1/refunds":
+            body = {"id": "re_stub", "object": "refund", "amount": int(form["amount"]), "status": "succeeded"}
+        else:
+            return Response(json.dumps({"error": {"message": "not stubbed", "type": "invalid_request_error"}}),
+                            status=404, content_type="application/json")(environ, start_response)
+        return Response(json.dumps(body), content_type="application/json")(environ, start_response)
+
+
+@pytest.fixture
+def stripe_stub(app, monkeypatch):
+    stub = StripeStub()
+    server = make_server("127.0.0.1", 0, stub, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setitem(app.config, "STRIPE_SECRET_KEY", "sk_test_stub")
+    monkeypatch.setitem(app.config, "STRIPE_API_BASE", f"http://127.0.0.1:{server.server_port}")
+    yield stub
+    server.shutdown()
+    server.server_close()
+
+
+def test_checkout_session_is_created_with_the_order_and_an_idempotency_key(app, stripe_stub, make_book):
+    book = make_book(on_hand=2, price_cents=1500)
+    user = shopper()
+    order, url = orders.start_checkout(user, [cart.CartItem(book.id, "buy", 1, 1, 1500)],
+                                       ADDRESS, code=None,
+                                       success_url=lambda o: f"https://shop.test/s/{o.number}",
+                                       cancel_url=lambda o: f"https://shop.test/c/{o.number}")
+    db.session.commit()
+    assert url == "https://checkout.stripe.test/pay/cs" and order.payment_session_id == "cs_test_stub123"
+    assert order.payment_provider == "stripe"
+    method, path, form, headers = stripe_stub.requests[0]
+    assert (method, path) == ("POST", "/v1/checkout/sessions")
+    assert form["client_reference_id"] == order.number and form["metadata[order_number]"] == order.number
+    assert int(form["expires_at"]) == int(order.reservation_expires_at.timestamp())
+    assert form["line_items[0][price_data][unit_amount]"] == str(order.total_cents)
+    assert form["success_url"].endswith("?session_id={CHECKOUT_SESSION_ID}")
+    assert headers["Idempotency-Key"] == f"checkout-{order.number}"
+    assert headers["Authorization"] == "Bearer sk_test_stub"
+
+
+def test_success_page_check_with_stripe_fulfils_only_when_paid(app, stripe_stub, make_book):
+    book = make_book(on_hand=2, price_cents=1500)
+    user = shopper()
+    order, _ = orders.start_checkout(user, [cart.CartItem(book.id, "buy", 1, 1, 1500)], ADDRESS, code=None,
+                                     success_url=lambda o: "https://shop.test/s", cancel_url=lambda o: "https://c")
+    db.session.commit()
+    assert payments.confirm_from_provider(order) == "pending"
+    stripe_stub.session_status = ("complete", "paid")
+    assert payments.confirm_from_provider(order) == "paid"
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).payment_intent_id == "pi_stub"
+    assert db.session.get(Inventory, book.id).on_hand == 1
+    orders.cancel(db.session.get(Order, order.id), actor=user)
+    db.session.commit()
+    refund = [r for r in stripe_stub.requests if r[1] == "/v1/refunds"][0]
+    assert refund[2] == {"payment_intent": "pi_stub", "amount": str(order.total_cents)}
+    assert refund[3]["Idempotency-Key"].startswith("refund-")
