@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from werkzeug.middleware.shared_data import SharedDataMiddleware
 from werkzeug.serving import make_server
 
 E2E_DIR = Path(__file__).resolve().parent
@@ -71,8 +72,16 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture(scope="session")
 def live_server(app):
-    """Base URL of the app served by werkzeug on a free port, for the whole session."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    """Base URL of the app served by werkzeug on a free port, for the whole session.
+
+    /static/ is served from disk in front of the app, as nginx does in production
+    (deploy/folio.nginx.conf). Through Flask, every static response re-sends the session
+    cookie as it was when that request started (permanent session, refreshed on each
+    request), so a late favicon fetch from the previous page could undo what the next page
+    just stored in the session (the 2FA setup secret, a sign-in) and make tests flaky.
+    """
+    served = SharedDataMiddleware(app, {app.static_url_path: app.static_folder})
+    server = make_server("127.0.0.1", 0, served, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="folio-e2e-server", daemon=True)
     thread.start()
     try:
@@ -138,3 +147,44 @@ def screenshot_dir() -> Path:
     path = ARTIFACTS / "screenshots"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture
+def deliver_mail(app):
+    """Call after a step that sends email: runs the queued RQ jobs now, as the worker would.
+
+    The e2e server has no worker process, and an email shows up in /dev/outbox (status
+    "outbox") only once its job ran. The jobs run in the test's thread (RQ installs signal
+    handlers, which only the main thread may do) in their own app context and DB session.
+    Returns True when there was a job to run.
+    """
+    from rq import SimpleWorker
+
+    def _deliver() -> bool:
+        queues = list(app.extensions["folio_queues"].values())
+        with app.app_context():
+            from webapp.extensions import db
+
+            try:
+                return bool(SimpleWorker(queues, connection=app.extensions["folio_redis"]).work(burst=True))
+            finally:
+                db.session.remove()
+
+    return _deliver
+
+
+@pytest.fixture
+def make_user(app):
+    """Create a committed user through the account services (tests/conftest.py's Auth.user):
+    `make_user("boss", role="admin", totp_secret=ADMIN_TOTP)`. Returns the user's id."""
+    from tests.conftest import Auth
+
+    def _make(username: str, **kwargs) -> int:
+        with app.app_context():
+            from webapp.extensions import db
+
+            user_id = Auth(app, None).user(username, **kwargs).id
+            db.session.remove()
+        return user_id
+
+    return _make
