@@ -82,6 +82,8 @@ class Config:
 
     WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session
     SESSION_COOKIE_HTTPONLY = True
+    # Re-sending the cookie on every response lets a slow request put back an older session.
+    SESSION_REFRESH_EACH_REQUEST = False
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"

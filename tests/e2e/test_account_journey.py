@@ -141,7 +141,8 @@ def test_register_verify_2fa_and_recovery_code_journey(e2e_page: Page, deliver_m
     setup_code = pyotp.TOTP(secret).now()
     page.locator("#code").fill(setup_code)
     page.locator("main").get_by_role("button", name="Turn on", exact=True).click()
-    expect(page).to_have_url(re.compile(r"/account/security$"))
+    # The codes come back in the POST's own response (never stored in the session), so the URL stays.
+    expect(page).to_have_url(re.compile(r"/account/2fa/setup$"))
     expect(page.locator(".flashes")).to_contain_text("Two-factor authentication is on")
     codes_list = page.locator("[data-testid=recovery-codes] li")
     expect(codes_list).to_have_count(10)
@@ -149,8 +150,8 @@ def test_register_verify_2fa_and_recovery_code_journey(e2e_page: Page, deliver_m
     assert len(set(recovery_codes)) == 10, recovery_codes
     assert all(re.fullmatch(r"[a-z2-9]{5}-[a-z2-9]{5}", c) for c in recovery_codes), recovery_codes
     expect(page.locator("#tfa-heading + p")).to_contain_text("10 recovery codes left.")
-    # Shown once only: a reload no longer lists them.
-    page.reload()
+    # Shown once only: the security page no longer lists them.
+    page.goto("/account/security")
     expect(page.locator("[data-testid=recovery-codes]")).to_have_count(0)
 
     # --- sign out; signing in now asks for the second factor

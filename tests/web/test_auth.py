@@ -97,10 +97,14 @@ def test_two_factor_login_with_totp_and_recovery_code(app, client, auth, db):
     html = client.get("/account/2fa/setup").get_data(as_text=True)
     secret = re.search(r'data-testid="totp-secret">([A-Z2-7]+)<', html).group(1)
     assert 'src="data:image/svg+xml;base64,' in html
+    with client.session_transaction() as sess:
+        assert secret not in str(dict(sess))  # the pending secret is encrypted in the cookie
     r = auth.post("/account/2fa/setup", {"code": pyotp.TOTP(secret).now()})
-    assert r.status_code == 303
-    codes = re.findall(r"<li>([a-z2-9]{5}-[a-z2-9]{5})</li>", client.get("/account/security").get_data(as_text=True))
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
+    codes = re.findall(r"<li>([a-z2-9]{5}-[a-z2-9]{5})</li>", r.get_data(as_text=True))
     assert len(codes) == 10
+    with client.session_transaction() as sess:
+        assert not any(code in str(dict(sess)) for code in codes)
     assert "data-testid=\"recovery-codes\"" not in client.get("/account/security").get_data(as_text=True)  # shown once
     auth.logout()
 

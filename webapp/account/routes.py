@@ -8,7 +8,7 @@ from ..auth.routes import _apply_errors
 from ..authz import owned_or_404
 from ..extensions import db
 from ..models import Address
-from ..services import accounts, twofactor
+from ..services import accounts, crypto, twofactor
 from ..services.accounts import AccountError, ThrottledError
 from . import bp
 from .forms import (
@@ -23,13 +23,18 @@ from .forms import (
 )
 
 SETUP_KEY = "totp_setup_secret"
-CODES_KEY = "fresh_recovery_codes"
 
 
 @bp.before_request
 @login_required
 def _signed_in():
     """Every /account page needs a signed-in user."""
+
+
+@bp.after_request
+def _no_store(response):
+    response.headers["Cache-Control"] = "no-store"  # personal data, one-time secrets
+    return response
 
 
 @bp.route("", methods=["GET", "POST"])
@@ -146,9 +151,14 @@ def change_password():
 
 @bp.get("/security")
 def security():
+    return _security_page()
+
+
+def _security_page(fresh_codes: list[str] | None = None):
+    """The security page; freshly made recovery codes are shown in this one response only."""
     return render_template("account/security.html", logins=accounts.recent_logins(current_user),
                            recovery_left=twofactor.remaining_recovery_codes(current_user) if current_user.has_2fa else 0,
-                           disable_form=PasswordConfirmForm(), fresh_codes=session.pop(CODES_KEY, None))
+                           disable_form=PasswordConfirmForm(), fresh_codes=fresh_codes)
 
 
 @bp.post("/security/sign-out-others")
@@ -164,9 +174,11 @@ def sign_out_others():
 def setup_2fa():
     if current_user.has_2fa:
         return redirect(url_for("account.security"))
-    secret = session.get(SETUP_KEY)
+    # The secret waits in the session until confirmed, encrypted (the session cookie is only signed).
+    secret = crypto.decrypt(session[SETUP_KEY]) if session.get(SETUP_KEY) else None
     if not secret:
-        secret = session[SETUP_KEY] = twofactor.new_secret()
+        secret = twofactor.new_secret()
+        session[SETUP_KEY] = crypto.encrypt(secret)
     form = TwoFactorSetupForm()
     if form.validate_on_submit():
         try:
@@ -177,10 +189,9 @@ def setup_2fa():
         else:
             db.session.commit()
             session.pop(SETUP_KEY, None)
-            session[CODES_KEY] = codes
             flash("Two-factor authentication is on. Save your recovery codes now: they are shown only once.",
                   "success")
-            return redirect(url_for("account.security"), 303)
+            return _security_page(codes)
     uri = twofactor.provisioning_uri(current_user, secret)
     return render_template("account/2fa_setup.html", form=form, secret=secret, qr_svg=twofactor.qr_svg(uri))
 
@@ -199,8 +210,8 @@ def regenerate_codes():
         flash(str(exc), "error")
     else:
         db.session.commit()
-        session[CODES_KEY] = codes
         flash("New recovery codes are ready; the old ones no longer work.", "success")
+        return _security_page(codes)
     return redirect(url_for("account.security"), 303)
 
 

@@ -38,8 +38,14 @@ def _failed(response) -> bool:
     return response.status_code == 200  # the form came back with an error
 
 
+@bp.after_request
+def _no_store(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.route("/register", methods=["GET", "POST"])
-@limiter.limit("10 per hour", methods=["POST"], deduct_when=lambda r: r.status_code in (302, 303))
+@limiter.limit("20 per hour", methods=["POST"])
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("account.index"))
@@ -64,6 +70,7 @@ def register():
 
 
 @bp.post("/register/validate/<field>")
+@limiter.limit("60 per minute")
 def validate_field(field: str):
     """htmx inline validation: returns only the message for one field."""
     form = RegisterForm(meta={"csrf": True})

@@ -8,3 +8,13 @@ document.addEventListener("htmx:afterSwap", (event) => {
     event.detail.target.scrollIntoView({ behavior: "smooth", block: "start" });
   }
 });
+
+// Inline validation swaps only a field's feedback: keep the field's aria-invalid in step with it.
+document.addEventListener("htmx:afterSwap", (event) => {
+  const feedback = event.detail.target;
+  if (!feedback || !feedback.classList || !feedback.classList.contains("field-feedback")) return;
+  const field = document.querySelector(`[aria-describedby~="${feedback.id}"]`);
+  if (!field) return;
+  if (feedback.querySelector(".error-text")) field.setAttribute("aria-invalid", "true");
+  else field.removeAttribute("aria-invalid");
+});
