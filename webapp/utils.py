@@ -14,3 +14,32 @@ def safe_next(default: str) -> str:
             and "\\" not in target:
         return target
     return default
+
+
+def apply_errors(form, exc) -> None:
+    """Show a service's AccountError messages on the form's fields (or above the form)."""
+    for name, messages in exc.errors.items():
+        field = getattr(form, name, None) if name else None
+        if field is not None:
+            field.errors = list(field.errors) + list(messages)
+        else:
+            form.form_errors = list(form.form_errors) + list(messages)
+
+
+FAILED = object()
+
+
+def attempt(form, action):
+    """Run one service call for a submitted form: commit when it works and return its result;
+    otherwise roll back, put the rule's messages on the form and return FAILED."""
+    from .extensions import db
+    from .services.accounts import AccountError
+
+    try:
+        result = action()
+    except AccountError as exc:
+        db.session.rollback()
+        apply_errors(form, exc)
+        return FAILED
+    db.session.commit()
+    return result

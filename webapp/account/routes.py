@@ -4,12 +4,12 @@ from flask import flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required
 
 from ..auth import session as auth_session
-from ..auth.routes import _apply_errors
 from ..authz import owned_or_404
 from ..extensions import db
 from ..models import Address
 from ..services import accounts, crypto, twofactor
 from ..services.accounts import AccountError, ThrottledError
+from ..utils import FAILED, apply_errors, attempt
 from . import bp
 from .forms import (
     AddressForm,
@@ -40,16 +40,10 @@ def _no_store(response):
 @bp.route("", methods=["GET", "POST"])
 def index():
     form = ProfileForm(obj=current_user)
-    if form.validate_on_submit():
-        try:
-            accounts.update_profile(current_user, form.full_name.data)
-        except AccountError as exc:
-            db.session.rollback()
-            _apply_errors(form, exc)
-        else:
-            db.session.commit()
-            flash("Your details are saved.", "success")
-            return redirect(url_for("account.index"), 303)
+    if form.validate_on_submit() and attempt(
+            form, lambda: accounts.update_profile(current_user, form.full_name.data)) is not FAILED:
+        flash("Your details are saved.", "success")
+        return redirect(url_for("account.index"), 303)
     return render_template("account/index.html", form=form, pending_email=accounts.pending_email_change(current_user))
 
 
@@ -83,16 +77,10 @@ def delete_address(address_id: int):
 @bp.route("/email", methods=["GET", "POST"])
 def change_email():
     form = EmailChangeForm()
-    if form.validate_on_submit():
-        try:
-            accounts.request_email_change(current_user, form.email.data, form.password.data)
-        except AccountError as exc:
-            db.session.rollback()
-            _apply_errors(form, exc)
-        else:
-            db.session.commit()
-            flash("We sent a code to your new address. Enter it to finish the change.", "info")
-            return redirect(url_for("account.confirm_email"), 303)
+    if form.validate_on_submit() and attempt(form, lambda: accounts.request_email_change(
+            current_user, form.email.data, form.password.data)) is not FAILED:
+        flash("We sent a code to your new address. Enter it to finish the change.", "info")
+        return redirect(url_for("account.confirm_email"), 303)
     return render_template("account/email.html", form=form)
 
 
@@ -108,7 +96,7 @@ def confirm_email():
             accounts.confirm_code(current_user, "change_email", form.code.data)
         except AccountError as exc:
             db.session.commit()  # keep the count of wrong tries
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             db.session.commit()
             flash("Your email address is changed.", "success")
@@ -134,18 +122,11 @@ def resend_email_code():
 @bp.route("/password", methods=["GET", "POST"])
 def change_password():
     form = PasswordChangeForm()
-    if form.validate_on_submit():
-        try:
-            accounts.change_password(current_user, form.current_password.data, form.password.data,
-                                     ip=auth_session.client_ip())
-        except AccountError as exc:
-            db.session.rollback()
-            _apply_errors(form, exc)
-        else:
-            db.session.commit()
-            auth_session.refresh_login(current_user)
-            flash("Your password is changed. Every other session has been signed out.", "success")
-            return redirect(url_for("account.security"), 303)
+    if form.validate_on_submit() and attempt(form, lambda: accounts.change_password(
+            current_user, form.current_password.data, form.password.data, ip=auth_session.client_ip())) is not FAILED:
+        auth_session.refresh_login(current_user)
+        flash("Your password is changed. Every other session has been signed out.", "success")
+        return redirect(url_for("account.security"), 303)
     return render_template("account/password.html", form=form)
 
 
@@ -181,13 +162,9 @@ def setup_2fa():
         session[SETUP_KEY] = crypto.encrypt(secret)
     form = TwoFactorSetupForm()
     if form.validate_on_submit():
-        try:
-            codes = twofactor.enable(current_user, secret, form.code.data, ip=auth_session.client_ip())
-        except AccountError as exc:
-            db.session.rollback()
-            _apply_errors(form, exc)
-        else:
-            db.session.commit()
+        codes = attempt(form, lambda: twofactor.enable(current_user, secret, form.code.data,
+                                                       ip=auth_session.client_ip()))
+        if codes is not FAILED:
             session.pop(SETUP_KEY, None)
             flash("Two-factor authentication is on. Save your recovery codes now: they are shown only once.",
                   "success")
@@ -236,15 +213,9 @@ def disable_2fa():
 def delete():
     form = DeleteAccountForm()
     blockers = accounts.deletion_blockers(current_user)
-    if form.validate_on_submit():
-        try:
-            accounts.delete_account(current_user, form.password.data, ip=auth_session.client_ip())
-        except AccountError as exc:
-            db.session.rollback()
-            _apply_errors(form, exc)
-        else:
-            db.session.commit()
-            auth_session.sign_out()
-            flash("Your account is deleted. Thank you for shopping with us.", "info")
-            return redirect(url_for("catalog.home"), 303)
+    if form.validate_on_submit() and attempt(form, lambda: accounts.delete_account(
+            current_user, form.password.data, ip=auth_session.client_ip())) is not FAILED:
+        auth_session.sign_out()
+        flash("Your account is deleted. Thank you for shopping with us.", "info")
+        return redirect(url_for("catalog.home"), 303)
     return render_template("account/delete.html", form=form, blockers=blockers)

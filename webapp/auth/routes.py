@@ -10,19 +10,10 @@ from ..extensions import db, limiter
 from ..models import User
 from ..services import accounts, twofactor
 from ..services.accounts import AccountError, ThrottledError
-from ..utils import safe_next
+from ..utils import FAILED, apply_errors, attempt, safe_next
 from . import bp
 from . import session as auth_session
 from .forms import CodeForm, ForgotForm, LoginForm, RegisterForm, ResetForm, SecondFactorForm
-
-
-def _apply_errors(form, exc: AccountError) -> None:
-    for name, messages in exc.errors.items():
-        field = getattr(form, name, None) if name else None
-        if field is not None:
-            field.errors = list(field.errors) + list(messages)
-        else:
-            form.form_errors = list(form.form_errors) + list(messages)
 
 
 def _account_key() -> str:
@@ -51,14 +42,9 @@ def register():
         return redirect(url_for("account.index"))
     form = RegisterForm()
     if form.validate_on_submit():
-        try:
-            user = accounts.register(form.username.data, form.email.data, form.password.data,
-                                     ip=auth_session.client_ip())
-        except AccountError as exc:  # a race on username/email since validation
-            db.session.rollback()
-            _apply_errors(form, exc)
-        else:
-            db.session.commit()
+        user = attempt(form, lambda: accounts.register(form.username.data, form.email.data, form.password.data,
+                                                       ip=auth_session.client_ip()))
+        if user is not FAILED:
             auth_session.sign_in(user)
             flash("Welcome to Folio! We sent a 6-digit code to your email address.", "success")
             return redirect(url_for("auth.verify"), 303)
@@ -97,7 +83,7 @@ def verify():
             accounts.confirm_code(current_user, "verify", form.code.data)
         except AccountError as exc:
             db.session.commit()  # keep the count of wrong tries
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             db.session.commit()
             flash("Your email address is confirmed. Thank you!", "success")
@@ -210,17 +196,11 @@ def reset_password(token: str):
         flash(str(exc), "error")
         return redirect(url_for("auth.forgot_password"))
     form = ResetForm()
-    if form.validate_on_submit():
-        try:
-            accounts.reset_password(token, form.password.data, ip=auth_session.client_ip())
-        except AccountError as exc:
-            db.session.rollback()
-            _apply_errors(form, exc)
-        else:
-            db.session.commit()
-            auth_session.sign_out()
-            flash("Your password is changed and every other session is signed out. Please sign in.", "success")
-            return redirect(url_for("auth.login"), 303)
+    if form.validate_on_submit() and attempt(
+            form, lambda: accounts.reset_password(token, form.password.data, ip=auth_session.client_ip())) is not FAILED:
+        auth_session.sign_out()
+        flash("Your password is changed and every other session is signed out. Please sign in.", "success")
+        return redirect(url_for("auth.login"), 303)
     return render_template("auth/reset.html", form=form, user=user)
 
 
