@@ -227,3 +227,20 @@ def test_admin_reads_orders_of_deleted_accounts(client, auth, admin_client, db, 
     page = admin_client.get(f"/admin/orders/{order.number}").get_data(as_text=True)
     assert order.number in page and "Deleted customer" in page and "gone_soon@example.com" not in page
     assert "delivered" in page
+
+
+def test_back_to_cart_after_paying_in_another_tab_confirms_the_payment(client, auth, db, make_book, run_jobs):
+    from tests.checkout_helpers import pay, start
+    from webapp.models import User
+
+    book = make_book("Two Tabs", on_hand=3)
+    auth.user("tabby")
+    auth.login("tabby")
+    user = db.session.scalars(select(User).where(User.username == "tabby")).one()
+    order = start(user, [(book, 1, "buy", 1)])
+    pay(order)  # paid in the other tab; the webhook has not arrived yet
+    r = post(client, f"/checkout/cancelled/{order.number}")
+    assert r.status_code == 303 and r.headers["Location"].endswith(f"/checkout/success/{order.number}")
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).status == "paid"
+    assert db.session.get(Inventory, book.id).on_hand == 2

@@ -8,7 +8,7 @@ from ..cart import store
 from ..extensions import db
 from ..models import Address, Book
 from ..services import accounts, cart, orders, payments
-from ..services.orders import CheckoutError, ShippingAddress
+from ..services.orders import CheckoutError, OrderStateError, ShippingAddress
 from ..services.stock import SoldOut
 from . import bp
 from .forms import CheckoutForm
@@ -135,8 +135,16 @@ def cancelled(number: str):
     order = _own_order(number)
     if request.method == "POST":
         if order.status == "pending_payment":
-            orders.cancel(order, actor=current_user, reason="Payment cancelled by the customer.",
-                          ip=auth_session.client_ip())
+            try:
+                orders.cancel(order, actor=current_user, reason="Payment cancelled by the customer.",
+                              ip=auth_session.client_ip())
+            except (OrderStateError, payments.PaymentError):
+                # Paid meanwhile (another tab, a late redirect): confirm it rather than cancel it.
+                db.session.rollback()
+                payments.confirm_from_provider(order)
+                db.session.commit()
+                flash("Your payment has already gone through.", "info")
+                return redirect(url_for("checkout.success", number=order.number), 303)
             db.session.commit()
         flash("No payment was taken. Your cart is as you left it.", "info")
         return redirect(url_for("cart.index"), 303)

@@ -42,7 +42,7 @@ class OrderStateError(ValueError):
 
 
 def new_number() -> str:
-    """Non-guessable, easy to read aloud: FO-XXXX-XXXX-XX (about 60 bits)."""
+    """Non-guessable, easy to read aloud: FO-XXXX-XXXX-XXXX (32^12, 60 bits)."""
     raw = "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(12))
     return f"FO-{raw[:4]}-{raw[4:8]}-{raw[8:]}"
 
