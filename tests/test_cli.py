@@ -35,3 +35,18 @@ def test_search_rebuild_terms_command(runner, make_book):
     make_book("Zephyrine Meadows")
     result = runner.invoke(args=["search", "rebuild-terms"])
     assert result.exit_code == 0 and "terms" in result.output
+
+
+def test_seed_gives_the_demo_admin_2fa_with_the_published_key(runner, db):
+    import pyotp
+
+    from webapp.cli import DEMO_ADMIN_TOTP
+    from webapp.models import User
+    from webapp.services import twofactor
+
+    assert runner.invoke(args=["seed", "--books", "5"]).exit_code == 0
+    admin = db.session.scalars(select(User).where(User.username == "admin")).one()
+    assert admin.has_2fa and twofactor.verify(admin, pyotp.TOTP(DEMO_ADMIN_TOTP).now()) == "totp"
+    out = runner.invoke(args=["demo-credentials"]).output
+    assert DEMO_ADMIN_TOTP in out and "admin-demo-pass-2026" in out
+    assert runner.invoke(args=["demo-totp"]).output.strip().isdigit()

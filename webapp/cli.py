@@ -7,6 +7,26 @@ from flask import Flask, current_app
 from .extensions import db
 
 
+# The demo admin's TOTP key: demo data only, printed by `make run` (admins must use 2FA).
+DEMO_ADMIN_TOTP = "FOLIODEMOADMIN2FA7ONLYFORDEMOS22"
+
+
+def _demo_admin_2fa() -> None:
+    """Turn on two-factor authentication for the demo admin with the published demo key."""
+    import pyotp
+    from sqlalchemy import select
+
+    from .models import User
+    from .services import twofactor
+
+    admin = db.session.scalar(select(User).where(User.username == "admin", User.role == "admin"))
+    if admin is None or admin.has_2fa:
+        return
+    twofactor.enable(admin, DEMO_ADMIN_TOTP, pyotp.TOTP(DEMO_ADMIN_TOTP).now())
+    admin.totp_last_step = None
+    db.session.commit()
+
+
 def register(app: Flask) -> None:
     @app.cli.command("seed")
     @click.option("--books", default=2000, show_default=True, type=click.IntRange(0, 5_000_000),
@@ -19,6 +39,8 @@ def register(app: Flask) -> None:
         from .services import demo
 
         result = demo.seed(books, seed_value, progress=None if quiet else click.echo, with_users=not no_users)
+        if not no_users:
+            _demo_admin_2fa()
         click.echo(f"Seeded {result.books_added} books and {result.authors_added} authors "
                    f"in {result.seconds:.1f}s.")
         for role, login, password in ([] if quiet else result.users):
@@ -31,6 +53,15 @@ def register(app: Flask) -> None:
 
         for role, username, _email, password, _name in DEMO_USERS:
             click.echo(f"  demo {role}: login '{username}', password '{password}'")
+        click.echo(f"  demo admin two-factor key: {DEMO_ADMIN_TOTP} (add it to an authenticator app, "
+                   "or run `flask --app wsgi demo-totp` for the current code)")
+
+    @app.cli.command("demo-totp")
+    def demo_totp():
+        """Print the demo admin's current two-factor code (demo data only)."""
+        import pyotp
+
+        click.echo(pyotp.TOTP(DEMO_ADMIN_TOTP).now())
 
     @app.cli.command("create-admin")
     @click.option("--email", prompt=True, help="The admin's email address.")
