@@ -6,7 +6,6 @@ from flask import Flask, current_app
 
 from .extensions import db
 
-
 # The demo admin's TOTP key: demo data only, printed by `make run` (admins must use 2FA).
 DEMO_ADMIN_TOTP = "FOLIODEMOADMIN2FA7ONLYFORDEMOS22"
 
