@@ -3,13 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, request, url_for
 
-
-def money(cents: int | None, currency: str = "$") -> str:
-    if cents is None:
-        return ""
-    sign = "-" if cents < 0 else ""
-    cents = abs(int(cents))
-    return f"{sign}{currency}{cents // 100:,}.{cents % 100:02d}"
+from .services.money import money
 
 
 def b64encode(text: str) -> str:

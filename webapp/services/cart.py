@@ -12,8 +12,8 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from ..extensions import db
 from ..models import Book, BookAuthor, CartLine, User
-from ..templating import money
 from . import pricing, stock
+from .money import money
 
 MODES = ("buy", "rent")
 

@@ -25,8 +25,8 @@ from ..models import (
     User,
     utcnow,
 )
-from ..templating import money
 from . import audit, cart, mail, payments, stock
+from .money import money
 from .stock import SoldOut
 
 log = logging.getLogger(__name__)

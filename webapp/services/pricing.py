@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import Book, DiscountCode, DiscountRedemption, Order, User, utcnow
+from .money import money
 
 
 def unit_cents(book: Book, mode: str, weeks: int = 1) -> int:
@@ -86,8 +87,6 @@ def check_discount(code: str, subtotal: int, user: User | None) -> tuple[Discoun
     if discount.ends_at and discount.ends_at < now:
         return None, f"“{code}” has expired."
     if subtotal < discount.min_subtotal_cents:
-        from ..templating import money
-
         return None, f"“{code}” needs a subtotal of at least {money(discount.min_subtotal_cents)}."
     if discount.max_uses is not None and discount.uses_count >= discount.max_uses:
         return None, f"“{code}” has been used up."
