@@ -4,7 +4,7 @@ PostgreSQL: `books.search_vector` is a generated tsvector (title A, authors B,
 description C) with a GIN index; ranked with ts_rank. Books whose title or authors
 match (a second GIN index, on TITLE_AUTHOR_TSVECTOR) come before books that match
 only in their description, and the work per request is bounded however many books
-match (see `_pg_relevance`). SQLite: the `books_fts` FTS5
+match (see `_pg_relevance`, SEARCH_COUNT_CAP). SQLite: the `books_fts` FTS5
 table (kept in step by triggers), ranked with bm25 using the same column weights.
 The last word typed is matched as a prefix so results narrow while typing. When a
 query finds nothing, each word is checked against the `search_terms` vocabulary
@@ -21,7 +21,6 @@ from flask import current_app
 from sqlalchemy import (
     Select,
     any_,
-    case,
     delete,
     exists,
     func,
@@ -47,8 +46,10 @@ SORTS = {
     "price_desc": "Price: high to low",
 }
 COUNT_CAP = 10_000  # counts beyond this show as "10,000+" (bounded work per request)
-# PostgreSQL relevance: the first RANK_WINDOW matches of each tier are ordered by ts_rank, the rest of the tier by id.
-RANK_WINDOW = 2_000
+# PostgreSQL word searches count (and page through) at most this many matches: "1,000+". Each match counted is
+# a table row read (the GIN index cannot say which rows are visible), and at a million books the rows of a
+# common word's first 10,000 matches span half the table, far more than stays in shared buffers.
+SEARCH_COUNT_CAP = 1_000
 MAX_QUERY_CHARS = 200
 MAX_TOKENS = 8
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
@@ -208,7 +209,8 @@ def search_books(query: BookQuery, *, suggest: bool = True) -> BookPage:
     query = replace(query, page=page)
     # The page's ids first (from indexes where possible), then only those books with what their cards show.
     books = _books_by_ids(ids)
-    result = BookPage(query=query, books=books, total=min(total, COUNT_CAP), total_capped=total > COUNT_CAP,
+    cap = _count_cap(query)
+    result = BookPage(query=query, books=books, total=min(total, cap), total_capped=total > cap,
                       pages=pages, genre=genre)
 
     if not total and suggest and query.tokens:
@@ -224,6 +226,10 @@ def search_books(query: BookQuery, *, suggest: bool = True) -> BookPage:
     return result
 
 
+def _count_cap(query: BookQuery) -> int:
+    return SEARCH_COUNT_CAP if query.tokens and _dialect() == "postgresql" else COUNT_CAP
+
+
 def _page_count(total: int, per_page: int, max_page: int) -> int:
     return max(1, min(max_page, -(-total // per_page)))
 
@@ -237,7 +243,7 @@ def _ordered_ids(query: BookQuery, genre: Genre | None, max_page: int) -> tuple[
     counted = ids_only
     if _dialect() == "postgresql" and (genre is not None or query.author_id):
         counted = _filtered(query, genre, linked_ids_first=True)[0].with_only_columns(Book.id)
-    count = select(func.count()).select_from(counted.limit(COUNT_CAP + 1).subquery())
+    count = select(func.count()).select_from(counted.limit(_count_cap(query) + 1).subquery())
     # Ids only: a deep page walks an index (often without reading the table) instead of whole rows.
     ordered = ids_only.add_columns(count.scalar_subquery().label("total")).order_by(*order)
     return _fetch_page(ordered, count, query, max_page)
@@ -262,11 +268,10 @@ def _pg_relevance(query: BookQuery, genre: Genre | None, max_page: int) -> tuple
     """Relevance order on PostgreSQL with bounded work, in one statement that also gives the capped count.
 
     Books whose title, subtitle or authors hold every word (tier 0, found through the GIN index on
-    TITLE_AUTHOR_TSVECTOR) come before the books that match only with their description (tier 1). Each tier
-    reads at most COUNT_CAP + 1 matches, enough for the capped count and for every page up to MAX_PAGE. Within a
-    tier the first RANK_WINDOW matches are ordered by ts_rank (then id), the rest by id, so even a word found in
-    a third of the catalog costs a bounded amount of ranking. When every match fits in the windows (up to
-    RANK_WINDOW per tier) this is an exact ts_rank order, tier by tier.
+    TITLE_AUTHOR_TSVECTOR) come before the books that match only with their description (tier 1); within a
+    tier, ts_rank then id. Each tier reads at most SEARCH_COUNT_CAP + 1 matches, which is enough for the capped
+    count and every page it allows, so a word found in a third of the catalog costs no more than a rare one.
+    When a search has fewer matches than that, every match is ranked, tier by tier.
 
     "The first matches" are in the order the scan reads them, so the plan must read them in the same order for
     every page: parallel workers and synchronized seq scans (both free to start anywhere) are off for the
@@ -276,13 +281,12 @@ def _pg_relevance(query: BookQuery, genre: Genre | None, max_page: int) -> tuple
                             "set_config('synchronize_seqscans', 'off', true)"))
     tsquery = _pg_tsquery(query.tokens)
     where = _conditions(query, genre)
-    window = COUNT_CAP + 1
+    window = SEARCH_COUNT_CAP + 1
     vector = literal_column("books.search_vector")
 
     def matches(match, name):
-        rank = case((func.row_number().over() <= RANK_WINDOW, func.ts_rank(vector, tsquery)))
-        return (select(Book.id.label("id"), rank.label("rank")).where(*where, match).limit(window)
-                .cte(name).prefix_with("MATERIALIZED"))
+        return (select(Book.id.label("id"), func.ts_rank(vector, tsquery).label("rank")).where(*where, match)
+                .limit(window).cte(name).prefix_with("MATERIALIZED"))
 
     strong = matches(literal_column(TITLE_AUTHOR_TSVECTOR).op("@@")(tsquery), "title_author_matches")
     other = matches(vector.op("@@")(tsquery), "all_matches")
@@ -294,7 +298,7 @@ def _pg_relevance(query: BookQuery, genre: Genre | None, max_page: int) -> tuple
             strong_count < window, ~exists().where(strong.c.id == other.c.id)),
     ).cte("candidates")
     ordered = select(candidates.c.id, func.count().over().label("total")).order_by(
-        candidates.c.tier, candidates.c.rank.desc().nulls_last(), candidates.c.id)
+        candidates.c.tier, candidates.c.rank.desc(), candidates.c.id)
     return _fetch_page(ordered, select(func.count()).select_from(candidates), query, max_page)
 
 
