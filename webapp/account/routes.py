@@ -219,3 +219,17 @@ def delete():
         flash("Your account is deleted. Thank you for shopping with us.", "info")
         return redirect(url_for("catalog.home"), 303)
     return render_template("account/delete.html", form=form, blockers=blockers)
+
+
+@bp.get("/wallet")
+def wallet():
+    from flask import request
+
+    from ..htmx import render_page_or_partial
+    from ..services import wallet as wallet_service
+
+    page = request.args.get("page", "1")
+    result = wallet_service.statement(current_user.id, int(page) if page.isdigit() else 1)
+    return render_page_or_partial("account/wallet.html", "account/_wallet_statement.html", result=result,
+                                  balance_cents=wallet_service.balance(current_user.id),
+                                  describe=wallet_service.describe)

@@ -17,6 +17,7 @@ from .orders import (
 from .search import SearchTerm
 from .types import UTCDateTime, utcnow
 from .users import ROLES, Address, AuditLog, EmailCode, LoginEvent, RecoveryCode, User
+from .wallet import WALLET_REASONS, WalletEntry
 
 __all__ = [
     "CartLine", "DiscountCode", "DiscountRedemption", "GatewaySession", "LINE_MODES", "ORDER_STATUSES", "Order",
@@ -24,4 +25,5 @@ __all__ = [
     "Address", "AuditLog", "EmailCode", "LoginEvent", "RecoveryCode",
     "Author", "Book", "BookAuthor", "Genre", "Inventory", "OutboundEmail", "ROLES", "SearchTerm",
     "StockMovement", "UTCDateTime", "User", "book_genres", "slugify", "utcnow",
+    "WALLET_REASONS", "WalletEntry",
 ]

@@ -16,6 +16,7 @@ class User(UserMixin, db.Model):
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint("role IN ('customer', 'author', 'admin')", name="role_valid"),
+        CheckConstraint("wallet_balance_cents >= 0", name="wallet_balance_nonnegative"),
         Index("ix_users_role", "role"),
         Index("ix_users_created_at", "created_at"),
     )
@@ -38,6 +39,8 @@ class User(UserMixin, db.Model):
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Change only through services.wallet (conditional UPDATE + a WalletEntry per change).
+    wallet_balance_cents: Mapped[int] = mapped_column(default=0, server_default="0")
 
     addresses: Mapped[list[Address]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="Address.id", lazy="selectin"

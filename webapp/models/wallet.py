@@ -1,0 +1,54 @@
+"""The wallet ledger. The balance itself lives on `users.wallet_balance_cents`; change it only
+through services.wallet, which writes one entry per change with the balance after it."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+
+WALLET_REASONS = (
+    "top_up",  # money in through the payment gateway
+    "order_payment",  # an order paid fully or partly from the wallet
+    "refund",  # an order refunded to the wallet
+    "cancellation",  # a cancelled order's payment returned to the wallet
+    "late_fee",  # an overdue rental
+    "subscription",  # a subscription period paid from the wallet
+    "adjustment",  # a manual correction by staff, with a note
+)
+
+
+class WalletEntry(db.Model):
+    __tablename__ = "wallet_entries"
+    __table_args__ = (
+        CheckConstraint("amount_cents <> 0", name="amount_nonzero"),
+        CheckConstraint("balance_after_cents >= 0", name="balance_after_nonnegative"),
+        CheckConstraint(
+            "reason IN ('top_up','order_payment','refund','cancellation','late_fee','subscription','adjustment')",
+            name="reason_valid",
+        ),
+        # One entry per (user, reason, reference): a refund or charge cannot be applied twice.
+        # Entries without a reference are not limited (NULLs are distinct).
+        UniqueConstraint("user_id", "reason", "reference", name="uq_wallet_entries_user_reason_reference"),
+        Index("ix_wallet_entries_user_created", "user_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    amount_cents: Mapped[int] = mapped_column()  # + credit, - debit
+    balance_after_cents: Mapped[int] = mapped_column()
+    reason: Mapped[str] = mapped_column(String(20))
+    reference: Mapped[str | None] = mapped_column(String(80))
+    note: Mapped[str | None] = mapped_column(Text)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def is_credit(self) -> bool:
+        return self.amount_cents > 0
+
+    def __repr__(self) -> str:
+        return f"<WalletEntry {self.user_id} {self.amount_cents:+d} {self.reason}>"
