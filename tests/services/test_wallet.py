@@ -169,3 +169,17 @@ def test_deleting_a_user_removes_their_ledger(db, user):
     db.session.execute(text("DELETE FROM users WHERE id = :id"), {"id": user.id})
     db.session.commit()
     assert db.session.scalar(select(func.count()).select_from(WalletEntry)) == 0
+
+
+def test_money_in_the_wallet_blocks_account_deletion(app, db):
+    from tests.conftest import PASSWORD
+    from webapp.services import accounts
+    from webapp.services import wallet as wallet_service
+
+    user = accounts.create_user("saver", "saver@example.com", PASSWORD)
+    db.session.commit()
+    wallet_service.credit(user.id, 1250, "refund", reference="FO-TEST")
+    db.session.commit()
+    assert accounts.deletion_blockers(user) == ["Your wallet still holds $12.50: spend it, or ask us to pay it out, first."]
+    with pytest.raises(accounts.AccountError):
+        accounts.delete_account(user, PASSWORD)

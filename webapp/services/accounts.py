@@ -384,7 +384,7 @@ def delete_account(user: User, password: str, *, ip: str | None = None) -> None:
         raise AccountError("Your password is not right.", "password")
     blockers = deletion_blockers(user)
     if blockers:
-        raise AccountError(blockers, "")
+        raise AccountError({"": blockers})
     from . import lifecycle
 
     lifecycle.before_delete(user)

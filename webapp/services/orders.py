@@ -360,7 +360,7 @@ def send_shipped(order: Order) -> None:
 
 # ---- account deletion (see services.lifecycle) ----
 
-def _deletion_blockers(user: User) -> list[str]:
+def deletion_blockers(user: User) -> list[str]:
     from sqlalchemy import func
 
     rentals = db.session.scalar(select(func.count()).select_from(Rental)
@@ -376,7 +376,7 @@ def _deletion_blockers(user: User) -> list[str]:
     return reasons
 
 
-def _anonymise_orders(user: User) -> None:
+def anonymise_orders(user: User) -> None:
     """Orders stay for the accounts; the personal details on them go."""
     for order in db.session.scalars(select(Order).where(Order.user_id == user.id, Order.status == "pending_payment")):
         cancel(order, actor=user, reason="Account deleted.")
@@ -385,13 +385,3 @@ def _anonymise_orders(user: User) -> None:
         .values(email=f"deleted-{user.id}@deleted.invalid", ship_name="Deleted customer", ship_line1="(removed)",
                 ship_line2=None, ship_city="(removed)", ship_region=None, ship_postcode="(removed)", ship_phone=None)
         .execution_options(synchronize_session=False))
-
-
-def _register_lifecycle() -> None:
-    from . import lifecycle
-
-    lifecycle.register_blocker(_deletion_blockers)
-    lifecycle.register_before_delete(_anonymise_orders)
-
-
-_register_lifecycle()

@@ -146,3 +146,11 @@ def _change_balance(user_id: int, delta: int) -> int | None:
         if loaded is not None:
             set_committed_value(loaded, "wallet_balance_cents", after)
     return after
+
+
+def deletion_blockers(user) -> list[str]:
+    """Money left in the wallet must be spent or paid out before the account can go."""
+    left = balance(user.id)
+    if left > 0:
+        return [f"Your wallet still holds {money(left)}: spend it, or ask us to pay it out, first."]
+    return []
