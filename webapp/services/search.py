@@ -21,6 +21,7 @@ from flask import current_app
 from sqlalchemy import (
     Select,
     any_,
+    case,
     delete,
     exists,
     func,
@@ -130,9 +131,11 @@ def _match(tokens: list[str]):
     return Book.id.in_(select(fts.c.book_id)), fts
 
 
-def _pg_tsquery(tokens: list[str]):
-    terms = [t + (":*" if i == len(tokens) - 1 else "") for i, t in enumerate(tokens)]
-    return func.to_tsquery("english", " & ".join(terms))
+def _pg_tsquery(tokens: list[str], weights: str = ""):
+    """Every word, the last as a prefix; `weights` ("AB") restricts the match to those parts of search_vector."""
+    last = len(tokens) - 1
+    labels = [(":*" if i == last else (":" if weights else "")) + weights for i in range(len(tokens))]
+    return func.to_tsquery("english", " & ".join(t + label for t, label in zip(tokens, labels, strict=True)))
 
 
 def _conditions(query: BookQuery, genre: Genre | None, linked_ids_first: bool = False) -> list:
@@ -267,11 +270,16 @@ def _fetch_page(ordered: Select, count: Select, query: BookQuery, max_page: int)
 def _pg_relevance(query: BookQuery, genre: Genre | None, max_page: int) -> tuple[int, int, int, list[int]]:
     """Relevance order on PostgreSQL with bounded work, in one statement that also gives the capped count.
 
-    Books whose title, subtitle or authors hold every word (tier 0, found through the GIN index on
-    TITLE_AUTHOR_TSVECTOR) come before the books that match only with their description (tier 1); within a
-    tier, ts_rank then id. Each tier reads at most SEARCH_COUNT_CAP + 1 matches, which is enough for the capped
-    count and every page it allows, so a word found in a third of the catalog costs no more than a rare one.
-    When a search has fewer matches than that, every match is ranked, tier by tier.
+    Books whose title, subtitle or authors hold every word (tier 0) come before the books that match only with
+    their description (tier 1); within a tier, ts_rank then id. At most SEARCH_COUNT_CAP + 1 matches are read
+    (a window), which is enough for the capped count and every page it allows, so a word found in a third of
+    the catalog costs no more than a rare one:
+
+    - the first matches of the search; when they all fit in the window, that is every match, and each one's
+      tier comes from the weights in its search_vector (title A, authors B);
+    - otherwise also the first title/author matches, through the GIN index on TITLE_AUTHOR_TSVECTOR (tier 0),
+      followed by the other matches read (tier 1), so title/author matches stay first however common the
+      word is elsewhere.
 
     "The first matches" are in the order the scan reads them, so the plan must read them in the same order for
     every page: parallel workers and synchronized seq scans (both free to start anywhere) are off for the
@@ -279,23 +287,28 @@ def _pg_relevance(query: BookQuery, genre: Genre | None, max_page: int) -> tuple
     """
     db.session.execute(text("SELECT set_config('max_parallel_workers_per_gather', '0', true), "
                             "set_config('synchronize_seqscans', 'off', true)"))
-    tsquery = _pg_tsquery(query.tokens)
+    tokens = query.tokens
+    tsquery = _pg_tsquery(tokens)
+    in_title_or_authors = _pg_tsquery(tokens, weights="AB")
     where = _conditions(query, genre)
     window = SEARCH_COUNT_CAP + 1
     vector = literal_column("books.search_vector")
+    rank = func.ts_rank(vector, tsquery).label("rank")
 
-    def matches(match, name):
-        return (select(Book.id.label("id"), func.ts_rank(vector, tsquery).label("rank")).where(*where, match)
-                .limit(window).cte(name).prefix_with("MATERIALIZED"))
-
-    strong = matches(literal_column(TITLE_AUTHOR_TSVECTOR).op("@@")(tsquery), "title_author_matches")
-    other = matches(vector.op("@@")(tsquery), "all_matches")
+    found = (select(Book.id.label("id"), rank, vector.op("@@")(in_title_or_authors).label("strong"))
+             .where(*where, vector.op("@@")(tsquery)).limit(window).cte("matches").prefix_with("MATERIALIZED"))
+    found_count = select(func.count()).select_from(found).scalar_subquery()
+    # Read only when the matches overflow the window (each branch below runs only when its condition holds).
+    strong = (select(Book.id.label("id"), rank)
+              .where(*where, literal_column(TITLE_AUTHOR_TSVECTOR).op("@@")(tsquery))
+              .limit(window).cte("title_author_matches").prefix_with("MATERIALIZED"))
     strong_count = select(func.count()).select_from(strong).scalar_subquery()
     candidates = union_all(
-        select(strong.c.id, strong.c.rank, literal(0).label("tier")),
-        # Only read when the first tier does not already fill the window; NOT EXISTS drops its books.
-        select(other.c.id, other.c.rank, literal(1)).where(
-            strong_count < window, ~exists().where(strong.c.id == other.c.id)),
+        select(found.c.id, found.c.rank, case((found.c.strong, 0), else_=1).label("tier"))
+        .where(found_count < window),
+        select(strong.c.id, strong.c.rank, literal(0)).where(found_count >= window),
+        select(found.c.id, found.c.rank, literal(1)).where(
+            found_count >= window, strong_count < window, ~exists().where(strong.c.id == found.c.id)),
     ).cte("candidates")
     ordered = select(candidates.c.id, func.count().over().label("total")).order_by(
         candidates.c.tier, candidates.c.rank.desc(), candidates.c.id)
