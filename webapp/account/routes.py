@@ -233,3 +233,29 @@ def wallet():
     return render_page_or_partial("account/wallet.html", "account/_wallet_statement.html", result=result,
                                   balance_cents=wallet_service.balance(current_user.id),
                                   describe=wallet_service.describe)
+
+
+@bp.get("/rentals")
+def rentals():
+    from ..services import rentals as rental_service
+
+    active, past = rental_service.for_user(current_user)
+    return render_template("account/rentals.html", active=active, past=past, rentals=rental_service,
+                           blocked=rental_service.rental_block_reason(current_user))
+
+
+@bp.post("/rentals/<int:rental_id>/renew")
+def renew_rental(rental_id: int):
+    from ..models import Rental
+    from ..services import rentals as rental_service
+
+    rental = owned_or_404(db.session.get(Rental, rental_id))
+    try:
+        rental_service.renew(rental, current_user)
+    except rental_service.RentalError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(f"Renewed: “{rental.book.title}” is now due {rental.due_at:%-d %B %Y}.", "success")
+    return redirect(url_for("account.rentals"), 303)

@@ -125,3 +125,40 @@ def order_detail(number: str):
         abort(404)
     customer = db.session.get(User, order.user_id) if order.user_id else None
     return render_template("admin/order.html", order=order, events=order_service.timeline(order), customer=customer)
+
+
+@bp.get("/rentals")
+def rentals_list():
+    from ..services import rentals as rental_service
+
+    view = request.args.get("view", "active")
+    view = view if view in rental_service.ADMIN_VIEWS else "active"
+    page = request.args.get("page", "1")
+    result = rental_service.admin_list(view, int(page) if page.isdigit() else 1)
+    return render_page_or_partial("admin/rentals.html", "admin/_rentals_table.html", result=result, view=view,
+                                  views=rental_service.ADMIN_VIEWS, rentals=rental_service,
+                                  action_form=ActionForm())
+
+
+@bp.post("/rentals/<int:rental_id>/return")
+def return_rental(rental_id: int):
+    from ..models import Rental
+    from ..services import rentals as rental_service
+    from ..services.money import money
+
+    rental = db.session.get(Rental, rental_id)
+    if rental is None:
+        abort(404)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        fee = rental_service.mark_returned(rental, actor=current_user, ip=auth_session.client_ip())
+    except rental_service.RentalError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        note = f" Late fee {money(fee)}" + (f", {money(rental.fee_due_cents)} still due." if rental.fee_due_cents
+                                              else ", paid from the wallet.") if fee else ""
+        flash(f"“{rental.book.title}” is back on the shelf.{note}", "success")
+    return redirect(url_for("admin.rentals_list", view=request.args.get("view", "active")), 303)

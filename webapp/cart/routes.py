@@ -4,7 +4,7 @@ from flask import flash, make_response, redirect, render_template, request, sess
 from flask_login import current_user
 
 from ..htmx import is_htmx, render_page_or_partial, trigger
-from ..services import cart, pricing
+from ..services import cart, pricing, rentals
 from ..utils import safe_next
 from . import bp, store
 from .forms import AddForm, DiscountForm, LineForm
@@ -41,6 +41,8 @@ def add():
     notice = error = None
     if not form.validate():
         error = "Please choose a valid quantity and rental length."
+    elif form.mode.data == "rent" and current_user.is_authenticated and rentals.rental_block_reason(current_user):
+        error = rentals.rental_block_reason(current_user)
     else:
         items = store.load()
         try:

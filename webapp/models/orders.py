@@ -180,6 +180,7 @@ class Rental(db.Model):
     __tablename__ = "rentals"
     __table_args__ = (
         CheckConstraint("status IN ('active', 'returned')", name="status_valid"),
+        CheckConstraint("fee_cents >= 0 AND fee_paid_cents >= 0 AND fee_paid_cents <= fee_cents", name="fees_valid"),
         Index("ix_rentals_user_status", "user_id", "status"),
         Index("ix_rentals_status_due", "status", "due_at"),
     )
@@ -194,8 +195,14 @@ class Rental(db.Model):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     renewed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    fee_cents: Mapped[int] = mapped_column(default=0, server_default="0")  # late fee charged at return
+    fee_paid_cents: Mapped[int] = mapped_column(default=0, server_default="0")  # paid from the wallet so far
 
     book = relationship("Book", lazy="joined")
+
+    @property
+    def fee_due_cents(self) -> int:
+        return self.fee_cents - self.fee_paid_cents
 
 
 class PaymentEvent(db.Model):

@@ -90,6 +90,12 @@ def start_checkout(user: User, items: list[cart.CartItem], address: ShippingAddr
         raise CheckoutError("Please confirm your email address before checking out.")
     if not items:
         raise CheckoutError("Your cart is empty.")
+    if any(i.mode == "rent" for i in items):
+        from .rentals import rental_block_reason
+
+        reason = rental_block_reason(user)
+        if reason:
+            raise CheckoutError(reason)
     snapshot = [cart.CartItem(**vars(i)) for i in items]
     priced = cart.view(snapshot, user=user, code=code)
     if priced.changes:

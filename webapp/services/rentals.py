@@ -1,0 +1,123 @@
+"""Rentals: due dates, one renewal, returns (stock back through the ledger) and late fees.
+
+A late fee accrues per started day past the due date (LATE_FEE_PER_DAY_CENTS). At return it
+is charged to the customer's wallet as far as the balance allows; the rest stays on the rental
+as a balance due. A customer with an overdue rental or an unpaid fee cannot rent again.
+"""
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select, update
+
+from ..extensions import db
+from ..models import Rental, User, utcnow
+from . import audit, paging, stock, wallet
+
+
+class RentalError(ValueError):
+    pass
+
+
+def overdue_days(rental: Rental, now: datetime | None = None) -> int:
+    end = rental.returned_at or now or utcnow()
+    late = end - rental.due_at
+    return max(0, math.ceil(late.total_seconds() / 86400)) if late > timedelta(0) else 0
+
+
+def days_left(rental: Rental, now: datetime | None = None) -> int:
+    return max(0, math.ceil((rental.due_at - (now or utcnow())).total_seconds() / 86400))
+
+
+def accrued_fee_cents(rental: Rental, now: datetime | None = None) -> int:
+    """The late fee so far (the fee charged at return, once returned)."""
+    if rental.status == "returned":
+        return rental.fee_cents
+    return overdue_days(rental, now) * current_app.config["LATE_FEE_PER_DAY_CENTS"]
+
+
+def for_user(user: User) -> tuple[list[Rental], list[Rental]]:
+    rentals = list(db.session.scalars(select(Rental).where(Rental.user_id == user.id)
+                                      .order_by(Rental.status, Rental.due_at.desc(), Rental.id.desc()).limit(200)))
+    return [r for r in rentals if r.status == "active"], [r for r in rentals if r.status == "returned"]
+
+
+def rental_block_reason(user: User, now: datetime | None = None) -> str | None:
+    """Why this customer cannot rent right now (an overdue book or an unpaid fee), or None."""
+    now = now or utcnow()
+    overdue = db.session.scalar(select(func.count()).select_from(Rental).where(
+        Rental.user_id == user.id, Rental.status == "active", Rental.due_at < now)) or 0
+    if overdue:
+        return "Please return your overdue rental before renting another book."
+    unpaid = db.session.scalar(select(func.coalesce(func.sum(Rental.fee_cents - Rental.fee_paid_cents), 0))
+                               .where(Rental.user_id == user.id)) or 0
+    if unpaid:
+        from .money import money
+
+        return f"Please settle your late fees ({money(unpaid)}) before renting another book."
+    return None
+
+
+def renew(rental: Rental, user: User) -> None:
+    """Extend once by the original length, if not yet overdue."""
+    if rental.user_id != user.id:
+        raise PermissionError("not your rental")
+    if rental.status != "active":
+        raise RentalError("This rental has already been returned.")
+    if rental.renewed:
+        raise RentalError("A rental can be renewed once.")
+    if rental.due_at < utcnow():
+        raise RentalError("An overdue rental cannot be renewed; please return it.")
+    length = rental.due_at - rental.starts_at
+    done = db.session.execute(update(Rental).where(Rental.id == rental.id, Rental.renewed.is_(False),
+                                                   Rental.status == "active")
+                              .values(renewed=True, due_at=rental.due_at + length)
+                              .execution_options(synchronize_session=False)).rowcount
+    if not done:
+        raise RentalError("This rental changed meanwhile; please reload.")
+    db.session.refresh(rental)
+
+
+def mark_returned(rental: Rental, *, actor: User, ip: str | None = None, now: datetime | None = None) -> int:
+    """Take a copy back: stock returns through the ledger and any late fee is charged. Returns the fee.
+    Safe to call twice: only the first call does anything."""
+    now = now or utcnow()
+    fee = overdue_days(rental, now) * current_app.config["LATE_FEE_PER_DAY_CENTS"]
+    done = db.session.execute(update(Rental).where(Rental.id == rental.id, Rental.status == "active")
+                              .values(status="returned", returned_at=now, fee_cents=fee)
+                              .execution_options(synchronize_session=False)).rowcount
+    if not done:
+        raise RentalError("This rental was already returned.")
+    db.session.refresh(rental)
+    stock.adjust(rental.book_id, 1, "return", actor_id=actor.id, reference=f"rental-{rental.id}",
+                 note="rental returned")
+    if fee and rental.user_id:
+        paid = min(fee, wallet.balance(rental.user_id))
+        if paid:
+            wallet.debit(rental.user_id, paid, "late_fee", reference=f"rental-{rental.id}",
+                         note=f"Late fee, {overdue_days(rental, now)} days")
+            rental.fee_paid_cents = paid
+    audit.record("rental.returned", actor_id=actor.id, object_type="rental", object_id=rental.id, ip=ip,
+                 after={"fee_cents": fee, "fee_paid_cents": rental.fee_paid_cents})
+    return fee
+
+
+ADMIN_VIEWS = {"active": "Out now", "due_soon": "Due soon", "overdue": "Overdue", "returned": "Returned"}
+
+
+def admin_list(view: str = "active", page: int = 1, per_page: int = 25, now: datetime | None = None) -> paging.Page:
+    now = now or utcnow()
+    stmt = select(Rental)
+    if view == "returned":
+        stmt = stmt.where(Rental.status == "returned").order_by(Rental.returned_at.desc(), Rental.id.desc())
+    else:
+        stmt = stmt.where(Rental.status == "active")
+        if view == "overdue":
+            stmt = stmt.where(Rental.due_at < now)
+        elif view == "due_soon":
+            soon = now + timedelta(days=current_app.config["RENTAL_DUE_SOON_DAYS"])
+            stmt = stmt.where(Rental.due_at >= now, Rental.due_at <= soon)
+        stmt = stmt.order_by(Rental.due_at, Rental.id)
+    return paging.paginate(stmt, page, per_page)
