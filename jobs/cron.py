@@ -3,8 +3,10 @@ from rq import cron
 
 from jobs.email import requeue_stale_email
 from jobs.payments import sweep_reservations
+from jobs.rentals import rental_reminders
 from jobs.search import rebuild_search_terms
 
 cron.register(requeue_stale_email, queue_name="email", interval=300, name="requeue-stale-email")
 cron.register(rebuild_search_terms, queue_name="default", cron="17 * * * *", name="rebuild-search-terms")
 cron.register(sweep_reservations, queue_name="default", interval=300, name="sweep-expired-reservations")
+cron.register(rental_reminders, queue_name="default", cron="0 8 * * *", name="rental-reminders")

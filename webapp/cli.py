@@ -26,6 +26,15 @@ def _demo_admin_2fa() -> None:
     db.session.commit()
 
 
+# What `flask --app wsgi jobs run NAME` can run: the jobs jobs/cron.py schedules.
+SCHEDULED_JOBS = {
+    "requeue-stale-email": "jobs.email.requeue_stale_email",
+    "rebuild-search-terms": "jobs.search.rebuild_search_terms",
+    "sweep-expired-reservations": "jobs.payments.sweep_reservations",
+    "rental-reminders": "jobs.rentals.rental_reminders",
+}
+
+
 def register(app: Flask) -> None:
     @app.cli.command("seed")
     @click.option("--books", default=2000, show_default=True, type=click.IntRange(0, 5_000_000),
@@ -98,6 +107,19 @@ def register(app: Flask) -> None:
         connection = current_app.extensions["folio_redis"]
         w = SimpleWorker([queue(n) for n in names], connection=connection)
         w.work(burst=burst, with_scheduler=not burst)
+
+    @app.cli.group("jobs")
+    def jobs_group():
+        """Scheduled jobs."""
+
+    @jobs_group.command("run")
+    @click.argument("name", type=click.Choice(sorted(SCHEDULED_JOBS)))
+    def run_job(name: str):
+        """Run one scheduled job now, in this process (the same function `rq cron` enqueues)."""
+        import importlib
+
+        module, func = SCHEDULED_JOBS[name].rsplit(".", 1)
+        click.echo(f"{name}: {getattr(importlib.import_module(module), func)()}")
 
     @app.cli.group("search")
     def search_group():

@@ -1,4 +1,4 @@
-"""Rental late fees: what was charged at return and how much the wallet has paid (rentals is not
+"""Rental late fees and reminder bookkeeping: what was charged at return and how much the wallet has paid (rentals is not
 referenced by other tables, so SQLite's batch rebuild for the CHECK is safe).
 
 Revision ID: 0005
@@ -33,12 +33,16 @@ def _upgrade():
     with op.batch_alter_table('rentals', schema=None) as batch_op:
         batch_op.add_column(sa.Column('fee_cents', sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('fee_paid_cents', sa.Integer(), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('reminder_sent_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('overdue_notice_sent_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_check_constraint(
             'fees_valid', 'fee_cents >= 0 AND fee_paid_cents >= 0 AND fee_paid_cents <= fee_cents')
 
 def _downgrade():
     with op.batch_alter_table('rentals', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_rentals_fees_valid'), type_='check')
+        batch_op.drop_column('overdue_notice_sent_at')
+        batch_op.drop_column('reminder_sent_at')
         batch_op.drop_column('fee_paid_cents')
         batch_op.drop_column('fee_cents')
 

@@ -85,3 +85,30 @@ def test_admin_lists(app, db, rented):
     with time_machine.travel(rental.due_at + timedelta(days=1), tick=False):
         assert rentals.admin_list("overdue").total == 1
     assert db.session.scalar(select(func.count()).select_from(Rental)) == 1
+
+
+def test_reminder_and_overdue_notice_are_sent_once_each(app, db, rented, runner):
+    from webapp.models import OutboundEmail
+
+    _user, _book, rental = rented
+    with time_machine.travel(rental.due_at - timedelta(days=3), tick=False):
+        assert rentals.send_due_reminders() == 0  # not yet
+    with time_machine.travel(rental.due_at - timedelta(days=1), tick=False):
+        assert rentals.send_due_reminders() == 1
+        assert rentals.send_due_reminders() == 0  # running twice sends one email
+    with time_machine.travel(rental.due_at + timedelta(days=2, hours=1), tick=False):
+        result = runner.invoke(args=["jobs", "run", "rental-reminders"])
+        assert result.exit_code == 0 and "'overdue_notices': 1" in result.output
+        assert runner.invoke(args=["jobs", "run", "rental-reminders"]).output.count("'overdue_notices': 0") == 1
+    subjects = db.session.scalars(select(OutboundEmail.subject).order_by(OutboundEmail.id)).all()
+    reminders = [s for s in subjects if "due back" in s]
+    overdue = [s for s in subjects if "overdue" in s]
+    assert len(reminders) == 1 and len(overdue) == 1
+    body = db.session.scalars(select(OutboundEmail.body_text).where(OutboundEmail.subject.contains("overdue"))).one()
+    assert "$1.50 so far" in body  # 3 started days at $0.50
+
+
+def test_every_scheduled_job_can_be_run_by_name(runner):
+    for name in ("requeue-stale-email", "rebuild-search-terms", "sweep-expired-reservations", "rental-reminders"):
+        result = runner.invoke(args=["jobs", "run", name])
+        assert result.exit_code == 0, (name, result.output)

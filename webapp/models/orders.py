@@ -197,6 +197,8 @@ class Rental(db.Model):
     renewed: Mapped[bool] = mapped_column(default=False, server_default=false())
     fee_cents: Mapped[int] = mapped_column(default=0, server_default="0")  # late fee charged at return
     fee_paid_cents: Mapped[int] = mapped_column(default=0, server_default="0")  # paid from the wallet so far
+    reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # "due in 2 days", once
+    overdue_notice_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # "overdue", once
 
     book = relationship("Book", lazy="joined")
 

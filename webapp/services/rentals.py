@@ -121,3 +121,58 @@ def admin_list(view: str = "active", page: int = 1, per_page: int = 25, now: dat
             stmt = stmt.where(Rental.due_at >= now, Rental.due_at <= soon)
         stmt = stmt.order_by(Rental.due_at, Rental.id)
     return paging.paginate(stmt, page, per_page)
+
+
+# ---- scheduled reminders (jobs.rentals, daily) ----
+
+def _claim(rental_id: int, column, now: datetime) -> bool:
+    """Mark a notice as sent, once: only the call that flips it from NULL sends the email."""
+    return db.session.execute(update(Rental).where(Rental.id == rental_id, column.is_(None), Rental.status == "active")
+                              .values({column.key: now}).execution_options(synchronize_session=False)).rowcount == 1
+
+
+def send_due_reminders(now: datetime | None = None) -> int:
+    """Email customers whose rental is due within RENTAL_DUE_SOON_DAYS. Each rental gets one reminder."""
+    from . import mail
+    from .money import money
+
+    now = now or utcnow()
+    soon = now + timedelta(days=current_app.config["RENTAL_DUE_SOON_DAYS"])
+    due = db.session.scalars(select(Rental).where(Rental.status == "active", Rental.reminder_sent_at.is_(None),
+                                                  Rental.due_at >= now, Rental.due_at <= soon).limit(1000)).all()
+    sent = 0
+    for rental in due:
+        user = db.session.get(User, rental.user_id) if rental.user_id else None
+        if user is None or not _claim(rental.id, Rental.reminder_sent_at, now):
+            continue
+        mail.send(user.email, f"“{rental.book.title}” is due back on {rental.due_at:%-d %B}",
+                  f"Hello {user.display_name},\n\nA friendly reminder: your rental of “{rental.book.title}” is due "
+                  f"back on {rental.due_at:%A %-d %B %Y}. You can renew it once from your account if nobody is "
+                  f"waiting for it. Late returns cost {money(current_app.config['LATE_FEE_PER_DAY_CENTS'])} a day."
+                  f"\n\n— {current_app.config['SHOP_NAME']}")
+        sent += 1
+    db.session.commit()
+    return sent
+
+
+def send_overdue_notices(now: datetime | None = None) -> int:
+    """Email customers whose rental is overdue, once per rental, with the fee so far."""
+    from . import mail
+    from .money import money
+
+    now = now or utcnow()
+    late = db.session.scalars(select(Rental).where(Rental.status == "active", Rental.overdue_notice_sent_at.is_(None),
+                                                   Rental.due_at < now).limit(1000)).all()
+    sent = 0
+    for rental in late:
+        user = db.session.get(User, rental.user_id) if rental.user_id else None
+        if user is None or not _claim(rental.id, Rental.overdue_notice_sent_at, now):
+            continue
+        mail.send(user.email, f"“{rental.book.title}” is overdue",
+                  f"Hello {user.display_name},\n\nYour rental of “{rental.book.title}” was due on "
+                  f"{rental.due_at:%-d %B %Y}. The late fee is {money(current_app.config['LATE_FEE_PER_DAY_CENTS'])} "
+                  f"a day ({money(accrued_fee_cents(rental, now))} so far). Please return it soon; you can't rent "
+                  f"another book until it's back.\n\n— {current_app.config['SHOP_NAME']}")
+        sent += 1
+    db.session.commit()
+    return sent
