@@ -131,48 +131,50 @@ def _claim(rental_id: int, column, now: datetime) -> bool:
                               .values({column.key: now}).execution_options(synchronize_session=False)).rowcount == 1
 
 
+def _notify(rentals_due, column, now: datetime, subject, body) -> int:
+    """Send one email per rental (subject/body build the text), each rental at most once per `column`."""
+    from . import mail
+
+    sent = 0
+    for rental in rentals_due:
+        user = db.session.get(User, rental.user_id) if rental.user_id else None
+        if user is None or not _claim(rental.id, column, now):
+            continue
+        mail.send(user.email, subject(rental), f"Hello {user.display_name},\n\n{body(rental)}\n\n"
+                                               f"— {current_app.config['SHOP_NAME']}")
+        sent += 1
+    db.session.commit()
+    return sent
+
+
 def send_due_reminders(now: datetime | None = None) -> int:
     """Email customers whose rental is due within RENTAL_DUE_SOON_DAYS. Each rental gets one reminder."""
-    from . import mail
     from .money import money
 
     now = now or utcnow()
     soon = now + timedelta(days=current_app.config["RENTAL_DUE_SOON_DAYS"])
     due = db.session.scalars(select(Rental).where(Rental.status == "active", Rental.reminder_sent_at.is_(None),
                                                   Rental.due_at >= now, Rental.due_at <= soon).limit(1000)).all()
-    sent = 0
-    for rental in due:
-        user = db.session.get(User, rental.user_id) if rental.user_id else None
-        if user is None or not _claim(rental.id, Rental.reminder_sent_at, now):
-            continue
-        mail.send(user.email, f"“{rental.book.title}” is due back on {rental.due_at:%-d %B}",
-                  f"Hello {user.display_name},\n\nA friendly reminder: your rental of “{rental.book.title}” is due "
-                  f"back on {rental.due_at:%A %-d %B %Y}. You can renew it once from your account if nobody is "
-                  f"waiting for it. Late returns cost {money(current_app.config['LATE_FEE_PER_DAY_CENTS'])} a day."
-                  f"\n\n— {current_app.config['SHOP_NAME']}")
-        sent += 1
-    db.session.commit()
-    return sent
+    fee = money(current_app.config["LATE_FEE_PER_DAY_CENTS"])
+    return _notify(
+        due, Rental.reminder_sent_at, now,
+        lambda r: f"“{r.book.title}” is due back on {r.due_at:%-d %B}",
+        lambda r: (f"A friendly reminder: your rental of “{r.book.title}” is due back on {r.due_at:%A %-d %B %Y}. "
+                   f"You can renew it once from your account if nobody is waiting for it. "
+                   f"Late returns cost {fee} a day."))
 
 
 def send_overdue_notices(now: datetime | None = None) -> int:
     """Email customers whose rental is overdue, once per rental, with the fee so far."""
-    from . import mail
     from .money import money
 
     now = now or utcnow()
     late = db.session.scalars(select(Rental).where(Rental.status == "active", Rental.overdue_notice_sent_at.is_(None),
                                                    Rental.due_at < now).limit(1000)).all()
-    sent = 0
-    for rental in late:
-        user = db.session.get(User, rental.user_id) if rental.user_id else None
-        if user is None or not _claim(rental.id, Rental.overdue_notice_sent_at, now):
-            continue
-        mail.send(user.email, f"“{rental.book.title}” is overdue",
-                  f"Hello {user.display_name},\n\nYour rental of “{rental.book.title}” was due on "
-                  f"{rental.due_at:%-d %B %Y}. The late fee is {money(current_app.config['LATE_FEE_PER_DAY_CENTS'])} "
-                  f"a day ({money(accrued_fee_cents(rental, now))} so far). Please return it soon; you can't rent "
-                  f"another book until it's back.\n\n— {current_app.config['SHOP_NAME']}")
-        sent += 1
-    db.session.commit()
-    return sent
+    fee = money(current_app.config["LATE_FEE_PER_DAY_CENTS"])
+    return _notify(
+        late, Rental.overdue_notice_sent_at, now,
+        lambda r: f"“{r.book.title}” is overdue",
+        lambda r: (f"Your rental of “{r.book.title}” was due on {r.due_at:%-d %B %Y}. The late fee is {fee} a day "
+                   f"({money(accrued_fee_cents(r, now))} so far). Please return it soon; you can't rent another "
+                   f"book until it's back."))
