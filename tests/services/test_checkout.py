@@ -274,3 +274,53 @@ def test_deleting_an_account_keeps_its_orders_anonymised(app, db, make_book, run
     kept = db.session.get(Order, order.id)
     assert kept.status == "delivered" and kept.total_cents > 0 and kept.lines[0].title
     assert "leaver" not in kept.email and kept.ship_name == "Deleted customer" and kept.ship_line1 == "(removed)"
+
+
+def test_pay_fully_from_the_wallet_and_refund_back_to_it(app, db, make_book):
+    from webapp.services import wallet
+
+    book = make_book("Wallet Book", on_hand=3, price_cents=4000)
+    user = shopper("walleteer")
+    wallet.credit(user.id, 3000, "adjustment", reference="gift")
+    db.session.commit()
+    with pytest.raises(CheckoutError, match=r"balance is \$30.00; this needs \$40.00. Pay by card"):
+        start_with_wallet(user, book)
+    db.session.rollback()
+    assert inv(db, book) == (3, 0)  # nothing reserved by the refused attempt
+    wallet.credit(user.id, 1000, "adjustment", reference="gift-2")
+    db.session.commit()
+    order = start_with_wallet(user, book)
+    assert order.status == "paid" and order.payment_provider == "wallet" and wallet.balance(user.id) == 0
+    assert inv(db, book) == (2, 0)
+    orders.cancel(order, actor=user)  # wallet payments are refunded to the wallet
+    db.session.commit()
+    assert db.session.get(Order, order.id).status == "refunded" and wallet.balance(user.id) == 4000
+    assert inv(db, book) == (3, 0)
+
+
+def test_card_payment_refunded_to_the_wallet_on_request(app, db, make_book, run_jobs):
+    from webapp.services import wallet
+
+    book = make_book(on_hand=2, price_cents=1500)
+    user = shopper("refundee")
+    order = start(user, [(book, 1, "buy", 1)])
+    pay(order)
+    run_jobs()
+    order = db.session.get(Order, order.id)
+    db.session.refresh(order)
+    orders.cancel(order, actor=user, refund_to="wallet")
+    db.session.commit()
+    assert wallet.balance(user.id) == order.total_cents and order.status == "refunded"
+    assert db.session.scalar(select(func.count()).select_from(OrderEvent).where(OrderEvent.status == "refunded")) == 1
+
+
+def start_with_wallet(user, book):
+    from tests.checkout_helpers import ADDRESS
+    from webapp.extensions import db
+
+    items = [cart.CartItem(book.id, "buy", 1, 1, book.price_cents)]
+    order, url = orders.start_checkout(user, items, ADDRESS, code=None, use_wallet=True,
+                                       success_url=lambda o: f"/checkout/success/{o.number}", cancel_url=lambda o: "c")
+    db.session.commit()
+    assert url == f"/checkout/success/{order.number}"
+    return order

@@ -244,3 +244,27 @@ def test_back_to_cart_after_paying_in_another_tab_confirms_the_payment(client, a
     db.session.expire_all()
     assert db.session.get(Order, order.id).status == "paid"
     assert db.session.get(Inventory, book.id).on_hand == 2
+
+
+def test_pay_with_wallet_through_the_site_and_refund_to_wallet(client, auth, db, make_book):
+    from webapp.services import wallet
+
+    book = make_book("Wallet Paid", on_hand=3, price_cents=4000)
+    user = auth.user("walletuser")
+    wallet.credit(user.id, 5000, "adjustment", reference="welcome")
+    db.session.commit()
+    auth.login("walletuser")
+    post(client, "/cart/add", {"book_id": book.id, "mode": "buy"})
+    page = client.get("/checkout").get_data(as_text=True)
+    assert "Pay with my wallet ($50.00 available)" in page
+    r = post(client, "/checkout", {"address_id": "new", "full_name": "Wal Let", "line1": "2 Coin St", "city": "Mint",
+                                   "postcode": "99999", "country": "US", "use_wallet": "y"})
+    assert r.status_code == 303 and "/checkout/success/" in r.headers["Location"]
+    order = db.session.scalars(select(Order)).one()
+    assert "Payment received" in client.get(r.headers["Location"].replace("http://localhost", "")).get_data(as_text=True)
+    assert wallet.balance(user.id) == 5000 - order.total_cents
+    assert "refund to my wallet" in client.get(f"/orders/{order.number}").get_data(as_text=True)
+    post(client, f"/orders/{order.number}/cancel")
+    db.session.expire_all()
+    assert wallet.balance(user.id) == 5000 and db.session.get(Order, order.id).status == "refunded"
+    assert "Order " + order.number in client.get("/account/wallet").get_data(as_text=True)

@@ -20,6 +20,7 @@ class CheckoutForm(FlaskForm):
     phone = StringField("Phone", validators=[Optional(), Length(max=40),
                                             Regexp(r"^[0-9 +()\-]+$", message="Digits, spaces and + ( ) - only.")])
     save_address = BooleanField("Save this address to my account")
+    use_wallet = BooleanField("Pay with my wallet")
 
     REQUIRED = ("full_name", "line1", "city", "postcode", "country")
 

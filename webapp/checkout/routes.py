@@ -7,7 +7,7 @@ from ..auth import session as auth_session
 from ..cart import store
 from ..extensions import db
 from ..models import Address, Book
-from ..services import accounts, cart, orders, payments
+from ..services import accounts, cart, orders, payments, wallet
 from ..services.orders import CheckoutError, OrderStateError, ShippingAddress
 from ..services.stock import SoldOut
 from . import bp
@@ -50,7 +50,8 @@ def index():
             order, pay_url = orders.start_checkout(
                 current_user, items, address, code=code,
                 success_url=lambda o: url_for("checkout.success", number=o.number, _external=True),
-                cancel_url=lambda o: url_for("checkout.cancelled", number=o.number, _external=True))
+                cancel_url=lambda o: url_for("checkout.cancelled", number=o.number, _external=True),
+                use_wallet=bool(form.use_wallet.data))
         except SoldOut as exc:
             db.session.rollback()
             book = db.session.get(Book, exc.book_id)
@@ -68,7 +69,8 @@ def index():
         db.session.commit()
         session["checkout_order"] = {"number": order.number, "buy_now": buy_now}
         return redirect(pay_url, 303)
-    return render_template("checkout/index.html", form=form, view=view, buy_now=buy_now)
+    return render_template("checkout/index.html", form=form, view=view, buy_now=buy_now,
+                           wallet_cents=wallet.balance(current_user.id))
 
 
 def _address_from(form: CheckoutForm) -> ShippingAddress:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..auth import session as auth_session
@@ -47,11 +47,13 @@ def receipt(number: str):
 def cancel(number: str):
     order = _own(number)
     try:
-        orders.cancel(order, actor=current_user, ip=auth_session.client_ip())
+        refund_to = "wallet" if request.form.get("refund_to") == "wallet" else "card"
+        orders.cancel(order, actor=current_user, ip=auth_session.client_ip(), refund_to=refund_to)
     except (OrderStateError, payments.PaymentError) as exc:
         db.session.rollback()
         flash(str(exc), "error")
     else:
         db.session.commit()
-        flash("Your order is cancelled." + (" The refund is on its way." if order.paid_at else ""), "success")
+        refunded = " The money is in your wallet." if order.status == "refunded" else " The refund is on its way."
+        flash("Your order is cancelled." + (refunded if order.paid_at else ""), "success")
     return redirect(url_for("orders.detail", number=order.number), 303)

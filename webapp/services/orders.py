@@ -25,7 +25,7 @@ from ..models import (
     User,
     utcnow,
 )
-from . import audit, cart, mail, payments, stock
+from . import audit, cart, mail, payments, stock, wallet
 from .money import money
 from .stock import SoldOut
 
@@ -81,7 +81,7 @@ class ShippingAddress:
 
 
 def start_checkout(user: User, items: list[cart.CartItem], address: ShippingAddress, *, code: str | None,
-                   success_url, cancel_url) -> tuple[Order, str]:
+                   success_url, cancel_url, use_wallet: bool = False) -> tuple[Order, str]:
     """Create the order, reserve its stock and open a payment session. Returns (order, payment URL).
 
     Raises CheckoutError (nothing to buy, not verified, prices moved) or SoldOut; the caller rolls
@@ -127,9 +127,25 @@ def start_checkout(user: User, items: list[cart.CartItem], address: ShippingAddr
         _redeem(quote.discount, order, user)
     _event(order, "pending_payment", "Checkout started; stock reserved for "
            f"{config['CHECKOUT_EXPIRY_MINUTES']} minutes.")
+    if use_wallet:
+        return order, _pay_from_wallet(order, user, success_url(order))
     session = payments.gateway().create_checkout(order, success_url(order), cancel_url(order))
     order.payment_session_id = session.id
     return order, session.url
+
+
+def _pay_from_wallet(order: Order, user: User, success_url: str) -> str:
+    """The wallet covers the whole order: debit it and complete the sale now (no payment page)."""
+    try:
+        wallet.debit(user.id, order.total_cents, "order_payment", reference=order.number,
+                     note=f"Order {order.number}")
+    except wallet.InsufficientFunds as exc:
+        raise CheckoutError(f"{exc} Pay by card instead.") from None
+    order.payment_provider = "wallet"
+    order.payment_session_id = f"wallet-{order.number}"
+    db.session.flush()
+    fulfil(order.payment_session_id, payment_intent_id=None, amount_total=order.total_cents)
+    return success_url
 
 
 def _redeem(discount: DiscountCode, order: Order, user: User) -> None:
@@ -263,8 +279,10 @@ def sweep_expired_reservations(now=None) -> int:
 
 # ---- cancelling and refunds ----
 
-def cancel(order: Order, *, actor: User, reason: str = "Cancelled by the customer.", ip: str | None = None) -> None:
-    """Cancel before shipping. Unpaid: release stock. Paid: stock returns and the payment is refunded."""
+def cancel(order: Order, *, actor: User, reason: str = "Cancelled by the customer.", ip: str | None = None,
+           refund_to: str = "card") -> None:
+    """Cancel before shipping. Unpaid: release stock. Paid: stock returns and the payment is refunded, to the
+    card (through the payment provider) or at once to the customer's wallet (always, if the wallet paid)."""
     if order.status == "pending_payment":
         if not _transition(order.id, ("pending_payment",), "cancelled", cancelled_at=utcnow()):
             raise OrderStateError("This order changed meanwhile; please reload.")
@@ -289,8 +307,17 @@ def cancel(order: Order, *, actor: User, reason: str = "Cancelled by the custome
                            .values(status="returned", returned_at=utcnow())
                            .execution_options(synchronize_session=False))
         _event(order, "cancelled", reason, actor.id)
-        payments.gateway().refund(order, order.total_cents)
-        _send_cancelled(order, refunded=True)
+        if (refund_to == "wallet" or order.payment_provider == "wallet") and order.user_id:
+            wallet.credit(order.user_id, order.total_cents, "refund", reference=order.number,
+                          note=f"Order {order.number} cancelled")
+            order.refunded_cents, order.refunded_at = order.total_cents, utcnow()
+            _transition(order.id, ("cancelled",), "refunded")
+            db.session.refresh(order)
+            _event(order, "refunded", f"{money(order.total_cents)} refunded to the customer's wallet.")
+            _send_cancelled(order, refunded=True, to_wallet=True)
+        else:
+            payments.gateway().refund(order, order.total_cents)
+            _send_cancelled(order, refunded=True)
     else:
         raise OrderStateError(f"An order that is {order.status.replace('_', ' ')} cannot be cancelled.")
     audit.record("order.cancelled", actor_id=actor.id, object_type="order", object_id=order.number, ip=ip,
@@ -351,9 +378,10 @@ def _send_receipt(order: Order) -> None:
               f"{_receipt_text(order)}\nWe will email you when it ships.\n\n— {shop}")
 
 
-def _send_cancelled(order: Order, refunded: bool) -> None:
+def _send_cancelled(order: Order, refunded: bool, to_wallet: bool = False) -> None:
     shop = current_app.config["SHOP_NAME"]
-    refund = f"We are refunding {money(order.total_cents)} to your card.\n\n" if refunded else ""
+    where = "your Folio wallet (available now)" if to_wallet else "your card"
+    refund = f"We are refunding {money(order.total_cents)} to {where}.\n\n" if refunded else ""
     mail.send(order.email, f"Order {order.number} is cancelled",
               f"Your order {order.number} is cancelled.\n\n{refund}{_receipt_text(order)}\n— {shop}")
 
