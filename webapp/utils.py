@@ -43,3 +43,18 @@ def attempt(form, action):
         return FAILED
     db.session.commit()
     return result
+
+
+def confirm_code(form, user, purpose: str) -> bool:
+    """Check an emailed 6-digit code from a form. A wrong code still commits: the count of tries must stick."""
+    from .extensions import db
+    from .services import accounts
+
+    try:
+        accounts.confirm_code(user, purpose, form.code.data)
+    except accounts.AccountError as exc:
+        db.session.commit()
+        apply_errors(form, exc)
+        return False
+    db.session.commit()
+    return True

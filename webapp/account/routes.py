@@ -9,7 +9,7 @@ from ..extensions import db
 from ..models import Address
 from ..services import accounts, crypto, twofactor
 from ..services.accounts import AccountError, ThrottledError
-from ..utils import FAILED, apply_errors, attempt
+from ..utils import FAILED, attempt, confirm_code
 from . import bp
 from .forms import (
     AddressForm,
@@ -91,16 +91,9 @@ def confirm_email():
         flash("There is no email change waiting.", "info")
         return redirect(url_for("account.index"))
     form = CodeForm()
-    if form.validate_on_submit():
-        try:
-            accounts.confirm_code(current_user, "change_email", form.code.data)
-        except AccountError as exc:
-            db.session.commit()  # keep the count of wrong tries
-            apply_errors(form, exc)
-        else:
-            db.session.commit()
-            flash("Your email address is changed.", "success")
-            return redirect(url_for("account.index"), 303)
+    if form.validate_on_submit() and confirm_code(form, current_user, "change_email"):
+        flash("Your email address is changed.", "success")
+        return redirect(url_for("account.index"), 303)
     return render_template("account/email_confirm.html", form=form, new_email=pending.new_email)
 
 

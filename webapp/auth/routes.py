@@ -10,7 +10,7 @@ from ..extensions import db, limiter
 from ..models import User
 from ..services import accounts, twofactor
 from ..services.accounts import AccountError, ThrottledError
-from ..utils import FAILED, apply_errors, attempt, safe_next
+from ..utils import FAILED, attempt, confirm_code, safe_next
 from . import bp
 from . import session as auth_session
 from .forms import CodeForm, ForgotForm, LoginForm, RegisterForm, ResetForm, SecondFactorForm
@@ -78,16 +78,9 @@ def verify():
     if current_user.is_verified:
         return redirect(url_for("account.index"))
     form = CodeForm()
-    if form.validate_on_submit():
-        try:
-            accounts.confirm_code(current_user, "verify", form.code.data)
-        except AccountError as exc:
-            db.session.commit()  # keep the count of wrong tries
-            apply_errors(form, exc)
-        else:
-            db.session.commit()
-            flash("Your email address is confirmed. Thank you!", "success")
-            return redirect(safe_next(url_for("account.index")), 303)
+    if form.validate_on_submit() and confirm_code(form, current_user, "verify"):
+        flash("Your email address is confirmed. Thank you!", "success")
+        return redirect(safe_next(url_for("account.index")), 303)
     return render_template("auth/verify.html", form=form)
 
 
