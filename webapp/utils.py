@@ -58,3 +58,19 @@ def confirm_code(form, user, purpose: str) -> bool:
         return False
     db.session.commit()
     return True
+
+
+def resend_code(user, purpose: str, new_email: str | None = None) -> None:
+    """Email a fresh code, or say how long to wait (throttled to one a minute)."""
+    from flask import flash
+
+    from .extensions import db
+    from .services import accounts
+
+    try:
+        accounts.issue_code(user, purpose, new_email=new_email)
+    except accounts.ThrottledError as exc:
+        flash(str(exc), "error")
+        return
+    db.session.commit()
+    flash("We sent you a new code.", "success")

@@ -1,16 +1,10 @@
 """axe-core audits of the catalog pages, and screenshots for a human eye (not compared)."""
 from __future__ import annotations
 
-import json
-
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
-BLOCKING = {"serious", "critical"}
-VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
-
-_axe = Axe()
+from .axe import VIEWPORTS, assert_accessible
 
 
 def _pages(cat) -> dict[str, str]:
@@ -20,20 +14,6 @@ def _pages(cat) -> dict[str, str]:
         "search": "/books?q=garden",
         "detail": f"/books/{cat.needle_id}",
     }
-
-
-def _describe(violations: list[dict]) -> str:
-    lines = []
-    for v in violations:
-        lines.append(f"[{v['impact']}] {v['id']}: {v['help']} ({v['helpUrl']})")
-        for node in v["nodes"][:5]:
-            lines.append(f"    at {json.dumps(node['target'])}: {node['html'][:160]}")
-            summary = (node.get("failureSummary") or "").replace("\n", " ")
-            if summary:
-                lines.append(f"       {summary[:300]}")
-        if len(v["nodes"]) > 5:
-            lines.append(f"    ... and {len(v['nodes']) - 5} more")
-    return "\n".join(lines)
 
 
 def _ready(page: Page, path: str) -> None:
@@ -49,10 +29,7 @@ def test_no_serious_axe_violations(e2e_page: Page, seeded_catalog, name):
     _ready(page, path)
     if name == "search":
         expect(page.locator("#results .book-card").first).to_be_visible()  # audit a page with results
-    results = _axe.run(page)
-    violations = results.response["violations"]
-    blocking = [v for v in violations if v.get("impact") in BLOCKING]
-    assert not blocking, f"axe found serious/critical problems on {path}:\n{_describe(blocking)}"
+    assert_accessible(page, path)
 
 
 def test_no_serious_axe_violations_after_live_search(e2e_page: Page, seeded_catalog):
@@ -61,9 +38,7 @@ def test_no_serious_axe_violations_after_live_search(e2e_page: Page, seeded_cata
     _ready(page, "/books")
     page.locator("#q").press_sequentially("zzqx", delay=20)
     expect(page.locator("#results .result-count")).to_have_text("No books found")
-    results = _axe.run(page)
-    blocking = [v for v in results.response["violations"] if v.get("impact") in BLOCKING]
-    assert not blocking, f"axe found serious/critical problems after a live search:\n{_describe(blocking)}"
+    assert_accessible(page, "the listing after a live search")
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
@@ -75,9 +50,7 @@ def test_no_serious_axe_violations_in_filter_errors(new_context, seeded_catalog,
     _ready(page, "/books?min_price=abc&max_price=-3&in_stock=y")
     expect(page.locator("#filters details.filter-panel")).to_have_attribute("open", "")
     expect(page.locator("#filters small.error").first).to_be_visible()
-    results = _axe.run(page)
-    blocking = [v for v in results.response["violations"] if v.get("impact") in BLOCKING]
-    assert not blocking, f"axe found serious/critical problems ({scheme} scheme):\n{_describe(blocking)}"
+    assert_accessible(page, f"the filters with errors ({scheme} scheme)")
 
 
 def _load_lazy_images(page: Page) -> None:

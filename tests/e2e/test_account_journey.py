@@ -8,14 +8,12 @@ from urllib.parse import parse_qs
 
 import pyotp
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from tests.conftest import ADMIN_TOTP, PASSWORD
 
-from .test_accessibility import BLOCKING, VIEWPORTS, _describe
+from .axe import VIEWPORTS, blocking_violations, describe
 
-_axe = Axe()
 SIGNED_OUT = "You are signed out."
 WRONG_2FA = "That code is not right (or was already used)."
 
@@ -65,10 +63,6 @@ def assert_same_document(page: Page, what: str) -> None:
     assert page.evaluate("window.__folioE2E") == "same-document", f"{what} reloaded the page"
 
 
-def blocking_violations(page: Page) -> list[dict]:
-    return [v for v in _axe.run(page).response["violations"] if v.get("impact") in BLOCKING]
-
-
 class AxeReport:
     """Audit several pages, then fail once listing every problem found."""
 
@@ -79,7 +73,7 @@ class AxeReport:
         page.wait_for_load_state("load")
         blocking = blocking_violations(page)
         if blocking:
-            self.problems.append(f"--- {label} ({page.url}):\n{_describe(blocking)}")
+            self.problems.append(f"--- {label} ({page.url}):\n{describe(blocking)}")
 
     def check(self) -> None:
         assert not self.problems, "axe found serious/critical problems:\n" + "\n".join(self.problems)

@@ -6,26 +6,23 @@ Background work (the payment webhook and the receipt email) only runs when a tes
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import date
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.conftest import PASSWORD, Auth
-from webapp.templating import money
+from webapp.services.money import money
 
-BLOCKING = {"serious", "critical"}
-VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
+from .axe import VIEWPORTS, assert_accessible
+
 GOOD_CARD = "4242 4242 4242 4242"
 DECLINED_CARD = "4000 0000 0000 0002"
 CARD_YEAR = str(date.today().year + 3)
 SLOW = 10_000  # htmx round trips and the success page's 1 s polling
 
-_axe = Axe()
 
 
 @dataclass(frozen=True)
@@ -134,24 +131,10 @@ def _seed_cart(app, user_id: int, lines: list[tuple[int, str, int, int]]) -> Non
     _db(app, seed)
 
 
-def _describe(violations: list[dict]) -> str:
-    out = []
-    for v in violations:
-        out.append(f"[{v['impact']}] {v['id']}: {v['help']} ({v['helpUrl']})")
-        for node in v["nodes"][:5]:
-            out.append(f"    at {json.dumps(node['target'])}: {node['html'][:160]}")
-            summary = (node.get("failureSummary") or "").replace("\n", " ")
-            if summary:
-                out.append(f"       {summary[:300]}")
-    return "\n".join(out)
-
-
 def _audit(page: Page, what: str) -> None:
     """axe-core on the page as it is now: no serious or critical violations."""
     page.wait_for_load_state("load")
-    violations = _axe.run(page).response["violations"]
-    blocking = [v for v in violations if v.get("impact") in BLOCKING]
-    assert not blocking, f"axe found serious/critical problems on {what} ({page.url}):\n{_describe(blocking)}"
+    assert_accessible(page, what)
 
 
 def _mark(page: Page) -> None:

@@ -244,3 +244,11 @@ def test_delete_account_flow(client, auth, db):
     db.session.expire_all()
     assert db.session.get(User, user.id).deleted_at is not None
     assert auth.login("leaving").status_code == 200
+
+
+def test_resend_code_is_throttled_with_a_message(client, auth):
+    auth.post("/register", {"username": "resender", "email": "resender@example.com", "password": PASSWORD,
+                            "confirm": PASSWORD})
+    r = auth.post("/verify/resend")
+    assert r.status_code == 303
+    assert "Please wait" in client.get("/verify").get_data(as_text=True)

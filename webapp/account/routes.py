@@ -8,8 +8,8 @@ from ..authz import owned_or_404
 from ..extensions import db
 from ..models import Address
 from ..services import accounts, crypto, twofactor
-from ..services.accounts import AccountError, ThrottledError
-from ..utils import FAILED, attempt, confirm_code
+from ..services.accounts import AccountError
+from ..utils import FAILED, attempt, confirm_code, resend_code
 from . import bp
 from .forms import (
     AddressForm,
@@ -102,13 +102,7 @@ def resend_email_code():
     pending = accounts.pending_email_change(current_user)
     if pending is None:
         return redirect(url_for("account.change_email"))
-    try:
-        accounts.issue_code(current_user, "change_email", new_email=pending.new_email)
-    except ThrottledError as exc:
-        flash(str(exc), "error")
-    else:
-        db.session.commit()
-        flash("We sent a new code.", "success")
+    resend_code(current_user, "change_email", new_email=pending.new_email)
     return redirect(url_for("account.confirm_email"), 303)
 
 

@@ -9,8 +9,9 @@ from flask_login import current_user, login_required
 from ..extensions import db, limiter
 from ..models import User
 from ..services import accounts, twofactor
-from ..services.accounts import AccountError, ThrottledError
+from ..services.accounts import AccountError
 from ..utils import FAILED, attempt, confirm_code, safe_next
+from ..utils import resend_code as send_new_code
 from . import bp
 from . import session as auth_session
 from .forms import CodeForm, ForgotForm, LoginForm, RegisterForm, ResetForm, SecondFactorForm
@@ -89,13 +90,7 @@ def verify():
 def resend_code():
     if current_user.is_verified:
         return redirect(url_for("account.index"))
-    try:
-        accounts.issue_code(current_user, "verify")
-    except ThrottledError as exc:
-        flash(str(exc), "error")
-    else:
-        db.session.commit()
-        flash("We sent you a new code.", "success")
+    send_new_code(current_user, "verify")
     return redirect(url_for("auth.verify"), 303)
 
 

@@ -4,6 +4,7 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask_login import current_user, login_required
 
 from ..auth import session as auth_session
+from ..authz import owned_or_404
 from ..cart import store
 from ..extensions import db
 from ..models import Address, Book
@@ -87,10 +88,7 @@ def _address_from(form: CheckoutForm) -> ShippingAddress:
 
 
 def _own_order(number: str):
-    order = orders.by_number(number)
-    if order is None or order.user_id != current_user.id:
-        abort(404)
-    return order
+    return owned_or_404(orders.by_number(number))
 
 
 @bp.get("/checkout/success/<number>")

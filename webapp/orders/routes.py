@@ -4,6 +4,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..auth import session as auth_session
+from ..authz import owned_or_404
 from ..extensions import db
 from ..services import orders, payments
 from ..services.orders import OrderStateError
@@ -18,10 +19,7 @@ def _signed_in():
 
 def _own(number: str):
     """The order if it is the signed-in customer's; 404 for anyone else's (no hint it exists)."""
-    order = orders.by_number(number)
-    if order is None or order.user_id != current_user.id:
-        abort(404)
-    return order
+    return owned_or_404(orders.by_number(number))
 
 
 @bp.get("")

@@ -10,8 +10,23 @@ from ..extensions import db
 COUNT_CAP = 10_000
 
 
+class Pager:
+    """What the shared pager partial needs; subclasses provide `page` and `pages`."""
+
+    page: int
+    pages: int
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
 @dataclass
-class Page:
+class Page(Pager):
     items: list
     page: int
     per_page: int
@@ -21,14 +36,6 @@ class Page:
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
 
 
 def paginate(stmt: Select, page: int, per_page: int = 25, *, scalars: bool = True) -> Page:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from flask import current_app
 from sqlalchemy import (
@@ -37,6 +37,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from ..extensions import db
 from ..models import Author, Book, BookAuthor, Genre, Inventory, SearchTerm, book_genres
 from ..models.catalog import TITLE_AUTHOR_TSVECTOR
+from .paging import Pager
 
 SORTS = {
     "relevance": "Relevance",
@@ -82,7 +83,7 @@ class BookQuery:
 
 
 @dataclass
-class BookPage:
+class BookPage(Pager):
     query: BookQuery
     books: list[Book]
     total: int
@@ -91,19 +92,10 @@ class BookPage:
     suggestion: str | None = None  # "did you mean"
     corrected_from: str | None = None  # results shown are for `suggestion`, not the query
     genre: Genre | None = None
-    filters: dict = field(default_factory=dict)
 
     @property
     def page(self) -> int:
         return self.query.page
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
 
 
 def tokenize(q: str) -> list[str]:
