@@ -74,7 +74,29 @@ class Config:
     CHECKOUT_EXPIRY_MINUTES = _int("CHECKOUT_EXPIRY_MINUTES", 30)  # Stripe's minimum
     RESERVATION_GRACE_MINUTES = _int("RESERVATION_GRACE_MINUTES", 5)
     MAX_QUANTITY_PER_LINE = _int("MAX_QUANTITY_PER_LINE", 10)
-    RENTAL_MAX_WEEKS = _int("RENTAL_MAX_WEEKS", 8)
+    # Plans: Free / Plus / Premium. Rentals are in days (priced pro rata from the weekly price).
+    RENTAL_MAX_DAYS_FREE = _int("RENTAL_MAX_DAYS_FREE", 3)
+    RENTAL_MAX_DAYS_PLUS = _int("RENTAL_MAX_DAYS_PLUS", 7)
+    RENTAL_MAX_DAYS_PREMIUM = _int("RENTAL_MAX_DAYS_PREMIUM", 14)
+    MAX_BOOKS_FREE = _int("MAX_BOOKS_FREE", 1)  # rentals out + open holds at once
+    MAX_BOOKS_PLUS = _int("MAX_BOOKS_PLUS", 5)
+    MAX_BOOKS_PREMIUM = _int("MAX_BOOKS_PREMIUM", 10)
+    PLAN_PRICE_PLUS_CENTS = _int("PLAN_PRICE_PLUS_CENTS", 799)  # per period
+    PLAN_PRICE_PREMIUM_CENTS = _int("PLAN_PRICE_PREMIUM_CENTS", 1499)
+    PLAN_DISCOUNT_PCT_PLUS = _int("PLAN_DISCOUNT_PCT_PLUS", 10)  # off purchases
+    PLAN_DISCOUNT_PCT_PREMIUM = _int("PLAN_DISCOUNT_PCT_PREMIUM", 15)
+    SUBSCRIPTION_PERIOD_DAYS = _int("SUBSCRIPTION_PERIOD_DAYS", 30)
+    FREQUENT_READER_ORDERS = _int("FREQUENT_READER_ORDERS", 5)  # paid orders ...
+    FREQUENT_READER_DAYS = _int("FREQUENT_READER_DAYS", 90)  # ... within this many days ...
+    FREQUENT_READER_PCT = _int("FREQUENT_READER_PCT", 5)  # ... earn this much off purchases,
+    MEMBER_DISCOUNT_CAP_PCT = _int("MEMBER_DISCOUNT_CAP_PCT", 20)  # stacked with the plan's, up to this
+    # Holds: how long a set-aside copy waits for its customer, and an optional fee when it is not collected.
+    HOLD_WINDOW_DAYS_FREE = _int("HOLD_WINDOW_DAYS_FREE", 2)
+    HOLD_WINDOW_DAYS_PLUS = _int("HOLD_WINDOW_DAYS_PLUS", 4)
+    HOLD_WINDOW_DAYS_PREMIUM = _int("HOLD_WINDOW_DAYS_PREMIUM", 7)
+    HOLD_NO_SHOW_FEE_CENTS = _int("HOLD_NO_SHOW_FEE_CENTS", 0)
+    WALLET_TOP_UP_MIN_CENTS = _int("WALLET_TOP_UP_MIN_CENTS", 500)
+    WALLET_TOP_UP_MAX_CENTS = _int("WALLET_TOP_UP_MAX_CENTS", 50000)
     LATE_FEE_PER_DAY_CENTS = _int("LATE_FEE_PER_DAY_CENTS", 50)
     RENTAL_DUE_SOON_DAYS = _int("RENTAL_DUE_SOON_DAYS", 2)
     DATA_ENCRYPTION_KEYS = os.environ.get("DATA_ENCRYPTION_KEYS")

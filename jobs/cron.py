@@ -2,6 +2,7 @@
 from rq import cron
 
 from jobs.email import requeue_stale_email
+from jobs.membership import expire_holds, renew_subscriptions
 from jobs.payments import sweep_reservations
 from jobs.rentals import rental_reminders
 from jobs.search import rebuild_search_terms
@@ -10,3 +11,5 @@ cron.register(requeue_stale_email, queue_name="email", interval=300, name="reque
 cron.register(rebuild_search_terms, queue_name="default", cron="17 * * * *", name="rebuild-search-terms")
 cron.register(sweep_reservations, queue_name="default", interval=300, name="sweep-expired-reservations")
 cron.register(rental_reminders, queue_name="default", cron="0 8 * * *", name="rental-reminders")
+cron.register(expire_holds, queue_name="default", interval=300, name="expire-holds")
+cron.register(renew_subscriptions, queue_name="default", cron="5 * * * *", name="renew-subscriptions")

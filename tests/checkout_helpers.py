@@ -19,10 +19,10 @@ def shopper(username="shopper", verified=True):
 
 
 def start(user, lines, code=None) -> Order:
-    """lines: [(book, quantity, mode, weeks)]"""
+    """lines: [(book, quantity, mode, rental days)]"""
     items: list[cart.CartItem] = []
-    for book, quantity, mode, weeks in lines:
-        cart.add(items, book.id, mode=mode, quantity=quantity, weeks=weeks)
+    for book, quantity, mode, days in lines:
+        cart.add(items, book.id, mode=mode, quantity=quantity, days=days, user=user)
     order, url = orders.start_checkout(user, items, ADDRESS, code=code,
                                        success_url=lambda o: f"http://shop.test/checkout/success/{o.number}",
                                        cancel_url=lambda o: f"http://shop.test/checkout/cancelled/{o.number}")

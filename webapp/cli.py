@@ -32,6 +32,8 @@ SCHEDULED_JOBS = {
     "rebuild-search-terms": "jobs.search.rebuild_search_terms",
     "sweep-expired-reservations": "jobs.payments.sweep_reservations",
     "rental-reminders": "jobs.rentals.rental_reminders",
+    "expire-holds": "jobs.membership.expire_holds",
+    "renew-subscriptions": "jobs.membership.renew_subscriptions",
 }
 
 

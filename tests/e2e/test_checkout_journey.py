@@ -96,7 +96,7 @@ def _order(app, number: str) -> dict:
         order = orders.by_number(number)
         assert isinstance(order, Order), f"no order {number}"
         return {"status": order.status, "total": order.total_cents, "discount": order.discount_cents,
-                "lines": sorted((line.book_id, line.mode, line.quantity, line.rental_weeks) for line in order.lines),
+                "lines": sorted((line.book_id, line.mode, line.quantity, line.rental_days) for line in order.lines),
                 "code": order.discount_code.code if order.discount_code else None}
 
     return _db(app, read)
@@ -118,13 +118,13 @@ def _background(app, number: str) -> dict:
 
 
 def _seed_cart(app, user_id: int, lines: list[tuple[int, str, int, int]]) -> None:
-    """Put lines [(book_id, mode, quantity, weeks)] in the shopper's saved cart, through services."""
+    """Put lines [(book_id, mode, quantity, rental days)] in the shopper's saved cart, through services."""
     from webapp.services import cart
 
     def seed(db):
         items: list[cart.CartItem] = []
-        for book_id, mode, quantity, weeks in lines:
-            cart.add(items, book_id, mode=mode, quantity=quantity, weeks=weeks)
+        for book_id, mode, quantity, days in lines:
+            cart.add(items, book_id, mode=mode, quantity=quantity, days=days)
         cart.save_user_items(user_id, items)
         db.session.commit()
 
@@ -210,11 +210,11 @@ def test_search_cart_discount_checkout_pay_and_receipt(e2e_page: Page, shop: Sho
     expect(badge).to_have_text("1")
     _assert_same_document(page, "adding to the cart from a card")
 
-    # --- rent the other book for 3 weeks from its detail page
+    # --- rent the other book for 3 days from its detail page
     page.goto(f"/books/{shop.rent_id}")
     expect(page.locator("main h1")).to_have_text(shop.rent_title)
     _mark(page)
-    page.locator("#rent-weeks").select_option("3")
+    page.locator("#rent-days").select_option("3")
     page.locator("[data-testid=rent]").click()
     expect(page.locator("#add-status")).to_contain_text("Added")
     expect(badge).to_have_text("2")
@@ -225,9 +225,9 @@ def test_search_cart_discount_checkout_pay_and_receipt(e2e_page: Page, shop: Sho
     lines = page.locator("[data-testid=cart-line]")
     total = page.locator("[data-testid=total]")
     expect(lines).to_have_count(2)
-    expect(lines.filter(has_text=shop.rent_title)).to_contain_text("for 3 weeks")
-    rent_cents = shop.rent_week * 3
-    before = shop.buy_price + rent_cents  # $33.00: under the free-shipping threshold
+    expect(lines.filter(has_text=shop.rent_title)).to_contain_text("for 3 days")
+    rent_cents = round(shop.rent_week * 3 / 7)  # 3 days, pro rata: $2.14
+    before = shop.buy_price + rent_cents  # $20.14: under the free-shipping threshold
     expect(total).to_have_text(money(before + 499))
     _audit(page, "the cart with items")
     _mark(page)
@@ -235,7 +235,7 @@ def test_search_cart_discount_checkout_pay_and_receipt(e2e_page: Page, shop: Sho
     qty = page.locator(f"#qty-{shop.buy_id}-buy")
     qty.fill("2")
     qty.press("Tab")  # `change` fires on blur
-    subtotal = 2 * shop.buy_price + rent_cents  # $51.00: free shipping now
+    subtotal = 2 * shop.buy_price + rent_cents  # $38.14: free shipping now
     expect(total).to_have_text(money(subtotal), timeout=SLOW)
     expect(page.locator(f"#qty-{shop.buy_id}-buy")).to_have_value("2")
     expect(badge).to_have_text("3")
@@ -303,7 +303,7 @@ def test_search_cart_discount_checkout_pay_and_receipt(e2e_page: Page, shop: Sho
     body = page.locator("pre.email-body")
     expect(body).to_contain_text(f"Order {number}, paid")
     expect(body).to_contain_text(f"2 x {shop.buy_title} (Buy)")
-    expect(body).to_contain_text(f"1 x {shop.rent_title} (Rent 3 wk)")
+    expect(body).to_contain_text(f"1 x {shop.rent_title} (Rent 3 days)")
     expect(body).to_contain_text(f"Total     {money(subtotal - discount)}")
     expect(body).to_contain_text("1 Main Street")
 
@@ -429,7 +429,7 @@ def test_cart_checkout_and_payment_without_javascript(new_context, shop: Shop, a
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 def test_cart_and_checkout_layout(new_context, shop: Shop, app, screenshot_dir, viewport):
     size = VIEWPORTS[viewport]
-    _seed_cart(app, shop.user_id, [(shop.buy_id, "buy", 2, 1), (shop.rent_id, "rent", 1, 4)])
+    _seed_cart(app, shop.user_id, [(shop.buy_id, "buy", 2, 1), (shop.rent_id, "rent", 1, 3)])
     _, page = _new_page(new_context, viewport=size, device_scale_factor=1)
     _sign_in(page, shop)
     for name, path in (("cart", "/cart"), ("checkout", "/checkout")):

@@ -12,10 +12,10 @@ from webapp.services.orders import CheckoutError
 
 @pytest.fixture
 def rented(app, db, make_book, run_jobs):
-    """A paid 1-week rental of one copy (3 on hand before)."""
+    """A paid 3-day rental of one copy (3 on hand before)."""
     book = make_book("Rentable", on_hand=3, price_cents=2000)
     user = shopper("renter")
-    order = start(user, [(book, 1, "rent", 1)])
+    order = start(user, [(book, 1, "rent", 3)])
     orders.fulfil(order.payment_session_id, payment_intent_id="pi_r", amount_total=order.total_cents)
     db.session.commit()
     return user, book, db.session.scalars(select(Rental)).one()
@@ -59,7 +59,7 @@ def test_renew_once_and_not_when_overdue(app, db, rented):
     due = rental.due_at
     rentals.renew(rental, user)
     db.session.commit()
-    assert rental.due_at == due + timedelta(weeks=1) and rental.renewed
+    assert rental.due_at == due + timedelta(days=3) and rental.renewed
     with pytest.raises(rentals.RentalError, match="once"):
         rentals.renew(rental, user)
     with pytest.raises(PermissionError):

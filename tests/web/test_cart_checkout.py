@@ -27,10 +27,10 @@ def test_htmx_add_to_cart_updates_badge_through_hx_trigger(client, make_book):
 
 def test_add_without_javascript_redirects_with_a_message(client, make_book):
     book = make_book("Plain Add", on_hand=3)
-    r = post(client, "/cart/add", {"book_id": book.id, "mode": "rent", "weeks": 2, "next": f"/books/{book.id}"})
+    r = post(client, "/cart/add", {"book_id": book.id, "mode": "rent", "days": 2, "next": f"/books/{book.id}"})
     assert r.status_code == 303 and r.headers["Location"] == f"/books/{book.id}"
     body = client.get("/cart").get_data(as_text=True)
-    assert "Plain Add" in body and "for 2 weeks" in body
+    assert "Plain Add" in body and "for 2 days" in body
 
 
 def test_cart_quantity_capped_with_a_clear_message(client, make_book):
@@ -49,7 +49,7 @@ def test_cart_update_remove_and_switch_mode_with_htmx(client, make_book):
     assert "$60.00" in body and json.loads(r.headers["HX-Trigger"])["cartUpdated"]["count"] == 3
     r = post(client, "/cart/update", {"book_id": book.id, "mode": "buy", "new_mode": "rent"},
              headers={"HX-Request": "true"})
-    assert "for 1 week" in r.get_data(as_text=True)
+    assert "for 7 days" in r.get_data(as_text=True)
     r = post(client, "/cart/update", {"book_id": book.id, "mode": "rent", "quantity": "abc"},
              headers={"HX-Request": "true"})
     assert "Please enter a quantity" in r.get_data(as_text=True)

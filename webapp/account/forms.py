@@ -1,8 +1,17 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional, Regexp
 
 from ..services import accounts
 
@@ -54,3 +63,19 @@ class DeleteAccountForm(FlaskForm):
     password = PasswordField("Current password", validators=[DataRequired()])
     confirm = BooleanField("I understand my account will be deleted and cannot be restored",
                            validators=[DataRequired(message="Tick the box to confirm.")])
+
+
+class HoldForm(FlaskForm):
+    book_id = IntegerField(validators=[InputRequired(), NumberRange(min=1)])
+
+
+class PlanForm(FlaskForm):
+    tier = SelectField("Plan", choices=[SelectChoice("free", "Free"), SelectChoice("plus", "Plus"),
+                                        SelectChoice("premium", "Premium")], validators=[InputRequired()])
+    pay_with = SelectField("Pay with", default="wallet", validators=[Optional()],
+                           choices=[SelectChoice("wallet", "My wallet"), SelectChoice("card", "Card")])
+
+
+class TopUpForm(FlaskForm):
+    amount = DecimalField("Amount (USD)", places=2, validators=[InputRequired(message="Enter an amount."),
+                                                                 NumberRange(min=0, max=100000)])

@@ -1,24 +1,27 @@
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, session, url_for
+from flask import abort, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required
 
 from ..auth import session as auth_session
 from ..authz import owned_or_404
 from ..extensions import db
 from ..models import Address
-from ..services import accounts, crypto, twofactor
+from ..services import accounts, crypto, payments, twofactor
 from ..services.accounts import AccountError
-from ..utils import FAILED, attempt, confirm_code, resend_code
+from ..utils import FAILED, attempt, confirm_code, resend_code, safe_next
 from . import bp
 from .forms import (
     AddressForm,
     CodeForm,
     DeleteAccountForm,
     EmailChangeForm,
+    HoldForm,
     PasswordChangeForm,
     PasswordConfirmForm,
+    PlanForm,
     ProfileForm,
+    TopUpForm,
     TwoFactorSetupForm,
 )
 
@@ -219,7 +222,7 @@ def wallet():
     result = wallet_service.statement(current_user.id, int(page) if page.isdigit() else 1)
     return render_page_or_partial("account/wallet.html", "account/_wallet_statement.html", result=result,
                                   balance_cents=wallet_service.balance(current_user.id),
-                                  describe=wallet_service.describe)
+                                  describe=wallet_service.describe, top_up_form=TopUpForm(formdata=None))
 
 
 @bp.get("/rentals")
@@ -246,3 +249,154 @@ def renew_rental(rental_id: int):
         db.session.commit()
         flash(f"Renewed: “{rental.book.title}” is now due {rental.due_at:%-d %B %Y}.", "success")
     return redirect(url_for("account.rentals"), 303)
+
+
+# ---- holds ----
+
+@bp.get("/holds")
+def holds():
+    from ..services import holds as hold_service
+    from ..services import subscriptions
+
+    open_holds, closed = hold_service.for_user(current_user.id)
+    plan = subscriptions.tier_of(current_user)
+    return render_template("account/holds.html", open_holds=open_holds, closed=closed, plan=plan,
+                           in_use=hold_service.books_in_use(current_user.id))
+
+
+@bp.post("/holds")
+def place_hold():
+    from ..models import Book
+    from ..services import holds as hold_service
+
+    form = HoldForm()
+    book = db.session.get(Book, form.book_id.data) if form.validate() else None
+    if book is None or not book.active:
+        abort(404)
+    try:
+        hold = hold_service.place(current_user, book)
+    except hold_service.HoldError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        if hold.status == "ready":
+            flash(f"Good timing: a copy of “{book.title}” is set aside for you.", "success")
+        else:
+            flash(f"You are number {hold_service.position(hold)} in the queue for “{book.title}”. "
+                  "We will email you when a copy is set aside for you.", "success")
+    return redirect(url_for("catalog.book", book_id=book.id, slug=book.slug), 303)
+
+
+@bp.post("/holds/<int:hold_id>/cancel")
+def cancel_hold(hold_id: int):
+    from ..models import Hold
+    from ..services import holds as hold_service
+
+    hold = owned_or_404(db.session.get(Hold, hold_id))
+    try:
+        hold_service.cancel(hold, current_user)
+    except hold_service.HoldError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(f"Your hold on “{hold.book.title}” is cancelled.", "info")
+    return redirect(safe_next(url_for("account.holds")), 303)
+
+
+# ---- subscription ----
+
+@bp.get("/subscription")
+def subscription():
+    from ..services import subscriptions
+    from ..services import wallet as wallet_service
+
+    return render_template("account/subscription.html", plans=subscriptions.all_tiers(),
+                           current=subscriptions.tier_of(current_user),
+                           sub=subscriptions.subscription_of(current_user.id),
+                           quotes={t.name: subscriptions.quote_change(current_user, t.name)
+                                   for t in subscriptions.all_tiers()},
+                           balance_cents=wallet_service.balance(current_user.id), form=PlanForm(formdata=None))
+
+
+@bp.post("/subscription")
+def change_subscription():
+    from ..services import charges, subscriptions
+    from ..services import wallet as wallet_service
+    from ..services.money import money
+
+    form = PlanForm()
+    if not form.validate():
+        flash("Please choose a plan.", "error")
+        return redirect(url_for("account.subscription"), 303)
+    q = subscriptions.quote_change(current_user, form.tier.data)
+    if q.charge_cents and form.pay_with.data == "card":
+        try:
+            _, url = charges.start(current_user, "subscription", q.charge_cents, tier=q.tier.name,
+                                   success_url=_charge_done_url, cancel_url=lambda c: url_for(
+                                       "account.subscription", _external=True))
+        except (charges.ChargeError, payments.PaymentError) as exc:
+            db.session.rollback()
+            flash(str(exc), "error")
+            return redirect(url_for("account.subscription"), 303)
+        db.session.commit()
+        return redirect(url, 303)
+    try:
+        q = subscriptions.change(current_user, form.tier.data, ip=auth_session.client_ip())
+    except (subscriptions.SubscriptionError, wallet_service.InsufficientFunds) as exc:
+        db.session.rollback()
+        flash(f"{exc} Pay by card or top up your wallet." if isinstance(exc, wallet_service.InsufficientFunds)
+              else str(exc), "error")
+        return redirect(url_for("account.subscription"), 303)
+    db.session.commit()
+    messages = {
+        "subscribe": f"Welcome to {q.tier.label}! {money(q.charge_cents)} was taken from your wallet.",
+        "upgrade": f"You are on {q.tier.label} now. {money(q.charge_cents)} was taken from your wallet.",
+        "downgrade": f"Your plan becomes {q.tier.label} on {q.effective:%-d %B %Y}.",
+        "cancel": f"Your plan ends on {q.effective:%-d %B %Y}; you keep its benefits until then.",
+        "resume": "Your plan will renew as before.",
+    }
+    flash(messages[q.kind], "success")
+    return redirect(url_for("account.subscription"), 303)
+
+
+# ---- wallet top-up and gateway payments ----
+
+@bp.post("/wallet/top-up")
+def top_up():
+    from ..services import charges
+
+    form = TopUpForm()
+    if not form.validate():
+        flash("; ".join(form.amount.errors) or "Enter an amount.", "error")
+        return redirect(url_for("account.wallet"), 303)
+    cents = int((form.amount.data * 100).to_integral_value())
+    try:
+        _, url = charges.start(current_user, "top_up", cents, success_url=_charge_done_url,
+                               cancel_url=lambda c: url_for("account.wallet", _external=True))
+    except (charges.ChargeError, payments.PaymentError) as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("account.wallet"), 303)
+    db.session.commit()
+    return redirect(url, 303)
+
+
+def _charge_done_url(charge) -> str:
+    return url_for("account.charge_done", reference=charge.reference, _external=True)
+
+
+@bp.get("/payments/<reference>")
+def charge_done(reference: str):
+    """Where the payment page returns to: confirm with the provider (the webhook may not have arrived yet)."""
+    from ..services import charges
+
+    charge = owned_or_404(charges.by_reference(current_user.id, reference))
+    try:
+        charges.confirm_from_provider(charge)
+        db.session.commit()
+    except payments.PaymentError:
+        db.session.rollback()
+    db.session.refresh(charge)
+    return render_template("account/charge_done.html", charge=charge)

@@ -9,14 +9,14 @@ class AddForm(FlaskForm):
     book_id = IntegerField(validators=[InputRequired(), NumberRange(min=1)])
     mode = SelectField(choices=[SelectChoice("buy", "Buy"), SelectChoice("rent", "Rent")], default="buy")
     quantity = IntegerField("Quantity", default=1, validators=[Optional(), NumberRange(min=1, max=99)])
-    weeks = IntegerField("Weeks", default=1, validators=[Optional(), NumberRange(min=1, max=52)])
+    days = IntegerField("Days", default=7, validators=[Optional(), NumberRange(min=1, max=365)])
 
 
 class LineForm(FlaskForm):
     book_id = IntegerField(validators=[InputRequired(), NumberRange(min=1)])
     mode = HiddenField(validators=[DataRequired()])
     quantity = IntegerField("Quantity", validators=[Optional(), NumberRange(min=0, max=99)])
-    weeks = IntegerField("Weeks", validators=[Optional(), NumberRange(min=1, max=52)])
+    days = IntegerField("Days", validators=[Optional(), NumberRange(min=1, max=365)])
     new_mode = SelectField("Buy or rent", validators=[Optional()],
                            choices=[SelectChoice("", "—"), SelectChoice("buy", "Buy"), SelectChoice("rent", "Rent")])
 

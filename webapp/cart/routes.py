@@ -10,10 +10,13 @@ from . import bp, store
 from .forms import AddForm, DiscountForm, LineForm
 
 
+def _user():
+    return current_user if current_user.is_authenticated else None
+
+
 def _view(acknowledge: bool = False) -> cart.CartView:
     items = store.load()
-    user = current_user if current_user.is_authenticated else None
-    view = cart.view(items, user=user, code=store.code(), acknowledge=acknowledge)
+    view = cart.view(items, user=_user(), code=store.code(), acknowledge=acknowledge)
     if view.changes or acknowledge:
         store.save(items)  # quantities lowered / prices seen
     return view
@@ -21,6 +24,7 @@ def _view(acknowledge: bool = False) -> cart.CartView:
 
 def _cart_response(view: cart.CartView, notice: str | None = None, error: str | None = None, status: int = 200):
     response = render_page_or_partial("cart/index.html", "cart/_cart.html", view=view, notice=notice, error=error,
+                                      rent_days_max=cart.rental_days_limit(_user()),
                                       discount_form=DiscountForm(formdata=None, code=view.code), status=status)
     return trigger(response, "cartUpdated", {"count": view.count})
 
@@ -47,7 +51,7 @@ def add():
         items = store.load()
         try:
             notice = cart.add(items, form.book_id.data, mode=form.mode.data, quantity=form.quantity.data or 1,
-                              weeks=form.weeks.data or 1)
+                              days=form.days.data or 7, user=_user())
         except cart.CartError as exc:
             error = str(exc)
         else:
@@ -73,7 +77,7 @@ def update():
         items = store.load()
         try:
             notice = cart.update(items, form.book_id.data, form.mode.data, quantity=form.quantity.data,
-                                 weeks=form.weeks.data, new_mode=form.new_mode.data or None)
+                                 days=form.days.data, new_mode=form.new_mode.data or None, user=_user())
         except cart.CartError as exc:
             error = str(exc)
         else:
@@ -137,7 +141,7 @@ def buy_now():
     items: list[cart.CartItem] = []
     try:
         cart.add(items, form.book_id.data, mode=form.mode.data, quantity=form.quantity.data or 1,
-                 weeks=form.weeks.data or 1)
+                 days=form.days.data or 7, user=_user())
     except cart.CartError as exc:
         flash(str(exc), "error")
         return redirect(request.referrer or url_for("catalog.books"), 303)

@@ -3,12 +3,13 @@ from __future__ import annotations
 import hashlib
 
 from flask import abort, current_app, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import select
 
 from ..extensions import db
 from ..htmx import is_htmx, render_page_or_partial
 from ..models import Genre
-from ..services import covers, search
+from ..services import cart, covers, holds, pricing, search
 from . import bp
 from .forms import BookFilterForm
 
@@ -44,8 +45,12 @@ def book(book_id: int, slug: str | None = None):
         abort(404, "We couldn't find that book. It may have been removed from the catalog.")
     if slug is not None and slug != book.slug:
         return redirect(url_for("catalog.book", book_id=book.id, slug=book.slug), 301)
+    user = current_user if current_user.is_authenticated else None
+    rent_days = cart.rental_days_limit(user)
+    rent_options = [(d, pricing.unit_cents(book, "rent", d)) for d in range(1, rent_days + 1)]
     return render_template("catalog/book.html", book=book, related=search.related_books(book),
-                           languages=search.LANGUAGES)
+                           languages=search.LANGUAGES, hold_panel=holds.panel(user, book.id),
+                           rent_options=rent_options, default_days=min(7, rent_days))
 
 
 @bp.get("/books/<int:book_id>/cover.svg")

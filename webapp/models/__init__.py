@@ -1,6 +1,7 @@
 from .catalog import Author, Book, BookAuthor, Genre, book_genres, slugify
 from .inventory import Inventory, StockMovement
 from .mail import OutboundEmail
+from .membership import HOLD_STATUSES, OPEN_HOLD, TIERS, Charge, Hold, Subscription
 from .orders import (
     LINE_MODES,
     ORDER_STATUSES,
@@ -25,5 +26,5 @@ __all__ = [
     "Address", "AuditLog", "EmailCode", "LoginEvent", "RecoveryCode",
     "Author", "Book", "BookAuthor", "Genre", "Inventory", "OutboundEmail", "ROLES", "SearchTerm",
     "StockMovement", "UTCDateTime", "User", "book_genres", "slugify", "utcnow",
-    "WALLET_REASONS", "WalletEntry",
+    "WALLET_REASONS", "WalletEntry", "HOLD_STATUSES", "OPEN_HOLD", "TIERS", "Charge", "Hold", "Subscription",
 ]

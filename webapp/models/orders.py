@@ -22,7 +22,7 @@ class CartLine(db.Model):
         UniqueConstraint("user_id", "book_id", "mode", name="uq_cart_lines_user_book_mode"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("mode IN ('buy', 'rent')", name="mode_valid"),
-        CheckConstraint("rental_weeks >= 1", name="rental_weeks_positive"),
+        CheckConstraint("rental_days >= 1", name="rental_days_positive"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -30,7 +30,7 @@ class CartLine(db.Model):
     book_id: Mapped[int] = mapped_column(ForeignKey("books.id", ondelete="CASCADE"))
     mode: Mapped[str] = mapped_column(String(4), default="buy")
     quantity: Mapped[int] = mapped_column(default=1)
-    rental_weeks: Mapped[int] = mapped_column(default=1)
+    rental_days: Mapped[int] = mapped_column(default=7)
     seen_unit_cents: Mapped[int] = mapped_column()  # the price the shopper last saw
     added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -74,6 +74,8 @@ class Order(db.Model):
         Index("ix_orders_status_created", "status", "created_at"),
         Index("ix_orders_created", "created_at"),
         Index("ix_orders_pending_expiry", "status", "reservation_expires_at"),
+        CheckConstraint("wallet_cents >= 0", name="wallet_cents_nonnegative"),
+        CheckConstraint("member_discount_cents >= 0", name="member_discount_nonnegative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -91,10 +93,12 @@ class Order(db.Model):
     ship_phone: Mapped[str | None] = mapped_column(String(40))
     currency: Mapped[str] = mapped_column(String(3), default="usd")
     subtotal_cents: Mapped[int] = mapped_column()
-    discount_cents: Mapped[int] = mapped_column(default=0)
+    discount_cents: Mapped[int] = mapped_column(default=0)  # all discounts: member + code
+    member_discount_cents: Mapped[int] = mapped_column(default=0, server_default="0")  # the plan's share of it
     shipping_cents: Mapped[int] = mapped_column(default=0)
     tax_cents: Mapped[int] = mapped_column(default=0)
     total_cents: Mapped[int] = mapped_column()
+    wallet_cents: Mapped[int] = mapped_column(default=0, server_default="0")  # paid from the wallet; the rest by card
     discount_code_id: Mapped[int | None] = mapped_column(ForeignKey("discount_codes.id", ondelete="SET NULL"))
     payment_provider: Mapped[str] = mapped_column(String(10))  # stripe | test
     payment_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
@@ -114,6 +118,11 @@ class Order(db.Model):
     events: Mapped[list[OrderEvent]] = relationship(order_by="OrderEvent.id", cascade="all, delete-orphan",
                                                     lazy="raise_on_sql")
     discount_code: Mapped[DiscountCode | None] = relationship(lazy="joined")
+
+    @property
+    def card_cents(self) -> int:
+        """What the payment provider charges: the total less the wallet's part."""
+        return self.total_cents - self.wallet_cents
 
     @property
     def item_count(self) -> int:
@@ -144,7 +153,7 @@ class OrderLine(db.Model):
     title: Mapped[str] = mapped_column(String(300))
     isbn13: Mapped[str] = mapped_column(String(13))
     mode: Mapped[str] = mapped_column(String(4))
-    rental_weeks: Mapped[int | None] = mapped_column()
+    rental_days: Mapped[int | None] = mapped_column()
     quantity: Mapped[int] = mapped_column()
     unit_cents: Mapped[int] = mapped_column()  # price per copy (per copy for the whole rental when renting)
     line_cents: Mapped[int] = mapped_column()
@@ -225,10 +234,12 @@ class GatewaySession(db.Model):
     __table_args__ = (
         CheckConstraint("status IN ('open', 'complete', 'expired')", name="status_valid"),
         CheckConstraint("payment_status IN ('unpaid', 'paid', 'refunded')", name="payment_status_valid"),
+        CheckConstraint("(order_id IS NULL) <> (charge_id IS NULL)", name="order_or_charge"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # cs_test_...
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    charge_id: Mapped[int | None] = mapped_column(ForeignKey("charges.id", ondelete="CASCADE"), index=True)
     idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
     amount_total: Mapped[int] = mapped_column()
     currency: Mapped[str] = mapped_column(String(3))

@@ -16,6 +16,7 @@ WALLET_REASONS = (
     "refund",  # an order refunded to the wallet
     "cancellation",  # a cancelled order's payment returned to the wallet
     "late_fee",  # an overdue rental
+    "hold_fee",  # a held copy not collected in its window (HOLD_NO_SHOW_FEE_CENTS)
     "subscription",  # a subscription period paid from the wallet
     "adjustment",  # a manual correction by staff, with a note
 )
@@ -27,7 +28,7 @@ class WalletEntry(db.Model):
         CheckConstraint("amount_cents <> 0", name="amount_nonzero"),
         CheckConstraint("balance_after_cents >= 0", name="balance_after_nonnegative"),
         CheckConstraint(
-            "reason IN ('top_up','order_payment','refund','cancellation','late_fee','subscription','adjustment')",
+            "reason IN ('top_up','order_payment','refund','cancellation','late_fee','hold_fee','subscription','adjustment')",
             name="reason_valid",
         ),
         # One entry per (user, reason, reference): a refund or charge cannot be applied twice.

@@ -27,7 +27,7 @@ class CartItem:
     book_id: int
     mode: str = "buy"
     quantity: int = 1
-    weeks: int = 1
+    days: int = 7
     seen_unit_cents: int = 0
 
     @property
@@ -64,14 +64,14 @@ class CartView:
 
 def load_user_items(user_id: int) -> list[CartItem]:
     rows = db.session.scalars(select(CartLine).where(CartLine.user_id == user_id).order_by(CartLine.id))
-    return [CartItem(r.book_id, r.mode, r.quantity, r.rental_weeks, r.seen_unit_cents) for r in rows]
+    return [CartItem(r.book_id, r.mode, r.quantity, r.rental_days, r.seen_unit_cents) for r in rows]
 
 
 def save_user_items(user_id: int, items: list[CartItem]) -> None:
     db.session.execute(delete(CartLine).where(CartLine.user_id == user_id))
     for item in items:
         db.session.add(CartLine(user_id=user_id, book_id=item.book_id, mode=item.mode, quantity=item.quantity,
-                                rental_weeks=item.weeks, seen_unit_cents=item.seen_unit_cents))
+                                rental_days=item.days, seen_unit_cents=item.seen_unit_cents))
 
 
 def to_session(items: list[CartItem]) -> list[dict]:
@@ -82,7 +82,7 @@ def from_session(data) -> list[CartItem]:
     items = []
     for raw in data or []:
         try:
-            item = CartItem(int(raw["book_id"]), str(raw["mode"]), int(raw["quantity"]), int(raw.get("weeks", 1)),
+            item = CartItem(int(raw["book_id"]), str(raw["mode"]), int(raw["quantity"]), int(raw.get("days", 7)),
                             int(raw.get("seen_unit_cents", 0)))
         except (KeyError, TypeError, ValueError):
             continue  # a damaged session entry is dropped, never a crash
@@ -107,7 +107,7 @@ def view(items: list[CartItem], *, user: User | None = None, code: str | None = 
     """Price the cart now. Lines whose book is gone are dropped; quantities above what is
     available are lowered. Each change is reported once; `acknowledge` records what was seen."""
     books = _books(i.book_id for i in items)
-    available = stock.available_map(books)
+    available = _available(books, user)
     changes: list[str] = []
     lines: list[LineView] = []
     used: dict[int, int] = {}
@@ -126,7 +126,7 @@ def view(items: list[CartItem], *, user: User | None = None, code: str | None = 
             changes.append(f"Only {left} of “{book.title}” left: we lowered the quantity from {item.quantity}.")
             item.quantity = left
         used[book.id] = used.get(book.id, 0) + item.quantity
-        unit = pricing.unit_cents(book, item.mode, item.weeks)
+        unit = pricing.unit_cents(book, item.mode, item.days)
         if item.seen_unit_cents and item.seen_unit_cents != unit:
             direction = "went up" if unit > item.seen_unit_cents else "went down"
             changes.append(f"The price of “{book.title}” {direction} from {money(item.seen_unit_cents)} "
@@ -134,17 +134,30 @@ def view(items: list[CartItem], *, user: User | None = None, code: str | None = 
         if acknowledge or not item.seen_unit_cents:
             item.seen_unit_cents = unit
         lines.append(LineView(item, book, unit, unit * item.quantity, available.get(book.id, 0)))
-    quote = pricing.quote([line.line_cents for line in lines], user=user, code=code)
+    quote = pricing.quote([line.line_cents for line in lines], user=user, code=code,
+                          purchase_cents=sum(line.line_cents for line in lines if line.item.mode == "buy"))
     return CartView(lines=lines, quote=quote, changes=changes, code=code)
 
 
 # ---- changing ----
 
-def _cap(book: Book, items: list[CartItem], exclude: CartItem | None, wanted: int) -> tuple[int, str | None]:
+def _available(book_ids, user: User | None) -> dict[int, int]:
+    """Copies this shopper can have: what is on sale plus any copy set aside for them by a hold."""
+    from . import holds
+
+    available = stock.available_map(book_ids)
+    if user is not None and getattr(user, "is_authenticated", False):
+        for book_id, held in holds.ready_map(user.id, available).items():
+            available[book_id] += held
+    return available
+
+
+def _cap(book: Book, items: list[CartItem], exclude: CartItem | None, wanted: int,
+         user: User | None = None) -> tuple[int, str | None]:
     """The quantity allowed for a line, and a message when it had to be lowered."""
     max_line = current_app.config["MAX_QUANTITY_PER_LINE"]
     other = sum(i.quantity for i in items if i.book_id == book.id and i is not exclude)
-    left = stock.available_map([book.id])[book.id] - other
+    left = _available([book.id], user)[book.id] - other
     if left <= 0:
         return 0, f"Sorry, “{book.title}” is out of stock."
     allowed = min(wanted, left, max_line)
@@ -162,14 +175,26 @@ def _book(book_id: int) -> Book:
     return book
 
 
-def _weeks(weeks: int) -> int:
-    maximum = current_app.config["RENTAL_MAX_WEEKS"]
-    if not 1 <= weeks <= maximum:
-        raise CartError(f"Rentals are 1 to {maximum} weeks.")
-    return weeks
+def rental_days_limit(user: User | None) -> int:
+    """The longest loan this shopper may choose: their plan's, or the longest any plan allows for a
+    visitor (checked against their plan at checkout)."""
+    from . import subscriptions
+
+    if user is not None and getattr(user, "is_authenticated", False):
+        return subscriptions.tier_of(user).max_rental_days
+    return subscriptions.max_rental_days()
 
 
-def add(items: list[CartItem], book_id: int, *, mode: str = "buy", quantity: int = 1, weeks: int = 1) -> str | None:
+def _days(days: int, user: User | None) -> int:
+    maximum = rental_days_limit(user)
+    if not 1 <= days <= maximum:
+        raise CartError(f"Rentals are 1 to {maximum} days on your plan." if user is not None
+                        else f"Rentals are 1 to {maximum} days.")
+    return days
+
+
+def add(items: list[CartItem], book_id: int, *, mode: str = "buy", quantity: int = 1, days: int = 7,
+        user: User | None = None) -> str | None:
     """Add copies; returns a notice when the quantity had to be capped. Raises CartError."""
     if mode not in MODES:
         raise CartError("Choose to buy or to rent.")
@@ -177,25 +202,26 @@ def add(items: list[CartItem], book_id: int, *, mode: str = "buy", quantity: int
         raise CartError("Quantity must be at least 1.")
     book = _book(book_id)
     if mode == "rent":
-        weeks = _weeks(weeks)
+        days = _days(days, user)
         if not book.rental_week_cents:
             raise CartError("This book is not available to rent.")
     existing = next((i for i in items if i.key == (book_id, mode)), None)
     current = existing.quantity if existing else 0
-    allowed, notice = _cap(book, items, existing, current + quantity)
+    allowed, notice = _cap(book, items, existing, current + quantity, user)
     if allowed <= current:  # not one more copy could be added
         raise CartError(notice or "No more copies available.")
     if existing is None:
-        items.append(CartItem(book_id, mode, allowed, weeks, pricing.unit_cents(book, mode, weeks)))
+        items.append(CartItem(book_id, mode, allowed, days, pricing.unit_cents(book, mode, days)))
     else:
         existing.quantity = allowed
         if mode == "rent":
-            existing.weeks = weeks
+            existing.days = days
+            existing.seen_unit_cents = pricing.unit_cents(book, mode, days)
     return notice
 
 
 def update(items: list[CartItem], book_id: int, mode: str, *, quantity: int | None = None,
-           weeks: int | None = None, new_mode: str | None = None) -> str | None:
+           days: int | None = None, new_mode: str | None = None, user: User | None = None) -> str | None:
     item = next((i for i in items if i.key == (book_id, mode)), None)
     if item is None:
         raise CartError("That book is not in your cart.")
@@ -213,17 +239,19 @@ def update(items: list[CartItem], book_id: int, mode: str, *, quantity: int | No
             item = twin
         else:
             item.mode = new_mode
-        item.seen_unit_cents = pricing.unit_cents(book, item.mode, item.weeks)
-    if weeks is not None and item.mode == "rent":
-        item.weeks = _weeks(weeks)
-        item.seen_unit_cents = pricing.unit_cents(book, item.mode, item.weeks)
+        if item.mode == "rent":
+            item.days = min(item.days, rental_days_limit(user))
+        item.seen_unit_cents = pricing.unit_cents(book, item.mode, item.days)
+    if days is not None and item.mode == "rent":
+        item.days = _days(days, user)
+        item.seen_unit_cents = pricing.unit_cents(book, item.mode, item.days)
     if quantity is not None:
         if quantity < 0:
             raise CartError("Quantity cannot be negative.")
         if quantity == 0:
             items.remove(item)
             return None
-        item.quantity, notice = _cap(book, items, item, quantity)
+        item.quantity, notice = _cap(book, items, item, quantity, user)
         if item.quantity == 0:
             items.remove(item)
     return notice
@@ -233,10 +261,12 @@ def remove(items: list[CartItem], book_id: int, mode: str) -> None:
     items[:] = [i for i in items if i.key != (book_id, mode)]
 
 
-def merge(into: list[CartItem], other: list[CartItem]) -> None:
-    """Fold a visitor's cart into the shopper's saved cart at sign-in (quantities add up, capped)."""
+def merge(into: list[CartItem], other: list[CartItem], user: User | None = None) -> None:
+    """Fold a visitor's cart into the shopper's saved cart at sign-in (quantities add up, capped; rental
+    lengths cut to the shopper's plan)."""
     for item in other:
+        days = min(item.days, rental_days_limit(user)) if item.mode == "rent" else item.days
         try:
-            add(into, item.book_id, mode=item.mode, quantity=item.quantity, weeks=item.weeks)
+            add(into, item.book_id, mode=item.mode, quantity=item.quantity, days=days, user=user)
         except CartError:
             continue

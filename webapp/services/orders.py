@@ -91,11 +91,7 @@ def start_checkout(user: User, items: list[cart.CartItem], address: ShippingAddr
     if not items:
         raise CheckoutError("Your cart is empty.")
     if any(i.mode == "rent" for i in items):
-        from .rentals import rental_block_reason
-
-        reason = rental_block_reason(user)
-        if reason:
-            raise CheckoutError(reason)
+        _check_rental_allowance(user, items)
     snapshot = [cart.CartItem(**vars(i)) for i in items]
     priced = cart.view(snapshot, user=user, code=code)
     if priced.changes:
@@ -109,7 +105,7 @@ def start_checkout(user: User, items: list[cart.CartItem], address: ShippingAddr
         ship_name=address.full_name, ship_line1=address.line1, ship_line2=address.line2, ship_city=address.city,
         ship_region=address.region, ship_postcode=address.postcode, ship_country=address.country.upper(),
         ship_phone=address.phone, currency=config["CURRENCY"], subtotal_cents=quote.subtotal_cents,
-        discount_cents=quote.discount_cents, shipping_cents=quote.shipping_cents, tax_cents=quote.tax_cents,
+        discount_cents=quote.discount_cents, member_discount_cents=quote.member_discount_cents, shipping_cents=quote.shipping_cents, tax_cents=quote.tax_cents,
         total_cents=quote.total_cents, discount_code_id=quote.discount.id if quote.discount else None,
         payment_provider=payments.provider_name(),
         reservation_expires_at=utcnow() + timedelta(minutes=config["CHECKOUT_EXPIRY_MINUTES"]),
@@ -117,10 +113,14 @@ def start_checkout(user: User, items: list[cart.CartItem], address: ShippingAddr
     for line in priced.lines:
         order.lines.append(OrderLine(
             book_id=line.book.id, title=line.book.title, isbn13=line.book.isbn13, mode=line.item.mode,
-            rental_weeks=line.item.weeks if line.item.mode == "rent" else None, quantity=line.item.quantity,
+            rental_days=line.item.days if line.item.mode == "rent" else None, quantity=line.item.quantity,
             unit_cents=line.unit_cents, line_cents=line.line_cents))
     db.session.add(order)
     db.session.flush()
+    # Copies set aside for this customer by their holds pass to the order first (services.holds).
+    from . import holds
+
+    holds.claim_for_order(user.id, [book_id for book_id, _ in _stock_lines(order)], order.id)
     # Re-checked here, on the final POST, whatever the cart page said: all lines or none.
     stock.reserve(_stock_lines(order), reference=order.number, actor_id=user.id)
     if quote.discount is not None:
@@ -128,10 +128,37 @@ def start_checkout(user: User, items: list[cart.CartItem], address: ShippingAddr
     _event(order, "pending_payment", "Checkout started; stock reserved for "
            f"{config['CHECKOUT_EXPIRY_MINUTES']} minutes.")
     if use_wallet:
-        return order, _pay_from_wallet(order, user, success_url(order))
-    session = payments.gateway().create_checkout(order, success_url(order), cancel_url(order))
+        balance = wallet.balance(user.id)
+        if balance >= order.total_cents:
+            return order, _pay_from_wallet(order, user, success_url(order))
+        if balance > 0:  # the wallet pays what it can now; the card pays the rest
+            wallet.debit(user.id, balance, "order_payment", reference=order.number, note=f"Order {order.number} (part)")
+            order.wallet_cents = balance
+    session = payments.gateway().create_checkout(payments.order_request(order), success_url(order), cancel_url(order))
     order.payment_session_id = session.id
     return order, session.url
+
+
+def _check_rental_allowance(user: User, items: list[cart.CartItem]) -> None:
+    """Rentals within the plan: no overdue book or unpaid fee, loans within the plan's length, and no more
+    books at once (rentals out + open holds) than the plan allows."""
+    from . import holds, subscriptions
+    from .rentals import rental_block_reason
+
+    reason = rental_block_reason(user)
+    if reason:
+        raise CheckoutError(reason)
+    plan = subscriptions.tier_of(user)
+    rented = [i for i in items if i.mode == "rent"]
+    if any(i.days > plan.max_rental_days for i in rented):
+        raise CheckoutError(f"Your {plan.label} plan allows loans of up to {plan.max_rental_days} days: "
+                            "shorten the rental in your cart, or upgrade your plan.")
+    held = holds.ready_map(user.id, [i.book_id for i in rented])  # collecting a held copy adds no book
+    extra = sum(i.quantity for i in rented) - sum(min(held.get(i.book_id, 0), i.quantity) for i in rented)
+    in_use = holds.books_in_use(user.id)
+    if in_use + extra > plan.max_books:
+        raise CheckoutError(f"Your {plan.label} plan allows {plan.max_books} book{'s' if plan.max_books != 1 else ''} "
+                            f"at once (rentals and holds) and you have {in_use}. Return a book or upgrade your plan.")
 
 
 def _pay_from_wallet(order: Order, user: User, success_url: str) -> str:
@@ -142,9 +169,10 @@ def _pay_from_wallet(order: Order, user: User, success_url: str) -> str:
     except wallet.InsufficientFunds as exc:
         raise CheckoutError(f"{exc} Pay by card instead.") from None
     order.payment_provider = "wallet"
+    order.wallet_cents = order.total_cents
     order.payment_session_id = f"wallet-{order.number}"
     db.session.flush()
-    fulfil(order.payment_session_id, payment_intent_id=None, amount_total=order.total_cents)
+    fulfil(order.payment_session_id, payment_intent_id=None, amount_total=0)
     return success_url
 
 
@@ -186,8 +214,8 @@ def fulfil(session_id: str, *, payment_intent_id: str | None, amount_total: int 
     if order is None:
         log.warning("payment for unknown session %s", session_id)
         return "unknown"
-    if amount_total is not None and amount_total != order.total_cents:
-        log.error("order %s: paid %s but total is %s", order.number, amount_total, order.total_cents)
+    if amount_total is not None and amount_total != order.card_cents:
+        log.error("order %s: paid %s but the card part is %s", order.number, amount_total, order.card_cents)
     if order.status == "expired":
         return _fulfil_after_expiry(order, payment_intent_id)
     if not _transition(order.id, ("pending_payment",), "paid", paid_at=utcnow(), payment_intent_id=payment_intent_id):
@@ -212,22 +240,31 @@ def _complete_sale(order: Order) -> None:
             for _ in range(line.quantity):
                 db.session.add(Rental(user_id=order.user_id, book_id=line.book_id, order_id=order.id,
                                       order_line_id=line.id, starts_at=now,
-                                      due_at=now + timedelta(weeks=line.rental_weeks or 1)))
+                                      due_at=now + timedelta(days=line.rental_days or 7)))
     _event(order, "paid", "Payment received.")
     _send_receipt(order)
 
 
 def _fulfil_after_expiry(order: Order, payment_intent_id: str | None) -> str:
-    """Paid after we had released the stock: take it again if we can, otherwise refund in full."""
+    """Paid after we had released the stock (and returned any wallet part): take both again if we can,
+    otherwise cancel and refund the card in full."""
+    problem = None
     try:
         with db.session.begin_nested():
             stock.reserve(_stock_lines(order), reference=order.number)
+            if order.wallet_cents and order.user_id:
+                wallet.debit(order.user_id, order.wallet_cents, "order_payment", reference=f"{order.number}-late",
+                             note=f"Order {order.number} (part, paid late)")
     except SoldOut:
+        problem = "the stock was gone"
+    except wallet.InsufficientFunds:
+        problem = "the wallet no longer covered its part"
+    if problem:
         if _transition(order.id, ("expired",), "cancelled", cancelled_at=utcnow(), payment_intent_id=payment_intent_id):
             db.session.refresh(order)
-            _event(order, "cancelled", "Paid after the reservation expired and the stock was gone; refunded.")
-            payments.gateway().refund(order, order.total_cents)
-            _send_cancelled(order, refunded=True)
+            _event(order, "cancelled", f"Paid after the reservation expired and {problem}; refunded.")
+            payments.gateway().refund(order, order.card_cents)
+            _send_cancelled(order, refunded=True, wallet_cents=order.wallet_cents)
         return "refunded"
     if not _transition(order.id, ("expired",), "paid", paid_at=utcnow(), payment_intent_id=payment_intent_id):
         raise RuntimeError("order changed while fulfilling")  # rolled back by the caller; retried
@@ -243,10 +280,27 @@ def expire(session_id: str, note: str = "The payment session expired; stock rele
     if not _transition(order.id, ("pending_payment",), "expired"):
         return "already"
     db.session.refresh(order)
-    stock.release(_stock_lines(order), reference=order.number)
-    _unredeem(order)
+    _release_unpaid(order)
     _event(order, "expired", note)
     return "expired"
+
+
+def _release_unpaid(order: Order, actor_id: int | None = None) -> None:
+    """An unpaid order ends (expired, failed, cancelled): its stock goes back, except copies it had collected
+    from holds whose window is still open (those are set aside for the customer again); the code use and
+    any wallet part are returned."""
+    from . import holds
+
+    lines = dict(_stock_lines(order))
+    for hold_id, book_id in holds.reinstate_for_order(order.id):
+        stock.release([(book_id, 1)], reference=order.number, actor_id=actor_id, reallocate=False)
+        stock.reserve([(book_id, 1)], reference=f"hold-{hold_id}")
+        lines[book_id] -= 1
+    stock.release([(b, q) for b, q in lines.items() if q > 0], reference=order.number, actor_id=actor_id)
+    _unredeem(order)
+    if order.wallet_cents and order.user_id:
+        wallet.credit(order.user_id, order.wallet_cents, "cancellation", reference=order.number,
+                      note=f"Order {order.number} not completed")
 
 
 def payment_failed(session_id: str) -> str:
@@ -288,8 +342,7 @@ def cancel(order: Order, *, actor: User, reason: str = "Cancelled by the custome
             raise OrderStateError("This order changed meanwhile; please reload.")
         db.session.refresh(order)
         payments.gateway().expire_checkout(order)
-        stock.release(_stock_lines(order), reference=order.number, actor_id=actor.id)
-        _unredeem(order)
+        _release_unpaid(order, actor.id)
         _event(order, "cancelled", reason, actor.id)
     elif order.status == "paid":
         if not _transition(order.id, ("paid",), "cancelled", cancelled_at=utcnow()):
@@ -307,17 +360,21 @@ def cancel(order: Order, *, actor: User, reason: str = "Cancelled by the custome
                            .values(status="returned", returned_at=utcnow())
                            .execution_options(synchronize_session=False))
         _event(order, "cancelled", reason, actor.id)
-        if (refund_to == "wallet" or order.payment_provider == "wallet") and order.user_id:
-            wallet.credit(order.user_id, order.total_cents, "refund", reference=order.number,
+        to_wallet = order.wallet_cents if refund_to != "wallet" else order.total_cents
+        if not order.user_id:
+            to_wallet = 0
+        if to_wallet:
+            wallet.credit(order.user_id, to_wallet, "refund", reference=order.number,
                           note=f"Order {order.number} cancelled")
-            order.refunded_cents, order.refunded_at = order.total_cents, utcnow()
+            _event(order, "refunded" if to_wallet == order.total_cents else "cancelled",
+                   f"{money(to_wallet)} refunded to the customer's wallet.")
+        if to_wallet < order.total_cents:
+            payments.gateway().refund(order, order.total_cents - to_wallet)  # confirmed by the provider's webhook
+        if to_wallet == order.total_cents:
+            order.refunded_cents, order.refunded_at = to_wallet, utcnow()
             _transition(order.id, ("cancelled",), "refunded")
             db.session.refresh(order)
-            _event(order, "refunded", f"{money(order.total_cents)} refunded to the customer's wallet.")
-            _send_cancelled(order, refunded=True, to_wallet=True)
-        else:
-            payments.gateway().refund(order, order.total_cents)
-            _send_cancelled(order, refunded=True)
+        _send_cancelled(order, refunded=True, wallet_cents=to_wallet)
     else:
         raise OrderStateError(f"An order that is {order.status.replace('_', ' ')} cannot be cancelled.")
     audit.record("order.cancelled", actor_id=actor.id, object_type="order", object_id=order.number, ip=ip,
@@ -328,11 +385,12 @@ def mark_refunded(payment_intent_id: str, amount_refunded: int) -> str:
     order = db.session.scalar(select(Order).where(Order.payment_intent_id == payment_intent_id))
     if order is None:
         return "unknown"
-    if order.refunded_cents >= amount_refunded and order.refunded_at is not None:
+    wallet_part = order.wallet_cents if order.status == "cancelled" else 0  # refunded to the wallet at cancellation
+    if order.refunded_cents >= amount_refunded + wallet_part and order.refunded_at is not None:
         return "already"
-    order.refunded_cents = amount_refunded
+    order.refunded_cents = amount_refunded + wallet_part
     order.refunded_at = utcnow()
-    if amount_refunded >= order.total_cents and _transition(order.id, ("cancelled", "paid"), "refunded"):
+    if order.refunded_cents >= order.total_cents and _transition(order.id, ("cancelled", "paid"), "refunded"):
         db.session.refresh(order)
     _event(order, "refunded", f"Refund of {money(amount_refunded)} confirmed by the payment provider.")
     return "refunded"
@@ -358,15 +416,19 @@ def timeline(order: Order) -> list[OrderEvent]:
 def _receipt_text(order: Order) -> str:
     rows = []
     for line in order.lines:
-        what = "Buy" if line.mode == "buy" else f"Rent {line.rental_weeks} wk"
+        what = "Buy" if line.mode == "buy" else f"Rent {line.rental_days} days"
         rows.append(f"  {line.quantity} x {line.title} ({what})  {money(line.line_cents)}")
     totals = [f"  Subtotal  {money(order.subtotal_cents)}"]
-    if order.discount_cents:
-        totals.append(f"  Discount  -{money(order.discount_cents)}")
+    if order.member_discount_cents:
+        totals.append(f"  Member discount  -{money(order.member_discount_cents)}")
+    if order.discount_cents - order.member_discount_cents:
+        totals.append(f"  Discount  -{money(order.discount_cents - order.member_discount_cents)}")
     totals += [f"  Shipping  {money(order.shipping_cents)}"]
     if order.tax_cents:
         totals.append(f"  Tax       {money(order.tax_cents)}")
     totals.append(f"  Total     {money(order.total_cents)}")
+    if order.wallet_cents and order.wallet_cents < order.total_cents:
+        totals.append(f"  From your wallet  {money(order.wallet_cents)}; by card  {money(order.card_cents)}")
     address = "\n  ".join(order.shipping_lines())
     return "\n".join(rows) + "\n\n" + "\n".join(totals) + f"\n\nShipping to:\n  {address}\n"
 
@@ -378,10 +440,14 @@ def _send_receipt(order: Order) -> None:
               f"{_receipt_text(order)}\nWe will email you when it ships.\n\n— {shop}")
 
 
-def _send_cancelled(order: Order, refunded: bool, to_wallet: bool = False) -> None:
+def _send_cancelled(order: Order, refunded: bool, wallet_cents: int = 0) -> None:
     shop = current_app.config["SHOP_NAME"]
-    where = "your Folio wallet (available now)" if to_wallet else "your card"
-    refund = f"We are refunding {money(order.total_cents)} to {where}.\n\n" if refunded else ""
+    parts = []
+    if refunded and wallet_cents:
+        parts.append(f"{money(wallet_cents)} to your {shop} wallet (available now)")
+    if refunded and wallet_cents < order.total_cents:
+        parts.append(f"{money(order.total_cents - wallet_cents)} to your card")
+    refund = f"We are refunding {' and '.join(parts)}.\n\n" if parts else ""
     mail.send(order.email, f"Order {order.number} is cancelled",
               f"Your order {order.number} is cancelled.\n\n{refund}{_receipt_text(order)}\n— {shop}")
 

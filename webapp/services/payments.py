@@ -27,6 +27,39 @@ class PaymentError(Exception):
 
 
 @dataclass
+class CheckoutRequest:
+    """What to take payment for: an order (its card part) or a charge (a wallet top-up, a plan)."""
+
+    reference: str  # order number or charge reference
+    amount_cents: int
+    currency: str
+    email: str
+    title: str
+    description: str
+    line_items: list[dict]
+    expires_at: object  # datetime
+    order_id: int | None = None
+    charge_id: int | None = None
+
+    @property
+    def metadata(self) -> dict:
+        if self.order_id is not None:
+            return {"order_number": self.reference, "order_id": str(self.order_id)}
+        return {"charge_reference": self.reference, "charge_id": str(self.charge_id)}
+
+
+def order_request(order: Order) -> CheckoutRequest:
+    items = [{"title": line.title, "quantity": line.quantity, "amount": line.line_cents, "mode": line.mode}
+             for line in order.lines]
+    if order.wallet_cents:
+        items.append({"title": "Paid from your wallet", "quantity": 1, "amount": -order.wallet_cents, "mode": "wallet"})
+    return CheckoutRequest(reference=order.number, amount_cents=order.card_cents, currency=order.currency,
+                           email=order.email, title=f"{current_app.config['SHOP_NAME']} order {order.number}",
+                           description=_line_summary(order), line_items=items, expires_at=order.reservation_expires_at,
+                           order_id=order.id)
+
+
+@dataclass
 class CheckoutSession:
     id: str
     url: str
@@ -62,28 +95,27 @@ class StripeGateway:
         extra = {"base_addresses": {"api": base}} if base else {}
         self.client = stripe.StripeClient(key, max_network_retries=0 if base else 2, **extra)
 
-    def create_checkout(self, order: Order, success_url: str, cancel_url: str) -> CheckoutSession:
+    def create_checkout(self, request: CheckoutRequest, success_url: str, cancel_url: str) -> CheckoutSession:
         try:
             session = self.client.v1.checkout.sessions.create(
                 params={
                     "mode": "payment",
-                    "client_reference_id": order.number,
-                    "metadata": {"order_number": order.number, "order_id": str(order.id)},
-                    "customer_email": order.email,
-                    "expires_at": int(order.reservation_expires_at.timestamp()),
+                    "client_reference_id": request.reference,
+                    "metadata": request.metadata,
+                    "customer_email": request.email,
+                    "expires_at": int(request.expires_at.timestamp()),
                     "success_url": success_url + ("&" if "?" in success_url else "?") + "session_id={CHECKOUT_SESSION_ID}",
                     "cancel_url": cancel_url,
                     "line_items": [{
                         "quantity": 1,
                         "price_data": {
-                            "currency": order.currency,
-                            "unit_amount": order.total_cents,
-                            "product_data": {"name": f"{current_app.config['SHOP_NAME']} order {order.number}",
-                                             "description": _line_summary(order)},
+                            "currency": request.currency,
+                            "unit_amount": request.amount_cents,
+                            "product_data": {"name": request.title, "description": request.description},
                         },
                     }],
                 },
-                options={"idempotency_key": f"checkout-{order.number}"},
+                options={"idempotency_key": f"checkout-{request.reference}"},
             )
         except stripe.StripeError as exc:
             raise PaymentError(f"Stripe could not start the payment: {exc.user_message or exc}") from exc
@@ -143,13 +175,12 @@ class TestGateway:
     """A hosted-checkout look-alike at /pay/test/<session>: Stripe's test cards, Stripe-format
     events signed with STRIPE_WEBHOOK_SECRET and delivered to the webhook by the worker."""
 
-    def create_checkout(self, order: Order, success_url: str, cancel_url: str) -> CheckoutSession:
+    def create_checkout(self, request: CheckoutRequest, success_url: str, cancel_url: str) -> CheckoutSession:
         session = GatewaySession(
-            id="cs_test_" + secrets.token_urlsafe(24), order_id=order.id, idempotency_key=f"checkout-{order.number}",
-            amount_total=order.total_cents, currency=order.currency, customer_email=order.email,
-            line_items=[{"title": line.title, "quantity": line.quantity, "amount": line.line_cents, "mode": line.mode}
-                        for line in order.lines],
-            success_url=success_url, cancel_url=cancel_url, expires_at=order.reservation_expires_at)
+            id="cs_test_" + secrets.token_urlsafe(24), order_id=request.order_id, charge_id=request.charge_id,
+            idempotency_key=f"checkout-{request.reference}", amount_total=request.amount_cents,
+            currency=request.currency, customer_email=request.email, line_items=request.line_items,
+            success_url=success_url, cancel_url=cancel_url, expires_at=request.expires_at)
         db.session.add(session)
         db.session.flush()
         return CheckoutSession(session.id, f"/pay/test/{session.id}")
@@ -215,15 +246,21 @@ class TestGateway:
 
 def session_object(s: GatewaySession) -> dict:
     """The Stripe-format checkout.session object for a test gateway session."""
-    from ..models import Order as _Order
+    from ..models import Charge
 
-    order = db.session.get(_Order, s.order_id)
+    if s.order_id is not None:
+        order = db.session.get(Order, s.order_id)
+        reference, metadata = (order.number if order else None), {"order_number": order.number if order else None}
+    else:
+        charge = db.session.get(Charge, s.charge_id)
+        reference = charge.reference if charge else None
+        metadata = {"charge_reference": reference}
     return {
         "id": s.id, "object": "checkout.session", "mode": "payment", "status": s.status,
         "payment_status": "paid" if s.payment_status in ("paid", "refunded") else "unpaid",
         "payment_intent": s.payment_intent_id, "amount_total": s.amount_total, "currency": s.currency,
-        "customer_email": s.customer_email, "client_reference_id": order.number if order else None,
-        "metadata": {"order_number": order.number if order else None}, "livemode": False,
+        "customer_email": s.customer_email, "client_reference_id": reference,
+        "metadata": metadata, "livemode": False,
         "expires_at": int(s.expires_at.timestamp()),
     }
 
@@ -275,10 +312,12 @@ def record_event(event: dict) -> bool:
 
 def handle_event(event: dict) -> str:
     """Apply a verified, first-seen event. Unknown types are acknowledged and ignored."""
-    from . import orders
+    from . import charges, orders
 
     kind = event.get("type", "")
     obj = (event.get("data") or {}).get("object") or {}
+    if kind.startswith("checkout.session.") and "id" in obj and orders.order_for_session(obj["id"]) is None:
+        return charges.handle_session_event(kind, obj)  # a top-up or plan payment, not an order
     if kind in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
         if obj.get("payment_status") == "paid":
             return orders.fulfil(obj["id"], payment_intent_id=obj.get("payment_intent"),

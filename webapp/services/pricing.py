@@ -1,8 +1,10 @@
 """Money: one place that prices lines and computes totals, for the cart, checkout, receipts and the API.
 
-All amounts are integer cents. Discounts apply to goods; shipping is flat and free above a
-threshold (after discounts); tax is a configurable rate on goods after discounts, rounded
-half up to the cent.
+All amounts are integer cents. Discounts apply to goods: first the member discount on purchases
+(the plan's percentage plus the frequent-reader percentage, together capped at MEMBER_DISCOUNT_CAP_PCT;
+rentals are already member-priced by their length limits), then a discount code on what is left.
+Shipping is flat and free above a threshold (after discounts); tax is a configurable rate on goods
+after discounts, rounded half up to the cent.
 """
 from __future__ import annotations
 
@@ -16,9 +18,11 @@ from ..models import Book, DiscountCode, DiscountRedemption, Order, User, utcnow
 from .money import money
 
 
-def unit_cents(book: Book, mode: str, weeks: int = 1) -> int:
-    """What one copy costs: the price to buy it, or the weekly rental price times the weeks."""
-    return book.price_cents if mode == "buy" else book.rental_week_cents * max(1, weeks)
+def unit_cents(book: Book, mode: str, days: int = 7) -> int:
+    """What one copy costs: the price to buy it, or the weekly rental price pro rata for the days."""
+    if mode == "buy":
+        return book.price_cents
+    return _round_div(book.rental_week_cents * max(1, days), 7)
 
 
 def _round_div(numerator: int, denominator: int) -> int:
@@ -28,7 +32,10 @@ def _round_div(numerator: int, denominator: int) -> int:
 @dataclass
 class Quote:
     subtotal_cents: int
-    discount_cents: int = 0
+    discount_cents: int = 0  # member + code
+    member_discount_cents: int = 0
+    member_discount_pct: int = 0
+    member_discount_label: str = ""
     shipping_cents: int = 0
     tax_cents: int = 0
     discount: DiscountCode | None = None
@@ -47,20 +54,61 @@ class Quote:
         return max(0, current_app.config["FREE_SHIPPING_THRESHOLD_CENTS"] - (self.subtotal_cents - self.discount_cents))
 
 
-def quote(line_totals: list[int], *, user: User | None = None, code: str | None = None) -> Quote:
+def quote(line_totals: list[int], *, user: User | None = None, code: str | None = None,
+          purchase_cents: int | None = None) -> Quote:
+    """Totals for lines costing `line_totals`; `purchase_cents` is the part bought (not rented), all of
+    it when not given."""
     config = current_app.config
     subtotal = sum(line_totals)
     result = Quote(subtotal_cents=subtotal)
+    pct, label = member_discount_pct(user)
+    if pct:
+        bought = subtotal if purchase_cents is None else purchase_cents
+        result.member_discount_pct, result.member_discount_label = pct, label
+        result.member_discount_cents = min(subtotal, _round_div(bought * pct, 100))
+    result.discount_cents = result.member_discount_cents
     if code:
-        discount, error = check_discount(code, subtotal, user)
+        rest = subtotal - result.member_discount_cents
+        discount, error = check_discount(code, rest, user)
         result.discount, result.discount_error = discount, error
         if discount is not None:
-            result.discount_cents = discount_amount(discount, subtotal)
+            result.discount_cents += discount_amount(discount, rest)
     goods = subtotal - result.discount_cents
     if subtotal and goods < config["FREE_SHIPPING_THRESHOLD_CENTS"]:
         result.shipping_cents = config["SHIPPING_FLAT_CENTS"]
     result.tax_cents = _round_div(goods * config["TAX_RATE_BPS"], 10_000)
     return result
+
+
+def member_discount_pct(user: User | None) -> tuple[int, str]:
+    """(percent off purchases, what it is made of) for this customer: plan + frequent reader, capped."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return 0, ""
+    from . import subscriptions
+
+    config = current_app.config
+    plan = subscriptions.tier_of(user)
+    parts, pct = [], 0
+    if plan.discount_pct:
+        parts.append(f"{plan.label} {plan.discount_pct}%")
+        pct += plan.discount_pct
+    if config["FREQUENT_READER_PCT"] and is_frequent_reader(user.id):
+        parts.append(f"frequent reader {config['FREQUENT_READER_PCT']}%")
+        pct += config["FREQUENT_READER_PCT"]
+    capped = min(pct, config["MEMBER_DISCOUNT_CAP_PCT"])
+    label = " + ".join(parts) + (f", capped at {capped}%" if capped < pct else "")
+    return capped, label
+
+
+def is_frequent_reader(user_id: int) -> bool:
+    """FREQUENT_READER_ORDERS paid orders within the last FREQUENT_READER_DAYS days."""
+    from datetime import timedelta
+
+    config = current_app.config
+    since = utcnow() - timedelta(days=config["FREQUENT_READER_DAYS"])
+    paid = db.session.scalar(select(func.count()).select_from(Order).where(
+        Order.user_id == user_id, Order.status.in_(("paid", "shipped", "delivered")), Order.paid_at >= since)) or 0
+    return paid >= config["FREQUENT_READER_ORDERS"]
 
 
 def discount_amount(discount: DiscountCode, subtotal: int) -> int:

@@ -51,8 +51,10 @@ def rental_block_reason(user: User, now: datetime | None = None) -> str | None:
         Rental.user_id == user.id, Rental.status == "active", Rental.due_at < now)) or 0
     if overdue:
         return "Please return your overdue rental before renting another book."
-    unpaid = db.session.scalar(select(func.coalesce(func.sum(Rental.fee_cents - Rental.fee_paid_cents), 0))
-                               .where(Rental.user_id == user.id)) or 0
+    from .holds import unpaid_fees_cents
+
+    unpaid = (db.session.scalar(select(func.coalesce(func.sum(Rental.fee_cents - Rental.fee_paid_cents), 0))
+                                .where(Rental.user_id == user.id)) or 0) + unpaid_fees_cents(user.id)
     if unpaid:
         from .money import money
 
@@ -70,6 +72,11 @@ def renew(rental: Rental, user: User) -> None:
         raise RentalError("A rental can be renewed once.")
     if rental.due_at < utcnow():
         raise RentalError("An overdue rental cannot be renewed; please return it.")
+    from .holds import queue_length
+
+    if queue_length(rental.book_id):
+        raise RentalError("Another reader is waiting for this book, so it cannot be renewed; please return it "
+                          "by the due date.")
     length = rental.due_at - rental.starts_at
     done = db.session.execute(update(Rental).where(Rental.id == rental.id, Rental.renewed.is_(False),
                                                    Rental.status == "active")

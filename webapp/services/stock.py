@@ -52,7 +52,17 @@ def adjust(book_id: int, delta: int, reason: str, *, actor_id: int | None = None
         raise StockError(f"Cannot remove {-delta}: only {current.available} available.")
     db.session.add(StockMovement(book_id=book_id, on_hand_delta=delta, reason=reason,
                                  reference=reference, note=note, actor_id=actor_id))
+    if delta > 0:
+        _copies_freed(book_id)
+        return state(book_id)
     return StockState(*result)
+
+
+def _copies_freed(book_id: int) -> None:
+    """Copies became available: the book's holds queue is served first (services.holds)."""
+    from . import holds
+
+    holds.allocate(book_id)
 
 
 def create_inventory(book_id: int, on_hand: int, *, actor_id: int | None = None,
@@ -101,8 +111,9 @@ def reserve(lines, *, reference: str, actor_id: int | None = None) -> None:
                                      reference=reference, actor_id=actor_id))
 
 
-def release(lines, *, reference: str, actor_id: int | None = None) -> None:
-    """Give reserved copies back (checkout expired or cancelled)."""
+def release(lines, *, reference: str, actor_id: int | None = None, reallocate: bool = True) -> None:
+    """Give reserved copies back (checkout expired or cancelled, hold closed). The freed copies go to the
+    book's holds queue first, unless `reallocate` is False (the caller passes them on itself)."""
     for book_id, quantity in _merged(lines):
         done = db.session.execute(
             update(Inventory)
@@ -114,6 +125,8 @@ def release(lines, *, reference: str, actor_id: int | None = None) -> None:
             raise StockError(f"Book {book_id}: cannot release {quantity} reserved copies.")
         db.session.add(StockMovement(book_id=book_id, reserved_delta=-quantity, reason="release",
                                      reference=reference, actor_id=actor_id))
+        if reallocate:
+            _copies_freed(book_id)
 
 
 def commit(lines, *, reference: str, reason: str = "sale") -> None:

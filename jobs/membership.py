@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from . import job
+
+
+@job
+def expire_holds() -> dict:
+    """Every few minutes: close ready holds whose pick-up window has passed; their copies go to the next in line."""
+    from webapp.services import holds
+
+    return {"expired": holds.expire_due()}
+
+
+@job
+def renew_subscriptions() -> dict:
+    """Hourly: renew plans whose period has ended (wallet), apply scheduled downgrades, lapse unpaid plans to Free."""
+    from webapp.services import subscriptions
+
+    return subscriptions.renew_due()

@@ -1,0 +1,107 @@
+"""Holds (the queue for books that are out), subscriptions (Free / Plus / Premium) and charges
+(money taken through the payment gateway for something other than an order: wallet top-ups and
+subscription periods). Change them only through services.holds / services.subscriptions /
+services.charges."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+
+TIERS = ("free", "plus", "premium")
+HOLD_STATUSES = ("waiting", "ready", "fulfilled", "cancelled", "expired")
+OPEN_HOLD = ("waiting", "ready")
+
+
+class Hold(db.Model):
+    """One customer's place in one book's queue.
+
+    waiting -> ready (a copy is set aside: reserved in stock under reference hold-<id>)
+    ready -> fulfilled (checked out) | expired (window passed) | cancelled
+    waiting -> cancelled
+    The queue order is (priority, queued_at, id): priority 0 = Premium, 1 = Plus, 2 = Free."""
+
+    __tablename__ = "holds"
+    __table_args__ = (
+        CheckConstraint("status IN ('waiting','ready','fulfilled','cancelled','expired')", name="status_valid"),
+        CheckConstraint("priority BETWEEN 0 AND 2", name="priority_valid"),
+        CheckConstraint("fee_cents >= 0 AND fee_paid_cents >= 0 AND fee_paid_cents <= fee_cents", name="fees_valid"),
+        # One open hold per customer and book.
+        Index("uq_holds_open_user_book", "user_id", "book_id", unique=True,
+              sqlite_where=text("status IN ('waiting','ready')"),
+              postgresql_where=text("status IN ('waiting','ready')")),
+        Index("ix_holds_queue", "book_id", "status", "priority", "queued_at", "id"),
+        Index("ix_holds_user_status", "user_id", "status"),
+        Index("ix_holds_status_expires", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    book_id: Mapped[int] = mapped_column(ForeignKey("books.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(10), default="waiting")
+    priority: Mapped[int] = mapped_column()
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # end of the pick-up window
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"), index=True)
+    fee_cents: Mapped[int] = mapped_column(default=0, server_default="0")  # no-show fee
+    fee_paid_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+
+    book = relationship("Book", lazy="joined")
+
+    @property
+    def fee_due_cents(self) -> int:
+        return self.fee_cents - self.fee_paid_cents
+
+
+class Subscription(db.Model):
+    """A customer's plan. No row (or tier 'free') means Free. `next_tier` is what the plan becomes at
+    the end of the current period (a downgrade or cancellation); NULL renews the same tier."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        CheckConstraint("tier IN ('free','plus','premium')", name="tier_valid"),
+        CheckConstraint("next_tier IS NULL OR next_tier IN ('free','plus','premium')", name="next_tier_valid"),
+        Index("ix_subscriptions_tier_period_end", "tier", "current_period_end"),
+    )
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    tier: Mapped[str] = mapped_column(String(10), default="free")
+    current_period_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    current_period_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    next_tier: Mapped[str | None] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Charge(db.Model):
+    """Money paid through the gateway that is not an order: it lands in the wallet (a top-up), and for a
+    subscription is then taken from the wallet for the plan, so the ledger shows both."""
+
+    __tablename__ = "charges"
+    __table_args__ = (
+        CheckConstraint("purpose IN ('top_up','subscription')", name="purpose_valid"),
+        CheckConstraint("status IN ('pending','paid','expired')", name="status_valid"),
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        CheckConstraint("tier IS NULL OR tier IN ('plus','premium')", name="tier_valid"),
+        Index("ix_charges_user_created", "user_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(30), unique=True)  # CH-XXXXXXXX, shown to the customer
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(20))
+    tier: Mapped[str | None] = mapped_column(String(10))
+    amount_cents: Mapped[int] = mapped_column()
+    currency: Mapped[str] = mapped_column(String(3), default="usd")
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    payment_provider: Mapped[str] = mapped_column(String(10))
+    payment_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
