@@ -351,13 +351,13 @@ def change_subscription():
         return redirect(url_for("account.subscription"), 303)
     db.session.commit()
     messages = {
-        "subscribe": f"Welcome to {q.tier.label}! {money(q.charge_cents)} was taken from your wallet.",
-        "upgrade": f"You are on {q.tier.label} now. {money(q.charge_cents)} was taken from your wallet.",
-        "downgrade": f"Your plan becomes {q.tier.label} on {q.effective:%-d %B %Y}.",
-        "cancel": f"Your plan ends on {q.effective:%-d %B %Y}; you keep its benefits until then.",
-        "resume": "Your plan will renew as before.",
+        "subscribe": lambda: f"Welcome to {q.tier.label}! {money(q.charge_cents)} was taken from your wallet.",
+        "upgrade": lambda: f"You are on {q.tier.label} now. {money(q.charge_cents)} was taken from your wallet.",
+        "downgrade": lambda: f"Your plan becomes {q.tier.label} on {q.effective:%-d %B %Y}.",
+        "cancel": lambda: f"Your plan ends on {q.effective:%-d %B %Y}; you keep its benefits until then.",
+        "resume": lambda: "Your plan will renew as before.",
     }
-    flash(messages[q.kind], "success")
+    flash(messages[q.kind](), "success")
     return redirect(url_for("account.subscription"), 303)
 
 

@@ -151,6 +151,9 @@ def return_rental(rental_id: int):
         abort(404)
     if not ActionForm().validate_on_submit():
         abort(400)
+    from ..services import holds as hold_service
+
+    waiting = hold_service.queue_length(rental.book_id)
     try:
         fee = rental_service.mark_returned(rental, actor=current_user, ip=auth_session.client_ip())
     except rental_service.RentalError as exc:
@@ -160,5 +163,22 @@ def return_rental(rental_id: int):
         db.session.commit()
         note = f" Late fee {money(fee)}" + (f", {money(rental.fee_due_cents)} still due." if rental.fee_due_cents
                                               else ", paid from the wallet.") if fee else ""
-        flash(f"“{rental.book.title}” is back on the shelf.{note}", "success")
+        where = ("set aside for the next reader in its holds queue (they have been emailed)" if waiting
+                 else "back on the shelf")
+        flash(f"“{rental.book.title}” is {where}.{note}", "success")
     return redirect(url_for("admin.rentals_list", view=request.args.get("view", "active")), 303)
+
+
+HOLD_VIEWS = {"ready": "Set aside", "waiting": "Waiting", "closed": "Closed"}
+
+
+@bp.get("/holds")
+def holds_list():
+    from ..services import holds as hold_service
+
+    view = request.args.get("view", "ready")
+    view = view if view in HOLD_VIEWS else "ready"
+    page = request.args.get("page", "1")
+    result = hold_service.admin_list(view, int(page) if page.isdigit() else 1)
+    return render_page_or_partial("admin/holds.html", "admin/_holds_table.html", result=result, view=view,
+                                  views=HOLD_VIEWS, positions=hold_service.positions(result.items))

@@ -236,6 +236,18 @@ def position(hold: Hold) -> int | None:
     return (ahead or 0) + 1
 
 
+def positions(hold_list) -> dict[int, int]:
+    """{hold id: queue position} for the waiting holds among `hold_list`, in one query."""
+    waiting = [h for h in hold_list if h.status == "waiting"]
+    if not waiting:
+        return {}
+    rank = func.row_number().over(partition_by=Hold.book_id, order_by=(Hold.priority, Hold.queued_at, Hold.id))
+    ranked = (select(Hold.id.label("id"), rank.label("pos"))
+              .where(Hold.status == "waiting", Hold.book_id.in_({h.book_id for h in waiting})).subquery())
+    wanted = [h.id for h in waiting]
+    return dict(db.session.execute(select(ranked.c.id, ranked.c.pos).where(ranked.c.id.in_(wanted))).all())
+
+
 def queue_length(book_id: int) -> int:
     return db.session.scalar(select(func.count()).select_from(Hold)
                              .where(Hold.book_id == book_id, Hold.status == "waiting")) or 0
@@ -245,7 +257,8 @@ def for_user(user_id: int) -> tuple[list[tuple[Hold, int | None]], list[Hold]]:
     """(open holds with their queue position, recent closed holds)."""
     holds = db.session.scalars(select(Hold).where(Hold.user_id == user_id)
                                .order_by(Hold.queued_at.desc(), Hold.id.desc()).limit(200)).all()
-    open_ = [(h, position(h)) for h in holds if h.status in OPEN_HOLD]
+    where = positions(holds)
+    open_ = [(h, where.get(h.id)) for h in holds if h.status in OPEN_HOLD]
     open_.sort(key=lambda pair: (pair[0].status != "ready", pair[1] or 0))
     return open_, [h for h in holds if h.status not in OPEN_HOLD][:50]
 
