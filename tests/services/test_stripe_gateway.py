@@ -90,3 +90,18 @@ def test_success_page_check_with_stripe_fulfils_only_when_paid(app, stripe_stub,
     refund = [r for r in stripe_stub.requests if r[1] == "/v1/refunds"][0]
     assert refund[2] == {"payment_intent": "pi_stub", "amount": str(order.total_cents)}
     assert refund[3]["Idempotency-Key"].startswith("refund-")
+
+
+def test_wallet_top_up_goes_through_stripe_checkout_with_the_charge_reference(app, stripe_stub):
+    from webapp.services import charges
+
+    user = shopper("stripe_topper")
+    charge, url = charges.start(user, "top_up", 2000, success_url=lambda c: f"https://shop.test/p/{c.reference}",
+                                cancel_url=lambda c: "https://shop.test/wallet")
+    db.session.commit()
+    assert url == "https://checkout.stripe.test/pay/cs" and charge.payment_session_id == "cs_test_stub123"
+    method, path, form, headers = stripe_stub.requests[-1]
+    assert (method, path) == ("POST", "/v1/checkout/sessions")
+    assert form["line_items[0][price_data][unit_amount]"] == "2000"
+    assert form["metadata[charge_reference]"] == charge.reference and form["client_reference_id"] == charge.reference
+    assert headers["Idempotency-Key"] == f"checkout-{charge.reference}"

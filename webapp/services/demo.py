@@ -236,6 +236,11 @@ def ensure_demo_users() -> list[tuple[str, str, str]]:
                                 role=role, full_name=full_name, email_verified_at=datetime.now(UTC)))
             created.append((role, username, password))
     db.session.flush()
+    reader = db.session.scalar(select(User).where(func.lower(User.username) == "reader"))
+    if reader is not None:  # something to try plans and wallet payments with (once: the reference is unique)
+        from . import wallet
+
+        wallet.credit(reader.id, 2500, "adjustment", reference="demo-credit", note="Welcome credit (demo)")
     return created
 
 
