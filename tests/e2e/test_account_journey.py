@@ -362,6 +362,11 @@ def test_no_serious_axe_violations_on_signed_in_account_pages(e2e_page: Page, ma
     page.locator("main").get_by_role("button", name="Turn on", exact=True).click()
     expect(page.locator("[data-testid=recovery-codes] li")).to_have_count(10)
     report.audit(page, "security with fresh recovery codes")
+    for path, label in [("/account/subscription", "plans"), ("/account/holds", "holds (empty)"),
+                        ("/account/wallet", "wallet with top-up form"), ("/account/rentals", "rentals (empty)")]:
+        page.goto(path)
+        expect(page.locator("main h1")).to_be_visible()
+        report.audit(page, label)
     report.check()
 
 
@@ -381,6 +386,10 @@ def test_no_serious_axe_violations_on_admin_pages(e2e_page: Page, make_user):
     report.audit(page, "admin users, no match")
     page.goto(f"/admin/users/{customer_id}")
     report.audit(page, "admin user")
+    for view in ("ready", "waiting"):
+        page.goto(f"/admin/holds?view={view}")
+        expect(page.locator("#holds-table .empty")).to_be_visible()
+        report.audit(page, f"admin holds ({view}, empty)")
     report.check()
 
 
