@@ -45,6 +45,25 @@ def attempt(form, action):
     return result
 
 
+def attempt_flash(action, errors, success):
+    """Run one service call for a button: commit and flash `success(result)` when it works and return the
+    result; otherwise roll back, flash the rule's message and return FAILED."""
+    from flask import flash
+
+    from .extensions import db
+
+    try:
+        result = action()
+    except errors as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return FAILED
+    db.session.commit()
+    message, category = success(result)
+    flash(message, category)
+    return result
+
+
 def confirm_code(form, user, purpose: str) -> bool:
     """Check an emailed 6-digit code from a form. A wrong code still commits: the count of tries must stick."""
     from .extensions import db

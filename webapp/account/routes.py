@@ -9,7 +9,7 @@ from ..extensions import db
 from ..models import Address
 from ..services import accounts, crypto, payments, twofactor
 from ..services.accounts import AccountError
-from ..utils import FAILED, attempt, confirm_code, resend_code, safe_next
+from ..utils import FAILED, attempt, attempt_flash, confirm_code, resend_code, safe_next
 from . import bp
 from .forms import (
     AddressForm,
@@ -240,14 +240,8 @@ def renew_rental(rental_id: int):
     from ..services import rentals as rental_service
 
     rental = owned_or_404(db.session.get(Rental, rental_id))
-    try:
-        rental_service.renew(rental, current_user)
-    except rental_service.RentalError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-    else:
-        db.session.commit()
-        flash(f"Renewed: “{rental.book.title}” is now due {rental.due_at:%-d %B %Y}.", "success")
+    attempt_flash(lambda: rental_service.renew(rental, current_user), rental_service.RentalError,
+                  lambda _: (f"Renewed: “{rental.book.title}” is now due {rental.due_at:%-d %B %Y}.", "success"))
     return redirect(url_for("account.rentals"), 303)
 
 
@@ -273,18 +267,14 @@ def place_hold():
     book = db.session.get(Book, form.book_id.data) if form.validate() else None
     if book is None or not book.active:
         abort(404)
-    try:
-        hold = hold_service.place(current_user, book)
-    except hold_service.HoldError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-    else:
-        db.session.commit()
+
+    def placed(hold):
         if hold.status == "ready":
-            flash(f"Good timing: a copy of “{book.title}” is set aside for you.", "success")
-        else:
-            flash(f"You are number {hold_service.position(hold)} in the queue for “{book.title}”. "
-                  "We will email you when a copy is set aside for you.", "success")
+            return f"Good timing: a copy of “{book.title}” is set aside for you.", "success"
+        return (f"You are number {hold_service.position(hold)} in the queue for “{book.title}”. "
+                "We will email you when a copy is set aside for you.", "success")
+
+    attempt_flash(lambda: hold_service.place(current_user, book), hold_service.HoldError, placed)
     return redirect(url_for("catalog.book", book_id=book.id, slug=book.slug), 303)
 
 
@@ -294,14 +284,8 @@ def cancel_hold(hold_id: int):
     from ..services import holds as hold_service
 
     hold = owned_or_404(db.session.get(Hold, hold_id))
-    try:
-        hold_service.cancel(hold, current_user)
-    except hold_service.HoldError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-    else:
-        db.session.commit()
-        flash(f"Your hold on “{hold.book.title}” is cancelled.", "info")
+    attempt_flash(lambda: hold_service.cancel(hold, current_user), hold_service.HoldError,
+                  lambda _: (f"Your hold on “{hold.book.title}” is cancelled.", "info"))
     return redirect(safe_next(url_for("account.holds")), 303)
 
 

@@ -10,6 +10,7 @@ from ..htmx import render_page_or_partial
 from ..models import User
 from ..services import staff
 from ..services.accounts import AccountError
+from ..utils import attempt_flash
 from . import bp
 from .forms import ActionForm, RoleForm, UserFilterForm
 
@@ -143,6 +144,7 @@ def rentals_list():
 @bp.post("/rentals/<int:rental_id>/return")
 def return_rental(rental_id: int):
     from ..models import Rental
+    from ..services import holds as hold_service
     from ..services import rentals as rental_service
     from ..services.money import money
 
@@ -151,21 +153,17 @@ def return_rental(rental_id: int):
         abort(404)
     if not ActionForm().validate_on_submit():
         abort(400)
-    from ..services import holds as hold_service
-
     waiting = hold_service.queue_length(rental.book_id)
-    try:
-        fee = rental_service.mark_returned(rental, actor=current_user, ip=auth_session.client_ip())
-    except rental_service.RentalError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-    else:
-        db.session.commit()
+
+    def returned(fee: int):
         note = f" Late fee {money(fee)}" + (f", {money(rental.fee_due_cents)} still due." if rental.fee_due_cents
                                               else ", paid from the wallet.") if fee else ""
         where = ("set aside for the next reader in its holds queue (they have been emailed)" if waiting
                  else "back on the shelf")
-        flash(f"“{rental.book.title}” is {where}.{note}", "success")
+        return f"“{rental.book.title}” is {where}.{note}", "success"
+
+    attempt_flash(lambda: rental_service.mark_returned(rental, actor=current_user, ip=auth_session.client_ip()),
+                  rental_service.RentalError, returned)
     return redirect(url_for("admin.rentals_list", view=request.args.get("view", "active")), 303)
 
 
