@@ -6,7 +6,7 @@ import time_machine
 from sqlalchemy import func, select
 
 from tests.checkout_helpers import pay, shopper, start
-from webapp.models import Hold, Inventory, OutboundEmail, Rental, Subscription, utcnow
+from webapp.models import Hold, Inventory, Order, OutboundEmail, Rental, Subscription, utcnow
 from webapp.services import holds, orders, rentals, stock, wallet
 from webapp.services.orders import CheckoutError
 
@@ -255,3 +255,22 @@ def test_plan_limits_apply_to_rentals_at_checkout(app, db, make_book):
         start(user, [(books[1], 1, "rent", 3)])
     db.session.rollback()
     assert start(user, [(books[1], 1, "buy", 3)]).status == "pending_payment"  # buying has no such limit
+
+
+def test_an_unpaid_rental_checkout_counts_towards_the_plan(app, db, make_book):
+    """Two checkouts in two tabs cannot rent more than the plan allows: a rental waiting for payment already
+    counts, until the order is paid, cancelled or lapses."""
+    books = [make_book(f"Tab {i}", on_hand=2) for i in range(2)]
+    sold_out = make_book("Tab Sold Out", on_hand=0)
+    user = shopper("twotabs")
+    first = start(user, [(books[0], 1, "rent", 3)])
+    db.session.commit()
+    with pytest.raises(CheckoutError, match="1 book at once"):
+        start(user, [(books[1], 1, "rent", 3)])
+    db.session.rollback()
+    with pytest.raises(holds.HoldError, match="allows 1 book"):
+        holds.place(user, sold_out)
+    db.session.rollback()
+    orders.cancel(db.session.get(Order, first.id), actor=user, reason="Changed my mind.")
+    db.session.commit()
+    assert start(user, [(books[1], 1, "rent", 3)]).status == "pending_payment"

@@ -158,7 +158,7 @@ def return_rental(rental_id: int):
     def returned(fee: int):
         note = f" Late fee {money(fee)}" + (f", {money(rental.fee_due_cents)} still due." if rental.fee_due_cents
                                               else ", paid from the wallet.") if fee else ""
-        where = ("set aside for the next reader in its holds queue (they have been emailed)" if waiting
+        where = ("set aside for the next reader in its holds queue (an email to them is on its way)" if waiting
                  else "back on the shelf")
         return f"“{rental.book.title}” is {where}.{note}", "success"
 

@@ -24,7 +24,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import OPEN_HOLD, Book, Hold, Rental, User, utcnow
+from ..models import OPEN_HOLD, Book, Hold, Order, OrderLine, Rental, User, utcnow
 from . import audit, mail, paging, stock, subscriptions, wallet
 from .money import money
 
@@ -38,12 +38,23 @@ def _ref(hold_id: int) -> str:
 
 
 def books_in_use(user_id: int) -> int:
-    """Rentals out plus open holds: what the plan's "books at once" limit counts."""
+    """Rentals out, rentals in an unpaid checkout and open holds: what the plan's "books at once"
+    limit counts."""
     rentals = db.session.scalar(select(func.count()).select_from(Rental)
                                 .where(Rental.user_id == user_id, Rental.status == "active")) or 0
+    pending = db.session.scalar(select(func.coalesce(func.sum(OrderLine.quantity), 0))
+                                .join(Order, Order.id == OrderLine.order_id)
+                                .where(Order.user_id == user_id, Order.status == "pending_payment",
+                                       OrderLine.mode == "rent")) or 0
     holds = db.session.scalar(select(func.count()).select_from(Hold)
                               .where(Hold.user_id == user_id, Hold.status.in_(OPEN_HOLD))) or 0
-    return rentals + holds
+    return rentals + pending + holds
+
+
+def lock_member(user_id: int) -> None:
+    """Serialise plan-limit checks for one customer (two tabs placing holds or checking out at once):
+    a row lock on the user on PostgreSQL; SQLite already runs one writer at a time."""
+    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
 
 
 # ---- placing and cancelling ----
@@ -59,6 +70,7 @@ def place(user: User, book: Book, now: datetime | None = None) -> Hold:
     if open_hold(user.id, book.id) is not None:
         raise HoldError("You already hold this book.")
     plan = subscriptions.tier_of(user)
+    lock_member(user.id)
     if books_in_use(user.id) >= plan.max_books:
         raise HoldError(f"Your {plan.label} plan allows {plan.max_books} book{'s' if plan.max_books != 1 else ''} "
                         "at once (rentals and holds). Return a book, cancel a hold, or upgrade your plan.")
@@ -80,17 +92,27 @@ def cancel(hold: Hold, user: User, *, reason: str = "Cancelled by the customer."
     """Leave the queue (or give up a set-aside copy, which goes to the next in line)."""
     if hold.user_id != user.id:
         raise PermissionError("not your hold")
-    was = hold.status
-    done = db.session.execute(update(Hold).where(Hold.id == hold.id, Hold.status.in_(OPEN_HOLD))
-                              .values(status="cancelled", closed_at=utcnow())
-                              .execution_options(synchronize_session=False)).rowcount
-    if not done:
+    # Close by the status the row really has now, not the one loaded earlier: a waiting hold
+    # may have been made ready (copy set aside) by a concurrent return since we read it.
+    was = None
+    for status in ("ready", "waiting"):
+        if _close(hold.id, status, "cancelled"):
+            was = status
+            break
+    if was is None:
         raise HoldError("This hold is already closed.")
     if was == "ready":
         stock.release([(hold.book_id, 1)], reference=_ref(hold.id), actor_id=user.id)  # -> next in line
     db.session.refresh(hold)
     audit.record("hold.cancelled", actor_id=user.id, object_type="hold", object_id=hold.id,
                  after={"was": was, "reason": reason})
+
+
+def _close(hold_id: int, from_status: str, to_status: str) -> bool:
+    """Conditional status move; True when this transaction made it."""
+    return bool(db.session.execute(update(Hold).where(Hold.id == hold_id, Hold.status == from_status)
+                                   .values(status=to_status, closed_at=utcnow())
+                                   .execution_options(synchronize_session=False)).rowcount)
 
 
 def cancel_all(user: User, reason: str) -> int:

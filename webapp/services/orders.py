@@ -145,6 +145,7 @@ def _check_rental_allowance(user: User, items: list[cart.CartItem]) -> None:
     from . import holds, subscriptions
     from .rentals import rental_block_reason
 
+    holds.lock_member(user.id)
     reason = rental_block_reason(user)
     if reason:
         raise CheckoutError(reason)
@@ -158,7 +159,8 @@ def _check_rental_allowance(user: User, items: list[cart.CartItem]) -> None:
     in_use = holds.books_in_use(user.id)
     if in_use + extra > plan.max_books:
         raise CheckoutError(f"Your {plan.label} plan allows {plan.max_books} book{'s' if plan.max_books != 1 else ''} "
-                            f"at once (rentals and holds) and you have {in_use}. Return a book or upgrade your plan.")
+                            f"at once (rentals, holds and unpaid checkouts) and you have {in_use}. Return a book, "
+                            "cancel an unpaid order, or upgrade your plan.")
 
 
 def _pay_from_wallet(order: Order, user: User, success_url: str) -> str:
