@@ -109,6 +109,7 @@ def test_reminder_and_overdue_notice_are_sent_once_each(app, db, rented, runner)
 
 
 def test_every_scheduled_job_can_be_run_by_name(runner):
-    for name in ("requeue-stale-email", "rebuild-search-terms", "sweep-expired-reservations", "rental-reminders"):
+    for name in ("requeue-stale-email", "rebuild-search-terms", "sweep-expired-reservations", "rental-reminders",
+                 "expire-holds", "renew-subscriptions"):
         result = runner.invoke(args=["jobs", "run", name])
         assert result.exit_code == 0, (name, result.output)
