@@ -34,3 +34,19 @@ def describe(violations: list[dict]) -> str:
 def assert_accessible(page: Page, what: str) -> None:
     blocking = blocking_violations(page)
     assert not blocking, f"axe found serious/critical problems on {what} ({page.url}):\n{describe(blocking)}"
+
+
+class AxeReport:
+    """Audit several pages along a journey, then fail once listing every problem found."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def audit(self, page: Page, label: str) -> None:
+        page.wait_for_load_state("load")
+        blocking = blocking_violations(page)
+        if blocking:
+            self.problems.append(f"--- {label} ({page.url}):\n{describe(blocking)}")
+
+    def check(self) -> None:
+        assert not self.problems, "axe found serious/critical problems:\n" + "\n".join(self.problems)

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 
 from tests.conftest import ADMIN_TOTP, PASSWORD
 
-from .axe import VIEWPORTS, blocking_violations, describe
+from .axe import VIEWPORTS, AxeReport
 
 SIGNED_OUT = "You are signed out."
 WRONG_2FA = "That code is not right (or was already used)."
@@ -63,20 +63,6 @@ def assert_same_document(page: Page, what: str) -> None:
     assert page.evaluate("window.__folioE2E") == "same-document", f"{what} reloaded the page"
 
 
-class AxeReport:
-    """Audit several pages, then fail once listing every problem found."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def audit(self, page: Page, label: str) -> None:
-        page.wait_for_load_state("load")
-        blocking = blocking_violations(page)
-        if blocking:
-            self.problems.append(f"--- {label} ({page.url}):\n{describe(blocking)}")
-
-    def check(self) -> None:
-        assert not self.problems, "axe found serious/critical problems:\n" + "\n".join(self.problems)
 
 
 # ---- 1. the accounts acceptance journey ---------------------------------------------------

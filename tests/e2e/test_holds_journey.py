@@ -18,7 +18,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.conftest import ADMIN_TOTP, PASSWORD, Auth
 
-from .axe import blocking_violations, describe
+from .axe import AxeReport
 
 TITLE = "The Tidewater Ledger"
 GOOD_CARD = "4242 4242 4242 4242"
@@ -152,20 +152,6 @@ def _hold_row(page: Page):
     return page.locator("[data-testid=open-hold]", has_text=TITLE)
 
 
-class AxeReport:
-    """Audit several pages along the way, then fail once listing every problem found."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def audit(self, page: Page, label: str) -> None:
-        page.wait_for_load_state("load")
-        blocking = blocking_violations(page)
-        if blocking:
-            self.problems.append(f"--- {label} ({page.url}):\n{describe(blocking)}")
-
-    def check(self) -> None:
-        assert not self.problems, "axe found serious/critical problems:\n" + "\n".join(self.problems)
 
 
 # ---- the acceptance journey ----

@@ -1,9 +1,8 @@
 """No oversell under concurrency: real PostgreSQL, one connection per buyer."""
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
+from tests.concurrency import race
 from tests.conftest import using_postgres
 from webapp.models import Inventory, Order, StockMovement, User
 
@@ -26,36 +25,18 @@ def test_fifty_buyers_for_the_last_five_copies(app, db, make_book):
     db.session.add_all(users)
     db.session.commit()
     user_ids = [u.id for u in users]
-    barrier = threading.Barrier(BUYERS)
-    results: list[str] = []
-    lock = threading.Lock()
 
-    def buy(user_id: int) -> None:
-        with app.app_context():  # its own session, so its own connection
-            from webapp.extensions import db as thread_db
+    def buy(i: int):
+        from webapp.extensions import db as thread_db
 
-            user = thread_db.session.get(User, user_id)
-            items = [cart.CartItem(book.id, "buy", 1, 1, 1500)]
-            barrier.wait(timeout=60)
-            try:
-                orders.start_checkout(user, items, ADDRESS, code=None, success_url=lambda o: "s",
-                                      cancel_url=lambda o: "c")
-                thread_db.session.commit()
-                outcome = "reserved"
-            except (orders.CheckoutError, orders.SoldOut) as exc:
-                thread_db.session.rollback()
-                outcome = f"refused: {exc}"
-            with lock:
-                results.append(outcome)
+        user = thread_db.session.get(User, user_ids[i])  # connect before the start line
+        items = [cart.CartItem(book.id, "buy", 1, 1, 1500)]
+        return lambda: orders.start_checkout(user, items, ADDRESS, code=None, success_url=lambda o: "s",
+                                             cancel_url=lambda o: "c")
 
-    threads = [threading.Thread(target=buy, args=(uid,)) for uid in user_ids]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert len(results) == BUYERS
-    reserved = [r for r in results if r == "reserved"]
-    refused = [r for r in results if r != "reserved"]
+    results = race(app, buy, BUYERS)
+    reserved = [r for r in results if r == "ok"]
+    refused = [r for r in results if r != "ok"]
     assert len(reserved) == 5
     assert all("out of stock" in r or "sold out" in r.lower() or "Only 0 available" in r for r in refused), refused[:3]
     db.session.expire_all()

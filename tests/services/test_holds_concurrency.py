@@ -6,13 +6,13 @@ Each race runs several times (parametrised) so that a lucky interleaving does no
 """
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
 from sqlalchemy import func, select
 
+from tests.concurrency import race as _race
 from tests.conftest import using_postgres
 from webapp.models import Hold, Inventory, OutboundEmail, Rental, StockMovement, Subscription, User, utcnow
 
@@ -20,38 +20,6 @@ pytestmark = pytest.mark.skipif(not using_postgres(), reason="needs TEST_DATABAS
                                 "SQLite serialises writers, so there is no race to test")
 
 ROUNDS = 5
-
-
-def _race(app, work, n: int) -> list[str]:
-    """Run `work(i)` in n threads released together by a barrier. Each thread has its own app context, so its
-    own session and connection, and commits on its own. Returns each thread's outcome ("ok" or the error)."""
-    barrier = threading.Barrier(n)
-    results: list[str] = []
-    lock = threading.Lock()
-
-    def run(i: int) -> None:
-        with app.app_context():
-            from webapp.extensions import db as thread_db
-
-            try:
-                prepare = work(i)  # loads what the thread needs (and connects) before the start line
-                barrier.wait(timeout=60)
-                prepare()
-                thread_db.session.commit()
-                outcome = "ok"
-            except Exception as exc:  # reported, not swallowed: the test asserts every thread said "ok"
-                thread_db.session.rollback()
-                outcome = f"{type(exc).__name__}: {exc}"
-            with lock:
-                results.append(outcome)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert len(results) == n, "a thread did not finish"
-    return results
 
 
 def _plan(db, user: User, tier: str) -> User:
