@@ -306,7 +306,7 @@ def subscription():
 
 @bp.post("/subscription")
 def change_subscription():
-    from ..services import charges, subscriptions
+    from ..services import subscriptions
     from ..services import wallet as wallet_service
     from ..services.money import money
 
@@ -316,16 +316,7 @@ def change_subscription():
         return redirect(url_for("account.subscription"), 303)
     q = subscriptions.quote_change(current_user, form.tier.data)
     if q.charge_cents and form.pay_with.data == "card":
-        try:
-            _, url = charges.start(current_user, "subscription", q.charge_cents, tier=q.tier.name,
-                                   success_url=_charge_done_url, cancel_url=lambda c: url_for(
-                                       "account.subscription", _external=True))
-        except (charges.ChargeError, payments.PaymentError) as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-            return redirect(url_for("account.subscription"), 303)
-        db.session.commit()
-        return redirect(url, 303)
+        return _start_charge("subscription", q.charge_cents, "account.subscription", tier=q.tier.name)
     try:
         q = subscriptions.change(current_user, form.tier.data, ip=auth_session.client_ip())
     except (subscriptions.SubscriptionError, wallet_service.InsufficientFunds) as exc:
@@ -349,20 +340,26 @@ def change_subscription():
 
 @bp.post("/wallet/top-up")
 def top_up():
-    from ..services import charges
 
     form = TopUpForm()
     if not form.validate():
         flash("; ".join(form.amount.errors) or "Enter an amount.", "error")
         return redirect(url_for("account.wallet"), 303)
     cents = int((form.amount.data * 100).to_integral_value())
+    return _start_charge("top_up", cents, "account.wallet")
+
+
+def _start_charge(kind: str, cents: int, back_endpoint: str, **details):
+    """Open a payment page for a top-up or a plan; on failure say why and go back where we came from."""
+    from ..services import charges
+
     try:
-        _, url = charges.start(current_user, "top_up", cents, success_url=_charge_done_url,
-                               cancel_url=lambda c: url_for("account.wallet", _external=True))
+        _, url = charges.start(current_user, kind, cents, success_url=_charge_done_url,
+                               cancel_url=lambda c: url_for(back_endpoint, _external=True), **details)
     except (charges.ChargeError, payments.PaymentError) as exc:
         db.session.rollback()
         flash(str(exc), "error")
-        return redirect(url_for("account.wallet"), 303)
+        return redirect(url_for(back_endpoint), 303)
     db.session.commit()
     return redirect(url, 303)
 
