@@ -100,6 +100,11 @@ class Config:
     LATE_FEE_PER_DAY_CENTS = _int("LATE_FEE_PER_DAY_CENTS", 50)
     RENTAL_DUE_SOON_DAYS = _int("RENTAL_DUE_SOON_DAYS", 2)
     DATA_ENCRYPTION_KEYS = os.environ.get("DATA_ENCRYPTION_KEYS")
+    # Uploaded images (book covers, author photos): verified, re-encoded and resized by services.uploads.
+    UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))
+    UPLOAD_MAX_BYTES = _int("UPLOAD_MAX_BYTES", 5 * 1024 * 1024)
+    UPLOAD_MAX_PIXELS = _int("UPLOAD_MAX_PIXELS", 40_000_000)  # larger images are refused (decompression bombs)
+    CSV_IMPORT_MAX_BYTES = _int("CSV_IMPORT_MAX_BYTES", 10 * 1024 * 1024)
     ARGON2_TIME_COST = _int("ARGON2_TIME_COST", 3)
     ARGON2_MEMORY_COST = _int("ARGON2_MEMORY_COST", 65536)  # KiB
     ARGON2_PARALLELISM = _int("ARGON2_PARALLELISM", 4)
@@ -143,6 +148,7 @@ class TestingConfig(Config):
     STRIPE_SECRET_KEY = None
     STRIPE_WEBHOOK_SECRET = "whsec_test_secret"
     RATELIMIT_ENABLED = True
+    UPLOAD_DIR = os.environ.get("TEST_UPLOAD_DIR") or str(BASE_DIR / "instance" / "test-uploads")
     # Cheap hashes keep the suite fast; production uses argon2-cffi's defaults (services.passwords).
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 8192

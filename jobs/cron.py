@@ -6,6 +6,7 @@ from jobs.membership import expire_holds, renew_subscriptions
 from jobs.payments import sweep_reservations
 from jobs.rentals import rental_reminders
 from jobs.search import rebuild_search_terms
+from jobs.tasks import requeue_stale_tasks
 
 cron.register(requeue_stale_email, queue_name="email", interval=300, name="requeue-stale-email")
 cron.register(rebuild_search_terms, queue_name="default", cron="17 * * * *", name="rebuild-search-terms")
@@ -13,3 +14,4 @@ cron.register(sweep_reservations, queue_name="default", interval=300, name="swee
 cron.register(rental_reminders, queue_name="default", cron="0 8 * * *", name="rental-reminders")
 cron.register(expire_holds, queue_name="default", interval=300, name="expire-holds")
 cron.register(renew_subscriptions, queue_name="default", cron="5 * * * *", name="renew-subscriptions")
+cron.register(requeue_stale_tasks, queue_name="reports", interval=600, name="requeue-stale-tasks")

@@ -34,6 +34,7 @@ SCHEDULED_JOBS = {
     "rental-reminders": "jobs.rentals.rental_reminders",
     "expire-holds": "jobs.membership.expire_holds",
     "renew-subscriptions": "jobs.membership.renew_subscriptions",
+    "requeue-stale-tasks": "jobs.tasks.requeue_stale_tasks",
 }
 
 

@@ -30,6 +30,15 @@ def install(app: Flask) -> None:
         """The current page's URL with only the given query arguments."""
         return url_for(request.endpoint, **(request.view_args or {}), **{k: v for k, v in args.items() if v})
 
+    def image_url(stored: str | None, size: str = "full") -> str | None:
+        """URL of an uploaded image (cover, author photo) in one size, or None."""
+        from .services.uploads import url_args
+
+        args = url_args(stored, size)
+        return url_for("main.media", **args) if args else None
+
+    app.add_template_global(image_url, "image_url")
+
     @app.context_processor
     def _globals():
         from .cart.store import count as cart_count

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -180,3 +180,39 @@ def holds_list():
     result = hold_service.admin_list(view, int(page) if page.isdigit() else 1)
     return render_page_or_partial("admin/holds.html", "admin/_holds_table.html", result=result, view=view,
                                   views=HOLD_VIEWS, positions=hold_service.positions(result.items))
+
+
+# ---- background tasks (imports, reports): progress polling and downloads ----
+
+# kind prefix -> template included under a finished task (import errors, report chart ...)
+TASK_OUTPUT_TEMPLATES: dict[str, str] = {}
+
+
+def task_context(task) -> dict:
+    template = next((t for prefix, t in TASK_OUTPUT_TEMPLATES.items() if task.kind.startswith(prefix)), None)
+    return {"task": task, "task_outputs_template": template or "admin/_task_no_outputs.html"}
+
+
+@bp.get("/tasks/<int:task_id>")
+def task_status(task_id: int):
+    from ..services import background
+
+    task = background.get(task_id)
+    if task is None:
+        abort(404)
+    response = render_page_or_partial("admin/task.html", "admin/_task.html", **task_context(task))
+    if task.done and request.headers.get("HX-Request") == "true":
+        response.status_code = 286  # htmx: stop polling
+    return response
+
+
+@bp.get("/tasks/<int:task_id>/output.csv")
+def task_csv(task_id: int):
+    from ..services import background
+
+    task = background.get(task_id)
+    if task is None or not task.output_csv:
+        abort(404)
+    stem = "".join(ch if ch.isalnum() else "-" for ch in task.title.lower()).strip("-")[:60] or "export"
+    return Response(task.output_csv, mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{stem}-{task.id}.csv"'})

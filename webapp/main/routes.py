@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from flask import jsonify, redirect, url_for
+from flask import abort, jsonify, redirect, send_from_directory, url_for
 
-from ..services import health
+from ..services import health, uploads
 from . import bp
 
 
@@ -15,3 +15,13 @@ def healthz():
 @bp.get("/favicon.ico")
 def favicon():
     return redirect(url_for("static", filename="favicon.svg"), 301)
+
+
+@bp.get("/media/<kind>/<name>")
+def media(kind: str, name: str):
+    """Uploaded images (re-encoded JPEGs with random names; see services.uploads)."""
+    if kind not in uploads.SIZES or not uploads.FILE_NAME.match(name):
+        abort(404)
+    response = send_from_directory(uploads.path_for(f"{kind}/{name[:32]}").parent, name, max_age=86400 * 30)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

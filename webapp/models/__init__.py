@@ -1,5 +1,5 @@
 from .catalog import Author, Book, BookAuthor, Genre, book_genres, slugify
-from .inventory import Inventory, StockMovement
+from .inventory import Inventory, StockAlert, StockMovement
 from .mail import OutboundEmail
 from .membership import HOLD_STATUSES, OPEN_HOLD, TIERS, Charge, Hold, Subscription
 from .orders import (
@@ -16,6 +16,7 @@ from .orders import (
     Rental,
 )
 from .search import SearchTerm
+from .tasks import TASK_STATUSES, BackgroundTask
 from .types import UTCDateTime, utcnow
 from .users import ROLES, Address, AuditLog, EmailCode, LoginEvent, RecoveryCode, User
 from .wallet import WALLET_REASONS, WalletEntry
@@ -26,5 +27,6 @@ __all__ = [
     "Address", "AuditLog", "EmailCode", "LoginEvent", "RecoveryCode",
     "Author", "Book", "BookAuthor", "Genre", "Inventory", "OutboundEmail", "ROLES", "SearchTerm",
     "StockMovement", "UTCDateTime", "User", "book_genres", "slugify", "utcnow",
+    "StockAlert", "BackgroundTask", "TASK_STATUSES",
     "WALLET_REASONS", "WalletEntry", "HOLD_STATUSES", "OPEN_HOLD", "TIERS", "Charge", "Hold", "Subscription",
 ]

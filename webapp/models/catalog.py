@@ -61,7 +61,13 @@ class Author(db.Model):
     bio: Mapped[str | None] = mapped_column(Text)
     city: Mapped[str | None] = mapped_column(String(120))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), unique=True)
+    goodreads_url: Mapped[str | None] = mapped_column(String(255))
+    photo_path: Mapped[str | None] = mapped_column(String(255))  # under UPLOAD_DIR, see services.uploads
+    # Encrypted at rest (services.crypto, keys from DATA_ENCRYPTION_KEYS); only the last four digits in clear.
+    bank_account_encrypted: Mapped[str | None] = mapped_column(Text)
+    bank_account_last4: Mapped[str | None] = mapped_column(String(4))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), onupdate=utcnow)
 
 
 class Genre(db.Model):
@@ -76,6 +82,7 @@ class Book(db.Model):
     __tablename__ = "books"
     __table_args__ = (
         CheckConstraint("price_cents >= 0", name="price_nonnegative"),
+        CheckConstraint("cost_cents IS NULL OR cost_cents >= 0", name="cost_nonnegative"),
         CheckConstraint("rental_week_cents >= 0", name="rental_nonnegative"),
         CheckConstraint("pages IS NULL OR pages > 0", name="pages_positive"),
         CheckConstraint("length(isbn13) = 13", name="isbn13_length"),
@@ -102,6 +109,7 @@ class Book(db.Model):
     publisher: Mapped[str | None] = mapped_column(String(160))
     published_on: Mapped[date | None] = mapped_column()
     price_cents: Mapped[int] = mapped_column()
+    cost_cents: Mapped[int | None] = mapped_column()  # what the shop paid per copy (inventory value at cost)
     rental_week_cents: Mapped[int] = mapped_column(default=0)
     cover_path: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True, server_default=true())

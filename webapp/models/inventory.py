@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Computed, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, Computed, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -63,3 +63,25 @@ class StockMovement(db.Model):
     note: Mapped[str | None] = mapped_column(Text)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class StockAlert(db.Model):
+    """Available stock fell to or below the book's low-stock threshold. One open alert per book; it closes
+    when stock rises above the threshold again. Shown on the admin home; emailed once in the daily digest."""
+
+    __tablename__ = "stock_alerts"
+    __table_args__ = (
+        Index("ix_stock_alerts_open_book", "book_id", unique=True, sqlite_where=text("resolved_at IS NULL"),
+              postgresql_where=text("resolved_at IS NULL")),
+        Index("ix_stock_alerts_digest", "digested_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    book_id: Mapped[int] = mapped_column(ForeignKey("books.id", ondelete="CASCADE"))
+    available: Mapped[int] = mapped_column()  # when raised
+    threshold: Mapped[int] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    digested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    book = relationship("Book", lazy="joined")
