@@ -58,7 +58,7 @@ class Progress:
 Runner = Callable[[BackgroundTask, Progress], Outcome]
 _RUNNERS: dict[str, Runner] = {}
 # Modules that register runners; imported on first use so every process (web, worker) knows every kind.
-RUNNER_MODULES: list[str] = []
+RUNNER_MODULES: list[str] = ["webapp.services.book_import", "webapp.services.reports"]
 _loaded = False
 
 

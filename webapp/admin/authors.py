@@ -1,0 +1,2 @@
+"""Admin panel: authors (routes registered on the admin blueprint)."""
+from . import bp  # noqa: F401

@@ -1,0 +1,2 @@
+"""Admin panel: orders_admin (routes registered on the admin blueprint)."""
+from . import bp  # noqa: F401

@@ -1,0 +1,1 @@
+"""CSV import of books (background task runner "import:books")."""

@@ -1,0 +1,1 @@
+"""Reports (background task runners "report:*")."""
