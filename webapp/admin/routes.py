@@ -15,11 +15,6 @@ from . import bp
 from .forms import ActionForm, RoleForm, UserFilterForm
 
 
-@bp.get("")
-def home():
-    return redirect(url_for("admin.users"))
-
-
 @bp.get("/users")
 def users():
     form = UserFilterForm(request.args)
