@@ -66,6 +66,11 @@ class Config:
     PAGE_SIZE = _int("PAGE_SIZE", 24)
     MAX_PAGE = _int("MAX_PAGE", 400)  # bounded offset pagination: deepest page served
     LOW_STOCK_THRESHOLD = _int("LOW_STOCK_THRESHOLD", 3)
+    # Reports: longest period one report covers (days), the turnover window (days), and how far back
+    # (minutes) the incremental rollup refresh re-reads orders changed around its previous run.
+    REPORT_MAX_DAYS = _int("REPORT_MAX_DAYS", 731)
+    REPORT_TURNOVER_DAYS = _int("REPORT_TURNOVER_DAYS", 90)
+    REPORT_ROLLUP_OVERLAP_MINUTES = _int("REPORT_ROLLUP_OVERLAP_MINUTES", 10)
 
     # Money (integer cents) and checkout
     SHIPPING_FLAT_CENTS = _int("SHIPPING_FLAT_CENTS", 499)

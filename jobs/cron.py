@@ -1,10 +1,12 @@
 """Schedule for `rq cron` (run exactly one such process: see Procfile). Times are UTC."""
 from rq import cron
 
+from jobs.alerts import low_stock_digest
 from jobs.email import requeue_stale_email
 from jobs.membership import expire_holds, renew_subscriptions
 from jobs.payments import sweep_reservations
 from jobs.rentals import rental_reminders
+from jobs.reports import rebuild_report_rollups, refresh_report_rollups, weekly_summary
 from jobs.search import rebuild_search_terms
 from jobs.tasks import requeue_stale_tasks
 
@@ -15,3 +17,7 @@ cron.register(rental_reminders, queue_name="default", cron="0 8 * * *", name="re
 cron.register(expire_holds, queue_name="default", interval=300, name="expire-holds")
 cron.register(renew_subscriptions, queue_name="default", cron="5 * * * *", name="renew-subscriptions")
 cron.register(requeue_stale_tasks, queue_name="reports", interval=600, name="requeue-stale-tasks")
+cron.register(low_stock_digest, queue_name="default", cron="30 7 * * *", name="low-stock-digest")
+cron.register(refresh_report_rollups, queue_name="reports", interval=600, name="refresh-report-rollups")
+cron.register(rebuild_report_rollups, queue_name="reports", cron="40 3 * * *", name="rebuild-report-rollups")
+cron.register(weekly_summary, queue_name="reports", cron="0 7 * * 1", name="weekly-summary")

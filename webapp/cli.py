@@ -35,6 +35,10 @@ SCHEDULED_JOBS = {
     "expire-holds": "jobs.membership.expire_holds",
     "renew-subscriptions": "jobs.membership.renew_subscriptions",
     "requeue-stale-tasks": "jobs.tasks.requeue_stale_tasks",
+    "refresh-report-rollups": "jobs.reports.refresh_report_rollups",
+    "rebuild-report-rollups": "jobs.reports.rebuild_report_rollups",
+    "weekly-summary": "jobs.reports.weekly_summary",
+    "low-stock-digest": "jobs.alerts.low_stock_digest",
 }
 
 

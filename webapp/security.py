@@ -1,7 +1,7 @@
 """Security headers on every response. No inline scripts: htmx config lives in a meta tag."""
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, abort, request
 
 CSP = "; ".join([
     "default-src 'self'",
@@ -19,6 +19,17 @@ CSP = "; ".join([
 
 def install(app: Flask) -> None:
     production = app.config["FOLIO_CONFIG"] == "production"
+
+    @app.before_request
+    def _no_nul_bytes():
+        """A NUL byte in a query or form value is never a real person's input, and PostgreSQL refuses it in
+        text: answer 400 once here rather than a 500 from whichever query meets it first. (Uploaded files are
+        not form values and are not affected.)"""
+        for values in (request.args, request.form):
+            for key, value in values.items(multi=True):
+                if "\x00" in key or "\x00" in value:
+                    abort(400, description="The request contained a character that is not allowed (NUL).")
+        return None
 
     @app.after_request
     def _headers(response):

@@ -1,2 +1,283 @@
-"""Admin panel: books (routes registered on the admin blueprint)."""
-from . import bp  # noqa: F401
+"""Admin panel: books (routes registered on the admin blueprint).
+
+The list is a GET form (search, filters, sort) that htmx turns into live filtering of #books-table; each row edits
+its price and stock in place (htmx swaps the row for an edit row and back). Everything also works without
+JavaScript: the row's Edit link opens the full edit page. The rules are in services.catalog_admin."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user
+from markupsafe import escape
+
+from ..auth.session import client_ip
+from ..extensions import db
+from ..htmx import is_htmx, render_page_or_partial
+from ..services import background, book_import, catalog_admin
+from ..services.search import LANGUAGES
+from ..utils import FAILED, attempt, attempt_flash, safe_next
+from . import bp
+from .book_forms import BookFilterForm, BookForm, ImportForm, InlineEditForm, StockAdjustForm
+from .forms import ActionForm
+
+
+def _filters(form: BookFilterForm) -> catalog_admin.BookFilters:
+    genre = form.ok("genre")
+    return catalog_admin.BookFilters(q=(form.q.data or "").strip()[:100], genre_id=int(genre) if genre else None,
+                                     stock=form.ok("stock") or "", status=form.ok("status") or "",
+                                     sort=form.ok("sort") or "title")
+
+
+def _filter_form() -> BookFilterForm:
+    form = BookFilterForm(request.args, catalog_admin.genre_choices())
+    form.validate()
+    return form
+
+
+def _tidy_args() -> dict:
+    return {k: v for k, v in request.args.items() if v and k not in ("page", "sort")}
+
+
+@bp.get("/books")
+def books():
+    form = _filter_form()
+    result = catalog_admin.list_books(_filters(form), page=form.ok("page") or 1)
+    response = render_page_or_partial("admin/books.html", "admin/_books_table.html", form=form, result=result,
+                                      export_args=_tidy_args())
+    if is_htmx():  # the address bar gets the tidy URL, without the form's empty fields
+        response.headers["HX-Push-Url"] = url_for("admin.books", **{k: v for k, v in request.args.items() if v})
+    return response
+
+
+@bp.get("/books/export.csv")
+def books_export():
+    filters = _filters(_filter_form())
+    book_import.record_export(filters, actor_id=current_user.id, ip=client_ip())
+    db.session.commit()
+    name = f"books-{date.today().isoformat()}.csv"
+    return Response(stream_with_context(book_import.export_csv(filters)), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+@bp.get("/books/suggest/<any(authors, genres):kind>")
+def book_suggest(kind: str):
+    """<option>s for the authors/genres <datalist>: existing names that complete the last name being typed."""
+    typed = request.args.get(kind, "")[:500]
+    head = typed.rsplit(",", 1)[0].strip() + ", " if "," in typed else ""
+    names = catalog_admin.suggest_names(kind, typed)
+    return "".join(f'<option value="{escape(head + name)}"></option>' for name in names)
+
+
+# ---- one row: show, edit in place, save ----
+
+def _row_book(book_id: int):
+    book = catalog_admin.book_for_row(book_id)
+    if book is None:
+        abort(404)
+    return book
+
+
+def _inline_form(book, **overrides) -> InlineEditForm:
+    on_hand = str(book.inventory.on_hand if book.inventory else 0)
+    data = {"price": catalog_admin.money_input(book.price_cents), "stock": on_hand, "expected_stock": on_hand}
+    data.update(overrides)
+    return InlineEditForm(formdata=None, data=data)
+
+
+@bp.get("/books/<int:book_id>/row")
+def book_row(book_id: int):
+    if not is_htmx():
+        return redirect(url_for("admin.books"))
+    return render_template("admin/_book_row.html", book=_row_book(book_id), focus_edit=True)
+
+
+@bp.get("/books/<int:book_id>/row/edit")
+def book_row_edit(book_id: int):
+    if not is_htmx():
+        return redirect(url_for("admin.book_edit", book_id=book_id))
+    book = _row_book(book_id)
+    return render_template("admin/_book_row_edit.html", book=book, form=_inline_form(book))
+
+
+@bp.post("/books/<int:book_id>/row")
+def book_row_save(book_id: int):
+    book = _row_book(book_id)
+    form = InlineEditForm()
+    if not form.validate_on_submit():
+        form.form_errors = ["Your session expired. Reload the page and try again."]
+        return render_template("admin/_book_row_edit.html", book=book, form=form)
+    saved = attempt(form, lambda: catalog_admin.inline_update(
+        book, form.price.data, form.stock.data, expected_stock=form.expected_stock.data, actor_id=current_user.id,
+        ip=client_ip()))
+    book = _row_book(book_id)
+    if saved is FAILED:
+        # Errors stay in the row (status 200: htmx 2 swaps it). The count seen is refreshed, so a stock change
+        # made meanwhile (a sale) is shown in the hint and the next save applies to it.
+        form.expected_stock.data = str(book.inventory.on_hand if book.inventory else 0)
+        return render_template("admin/_book_row_edit.html", book=book, form=form)
+    if not is_htmx():
+        flash(f"Saved “{book.title}”.", "success")
+        return redirect(url_for("admin.books"), 303)
+    return render_template("admin/_book_row.html", book=book, focus_edit=True, saved=True)
+
+
+# ---- create and edit ----
+
+def _cover_stream(form: BookForm):
+    upload = form.cover.data
+    return upload.stream if upload is not None and getattr(upload, "filename", "") else None
+
+
+def _form_page(form: BookForm, book=None, status: int = 200):
+    return render_template("admin/book_form.html", form=form, book=book, languages=LANGUAGES,
+                           usage=catalog_admin.usage(book.id) if book else [], action_form=ActionForm()), status
+
+
+@bp.route("/books/new", methods=["GET", "POST"])
+def book_new():
+    form = BookForm(data={"language": "en", "stock": "0"})
+    if form.validate_on_submit():
+        book = attempt(form, lambda: catalog_admin.create_book(form.values(creating=True), actor_id=current_user.id,
+                                                               ip=client_ip(), cover=_cover_stream(form)))
+        if book is not FAILED:
+            flash(f"Added “{book.title}”.", "success")
+            return redirect(url_for("admin.book_edit", book_id=book.id), 303)
+    return _form_page(form)
+
+
+def _edit_data(book) -> dict:
+    money = catalog_admin.money_input
+    inv = book.inventory
+    return {
+        "isbn": book.isbn13, "title": book.title, "subtitle": book.subtitle or "",
+        "authors": ", ".join(a.name for a in book.authors), "genres": ", ".join(g.name for g in book.genres),
+        "price": money(book.price_cents), "rental_week_price": money(book.rental_week_cents),
+        "cost_price": money(book.cost_cents),
+        "low_stock_threshold": "" if inv is None or inv.low_stock_threshold is None else str(inv.low_stock_threshold),
+        "pages": str(book.pages or ""), "published_on": book.published_on.isoformat() if book.published_on else "",
+        "language": book.language, "publisher": book.publisher or "", "description": book.description or "",
+    }
+
+
+def _edit_book(book_id: int):
+    book = catalog_admin.book_for_edit(book_id)
+    if book is None:
+        abort(404)
+    return book
+
+
+@bp.route("/books/<int:book_id>/edit", methods=["GET", "POST"])
+def book_edit(book_id: int):
+    book = _edit_book(book_id)
+    form = BookForm(data=_edit_data(book))
+    if form.validate_on_submit():
+        saved = attempt(form, lambda: catalog_admin.update_book(
+            book, form.values(creating=False), actor_id=current_user.id, ip=client_ip(), cover=_cover_stream(form),
+            remove_cover=bool(form.remove_cover.data)))
+        if saved is not FAILED:
+            flash(f"Saved “{saved.book.title}”." if saved.changed else "Nothing to change.", "success")
+            return redirect(url_for("admin.book_edit", book_id=book_id), 303)
+        book = _edit_book(book_id)
+    return _form_page(form, book)
+
+
+# ---- stock with a reason ----
+
+@bp.route("/books/<int:book_id>/stock", methods=["GET", "POST"])
+def book_stock(book_id: int):
+    book = _row_book(book_id)
+    form = StockAdjustForm()
+    if form.validate_on_submit():
+        state = attempt(form, lambda: catalog_admin.adjust_stock(book, form.delta.data, form.reason.data,
+                                                                 form.note.data, actor_id=current_user.id,
+                                                                 ip=client_ip()))
+        if state is not FAILED:
+            flash(f"Stock of “{book.title}” is now {state.on_hand} on hand ({state.available} available).", "success")
+            return redirect(url_for("admin.book_stock", book_id=book_id), 303)
+        book = _row_book(book_id)
+    return render_template("admin/book_stock.html", book=book, form=form,
+                           ledger=catalog_admin.recent_ledger(book_id))
+
+
+# ---- archive, restore, delete ----
+
+def _toggle(book_id: int, action, message: str):
+    book = _row_book(book_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    action(book, actor_id=current_user.id, ip=client_ip())
+    db.session.commit()
+    book = _row_book(book_id)
+    if is_htmx():
+        return render_template("admin/_book_row.html", book=book, focus_edit=False, status_message=message)
+    flash(message, "success")
+    return redirect(safe_next(url_for("admin.book_edit", book_id=book_id)), 303)
+
+
+@bp.post("/books/<int:book_id>/archive")
+def book_archive(book_id: int):
+    return _toggle(book_id, catalog_admin.archive_book, "Archived: hidden from the shop.")
+
+
+@bp.post("/books/<int:book_id>/restore")
+def book_restore(book_id: int):
+    return _toggle(book_id, catalog_admin.restore_book, "Restored: back in the shop.")
+
+
+@bp.post("/books/<int:book_id>/delete")
+def book_delete(book_id: int):
+    book = _row_book(book_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    title = book.title
+    done = attempt_flash(lambda: catalog_admin.delete_book(book, actor_id=current_user.id, ip=client_ip()),
+                         catalog_admin.CatalogError, lambda _: (f"Deleted “{title}”.", "success"))
+    if done is FAILED:
+        return redirect(url_for("admin.book_edit", book_id=book_id), 303)
+    return redirect(url_for("admin.books"), 303)
+
+
+# ---- CSV import ----
+
+@bp.route("/books/import", methods=["GET", "POST"])
+def books_import():
+    from .routes import task_context
+
+    form = ImportForm()
+    if form.validate_on_submit():
+        upload = form.file.data
+        limit = current_app.config["CSV_IMPORT_MAX_BYTES"]
+        data = upload.stream.read(limit + 1) if upload is not None and upload.filename else b""
+        if upload is None or not upload.filename:
+            form.file.errors.append("Choose a CSV file to import.")
+        elif len(data) > limit:
+            form.file.errors.append(f"The file is too large: the limit is {limit / (1024 * 1024):g} MB.")
+        else:
+            try:
+                task = book_import.start(data, upload.filename, user_id=current_user.id, ip=client_ip())
+            except book_import.ImportRefused as exc:
+                db.session.rollback()
+                form.file.errors.append(str(exc))
+            else:
+                db.session.commit()
+                return redirect(url_for("admin.books_import", task=task.id), 303)
+    task = None
+    task_id = request.args.get("task", "")
+    if task_id.isdigit():
+        task = background.get(int(task_id))
+        if task is None or task.kind != "import:books":
+            task = None
+    context = task_context(task) if task is not None else {}
+    return render_template("admin/book_import.html", form=form, columns=book_import.COLUMNS,
+                           recent=background.recent("import:books"), **context)

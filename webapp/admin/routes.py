@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from ..auth import session as auth_session
 from ..extensions import db
@@ -97,32 +96,6 @@ def force_password_reset(user_id: int):
         ip=auth_session.client_ip()), "The password is locked and a reset link was emailed.")
 
 
-@bp.get("/orders")
-def orders_list():
-    from ..models import ORDER_STATUSES, Order
-    from ..services import paging
-
-    status = request.args.get("status", "")
-    page = request.args.get("page", "1")
-    stmt = select(Order).order_by(Order.created_at.desc(), Order.id.desc())
-    if status in ORDER_STATUSES:
-        stmt = stmt.where(Order.status == status)
-    result = paging.paginate(stmt, int(page) if page.isdigit() else 1, 25)
-    return render_page_or_partial("admin/orders.html", "admin/_orders_table.html", result=result, status=status,
-                                  statuses=ORDER_STATUSES)
-
-
-@bp.get("/orders/<number>")
-def order_detail(number: str):
-    from ..services import orders as order_service
-
-    order = order_service.by_number(number)
-    if order is None:
-        abort(404)
-    customer = db.session.get(User, order.user_id) if order.user_id else None
-    return render_template("admin/order.html", order=order, events=order_service.timeline(order), customer=customer)
-
-
 @bp.get("/rentals")
 def rentals_list():
     from ..services import rentals as rental_service
@@ -180,7 +153,10 @@ def holds_list():
 # ---- background tasks (imports, reports): progress polling and downloads ----
 
 # kind prefix -> template included under a finished task (import errors, report chart ...)
-TASK_OUTPUT_TEMPLATES: dict[str, str] = {}
+TASK_OUTPUT_TEMPLATES: dict[str, str] = {
+    "report:": "admin/_report_outputs.html",
+    "import:books": "admin/_import_errors.html",
+}
 
 
 def task_context(task) -> dict:

@@ -5,6 +5,7 @@ from .membership import HOLD_STATUSES, OPEN_HOLD, TIERS, Charge, Hold, Subscript
 from .orders import (
     LINE_MODES,
     ORDER_STATUSES,
+    PAID_STATUSES,
     CartLine,
     DiscountCode,
     DiscountRedemption,
@@ -15,6 +16,15 @@ from .orders import (
     PaymentEvent,
     Rental,
 )
+from .reports import (
+    ReportRollupState,
+    SalesAuthorTotal,
+    SalesBookTotal,
+    SalesDaily,
+    SalesDailyGenre,
+    SalesDailyTotal,
+    WeeklySummarySend,
+)
 from .search import SearchTerm
 from .tasks import TASK_STATUSES, BackgroundTask
 from .types import UTCDateTime, utcnow
@@ -22,11 +32,13 @@ from .users import ROLES, Address, AuditLog, EmailCode, LoginEvent, RecoveryCode
 from .wallet import WALLET_REASONS, WalletEntry
 
 __all__ = [
-    "CartLine", "DiscountCode", "DiscountRedemption", "GatewaySession", "LINE_MODES", "ORDER_STATUSES", "Order",
+    "CartLine", "DiscountCode", "DiscountRedemption", "GatewaySession", "LINE_MODES", "ORDER_STATUSES", "PAID_STATUSES", "Order",
     "OrderEvent", "OrderLine", "PaymentEvent", "Rental",
     "Address", "AuditLog", "EmailCode", "LoginEvent", "RecoveryCode",
     "Author", "Book", "BookAuthor", "Genre", "Inventory", "OutboundEmail", "ROLES", "SearchTerm",
     "StockMovement", "UTCDateTime", "User", "book_genres", "slugify", "utcnow",
     "StockAlert", "BackgroundTask", "TASK_STATUSES",
     "WALLET_REASONS", "WalletEntry", "HOLD_STATUSES", "OPEN_HOLD", "TIERS", "Charge", "Hold", "Subscription",
+    "ReportRollupState", "SalesAuthorTotal", "SalesBookTotal", "SalesDaily", "SalesDailyGenre", "SalesDailyTotal",
+    "WeeklySummarySend",
 ]

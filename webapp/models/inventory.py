@@ -28,6 +28,11 @@ class Inventory(db.Model):
         CheckConstraint("reserved >= 0", name="reserved_nonnegative"),
         CheckConstraint("reserved <= on_hand", name="reserved_le_on_hand"),
         Index("ix_inventory_available", "available"),
+        # Low-stock counts (available at or under each book's own threshold) from the index alone.
+        Index("ix_inventory_available_threshold", "available", "low_stock_threshold"),
+        # The highest own threshold bounds that range scan (few books have one: a small partial index).
+        Index("ix_inventory_threshold_set", "low_stock_threshold", sqlite_where=text("low_stock_threshold IS NOT NULL"),
+              postgresql_where=text("low_stock_threshold IS NOT NULL")),
         # "In stock" checks per book (listing filter) read both columns from the index alone.
         Index("ix_inventory_book_id_available", "book_id", "available"),
     )

@@ -11,6 +11,8 @@ from ..extensions import db
 from .types import UTCDateTime, utcnow
 
 ORDER_STATUSES = ("pending_payment", "paid", "shipped", "delivered", "cancelled", "refunded", "expired")
+# Orders that count as sales (revenue, units, frequent-reader history): paid and not cancelled or refunded since.
+PAID_STATUSES = ("paid", "shipped", "delivered")
 LINE_MODES = ("buy", "rent")
 
 
@@ -74,6 +76,10 @@ class Order(db.Model):
         Index("ix_orders_status_created", "status", "created_at"),
         Index("ix_orders_created", "created_at"),
         Index("ix_orders_pending_expiry", "status", "reservation_expires_at"),
+        # The report rollups' incremental refresh finds orders changed since the last refresh ...
+        Index("ix_orders_updated_at", "updated_at"),
+        # ... and reads paid orders by day; the admin home sums the last 30 days from this index alone.
+        Index("ix_orders_paid_at", "paid_at", "status", "total_cents", "refunded_cents"),
         CheckConstraint("wallet_cents >= 0", name="wallet_cents_nonnegative"),
         CheckConstraint("member_discount_cents >= 0", name="member_discount_nonnegative"),
     )

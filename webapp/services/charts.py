@@ -52,11 +52,36 @@ def _finish(fig, title: str, description: str) -> Markup:
     plt.close(fig)
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg"):]  # drop the XML prolog and doctype: this is inlined in HTML
+    svg = _without_css(svg)
     safe_title = _xml(title)
     # A labelled image for assistive technology; the figures themselves are in the table beside it.
     svg = svg.replace("<svg ", f'<svg role="img" aria-label="{safe_title}: {_xml(description)}" ', 1)
     svg = re.sub(r'\swidth="[\d.]+pt"\s+height="[\d.]+pt"', ' width="100%"', svg, count=1)
     return Markup(svg)
+
+
+_STYLE_ATTR = re.compile(r'\sstyle="([^"]*)"')
+_STYLE_ELEMENT = re.compile(r"<style[^>]*>.*?</style>", re.S)
+
+
+def _presentation(match: re.Match) -> str:
+    """style="fill: #fff; stroke-width: 2" -> fill="#fff" stroke-width="2" (SVG presentation attributes)."""
+    attributes = []
+    for declaration in match.group(1).split(";"):
+        name, _, value = declaration.partition(":")
+        name, value = name.strip(), value.strip()
+        if name and value and re.fullmatch(r"[a-z-]+", name):
+            attributes.append(f' {name}="{_xml(value)}"')
+    return "".join(attributes)
+
+
+def _without_css(svg: str) -> str:
+    """The site's Content-Security-Policy (style-src 'self') blocks inline style attributes and <style>
+    elements, so matplotlib's styling is rewritten as presentation attributes, which CSP allows."""
+    svg = _STYLE_ELEMENT.sub("", svg)
+    svg = _STYLE_ATTR.sub(_presentation, svg)
+    # what the removed <style> said for every element, as inherited attributes on the root
+    return svg.replace("<svg ", '<svg stroke-linejoin="round" stroke-linecap="butt" ', 1)
 
 
 def _xml(text: str) -> str:

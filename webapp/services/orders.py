@@ -15,6 +15,8 @@ from sqlalchemy import select, update
 
 from ..extensions import db
 from ..models import (
+    ORDER_STATUSES,
+    PAID_STATUSES,
     Book,
     DiscountCode,
     DiscountRedemption,
@@ -227,7 +229,8 @@ def fulfil(session_id: str, *, payment_intent_id: str | None, amount_total: int 
     return "paid"
 
 
-def _complete_sale(order: Order) -> None:
+def _complete_sale(order: Order, note: str = "Payment received.", actor_id: int | None = None) -> None:
+    """The one sale path (gateway, wallet or manual payment): stock committed, rentals start, receipt sent."""
     stock.commit(_stock_lines(order, "buy"), reference=order.number, reason="sale")
     stock.commit(_stock_lines(order, "rent"), reference=order.number, reason="rental_out")
     now = utcnow()
@@ -243,24 +246,14 @@ def _complete_sale(order: Order) -> None:
                 db.session.add(Rental(user_id=order.user_id, book_id=line.book_id, order_id=order.id,
                                       order_line_id=line.id, starts_at=now,
                                       due_at=now + timedelta(days=line.rental_days or 7)))
-    _event(order, "paid", "Payment received.")
+    _event(order, "paid", note, actor_id)
     _send_receipt(order)
 
 
 def _fulfil_after_expiry(order: Order, payment_intent_id: str | None) -> str:
     """Paid after we had released the stock (and returned any wallet part): take both again if we can,
     otherwise cancel and refund the card in full."""
-    problem = None
-    try:
-        with db.session.begin_nested():
-            stock.reserve(_stock_lines(order), reference=order.number)
-            if order.wallet_cents and order.user_id:
-                wallet.debit(order.user_id, order.wallet_cents, "order_payment", reference=f"{order.number}-late",
-                             note=f"Order {order.number} (part, paid late)")
-    except SoldOut:
-        problem = "the stock was gone"
-    except wallet.InsufficientFunds:
-        problem = "the wallet no longer covered its part"
+    problem = _retake_after_expiry(order)
     if problem:
         if _transition(order.id, ("expired",), "cancelled", cancelled_at=utcnow(), payment_intent_id=payment_intent_id):
             db.session.refresh(order)
@@ -273,6 +266,22 @@ def _fulfil_after_expiry(order: Order, payment_intent_id: str | None) -> str:
     db.session.refresh(order)
     _complete_sale(order)
     return "paid"
+
+
+def _retake_after_expiry(order: Order) -> str | None:
+    """An expired order is being paid after all: take its stock (and its wallet part) again, all or nothing.
+    None when done, otherwise why it could not be done."""
+    try:
+        with db.session.begin_nested():
+            stock.reserve(_stock_lines(order), reference=order.number)
+            if order.wallet_cents and order.user_id:
+                wallet.debit(order.user_id, order.wallet_cents, "order_payment", reference=f"{order.number}-late",
+                             note=f"Order {order.number} (part, paid late)")
+    except SoldOut:
+        return "the stock was gone"
+    except wallet.InsufficientFunds:
+        return "the wallet no longer covered its part"
+    return None
 
 
 def expire(session_id: str, note: str = "The payment session expired; stock released.") -> str:
@@ -338,7 +347,11 @@ def sweep_expired_reservations(now=None) -> int:
 def cancel(order: Order, *, actor: User, reason: str = "Cancelled by the customer.", ip: str | None = None,
            refund_to: str = "card") -> None:
     """Cancel before shipping. Unpaid: release stock. Paid: stock returns and the payment is refunded, to the
-    card (through the payment provider) or at once to the customer's wallet (always, if the wallet paid)."""
+    card (through the payment provider) or at once to the customer's wallet (always, if the wallet paid).
+    Staff may also record `refund_to="manual"` for an order paid outside the shop (a manual payment)."""
+    before = order.status
+    if order.status == "paid":
+        _check_refund_to(order, refund_to)
     if order.status == "pending_payment":
         if not _transition(order.id, ("pending_payment",), "cancelled", cancelled_at=utcnow()):
             raise OrderStateError("This order changed meanwhile; please reload.")
@@ -370,24 +383,30 @@ def cancel(order: Order, *, actor: User, reason: str = "Cancelled by the custome
                           note=f"Order {order.number} cancelled")
             _event(order, "refunded" if to_wallet == order.total_cents else "cancelled",
                    f"{money(to_wallet)} refunded to the customer's wallet.")
-        if to_wallet < order.total_cents:
-            payments.gateway().refund(order, order.total_cents - to_wallet)  # confirmed by the provider's webhook
-        if to_wallet == order.total_cents:
-            order.refunded_cents, order.refunded_at = to_wallet, utcnow()
+        rest = order.total_cents - to_wallet
+        if rest and refund_to == "manual":
+            _event(order, "refunded", f"{money(rest)} refunded outside the shop (recorded by staff).", actor.id)
+        elif rest:
+            payments.gateway().refund(order, rest)  # confirmed by the provider's webhook
+        if not rest or refund_to == "manual":
+            order.refunded_cents, order.refunded_at = order.total_cents, utcnow()
             _transition(order.id, ("cancelled",), "refunded")
             db.session.refresh(order)
-        _send_cancelled(order, refunded=True, wallet_cents=to_wallet)
+        _send_cancelled(order, refunded=True, wallet_cents=to_wallet,
+                        rest_to="you the way you paid" if refund_to == "manual" else "your card")
     else:
         raise OrderStateError(f"An order that is {order.status.replace('_', ' ')} cannot be cancelled.")
     audit.record("order.cancelled", actor_id=actor.id, object_type="order", object_id=order.number, ip=ip,
-                 after={"status": order.status})
+                 before={"status": before}, after={"status": order.status, "reason": reason} | (
+                     {"refund_to": refund_to} if before == "paid" else {}))
 
 
 def mark_refunded(payment_intent_id: str, amount_refunded: int) -> str:
     order = db.session.scalar(select(Order).where(Order.payment_intent_id == payment_intent_id))
     if order is None:
         return "unknown"
-    wallet_part = order.wallet_cents if order.status == "cancelled" else 0  # refunded to the wallet at cancellation
+    # The wallet part went back to the wallet when staff cancelled or refunded the order.
+    wallet_part = order.wallet_cents if order.status in ("cancelled", "refunded") else 0
     if order.refunded_cents >= amount_refunded + wallet_part and order.refunded_at is not None:
         return "already"
     order.refunded_cents = amount_refunded + wallet_part
@@ -396,6 +415,215 @@ def mark_refunded(payment_intent_id: str, amount_refunded: int) -> str:
         db.session.refresh(order)
     _event(order, "refunded", f"Refund of {money(amount_refunded)} confirmed by the payment provider.")
     return "refunded"
+
+
+# ---- staff operations (admin panel) ----
+# Each one checks the order's current status, then moves it with a conditional update: when two people act
+# at once, one wins and the other gets OrderStateError. Each writes an OrderEvent with the staff member as
+# actor and an audit entry with the status before and after. The caller commits, or rolls back on error.
+
+MANUAL_PROVIDER = "manual"
+REFUND_TO = {
+    "card": "The card (through the payment provider)",
+    "wallet": "The customer's wallet (instant)",
+    "manual": "Refunded outside the shop (record only; for manual payments)",
+}
+
+
+def _words(status: str) -> str:
+    return status.replace("_", " ")
+
+
+def _refused(order: Order, what: str) -> OrderStateError:
+    return OrderStateError(f"Order {order.number} is {_words(order.status)}, so it cannot be {what}.")
+
+
+def _lost_race(order: Order, what: str) -> OrderStateError:
+    db.session.refresh(order)
+    return OrderStateError(f"Order {order.number} was changed by someone else meanwhile (it is now "
+                           f"{_words(order.status)}), so it was not {what}. Check the timeline.")
+
+
+def _note(text: str | None, what: str, *, required: bool, limit: int = 200) -> str:
+    text = " ".join((text or "").split())
+    if required and not text:
+        raise OrderStateError(f"Enter {what}.")
+    if len(text) > limit:
+        raise OrderStateError(f"Keep {what} under {limit} characters.")
+    return text
+
+
+def _check_refund_to(order: Order, refund_to: str) -> None:
+    if refund_to not in REFUND_TO:
+        raise OrderStateError("Choose where the refund goes.")
+    manual = order.payment_provider == MANUAL_PROVIDER
+    if manual and refund_to == "card" and order.card_cents:
+        raise OrderStateError("This order was paid outside the shop's checkout, so the money cannot go back to a "
+                              "card: refund it to the wallet (or staff: record a refund made outside the shop).")
+    if refund_to == "manual" and not manual and order.card_cents:
+        raise OrderStateError("This order was paid by card: refund it to the card or to the wallet.")
+    if refund_to == "wallet" and not order.user_id:
+        raise OrderStateError("The customer's account is gone, so there is no wallet to refund to.")
+
+
+def _staff_audit(action: str, order: Order, actor: User, before: str, ip: str | None, **after) -> None:
+    audit.record(action, actor_id=actor.id, object_type="order", object_id=order.number, ip=ip,
+                 before={"status": before}, after={"status": order.status, **after})
+
+
+def mark_paid(order: Order, *, actor: User, reference: str, ip: str | None = None) -> None:
+    """Record a payment taken outside the checkout (bank transfer, cash ...) for an unpaid order. The sale
+    then completes exactly as after a gateway payment. An expired order can be marked paid only if its stock
+    (and any wallet part) can be taken again."""
+    reference = _note(reference, "the payment reference or a note", required=True)
+    before = order.status
+    if order.status == "pending_payment":
+        try:  # close the online payment page first, so the customer cannot pay a second time
+            payments.gateway().expire_checkout(order)
+        except payments.PaymentError as exc:
+            if "already completed" in str(exc):
+                raise OrderStateError(f"The customer has already paid order {order.number} online: wait for the "
+                                      "payment to be confirmed instead of marking it paid.") from None
+            log.warning("mark paid %s: no checkout session to close (%s)", order.number, exc)  # none to pay online
+    elif order.status == "expired":
+        problem = _retake_after_expiry(order)
+        if problem:
+            raise OrderStateError(f"Order {order.number} expired and {problem}, so it cannot be marked paid. "
+                                  "Ask the customer to order again.")
+    else:
+        raise _refused(order, "marked paid")
+    if not _transition(order.id, (before,), "paid", paid_at=utcnow(), payment_provider=MANUAL_PROVIDER,
+                       payment_intent_id=None):
+        raise _lost_race(order, "marked paid")
+    db.session.refresh(order)
+    _complete_sale(order, f"Payment received outside the checkout: {reference}", actor.id)
+    _staff_audit("order.marked_paid", order, actor, before, ip, payment_provider=MANUAL_PROVIDER, reference=reference)
+
+
+def mark_shipped(order: Order, *, actor: User, tracking: str | None = None, ip: str | None = None) -> None:
+    """Paid → shipped; the customer gets the shipped email (with the tracking note, if any)."""
+    tracking = _note(tracking, "the tracking note", required=False)
+    if order.status != "paid":
+        raise _refused(order, "shipped")
+    if not _transition(order.id, ("paid",), "shipped", shipped_at=utcnow()):
+        raise _lost_race(order, "shipped")
+    db.session.refresh(order)
+    _event(order, "shipped", f"Shipped. Tracking: {tracking}" if tracking else "Shipped.", actor.id)
+    send_shipped(order, tracking or None)
+    _staff_audit("order.shipped", order, actor, "paid", ip, **({"tracking": tracking} if tracking else {}))
+
+
+def mark_delivered(order: Order, *, actor: User, ip: str | None = None) -> None:
+    """Shipped → delivered."""
+    if order.status != "shipped":
+        raise _refused(order, "marked delivered")
+    if not _transition(order.id, ("shipped",), "delivered", delivered_at=utcnow()):
+        raise _lost_race(order, "marked delivered")
+    db.session.refresh(order)
+    _event(order, "delivered", "Delivered.", actor.id)
+    _staff_audit("order.delivered", order, actor, "shipped", ip)
+
+
+def staff_cancel(order: Order, *, actor: User, reason: str, refund_to: str = "card", ip: str | None = None) -> None:
+    """Cancel an unpaid or paid order (stock returns; a paid order is refunded in full), via `cancel`."""
+    reason = _note(reason, "the reason for cancelling", required=True)
+    if order.status not in ("pending_payment", "paid"):
+        raise _refused(order, "cancelled")
+    cancel(order, actor=actor, reason=f"Cancelled by staff: {reason}", ip=ip, refund_to=refund_to)
+
+
+def refund(order: Order, *, actor: User, reason: str, refund_to: str = "card", ip: str | None = None) -> None:
+    """A full refund. Paid but not shipped: the order is cancelled (stock returns) and refunded. Shipped or
+    delivered: the order becomes refunded at once; the wallet part (or everything, to the wallet) is credited
+    now, a card part is refunded through the payment provider and confirmed by its webhook. Goods already sent
+    stay with the customer (rentals stay out until returned). Partial refunds are not supported: the order
+    has one refunded amount and no partially-refunded state."""
+    reason = _note(reason, "the reason for the refund", required=True)
+    if order.status == "paid":
+        cancel(order, actor=actor, reason=f"Cancelled and refunded by staff: {reason}", ip=ip, refund_to=refund_to)
+        return
+    if order.status not in ("shipped", "delivered"):
+        raise _refused(order, "refunded") if order.status != "refunded" else OrderStateError(
+            f"Order {order.number} was already refunded.")
+    _check_refund_to(order, refund_to)
+    before = order.status
+    if not _transition(order.id, ("shipped", "delivered"), "refunded"):
+        raise _lost_race(order, "refunded")
+    db.session.refresh(order)
+    _event(order, "refunded", f"Refund by staff: {reason}", actor.id)
+    to_wallet = (order.total_cents if refund_to == "wallet" else order.wallet_cents) if order.user_id else 0
+    if to_wallet:
+        wallet.credit(order.user_id, to_wallet, "refund", reference=order.number,
+                      note=f"Order {order.number} refunded", actor_id=actor.id)
+        _event(order, "refunded", f"{money(to_wallet)} refunded to the customer's wallet.", actor.id)
+    rest = order.total_cents - to_wallet
+    refunded_now = to_wallet
+    if rest and refund_to == "manual":
+        _event(order, "refunded", f"{money(rest)} refunded outside the shop (recorded by staff).", actor.id)
+        refunded_now = order.total_cents
+    elif rest:
+        payments.gateway().refund(order, rest)  # mark_refunded records it when the provider confirms
+        _event(order, "refunded", f"Refund of {money(rest)} to the card requested from the payment provider.",
+               actor.id)
+    order.refunded_cents = refunded_now
+    if refunded_now >= order.total_cents:
+        order.refunded_at = utcnow()
+    _send_refunded(order, to_wallet, "you the way you paid" if refund_to == "manual" else "your card")
+    _staff_audit("order.refunded", order, actor, before, ip, refund_to=refund_to, amount_cents=order.total_cents,
+                 reason=reason)
+
+
+def allowed_actions(order: Order) -> set[str]:
+    """What staff can do to the order now (the page shows these; the services check again)."""
+    return {
+        "pending_payment": {"mark_paid", "cancel"},
+        "expired": {"mark_paid"},
+        "paid": {"ship", "cancel", "refund"},
+        "shipped": {"deliver", "refund"},
+        "delivered": {"refund"},
+    }.get(order.status, set())
+
+
+def admin_list(*, q: str = "", status: str = "", dates: str = "created", date_from=None, date_to=None,
+               page: int = 1, per_page: int = 25):
+    """Orders for the admin list, newest first, each with its customer's username: rows of (Order, username).
+    `q` matches the order number, the email or the username; `dates` is "created" or "paid" for the range
+    (whole UTC days, both ends included)."""
+    from datetime import UTC, datetime, time
+
+    from sqlalchemy import func, or_
+
+    from . import paging
+
+    stmt = select(Order, User.username).outerjoin(User, User.id == Order.user_id)
+    if status in ORDER_STATUSES:
+        stmt = stmt.where(Order.status == status)
+    elif status == "sales":  # what the admin home and the reports count as sales
+        stmt = stmt.where(Order.status.in_(PAID_STATUSES))
+    q = " ".join((q or "").split())[:100]
+    if q:
+        number = q.upper()
+        if len(number) == 17 and number.startswith("FO-"):
+            stmt = stmt.where(Order.number == number)
+        else:
+            text = q.lower()
+            stmt = stmt.where(or_(Order.number.contains(number, autoescape=True),
+                                  func.lower(Order.email).contains(text, autoescape=True),
+                                  func.lower(User.username).contains(text, autoescape=True)))
+    column = Order.paid_at if dates == "paid" else Order.created_at
+    if date_from is not None:
+        stmt = stmt.where(column >= datetime.combine(date_from, time.min, UTC))
+    if date_to is not None:
+        stmt = stmt.where(column < datetime.combine(date_to + timedelta(days=1), time.min, UTC))
+    return paging.paginate(stmt.order_by(Order.created_at.desc(), Order.id.desc()), page, per_page, scalars=False)
+
+
+def actor_names(events: list[OrderEvent]) -> dict[int, str]:
+    """{user id: username} for the staff and customers in a timeline, in one query."""
+    ids = {e.actor_id for e in events if e.actor_id}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
 
 
 # ---- reading ----
@@ -442,22 +670,36 @@ def _send_receipt(order: Order) -> None:
               f"{_receipt_text(order)}\nWe will email you when it ships.\n\n— {shop}")
 
 
-def _send_cancelled(order: Order, refunded: bool, wallet_cents: int = 0) -> None:
+def _refund_parts(order: Order, wallet_cents: int, rest_to: str) -> str:
     shop = current_app.config["SHOP_NAME"]
     parts = []
-    if refunded and wallet_cents:
+    if wallet_cents:
         parts.append(f"{money(wallet_cents)} to your {shop} wallet (available now)")
-    if refunded and wallet_cents < order.total_cents:
-        parts.append(f"{money(order.total_cents - wallet_cents)} to your card")
-    refund = f"We are refunding {' and '.join(parts)}.\n\n" if parts else ""
+    if wallet_cents < order.total_cents:
+        parts.append(f"{money(order.total_cents - wallet_cents)} to {rest_to}")
+    return " and ".join(parts)
+
+
+def _send_cancelled(order: Order, refunded: bool, wallet_cents: int = 0, rest_to: str = "your card") -> None:
+    shop = current_app.config["SHOP_NAME"]
+    parts = [_refund_parts(order, wallet_cents, rest_to)] if refunded else []
+    refund = f"We are refunding {parts[0]}.\n\n" if parts and parts[0] else ""
     mail.send(order.email, f"Order {order.number} is cancelled",
               f"Your order {order.number} is cancelled.\n\n{refund}{_receipt_text(order)}\n— {shop}")
 
 
-def send_shipped(order: Order) -> None:
+def send_shipped(order: Order, tracking: str | None = None) -> None:
     shop = current_app.config["SHOP_NAME"]
+    track = f"Tracking: {tracking}\n\n" if tracking else ""
     mail.send(order.email, f"Order {order.number} is on its way",
-              f"Good news: order {order.number} has shipped.\n\n{_receipt_text(order)}\n— {shop}")
+              f"Good news: order {order.number} has shipped.\n\n{track}{_receipt_text(order)}\n— {shop}")
+
+
+def _send_refunded(order: Order, wallet_cents: int, rest_to: str) -> None:
+    shop = current_app.config["SHOP_NAME"]
+    mail.send(order.email, f"Order {order.number} is refunded",
+              f"We are refunding your order {order.number}: {_refund_parts(order, wallet_cents, rest_to)}.\n\n"
+              f"{_receipt_text(order)}\n— {shop}")
 
 
 # ---- account deletion (see services.lifecycle) ----

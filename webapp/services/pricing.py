@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import Book, DiscountCode, DiscountRedemption, Order, User, utcnow
+from ..models import PAID_STATUSES, Book, DiscountCode, DiscountRedemption, Order, User, utcnow
 from .money import money
 
 
@@ -107,7 +107,7 @@ def is_frequent_reader(user_id: int) -> bool:
     config = current_app.config
     since = utcnow() - timedelta(days=config["FREQUENT_READER_DAYS"])
     paid = db.session.scalar(select(func.count()).select_from(Order).where(
-        Order.user_id == user_id, Order.status.in_(("paid", "shipped", "delivered")), Order.paid_at >= since)) or 0
+        Order.user_id == user_id, Order.status.in_(PAID_STATUSES), Order.paid_at >= since)) or 0
     return paid >= config["FREQUENT_READER_ORDERS"]
 
 

@@ -44,18 +44,27 @@ def adjust(book_id: int, delta: int, reason: str, *, actor_id: int | None = None
         update(Inventory)
         .where(Inventory.book_id == book_id, Inventory.on_hand - Inventory.reserved + delta >= 0)
         .values(on_hand=Inventory.on_hand + delta)
-        .returning(Inventory.on_hand, Inventory.reserved)
+        .returning(Inventory.on_hand, Inventory.reserved, Inventory.low_stock_threshold)
         .execution_options(synchronize_session=False)
     ).one_or_none()
     if result is None:
         current = state(book_id)
         raise StockError(f"Cannot remove {-delta}: only {current.available} available.")
+    on_hand, reserved, threshold = result
     db.session.add(StockMovement(book_id=book_id, on_hand_delta=delta, reason=reason,
                                  reference=reference, note=note, actor_id=actor_id))
+    _watch(book_id, on_hand - reserved - delta, on_hand - reserved, threshold)
     if delta > 0:
         _copies_freed(book_id)
         return state(book_id)
-    return StockState(*result)
+    return StockState(on_hand, reserved)
+
+
+def _watch(book_id: int, before: int, after: int, threshold: int | None) -> None:
+    """Available stock moved: raise or close the book's low-stock alert when it crosses the threshold."""
+    from . import alerts
+
+    alerts.crossed(book_id, before, after, threshold)
 
 
 def _copies_freed(book_id: int) -> None:
@@ -74,6 +83,10 @@ def create_inventory(book_id: int, on_hand: int, *, actor_id: int | None = None,
     if on_hand:
         db.session.add(StockMovement(book_id=book_id, on_hand_delta=on_hand, reason="initial",
                                      reference=reference, actor_id=actor_id))
+    db.session.flush()
+    from . import alerts
+
+    alerts.recheck(book_id, new=True)
 
 
 class SoldOut(StockError):
@@ -103,12 +116,15 @@ def reserve(lines, *, reference: str, actor_id: int | None = None) -> None:
             update(Inventory)
             .where(Inventory.book_id == book_id, Inventory.on_hand - Inventory.reserved >= quantity)
             .values(reserved=Inventory.reserved + quantity)
+            .returning(Inventory.on_hand, Inventory.reserved, Inventory.low_stock_threshold)
             .execution_options(synchronize_session=False)
-        ).rowcount
-        if not done:
+        ).one_or_none()
+        if done is None:
             raise SoldOut(book_id, quantity, state(book_id).available)
         db.session.add(StockMovement(book_id=book_id, reserved_delta=quantity, reason="reserve",
                                      reference=reference, actor_id=actor_id))
+        after = done.on_hand - done.reserved
+        _watch(book_id, after + quantity, after, done.low_stock_threshold)
 
 
 def release(lines, *, reference: str, actor_id: int | None = None, reallocate: bool = True) -> None:
@@ -119,12 +135,15 @@ def release(lines, *, reference: str, actor_id: int | None = None, reallocate: b
             update(Inventory)
             .where(Inventory.book_id == book_id, Inventory.reserved >= quantity)
             .values(reserved=Inventory.reserved - quantity)
+            .returning(Inventory.on_hand, Inventory.reserved, Inventory.low_stock_threshold)
             .execution_options(synchronize_session=False)
-        ).rowcount
-        if not done:
+        ).one_or_none()
+        if done is None:
             raise StockError(f"Book {book_id}: cannot release {quantity} reserved copies.")
         db.session.add(StockMovement(book_id=book_id, reserved_delta=-quantity, reason="release",
                                      reference=reference, actor_id=actor_id))
+        after = done.on_hand - done.reserved
+        _watch(book_id, after - quantity, after, done.low_stock_threshold)
         if reallocate:
             _copies_freed(book_id)
 
