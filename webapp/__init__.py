@@ -51,6 +51,7 @@ def create_app(config: type[Config] | str | None = None) -> Flask:
     from .account import bp as account_bp
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
+    from .author import bp as author_bp
     from .cart import bp as cart_bp
     from .catalog import bp as catalog_bp
     from .checkout import bp as checkout_bp
@@ -66,6 +67,7 @@ def create_app(config: type[Config] | str | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(account_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(author_bp)
     app.register_blueprint(cart_bp)
     app.register_blueprint(checkout_bp)
     app.register_blueprint(orders_bp)

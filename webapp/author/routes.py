@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from functools import lru_cache
+
+from flask import flash, g, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from ..auth import session as auth_session
+from ..extensions import db
+from ..htmx import render_page_or_partial
+from ..services import authors, charts, uploads
+from ..utils import FAILED, attempt
+from . import bp
+from .forms import ActionForm, PeriodForm, ProfileForm
+
+
+@lru_cache(maxsize=64)
+def _charts(period: str, labels: tuple[str, ...], sold: tuple[int, ...], rented: tuple[int, ...],
+            revenue: tuple[int, ...]):
+    """Same figures, same pictures: drawn once per change, not per page view."""
+    span = authors.PERIODS[period].lower()
+    units = charts.line_chart(labels, {"Sold": sold, "Rented": rented}, title=f"Copies sold and rented, {span}",
+                              description=f"from {labels[0]} to {labels[-1]}; the figures are in the table below")
+    money = charts.line_chart(labels, {"Revenue": revenue}, title=f"Your revenue, {span}", money=True,
+                              description=f"from {labels[0]} to {labels[-1]}; the figures are in the table below")
+    return units, money
+
+
+@bp.get("")
+def dashboard():
+    form = PeriodForm(request.args)
+    period = form.period.data if form.validate() and form.period.data in authors.PERIODS else "12m"
+    form.period.data = period
+    view = authors.figures(g.author, period)
+    units_chart, revenue_chart = _charts(period, tuple(view.labels), tuple(view.sold), tuple(view.rented),
+                                         tuple(view.revenue_cents))
+    return render_page_or_partial("author/dashboard.html", "author/_figures.html", form=form, view=view,
+                                  author=g.author, units_chart=units_chart, revenue_chart=revenue_chart)
+
+
+def _upload(field):
+    data = field.data
+    return data if data is not None and getattr(data, "filename", "") else None
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+def profile():
+    author = g.author
+    form = ProfileForm(obj=author)
+    if request.method == "GET":
+        form.bank_account.data = ""  # never pre-filled
+    if form.validate_on_submit():
+        result = attempt(form, lambda: authors.update_profile(
+            author, actor=current_user, bio=form.bio.data, city=form.city.data,
+            goodreads_url=form.goodreads_url.data, photo=_upload(form.photo), remove_photo=form.remove_photo.data,
+            bank_account=form.bank_account.data, ip=auth_session.client_ip()))
+        if result is not FAILED:
+            for stored in result:
+                uploads.delete(stored)
+            flash("Your author profile is saved.", "success")
+            return redirect(url_for("author.profile"), 303)
+    return render_template("author/profile.html", form=form, author=author, action_form=ActionForm(),
+                           bank_mask=authors.masked_bank_account(author))
+
+
+@bp.post("/profile/bank/remove")
+def remove_bank():
+    if not ActionForm().validate_on_submit():
+        flash("Your session expired. Please try again.", "error")
+        return redirect(url_for("author.profile"), 303)
+    removed = authors.remove_bank_account(g.author, actor=current_user, ip=auth_session.client_ip())
+    db.session.commit()
+    flash("Your bank details are removed." if removed else "There were no bank details to remove.", "info")
+    return redirect(url_for("author.profile"), 303)
