@@ -1,0 +1,123 @@
+"""Admin reports page: validated form, report queued as a background task, progress polled until 286, chart,
+figures table and CSV download, re-opened from the recent list."""
+import re
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import time_machine
+
+from tests.checkout_helpers import shopper, start
+from webapp.models import BackgroundTask
+from webapp.services import orders, reports
+
+
+def post(client, auth, data, **kwargs):
+    return client.post("/admin/reports", data={"csrf_token": auth.csrf(client), **data}, **kwargs)
+
+
+@pytest.fixture
+def sold(app, db, make_book):
+    book = make_book("Report <Star>", authors=("Ann Author",), genres=("Fiction",), price_cents=2500, on_hand=5)
+    with time_machine.travel(datetime(2026, 3, 2, 10, tzinfo=UTC), tick=False):
+        order = start(shopper("buyer"), [(book, 2, "buy", 0)])
+        orders.fulfil(order.payment_session_id, payment_intent_id="pi_web", amount_total=order.card_cents)
+        db.session.commit()
+    reports.refresh_rollups(full=True)
+    return book
+
+
+def test_page_shows_form_freshness_and_revenue_definition(admin_client, sold):
+    page = admin_client.get("/admin/reports")
+    assert page.status_code == 200
+    html = page.text
+    assert 'data-testid="report-form"' in html and "Sales over time" in html and "Inventory status" in html
+    assert "last refreshed at" in html and "What counts as revenue" in html and "paid, shipped or delivered" in html
+    assert '<label for="date_from">' in html and "No reports yet." in html
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"date_from": "2026-03-31", "date_to": "2026-03-01"}, "The end date is before the start date."),
+    ({"date_from": "2023-01-01", "date_to": "2026-03-01"}, "A report covers at most 731 days"),
+    ({"date_from": "2026-03-01", "date_to": "not-a-date"}, "Not a valid date value."),
+    ({"date_from": "", "date_to": ""}, "Choose both a start and an end date."),
+    ({"date_from": "2026-03-01", "date_to": (date.today() + timedelta(days=3)).isoformat()}, "cannot be after today"),
+    ({"report": "report:nope"}, "Not a valid choice"),
+    ({"granularity": "hourly"}, "Not a valid choice"),
+])
+def test_bad_input_is_explained_never_a_500(admin_client, auth, db, data, message):
+    form = {"report": "report:sales", "date_from": "2026-03-01", "date_to": "2026-03-31", "granularity": "day",
+            "limit": "25", **data}
+    response = post(admin_client, auth, form, headers={"HX-Request": "true"})
+    assert response.status_code == 200 and message in response.text
+    assert "<html" not in response.text and 'aria-invalid="true"' in response.text
+    assert db.session.query(BackgroundTask).count() == 0
+
+
+def test_inventory_report_needs_no_period(admin_client, auth, db, sold, run_jobs):
+    response = post(admin_client, auth, {"report": "report:inventory", "date_from": "", "date_to": "",
+                                         "granularity": "day", "limit": "10"})
+    assert response.status_code == 303
+    task_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    run_jobs()
+    page = admin_client.get(f"/admin/reports/{task_id}")
+    assert page.status_code == 200 and 'data-testid="inventory-summary"' in page.text and "<svg" in page.text
+    assert "read live at" in page.text
+
+
+def test_start_poll_chart_csv_and_reopen(admin_client, auth, db, sold, run_jobs):
+    response = post(admin_client, auth, {"report": "report:books", "date_from": "2026-03-01",
+                                         "date_to": "2026-03-31", "granularity": "day", "limit": "10"},
+                    headers={"HX-Request": "true"})
+    assert response.status_code == 200 and 'data-testid="report-started"' in response.text
+    task_id = int(re.search(r'id="task-(\d+)"', response.text).group(1))
+    assert f'hx-get="/admin/tasks/{task_id}"' in response.text and 'hx-trigger="load delay:1s"' in response.text
+    waiting = admin_client.get(f"/admin/tasks/{task_id}", headers={"HX-Request": "true"})
+    assert waiting.status_code == 200 and "Waiting for a worker" in waiting.text
+
+    run_jobs()
+    done = admin_client.get(f"/admin/tasks/{task_id}", headers={"HX-Request": "true"})
+    assert done.status_code == 286 and "hx-trigger" not in done.text
+    html = done.text
+    assert '<svg role="img" aria-label="Best sellers' in html  # the chart, inline
+    assert 'data-testid="best-table"' in html and "Report &lt;Star&gt;" in html  # its figures, escaped
+    assert "Report <Star>" not in html.split("<svg", 1)[0]
+    assert "Sales rollups as of" in html and 'data-testid="task-csv"' in html
+
+    csv = admin_client.get(f"/admin/tasks/{task_id}/output.csv")
+    assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    assert csv.text.splitlines()[1].startswith(f"best,1,{sold.id},Report <Star>,Ann Author,2,0,50.00,3,3,")
+
+    listing = admin_client.get("/admin/reports")
+    assert f'href="/admin/reports/{task_id}"' in listing.text and "Best and least sold books, 2026-03-01" in listing.text
+    page = admin_client.get(f"/admin/reports/{task_id}")
+    assert page.status_code == 200 and 'data-testid="least-table"' in page.text and "<svg" in page.text
+
+
+def test_sales_report_without_htmx_redirects_to_its_page(admin_client, auth, db, sold, run_jobs):
+    response = post(admin_client, auth, {"report": "report:sales", "date_from": "2026-02-01", "date_to": "2026-03-31",
+                                         "granularity": "month", "limit": "25"})
+    assert response.status_code == 303
+    location = response.headers["Location"]
+    queued = admin_client.get(location)
+    assert queued.status_code == 200 and "Waiting for a worker" in queued.text
+    run_jobs()
+    page = admin_client.get(location)
+    assert page.status_code == 200 and 'data-testid="sales-table"' in page.text
+    assert "<th scope=\"row\">2026-03</th><td>1</td><td>$50.00</td>" in page.text
+    assert page.text.count("<svg") == 2  # revenue and orders
+
+
+def test_reports_are_admin_only_and_other_tasks_are_not_reports(app, client, auth, db, admin_client):
+    auth.user("reader")
+    auth.login("reader")
+    assert client.get("/admin/reports").status_code == 403
+    from webapp.services import background
+
+    @background.runner("test:other")
+    def _other(task, progress):
+        return background.Outcome("ok")
+
+    task = background.start("test:other", "Other")
+    db.session.commit()
+    assert admin_client.get(f"/admin/reports/{task.id}").status_code == 404
+    assert admin_client.get("/admin/reports/999999").status_code == 404
