@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test test-fast e2e lint bench seed-large clean
+.PHONY: run test test-fast e2e lint bench bench-reports seed-large clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ lint: $(VENV)/.dev
 ## bench: load BENCH_BOOKS (default 1,000,000) into BENCH_DATABASE_URL (PostgreSQL) and print latencies
 bench: $(VENV)/.dev
 	$(BIN)/python bench/catalog_bench.py
+
+## bench-reports: 1,000,000 books and 2,000,000 order lines in BENCH_DATABASE_URL; time every report and the admin home
+bench-reports: $(VENV)/.dev
+	$(BIN)/python bench/reports.py --reuse
+	$(BIN)/python bench/admin_home.py --reuse
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache test-artifacts
