@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask, abort, request
+from werkzeug.routing import IntegerConverter
 
 CSP = "; ".join([
     "default-src 'self'",
@@ -17,7 +18,18 @@ CSP = "; ".join([
 ])
 
 
+class DatabaseIntConverter(IntegerConverter):
+    """`<int:...>` in every route, bounded to what a database integer holds: a 25-digit id is a 404, not an
+    overflow error (500) in the query."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def install(app: Flask) -> None:
+    """Call before blueprints are registered (the converter is used as routes are added)."""
+    app.url_map.converters["int"] = DatabaseIntConverter
     production = app.config["FOLIO_CONFIG"] == "production"
 
     @app.before_request

@@ -93,3 +93,9 @@ def resend_code(user, purpose: str, new_email: str | None = None) -> None:
         return
     db.session.commit()
     flash("We sent you a new code.", "success")
+
+
+def page_number(raw: str | None) -> int:
+    """A ?page= value as a page number: anything that is not a plain small number means page 1."""
+    raw = (raw or "").strip()
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 6 else 1

@@ -33,7 +33,10 @@ def test_checkout_crossing_the_threshold_raises_one_alert_and_restock_closes_it(
 
 def test_per_book_threshold_and_new_books(app, db, make_book):
     low_start = make_book("Two Copies", on_hand=2)
-    assert len(_open(db, low_start.id)) == 1  # created below the default threshold
+    assert _open(db, low_start.id) == []  # a new book raises nothing until its stock moves
+    stock.adjust(low_start.id, -2, "adjustment", note="damaged")  # runs out: low or out of stock alike
+    db.session.commit()
+    assert [a.available for a in _open(db, low_start.id)] == [0]
     book = make_book("Watched Closely", on_hand=12)
     db.session.get(Inventory, book.id).low_stock_threshold = 10
     db.session.flush()
@@ -50,8 +53,10 @@ def test_daily_digest_emails_each_admin_once(app, db, make_book, auth):
     auth.user("boss1", role="admin")
     auth.user("boss2", role="admin")
     auth.user("reader", role="customer")
-    make_book("Low One", on_hand=1)
-    make_book("Plenty", on_hand=50)
+    low = make_book("Low One", on_hand=4)
+    plenty = make_book("Plenty", on_hand=50)
+    stock.adjust(low.id, -3, "adjustment", note="damaged")
+    stock.adjust(plenty.id, -3, "adjustment", note="damaged")
     db.session.commit()
     assert alerts.send_digest() == {"alerts": 1, "emails": 2}
     db.session.commit()

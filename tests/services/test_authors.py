@@ -1,5 +1,5 @@
 """Authors: validation rules, bank details encrypted at rest, admin saves, the delete rule and each author's
-own figures (sales of their books only, co-authored revenue split equally)."""
+own figures (sales of their books only; co-written books count in full for each author, as in the reports)."""
 from __future__ import annotations
 
 import json
@@ -230,28 +230,28 @@ def test_each_author_sees_only_their_own_books(sales, count_queries):
     assert len(statements) == 3  # aggregates only, whatever the number of books or orders
 
     anna_revenue = (line[(one, alpha, "buy")] + line[(two, alpha, "rent")]
-                    + line[(one, shared, "buy")] / 2 + line[(old, shared, "buy")] / 2)
+                    + line[(one, shared, "buy")] + line[(old, shared, "buy")])
     assert (mine.total_sold, mine.total_rented) == (2 + 1 + 2, 1)
-    assert mine.total_revenue_cents == round(anna_revenue)
+    assert mine.total_revenue_cents == anna_revenue
     by_title = {b.title: b for b in mine.books}
     assert set(by_title) == {"Alpha Tales", "Shared Song", "Quiet Book"}
     assert (by_title["Alpha Tales"].sold, by_title["Alpha Tales"].rented) == (2, 1)
     assert by_title["Alpha Tales"].revenue_cents == line[(one, alpha, "buy")] + line[(two, alpha, "rent")]
     assert by_title["Shared Song"].co_authors == 1 and by_title["Shared Song"].sold == 3
-    assert by_title["Shared Song"].revenue_cents == round((line[(one, shared, "buy")] + line[(old, shared, "buy")]) / 2)
+    assert by_title["Shared Song"].revenue_cents == line[(one, shared, "buy")] + line[(old, shared, "buy")]
     assert (by_title["Quiet Book"].sold, by_title["Quiet Book"].revenue_cents, by_title["Quiet Book"].available) == \
         (0, 0, 4)
     # sold, rented and reserved (unpaid order) copies are not available; the hand-made "refund" kept its 4
     assert by_title["Alpha Tales"].available == 20 - 2 - 1 - 3 - 4 == db.session.get(Inventory, alpha).available
     assert len(mine.labels) == 12 and sum(mine.sold) == mine.total_sold and sum(mine.rented) == 1
-    assert mine.sold[-1] == 3 and mine.revenue_cents[-1] == round(anna_revenue - line[(old, shared, "buy")] / 2)
+    assert mine.sold[-1] == 3 and mine.revenue_cents[-1] == anna_revenue - line[(old, shared, "buy")]
 
     theirs = authors.figures(ben, "12m")
     assert {b.title for b in theirs.books} == {"Beta Stories", "Shared Song"}
     assert (theirs.total_sold, theirs.total_rented) == (1 + 1 + 1 + 2, 1)
     ben_revenue = (line[(one, beta, "buy")] + line[(sales["six"].id, beta, "rent")] + line[(old, beta, "buy")]
-                   + line[(one, shared, "buy")] / 2 + line[(old, shared, "buy")] / 2)
-    assert theirs.total_revenue_cents == round(ben_revenue)
+                   + line[(one, shared, "buy")] + line[(old, shared, "buy")])
+    assert theirs.total_revenue_cents == ben_revenue
 
 
 def test_the_30_day_view_is_daily_and_leaves_older_orders_out(sales):
@@ -259,8 +259,8 @@ def test_the_30_day_view_is_daily_and_leaves_older_orders_out(sales):
     recent = authors.figures(_author("Anna A"), "30d")
     assert recent.period == "30d" and len(recent.labels) == 30
     assert (recent.total_sold, recent.total_rented) == (3, 1)
-    assert recent.total_revenue_cents == round(line[(one, sales["alpha"].id, "buy")] + line[(two, sales["alpha"].id, "rent")]
-                                               + line[(one, sales["shared"].id, "buy")] / 2)
+    assert recent.total_revenue_cents == (line[(one, sales["alpha"].id, "buy")] + line[(two, sales["alpha"].id, "rent")]
+                                          + line[(one, sales["shared"].id, "buy")])
     assert recent.sold[-1] == 3 and sum(recent.sold[:-1]) == 0
     assert authors.figures(_author("Anna A"), "nonsense").period == "12m"
 

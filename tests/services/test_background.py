@@ -57,3 +57,20 @@ def test_status_polls_until_done_then_answers_286(app, db, admin_client, run_job
     assert csv.status_code == 200 and csv.mimetype == "text/csv" and csv.data == b"n\n2\n"
     assert "attachment" in csv.headers["Content-Disposition"]
     assert client.get("/admin/tasks/999999").status_code == 404
+
+
+def test_a_task_whose_worker_died_is_marked_failed_not_left_running(app, db):
+    from datetime import timedelta
+
+    from webapp.models import utcnow
+
+    stuck = background.start("test:count", "Counting", params={"n": 1})
+    fresh = background.start("test:count", "Counting", params={"n": 1})
+    stuck.status, stuck.started_at = "running", utcnow() - timedelta(hours=2)
+    fresh.status, fresh.started_at = "running", utcnow() - timedelta(minutes=1)
+    db.session.commit()
+    background.requeue_stale()
+    db.session.expire_all()
+    assert db.session.get(BackgroundTask, stuck.id).status == "failed"
+    assert "Interrupted" in db.session.get(BackgroundTask, stuck.id).message
+    assert db.session.get(BackgroundTask, fresh.id).status == "running"

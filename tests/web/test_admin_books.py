@@ -367,3 +367,18 @@ def test_the_export_link_follows_the_filters(admin_client, make_book):
     partial = admin_client.get("/admin/books?stock=out&q=&sort=price&page=1", headers=HX).get_data(as_text=True)
     assert 'href="/admin/books/export.csv?stock=out" download>Export these as CSV' in partial
     assert "Export all as CSV" in admin_client.get("/admin/books").get_data(as_text=True)
+
+
+def test_the_same_stock_adjustment_sent_twice_is_applied_once(admin_client, auth, make_book, db):
+    from webapp.models import Inventory
+
+    book = make_book("Double Click", on_hand=5)
+    page = admin_client.get(f"/admin/books/{book.id}/stock").get_data(as_text=True)
+    assert 'name="expected_on_hand" type="hidden" value="5"' in page or 'name="expected_on_hand" value="5"' in page
+    data = {"delta": "+10", "reason": "restock", "note": "Delivery from the wholesaler", "expected_on_hand": "5",
+            "csrf_token": auth.csrf(admin_client)}
+    assert admin_client.post(f"/admin/books/{book.id}/stock", data=data).status_code == 303
+    again = admin_client.post(f"/admin/books/{book.id}/stock", data=data)
+    assert again.status_code == 200 and "perhaps this change was already sent" in again.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Inventory, book.id).on_hand == 15

@@ -12,9 +12,13 @@ def _sale(book, user):
 
 
 def test_home_shows_figures_linked_to_their_lists(admin_client, db, make_book):
+    from webapp.services import stock
+
     book = make_book("Counted Book", price_cents=4000, on_hand=6)
-    make_book("Almost Out", on_hand=2)
-    gone = make_book("All Gone", on_hand=0)
+    almost = make_book("Almost Out", on_hand=5)
+    gone = make_book("All Gone", on_hand=1)
+    stock.adjust(almost.id, -3, "adjustment", note="damaged")  # 2 left: low
+    stock.adjust(gone.id, -1, "adjustment", note="lost")  # none left: out
     user = shopper()
     order = _sale(book, user)
     holds.place(user, gone)

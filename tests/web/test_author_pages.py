@@ -103,7 +103,7 @@ def test_each_author_sees_exactly_their_own_figures_and_no_one_elses(app, auth, 
     assert (_figure(body, "total-sold"), _figure(body, "total-rented"), _figure(body, "total-revenue")) == \
         ("2", "0", "$30.00")
     assert "Alpha Tales" in body and "Beta Stories" not in body and "<svg" in body
-    assert "split equally" in body  # the attribution rule is stated on the page
+    assert "count in full for every author" in body  # the attribution rule is stated on the page
 
     body = ben.get("/author").get_data(as_text=True)
     assert (_figure(body, "total-sold"), _figure(body, "total-rented"), _figure(body, "total-revenue")) == \

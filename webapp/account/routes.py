@@ -9,7 +9,7 @@ from ..extensions import db
 from ..models import Address
 from ..services import accounts, crypto, payments, twofactor
 from ..services.accounts import AccountError
-from ..utils import FAILED, attempt, attempt_flash, confirm_code, resend_code, safe_next
+from ..utils import FAILED, attempt, attempt_flash, confirm_code, page_number, resend_code, safe_next
 from . import bp
 from .forms import (
     AddressForm,
@@ -219,7 +219,7 @@ def wallet():
     from ..services import wallet as wallet_service
 
     page = request.args.get("page", "1")
-    result = wallet_service.statement(current_user.id, int(page) if page.isdigit() else 1)
+    result = wallet_service.statement(current_user.id, page_number(page))
     return render_page_or_partial("account/wallet.html", "account/_wallet_statement.html", result=result,
                                   balance_cents=wallet_service.balance(current_user.id),
                                   describe=wallet_service.describe, top_up_form=TopUpForm(formdata=None))

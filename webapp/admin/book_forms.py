@@ -86,6 +86,9 @@ class StockAdjustForm(FlaskForm):
     reason = SelectField("Reason", choices=[SelectChoice("", "Choose a reason")]
                          + [SelectChoice(k, label) for k, (label, _, _) in ADJUST_REASONS.items()])
     note = TextAreaField("Note", description="Required: what happened (kept in the stock ledger).")
+    # The on-hand count the page showed: a second submission of the same form (double click, resent POST)
+    # finds it changed and is refused instead of adding the copies twice.
+    expected_on_hand = HiddenField()
 
 
 class ImportForm(FlaskForm):

@@ -24,7 +24,7 @@ from markupsafe import escape
 from ..auth.session import client_ip
 from ..extensions import db
 from ..htmx import is_htmx, render_page_or_partial
-from ..services import background, book_import, catalog_admin
+from ..services import background, book_import, catalog_admin, stock
 from ..services.search import LANGUAGES
 from ..utils import FAILED, attempt, attempt_flash, safe_next
 from . import bp
@@ -201,11 +201,13 @@ def book_stock(book_id: int):
     if form.validate_on_submit():
         state = attempt(form, lambda: catalog_admin.adjust_stock(book, form.delta.data, form.reason.data,
                                                                  form.note.data, actor_id=current_user.id,
-                                                                 ip=client_ip()))
+                                                                 ip=client_ip(),
+                                                                 expected_on_hand=form.expected_on_hand.data))
         if state is not FAILED:
             flash(f"Stock of “{book.title}” is now {state.on_hand} on hand ({state.available} available).", "success")
             return redirect(url_for("admin.book_stock", book_id=book_id), 303)
         book = _row_book(book_id)
+    form.expected_on_hand.data = str(stock.state(book_id).on_hand)  # what this page shows, sent back with the form
     return render_template("admin/book_stock.html", book=book, form=form,
                            ledger=catalog_admin.recent_ledger(book_id))
 
@@ -274,7 +276,7 @@ def books_import():
                 return redirect(url_for("admin.books_import", task=task.id), 303)
     task = None
     task_id = request.args.get("task", "")
-    if task_id.isdigit():
+    if task_id.isdecimal() and len(task_id) <= 18:
         task = background.get(int(task_id))
         if task is None or task.kind != "import:books":
             task = None

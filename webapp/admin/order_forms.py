@@ -119,9 +119,10 @@ class DiscountForm(FlaskForm):
     def validate_value(self, field):
         text = (field.data or "").strip()
         if self.kind.data == "percent":
-            if not text.rstrip("%").strip().isdigit():
+            number = text.rstrip("%").strip()
+            if not (number.isascii() and number.isdigit() and len(number) <= 3):  # "²" is a digit to isdigit()
                 raise ValidationError("A percentage must be a whole number from 1 to 100.")
-            self.parsed_value = int(text.rstrip("%").strip())
+            self.parsed_value = int(number)
         else:
             try:
                 self.parsed_value = parse_cents(text)

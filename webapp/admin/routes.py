@@ -9,7 +9,7 @@ from ..htmx import render_page_or_partial
 from ..models import User
 from ..services import staff
 from ..services.accounts import AccountError
-from ..utils import attempt_flash
+from ..utils import attempt_flash, page_number
 from . import bp
 from .forms import ActionForm, RoleForm, UserFilterForm
 
@@ -103,7 +103,7 @@ def rentals_list():
     view = request.args.get("view", "active")
     view = view if view in rental_service.ADMIN_VIEWS else "active"
     page = request.args.get("page", "1")
-    result = rental_service.admin_list(view, int(page) if page.isdigit() else 1)
+    result = rental_service.admin_list(view, page_number(page))
     return render_page_or_partial("admin/rentals.html", "admin/_rentals_table.html", result=result, view=view,
                                   views=rental_service.ADMIN_VIEWS, rentals=rental_service,
                                   action_form=ActionForm())
@@ -145,7 +145,7 @@ def holds_list():
     view = request.args.get("view", "ready")
     view = view if view in HOLD_VIEWS else "ready"
     page = request.args.get("page", "1")
-    result = hold_service.admin_list(view, int(page) if page.isdigit() else 1)
+    result = hold_service.admin_list(view, page_number(page))
     return render_page_or_partial("admin/holds.html", "admin/_holds_table.html", result=result, view=view,
                                   views=HOLD_VIEWS, positions=hold_service.positions(result.items))
 

@@ -1,5 +1,7 @@
 """Low-stock alerts: raised when a book's available stock falls to its threshold (the book's own
-low_stock_threshold, else LOW_STOCK_THRESHOLD), closed when it rises above it again. The stock service
+low_stock_threshold, else LOW_STOCK_THRESHOLD) — running out included — and closed when it rises above it
+again. Alerts follow changes: a book added with little or no stock (a new title, an import) raises none until
+its stock moves. The stock service
 calls `crossed()` with the counts of each change, so alerts follow every path that moves stock (checkout
 reservations, restocks, returns, staff adjustments) without extra queries on changes that cross nothing.
 Admins see open alerts on the admin home and get new ones once in a daily digest email."""
@@ -23,16 +25,15 @@ def threshold_for(own: int | None) -> int:
 def crossed(book_id: int, before: int, after: int, own_threshold: int | None) -> None:
     """Called by services.stock after a change of available stock from `before` to `after`."""
     threshold = threshold_for(own_threshold)
-    if after <= threshold < before:
+    if after <= threshold and after < before:  # fell to or under it (again): one open alert, the insert is a no-op
         _open(book_id, after, threshold)
     elif before <= threshold < after:
         db.session.execute(update(StockAlert).where(StockAlert.book_id == book_id, StockAlert.resolved_at.is_(None))
                            .values(resolved_at=utcnow()).execution_options(synchronize_session=False))
 
 
-def recheck(book_id: int, *, new: bool = False) -> None:
-    """Bring the book's alert in line with its stock now (new book, threshold changed by staff). A new book
-    has no alert to close, so that case costs no UPDATE."""
+def recheck(book_id: int) -> None:
+    """Bring the book's alert in line with its stock now (threshold changed by staff)."""
     row = db.session.execute(select(Inventory.available, Inventory.low_stock_threshold)
                              .where(Inventory.book_id == book_id)).one_or_none()
     if row is None:
@@ -41,7 +42,7 @@ def recheck(book_id: int, *, new: bool = False) -> None:
     threshold = threshold_for(own)
     if available <= threshold:
         _open(book_id, available, threshold)
-    elif not new:
+    else:
         crossed(book_id, threshold, available, own)  # closes an open alert
 
 
@@ -79,7 +80,8 @@ def send_digest(now: datetime | None = None) -> dict[str, int]:
     lines = [f"- {a.book.title} (ISBN {a.book.isbn13}): {available.get(a.book_id, 0)} available, "
              f"threshold {a.threshold}" for a in alerts]
     shop = current_app.config["SHOP_NAME"]
-    body = (f"{len(alerts)} book{'s' if len(alerts) != 1 else ''} fell to low stock since the last digest:\n\n"
+    body = (f"{len(alerts)} book{'s' if len(alerts) != 1 else ''} fell to {'their' if len(alerts) != 1 else 'its'} "
+            "low-stock threshold or ran out since the last digest:\n\n"
             + "\n".join(lines) + "\n\nRestock from the admin panel: Books, filtered by low stock.\n")
     admins = db.session.scalars(select(User.email).where(User.role == "admin", User.is_active_account.is_(True),
                                                          User.deleted_at.is_(None))).all()

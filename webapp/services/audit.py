@@ -25,7 +25,7 @@ def record(action: str, *, actor_id: int | None = None, object_type: str | None 
 
 OBJECT_TYPES = ("user", "order", "book", "discount", "rental", "hold", "charge")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_CURSOR = re.compile(r"(\d{1,19})_(\d{1,19})")
+_CURSOR = re.compile(r"(\d{1,18})_(\d{1,18})", re.ASCII)  # within a database integer
 
 
 @dataclass
@@ -121,7 +121,7 @@ def search(*, action: str = "", actor: str = "", object_type: str = "", object_i
     if date_from is not None:
         stmt = stmt.where(AuditLog.created_at >= datetime.combine(date_from, time.min, UTC))
     if date_to is not None:
-        stmt = stmt.where(AuditLog.created_at < datetime.combine(date_to + timedelta(days=1), time.min, UTC))
+        stmt = stmt.where(AuditLog.created_at <= datetime.combine(date_to, time.max, UTC))  # no overflow at 9999
     position = _parse_cursor(before)
     if position is not None:
         at, entry_id = position

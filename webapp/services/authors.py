@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import Float, case, cast, exists, func, or_, select
+from sqlalchemy import case, exists, func, or_, select
 from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
@@ -435,7 +435,8 @@ def figures(author: Author, period: str = "12m", now: datetime | None = None) ->
                         .where(BookAuthor.book_id.in_(mine)).group_by(BookAuthor.book_id).subquery())
     sold = func.coalesce(func.sum(case((OrderLine.mode == "buy", OrderLine.quantity), else_=0)), 0)
     rented = func.coalesce(func.sum(case((OrderLine.mode == "rent", OrderLine.quantity), else_=0)), 0)
-    revenue = func.coalesce(func.sum(cast(OrderLine.line_cents, Float) / authors_per_book.c.n), 0.0)
+    # Co-written books count in full for each author, as in the shop's reports (sales by author): integer cents.
+    revenue = func.coalesce(func.sum(OrderLine.line_cents), 0)
 
     def lines(*columns):
         return (select(*columns).select_from(OrderLine)
@@ -453,22 +454,22 @@ def figures(author: Author, period: str = "12m", now: datetime | None = None) ->
     book_rows = db.session.execute(
         select(Book.id, Book.title, Book.active, authors_per_book.c.n,
                func.coalesce(per_book.c.sold, 0), func.coalesce(per_book.c.rented, 0),
-               func.coalesce(per_book.c.revenue, 0.0), func.coalesce(Inventory.available, 0))
+               func.coalesce(per_book.c.revenue, 0), func.coalesce(Inventory.available, 0))
         .join(authors_per_book, authors_per_book.c.book_id == Book.id)
         .outerjoin(per_book, per_book.c.book_id == Book.id)
         .outerjoin(Inventory, Inventory.book_id == Book.id)
-        .order_by(func.coalesce(per_book.c.revenue, 0.0).desc(), Book.title, Book.id)).all()
+        .order_by(func.coalesce(per_book.c.revenue, 0).desc(), Book.title, Book.id)).all()
 
     keys = [p.strftime("%Y-%m" if monthly else "%Y-%m-%d") for p in points]
-    empty = (0, 0, 0.0)
+    empty = (0, 0, 0)
     values = [(series[k].sold, series[k].rented, series[k].revenue) if k in series else empty for k in keys]
     return Figures(
         period=period, since=since,
         labels=[p.strftime("%b %Y" if monthly else "%-d %b") for p in points],
         sold=[int(v[0]) for v in values], rented=[int(v[1]) for v in values],
-        revenue_cents=[round(v[2]) for v in values],
-        total_sold=int(totals[0]), total_rented=int(totals[1]), total_revenue_cents=round(totals[2]),
+        revenue_cents=[int(v[2]) for v in values],
+        total_sold=int(totals[0]), total_rented=int(totals[1]), total_revenue_cents=int(totals[2]),
         books=[BookFigures(book_id=r[0], title=r[1], active=r[2], co_authors=int(r[3]) - 1, sold=int(r[4]),
-                           rented=int(r[5]), revenue_cents=round(r[6]), available=int(r[7])) for r in book_rows],
+                           rented=int(r[5]), revenue_cents=int(r[6]), available=int(r[7])) for r in book_rows],
         generated_at=now,
     )

@@ -149,9 +149,19 @@ def requeue_stale(older_than_minutes: int = 15) -> int:
 
     from jobs.tasks import run_task
 
-    cutoff = utcnow() - timedelta(minutes=older_than_minutes)
+    now = utcnow()
+    cutoff = now - timedelta(minutes=older_than_minutes)
     ids = db.session.scalars(select(BackgroundTask.id).where(BackgroundTask.status == "queued",
                                                              BackgroundTask.created_at < cutoff)).all()
     for task_id in ids:
         tasks.enqueue(run_task, task_id, queue_name="reports")
+    # Running far past the job timeout: the worker died under it (deploy, out of memory). Say so, so the page
+    # stops waiting; an import can be run again safely (known ISBNs are updated, not duplicated).
+    limit = now - timedelta(seconds=current_app.config.get("BACKGROUND_TASK_TIMEOUT", 1800)) - timedelta(minutes=5)
+    db.session.execute(update(BackgroundTask).where(BackgroundTask.status == "running",
+                                                    BackgroundTask.started_at < limit)
+                       .values(status="failed", finished_at=now, input_text=None,
+                               message="Interrupted: the worker stopped while running this. Start it again.")
+                       .execution_options(synchronize_session=False))
+    db.session.commit()
     return len(ids)

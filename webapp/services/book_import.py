@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
@@ -42,14 +43,15 @@ from ..extensions import db
 from ..models import Author, Book, BookAuthor, Genre, Inventory, book_genres
 from . import audit, background, catalog_admin
 from .catalog_admin import CatalogError
+from .spreadsheet import safe_cell, unsafe_cell
 
 COLUMNS = catalog_admin.FIELDS
+MAX_COLUMNS = 50
 REQUIRED_COLUMNS = ("isbn",)
 LIST_SEP = ";"
 BATCH = 100  # rows per savepoint batch; progress is reported (and committed) after each
 MAX_REPORTED_ERRORS = 1000
 EXPORT_CHUNK = 1000
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _TEXT_COLUMNS = {"title", "subtitle", "authors", "genres", "publisher", "description"}
 
 
@@ -66,6 +68,9 @@ class Row:
 
 def header_problems(names: list[str]) -> list[str]:
     """What is wrong with a header row (empty when it can be imported)."""
+    if len(names) > MAX_COLUMNS:  # refused before any per-column work: a 50,000-column header costs nothing
+        return [f"The header has {len(names):,} columns; a book file has at most {len(COLUMNS)} "
+                f"({', '.join(COLUMNS)})."]
     problems = []
     unnamed = [str(i) for i, name in enumerate(names, start=1) if not name]
     if unnamed:
@@ -74,7 +79,7 @@ def header_problems(names: list[str]) -> list[str]:
     if unknown:
         problems.append(f"Unknown column{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}. "
                         f"The columns are: {', '.join(COLUMNS)}.")
-    repeated = sorted({name for name in names if name and names.count(name) > 1})
+    repeated = sorted(name for name, n in Counter(n for n in names if n).items() if n > 1)
     if repeated:
         problems.append(f"Repeated column{'s' if len(repeated) > 1 else ''}: {', '.join(repeated)}.")
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
@@ -92,7 +97,7 @@ def decode(data: bytes) -> str:
 
 
 def _unquote(value: str) -> str:
-    return value[1:] if value.startswith("'") and value[1:2] in _FORMULA_START else value
+    return unsafe_cell(value)
 
 
 def read_csv(text: str) -> tuple[list[str], list[Row]]:
@@ -253,7 +258,8 @@ def start(data: bytes, filename: str, *, user_id: int | None, ip: str | None = N
     _names, rows = read_csv(text)
     if not rows:
         raise ImportRefused("The file has a header but no rows to import.")
-    name = (filename or "books.csv").replace("\\", "/").rsplit("/", 1)[-1][:100]
+    name = (filename or "books.csv").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable())[:100] or "books.csv"  # no NUL or control characters
     task = background.start("import:books", f"Book import: {name}", params={"filename": name, "rows": len(rows)},
                             user_id=user_id, input_text=text)
     audit.record("admin.books_import_started", actor_id=user_id, object_type="task", object_id=task.id,
@@ -287,8 +293,7 @@ def record_export(filters: catalog_admin.BookFilters, *, actor_id: int | None, i
 
 
 def _cell(column: str, value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if column in _TEXT_COLUMNS and text.startswith(_FORMULA_START) else text
+    return safe_cell(value) if column in _TEXT_COLUMNS else ("" if value is None else str(value))
 
 
 def export_csv(filters: catalog_admin.BookFilters | None = None, chunk: int = EXPORT_CHUNK) -> Iterator[str]:

@@ -75,8 +75,9 @@ class FieldError(ValueError):
 
 # ---- the rules: one function per kind of value ----
 
-_MONEY = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?$")
-_INT = re.compile(r"^[+]?\d+$")
+# Bounded lengths: a 5,000-digit "price" is refused by the pattern, never handed to int().
+_MONEY = re.compile(r"^(\d{1,3}(?:,\d{3}){1,4}|\d{1,12})(?:\.(\d{1,2}))?$", re.ASCII)
+_INT = re.compile(r"^[+]?\d{1,12}$", re.ASCII)
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[a-z0-9]{2,4})?$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -708,8 +709,9 @@ assert all(reason in MOVEMENT_REASONS for _, reason, _ in ADJUST_REASONS.values(
 
 
 def adjust_stock(book: Book, raw_delta, reason: str, raw_note, *, actor_id: int | None,
-                 ip: str | None = None) -> stock.StockState:
-    """Add or remove copies with a reason and a note (one ledger row)."""
+                 ip: str | None = None, expected_on_hand=None) -> stock.StockState:
+    """Add or remove copies with a reason and a note (one ledger row). `expected_on_hand` is the count the
+    person saw; when stock has moved since (or the same form is sent twice) nothing changes."""
     errors: dict[str, list[str]] = {}
     delta = note = None
     text = "" if raw_delta is None else str(raw_delta).strip()
@@ -736,6 +738,11 @@ def adjust_stock(book: Book, raw_delta, reason: str, raw_note, *, actor_id: int 
         raise CatalogError(errors)
     label, ledger_reason, _ = ADJUST_REASONS[reason]
     before = stock.state(book.id)
+    seen = str(expected_on_hand or "").strip()
+    if seen.isascii() and seen.isdigit() and len(seen) <= 12 and int(seen) != before.on_hand:
+        raise CatalogError({"delta": [f"Stock changed from {int(seen)} to {before.on_hand} on hand since this page "
+                                      "was opened (perhaps this change was already sent). Check the ledger below, "
+                                      "then send it again if it is still needed."]})
     try:
         after = stock.adjust(book.id, delta, ledger_reason, actor_id=actor_id, note=f"{label}: {note}")
     except stock.StockError as exc:

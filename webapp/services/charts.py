@@ -25,6 +25,7 @@ GRID = "#d9dee5"
 
 matplotlib.rcParams.update({
     "svg.fonttype": "none",  # text stays text (smaller, searchable, scales)
+    "text.parse_math": False,  # "$5 to $10" in a title is text, not TeX
     "svg.hashsalt": "folio",  # deterministic ids: same data, same SVG
     "font.size": 10,
     "axes.edgecolor": GRID,

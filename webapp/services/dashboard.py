@@ -65,7 +65,9 @@ def overview(now: datetime | None = None) -> Overview:
 def _daily(since: datetime, now: datetime) -> tuple[list[date], list[int], list[int]]:
     """Net revenue (total less refunds) and paid orders per UTC day since `since`, zero-filled. One query,
     read from the covering index ix_orders_paid_at (paid_at, status, total_cents, refunded_cents)."""
-    day = func.date(Order.paid_at)
+    from .reports import utc_day
+
+    day = utc_day(Order.paid_at)  # the UTC day whatever the database session's time zone
     rows = db.session.execute(
         select(day, func.sum(Order.total_cents - Order.refunded_cents), func.count())
         .where(Order.paid_at >= since, Order.status.in_(PAID_STATUSES)).group_by(day)).all()

@@ -614,7 +614,7 @@ def admin_list(*, q: str = "", status: str = "", dates: str = "created", date_fr
     if date_from is not None:
         stmt = stmt.where(column >= datetime.combine(date_from, time.min, UTC))
     if date_to is not None:
-        stmt = stmt.where(column < datetime.combine(date_to + timedelta(days=1), time.min, UTC))
+        stmt = stmt.where(column <= datetime.combine(date_to, time.max, UTC))  # 9999-12-31 must not overflow
     return paging.paginate(stmt.order_by(Order.created_at.desc(), Order.id.desc()), page, per_page, scalars=False)
 
 

@@ -64,6 +64,7 @@ from ..models import (
 )
 from . import background, charts
 from .money import money
+from .spreadsheet import safe_cell
 
 REVENUE_STATUSES = PAID_STATUSES
 CANCELLED_STATUSES = ("cancelled", "refunded")  # paid, then cancelled or refunded: kept apart from revenue
@@ -146,7 +147,7 @@ def _postgres() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 
 
-def _utc_day(column):
+def utc_day(column):
     """The UTC calendar day of a timestamp column."""
     if _postgres():
         return cast(func.timezone(literal_column("'UTC'"), column), Date)
@@ -227,7 +228,7 @@ def _lock_rollups() -> None:
 def _write_days(first: datetime | None, before: datetime | None) -> None:
     """Insert sales_daily and sales_daily_totals rows for paid orders with first <= paid_at < before (either
     end open when None)."""
-    day = _utc_day(Order.paid_at)
+    day = utc_day(Order.paid_at)
     window = [Order.paid_at.is_not(None)]
     if first is not None:
         window.append(Order.paid_at >= first)
@@ -331,7 +332,7 @@ def refresh_rollups(*, full: bool = False, now: datetime | None = None) -> dict:
     else:
         since = state.watermark - timedelta(minutes=current_app.config["REPORT_ROLLUP_OVERLAP_MINUTES"])
         changed = sorted({_as_date(d) for d in db.session.scalars(
-            select(_utc_day(Order.paid_at)).where(Order.updated_at >= since, Order.paid_at.is_not(None))
+            select(utc_day(Order.paid_at)).where(Order.updated_at >= since, Order.paid_at.is_not(None))
             .distinct())})
         if changed:
             _shift_totals(changed, -1)
@@ -683,7 +684,7 @@ def _csv(header: list[str], rows) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([safe_cell(v) for v in row] for row in rows)  # names typed by people: no formulas
     return buffer.getvalue()
 
 

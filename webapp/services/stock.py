@@ -83,10 +83,6 @@ def create_inventory(book_id: int, on_hand: int, *, actor_id: int | None = None,
     if on_hand:
         db.session.add(StockMovement(book_id=book_id, on_hand_delta=on_hand, reason="initial",
                                      reference=reference, actor_id=actor_id))
-    db.session.flush()
-    from . import alerts
-
-    alerts.recheck(book_id, new=True)
 
 
 class SoldOut(StockError):
