@@ -10,12 +10,15 @@ the tables after each e2e test as it does for the others.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyotp
 import pytest
+from playwright.sync_api import Page, expect
 from werkzeug.middleware.shared_data import SharedDataMiddleware
 from werkzeug.serving import make_server
 
@@ -189,3 +192,42 @@ def make_user(app):
         return user_id
 
     return _make
+
+
+# ---- helpers shared by the journeys ----
+
+def in_app(app, fn):
+    """Run `fn(db)` in a fresh app context (its own session: no stale reads) and hand the session back."""
+    from webapp.extensions import db
+
+    with app.app_context():
+        try:
+            return fn(db)
+        finally:
+            db.session.remove()
+
+
+def sign_in_as(page: Page, username: str, totp_secret: str | None = None) -> None:
+    """Sign in through /login (and /login/2fa with the current TOTP code when `totp_secret` is given),
+    then check the welcome flash and the username in the header."""
+    from tests.conftest import PASSWORD
+
+    page.goto("/login")
+    page.locator("#login").fill(username)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("main").get_by_role("button", name="Sign in").click()
+    if totp_secret:
+        expect(page).to_have_url(re.compile(r"/login/2fa(\?|$)"))
+        page.locator("#code").fill(pyotp.TOTP(totp_secret).now())
+        page.locator("main").get_by_role("button", name="Verify").click()
+    expect(page.locator(".flashes")).to_contain_text("Welcome back")
+    expect(page.locator(".site-header .nav-links").get_by_role("link", name=username, exact=True)).to_be_visible()
+
+
+def mark_document(page: Page) -> None:
+    """A marker that survives only as long as this document does (a page load wipes it)."""
+    page.evaluate("window.__folioE2E = 'same-document'")
+
+
+def assert_same_document(page: Page, what: str) -> None:
+    assert page.evaluate("window.__folioE2E") == "same-document", f"{what} reloaded the page"

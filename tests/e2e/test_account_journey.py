@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 from tests.conftest import ADMIN_TOTP, PASSWORD
 
 from .axe import VIEWPORTS, AxeReport
+from .conftest import assert_same_document, mark_document
 
 SIGNED_OUT = "You are signed out."
 WRONG_2FA = "That code is not right (or was already used)."
@@ -52,15 +53,6 @@ def next_totp(secret: str) -> str:
     waiting for the clock to tick over.
     """
     return pyotp.TOTP(secret).at(time.time() + 30)
-
-
-def mark_document(page: Page) -> None:
-    """A marker that survives only as long as this document does (a page load wipes it)."""
-    page.evaluate("window.__folioE2E = 'same-document'")
-
-
-def assert_same_document(page: Page, what: str) -> None:
-    assert page.evaluate("window.__folioE2E") == "same-document", f"{what} reloaded the page"
 
 
 
@@ -237,6 +229,8 @@ def test_admin_finds_and_deactivates_a_user(e2e_page: Page, make_user, new_conte
     second_factor(page, pyotp.TOTP(ADMIN_TOTP).now())
     expect(_header_user(page, "boss")).to_be_visible()
     page.locator(".site-header").get_by_role("link", name="Admin", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/admin$"))
+    page.get_by_role("navigation", name="Admin").get_by_role("link", name="Users", exact=True).click()
     expect(page).to_have_url(re.compile(r"/admin/users$"))
 
     count = page.locator("#users-table p[role=status]")

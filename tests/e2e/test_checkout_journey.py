@@ -17,6 +17,7 @@ from tests.conftest import PASSWORD, Auth
 from webapp.services.money import money
 
 from .axe import VIEWPORTS, assert_accessible
+from .conftest import assert_same_document, in_app, mark_document
 
 GOOD_CARD = "4242 4242 4242 4242"
 DECLINED_CARD = "4000 0000 0000 0002"
@@ -70,21 +71,10 @@ def shop(app) -> Shop:
 
 # ---- helpers ----
 
-def _db(app, fn):
-    """Run `fn(db)` in a fresh app context (its own session: no stale reads) and hand the session back."""
-    from webapp.extensions import db
-
-    with app.app_context():
-        try:
-            return fn(db)
-        finally:
-            db.session.remove()
-
-
 def _stock(app, book_id: int) -> tuple[int, int]:
     from webapp.services import stock
 
-    state = _db(app, lambda db: stock.state(book_id))
+    state = in_app(app, lambda db: stock.state(book_id))
     return state.on_hand, state.reserved
 
 
@@ -99,7 +89,7 @@ def _order(app, number: str) -> dict:
                 "lines": sorted((line.book_id, line.mode, line.quantity, line.rental_days) for line in order.lines),
                 "code": order.discount_code.code if order.discount_code else None}
 
-    return _db(app, read)
+    return in_app(app, read)
 
 
 def _background(app, number: str) -> dict:
@@ -114,7 +104,7 @@ def _background(app, number: str) -> dict:
         events = db.session.scalars(select(PaymentEvent.type)).all()
         return {"receipts": sorted(emails), "events": sorted(events)}
 
-    return _db(app, read)
+    return in_app(app, read)
 
 
 def _seed_cart(app, user_id: int, lines: list[tuple[int, str, int, int]]) -> None:
@@ -128,22 +118,13 @@ def _seed_cart(app, user_id: int, lines: list[tuple[int, str, int, int]]) -> Non
         cart.save_user_items(user_id, items)
         db.session.commit()
 
-    _db(app, seed)
+    in_app(app, seed)
 
 
 def _audit(page: Page, what: str) -> None:
     """axe-core on the page as it is now: no serious or critical violations."""
     page.wait_for_load_state("load")
     assert_accessible(page, what)
-
-
-def _mark(page: Page) -> None:
-    """A value that lives only as long as this document: a full page load wipes it."""
-    page.evaluate("window.__folioE2E = 'same-document'")
-
-
-def _assert_same_document(page: Page, action: str) -> None:
-    assert page.evaluate("window.__folioE2E") == "same-document", f"{action} reloaded the page"
 
 
 def _sign_in(page: Page, shop: Shop) -> None:
@@ -199,7 +180,7 @@ def test_search_cart_discount_checkout_pay_and_receipt(e2e_page: Page, shop: Sho
 
     # --- search, then add the book to buy from its card (htmx: no page load)
     page.goto("/books")
-    _mark(page)
+    mark_document(page)
     page.locator("#q").press_sequentially("Quarrendon", delay=30)
     cards = page.locator("#results .book-card")
     expect(cards).to_have_count(1)
@@ -208,17 +189,17 @@ def test_search_cart_discount_checkout_pay_and_receipt(e2e_page: Page, shop: Sho
     card.get_by_role("button", name=re.compile(r"^Add to cart")).click()
     expect(card.locator(f"#add-status-{shop.buy_id}")).to_contain_text("Added")
     expect(badge).to_have_text("1")
-    _assert_same_document(page, "adding to the cart from a card")
+    assert_same_document(page, "adding to the cart from a card")
 
     # --- rent the other book for 3 days from its detail page
     page.goto(f"/books/{shop.rent_id}")
     expect(page.locator("main h1")).to_have_text(shop.rent_title)
-    _mark(page)
+    mark_document(page)
     page.locator("#rent-days").select_option("3")
     page.locator("[data-testid=rent]").click()
     expect(page.locator("#add-status")).to_contain_text("Added")
     expect(badge).to_have_text("2")
-    _assert_same_document(page, "renting from the detail page")
+    assert_same_document(page, "renting from the detail page")
 
     # --- the cart: change a quantity, apply a discount (htmx swaps #cart)
     page.goto("/cart")
@@ -230,7 +211,7 @@ def test_search_cart_discount_checkout_pay_and_receipt(e2e_page: Page, shop: Sho
     before = shop.buy_price + rent_cents  # $20.14: under the free-shipping threshold
     expect(total).to_have_text(money(before + 499))
     _audit(page, "the cart with items")
-    _mark(page)
+    mark_document(page)
 
     qty = page.locator(f"#qty-{shop.buy_id}-buy")
     qty.fill("2")
@@ -249,7 +230,7 @@ def test_search_cart_discount_checkout_pay_and_receipt(e2e_page: Page, shop: Sho
     expect(totals).to_contain_text(f"-{money(discount)}")
     expect(page.locator("#cart")).to_contain_text("Discount applied.")
     expect(total).to_have_text(money(grand))
-    _assert_same_document(page, "changing the quantity or applying a code")
+    assert_same_document(page, "changing the quantity or applying a code")
     _audit(page, "the cart after a discount (htmx-swapped)")
 
     # --- checkout: a new shipping address, then the payment page
@@ -273,7 +254,7 @@ def test_search_cart_discount_checkout_pay_and_receipt(e2e_page: Page, shop: Sho
     watcher = page.context.new_page()
     watcher.goto(f"/checkout/success/{number}")
     expect(watcher.locator("#order-status .waiting")).to_contain_text("Waiting for the payment to be confirmed")
-    _mark(watcher)
+    mark_document(watcher)
 
     # --- pay with the test card that succeeds
     _fill_card(page, GOOD_CARD)
@@ -292,7 +273,7 @@ def test_search_cart_discount_checkout_pay_and_receipt(e2e_page: Page, shop: Sho
 
     expect(watcher.locator("[data-testid=order-paid]")).to_contain_text("Payment received", timeout=SLOW)
     expect(watcher.locator("#order-status")).not_to_have_attribute("hx-get", re.compile(".*"))  # polling stopped
-    _assert_same_document(watcher, "the success page's polling")
+    assert_same_document(watcher, "the success page's polling")
     watcher.close()
 
     # --- the receipt email in the development outbox

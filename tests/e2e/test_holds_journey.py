@@ -12,13 +12,13 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import pyotp
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.conftest import ADMIN_TOTP, PASSWORD, Auth
+from tests.conftest import ADMIN_TOTP, Auth
 
 from .axe import AxeReport
+from .conftest import in_app, sign_in_as
 
 TITLE = "The Tidewater Ledger"
 GOOD_CARD = "4242 4242 4242 4242"
@@ -77,24 +77,13 @@ def queue(app) -> Queue:
 
 # ---- helpers ----
 
-def _db(app, fn):
-    """Run `fn(db)` in a fresh app context (its own session: no stale reads)."""
-    from webapp.extensions import db
-
-    with app.app_context():
-        try:
-            return fn(db)
-        finally:
-            db.session.remove()
-
-
 def _holds(app, book_id: int) -> dict[str, str]:
     """{username: hold status} for the book."""
     from sqlalchemy import select
 
     from webapp.models import Hold, User
 
-    return _db(app, lambda db: dict(db.session.execute(
+    return in_app(app, lambda db: dict(db.session.execute(
         select(User.username, Hold.status).join(User, User.id == Hold.user_id).where(Hold.book_id == book_id)).all()))
 
 
@@ -104,40 +93,27 @@ def _emails(app, subject_contains: str) -> list[tuple[str, str]]:
 
     from webapp.models import OutboundEmail
 
-    return _db(app, lambda db: sorted((recipient, status) for recipient, status in db.session.execute(
+    return in_app(app, lambda db: sorted((recipient, status) for recipient, status in db.session.execute(
         select(OutboundEmail.recipient, OutboundEmail.status).where(OutboundEmail.subject.contains(subject_contains)))))
 
 
 def _stock(app, book_id: int) -> tuple[int, int]:
     from webapp.services import stock
 
-    state = _db(app, lambda db: stock.state(book_id))
+    state = in_app(app, lambda db: stock.state(book_id))
     return state.on_hand, state.reserved
 
 
 def _rental_status(app, rental_id: int) -> str:
     from webapp.models import Rental
 
-    return _db(app, lambda db: db.session.get(Rental, rental_id).status)
+    return in_app(app, lambda db: db.session.get(Rental, rental_id).status)
 
 
 def _new_page(new_context) -> tuple[BrowserContext, Page]:
     context = new_context()
     context.set_default_timeout(5_000)
     return context, context.new_page()
-
-
-def _sign_in(page: Page, username: str, totp_secret: str | None = None) -> None:
-    page.goto("/login")
-    page.locator("#login").fill(username)
-    page.locator("#password").fill(PASSWORD)
-    page.locator("main").get_by_role("button", name="Sign in").click()
-    if totp_secret:
-        expect(page).to_have_url(re.compile(r"/login/2fa(\?|$)"))
-        page.locator("#code").fill(pyotp.TOTP(totp_secret).now())
-        page.locator("main").get_by_role("button", name="Verify").click()
-    expect(page.locator(".flashes")).to_contain_text("Welcome back")
-    expect(page.locator(".site-header .nav-links").get_by_role("link", name=username, exact=True)).to_be_visible()
 
 
 def _open_book(page: Page, book_id: int) -> None:
@@ -163,7 +139,7 @@ def test_premium_jumps_the_queue_and_collects_the_returned_copy(e2e_page: Page, 
 
     # --- the Free customer finds the book out of stock and joins the queue: number 1
     free = e2e_page
-    _sign_in(free, queue.free)
+    sign_in_as(free, queue.free)
     _open_book(free, queue.book_id)
     buy_box = free.locator(".buy-box")
     expect(buy_box).to_contain_text("Out of stock for now.")
@@ -183,7 +159,7 @@ def test_premium_jumps_the_queue_and_collects_the_returned_copy(e2e_page: Page, 
 
     # --- later, the Premium customer holds the same book and goes straight to the front
     premium_context, premium = _new_page(new_context)
-    _sign_in(premium, queue.premium)
+    sign_in_as(premium, queue.premium)
     _open_book(premium, queue.book_id)
     expect(premium.locator(".buy-box")).to_contain_text("Out of stock for now. 1 reader waiting.")
     premium.locator("[data-testid=place-hold]").click()
@@ -205,7 +181,7 @@ def test_premium_jumps_the_queue_and_collects_the_returned_copy(e2e_page: Page, 
 
     # --- the admin marks the rental returned on /admin/rentals
     _, admin = _new_page(new_context)
-    _sign_in(admin, queue.admin, totp_secret=ADMIN_TOTP)
+    sign_in_as(admin, queue.admin, totp_secret=ADMIN_TOTP)
     admin.goto("/admin/rentals")
     expect(admin.locator("main h1")).to_have_text("Rentals & returns")
     row = admin.locator("[data-testid=rental-row]", has_text=TITLE)
