@@ -20,15 +20,15 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
+from common import conninfo as _conninfo  # noqa: E402
+from common import make_config  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
-
-from config import DevelopmentConfig, _database_url  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/folio_bench"
 LOAD_TARGET_S = 180.0
@@ -53,24 +53,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def make_config(database_url: str, redis_url: str):
-    class BenchConfig(DevelopmentConfig):
-        NAME = "bench"
-        SQLALCHEMY_DATABASE_URI = _database_url(database_url)
-        REDIS_URL = redis_url
-        DEBUG = False
-        TESTING = False
-        DEV_OUTBOX_ENABLED = False
-
-    return BenchConfig
 
 
-def _conninfo(database_url: str, dbname: str | None = None) -> tuple[str, str]:
-    """(libpq URL for psycopg, database name) from a postgresql:// URL."""
-    url = database_url.replace("postgresql+psycopg://", "postgresql://").replace("postgres://", "postgresql://")
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    return urlunsplit(parts._replace(path="/" + (dbname or name))), name
 
 
 def book_count(database_url: str) -> int | None:
