@@ -34,8 +34,9 @@ def _run(db, run_jobs, text: str, user=None) -> BackgroundTask:
 def test_header_checks():
     names, rows = book_import.read_csv("\ufeffISBN, Title ,price\n9780306406157,T,1\n\n , , \n")
     assert names == ["isbn", "title", "price"] and len(rows) == 1 and rows[0].number == 2
-    with pytest.raises(ImportRefused, match="Unknown column: colour. The columns are: isbn, title"):
-        book_import.read_csv("isbn,title,colour\n")
+    names, rows = book_import.read_csv("isbn,title,colour\n9780306406157,T,red\n")  # unknown: ignored, reported
+    assert names == ["isbn", "title", "colour"] and rows[0].values == {"isbn": "9780306406157", "title": "T"}
+    assert book_import.unknown_columns(names) == ["colour"]
     with pytest.raises(ImportRefused, match="Repeated column: title"):
         book_import.read_csv("isbn,title,title\n")
     with pytest.raises(ImportRefused, match="Missing required column: isbn"):
@@ -88,11 +89,13 @@ def test_a_bad_csv_imports_the_good_rows_and_reports_each_bad_one(app, db, run_j
     assert summary.actor_id == admin.id and summary.after["created"] == 2 and summary.after["failed"] == 4
 
 
-def test_an_unknown_column_fails_the_task_before_any_row(app, db, run_jobs):
+def test_an_unknown_column_is_ignored_and_reported(app, db, run_jobs):
     task = _run(db, run_jobs, f"isbn,title,authors,price,colour\n{GOOD_1},T,A,1.00,red\n")
-    assert task.status == "failed"
-    assert task.message.startswith("Failed: Unknown column: colour.")
-    assert db.session.scalar(select(func.count()).select_from(Book)) == 0
+    assert task.status == "finished"
+    assert task.message == "1 books added, 0 updated, 0 unchanged; unknown column ignored: colour."
+    assert task.result["errors"][0]["row"] == 1 and task.result["errors"][0]["column"] == "colour"
+    assert "Unknown column, ignored" in task.result["errors"][0]["message"]
+    assert db.session.scalar(select(func.count()).select_from(Book)) == 1
 
 
 def test_existing_isbn_updates_only_the_columns_in_the_file(app, db, run_jobs, make_book):
@@ -199,8 +202,9 @@ def test_export_streams_in_chunks_and_imports_back_unchanged(app, db, run_jobs, 
 def test_start_checks_the_file_first(app, db):
     with pytest.raises(ImportRefused, match="no rows"):
         book_import.start(b"isbn,title\n", "x.csv", user_id=None)
-    with pytest.raises(ImportRefused, match="Unknown column"):
-        book_import.start(b"isbn,bogus\n1,2\n", "x.csv", user_id=None)
+    with pytest.raises(ImportRefused, match="Missing required column: isbn"):
+        book_import.start(b"title,bogus\n1,2\n", "x.csv", user_id=None)
+    assert book_import.start(b"isbn,bogus\n1,2\n", "x.csv", user_id=None).params["ignored_columns"] == ["bogus"]
     task = book_import.start(b"\xef\xbb\xbfisbn,title\n1,2\n", "C:\\fakepath\\mine.csv", user_id=None)
     assert task.params == {"filename": "mine.csv", "rows": 1} and task.input_text == "isbn,title\n1,2\n"
 

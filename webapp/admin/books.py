@@ -273,6 +273,10 @@ def books_import():
                 form.file.errors.append(str(exc))
             else:
                 db.session.commit()
+                ignored = task.params.get("ignored_columns")
+                if ignored:
+                    flash(f"Unknown column{'s' if len(ignored) > 1 else ''} {', '.join(ignored)} will be ignored; "
+                          "the other columns are being imported.", "info")
                 return redirect(url_for("admin.books_import", task=task.id), 303)
     task = None
     task_id = request.args.get("task", "")

@@ -66,8 +66,20 @@ class Row:
     extra_cells: bool = False
 
 
+def unknown_columns(names: list[str]) -> list[str]:
+    """Columns the import does not know: ignored (their cells are not read) and reported with the result, so a
+    file with an extra or misspelt column still imports its good rows."""
+    return [name for name in names if name and name not in COLUMNS]
+
+
+def unknown_column_errors(names: list[str]) -> list[dict]:
+    return [{"row": 1, "column": name,
+             "message": f"Unknown column, ignored: nothing in it was imported. The columns are: {', '.join(COLUMNS)}."}
+            for name in unknown_columns(names)]
+
+
 def header_problems(names: list[str]) -> list[str]:
-    """What is wrong with a header row (empty when it can be imported)."""
+    """What stops a header row from being imported at all (empty when it can be imported)."""
     if len(names) > MAX_COLUMNS:  # refused before any per-column work: a 50,000-column header costs nothing
         return [f"The header has {len(names):,} columns; a book file has at most {len(COLUMNS)} "
                 f"({', '.join(COLUMNS)})."]
@@ -75,10 +87,6 @@ def header_problems(names: list[str]) -> list[str]:
     unnamed = [str(i) for i, name in enumerate(names, start=1) if not name]
     if unnamed:
         problems.append(f"Column{'s' if len(unnamed) > 1 else ''} {', '.join(unnamed)} {'have' if len(unnamed) > 1 else 'has'} no name.")
-    unknown = [name for name in names if name and name not in COLUMNS]
-    if unknown:
-        problems.append(f"Unknown column{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}. "
-                        f"The columns are: {', '.join(COLUMNS)}.")
     repeated = sorted(name for name, n in Counter(n for n in names if n).items() if n > 1)
     if repeated:
         problems.append(f"Repeated column{'s' if len(repeated) > 1 else ''}: {', '.join(repeated)}.")
@@ -118,7 +126,8 @@ def read_csv(text: str) -> tuple[list[str], list[Row]]:
         for number, cells in enumerate(reader, start=2):
             if not any(cell.strip() for cell in cells):
                 continue  # blank line
-            values = {name: _unquote(cells[i]) if i < len(cells) else "" for i, name in enumerate(names)}
+            values = {name: _unquote(cells[i]) if i < len(cells) else "" for i, name in enumerate(names)
+                      if name in COLUMNS}
             extra = any(cell.strip() for cell in cells[len(names):])
             rows.append(Row(number, values, extra))
     except csv.Error as exc:
@@ -255,12 +264,13 @@ class Importer:
 def start(data: bytes, filename: str, *, user_id: int | None, ip: str | None = None):
     """Check an uploaded file (encoding, header) and start the import task. Raises ImportRefused."""
     text = decode(data)
-    _names, rows = read_csv(text)
+    names, rows = read_csv(text)
     if not rows:
         raise ImportRefused("The file has a header but no rows to import.")
+    ignored = unknown_columns(names)
     name = (filename or "books.csv").replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if ch.isprintable())[:100] or "books.csv"  # no NUL or control characters
-    task = background.start("import:books", f"Book import: {name}", params={"filename": name, "rows": len(rows)},
+    task = background.start("import:books", f"Book import: {name}", params={"filename": name, "rows": len(rows), **({"ignored_columns": ignored} if ignored else {})},
                             user_id=user_id, input_text=text)
     audit.record("admin.books_import_started", actor_id=user_id, object_type="task", object_id=task.id,
                  after={"filename": name, "rows": len(rows), "bytes": len(data)}, ip=ip)
@@ -270,18 +280,22 @@ def start(data: bytes, filename: str, *, user_id: int | None, ip: str | None = N
 @background.runner("import:books")
 def run_import(task, progress) -> background.Outcome:
     task_id, actor_id, filename = task.id, task.requested_by_id, (task.params or {}).get("filename")
-    _names, rows = read_csv(task.input_text or "")  # ImportRefused: the task fails with its message
+    names, rows = read_csv(task.input_text or "")  # ImportRefused: the task fails with its message
     total = len(rows)
     progress(0, total, f"Importing {total:,} rows.")  # progress() commits: `task` is not read after this
     importer = Importer(actor_id=actor_id, reference=f"import:{task_id}")
+    importer.errors.extend(unknown_column_errors(names))
     for start_at in range(0, total, BATCH):
         importer.run(rows[start_at:start_at + BATCH])
         progress(min(start_at + BATCH, total), total)  # commits this batch
     result = importer.result(total)
     audit.record("admin.books_imported", actor_id=actor_id, object_type="task", object_id=task_id,
                  after={k: v for k, v in result.items() if k != "errors"}, note=filename)
+    ignored = unknown_columns(names)
     message = (f"{importer.created:,} books added, {importer.updated:,} updated, {importer.unchanged:,} unchanged"
-               + (f"; {importer.failed_rows:,} rows with errors, not imported." if importer.failed_rows else "."))
+               + (f"; {importer.failed_rows:,} rows with errors, not imported" if importer.failed_rows else "")
+               + (f"; unknown column{'s' if len(ignored) > 1 else ''} ignored: {', '.join(ignored)}" if ignored else "")
+               + ".")
     return background.Outcome(message=message, result=result, csv=importer.errors_csv())
 
 
