@@ -274,3 +274,28 @@ def test_an_unpaid_rental_checkout_counts_towards_the_plan(app, db, make_book):
     orders.cancel(db.session.get(Order, first.id), actor=user, reason="Changed my mind.")
     db.session.commit()
     assert start(user, [(books[1], 1, "rent", 3)]).status == "pending_payment"
+
+
+def test_archiving_a_book_closes_its_queue_and_tells_the_customers(app, db, make_book):
+    from webapp.services import catalog_admin
+
+    book = make_book("Going Away", on_hand=1)
+    renter = shopper("renter_away")
+    order = start(renter, [(book, 1, "rent", 3)])
+    orders.fulfil(order.payment_session_id, payment_intent_id="pi_away", amount_total=order.card_cents)
+    first, second = shopper("first_away"), shopper("second_away")
+    holds.place(first, book)
+    holds.place(second, book)
+    db.session.commit()
+    rental = db.session.scalars(select(Rental).where(Rental.user_id == renter.id)).one()
+    rentals.mark_returned(rental, actor=shopper("clerk_away"))
+    db.session.commit()
+    assert [h.status for h in db.session.scalars(select(Hold).order_by(Hold.id))] == ["ready", "waiting"]
+    assert catalog_admin.archive_book(book, actor_id=None)
+    db.session.commit()
+    db.session.expire_all()
+    assert {h.status for h in db.session.scalars(select(Hold))} == {"cancelled"}
+    inventory = db.session.get(Inventory, book.id)
+    assert (inventory.on_hand, inventory.reserved) == (1, 0)  # the set-aside copy is back on the shelf
+    told = db.session.scalars(select(OutboundEmail.recipient).where(OutboundEmail.subject.contains("is cancelled")))
+    assert sorted(told) == ["first_away@example.com", "second_away@example.com"]

@@ -776,8 +776,14 @@ def recent_ledger(book_id: int, limit: int = 20) -> list[LedgerLine]:
 # ---- archive, restore, delete ----
 
 def archive_book(book: Book, *, actor_id: int | None, ip: str | None = None) -> bool:
-    """Hide the book from the shop (listings, search, its page); orders, rentals and holds keep it."""
-    return _set_active(book, False, actor_id=actor_id, ip=ip)
+    """Hide the book from the shop (listings, search, its page); orders and rentals keep it. Its holds queue
+    closes: the customers waiting are told it is no longer sold."""
+    from . import holds
+
+    changed = _set_active(book, False, actor_id=actor_id, ip=ip)
+    if changed:
+        holds.close_for_book(book, actor_id=actor_id)
+    return changed
 
 
 def restore_book(book: Book, *, actor_id: int | None, ip: str | None = None) -> bool:

@@ -115,6 +115,29 @@ def _close(hold_id: int, from_status: str, to_status: str) -> bool:
                                    .execution_options(synchronize_session=False)).rowcount)
 
 
+def close_for_book(book: Book, *, actor_id: int | None, reason: str = "The book is no longer sold.") -> int:
+    """The book leaves the shop (archived): every open hold on it is cancelled, set-aside copies go back on
+    the shelf (no one is left to pass them to) and each customer is told. Returns how many were closed."""
+    closed = 0
+    for status in ("waiting", "ready"):  # waiting first, so a released copy is not handed to a closing hold
+        for hold in db.session.scalars(select(Hold).where(Hold.book_id == book.id, Hold.status == status)
+                                       .order_by(Hold.id)).all():
+            if not _close(hold.id, status, "cancelled"):
+                continue  # moved meanwhile (claimed at checkout, expired): nothing to do here
+            if status == "ready":
+                stock.release([(book.id, 1)], reference=_ref(hold.id), actor_id=actor_id, reallocate=False)
+            audit.record("hold.cancelled", actor_id=actor_id, object_type="hold", object_id=hold.id,
+                         after={"was": status, "reason": reason})
+            user = db.session.get(User, hold.user_id)
+            if user is not None and user.deleted_at is None:
+                shop = current_app.config["SHOP_NAME"]
+                mail.send(user.email, f"Your hold on “{book.title}” is cancelled",
+                          f"Hello {user.display_name},\n\nWe are sorry: “{book.title}” is no longer sold at {shop}, "
+                          f"so your hold on it is cancelled. Nothing was charged.\n\n— {shop}")
+            closed += 1
+    return closed
+
+
 def cancel_all(user: User, reason: str) -> int:
     """Close every open hold of the customer (account deletion)."""
     holds = db.session.scalars(select(Hold).where(Hold.user_id == user.id, Hold.status.in_(OPEN_HOLD))).all()
