@@ -176,3 +176,18 @@ def test_search_sort_and_paginate_without_javascript(new_context, live_server, s
     page.locator("#results .pager a[rel='prev']").click()
     expect(indicator).to_have_text(f"Page 1 of {pages}")
     assert _card_prices(page) == prices
+
+
+def test_a_failed_htmx_request_says_so(e2e_page: Page, seeded_catalog):
+    """htmx swaps nothing for a 4xx answer: the page must still tell the shopper that nothing happened."""
+    page = e2e_page
+    page.goto(f"/books/{seeded_catalog.needle_id}")
+    error = page.locator("#request-error")
+    expect(error).to_be_hidden()
+    # An out-of-date page: the CSRF token it carries is no longer valid.
+    page.evaluate("""document.body.setAttribute("hx-headers", '{"X-CSRFToken": "stale"}');
+                     document.querySelectorAll("input[name=csrf_token]").forEach((i) => { i.value = "stale"; });""")
+    page.get_by_test_id("add-to-cart").click()
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("Reload the page and try again")
+    expect(page.get_by_test_id("cart-count")).to_have_text("0")  # nothing was added

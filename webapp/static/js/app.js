@@ -18,3 +18,31 @@ document.addEventListener("htmx:afterSwap", (event) => {
   if (feedback.querySelector(".error-text")) field.setAttribute("aria-invalid", "true");
   else field.removeAttribute("aria-invalid");
 });
+
+// htmx 2 swaps nothing when the server answers 4xx/5xx, and nothing happens when the network fails: say so,
+// instead of a button that seems to do nothing. (Forms still work without this file: they post and reload.)
+function showRequestError(message) {
+  const box = document.getElementById("request-error");
+  if (!box) return;
+  box.textContent = message;
+  box.hidden = false;
+  box.scrollIntoView({ behavior: "smooth", block: "nearest" });
+}
+document.addEventListener("htmx:responseError", (event) => {
+  const status = event.detail.xhr ? event.detail.xhr.status : 0;
+  if (status === 400 || status === 403) {
+    showRequestError("That did not go through: this page may be out of date or your session has ended. " +
+      "Reload the page and try again.");
+  } else if (status === 429) {
+    showRequestError("Too many attempts in a short time. Wait a minute and try again.");
+  } else {
+    showRequestError("Something went wrong on our side and nothing was changed. Please try again in a moment.");
+  }
+});
+document.addEventListener("htmx:sendError", () => {
+  showRequestError("We could not reach the shop: check your connection and try again.");
+});
+document.addEventListener("htmx:beforeRequest", () => {
+  const box = document.getElementById("request-error");
+  if (box && !box.hidden) box.hidden = true;  // a new attempt clears the last failure
+});
