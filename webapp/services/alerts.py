@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
@@ -20,6 +20,17 @@ from . import mail
 
 def threshold_for(own: int | None) -> int:
     return own if own is not None else current_app.config["LOW_STOCK_THRESHOLD"]
+
+
+def threshold_sql():
+    """The same threshold in SQL: the book's own, else LOW_STOCK_THRESHOLD."""
+    return func.coalesce(Inventory.low_stock_threshold, current_app.config["LOW_STOCK_THRESHOLD"])
+
+
+def low_sql(available=Inventory.available):
+    """"Low stock" everywhere it is shown (books filter, admin home, inventory report): some left, but no more
+    than the threshold. Out of stock (available <= 0) is counted apart."""
+    return and_(available > 0, available <= threshold_sql())
 
 
 def crossed(book_id: int, before: int, after: int, own_threshold: int | None) -> None:

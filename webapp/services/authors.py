@@ -57,7 +57,6 @@ GOODREADS_HOSTS = frozenset({"goodreads.com", "www.goodreads.com"})
 GOODREADS_EXAMPLE = "https://www.goodreads.com/author/show/123.Name"
 BANK_MIN_DIGITS, BANK_MAX_DIGITS = 6, 34
 MASK = "••••"
-REVENUE_STATUSES = PAID_STATUSES
 PERIODS = {"12m": "Last 12 months (monthly)", "30d": "Last 30 days (daily)"}
 
 _IBAN_LIKE = re.compile(r"^[A-Z]{2}[0-9]{2}")
@@ -442,7 +441,7 @@ def figures(author: Author, period: str = "12m", now: datetime | None = None) ->
         return (select(*columns).select_from(OrderLine)
                 .join(authors_per_book, authors_per_book.c.book_id == OrderLine.book_id)
                 .join(Order, Order.id == OrderLine.order_id)
-                .where(Order.status.in_(REVENUE_STATUSES), Order.paid_at >= since, Order.paid_at <= now))
+                .where(Order.status.in_(PAID_STATUSES), Order.paid_at >= since, Order.paid_at <= now))
 
     bucket = _bucket(Order.paid_at, monthly).label("bucket")
     series = {row.bucket: row for row in db.session.execute(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -33,7 +33,6 @@ class Outcome:
     result: dict | None = None
     csv: str | None = None
     svg: str | None = None
-    extra: dict = field(default_factory=dict)
 
 
 class Progress:

@@ -18,7 +18,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from flask import current_app
 from sqlalchemy import delete, event, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -41,7 +40,7 @@ from ..models import (
     slugify,
 )
 from ..models.inventory import MOVEMENT_REASONS
-from . import audit, isbn, paging, stock, uploads
+from . import alerts, audit, isbn, paging, stock, uploads
 from .accounts import AccountError
 from .money import money
 
@@ -377,12 +376,10 @@ def filter_conditions(filters: BookFilters) -> list:
         where.append(or_(*options))
     if filters.genre_id:
         where.append(exists().where(book_genres.c.book_id == Book.id, book_genres.c.genre_id == filters.genre_id))
-    threshold = func.coalesce(Inventory.low_stock_threshold, current_app.config["LOW_STOCK_THRESHOLD"])
     if filters.stock == "in":
         where.append(_available() > 0)
     elif filters.stock == "low":
-        where.append(_available() > 0)
-        where.append(_available() <= threshold)
+        where.append(alerts.low_sql(_available()))
     elif filters.stock == "out":
         where.append(_available() <= 0)
     if filters.status == "active":
@@ -604,8 +601,6 @@ def _set_threshold(book_id: int, threshold: int | None) -> None:
         update(Inventory).where(Inventory.book_id == book_id, Inventory.low_stock_threshold.is_distinct_from(threshold))
         .values(low_stock_threshold=threshold).execution_options(synchronize_session=False)).rowcount
     if changed:
-        from . import alerts
-
         alerts.recheck(book_id)
 
 

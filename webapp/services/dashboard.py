@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import case, func, select
 
 from ..extensions import db
 from ..models import PAID_STATUSES, Book, Hold, Inventory, Order, Rental, utcnow
+from . import alerts
 
 
 @dataclass(frozen=True)
@@ -82,9 +83,7 @@ def stock_counts() -> tuple[int, int]:
     the few archived books' rows taken off, instead of joining every low row to books."""
     default = current_app.config["LOW_STOCK_THRESHOLD"]
     ceiling = max(default, db.session.scalar(select(func.max(Inventory.low_stock_threshold))) or 0)
-    threshold = func.coalesce(Inventory.low_stock_threshold, default)
-    counts = (func.coalesce(func.sum(case((and_(Inventory.available > 0, Inventory.available <= threshold), 1),
-                                          else_=0)), 0),
+    counts = (func.coalesce(func.sum(case((alerts.low_sql(), 1), else_=0)), 0),
               func.coalesce(func.sum(case((Inventory.available <= 0, 1), else_=0)), 0))
     low, out = db.session.execute(select(*counts).where(Inventory.available <= ceiling)).one()
     archived_low, archived_out = db.session.execute(

@@ -62,11 +62,10 @@ from ..models import (
     book_genres,
     utcnow,
 )
-from . import background, charts
+from . import alerts, background, charts
 from .money import money
 from .spreadsheet import safe_cell
 
-REVENUE_STATUSES = PAID_STATUSES
 CANCELLED_STATUSES = ("cancelled", "refunded")  # paid, then cancelled or refunded: kept apart from revenue
 REVENUE_DEFINITION = (
     "Revenue counts orders that are paid, shipped or delivered, on the UTC day they were paid, at the amount "
@@ -234,7 +233,7 @@ def _write_days(first: datetime | None, before: datetime | None) -> None:
         window.append(Order.paid_at >= first)
     if before is not None:
         window.append(Order.paid_at < before)
-    kept = Order.status.in_(REVENUE_STATUSES)
+    kept = Order.status.in_(PAID_STATUSES)
     per_book = (
         select(day.label("day"), OrderLine.book_id,
                func.sum(case((OrderLine.mode == "buy", OrderLine.quantity), else_=0)),
@@ -252,7 +251,7 @@ def _write_days(first: datetime | None, before: datetime | None) -> None:
                  .select_from(Order).outerjoin(OrderLine, OrderLine.order_id == Order.id)
                  .where(*window, or_(kept, Order.status.in_(CANCELLED_STATUSES)))
                  .group_by(Order.id, day, Order.status, Order.total_cents, Order.refunded_cents).subquery())
-    is_kept = per_order.c.status.in_(REVENUE_STATUSES)
+    is_kept = per_order.c.status.in_(PAID_STATUSES)
     per_day = (
         select(per_order.c.day,
                func.sum(case((is_kept, 1), else_=0)),
@@ -563,14 +562,14 @@ def genre_author_sales(period: Period, limit: int = 25) -> dict:
 # ---- 4. inventory ----
 
 def _threshold():
-    return func.coalesce(Inventory.low_stock_threshold, current_app.config["LOW_STOCK_THRESHOLD"])
+    return alerts.threshold_sql()
 
 
 def inventory_status(limit: int = 25, today: date | None = None) -> dict:
     """Active books' stock now: value at cost and at price, low and out of stock, and turnover."""
     today = today or utcnow().date()
     _tune_session()
-    low = and_(Inventory.available > 0, Inventory.available <= _threshold())
+    low = alerts.low_sql()
     on_hand = cast(Inventory.on_hand, BigInteger)
     s = db.session.execute(
         select(func.count(), func.sum(on_hand), func.sum(on_hand * Book.cost_cents),
