@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
@@ -15,11 +17,15 @@ def _user():
 
 
 def _view(acknowledge: bool = False) -> cart.CartView:
+    """Price the cart. What pricing changed in it (lines dropped, quantities lowered, prices seen) is saved
+    through store.change(), priced again there under the lock, and only when something did change."""
     items = store.load()
+    seen = [replace(i) for i in items]
     view = cart.view(items, user=_user(), code=store.code(), acknowledge=acknowledge)
-    if view.changes or acknowledge:
-        store.save(items)  # quantities lowered / prices seen
-    return view
+    if items == seen:
+        return view
+    with store.change() as items:
+        return cart.view(items, user=_user(), code=store.code(), acknowledge=acknowledge)
 
 
 def _cart_response(view: cart.CartView, notice: str | None = None, error: str | None = None, status: int = 200):
@@ -48,14 +54,12 @@ def add():
     elif form.mode.data == "rent" and current_user.is_authenticated and rentals.rental_block_reason(current_user):
         error = rentals.rental_block_reason(current_user)
     else:
-        items = store.load()
         try:
-            notice = cart.add(items, form.book_id.data, mode=form.mode.data, quantity=form.quantity.data or 1,
-                              days=form.days.data or 7, user=_user())
+            with store.change() as items:
+                notice = cart.add(items, form.book_id.data, mode=form.mode.data, quantity=form.quantity.data or 1,
+                                  days=form.days.data or 7, user=_user())
         except cart.CartError as exc:
             error = str(exc)
-        else:
-            store.save(items)
     if is_htmx():
         response = make_response(render_template("cart/_add_result.html", error=error, notice=notice, form=form))
         return trigger(response, "cartUpdated", {"count": store.count()})
@@ -74,14 +78,12 @@ def update():
     if not form.validate():
         error = "Please enter a quantity from 0 to 99 and a valid rental length."
     else:
-        items = store.load()
         try:
-            notice = cart.update(items, form.book_id.data, form.mode.data, quantity=form.quantity.data,
-                                 days=form.days.data, new_mode=form.new_mode.data or None, user=_user())
+            with store.change() as items:
+                notice = cart.update(items, form.book_id.data, form.mode.data, quantity=form.quantity.data,
+                                     days=form.days.data, new_mode=form.new_mode.data or None, user=_user())
         except cart.CartError as exc:
             error = str(exc)
-        else:
-            store.save(items)
     if not is_htmx():
         if error or notice:
             flash(error or notice, "error" if error else "info")
@@ -93,9 +95,8 @@ def update():
 def remove():
     form = LineForm()
     if form.book_id.data and form.mode.data:
-        items = store.load()
-        cart.remove(items, form.book_id.data, form.mode.data)
-        store.save(items)
+        with store.change() as items:
+            cart.remove(items, form.book_id.data, form.mode.data)
     if not is_htmx():
         flash("Removed from your cart.", "info")
         return redirect(url_for("cart.index"), 303)

@@ -1,5 +1,14 @@
-"""Where the current shopper's cart lives: the session for visitors, the database once signed in."""
+"""Where the current shopper's cart lives: the session for visitors, the database once signed in.
+
+Two ways in: `load()` to read (show, count, check out) and `change()` to change. A signed-in shopper may
+have several tabs posting at once, so `change()` locks their row before loading and saves only what
+changed: each change applies once, on top of the one before. Visitor carts live in the cookie session,
+where the last response wins as before."""
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 
 from flask import session
 from flask_login import current_user
@@ -12,17 +21,36 @@ CODE_KEY = "discount_code"
 
 
 def load() -> list[cart.CartItem]:
+    """The cart for reading: no lock, and changes to the list are not saved (use `change()`)."""
     if current_user.is_authenticated:
         return cart.load_user_items(current_user.id)
     return cart.from_session(session.get(SESSION_KEY))
 
 
-def save(items: list[cart.CartItem]) -> None:
+@contextmanager
+def change() -> Iterator[list[cart.CartItem]]:
+    """The cart for a change: yields the list to change in place and saves it when the block ends. An
+    exception (e.g. cart.CartError) saves nothing and, once signed in, rolls back (releasing the lock)."""
     if current_user.is_authenticated:
-        cart.save_user_items(current_user.id, items)
-        db.session.commit()
+        with _user_cart(current_user.id) as items:
+            yield items
     else:
+        items = cart.from_session(session.get(SESSION_KEY))
+        yield items
         session[SESSION_KEY] = cart.to_session(items)
+
+
+@contextmanager
+def _user_cart(user_id: int) -> Iterator[list[cart.CartItem]]:
+    before = cart.load_user_items(user_id, lock=True)  # row lock on the user, held until commit
+    items = [replace(i) for i in before]
+    try:
+        yield items
+    except BaseException:
+        db.session.rollback()
+        raise
+    cart.save_user_items(user_id, items, before=before)
+    db.session.commit()
 
 
 def code() -> str | None:
@@ -52,14 +80,11 @@ def merge_visitor_cart(user) -> None:
     visitor = cart.from_session(session.pop(SESSION_KEY, None))
     if not visitor:
         return
-    items = cart.load_user_items(user.id)
-    cart.merge(items, visitor)
-    cart.save_user_items(user.id, items)
-    db.session.commit()
+    with _user_cart(user.id) as items:
+        cart.merge(items, visitor, user)
 
 
 def clear(book_keys=None) -> None:
     """Empty the cart (or drop the given (book_id, mode) lines) after a paid order."""
-    items = load()
-    items = [] if book_keys is None else [i for i in items if i.key not in book_keys]
-    save(items)
+    with change() as items:
+        items[:] = [] if book_keys is None else [i for i in items if i.key not in book_keys]

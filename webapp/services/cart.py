@@ -7,11 +7,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..extensions import db
-from ..models import Book, BookAuthor, CartLine, User
+from ..models import Book, BookAuthor, CartLine, User, utcnow
 from . import pricing, stock
 from .money import money
 
@@ -60,18 +61,78 @@ class CartView:
         return not self.lines
 
 
-# ---- persistence ----
+# ---- persistence (a signed-in shopper's saved cart) ----
+# Changes from several tabs at once must each apply exactly once: a change locks the customer's row first
+# (load_user_items(lock=True), held until commit), and writes are upserts of what changed plus deletes of
+# what left, so even an unlocked writer can never hit uq_cart_lines_user_book_mode.
 
-def load_user_items(user_id: int) -> list[CartItem]:
-    rows = db.session.scalars(select(CartLine).where(CartLine.user_id == user_id).order_by(CartLine.id))
-    return [CartItem(r.book_id, r.mode, r.quantity, r.rental_days, r.seen_unit_cents) for r in rows]
+def lock_user_cart(user_id: int) -> None:
+    """Serialise changes to one customer's saved cart: the same user-row lock as holds and checkout take."""
+    from . import holds
+
+    holds.lock_member(user_id)
 
 
-def save_user_items(user_id: int, items: list[CartItem]) -> None:
-    db.session.execute(delete(CartLine).where(CartLine.user_id == user_id))
-    for item in items:
-        db.session.add(CartLine(user_id=user_id, book_id=item.book_id, mode=item.mode, quantity=item.quantity,
-                                rental_days=item.days, seen_unit_cents=item.seen_unit_cents))
+def load_user_items(user_id: int, *, lock: bool = False) -> list[CartItem]:
+    """The saved cart. `lock=True` is for a change: the customer's row is locked first, until commit."""
+    if lock:
+        lock_user_cart(user_id)
+    rows = db.session.execute(select(CartLine.book_id, CartLine.mode, CartLine.quantity, CartLine.rental_days,
+                                     CartLine.seen_unit_cents)
+                              .where(CartLine.user_id == user_id).order_by(CartLine.id))
+    return [CartItem(*row) for row in rows]
+
+
+def save_user_items(user_id: int, items: list[CartItem], *, before: list[CartItem] | None = None) -> None:
+    """Store `items` as the saved cart. With `before` (what was loaded) only the difference is written: new
+    or changed lines upserted, lines that left deleted. Without it, every saved line not in `items` goes."""
+    keys = {i.key for i in items}
+    if before is None:
+        old_keys = {(b, m) for b, m in db.session.execute(
+            select(CartLine.book_id, CartLine.mode).where(CartLine.user_id == user_id))}
+        changed = items
+    else:
+        old_keys = {i.key for i in before}
+        was = {i.key: i for i in before}
+        changed = [i for i in items if was.get(i.key) != i]
+    _delete_lines(user_id, old_keys - keys)
+    _upsert_lines(user_id, changed)
+
+
+def remove_user_lines(user_id: int, keys: set[tuple[int, str]]) -> None:
+    """Drop the given (book_id, mode) lines from a signed-in customer's saved cart (e.g. once an order
+    for them is paid), under the same lock as any other cart change. Lines not in the cart are ignored."""
+    lock_user_cart(user_id)
+    _delete_lines(user_id, set(keys))
+
+
+def _delete_lines(user_id: int, keys: set[tuple[int, str]]) -> None:
+    if keys:
+        db.session.execute(delete(CartLine)
+                           .where(CartLine.user_id == user_id,
+                                  tuple_(CartLine.book_id, CartLine.mode).in_(sorted(keys)))
+                           .execution_options(synchronize_session=False))
+
+
+def _upsert_lines(user_id: int, items: list[CartItem]) -> None:
+    """INSERT ... ON CONFLICT (user_id, book_id, mode) DO UPDATE, in key order (so two writers lock the
+    same rows in the same order); added_at keeps the first time the line was added."""
+    if not items:
+        return
+    dialect = db.session.get_bind().dialect.name
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+    if insert is None:
+        raise NotImplementedError(f"cart upsert is not written for {dialect}")
+    now = utcnow()
+    stmt = insert(CartLine).values([
+        {"user_id": user_id, "book_id": i.book_id, "mode": i.mode, "quantity": i.quantity,
+         "rental_days": i.days, "seen_unit_cents": i.seen_unit_cents, "added_at": now}
+        for i in sorted(items, key=lambda i: i.key)])
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[CartLine.user_id, CartLine.book_id, CartLine.mode],
+        set_={"quantity": stmt.excluded.quantity, "rental_days": stmt.excluded.rental_days,
+              "seen_unit_cents": stmt.excluded.seen_unit_cents})
+    db.session.execute(stmt)
 
 
 def to_session(items: list[CartItem]) -> list[dict]:
