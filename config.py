@@ -48,7 +48,7 @@ class Config:
 
     STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY")
     STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY")
-    STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_folio_offline_test_gateway")
+    STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET")  # no default: production must set its own
     STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE")  # only to point the client at a local stub
 
     MAIL_SERVER = os.environ.get("MAIL_SERVER")
@@ -77,7 +77,12 @@ class Config:
     FREE_SHIPPING_THRESHOLD_CENTS = _int("FREE_SHIPPING_THRESHOLD_CENTS", 3500)
     TAX_RATE_BPS = _int("TAX_RATE_BPS", 0)  # basis points: 825 = 8.25 % on goods after discounts
     CHECKOUT_EXPIRY_MINUTES = _int("CHECKOUT_EXPIRY_MINUTES", 30)  # Stripe's minimum
-    RESERVATION_GRACE_MINUTES = _int("RESERVATION_GRACE_MINUTES", 5)
+    RESERVATION_GRACE_MINUTES = _int("RESERVATION_GRACE_MINUTES", 5)  # the reconciliation job's grace
+    # The outbox (provider refunds, offline-gateway webhook deliveries): how long a delivery in progress is
+    # leased to its worker, the first retry delay (doubling, at most 6 hours) and when to give up and tell staff.
+    OUTBOX_LEASE_SECONDS = _int("OUTBOX_LEASE_SECONDS", 120)
+    OUTBOX_RETRY_BASE_SECONDS = _int("OUTBOX_RETRY_BASE_SECONDS", 30)
+    OUTBOX_MAX_ATTEMPTS = _int("OUTBOX_MAX_ATTEMPTS", 15)
     MAX_QUANTITY_PER_LINE = _int("MAX_QUANTITY_PER_LINE", 10)
     # Plans: Free / Plus / Premium. Rentals are in days (priced pro rata from the weekly price).
     RENTAL_MAX_DAYS_FREE = _int("RENTAL_MAX_DAYS_FREE", 3)
@@ -131,9 +136,14 @@ class Config:
         """Hook run by create_app before the config is applied."""
 
 
+# Signs the offline test gateway's events in development. Known to everyone: production refuses it.
+OFFLINE_WEBHOOK_SECRET = "whsec_folio_offline_test_gateway"
+
+
 class DevelopmentConfig(Config):
     NAME = "development"
     SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-insecure-key-change-me"
+    STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET") or OFFLINE_WEBHOOK_SECRET
     SQLALCHEMY_DATABASE_URI = _database_url(os.environ.get("DATABASE_URL")) or (
         "sqlite:///" + str(BASE_DIR / "instance" / "folio.db")
     )
@@ -166,16 +176,24 @@ class ProductionConfig(Config):
     REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"
 
+    REQUIRED = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
+
     @classmethod
     def init(cls) -> None:
-        missing = [name for name in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
+        """Refuse to start without real secrets: no fallback key, no offline gateway, no known webhook secret."""
+        missing = [name for name in cls.REQUIRED if not os.environ.get(name, "").strip()]
         if missing:
             raise SystemExit(
                 f"Folio production config: missing required environment variable(s): {', '.join(missing)}"
             )
+        if os.environ["STRIPE_WEBHOOK_SECRET"].strip() == OFFLINE_WEBHOOK_SECRET:
+            raise SystemExit("Folio production config: STRIPE_WEBHOOK_SECRET is the offline test gateway's public "
+                             "value; set the signing secret of your Stripe webhook endpoint (whsec_...)")
         cls.SECRET_KEY = os.environ["SECRET_KEY"]
         cls.SQLALCHEMY_DATABASE_URI = _database_url(os.environ["DATABASE_URL"])
         cls.REDIS_URL = os.environ["REDIS_URL"]
+        cls.STRIPE_SECRET_KEY = os.environ["STRIPE_SECRET_KEY"].strip()
+        cls.STRIPE_WEBHOOK_SECRET = os.environ["STRIPE_WEBHOOK_SECRET"].strip()
 
 
 CONFIGS = {

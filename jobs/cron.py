@@ -4,7 +4,8 @@ from rq import cron
 from jobs.alerts import low_stock_digest
 from jobs.email import requeue_stale_email
 from jobs.membership import expire_holds, renew_subscriptions
-from jobs.payments import sweep_reservations
+from jobs.outbox import deliver_due
+from jobs.payments import reconcile_payments
 from jobs.rentals import rental_reminders
 from jobs.reports import rebuild_report_rollups, refresh_report_rollups, weekly_summary
 from jobs.search import rebuild_search_terms
@@ -12,7 +13,8 @@ from jobs.tasks import requeue_stale_tasks
 
 cron.register(requeue_stale_email, queue_name="email", interval=300, name="requeue-stale-email")
 cron.register(rebuild_search_terms, queue_name="default", cron="17 * * * *", name="rebuild-search-terms")
-cron.register(sweep_reservations, queue_name="default", interval=300, name="sweep-expired-reservations")
+cron.register(reconcile_payments, queue_name="default", interval=300, name="reconcile-payments")
+cron.register(deliver_due, queue_name="default", interval=60, name="deliver-outbox")
 cron.register(rental_reminders, queue_name="default", cron="0 8 * * *", name="rental-reminders")
 cron.register(expire_holds, queue_name="default", interval=300, name="expire-holds")
 cron.register(renew_subscriptions, queue_name="default", cron="5 * * * *", name="renew-subscriptions")

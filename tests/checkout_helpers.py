@@ -5,8 +5,8 @@ import json
 
 from webapp.extensions import db
 from webapp.models import GatewaySession, Order
-from webapp.services import accounts, cart, orders, payments
-from webapp.services.orders import ShippingAddress
+from webapp.services import accounts, cart, checkout, fulfilment, test_gateway
+from webapp.services.checkout import ShippingAddress
 
 ADDRESS = ShippingAddress("Ann Reader", "1 Main Street", "Springfield", "12345", "US")
 
@@ -23,7 +23,7 @@ def start(user, lines, code=None) -> Order:
     items: list[cart.CartItem] = []
     for book, quantity, mode, days in lines:
         cart.add(items, book.id, mode=mode, quantity=quantity, days=days, user=user)
-    order, url = orders.start_checkout(user, items, ADDRESS, code=code,
+    order, url = checkout.start_checkout(user, items, ADDRESS, code=code,
                                        success_url=lambda o: f"http://shop.test/checkout/success/{o.number}",
                                        cancel_url=lambda o: f"http://shop.test/checkout/cancelled/{o.number}")
     db.session.commit()
@@ -32,14 +32,14 @@ def start(user, lines, code=None) -> Order:
 
 
 def pay(order: Order, card="4242424242424242") -> str | None:
-    result = payments.TestGateway().pay(order.payment_session_id, card, 12, 2099, "123")
+    result = test_gateway.TestGateway().pay(order.payment_session_id, card, 12, 2099, "123")
     db.session.commit()
     return result
 
 
 def signed(event: dict, secret: str, timestamp: int | None = None) -> tuple[str, dict]:
     payload = json.dumps(event)
-    return payload, {"Stripe-Signature": payments.sign(payload, secret, timestamp), "Content-Type": "application/json"}
+    return payload, {"Stripe-Signature": test_gateway.sign(payload, secret, timestamp), "Content-Type": "application/json"}
 
 
 def completed_event(order: Order, event_id="evt_1") -> dict:
@@ -47,4 +47,11 @@ def completed_event(order: Order, event_id="evt_1") -> dict:
     session.status, session.payment_status, session.payment_intent_id = "complete", "paid", "pi_test_x" + event_id
     db.session.commit()
     return {"id": event_id, "object": "event", "type": "checkout.session.completed",
-            "data": {"object": payments.session_object(session)}}
+            "data": {"object": test_gateway.session_object(session)}}
+
+
+def settle(order: Order, intent: str | None = "pi_test", amount: int | None = None, currency: str | None = None) -> str:
+    """Apply a provider-confirmed payment of the order's card part (or `amount`) as the webhook would."""
+    return fulfilment.fulfil(fulfilment.Payment(order.payment_session_id, intent,
+                                                order.card_cents if amount is None else amount,
+                                                currency or order.currency))

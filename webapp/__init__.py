@@ -71,7 +71,8 @@ def create_app(config: type[Config] | str | None = None) -> Flask:
     app.register_blueprint(cart_bp)
     app.register_blueprint(checkout_bp)
     app.register_blueprint(orders_bp)
-    app.register_blueprint(pay_bp)
+    if config_cls.NAME != "production":  # the offline test gateway never exists in production
+        app.register_blueprint(pay_bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(dev_bp)
     install_errors(app)

@@ -30,7 +30,8 @@ def _demo_admin_2fa() -> None:
 SCHEDULED_JOBS = {
     "requeue-stale-email": "jobs.email.requeue_stale_email",
     "rebuild-search-terms": "jobs.search.rebuild_search_terms",
-    "sweep-expired-reservations": "jobs.payments.sweep_reservations",
+    "reconcile-payments": "jobs.payments.reconcile_payments",
+    "deliver-outbox": "jobs.outbox.deliver_due",
     "rental-reminders": "jobs.rentals.rental_reminders",
     "expire-holds": "jobs.membership.expire_holds",
     "renew-subscriptions": "jobs.membership.renew_subscriptions",

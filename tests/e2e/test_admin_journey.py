@@ -47,11 +47,11 @@ def shop(app) -> Shop:
     """A paid order to ship, a rental out, sales rollups up to date, a discount code and a linked author."""
     from sqlalchemy import select
 
-    from tests.checkout_helpers import start
+    from tests.checkout_helpers import settle, start
     from tests.factories import make_book
     from webapp.extensions import db
     from webapp.models import Author, Rental, utcnow
-    from webapp.services import discounts, orders, reports
+    from webapp.services import discounts, reports
 
     with app.app_context():
         auth = Auth(app, None)
@@ -63,11 +63,10 @@ def shop(app) -> Shop:
 
         buyer = auth.user("reader_rosa")
         order = start(buyer, [(sold, 2, "buy", 7)])
-        orders.fulfil(order.payment_session_id, payment_intent_id="pi_admin_e2e_1", amount_total=order.total_cents)
+        settle(order, "pi_admin_e2e_1", order.total_cents)
         renter = auth.user("renter_rex")
         rental_order = start(renter, [(rented, 1, "rent", 3)])
-        orders.fulfil(rental_order.payment_session_id, payment_intent_id="pi_admin_e2e_2",
-                      amount_total=rental_order.total_cents)
+        settle(rental_order, "pi_admin_e2e_2", rental_order.total_cents)
         db.session.commit()
         rental = db.session.scalars(select(Rental).where(Rental.book_id == rented.id)).one()
         assert rental.status == "active"

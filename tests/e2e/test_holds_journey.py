@@ -43,11 +43,11 @@ def queue(app) -> Queue:
     """One copy rented out by a third reader, a Free and a Premium customer, and an admin with 2FA."""
     from sqlalchemy import select
 
-    from tests.checkout_helpers import start
+    from tests.checkout_helpers import settle, start
     from tests.factories import make_book
     from webapp.extensions import db
     from webapp.models import Rental, Subscription, utcnow
-    from webapp.services import orders, stock
+    from webapp.services import stock
 
     with app.app_context():
         auth = Auth(app, None)
@@ -55,7 +55,7 @@ def queue(app) -> Queue:
                          on_hand=1, description="A harbour master's accounts, kept through a century of tides.")
         renter = auth.user("renter_rex")
         order = start(renter, [(book, 1, "rent", 3)])
-        orders.fulfil(order.payment_session_id, payment_intent_id="pi_holds_e2e", amount_total=order.total_cents)
+        settle(order, "pi_holds_e2e", order.total_cents)
         db.session.commit()
         rental = db.session.scalars(select(Rental).where(Rental.book_id == book.id)).one()
         assert rental.status == "active"

@@ -1,9 +1,9 @@
 """Low-stock alerts follow every stock path, open once per book, close on restock, and are emailed once."""
 from sqlalchemy import func, select
 
-from tests.checkout_helpers import shopper, start
+from tests.checkout_helpers import settle, shopper, start
 from webapp.models import Inventory, OutboundEmail, StockAlert
-from webapp.services import alerts, orders, stock
+from webapp.services import alerts, stock
 
 
 def _open(db, book_id):
@@ -18,7 +18,7 @@ def test_checkout_crossing_the_threshold_raises_one_alert_and_restock_closes_it(
     order = start(user, [(book, 2, "buy", 0)])  # 5 -> 3 available: at the threshold
     [alert] = _open(db, book.id)
     assert (alert.available, alert.threshold) == (3, 3)
-    orders.fulfil(order.payment_session_id, payment_intent_id="pi_a", amount_total=order.card_cents)  # a sale moves on_hand and reserved together: available stays 3, nothing new
+    settle(order, "pi_a", order.card_cents)  # a sale moves on_hand and reserved together: available stays 3, nothing new
     stock.adjust(book.id, -2, "adjustment", note="damaged")  # 3 -> 1: still the same open alert
     db.session.commit()
     assert len(_open(db, book.id)) == 1

@@ -4,7 +4,7 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from tests.checkout_helpers import pay, shopper, start
+from tests.checkout_helpers import pay, settle, shopper, start
 from webapp.models import (
     Book,
     DiscountCode,
@@ -16,8 +16,8 @@ from webapp.models import (
     StockMovement,
     utcnow,
 )
-from webapp.services import cart, orders, pricing, stock
-from webapp.services.orders import CheckoutError
+from webapp.services import cart, checkout, fulfilment, orders, pricing, reconcile, stock
+from webapp.services.checkout import CheckoutError
 
 
 def inv(db, book):
@@ -94,7 +94,7 @@ def test_sold_out_between_cart_and_checkout_reserves_nothing(app, db, make_book)
     from tests.checkout_helpers import ADDRESS
 
     with pytest.raises(CheckoutError, match="out of stock"):
-        orders.start_checkout(second, items, ADDRESS, code=None, success_url=lambda o: "s", cancel_url=lambda o: "c")
+        checkout.start_checkout(second, items, ADDRESS, code=None, success_url=lambda o: "s", cancel_url=lambda o: "c")
     db.session.rollback()
     assert inv(db, a) == (5, 0) and inv(db, b) == (1, 1)
     assert db.session.scalar(select(func.count()).select_from(Order)) == 1
@@ -113,8 +113,8 @@ def test_reserve_is_all_or_nothing(app, db, make_book):
 def test_fulfilment_twice_has_one_effect(app, db, make_book):
     book = make_book(on_hand=2)
     order = start(shopper(), [(book, 1, "buy", 1)])
-    assert orders.fulfil(order.payment_session_id, payment_intent_id="pi_1", amount_total=order.total_cents) == "paid"
-    assert orders.fulfil(order.payment_session_id, payment_intent_id="pi_1", amount_total=order.total_cents) == "already"
+    assert settle(order, "pi_1", order.total_cents) == "paid"
+    assert settle(order, "pi_1", order.total_cents) == "already"
     db.session.commit()
     assert inv(db, book) == (1, 0)
     assert db.session.scalar(select(func.count()).select_from(OrderEvent).where(OrderEvent.status == "paid")) == 1
@@ -126,9 +126,9 @@ def test_sweeper_releases_a_crashed_checkout(app, db, make_book):
         order = start(shopper(), [(book, 2, "buy", 1)])  # the shopper's browser crashes here
         assert inv(db, book) == (2, 2)
         traveller.shift(timedelta(minutes=20))
-        assert orders.sweep_expired_reservations() == 0  # still inside the payment window
-        traveller.shift(timedelta(minutes=16))
-        assert orders.sweep_expired_reservations() == 1
+        assert reconcile.run() == {}  # still inside the payment window
+        traveller.shift(timedelta(minutes=17))
+        assert reconcile.run() == {"order_expired": 1}
     assert inv(db, book) == (2, 0)
     assert db.session.get(Order, order.id).status == "expired"
     from webapp.services.payments import PaymentError
@@ -141,9 +141,9 @@ def test_sweeper_releases_a_crashed_checkout(app, db, make_book):
 def test_payment_after_expiry_is_honoured_when_stock_remains(app, db, make_book):
     book = make_book(on_hand=2)
     order = start(shopper(), [(book, 1, "buy", 1)])
-    orders.expire(order.payment_session_id)
+    fulfilment.expire(order.payment_session_id)
     db.session.commit()
-    assert orders.fulfil(order.payment_session_id, payment_intent_id="pi_late", amount_total=None) == "paid"
+    assert settle(order, "pi_late") == "paid"
     db.session.commit()
     assert inv(db, book) == (1, 0)
 
@@ -211,14 +211,17 @@ def test_discount_usage_limits(app, db, make_book):
     ann, bob, cy = shopper("ann"), shopper("bob"), shopper("cyd")
     first = start(ann, [(book, 1, "buy", 1)], code="ONCE")
     assert first.discount_cents == 500
+    assert start(ann, [(book, 1, "buy", 1)], code="ONCE").id == first.id  # a resubmit resumes it: one use
+    assert settle(first, "pi_ann") == "paid"
+    db.session.commit()
     with pytest.raises(CheckoutError, match="already used"):
-        start(ann, [(book, 1, "buy", 1)], code="ONCE")
+        start(ann, [(book, 2, "buy", 1)], code="ONCE")
     db.session.rollback()
-    start(bob, [(book, 1, "buy", 1)], code="ONCE")
+    second = start(bob, [(book, 1, "buy", 1)], code="ONCE")
     with pytest.raises(CheckoutError, match="used up"):
         start(cy, [(book, 1, "buy", 1)], code="ONCE")
     db.session.rollback()
-    orders.expire(first.payment_session_id)  # an abandoned checkout gives its use back
+    fulfilment.expire(second.payment_session_id)  # an abandoned checkout gives its use back
     db.session.commit()
     assert db.session.get(DiscountCode, code.id).uses_count == 1
     assert start(cy, [(book, 1, "buy", 1)], code="ONCE").discount_cents == 500
@@ -328,8 +331,8 @@ def test_unpaid_partial_wallet_order_gives_the_wallet_part_back(app, db, make_bo
     db.session.commit()
     order, _url = start_with_wallet(user, book)
     assert wallet.balance(user.id) == 0 and inv(db, book) == (1, 1)
-    assert orders.expire(order.payment_session_id) == "expired"
-    assert orders.expire(order.payment_session_id) == "already"  # a replayed event changes nothing
+    assert fulfilment.expire(order.payment_session_id) == "expired"
+    assert fulfilment.expire(order.payment_session_id) == "already"  # a replayed event changes nothing
     db.session.commit()
     assert wallet.balance(user.id) == 1500 and inv(db, book) == (1, 0)
 
@@ -355,7 +358,7 @@ def start_with_wallet(user, book):
     from webapp.extensions import db
 
     items = [cart.CartItem(book.id, "buy", 1, 7, book.price_cents)]
-    order, url = orders.start_checkout(user, items, ADDRESS, code=None, use_wallet=True,
+    order, url = checkout.start_checkout(user, items, ADDRESS, code=None, use_wallet=True,
                                        success_url=lambda o: f"/checkout/success/{o.number}", cancel_url=lambda o: "c")
     db.session.commit()
     return order, url

@@ -13,8 +13,8 @@ BUYERS = 50
 
 
 def test_fifty_buyers_for_the_last_five_copies(app, db, make_book):
-    from tests.checkout_helpers import ADDRESS
-    from webapp.services import cart, orders
+    from tests.checkout_helpers import ADDRESS, settle
+    from webapp.services import cart, checkout
     from webapp.services.passwords import hash_password
 
     book = make_book("Last Five", on_hand=5, price_cents=1500)
@@ -31,7 +31,7 @@ def test_fifty_buyers_for_the_last_five_copies(app, db, make_book):
 
         user = thread_db.session.get(User, user_ids[i])  # connect before the start line
         items = [cart.CartItem(book.id, "buy", 1, 1, 1500)]
-        return lambda: orders.start_checkout(user, items, ADDRESS, code=None, success_url=lambda o: "s",
+        return lambda: checkout.start_checkout(user, items, ADDRESS, code=None, success_url=lambda o: "s",
                                              cancel_url=lambda o: "c")
 
     results = race(app, buy, BUYERS)
@@ -49,7 +49,7 @@ def test_fifty_buyers_for_the_last_five_copies(app, db, make_book):
 
     # and paying for all five turns every reservation into a sale, never below zero
     for order in db.session.scalars(select(Order)):
-        orders.fulfil(order.payment_session_id, payment_intent_id=f"pi_{order.id}", amount_total=order.total_cents)
+        settle(order, f"pi_{order.id}", order.total_cents)
     db.session.commit()
     db.session.expire_all()
     row = db.session.get(Inventory, book.id)

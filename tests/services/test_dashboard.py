@@ -3,15 +3,14 @@ from datetime import timedelta
 
 import time_machine
 
-from tests.checkout_helpers import shopper, start
+from tests.checkout_helpers import settle, shopper, start
 from webapp.models import Inventory, utcnow
-from webapp.services import dashboard, holds, orders
+from webapp.services import dashboard, holds
 
 
 def _paid(user, book):
     order = start(user, [(book, 1, "buy", 0)])
-    assert orders.fulfil(order.payment_session_id, payment_intent_id=f"pi_{order.id}",
-                         amount_total=order.card_cents) == "paid"
+    assert settle(order, f"pi_{order.id}", order.card_cents) == "paid"
     return order
 
 

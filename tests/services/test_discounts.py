@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from tests.checkout_helpers import shopper, start
 from webapp.models import AuditLog, DiscountCode, utcnow
-from webapp.services import accounts, discounts, orders, pricing
+from webapp.services import accounts, discounts, fulfilment, pricing
 from webapp.services.discounts import DiscountError, DiscountInput
 
 
@@ -111,7 +111,7 @@ def test_used_codes_cannot_be_renamed_deleted_or_limited_below_their_uses(app, d
         discounts.delete_code(staff, code)
     db.session.rollback()
     # Even after the unpaid order gives its use back, the order still carries the code: keep it.
-    orders.expire(order.payment_session_id)
+    fulfilment.expire(order.payment_session_id)
     db.session.commit()
     db.session.refresh(code)
     assert code.uses_count == 0 and discounts.ever_used(code)

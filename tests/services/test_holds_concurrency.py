@@ -76,14 +76,13 @@ def _emails_of(db, hold_ids) -> list[str]:
 
 @pytest.mark.parametrize("round_", range(ROUNDS))
 def test_two_rentals_returned_at_once_set_aside_one_copy_each_in_queue_order(app, db, make_book, round_):
-    from tests.checkout_helpers import shopper, start
-    from webapp.services import orders, rentals
+    from tests.checkout_helpers import settle, shopper, start
+    from webapp.services import rentals
 
     book = make_book("Two Copies", on_hand=2, price_cents=2000)
     for name in ("renter1", "renter2"):  # Free allows one book at once: two renters, one copy each
         order = start(shopper(name), [(book, 1, "rent", 3)])
-        assert orders.fulfil(order.payment_session_id, payment_intent_id=f"pi_{name}",
-                             amount_total=order.card_cents) == "paid"
+        assert settle(order, f"pi_{name}", order.card_cents) == "paid"
         db.session.commit()
     rental_ids = list(db.session.scalars(select(Rental.id).where(Rental.status == "active").order_by(Rental.id)))
     assert len(rental_ids) == 2 and _state(db, book.id)[0] == (0, 0, 0)

@@ -4,10 +4,10 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from tests.checkout_helpers import shopper, start
+from tests.checkout_helpers import settle, shopper, start
 from webapp.models import Inventory, Rental, StockMovement
-from webapp.services import orders, rentals, wallet
-from webapp.services.orders import CheckoutError
+from webapp.services import rentals, wallet
+from webapp.services.checkout import CheckoutError
 
 
 @pytest.fixture
@@ -16,7 +16,7 @@ def rented(app, db, make_book, run_jobs):
     book = make_book("Rentable", on_hand=3, price_cents=2000)
     user = shopper("renter")
     order = start(user, [(book, 1, "rent", 3)])
-    orders.fulfil(order.payment_session_id, payment_intent_id="pi_r", amount_total=order.total_cents)
+    settle(order, "pi_r", order.total_cents)
     db.session.commit()
     return user, book, db.session.scalars(select(Rental)).one()
 

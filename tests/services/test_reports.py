@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from sqlalchemy import select, update
 
-from tests.checkout_helpers import shopper, start
+from tests.checkout_helpers import settle, shopper, start
 from webapp.models import (
     BackgroundTask,
     Book,
@@ -34,7 +34,7 @@ def at(*args):
 
 def paid(user, lines):
     order = start(user, lines)
-    orders.fulfil(order.payment_session_id, payment_intent_id=f"pi_{order.number}", amount_total=order.card_cents)
+    settle(order, f"pi_{order.number}", order.card_cents)
     from webapp.extensions import db
 
     db.session.commit()

@@ -10,25 +10,27 @@ from werkzeug.wrappers import Request, Response
 from tests.checkout_helpers import ADDRESS, shopper
 from webapp.extensions import db
 from webapp.models import Inventory, Order
-from webapp.services import cart, orders, payments
+from webapp.services import cart, checkout, orders, outbox
 
 
 class StripeStub:
     def __init__(self):
         self.requests: list[tuple[str, str, dict, dict]] = []
         self.session_status = ("open", "unpaid")
+        self.amount = None
 
     def __call__(self, environ, start_response):
         request = Request(environ)
         form = {k: v[0] for k, v in parse_qs(request.get_data(as_text=True)).items()}
         self.requests.append((request.method, request.path, form, dict(request.headers)))
         if request.path == "/v1/checkout/sessions" and request.method == "POST":
+            self.amount = int(form["line_items[0][price_data][unit_amount]"])
             body = {"id": "cs_test_stub123", "object": "checkout.session", "url": "https://checkout.stripe.test/pay/cs",
                     "status": "open", "payment_status": "unpaid", "amount_total": int(form["line_items[0][price_data][unit_amount]"])}
         elif request.path == "/v1/checkout/sessions/cs_test_stub123" and request.method == "GET":
             status, paid = self.session_status
             body = {"id": "cs_test_stub123", "object": "checkout.session", "status": status, "payment_status": paid,
-                    "payment_intent": "pi_stub", "amount_total": 1500}
+                    "payment_intent": "pi_stub", "amount_total": self.amount, "currency": "usd"}
         elif request.path == "/v1/checkout/sessions/cs_test_stub123/expire":
             body = {"id": "cs_test_stub123", "object": "checkout.session", "status": "expired"}
         elif request.path == "/v1/refunds":
@@ -55,7 +57,7 @@ def stripe_stub(app, monkeypatch):
 def test_checkout_session_is_created_with_the_order_and_an_idempotency_key(app, stripe_stub, make_book):
     book = make_book(on_hand=2, price_cents=1500)
     user = shopper()
-    order, url = orders.start_checkout(user, [cart.CartItem(book.id, "buy", 1, 1, 1500)],
+    order, url = checkout.start_checkout(user, [cart.CartItem(book.id, "buy", 1, 1, 1500)],
                                        ADDRESS, code=None,
                                        success_url=lambda o: f"https://shop.test/s/{o.number}",
                                        cancel_url=lambda o: f"https://shop.test/c/{o.number}")
@@ -75,21 +77,24 @@ def test_checkout_session_is_created_with_the_order_and_an_idempotency_key(app, 
 def test_success_page_check_with_stripe_fulfils_only_when_paid(app, stripe_stub, make_book):
     book = make_book(on_hand=2, price_cents=1500)
     user = shopper()
-    order, _ = orders.start_checkout(user, [cart.CartItem(book.id, "buy", 1, 1, 1500)], ADDRESS, code=None,
+    order, _ = checkout.start_checkout(user, [cart.CartItem(book.id, "buy", 1, 1, 1500)], ADDRESS, code=None,
                                      success_url=lambda o: "https://shop.test/s", cancel_url=lambda o: "https://c")
     db.session.commit()
-    assert payments.confirm_from_provider(order) == "pending"
+    assert checkout.confirm(order) == "pending"
     stripe_stub.session_status = ("complete", "paid")
-    assert payments.confirm_from_provider(order) == "paid"
+    assert checkout.confirm(order) == "paid"
     db.session.commit()
     db.session.expire_all()
     assert db.session.get(Order, order.id).payment_intent_id == "pi_stub"
     assert db.session.get(Inventory, book.id).on_hand == 1
     orders.cancel(db.session.get(Order, order.id), actor=user)
     db.session.commit()
+    assert not [r for r in stripe_stub.requests if r[1] == "/v1/refunds"]  # not inside the transaction ...
+    assert outbox.dispatch_due() == {"delivered": 1}  # ... but from the outbox, after it committed
     refund = [r for r in stripe_stub.requests if r[1] == "/v1/refunds"][0]
-    assert refund[2] == {"payment_intent": "pi_stub", "amount": str(order.total_cents)}
-    assert refund[3]["Idempotency-Key"].startswith("refund-")
+    assert refund[2] == {"payment_intent": "pi_stub", "amount": str(order.total_cents),
+                         "metadata[order_number]": order.number}
+    assert refund[3]["Idempotency-Key"] == f"refund-{order.number}"
 
 
 def test_wallet_top_up_goes_through_stripe_checkout_with_the_charge_reference(app, stripe_stub):

@@ -6,9 +6,9 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from tests.checkout_helpers import pay, shopper, start
+from tests.checkout_helpers import pay, settle, shopper, start
 from webapp.models import Charge, OutboundEmail, Subscription, WalletEntry, utcnow
-from webapp.services import charges, orders, pricing, subscriptions, wallet
+from webapp.services import charges, pricing, subscriptions, test_gateway, wallet
 
 
 def funded(db, name, cents):
@@ -111,7 +111,7 @@ def test_member_discount_on_purchases_only_and_frequent_reader_capped(app, db, m
     book = make_book("Often", on_hand=20, price_cents=500)
     for _ in range(5):
         order = start(user, [(book, 1, "buy", 3)])
-        orders.fulfil(order.payment_session_id, payment_intent_id=None, amount_total=order.card_cents)
+        settle(order, f"pi_often_{order.id}")
         db.session.commit()
     assert pricing.is_frequent_reader(user.id)
     assert pricing.member_discount_pct(user) == (20, "Premium 15% + frequent reader 5%")
@@ -146,9 +146,7 @@ def test_wallet_top_up_through_the_gateway_credits_once(app, db, run_jobs):
     charge, url = charges.start(user, "top_up", 2500, **_charge_urls())
     db.session.commit()
     assert url == f"/pay/test/{charge.payment_session_id}"
-    from webapp.services import payments
-
-    assert payments.TestGateway().pay(charge.payment_session_id, "4242424242424242", 12, 2099, "123") is None
+    assert test_gateway.TestGateway().pay(charge.payment_session_id, "4242424242424242", 12, 2099, "123") is None
     db.session.commit()
     assert charges.confirm_from_provider(charge) == "credited"  # the success page got there first
     db.session.commit()
@@ -163,9 +161,8 @@ def test_plan_paid_by_card_is_a_top_up_then_a_wallet_payment(app, db, run_jobs):
     user = funded(db, "cardholder", 0)
     charge, _url = charges.start(user, "subscription", 1499, tier="premium", **_charge_urls())
     db.session.commit()
-    from webapp.services import payments
 
-    payments.TestGateway().pay(charge.payment_session_id, "4242424242424242", 12, 2099, "123")
+    test_gateway.TestGateway().pay(charge.payment_session_id, "4242424242424242", 12, 2099, "123")
     db.session.commit()
     run_jobs()
     run_jobs()
@@ -180,9 +177,8 @@ def test_declined_card_for_a_plan_changes_nothing(app, db):
     user = funded(db, "declined", 0)
     charge, _url = charges.start(user, "subscription", 799, tier="plus", **_charge_urls())
     db.session.commit()
-    from webapp.services import payments
 
-    error = payments.TestGateway().pay(charge.payment_session_id, "4000000000000002", 12, 2099, "123")
+    error = test_gateway.TestGateway().pay(charge.payment_session_id, "4000000000000002", 12, 2099, "123")
     assert error == "Your card was declined."
     assert charges.confirm_from_provider(charge) == "pending"
     assert subscriptions.tier_of(user).name == "free" and wallet.balance(user.id) == 0
@@ -192,11 +188,11 @@ def test_wallet_part_payment_with_a_member_discount_end_to_end(app, db, make_boo
     user = funded(db, "mixed", 1000)
     book = make_book("Mixed Pay", on_hand=2, price_cents=3000)
     from tests.checkout_helpers import ADDRESS
-    from webapp.services import cart
+    from webapp.services import cart, checkout
 
     items = []
     cart.add(items, book.id, user=user)
-    order, url = orders.start_checkout(user, items, ADDRESS, code=None, use_wallet=True,
+    order, url = checkout.start_checkout(user, items, ADDRESS, code=None, use_wallet=True,
                                        success_url=lambda o: "s", cancel_url=lambda o: "c")
     db.session.commit()
     assert order.wallet_cents == 1000 and order.card_cents == order.total_cents - 1000

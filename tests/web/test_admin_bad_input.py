@@ -6,9 +6,9 @@ from datetime import date
 
 from sqlalchemy import select
 
-from tests.checkout_helpers import shopper, start
+from tests.checkout_helpers import settle, shopper, start
 from webapp.models import BackgroundTask
-from webapp.services import orders, reports
+from webapp.services import reports
 
 
 def _post(client, auth, url, data=None, htmx=False, **kwargs):
@@ -66,7 +66,7 @@ def test_report_csvs_do_not_carry_formulas_and_dollar_signs_are_text(app, db, ma
     user = shopper()
     for book in (bad, odd):
         order = start(user, [(book, 1, "buy", 0)])
-        orders.fulfil(order.payment_session_id, payment_intent_id=f"pi_{order.id}", amount_total=order.card_cents)
+        settle(order, f"pi_{order.id}", order.card_cents)
     db.session.commit()
     reports.refresh_rollups(full=True)
     db.session.commit()

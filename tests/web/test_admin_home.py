@@ -1,13 +1,13 @@
 """The admin home: figures with links to their lists, the revenue chart, open low-stock alerts; bounded queries."""
 import re
 
-from tests.checkout_helpers import shopper, start
-from webapp.services import holds, orders
+from tests.checkout_helpers import settle, shopper, start
+from webapp.services import holds
 
 
 def _sale(book, user):
     order = start(user, [(book, 1, "buy", 0)])
-    orders.fulfil(order.payment_session_id, payment_intent_id=f"pi_{order.id}", amount_total=order.card_cents)
+    settle(order, f"pi_{order.id}", order.card_cents)
     return order
 
 

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from sqlalchemy import select, update
 
-from tests.checkout_helpers import pay, start
+from tests.checkout_helpers import pay, shopper, start
 from webapp.models import AuditLog, Inventory, Order, OutboundEmail, User, utcnow
 from webapp.services import orders, wallet
 
@@ -72,8 +72,7 @@ def test_orders_list_filters_by_status_customer_and_dates(admin_client, auth, db
 
 def test_orders_list_pages_and_keeps_filters_in_pager_links(admin_client, auth, db, make_book):
     book = make_book(on_hand=100)
-    user = auth.user("bulk_buyer")
-    numbers = [start(user, [(book, 1, "buy", 1)]).number for _ in range(27)]
+    numbers = [start(shopper(f"bulk_buyer_{i}"), [(book, 1, "buy", 1)]).number for i in range(27)]
     page1 = admin_client.get("/admin/orders?status=pending_payment").get_data(as_text=True)
     page2 = admin_client.get("/admin/orders?status=pending_payment&page=2").get_data(as_text=True)
     on1 = set(re.findall(r">(FO-[A-Z0-9-]{14})<", page1))
@@ -109,10 +108,10 @@ def test_order_detail_shows_lines_payment_address_and_timeline(admin_client, aut
     wallet.credit(user.id, 1500, "adjustment", reference="gift")
     db.session.commit()
     from tests.checkout_helpers import ADDRESS
-    from webapp.services import cart
+    from webapp.services import cart, checkout
 
     items = [cart.CartItem(book.id, "buy", 1, 7, book.price_cents)]
-    order, _ = orders.start_checkout(user, items, ADDRESS, code=None, use_wallet=True,
+    order, _ = checkout.start_checkout(user, items, ADDRESS, code=None, use_wallet=True,
                                      success_url=lambda o: "/s", cancel_url=lambda o: "/c")
     db.session.commit()
     pay(order)

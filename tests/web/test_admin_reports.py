@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import time_machine
 
-from tests.checkout_helpers import shopper, start
+from tests.checkout_helpers import settle, shopper, start
 from webapp.models import BackgroundTask
-from webapp.services import orders, reports
+from webapp.services import reports
 
 
 def post(client, auth, data, **kwargs):
@@ -20,7 +20,7 @@ def sold(app, db, make_book):
     book = make_book("Report <Star>", authors=("Ann Author",), genres=("Fiction",), price_cents=2500, on_hand=5)
     with time_machine.travel(datetime(2026, 3, 2, 10, tzinfo=UTC), tick=False):
         order = start(shopper("buyer"), [(book, 2, "buy", 0)])
-        orders.fulfil(order.payment_session_id, payment_intent_id="pi_web", amount_total=order.card_cents)
+        settle(order, "pi_web", order.card_cents)
         db.session.commit()
     reports.refresh_rollups(full=True)
     return book

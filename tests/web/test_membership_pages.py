@@ -4,16 +4,16 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from tests.checkout_helpers import start
+from tests.checkout_helpers import settle, start
 from webapp.models import Charge, Hold, Rental, Subscription, User, utcnow
-from webapp.services import holds, orders, wallet
+from webapp.services import holds, wallet
 
 
 def _out_of_stock(db, make_book, renter):
     """A book whose one copy is rented out by `renter`."""
     book = make_book("Queue Book", on_hand=1)
     order = start(renter, [(book, 1, "rent", 3)])
-    orders.fulfil(order.payment_session_id, payment_intent_id="pi_q", amount_total=order.card_cents)
+    settle(order, "pi_q", order.card_cents)
     db.session.commit()
     return book
 

@@ -2,16 +2,15 @@ import re
 
 from sqlalchemy import select
 
-from tests.checkout_helpers import start
+from tests.checkout_helpers import settle, start
 from webapp.models import Inventory, Rental, User
-from webapp.services import orders
 
 
 def _rent(db, username, make_book):
     book = make_book("Page Rental", on_hand=2)
     user = db.session.scalars(select(User).where(User.username == username)).one()
     order = start(user, [(book, 1, "rent", 2)])
-    orders.fulfil(order.payment_session_id, payment_intent_id="pi_p", amount_total=order.total_cents)
+    settle(order, "pi_p", order.total_cents)
     db.session.commit()
     return book, db.session.scalars(select(Rental)).one()
 

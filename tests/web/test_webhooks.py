@@ -94,7 +94,7 @@ def test_completed_but_unpaid_waits_for_async_success(app, client, db, make_book
     book = make_book(on_hand=2)
     order = start(shopper(), [(book, 1, "buy", 1)])
     obj = {"id": order.payment_session_id, "payment_status": "unpaid", "payment_intent": "pi_async",
-           "amount_total": order.total_cents}
+           "amount_total": order.total_cents, "currency": "usd"}
     r = post_event(client, app, {"id": "evt_c", "type": "checkout.session.completed", "object": "event",
                                  "data": {"object": obj}})
     assert r.json["outcome"] == "awaiting_payment" and status(db, order) == "pending_payment"

@@ -169,7 +169,7 @@ class AuditFilterForm(_DateRange, Form):
     actor = SearchField("Who", validators=[Optional(), Length(max=254)],
                         description="Username, email, #id, or “system”")
     object_type = SelectField("Object", validators=[Optional()],
-                              choices=[SelectChoice("", "Any object")] + [SelectChoice(t, t.title()) for t in OBJECT_TYPES])
+                              choices=[SelectChoice("", "Any object")] + [SelectChoice(t, t.replace("_", " ").capitalize()) for t in OBJECT_TYPES])
     object_id = SearchField("Object id", validators=[Optional(), Length(max=40)],
                             description="e.g. a user id or an order number")
     date_from = DateField("From", validators=[Optional()])

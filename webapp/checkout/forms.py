@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, RadioField, StringField
+from wtforms import BooleanField, HiddenField, RadioField, StringField
 from wtforms.validators import Length, Optional, Regexp, ValidationError
 
 
@@ -21,6 +21,8 @@ class CheckoutForm(FlaskForm):
                                             Regexp(r"^[0-9 +()\-]+$", message="Digits, spaces and + ( ) - only.")])
     save_address = BooleanField("Save this address to my account")
     use_wallet = BooleanField("Pay with my wallet")
+    # One token per rendered form: submitting it twice (double click, back and resubmit) makes one order.
+    token = HiddenField(validators=[Optional(), Regexp(r"^[A-Za-z0-9_\-]{16,64}$")])
 
     REQUIRED = ("full_name", "line1", "city", "postcode", "country")
 

@@ -8,8 +8,8 @@ from ..authz import owned_or_404
 from ..cart import store
 from ..extensions import db
 from ..models import Address, Book
-from ..services import accounts, cart, orders, payments, wallet
-from ..services.orders import CheckoutError, OrderStateError, ShippingAddress
+from ..services import accounts, cart, checkout, orders, payments, wallet
+from ..services.checkout import CheckoutError, ShippingAddress
 from ..services.stock import SoldOut
 from . import bp
 from .forms import CheckoutForm
@@ -45,14 +45,15 @@ def index():
     if request.method == "GET":
         default = next((a for a in saved if a.is_default), None)
         form.address_id.data = str(default.id) if default else "new"
+        form.token.data = checkout.new_token()
     if form.validate_on_submit():
         address = _address_from(form)
         try:
-            order, pay_url = orders.start_checkout(
+            order, pay_url = checkout.start_checkout(
                 current_user, items, address, code=code,
                 success_url=lambda o: url_for("checkout.success", number=o.number, _external=True),
                 cancel_url=lambda o: url_for("checkout.cancelled", number=o.number, _external=True),
-                use_wallet=bool(form.use_wallet.data))
+                use_wallet=bool(form.use_wallet.data), token=form.token.data or None)
         except SoldOut as exc:
             db.session.rollback()
             book = db.session.get(Book, exc.book_id)
@@ -67,7 +68,7 @@ def index():
             return redirect(url_for("cart.index"), 303)
         if form.save_address.data and form.address_id.data in (None, "", "new"):
             accounts.save_address(current_user, vars(address))
-        db.session.commit()
+            db.session.commit()
         session["checkout_order"] = {"number": order.number, "buy_now": buy_now}
         return redirect(pay_url, 303)
     return render_template("checkout/index.html", form=form, view=view, buy_now=buy_now,
@@ -95,12 +96,19 @@ def _own_order(number: str):
 @login_required
 def success(number: str):
     order = _own_order(number)
-    if order.status == "pending_payment":
-        payments.confirm_from_provider(order)  # a verified server-side check, never the redirect alone
-        db.session.commit()
-        db.session.refresh(order)
+    _confirm(order)  # a verified server-side check, never the redirect alone
     _forget_cart_if_paid(order)
     return render_template("checkout/success.html", order=order)
+
+
+def _confirm(order) -> None:
+    """Ask the provider about a pending order; if it cannot answer now, the webhook or the poll will."""
+    if order.status == "pending_payment":
+        try:
+            checkout.confirm(order)
+        except payments.PaymentError:
+            db.session.rollback()
+        db.session.refresh(order)
 
 
 @bp.get("/checkout/success/<number>/status")
@@ -108,10 +116,7 @@ def success(number: str):
 def success_status(number: str):
     """Polled by the success page until the payment is confirmed (286 stops the polling)."""
     order = _own_order(number)
-    if order.status == "pending_payment":
-        payments.confirm_from_provider(order)
-        db.session.commit()
-        db.session.refresh(order)
+    _confirm(order)
     _forget_cart_if_paid(order)
     done = order.status != "pending_payment"
     return render_template("checkout/_status.html", order=order), 286 if done else 200
@@ -131,21 +136,20 @@ def _forget_cart_if_paid(order) -> None:
 @bp.route("/checkout/cancelled/<number>", methods=["GET", "POST"])
 @login_required
 def cancelled(number: str):
-    """Stripe's cancel_url: the shopper left the payment page. POST gives the reserved copies back."""
+    """Stripe's cancel_url: the shopper left the payment page. POST closes the page at the provider and gives
+    the reserved copies back; if the payment went through first, the order is completed instead."""
     order = _own_order(number)
     if request.method == "POST":
-        if order.status == "pending_payment":
-            try:
-                orders.cancel(order, actor=current_user, reason="Payment cancelled by the customer.",
-                              ip=auth_session.client_ip())
-            except (OrderStateError, payments.PaymentError):
-                # Paid meanwhile (another tab, a late redirect): confirm it rather than cancel it.
-                db.session.rollback()
-                payments.confirm_from_provider(order)
-                db.session.commit()
-                flash("Your payment has already gone through.", "info")
-                return redirect(url_for("checkout.success", number=order.number), 303)
-            db.session.commit()
-        flash("No payment was taken. Your cart is as you left it.", "info")
+        try:
+            status = checkout.abandon(order, actor=current_user, ip=auth_session.client_ip())
+        except payments.PaymentError as exc:
+            db.session.rollback()
+            flash(f"We could not stop the payment just now ({exc}). Please try again.", "error")
+            return redirect(url_for("checkout.cancelled", number=order.number), 303)
+        if order.paid_at is not None:
+            flash("Your payment has already gone through.", "info")
+            return redirect(url_for("checkout.success", number=order.number), 303)
+        if status == "cancelled":
+            flash("No payment was taken. Your cart is as you left it.", "info")
         return redirect(url_for("cart.index"), 303)
     return render_template("checkout/cancelled.html", order=order)

@@ -9,12 +9,18 @@ from .orders import (
     CartLine,
     DiscountCode,
     DiscountRedemption,
-    GatewaySession,
     Order,
     OrderEvent,
     OrderLine,
-    PaymentEvent,
     Rental,
+)
+from .payments import (
+    OUTBOX_STATUSES,
+    PAYMENT_ISSUE_KINDS,
+    GatewaySession,
+    OutboxMessage,
+    PaymentEvent,
+    PaymentIssue,
 )
 from .reports import (
     ReportRollupState,
@@ -39,6 +45,7 @@ __all__ = [
     "StockMovement", "UTCDateTime", "User", "book_genres", "slugify", "utcnow",
     "StockAlert", "BackgroundTask", "TASK_STATUSES",
     "WALLET_REASONS", "WalletEntry", "HOLD_STATUSES", "OPEN_HOLD", "TIERS", "Charge", "Hold", "Subscription",
+    "OUTBOX_STATUSES", "PAYMENT_ISSUE_KINDS", "OutboxMessage", "PaymentIssue",
     "ReportRollupState", "SalesAuthorTotal", "SalesBookTotal", "SalesDaily", "SalesDailyGenre", "SalesDailyTotal",
     "WeeklySummarySend",
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -90,6 +90,7 @@ class Charge(db.Model):
         CheckConstraint("amount_cents > 0", name="amount_positive"),
         CheckConstraint("tier IS NULL OR tier IN ('plus','premium')", name="tier_valid"),
         Index("ix_charges_user_created", "user_id", "created_at"),
+        Index("ix_charges_status_expires", "status", "expires_at"),  # the reconciliation job's scan
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -102,6 +103,10 @@ class Charge(db.Model):
     status: Mapped[str] = mapped_column(String(10), default="pending")
     payment_provider: Mapped[str] = mapped_column(String(10))
     payment_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
-    payment_intent_id: Mapped[str | None] = mapped_column(String(255))
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    payment_url: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when the payment page closes
+    # A payment that could not be applied (wrong amount or currency) is refunded: status stays expired.
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,10 +1,10 @@
-"""Carts, discount codes, orders (with line snapshots and a status timeline), rentals,
-payment-provider events and the offline test gateway's checkout sessions."""
+"""Carts, discount codes, orders (with line snapshots and a status timeline) and rentals.
+Payment-provider records live in models.payments."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false, true
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -82,6 +82,8 @@ class Order(db.Model):
         Index("ix_orders_paid_at", "paid_at", "status", "total_cents", "refunded_cents"),
         CheckConstraint("wallet_cents >= 0", name="wallet_cents_nonnegative"),
         CheckConstraint("member_discount_cents >= 0", name="member_discount_nonnegative"),
+        # A resubmitted checkout form (double click, back and submit) finds the order it already made.
+        Index("uq_orders_user_idempotency_key", "user_id", "idempotency_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -109,6 +111,10 @@ class Order(db.Model):
     payment_provider: Mapped[str] = mapped_column(String(10))  # stripe | test
     payment_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    payment_url: Mapped[str | None] = mapped_column(Text)  # the provider's payment page, to send a second tab back
+    # What was checked out (lines, code, address, wallet choice): a second tab with the same cart resumes this order.
+    checkout_key: Mapped[str | None] = mapped_column(String(64))
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))  # the checkout form's one-time token
     reservation_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -220,42 +226,3 @@ class Rental(db.Model):
     @property
     def fee_due_cents(self) -> int:
         return self.fee_cents - self.fee_paid_cents
-
-
-class PaymentEvent(db.Model):
-    """Every verified payment-provider event, by its id: a replay is recognised and ignored."""
-
-    __tablename__ = "payment_events"
-
-    id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    type: Mapped[str] = mapped_column(String(100))
-    payload: Mapped[dict] = mapped_column(JSON)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-
-class GatewaySession(db.Model):
-    """The offline test gateway's own record of a hosted checkout (what Stripe keeps on its side)."""
-
-    __tablename__ = "gateway_sessions"
-    __table_args__ = (
-        CheckConstraint("status IN ('open', 'complete', 'expired')", name="status_valid"),
-        CheckConstraint("payment_status IN ('unpaid', 'paid', 'refunded')", name="payment_status_valid"),
-        CheckConstraint("(order_id IS NULL) <> (charge_id IS NULL)", name="order_or_charge"),
-    )
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # cs_test_...
-    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
-    charge_id: Mapped[int | None] = mapped_column(ForeignKey("charges.id", ondelete="CASCADE"), index=True)
-    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
-    amount_total: Mapped[int] = mapped_column()
-    currency: Mapped[str] = mapped_column(String(3))
-    customer_email: Mapped[str] = mapped_column(String(254))
-    line_items: Mapped[list] = mapped_column(JSON)
-    success_url: Mapped[str] = mapped_column(Text)
-    cancel_url: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(10), default="open")
-    payment_status: Mapped[str] = mapped_column(String(10), default="unpaid")
-    payment_intent_id: Mapped[str | None] = mapped_column(String(64))
-    last_error: Mapped[str | None] = mapped_column(String(200))
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -6,8 +6,8 @@ from flask_login import current_user, login_required
 from ..auth import session as auth_session
 from ..authz import owned_or_404
 from ..extensions import db
-from ..services import orders, payments
-from ..services.orders import OrderStateError
+from ..services import checkout, orders, payments
+from ..services.order_state import OrderStateError
 from . import bp
 
 
@@ -47,6 +47,11 @@ def cancel(number: str):
     try:
         refund_to = "wallet" if request.form.get("refund_to") == "wallet" else "card"
         orders.cancel(order, actor=current_user, ip=auth_session.client_ip(), refund_to=refund_to)
+    except payments.AlreadyPaid:  # paid in another tab before the payment page closed: keep the order
+        db.session.rollback()
+        checkout.confirm(order)
+        flash("Your payment had already gone through, so the order stands. You can cancel it now if you wish.",
+              "info")
     except (OrderStateError, payments.PaymentError) as exc:
         db.session.rollback()
         flash(str(exc), "error")

@@ -1,4 +1,5 @@
-"""The offline test gateway's hosted checkout page (only when Stripe keys are not set)."""
+"""The offline test gateway's hosted checkout page (only when Stripe keys are not set; never registered in
+production)."""
 from flask import Blueprint, abort
 
 from ..services import payments

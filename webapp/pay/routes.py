@@ -5,29 +5,32 @@ from flask import abort, redirect, render_template
 from ..extensions import db
 from ..models import GatewaySession
 from ..services import payments
+from ..services.test_gateway import TestGateway
 from . import bp
 from .forms import CardForm
 
 
 @bp.route("/<session_id>", methods=["GET", "POST"])
 def session_page(session_id: str):
-    gateway = payments.TestGateway()
-    checkout = db.session.get(GatewaySession, session_id)
+    """The offline gateway's hosted page. A second submit after a successful payment (a double click, a
+    resend) charges nothing more and goes where the first one went, as Stripe's page does."""
+    gateway = TestGateway()
+    checkout = db.session.get(GatewaySession, session_id[:64])
     if checkout is None:
         abort(404)
-    state = gateway.retrieve(session_id)
-    db.session.commit()
+    state = gateway.retrieve(checkout.id)
     form = CardForm()
     error = None
     if state.status != "open":
+        if state.paid and form.is_submitted():
+            return redirect(checkout.success_url, 303)
         return render_template("pay/closed.html", checkout=checkout, state=state)
     if form.validate_on_submit():
         try:
-            error = gateway.pay(session_id, form.card_number.data, form.exp_month.data, form.exp_year.data,
+            error = gateway.pay(checkout.id, form.card_number.data, form.exp_month.data, form.exp_year.data,
                                 form.cvc.data.strip())
         except payments.PaymentError as exc:
             error = str(exc)
-        db.session.commit()
         if error is None:
             return redirect(checkout.success_url, 303)
     return render_template("pay/session.html", checkout=checkout, form=form, error=error)

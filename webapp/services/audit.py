@@ -23,7 +23,7 @@ def record(action: str, *, actor_id: int | None = None, object_type: str | None 
 
 # ---- reading (admin panel) ----
 
-OBJECT_TYPES = ("user", "order", "book", "discount", "rental", "hold", "charge")
+OBJECT_TYPES = ("user", "order", "book", "discount", "rental", "hold", "charge", "payment_issue")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CURSOR = re.compile(r"(\d{1,18})_(\d{1,18})", re.ASCII)  # within a database integer
 

@@ -17,7 +17,8 @@ from sqlalchemy import select, update
 
 from ..extensions import db
 from ..models import Charge, User, utcnow
-from . import audit, mail, payments, subscriptions, wallet
+from . import audit, mail, payment_issues, payments, subscriptions, wallet
+from .fulfilment import Payment
 from .money import money
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,11 @@ def _new_reference() -> str:
 
 def start(user: User, purpose: str, amount_cents: int, *, success_url, cancel_url, tier: str | None = None
           ) -> tuple[Charge, str]:
-    """Open a gateway checkout for a top-up or a plan. Returns (charge, payment URL). The caller commits."""
+    """Open a gateway checkout for a top-up or a plan. Returns (charge, payment URL).
+
+    Commits: the charge is stored before the provider is called (no transaction across the network call);
+    if the provider cannot open the page, the charge is closed and PaymentError raised. ChargeError is
+    raised before anything is written."""
     config = current_app.config
     if purpose == "top_up":
         low, high = config["WALLET_TOP_UP_MIN_CENTS"], config["WALLET_TOP_UP_MAX_CENTS"]
@@ -49,18 +54,31 @@ def start(user: User, purpose: str, amount_cents: int, *, success_url, cancel_ur
         raise ChargeError("Unknown payment.")
     if not user.is_verified:
         raise ChargeError("Please confirm your email address first.")
+    expires_at = utcnow() + timedelta(minutes=config["CHECKOUT_EXPIRY_MINUTES"] + 1)
     charge = Charge(reference=_new_reference(), user_id=user.id, purpose=purpose, tier=tier,
                     amount_cents=amount_cents, currency=config["CURRENCY"], status="pending",
-                    payment_provider=payments.provider_name())
+                    payment_provider=payments.provider_name(), expires_at=expires_at)
     db.session.add(charge)
-    db.session.flush()
+    db.session.commit()
     request = payments.CheckoutRequest(
         reference=charge.reference, amount_cents=amount_cents, currency=charge.currency, email=user.email,
         title=title, description=description,
         line_items=[{"title": description, "quantity": 1, "amount": amount_cents, "mode": purpose}],
-        expires_at=utcnow() + timedelta(minutes=config["CHECKOUT_EXPIRY_MINUTES"]), charge_id=charge.id)
-    session = payments.gateway().create_checkout(request, success_url(charge), cancel_url(charge))
-    charge.payment_session_id = session.id
+        expires_at=expires_at, charge_id=charge.id)
+    try:
+        session = payments.gateway(charge.payment_provider).create_checkout(request, success_url(charge),
+                                                                            cancel_url(charge))
+    except payments.PaymentError:
+        db.session.rollback()
+        db.session.execute(update(Charge).where(Charge.id == charge.id, Charge.status == "pending")
+                           .values(status="expired").execution_options(synchronize_session=False))
+        db.session.commit()
+        raise
+    db.session.execute(update(Charge).where(Charge.id == charge.id, Charge.payment_session_id.is_(None))
+                       .values(payment_session_id=session.id, payment_url=session.url)
+                       .execution_options(synchronize_session=False))
+    db.session.commit()
+    db.session.refresh(charge)
     return charge, session.url
 
 
@@ -72,16 +90,20 @@ def by_reference(user_id: int, reference: str) -> Charge | None:
     return db.session.scalar(select(Charge).where(Charge.user_id == user_id, Charge.reference == (reference or "")[:30]))
 
 
-def complete(session_id: str, *, payment_intent_id: str | None, amount_total: int | None) -> str:
-    """The provider confirmed payment: credit the wallet (and buy the plan). Once per charge."""
-    charge = by_session(session_id)
+def complete(payment: Payment) -> str:
+    """The provider confirmed payment: credit the wallet (and buy the plan). Once per charge; a payment that
+    arrives after the page expired is credited all the same (a wallet can always take it). A payment whose
+    amount or currency differs is never credited: it is refunded and staff are told."""
+    charge = by_session(payment.session_id)
     if charge is None:
-        log.warning("payment for unknown session %s", session_id)
+        log.warning("payment for unknown session %s", payment.session_id)
         return "unknown"
-    if amount_total is not None and amount_total != charge.amount_cents:
-        log.error("charge %s: paid %s but asked %s", charge.reference, amount_total, charge.amount_cents)
-    done = db.session.execute(update(Charge).where(Charge.id == charge.id, Charge.status.in_(("pending", "expired")))
-                              .values(status="paid", paid_at=utcnow(), payment_intent_id=payment_intent_id)
+    problem = payment.mismatch(charge.amount_cents, charge.currency, "the payment")
+    if problem:
+        return _refuse(charge, payment, problem)
+    done = db.session.execute(update(Charge).where(Charge.id == charge.id, Charge.status.in_(("pending", "expired")),
+                                                   Charge.refunded_at.is_(None))
+                              .values(status="paid", paid_at=utcnow(), payment_intent_id=payment.payment_intent_id)
                               .execution_options(synchronize_session=False)).rowcount
     if not done:
         return "already"
@@ -118,30 +140,60 @@ def complete(session_id: str, *, payment_intent_id: str | None, amount_total: in
     return "credited"
 
 
+def _refuse(charge: Charge, payment: Payment, problem: str) -> str:
+    """Not credited: refund what was paid (once per session) and raise a payment issue for staff."""
+    if not payment_issues.record("amount_mismatch", f"session:{payment.session_id}",
+                                 f"Payment {charge.reference}: {problem}. Not credited; the payment is refunded.",
+                                 charge_reference=charge.reference, amount_cents=payment.amount_cents,
+                                 currency=payment.currency):
+        return "already"
+    db.session.execute(update(Charge).where(Charge.id == charge.id, Charge.status.in_(("pending", "expired")))
+                       .values(status="expired", refunded_at=utcnow(), payment_intent_id=payment.payment_intent_id)
+                       .execution_options(synchronize_session=False))
+    if payment.payment_intent_id and isinstance(payment.amount_cents, int) and payment.amount_cents > 0:
+        payments.request_refund(provider=charge.payment_provider, payment_intent_id=payment.payment_intent_id,
+                                amount_cents=payment.amount_cents, currency=payment.currency or charge.currency,
+                                key=f"refund-mismatch-{payment.session_id}", reason="payment did not match the charge",
+                                charge_reference=charge.reference)
+        user = db.session.get(User, charge.user_id)
+        if user is not None:
+            shop = current_app.config["SHOP_NAME"]
+            mail.send(user.email, f"Your {shop} payment {charge.reference} is being refunded",
+                      f"Hello {user.display_name},\n\nWe received {money(payment.amount_cents)} for payment "
+                      f"{charge.reference}, but it did not match what was asked, so we did not use it. We are "
+                      f"refunding it in full to your card.\n\n— {shop}")
+    return "mismatch"
+
+
 def expire(session_id: str) -> str:
     charge = by_session(session_id)
     if charge is None:
         return "unknown"
+    return expire_charge(charge)
+
+
+def expire_charge(charge: Charge) -> str:
+    """The payment page closed unpaid. A payment that still arrives later is credited all the same."""
     done = db.session.execute(update(Charge).where(Charge.id == charge.id, Charge.status == "pending")
                               .values(status="expired").execution_options(synchronize_session=False)).rowcount
     return "expired" if done else "already"
 
 
-def handle_session_event(kind: str, obj: dict) -> str:
-    if kind in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
-        if obj.get("payment_status") == "paid":
-            return complete(obj["id"], payment_intent_id=obj.get("payment_intent"), amount_total=obj.get("amount_total"))
-        return "awaiting_payment"
-    if kind in ("checkout.session.expired", "checkout.session.async_payment_failed"):
-        return expire(obj["id"])
-    return "ignored"
+def refund_confirmed(payment_intent_id: str, amount_refunded: int) -> str:
+    """The provider confirms a refund of a charge's payment (one that could not be applied)."""
+    charge = db.session.scalar(select(Charge).where(Charge.payment_intent_id == payment_intent_id))
+    if charge is None:
+        return "unknown"
+    audit.record("charge.refunded", actor_id=None, object_type="charge", object_id=charge.reference,
+                 after={"amount_refunded_cents": amount_refunded})
+    return "refunded"
 
 
 def confirm_from_provider(charge: Charge) -> str:
     """Success page: ask the provider whether the session is paid, and apply it if so."""
+    from . import payment_events
+
     if charge.status != "pending" or not charge.payment_session_id:
         return charge.status
-    state = payments.gateway().retrieve(charge.payment_session_id)
-    if state.payment_status == "paid":
-        return complete(state.id, payment_intent_id=state.payment_intent, amount_total=state.amount_total)
-    return "pending"
+    provider, session_id = charge.payment_provider, charge.payment_session_id
+    return payment_events.apply_provider_state(payments.gateway(provider).retrieve(session_id))

@@ -450,7 +450,7 @@ def _ensure_sales_history(rng: random.Random) -> int:
     install. Once only (when the shop has no orders yet). They are history: today's stock counts are the
     seed's, so these sales are not replayed through the stock ledger."""
     from ..models import Order, OrderEvent, OrderLine
-    from . import orders as order_service
+    from . import checkout as order_service
     from . import reports
 
     if db.session.scalar(select(Order.id).limit(1)) is not None:
