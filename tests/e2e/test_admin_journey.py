@@ -68,6 +68,9 @@ def shop(app) -> Shop:
         rental_order = start(renter, [(rented, 1, "rent", 3)])
         settle(rental_order, "pi_admin_e2e_2", rental_order.total_cents)
         db.session.commit()
+        short = start(auth.user("short_payer"), [(sold, 1, "buy", 7)])
+        assert settle(short, "pi_admin_e2e_short", amount=1) == "mismatch"  # a payment issue for /admin/payments
+        db.session.commit()
         rental = db.session.scalars(select(Rental).where(Rental.book_id == rented.id)).one()
         assert rental.status == "active"
         reports.refresh_rollups(full=True)
@@ -345,6 +348,10 @@ def test_no_serious_axe_violations_on_admin_and_author_pages(new_context, shop: 
     page.goto("/admin/audit")
     expect(page.locator("main h1")).to_be_visible()
     report.audit(page, "/admin/audit")
+
+    page.goto("/admin/payments")
+    expect(page.locator("[data-testid=payment-issue]")).to_have_count(1)
+    report.audit(page, "/admin/payments (an amount that did not match)")
 
     # --- the author area, signed in as the account linked to the author of the books sold
     context.clear_cookies()

@@ -4,10 +4,12 @@ import threading
 from urllib.parse import parse_qs
 
 import pytest
+from sqlalchemy import select
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from tests.checkout_helpers import ADDRESS, shopper
+from tests.conftest import using_postgres
 from webapp.extensions import db
 from webapp.models import Inventory, Order
 from webapp.services import cart, checkout, orders, outbox
@@ -18,6 +20,7 @@ class StripeStub:
         self.requests: list[tuple[str, str, dict, dict]] = []
         self.session_status = ("open", "unpaid")
         self.amount = None
+        self.on_create = None  # called while the session-create request is being answered
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -25,6 +28,8 @@ class StripeStub:
         self.requests.append((request.method, request.path, form, dict(request.headers)))
         if request.path == "/v1/checkout/sessions" and request.method == "POST":
             self.amount = int(form["line_items[0][price_data][unit_amount]"])
+            if self.on_create:
+                self.on_create(form)
             body = {"id": "cs_test_stub123", "object": "checkout.session", "url": "https://checkout.stripe.test/pay/cs",
                     "status": "open", "payment_status": "unpaid", "amount_total": int(form["line_items[0][price_data][unit_amount]"])}
         elif request.path == "/v1/checkout/sessions/cs_test_stub123" and request.method == "GET":
@@ -110,3 +115,54 @@ def test_wallet_top_up_goes_through_stripe_checkout_with_the_charge_reference(ap
     assert form["line_items[0][price_data][unit_amount]"] == "2000"
     assert form["metadata[charge_reference]"] == charge.reference and form["client_reference_id"] == charge.reference
     assert headers["Idempotency-Key"] == f"checkout-{charge.reference}"
+
+
+@pytest.mark.skipif(not using_postgres(), reason="row locks and pg_stat_activity: PostgreSQL only")
+def test_the_reservation_is_committed_and_nothing_is_locked_while_stripe_is_called(app, stripe_stub, make_book):
+    """Finding 6: checkout used to hold the inventory row locks (and an open transaction) across the HTTP call
+    to the provider, so buyers of a popular book queued behind Stripe's latency."""
+    from sqlalchemy import text
+
+    book = make_book(on_hand=2, price_cents=1500)
+    user = shopper()
+    seen = {}
+    engine, book_id, user_id = db.engine, book.id, user.id
+
+    def probe(form):  # runs in the stub's thread, on its own connection, while our request waits for Stripe
+        with engine.connect() as conn:
+            conn.execute(text("SET lock_timeout = '300ms'"))
+            seen["order"] = conn.execute(text("SELECT status FROM orders WHERE number = :n"),
+                                         {"n": form["client_reference_id"]}).scalar()
+            seen["reserved"] = conn.execute(text("SELECT reserved FROM inventory WHERE book_id = :b FOR UPDATE"),
+                                            {"b": book_id}).scalar()
+            conn.execute(text("SELECT id FROM users WHERE id = :u FOR UPDATE"), {"u": user_id})
+            conn.execute(text("SELECT id FROM orders WHERE user_id = :u FOR UPDATE"), {"u": user_id})
+            seen["idle_in_transaction"] = conn.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()")).scalar()
+            conn.rollback()
+
+    stripe_stub.on_create = probe
+    order, url = checkout.start_checkout(user, [cart.CartItem(book.id, "buy", 1, 1, 1500)], ADDRESS, code=None,
+                                         success_url=lambda o: "https://shop.test/s",
+                                         cancel_url=lambda o: "https://shop.test/c")
+    assert url == "https://checkout.stripe.test/pay/cs"
+    assert seen == {"order": "pending_payment", "reserved": 1, "idle_in_transaction": 0}
+
+
+def test_a_provider_that_cannot_open_the_page_releases_the_reservation(app, stripe_stub, make_book):
+    from webapp.services import payments
+
+    book = make_book(on_hand=2, price_cents=1500)
+    user = shopper()
+
+    def refuse(form):
+        raise RuntimeError("Stripe is down")  # the stub answers 500
+
+    stripe_stub.on_create = refuse
+    with pytest.raises(payments.PaymentError):
+        checkout.start_checkout(user, [cart.CartItem(book.id, "buy", 1, 1, 1500)], ADDRESS, code=None,
+                                success_url=lambda o: "https://shop.test/s", cancel_url=lambda o: "https://c")
+    db.session.rollback()
+    order = db.session.scalars(select(Order)).one()
+    assert order.status == "cancelled" and db.session.get(Inventory, book.id).reserved == 0

@@ -268,3 +268,63 @@ def test_pay_with_wallet_through_the_site_and_refund_to_wallet(client, auth, db,
     db.session.expire_all()
     assert wallet.balance(user.id) == 5000 and db.session.get(Order, order.id).status == "refunded"
     assert "Order " + order.number in client.get("/account/wallet").get_data(as_text=True)
+
+
+def _checkout_form(client, **fields):
+    page = client.get("/checkout").get_data(as_text=True)
+    token = re.search(r'name="token" type="hidden" value="([^"]+)"', page).group(1)
+    data = {"address_id": "new", "full_name": "Ann Reader", "line1": "1 Main St", "city": "Springfield",
+            "postcode": "12345", "country": "us", "token": token} | fields
+    return data
+
+
+def test_a_double_submitted_checkout_makes_one_order_and_one_payment_page(client, auth, db, make_book):
+    book = make_book("Double Click", on_hand=5, price_cents=1500)
+    auth.user("clicker")
+    auth.login("clicker")
+    post(client, "/cart/add", {"book_id": book.id, "mode": "buy", "quantity": 1})
+    data = _checkout_form(client)
+    first, second = post(client, "/checkout", data), post(client, "/checkout", data)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    # a second tab (a new form, a new token) with the same cart lands on the same page too
+    third = post(client, "/checkout", _checkout_form(client))
+    assert third.headers["Location"] == first.headers["Location"]
+    assert len(db.session.scalars(select(Order)).all()) == 1
+    assert db.session.get(Inventory, book.id).reserved == 1
+
+
+def test_a_double_submitted_wallet_checkout_pays_once(client, auth, db, make_book):
+    from webapp.services import wallet
+
+    book = make_book("Wallet Click", on_hand=5, price_cents=4000)
+    user = auth.user("walleter")
+    wallet.credit(user.id, 10000, "adjustment", reference="gift")
+    db.session.commit()
+    auth.login("walleter")
+    post(client, "/cart/add", {"book_id": book.id, "mode": "buy", "quantity": 1})
+    data = _checkout_form(client, use_wallet="y")
+    first, second = post(client, "/checkout", data), post(client, "/checkout", data)
+    number = db.session.scalars(select(Order)).one().number
+    assert [r.headers["Location"].removeprefix("http://localhost") for r in (first, second)] == [
+        f"/checkout/success/{number}"] * 2
+    assert wallet.balance(user.id) == 6000
+    assert db.session.scalars(select(Order)).one().status == "paid"
+
+
+def test_a_double_clicked_pay_button_charges_once(client, auth, db, make_book, run_jobs):
+    from webapp.models import GatewaySession, OutboxMessage
+
+    book = make_book("Pay Twice", on_hand=5, price_cents=1500)
+    auth.user("payer")
+    auth.login("payer")
+    r, pay_url = _checkout_through_the_site(client, auth, db, run_jobs, book)
+    assert r.status_code == 303
+    session = db.session.scalars(select(GatewaySession)).one()
+    intent = session.payment_intent_id
+    again = post(client, pay_url, {"card_number": "4242424242424242", "exp_month": 12, "exp_year": 2099,
+                                   "cvc": "123", "name": "Ann Reader"})
+    assert again.status_code == 303 and again.headers["Location"] == r.headers["Location"]  # the first result
+    db.session.expire_all()
+    assert db.session.scalars(select(GatewaySession)).one().payment_intent_id == intent
+    assert len(db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "test_gateway_event")).all()) == 1

@@ -19,4 +19,4 @@ def _admins_with_2fa_only():
     return None
 
 
-from . import audit, authors, books, discounts, home, orders_admin, reports, routes  # noqa: E402,F401
+from . import audit, authors, books, discounts, home, orders_admin, payments, reports, routes  # noqa: E402,F401

@@ -29,6 +29,9 @@ def index():
     if not current_user.is_verified:
         flash("Please confirm your email address before checking out. Your cart is saved.", "info")
         return redirect(url_for("auth.verify", next=request.full_path), 302)
+    resubmitted = _resubmitted()
+    if resubmitted is not None:
+        return resubmitted
     items, buy_now = _items()
     code = None if buy_now else store.code()
     view = cart.view([cart.CartItem(**vars(i)) for i in items], user=current_user, code=code)
@@ -73,6 +76,21 @@ def index():
         return redirect(pay_url, 303)
     return render_template("checkout/index.html", form=form, view=view, buy_now=buy_now,
                            wallet_cents=wallet.balance(current_user.id))
+
+
+def _resubmitted():
+    """The checkout form sent again (back and resubmit, a double click after the cart emptied): go where the
+    first submit went, instead of starting over or saying the cart is empty."""
+    if request.method != "POST":
+        return None
+    prior = checkout.order_for_token(current_user, request.form.get("token"))
+    if prior is None:
+        return None
+    if prior.status == "pending_payment" and prior.payment_url:
+        return redirect(prior.payment_url, 303)
+    if prior.paid_at is not None:
+        return redirect(url_for("checkout.success", number=prior.number), 303)
+    return None
 
 
 def _address_from(form: CheckoutForm) -> ShippingAddress:

@@ -8,12 +8,11 @@ from dataclasses import asdict, dataclass, field
 
 from flask import current_app
 from sqlalchemy import delete, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..extensions import db
 from ..models import Book, BookAuthor, CartLine, User, utcnow
-from . import pricing, stock
+from . import pricing, stock, upsert
 from .money import money
 
 MODES = ("buy", "rent")
@@ -119,12 +118,8 @@ def _upsert_lines(user_id: int, items: list[CartItem]) -> None:
     same rows in the same order); added_at keeps the first time the line was added."""
     if not items:
         return
-    dialect = db.session.get_bind().dialect.name
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
-    if insert is None:
-        raise NotImplementedError(f"cart upsert is not written for {dialect}")
     now = utcnow()
-    stmt = insert(CartLine).values([
+    stmt = upsert.insert(CartLine).values([
         {"user_id": user_id, "book_id": i.book_id, "mode": i.mode, "quantity": i.quantity,
          "rental_days": i.days, "seen_unit_cents": i.seen_unit_cents, "added_at": now}
         for i in sorted(items, key=lambda i: i.key)])

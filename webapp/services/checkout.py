@@ -94,7 +94,7 @@ def _reserve(user: User, items, address, *, code, success_url, use_wallet, token
     holds.lock_member(user.id)  # one checkout at a time per customer, until this transaction ends
     key = checkout_key(items, code, address, use_wallet)
     if token:
-        prior = db.session.scalar(select(Order).where(Order.user_id == user.id, Order.idempotency_key == token))
+        prior = order_for_token(user, token)
         if prior is not None:
             if prior.status == "pending_payment":
                 return prior, prior.payment_url
@@ -110,6 +110,13 @@ def _reserve(user: User, items, address, *, code, success_url, use_wallet, token
         _supersede(pending, user)
     return _create(user, items, address, code=code, key=key, token=token, use_wallet=use_wallet,
                    success_url=success_url)
+
+
+def order_for_token(user: User, token: str | None) -> Order | None:
+    """The order a checkout form with this token already made (a resubmit finds it, whatever the cart is now)."""
+    if not token:
+        return None
+    return db.session.scalar(select(Order).where(Order.user_id == user.id, Order.idempotency_key == token[:64]))
 
 
 def _supersede(order: Order, user: User) -> None:

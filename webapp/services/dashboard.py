@@ -13,7 +13,7 @@ from sqlalchemy import case, func, select
 
 from ..extensions import db
 from ..models import PAID_STATUSES, Book, Hold, Inventory, Order, Rental, utcnow
-from . import alerts
+from . import alerts, payment_issues
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class Overview:
     overdue_rentals: int
     holds_waiting: int
     holds_ready: int
+    payment_issues: int  # payments the shop could not settle by itself (services.payment_issues)
     days: list[date]
     daily_revenue_cents: list[int]
     daily_orders: list[int]
@@ -60,6 +61,7 @@ def overview(now: datetime | None = None) -> Overview:
                                     .group_by(Hold.status)).all())
     return Overview(periods=periods, low_stock=low, out_of_stock=out, overdue_rentals=overdue,
                     holds_waiting=holds.get("waiting", 0), holds_ready=holds.get("ready", 0),
+                    payment_issues=payment_issues.open_count(),
                     days=days, daily_revenue_cents=revenue, daily_orders=orders, generated_at=now)
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 
 from ..extensions import db
 from ..models import OutboxMessage, utcnow
-from . import tasks
+from . import tasks, upsert
 
 log = logging.getLogger(__name__)
 
@@ -56,22 +56,13 @@ def exists(key: str) -> bool:
 
 
 def add(kind: str, key: str, payload: dict) -> bool:
-    """Write a message in the caller's transaction, once per `key` (False if that key exists already).
-    It is handed to a worker when the transaction commits."""
-    if exists(key):
+    """Write a message in the caller's transaction, once per `key` (False if that key exists already, even
+    when a twin writer is racing for it). It is handed to a worker when the transaction commits."""
+    message_id = upsert.insert_once(OutboxMessage, OutboxMessage.id, kind=kind, key=key[:160], payload=payload,
+                                    status="pending", attempts=0, next_attempt_at=utcnow(), created_at=utcnow())
+    if message_id is None:
         return False
-    message = OutboxMessage(kind=kind, key=key[:160], payload=payload, status="pending", attempts=0,
-                            next_attempt_at=utcnow())
-    # A twin writer racing for the same key: the unique constraint stops the second (a savepoint keeps
-    # the caller's transaction usable).
-    from sqlalchemy.exc import IntegrityError
-
-    try:
-        with db.session.begin_nested():
-            db.session.add(message)
-    except IntegrityError:
-        return False
-    tasks.enqueue_after_commit(db.session, DELIVER_JOB, message.id, queue_name="default")
+    tasks.enqueue_after_commit(db.session, DELIVER_JOB, message_id, queue_name="default")
     return True
 
 
@@ -106,7 +97,7 @@ def deliver(message_id: int, now: datetime | None = None) -> str:
         _handler_for(kind)(payload)
     except Exception as exc:  # recorded on the row and retried; never lost
         db.session.rollback()
-        return _failed(message_id, kind, attempts, exc, permanent=isinstance(exc, PermanentFailure))
+        return _failed(message_id, kind, attempts, exc, now, permanent=isinstance(exc, PermanentFailure))
     db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
                        .values(status="delivered", delivered_at=utcnow(), last_error=None)
                        .execution_options(synchronize_session=False))
@@ -114,14 +105,14 @@ def deliver(message_id: int, now: datetime | None = None) -> str:
     return "delivered"
 
 
-def _failed(message_id: int, kind: str, attempts: int, exc: Exception, *, permanent: bool) -> str:
+def _failed(message_id: int, kind: str, attempts: int, exc: Exception, now: datetime, *, permanent: bool) -> str:
     error = f"{type(exc).__name__}: {exc}"[:2000]
     give_up = permanent or attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]
     values = {"last_error": error}
     if give_up:
         values["status"] = "failed"
     else:
-        values["next_attempt_at"] = utcnow() + _retry_delay(attempts)
+        values["next_attempt_at"] = now + _retry_delay(attempts)
     db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.status == "pending")
                        .values(**values).execution_options(synchronize_session=False))
     if give_up:
@@ -153,8 +144,13 @@ def dispatch_due(now: datetime | None = None, limit: int = 200) -> dict[str, int
     return counts
 
 
-def pending_count() -> int:
+def summary() -> dict:
+    """Pending and failed messages, and when the oldest pending one was written (for the admin panel)."""
     from sqlalchemy import func
 
-    return db.session.scalar(select(func.count()).select_from(OutboxMessage)
-                             .where(OutboxMessage.status == "pending")) or 0
+    rows = db.session.execute(select(OutboxMessage.status, func.count(), func.min(OutboxMessage.created_at))
+                              .where(OutboxMessage.status.in_(("pending", "failed")))
+                              .group_by(OutboxMessage.status)).all()
+    found = {status: (count, oldest) for status, count, oldest in rows}
+    return {"pending": found.get("pending", (0, None))[0], "oldest_pending": found.get("pending", (0, None))[1],
+            "failed": found.get("failed", (0, None))[0]}

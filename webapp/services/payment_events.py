@@ -8,14 +8,15 @@ too long to store) raises MalformedEvent: the webhook answers 400 and nothing ch
 """
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 
 import stripe
 from flask import current_app
 
-from ..extensions import db
 from ..models import PaymentEvent, utcnow
+from . import upsert
 from .fulfilment import Payment
 from .payments import SessionState
 
@@ -37,16 +38,25 @@ class ProviderEvent:
     raw: dict
 
 
-def verify(payload: bytes, signature_header: str | None) -> dict:
-    """The event if the signature (and its timestamp) is valid; raises ValueError otherwise."""
+class BadSignature(ValueError):
+    pass
+
+
+def verify(payload: bytes, signature_header: str | None):
+    """The decoded body if the signature (and its timestamp, within 5 minutes) is valid; raises BadSignature
+    otherwise, and MalformedEvent for a signed body that is not JSON. The shape is checked by `parse`."""
     secret = current_app.config["STRIPE_WEBHOOK_SECRET"]
     if not secret:
-        raise ValueError("no webhook secret is configured")
+        raise BadSignature("no webhook secret is configured")
     try:
-        event = stripe.Webhook.construct_event(payload, signature_header or "", secret)
-    except (stripe.SignatureVerificationError, ValueError) as exc:
-        raise ValueError(str(exc)) from None
-    return event.to_dict() if hasattr(event, "to_dict") else dict(event)
+        stripe.WebhookSignature.verify_header(payload, signature_header or "", secret,
+                                              stripe.Webhook.DEFAULT_TOLERANCE)
+    except stripe.SignatureVerificationError as exc:
+        raise BadSignature(str(exc)) from None
+    try:
+        return json.loads(payload)
+    except ValueError:
+        raise MalformedEvent("the body is not JSON") from None
 
 
 def _text(value, what: str, *, required: bool = True, limit: int = MAX_ID) -> str | None:
@@ -60,7 +70,7 @@ def _text(value, what: str, *, required: bool = True, limit: int = MAX_ID) -> st
 def _intent(value) -> str | None:
     """A payment intent id, given as text or (expanded) as an object with an id."""
     if isinstance(value, dict):
-        value = value.get("id")
+        return _text(value.get("id"), "payment_intent.id")
     return _text(value, "payment_intent", required=False)
 
 
@@ -98,13 +108,8 @@ def parse(event: dict) -> ProviderEvent:
 
 def record(event: ProviderEvent) -> bool:
     """Store the event id; False when it was seen before (a replay changes nothing)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stored = db.session.execute(dialect_insert(PaymentEvent).values(
-        id=event.id, type=event.type, payload=event.raw, received_at=utcnow())
-        .on_conflict_do_nothing().returning(PaymentEvent.id)).first()
+    stored = upsert.insert_once(PaymentEvent, PaymentEvent.id, id=event.id, type=event.type, payload=event.raw,
+                                received_at=utcnow())
     return stored is not None
 
 

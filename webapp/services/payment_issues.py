@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 
 from ..extensions import db
 from ..models import Charge, Order, PaymentIssue, User, utcnow
-from . import audit, paging
+from . import audit, paging, upsert
 
 KIND_LABELS = {
     "amount_mismatch": "Paid amount did not match",
@@ -25,20 +25,14 @@ def record(kind: str, reference: str, message: str, *, order_number: str | None 
            currency: str | None = None) -> bool:
     """Record an issue once per (kind, reference), in the caller's transaction. False if already recorded."""
     reference = reference[:160]
-    if db.session.scalar(select(PaymentIssue.id).where(PaymentIssue.kind == kind,
-                                                      PaymentIssue.reference == reference)) is not None:
-        return False
     order_id = db.session.scalar(select(Order.id).where(Order.number == order_number)) if order_number else None
     charge_id = (db.session.scalar(select(Charge.id).where(Charge.reference == charge_reference))
                  if charge_reference else None)
-    from sqlalchemy.exc import IntegrityError
-
-    try:
-        with db.session.begin_nested():
-            db.session.add(PaymentIssue(kind=kind, reference=reference, order_id=order_id, charge_id=charge_id,
-                                        amount_cents=amount_cents if isinstance(amount_cents, int) else None,
-                                        currency=(currency or None) and currency[:3], message=message))
-    except IntegrityError:  # recorded by a twin at the same moment
+    created = upsert.insert_once(
+        PaymentIssue, PaymentIssue.id, kind=kind, reference=reference, order_id=order_id, charge_id=charge_id,
+        amount_cents=amount_cents if isinstance(amount_cents, int) and not isinstance(amount_cents, bool) else None,
+        currency=(currency or None) and currency[:3], message=message, created_at=utcnow())
+    if created is None:  # recorded before, or by a twin at the same moment
         return False
     audit.record(f"payment.{kind}", object_type="order" if order_number else "charge" if charge_reference else None,
                  object_id=order_number or charge_reference, after={"reference": reference, "message": message[:500]})

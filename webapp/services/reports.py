@@ -295,10 +295,8 @@ def _write_totals() -> None:
 def _shift_totals(days: list[date], sign: int) -> None:
     """Add (sign 1) or take away (sign -1) these days' sales to the all-time totals of the books sold on them
     and of their authors: called around rewriting the days, so the totals follow without re-reading history."""
-    if _postgres():
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
+    from . import upsert
+
     s = SalesDaily
     units, revenue = func.sum(s.units_sold + s.units_rented) * sign, func.sum(s.revenue_cents) * sign
     for table, key, stmt in (
@@ -306,7 +304,7 @@ def _shift_totals(days: list[date], sign: int) -> None:
         (SalesAuthorTotal, "author_id", select(BookAuthor.author_id, units, revenue)
          .join(s, s.book_id == BookAuthor.book_id).where(s.day.in_(days)).group_by(BookAuthor.author_id)),
     ):
-        add = upsert(table).from_select([key, "units", "revenue_cents"], stmt)
+        add = upsert.insert(table).from_select([key, "units", "revenue_cents"], stmt)
         db.session.execute(add.on_conflict_do_update(index_elements=[key], set_={
             "units": table.units + add.excluded.units,
             "revenue_cents": table.revenue_cents + add.excluded.revenue_cents}))
