@@ -4,7 +4,7 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from tests.checkout_helpers import pay, settle, shopper, start
+from tests.checkout_helpers import ADDRESS, pay, settle, shopper, start
 from webapp.models import (
     Book,
     DiscountCode,
@@ -362,3 +362,23 @@ def start_with_wallet(user, book):
                                        success_url=lambda o: f"/checkout/success/{o.number}", cancel_url=lambda o: "c")
     db.session.commit()
     return order, url
+
+
+def test_the_same_cart_paid_a_moment_ago_is_the_same_checkout_but_can_be_bought_again_later(app, db, make_book):
+    from webapp.services import wallet
+
+    book = make_book("Again", on_hand=5, price_cents=1000)
+    user = shopper()
+    wallet.credit(user.id, 10000, "adjustment", reference="gift")
+    db.session.commit()
+    with time_machine.travel(utcnow(), tick=False) as traveller:
+        buy = lambda: checkout.start_checkout(user, [cart.CartItem(book.id, "buy", 1, 1, 1000)],  # noqa: E731
+                                              ADDRESS, code=None, use_wallet=True, success_url=lambda o: o.number,
+                                              cancel_url=lambda o: "c")
+        first, url = buy()
+        assert first.status == "paid" and url == first.number
+        assert buy()[0].id == first.id  # a twin submit (another tab, no token) a moment later: no second order
+        traveller.shift(timedelta(minutes=2))
+        again, _ = buy()
+        assert again.id != first.id and again.status == "paid"
+    assert wallet.balance(user.id) == 10000 - 2 * first.total_cents

@@ -101,6 +101,13 @@ def _reserve(user: User, items, address, *, code, success_url, use_wallet, token
             if prior.paid_at is not None:
                 return prior, success_url(prior)
             token = None  # that checkout ended unpaid: this submit starts a new one
+    # The same cart paid moments ago (from the wallet, by a twin submit with no token or another tab's): that
+    # was this checkout. Buying the very same cart again a minute later is still possible.
+    just_paid = db.session.scalar(select(Order).where(Order.user_id == user.id, Order.checkout_key == key,
+                                                      Order.paid_at > utcnow() - _OPENING)
+                                  .order_by(Order.paid_at.desc()).limit(1))
+    if just_paid is not None:
+        return just_paid, success_url(just_paid)
     pending = db.session.scalar(select(Order).where(Order.user_id == user.id, Order.status == "pending_payment")
                                 .order_by(Order.created_at.desc()).limit(1))
     if pending is not None:
