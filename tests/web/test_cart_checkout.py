@@ -328,3 +328,24 @@ def test_a_double_clicked_pay_button_charges_once(client, auth, db, make_book, r
     db.session.expire_all()
     assert db.session.scalars(select(GatewaySession)).one().payment_intent_id == intent
     assert len(db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "test_gateway_event")).all()) == 1
+
+
+def test_the_success_page_says_what_happened_to_the_money(client, auth, db, make_book):
+    from tests.checkout_helpers import settle, start
+    from webapp.models import User
+    from webapp.services import fulfilment
+
+    book = make_book("Told", on_hand=3)
+    auth.user("told")
+    auth.login("told")
+    user = db.session.scalars(select(User).where(User.username == "told")).one()
+    order = start(user, [(book, 1, "buy", 1)])
+    fulfilment.expire(order.payment_session_id)
+    db.session.commit()
+    page = client.get(f"/checkout/success/{order.number}").get_data(as_text=True)
+    assert "This checkout expired before it was paid. No payment was taken." in page
+    assert settle(order, "pi_short", amount=1) == "mismatch"  # a payment that cannot pay it
+    db.session.commit()
+    page = client.get(f"/checkout/success/{order.number}").get_data(as_text=True)
+    assert "the payment is being refunded to your card in full" in page and "No payment was taken" not in page
+    assert "being refunded to your card" in client.get(f"/checkout/cancelled/{order.number}").get_data(as_text=True)

@@ -99,6 +99,11 @@ def _refuse_mismatch(order: Order, payment: Payment, problem: str) -> str:
         release_unpaid(order)
         event(order, "cancelled", f"The payment did not match the order ({problem}): the order was cancelled and "
               "the payment is being refunded.")
+    elif order.paid_at is None and transition(order.id, (order.status,), order.status,
+                                              Order.payment_intent_id.is_(None),
+                                              payment_intent_id=payment.payment_intent_id):
+        db.session.refresh(order)  # an order that had ended: its page now says a payment came and goes back
+        event(order, order.status, f"A payment did not match the order ({problem}): it is being refunded.")
     _refund_payment(order, payment, key=f"refund-mismatch-{payment.session_id}")
     if isinstance(payment.amount_cents, int) and payment.amount_cents > 0:
         order_mail.send_payment_returned(order, payment.amount_cents, "the amount did not match the order")
