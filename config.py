@@ -136,14 +136,19 @@ class Config:
         """Hook run by create_app before the config is applied."""
 
 
-# Signs the offline test gateway's events in development. Known to everyone: production refuses it.
+# Signs the offline test gateway's events in development, and the test suite's. Known to everyone: production
+# refuses them.
 OFFLINE_WEBHOOK_SECRET = "whsec_folio_offline_test_gateway"
+TESTING_WEBHOOK_SECRET = "whsec_test_secret"
+PUBLIC_WEBHOOK_SECRETS = (OFFLINE_WEBHOOK_SECRET, TESTING_WEBHOOK_SECRET)
 
 
 class DevelopmentConfig(Config):
     NAME = "development"
     SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-insecure-key-change-me"
-    STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET") or OFFLINE_WEBHOOK_SECRET
+    # The offline gateway's secret only while the offline gateway is in use: with Stripe keys, Stripe's own.
+    STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET") or (
+        None if os.environ.get("STRIPE_SECRET_KEY") else OFFLINE_WEBHOOK_SECRET)
     SQLALCHEMY_DATABASE_URI = _database_url(os.environ.get("DATABASE_URL")) or (
         "sqlite:///" + str(BASE_DIR / "instance" / "folio.db")
     )
@@ -161,7 +166,7 @@ class TestingConfig(Config):
     DEV_OUTBOX_ENABLED = True
     MAIL_SERVER = None
     STRIPE_SECRET_KEY = None
-    STRIPE_WEBHOOK_SECRET = "whsec_test_secret"
+    STRIPE_WEBHOOK_SECRET = TESTING_WEBHOOK_SECRET
     RATELIMIT_ENABLED = True
     UPLOAD_DIR = os.environ.get("TEST_UPLOAD_DIR") or str(BASE_DIR / "instance" / "test-uploads")
     # Cheap hashes keep the suite fast; production uses argon2-cffi's defaults (services.passwords).
@@ -186,9 +191,9 @@ class ProductionConfig(Config):
             raise SystemExit(
                 f"Folio production config: missing required environment variable(s): {', '.join(missing)}"
             )
-        if os.environ["STRIPE_WEBHOOK_SECRET"].strip() == OFFLINE_WEBHOOK_SECRET:
-            raise SystemExit("Folio production config: STRIPE_WEBHOOK_SECRET is the offline test gateway's public "
-                             "value; set the signing secret of your Stripe webhook endpoint (whsec_...)")
+        if os.environ["STRIPE_WEBHOOK_SECRET"].strip() in PUBLIC_WEBHOOK_SECRETS:
+            raise SystemExit("Folio production config: STRIPE_WEBHOOK_SECRET is a public value from Folio's source; "
+                             "set the signing secret of your Stripe webhook endpoint (whsec_...)")
         cls.SECRET_KEY = os.environ["SECRET_KEY"]
         cls.SQLALCHEMY_DATABASE_URI = _database_url(os.environ["DATABASE_URL"])
         cls.REDIS_URL = os.environ["REDIS_URL"]

@@ -50,7 +50,7 @@ def upgrade():
     sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('resolved_by_id', sa.Integer(), nullable=True),
     sa.Column('resolution', sa.String(length=300), nullable=True),
-    sa.CheckConstraint("kind IN ('amount_mismatch','outbox_failed')", name=op.f('ck_payment_issues_kind_valid')),
+    sa.CheckConstraint("kind IN ('amount_mismatch','outbox_failed','provider_refund')", name=op.f('ck_payment_issues_kind_valid')),
     sa.ForeignKeyConstraint(['charge_id'], ['charges.id'], name=op.f('fk_payment_issues_charge_id_charges'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_payment_issues_order_id_orders'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['resolved_by_id'], ['users.id'], name=op.f('fk_payment_issues_resolved_by_id_users'), ondelete='SET NULL'),

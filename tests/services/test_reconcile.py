@@ -134,7 +134,8 @@ def test_a_payment_after_the_books_went_to_someone_else_is_refunded_with_an_emai
     assert pay(order) is None
     assert drain() == 4  # the page-close (AlreadyPaid: applied), the event, the refund, its confirmation
     order = fresh(db, Order, order.id)
-    assert order.status == "refunded" and order.paid_at is None and order.refunded_cents == order.total_cents
+    assert order.status == "cancelled" and order.paid_at is None and order.refunded_cents == order.total_cents
+    assert order.refunded_at is not None  # a payment that never bought anything: the order stays cancelled
     session = db.session.get(GatewaySession, order.payment_session_id)
     assert session.amount_refunded == session.amount_total == order.total_cents
     assert receipts(db) == 0

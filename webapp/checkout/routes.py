@@ -54,7 +54,7 @@ def index():
         try:
             order, pay_url = checkout.start_checkout(
                 current_user, items, address, code=code,
-                success_url=lambda o: url_for("checkout.success", number=o.number, _external=True),
+                success_url=_success_url,
                 cancel_url=lambda o: url_for("checkout.cancelled", number=o.number, _external=True),
                 use_wallet=bool(form.use_wallet.data), token=form.token.data or None)
         except SoldOut as exc:
@@ -78,19 +78,18 @@ def index():
                            wallet_cents=wallet.balance(current_user.id))
 
 
+def _success_url(order) -> str:
+    return url_for("checkout.success", number=order.number, _external=True)
+
+
 def _resubmitted():
     """The checkout form sent again (back and resubmit, a double click after the cart emptied): go where the
     first submit went, instead of starting over or saying the cart is empty."""
     if request.method != "POST":
         return None
     prior = checkout.order_for_token(current_user, request.form.get("token"))
-    if prior is None:
-        return None
-    if prior.status == "pending_payment" and prior.payment_url:
-        return redirect(prior.payment_url, 303)
-    if prior.paid_at is not None:
-        return redirect(url_for("checkout.success", number=prior.number), 303)
-    return None
+    url = checkout.destination(prior, _success_url) if prior is not None else None
+    return redirect(url, 303) if url else None
 
 
 def _address_from(form: CheckoutForm) -> ShippingAddress:

@@ -12,7 +12,7 @@ from ..extensions import db
 from .types import UTCDateTime, utcnow
 
 OUTBOX_STATUSES = ("pending", "delivered", "failed")
-PAYMENT_ISSUE_KINDS = ("amount_mismatch", "outbox_failed")
+PAYMENT_ISSUE_KINDS = ("amount_mismatch", "outbox_failed", "provider_refund")
 
 
 class PaymentEvent(db.Model):
@@ -86,11 +86,12 @@ class OutboxMessage(db.Model):
 
 class PaymentIssue(db.Model):
     """A payment that needs a person: an amount or currency that did not match (refunded automatically),
-    or outbox work that kept failing (a refund the provider refused). Shown on the admin home until resolved."""
+    outbox work that kept failing (a refund the provider refused), or a refund made at the provider that
+    the shop cannot settle by itself. Shown on the admin home until resolved."""
 
     __tablename__ = "payment_issues"
     __table_args__ = (
-        CheckConstraint("kind IN ('amount_mismatch','outbox_failed')", name="kind_valid"),
+        CheckConstraint("kind IN ('amount_mismatch','outbox_failed','provider_refund')", name="kind_valid"),
         UniqueConstraint("kind", "reference", name="uq_payment_issues_kind_reference"),
         Index("ix_payment_issues_open", "resolved_at", "created_at"),
     )

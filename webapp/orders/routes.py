@@ -49,7 +49,10 @@ def cancel(number: str):
         orders.cancel(order, actor=current_user, ip=auth_session.client_ip(), refund_to=refund_to)
     except payments.AlreadyPaid:  # paid in another tab before the payment page closed: keep the order
         db.session.rollback()
-        checkout.confirm(order)
+        try:
+            checkout.confirm(order)
+        except payments.PaymentError:
+            db.session.rollback()  # the webhook or the reconciler applies it
         flash("Your payment had already gone through, so the order stands. You can cancel it now if you wish.",
               "info")
     except (OrderStateError, payments.PaymentError) as exc:

@@ -382,11 +382,16 @@ def delete_account(user: User, password: str, *, ip: str | None = None) -> None:
     """Anonymise the account: personal data goes, orders and the audit trail stay."""
     if not verify_password(user.password_hash, password or ""):
         raise AccountError("Your password is not right.", "password")
+    from . import lifecycle, payments
+
+    try:  # before anything is written: nothing may be paid once the account is gone
+        lifecycle.close_open_payments(user)
+    except payments.PaymentError as exc:
+        raise AccountError(f"We could not close a payment you have in progress ({exc}). Please try again in a "
+                           "minute.") from None
     blockers = deletion_blockers(user)
     if blockers:
         raise AccountError({"": blockers})
-    from . import lifecycle
-
     lifecycle.before_delete(user)
     user.username = f"deleted_{user.id}"
     user.email = f"deleted-{user.id}@deleted.invalid"

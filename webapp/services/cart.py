@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from ..extensions import db
 from ..models import Book, BookAuthor, CartLine, User, utcnow
-from . import pricing, stock, upsert
+from . import locks, pricing, stock, upsert
 from .money import money
 
 MODES = ("buy", "rent")
@@ -67,9 +67,7 @@ class CartView:
 
 def lock_user_cart(user_id: int) -> None:
     """Serialise changes to one customer's saved cart: the same user-row lock as holds and checkout take."""
-    from . import holds
-
-    holds.lock_member(user_id)
+    locks.customer(user_id)
 
 
 def load_user_items(user_id: int, *, lock: bool = False) -> list[CartItem]:

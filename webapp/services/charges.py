@@ -101,6 +101,11 @@ def complete(payment: Payment) -> str:
     problem = payment.mismatch(charge.amount_cents, charge.currency, "the payment")
     if problem:
         return _refuse(charge, payment, problem)
+    if charge.status == "paid":
+        return "already"
+    owner = db.session.get(User, charge.user_id)
+    if owner is None or owner.deleted_at is not None:
+        return _refuse(charge, payment, "the account had been closed", tell_staff=False)
     done = db.session.execute(update(Charge).where(Charge.id == charge.id, Charge.status.in_(("pending", "expired")),
                                                    Charge.refunded_at.is_(None))
                               .values(status="paid", paid_at=utcnow(), payment_intent_id=payment.payment_intent_id)
@@ -140,29 +145,33 @@ def complete(payment: Payment) -> str:
     return "credited"
 
 
-def _refuse(charge: Charge, payment: Payment, problem: str) -> str:
-    """Not credited: refund what was paid (once per session) and raise a payment issue for staff."""
-    if not payment_issues.record("amount_mismatch", f"session:{payment.session_id}",
-                                 f"Payment {charge.reference}: {problem}. Not credited; the payment is refunded.",
-                                 charge_reference=charge.reference, amount_cents=payment.amount_cents,
-                                 currency=payment.currency):
+def _refuse(charge: Charge, payment: Payment, problem: str, *, tell_staff: bool = True) -> str:
+    """Not credited: refund what was paid, once per session (the charge is closed by one conditional UPDATE),
+    and for a mismatch raise a payment issue for staff."""
+    closed = db.session.execute(
+        update(Charge).where(Charge.id == charge.id, Charge.status.in_(("pending", "expired")),
+                             Charge.refunded_at.is_(None))
+        .values(status="expired", refunded_at=utcnow(), payment_intent_id=payment.payment_intent_id)
+        .execution_options(synchronize_session=False)).rowcount
+    if tell_staff:
+        payment_issues.record("amount_mismatch", f"session:{payment.session_id}",
+                              f"Payment {charge.reference}: {problem}. Not credited; the payment is refunded.",
+                              charge_reference=charge.reference, amount_cents=payment.amount_cents,
+                              currency=payment.currency)
+    if not closed:
         return "already"
-    db.session.execute(update(Charge).where(Charge.id == charge.id, Charge.status.in_(("pending", "expired")))
-                       .values(status="expired", refunded_at=utcnow(), payment_intent_id=payment.payment_intent_id)
-                       .execution_options(synchronize_session=False))
     if payment.payment_intent_id and isinstance(payment.amount_cents, int) and payment.amount_cents > 0:
         payments.request_refund(provider=charge.payment_provider, payment_intent_id=payment.payment_intent_id,
                                 amount_cents=payment.amount_cents, currency=payment.currency or charge.currency,
-                                key=f"refund-mismatch-{payment.session_id}", reason="payment did not match the charge",
-                                charge_reference=charge.reference)
+                                key=f"refund-{payment.session_id}", reason=problem, charge_reference=charge.reference)
         user = db.session.get(User, charge.user_id)
-        if user is not None:
+        if user is not None and user.deleted_at is None:
             shop = current_app.config["SHOP_NAME"]
             mail.send(user.email, f"Your {shop} payment {charge.reference} is being refunded",
                       f"Hello {user.display_name},\n\nWe received {money(payment.amount_cents)} for payment "
                       f"{charge.reference}, but it did not match what was asked, so we did not use it. We are "
                       f"refunding it in full to your card.\n\n— {shop}")
-    return "mismatch"
+    return "refunded" if not tell_staff else "mismatch"
 
 
 def expire(session_id: str) -> str:
@@ -180,12 +189,31 @@ def expire_charge(charge: Charge) -> str:
 
 
 def refund_confirmed(payment_intent_id: str, amount_refunded: int) -> str:
-    """The provider confirms a refund of a charge's payment (one that could not be applied)."""
+    """The provider confirms a refund of a charge's payment. One we asked for (a payment we could not use) is
+    only recorded. A top-up refunded at the provider after it was credited (its dashboard, a dispute) takes the
+    money back out of the wallet, as far as it is still there; what was spent meanwhile goes to staff."""
     charge = db.session.scalar(select(Charge).where(Charge.payment_intent_id == payment_intent_id))
     if charge is None:
         return "unknown"
     audit.record("charge.refunded", actor_id=None, object_type="charge", object_id=charge.reference,
                  after={"amount_refunded_cents": amount_refunded})
+    if charge.status != "paid":
+        return "refunded"
+    taken_back = db.session.execute(update(Charge).where(Charge.id == charge.id, Charge.refunded_at.is_(None))
+                                    .values(refunded_at=utcnow()).execution_options(synchronize_session=False)).rowcount
+    if not taken_back:
+        return "already"
+    amount = min(amount_refunded, charge.amount_cents)
+    take = min(amount, wallet.balance(charge.user_id))
+    if take:
+        wallet.debit(charge.user_id, take, "adjustment", reference=f"{charge.reference}-refunded",
+                     note=f"Payment {charge.reference} was refunded to your card")
+    if take < amount:
+        payment_issues.record("provider_refund", f"refund:{payment_intent_id}:{amount_refunded}",
+                              f"Payment {charge.reference} ({money(charge.amount_cents)}) was refunded at the payment "
+                              f"provider, but only {money(take)} was left in the wallet to take back: "
+                              f"{money(amount - take)} was spent meanwhile.",
+                              charge_reference=charge.reference, amount_cents=amount - take, currency=charge.currency)
     return "refunded"
 
 

@@ -21,17 +21,20 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from ..extensions import db
-from ..models import DiscountCode, DiscountRedemption, Order, OrderLine, User, utcnow
-from . import cart, fulfilment, payments, stock, wallet
+from ..models import DiscountCode, Order, OrderLine, User, utcnow
+from . import cart, fulfilment, locks, payments, rentals, stock, wallet
 from .order_state import event, stock_lines, transition
 
 _NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-# The provider may take a moment to open the page; a pending order without one is resumed only this soon
-# after it was made (a twin request is opening it), later it is superseded.
+# A pending order without a page is being opened by a twin request only this soon after it was made; later it
+# is superseded. A pending order is resumed only with at least this much of its reservation left.
 _OPENING = timedelta(minutes=1)
+_MIN_LEFT = timedelta(minutes=1)
+# A wallet payment of the same cart this recent was a twin submit (another tab, no token), not a new purchase.
+_TWIN_WINDOW = timedelta(minutes=1)
 
 
 class CheckoutError(ValueError):
@@ -89,30 +92,24 @@ def _reserve(user: User, items, address, *, code, success_url, use_wallet, token
         raise CheckoutError("Please confirm your email address before checking out.")
     if not items:
         raise CheckoutError("Your cart is empty.")
-    from . import holds
-
-    holds.lock_member(user.id)  # one checkout at a time per customer, until this transaction ends
+    locks.customer(user.id)  # one checkout at a time per customer, until this transaction ends
     key = checkout_key(items, code, address, use_wallet)
-    if token:
-        prior = order_for_token(user, token)
-        if prior is not None:
-            if prior.status == "pending_payment":
-                return prior, prior.payment_url
-            if prior.paid_at is not None:
-                return prior, success_url(prior)
-            token = None  # that checkout ended unpaid: this submit starts a new one
-    # The same cart paid moments ago (from the wallet, by a twin submit with no token or another tab's): that
-    # was this checkout. Buying the very same cart again a minute later is still possible.
-    just_paid = db.session.scalar(select(Order).where(Order.user_id == user.id, Order.checkout_key == key,
-                                                      Order.paid_at > utcnow() - _OPENING)
-                                  .order_by(Order.paid_at.desc()).limit(1))
+    prior = order_for_token(user, token)
+    if prior is not None:
+        if prior.status == "pending_payment" or prior.paid_at is not None:
+            return prior, destination(prior, success_url)
+        token = None  # that checkout ended unpaid: this submit starts a new one
+    just_paid = db.session.scalar(select(Order).where(
+        Order.user_id == user.id, Order.checkout_key == key, Order.payment_provider == "wallet",
+        Order.paid_at > utcnow() - _TWIN_WINDOW).order_by(Order.paid_at.desc()).limit(1))
     if just_paid is not None:
         return just_paid, success_url(just_paid)
     pending = db.session.scalar(select(Order).where(Order.user_id == user.id, Order.status == "pending_payment")
                                 .order_by(Order.created_at.desc()).limit(1))
     if pending is not None:
-        fresh = pending.payment_url is not None or pending.created_at > utcnow() - _OPENING
-        if pending.checkout_key == key and fresh and pending.reservation_expires_at > utcnow() + _OPENING:
+        opening = pending.payment_url is None and pending.created_at > utcnow() - _OPENING
+        if pending.checkout_key == key and (pending.payment_url or opening) \
+                and pending.reservation_expires_at > utcnow() + _MIN_LEFT:
             return pending, pending.payment_url
         _supersede(pending, user)
     return _create(user, items, address, code=code, key=key, token=token, use_wallet=use_wallet,
@@ -126,6 +123,14 @@ def order_for_token(user: User, token: str | None) -> Order | None:
     return db.session.scalar(select(Order).where(Order.user_id == user.id, Order.idempotency_key == token[:64]))
 
 
+def destination(order: Order, success_url) -> str | None:
+    """Where a resubmitted checkout goes: the pending order's payment page (None while it is being opened),
+    or the success page of a paid one."""
+    if order.status == "pending_payment":
+        return order.payment_url
+    return success_url(order) if order.paid_at is not None else None
+
+
 def _supersede(order: Order, user: User) -> None:
     """The customer checks out something else: the older pending checkout ends and its page closes (after
     commit, through the outbox; a payment that slips in meanwhile is honoured or refunded)."""
@@ -133,8 +138,10 @@ def _supersede(order: Order, user: User) -> None:
 
 
 def _create(user: User, items, address, *, code, key, token, use_wallet, success_url) -> tuple[Order, str | None]:
-    if any(i.mode == "rent" for i in items):
-        _check_rental_allowance(user, items)
+    rented = [(i.book_id, i.quantity, i.days) for i in items if i.mode == "rent"]
+    problem = rentals.allowance_problem(user, rented) if rented else None
+    if problem:
+        raise CheckoutError(problem)
     snapshot = [cart.CartItem(**vars(i)) for i in items]
     priced = cart.view(snapshot, user=user, code=code)
     if priced.changes:
@@ -184,29 +191,6 @@ def _create(user: User, items, address, *, code, key, token, use_wallet, success
     return order, None
 
 
-def _check_rental_allowance(user: User, items: list[cart.CartItem]) -> None:
-    """Rentals within the plan: no overdue book or unpaid fee, loans within the plan's length, and no more
-    books at once (rentals out + open holds) than the plan allows."""
-    from . import holds, subscriptions
-    from .rentals import rental_block_reason
-
-    reason = rental_block_reason(user)
-    if reason:
-        raise CheckoutError(reason)
-    plan = subscriptions.tier_of(user)
-    rented = [i for i in items if i.mode == "rent"]
-    if any(i.days > plan.max_rental_days for i in rented):
-        raise CheckoutError(f"Your {plan.label} plan allows loans of up to {plan.max_rental_days} days: "
-                            "shorten the rental in your cart, or upgrade your plan.")
-    held = holds.ready_map(user.id, [i.book_id for i in rented])  # collecting a held copy adds no book
-    extra = sum(i.quantity for i in rented) - sum(min(held.get(i.book_id, 0), i.quantity) for i in rented)
-    in_use = holds.books_in_use(user.id)
-    if in_use + extra > plan.max_books:
-        raise CheckoutError(f"Your {plan.label} plan allows {plan.max_books} book{'s' if plan.max_books != 1 else ''} "
-                            f"at once (rentals, holds and unpaid checkouts) and you have {in_use}. Return a book, "
-                            "cancel an unpaid order, or upgrade your plan.")
-
-
 def _pay_from_wallet(order: Order, user: User) -> None:
     """The wallet covers the whole order: debit it and complete the sale now (no payment page)."""
     try:
@@ -225,17 +209,10 @@ def _pay_from_wallet(order: Order, user: User) -> None:
 
 
 def _redeem(discount: DiscountCode, order: Order, user: User) -> None:
-    """Count the code's use: per customer (under the customer lock taken above, so two tabs cannot both use a
-    once-per-customer code) and in total (one conditional UPDATE)."""
-    if discount.max_uses_per_user is not None:
-        used = db.session.scalar(
-            select(func.count()).select_from(DiscountRedemption)
-            .join(Order, Order.id == DiscountRedemption.order_id)
-            .where(DiscountRedemption.discount_code_id == discount.id, DiscountRedemption.user_id == user.id,
-                   Order.status.not_in(("expired", "cancelled"))))
-        if used >= discount.max_uses_per_user:
-            raise CheckoutError(f"You have already used “{discount.code}”.")
-    if not fulfilment.redeem(discount, order, user.id):
+    problem = fulfilment.redeem(discount, order, user.id)
+    if problem == "used_by_customer":
+        raise CheckoutError(f"You have already used “{discount.code}”.")
+    if problem == "used_up":
         raise CheckoutError(f"“{discount.code}” has just been used up.")
 
 

@@ -19,10 +19,10 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from ..extensions import db
-from ..models import Book, DiscountCode, DiscountRedemption, Order, Rental, utcnow
+from ..models import Book, DiscountCode, DiscountRedemption, Order, Rental, User, utcnow
 from . import order_mail, payment_issues, payments, stock, wallet
 from .money import money
 from .order_state import OrderStateError, event, lock_customer, stock_lines, transition
@@ -146,9 +146,18 @@ def _ended_words(status: str) -> str:
 
 def retake(order: Order) -> str | None:
     """An order that ended unpaid is being paid after all: take its stock (its customer's held copies first),
-    its wallet part and its code use again, all or nothing. None when done, otherwise why not."""
-    from . import holds
+    its wallet part and its code use again, within its customer's limits now (the customer lock is held), all or
+    nothing. None when done, otherwise why not."""
+    from . import holds, rentals
 
+    customer = db.session.get(User, order.user_id) if order.user_id else None
+    if customer is None or customer.deleted_at is not None:
+        return "your account had been closed"
+    rented = [(line.book_id, line.quantity, line.rental_days or 7) for line in order.lines
+              if line.mode == "rent" and line.book_id is not None]
+    problem = rentals.allowance_problem(customer, rented) if rented else None
+    if problem:
+        return f"your plan no longer allowed its rentals ({problem.rstrip('.')})"
     try:
         with db.session.begin_nested():
             if order.user_id:
@@ -172,8 +181,18 @@ class _CodeUsedUp(Exception):
     pass
 
 
-def redeem(discount: DiscountCode, order: Order, user_id: int | None) -> bool:
-    """Count one use of the code for this order: False when the total limit is reached (one statement)."""
+def redeem(discount: DiscountCode, order: Order, user_id: int | None) -> str | None:
+    """Count one use of the code for this order: None when counted, else "used_by_customer" (the per-customer
+    limit; the caller holds the customer lock, so two tabs cannot both pass) or "used_up" (the total limit,
+    one conditional UPDATE). The one place both limits are applied, at checkout and for a late payment."""
+    if discount.max_uses_per_user is not None and user_id is not None:
+        used = db.session.scalar(
+            select(func.count()).select_from(DiscountRedemption)
+            .join(Order, Order.id == DiscountRedemption.order_id)
+            .where(DiscountRedemption.discount_code_id == discount.id, DiscountRedemption.user_id == user_id,
+                   Order.status.not_in(("expired", "cancelled"))))
+        if used >= discount.max_uses_per_user:
+            return "used_by_customer"
     taken = db.session.execute(
         update(DiscountCode)
         .where(DiscountCode.id == discount.id,
@@ -181,14 +200,15 @@ def redeem(discount: DiscountCode, order: Order, user_id: int | None) -> bool:
         .values(uses_count=DiscountCode.uses_count + 1)
         .execution_options(synchronize_session=False)
     ).rowcount
-    if taken:
-        db.session.add(DiscountRedemption(discount_code_id=discount.id, user_id=user_id, order_id=order.id))
-    return bool(taken)
+    if not taken:
+        return "used_up"
+    db.session.add(DiscountRedemption(discount_code_id=discount.id, user_id=user_id, order_id=order.id))
+    return None
 
 
 def _redeem_again(order: Order) -> bool:
     discount = db.session.get(DiscountCode, order.discount_code_id)
-    return discount is not None and redeem(discount, order, order.user_id)
+    return discount is not None and redeem(discount, order, order.user_id) is None
 
 
 def _unredeem(order: Order) -> None:
@@ -281,12 +301,10 @@ def cancel_unpaid(order: Order, *, reason: str, actor_id: int | None = None, clo
     closed = False
     if provider_page and close_now:
         try:
-            payments.gateway(order.payment_provider).expire(order.payment_session_id)
+            payments.close_page(order.payment_provider, order.payment_session_id)
             closed = True
         except payments.AlreadyPaid:
             raise
-        except payments.NoSuchSession:
-            closed = True  # nobody can pay a page the provider does not know
         except payments.PaymentError as exc:
             log.warning("could not close the payment page of %s now (%s): closing it after commit", order.number, exc)
         db.session.refresh(order)
@@ -302,20 +320,64 @@ def cancel_unpaid(order: Order, *, reason: str, actor_id: int | None = None, clo
     return True
 
 
+def reverse_sale(order: Order, actor_id: int | None, note: str) -> None:
+    """A paid order is called off before it ships: its copies come back through the stock ledger (the holds
+    queue is served first), the sales count goes back and its rentals end. The money is the caller's part."""
+    for book_id, quantity in stock_lines(order):
+        stock.adjust(book_id, quantity, "return", actor_id=actor_id, reference=order.number, note=note)
+    for line in order.lines:
+        if line.mode == "buy" and line.book_id:
+            db.session.execute(update(Book).where(Book.id == line.book_id, Book.units_sold >= line.quantity)
+                               .values(units_sold=Book.units_sold - line.quantity)
+                               .execution_options(synchronize_session=False))
+    db.session.execute(update(Rental).where(Rental.order_id == order.id, Rental.status == "active")
+                       .values(status="returned", returned_at=utcnow())
+                       .execution_options(synchronize_session=False))
+
+
 # ---- refunds confirmed by the provider ----
 
 def refund_confirmed(payment_intent_id: str, amount_refunded: int) -> str:
-    """The provider confirms `amount_refunded` (cumulative) of this payment went back to the card."""
+    """The provider confirms `amount_refunded` (cumulative) of this payment went back to the card: a refund we
+    asked for, or one made at the provider (its dashboard, a dispute). An unshipped order refunded in full there
+    is called off as if cancelled (its books come back, its wallet part is returned); any other refund made
+    there is recorded and shown to staff. "unknown" when no order took this payment."""
     order = db.session.scalar(select(Order).where(Order.payment_intent_id == payment_intent_id))
     if order is None:
         return "unknown"
-    # The wallet part went back to the wallet when the order was cancelled or refunded.
-    wallet_part = order.wallet_cents if order.status in ("cancelled", "refunded") else 0
-    if order.refunded_cents >= amount_refunded + wallet_part and order.refunded_at is not None:
+    lock_customer(order)
+    db.session.refresh(order)
+    if order.status == "paid" and amount_refunded >= order.card_cents:
+        return _refunded_at_provider(order, amount_refunded)
+    ours = order.status in ("cancelled", "refunded", "expired")  # we asked for it; the wallet part went back then
+    total = min(order.total_cents, amount_refunded + (order.wallet_cents if ours else 0))
+    if order.refunded_at is not None and order.refunded_cents >= total:
         return "already"
-    order.refunded_cents = min(order.total_cents, amount_refunded + wallet_part)
+    order.refunded_cents = total
     order.refunded_at = utcnow()
-    if order.refunded_cents >= order.total_cents and transition(order.id, ("cancelled", "paid"), "refunded"):
+    if order.paid_at is not None and total >= order.total_cents:
+        transition(order.id, ("cancelled",), "refunded")
         db.session.refresh(order)
-    event(order, "refunded", f"Refund of {money(amount_refunded)} confirmed by the payment provider.")
+    event(order, order.status, f"Refund of {money(amount_refunded)} confirmed by the payment provider.")
+    if not ours:
+        payment_issues.record("provider_refund", f"refund:{payment_intent_id}:{amount_refunded}",
+                              f"Order {order.number} ({order.status}): {money(amount_refunded)} was refunded at the "
+                              "payment provider. Check whether the order or its stock should change.",
+                              order_number=order.number, amount_cents=amount_refunded, currency=order.currency)
+    return "refunded"
+
+
+def _refunded_at_provider(order: Order, amount_refunded: int) -> str:
+    """An unshipped order's card payment was refunded in full at the provider: call the order off."""
+    if not transition(order.id, ("paid",), "refunded", cancelled_at=utcnow(), refunded_at=utcnow(),
+                      refunded_cents=order.total_cents):
+        return "already"
+    db.session.refresh(order)
+    reverse_sale(order, None, "refunded at the payment provider")
+    if order.wallet_cents and order.user_id:
+        wallet.credit(order.user_id, order.wallet_cents, "refund", reference=order.number,
+                      note=f"Order {order.number} refunded")
+    event(order, "refunded", f"{money(amount_refunded)} was refunded to the card at the payment provider: the "
+          "order is called off and its books are back on the shelf.")
+    order_mail.send_refunded(order, order.wallet_cents, amount_refunded, "your card")
     return "refunded"

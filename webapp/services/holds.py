@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import OPEN_HOLD, Book, Hold, Order, OrderLine, Rental, User, utcnow
-from . import audit, mail, paging, stock, subscriptions, wallet
+from . import audit, locks, mail, paging, stock, subscriptions, wallet
 from .money import money
 
 
@@ -51,12 +51,6 @@ def books_in_use(user_id: int) -> int:
     return rentals + pending + holds
 
 
-def lock_member(user_id: int) -> None:
-    """Serialise plan-limit checks for one customer (two tabs placing holds or checking out at once):
-    a row lock on the user on PostgreSQL; SQLite already runs one writer at a time."""
-    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
-
-
 # ---- placing and cancelling ----
 
 def place(user: User, book: Book, now: datetime | None = None) -> Hold:
@@ -70,7 +64,7 @@ def place(user: User, book: Book, now: datetime | None = None) -> Hold:
     if open_hold(user.id, book.id) is not None:
         raise HoldError("You already hold this book.")
     plan = subscriptions.tier_of(user)
-    lock_member(user.id)
+    locks.customer(user.id)
     if books_in_use(user.id) >= plan.max_books:
         raise HoldError(f"Your {plan.label} plan allows {plan.max_books} book{'s' if plan.max_books != 1 else ''} "
                         "at once (rentals and holds). Return a book, cancel a hold, or upgrade your plan.")

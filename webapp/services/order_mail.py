@@ -37,20 +37,21 @@ def send_receipt(order: Order) -> None:
               f"{receipt_text(order)}\nWe will email you when it ships.\n\n— {shop}")
 
 
-def _refund_parts(order: Order, wallet_cents: int, rest_to: str) -> str:
+def _refund_parts(wallet_cents: int, card_cents: int, rest_to: str) -> str:
     shop = current_app.config["SHOP_NAME"]
     parts = []
     if wallet_cents:
         parts.append(f"{money(wallet_cents)} to your {shop} wallet (available now)")
-    if wallet_cents < order.total_cents:
-        parts.append(f"{money(order.total_cents - wallet_cents)} to {rest_to}")
+    if card_cents:
+        parts.append(f"{money(card_cents)} to {rest_to}")
     return " and ".join(parts)
 
 
-def send_cancelled(order: Order, refunded: bool, wallet_cents: int = 0, rest_to: str = "your card") -> None:
+def send_cancelled(order: Order, refunded: bool, wallet_cents: int = 0, card_cents: int = 0,
+                   rest_to: str = "your card") -> None:
     shop = current_app.config["SHOP_NAME"]
-    parts = [_refund_parts(order, wallet_cents, rest_to)] if refunded else []
-    refund = f"We are refunding {parts[0]}.\n\n" if parts and parts[0] else ""
+    parts = _refund_parts(wallet_cents, card_cents, rest_to) if refunded else ""
+    refund = f"We are refunding {parts}.\n\n" if parts else ""
     mail.send(order.email, f"Order {order.number} is cancelled",
               f"Your order {order.number} is cancelled.\n\n{refund}{receipt_text(order)}\n— {shop}")
 
@@ -62,10 +63,11 @@ def send_shipped(order: Order, tracking: str | None = None) -> None:
               f"Good news: order {order.number} has shipped.\n\n{track}{receipt_text(order)}\n— {shop}")
 
 
-def send_refunded(order: Order, wallet_cents: int, rest_to: str) -> None:
+def send_refunded(order: Order, wallet_cents: int, card_cents: int, rest_to: str) -> None:
     shop = current_app.config["SHOP_NAME"]
+    parts = _refund_parts(wallet_cents, card_cents, rest_to)
     mail.send(order.email, f"Order {order.number} is refunded",
-              f"We are refunding your order {order.number}: {_refund_parts(order, wallet_cents, rest_to)}.\n\n"
+              f"We are refunding your order {order.number}" + (f": {parts}" if parts else "") + ".\n\n"
               f"{receipt_text(order)}\n— {shop}")
 
 

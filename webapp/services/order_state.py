@@ -25,12 +25,10 @@ def transition(order_id: int, from_statuses: tuple[str, ...], to_status: str, *c
 
 
 def lock_customer(order: Order) -> None:
-    """Take the customer's row lock before changing an order that touches stock, wallet or cart: checkout
-    takes it first too, so every path locks customer, then order, then stock, and none deadlocks another."""
-    if order.user_id is not None:
-        from .holds import lock_member
+    """The customer lock (services.locks) before changing an order that touches stock, wallet or cart."""
+    from . import locks
 
-        lock_member(order.user_id)
+    locks.customer(order.user_id)
 
 
 def event(order: Order, status: str, note: str | None = None, actor_id: int | None = None) -> None:

@@ -13,10 +13,10 @@ import logging
 from sqlalchemy import select, update
 
 from ..extensions import db
-from ..models import ORDER_STATUSES, PAID_STATUSES, Book, Order, OrderEvent, Rental, User, utcnow
-from . import audit, fulfilment, order_mail, payments, stock, wallet
+from ..models import ORDER_STATUSES, PAID_STATUSES, Order, OrderEvent, Rental, User, utcnow
+from . import audit, fulfilment, order_mail, payments, wallet
 from .money import money
-from .order_state import OrderStateError, event, lock_customer, stock_lines, transition
+from .order_state import OrderStateError, event, lock_customer, transition
 
 log = logging.getLogger(__name__)
 
@@ -40,42 +40,43 @@ def cancel(order: Order, *, actor: User, reason: str = "Cancelled by the custome
         if not transition(order.id, ("paid",), "cancelled", cancelled_at=utcnow()):
             raise OrderStateError("This order changed meanwhile; please reload.")
         db.session.refresh(order)
-        for book_id, quantity in stock_lines(order):
-            stock.adjust(book_id, quantity, "return", actor_id=actor.id, reference=order.number,
-                         note="order cancelled before shipping")
-        for line in order.lines:
-            if line.mode == "buy" and line.book_id:
-                db.session.execute(update(Book).where(Book.id == line.book_id, Book.units_sold >= line.quantity)
-                                   .values(units_sold=Book.units_sold - line.quantity)
-                                   .execution_options(synchronize_session=False))
-        db.session.execute(update(Rental).where(Rental.order_id == order.id, Rental.status == "active")
-                           .values(status="returned", returned_at=utcnow())
-                           .execution_options(synchronize_session=False))
+        fulfilment.reverse_sale(order, actor.id, "order cancelled before shipping")
         event(order, "cancelled", reason, actor.id)
-        to_wallet = order.wallet_cents if refund_to != "wallet" else order.total_cents
-        if not order.user_id:
-            to_wallet = 0
-        if to_wallet:
-            wallet.credit(order.user_id, to_wallet, "refund", reference=order.number,
-                          note=f"Order {order.number} cancelled")
-            event(order, "refunded" if to_wallet == order.total_cents else "cancelled",
-                  f"{money(to_wallet)} refunded to the customer's wallet.")
-        rest = order.total_cents - to_wallet
-        if rest and refund_to == "manual":
-            event(order, "refunded", f"{money(rest)} refunded outside the shop (recorded by staff).", actor.id)
-        elif rest:
-            _refund_card(order, rest)
-        if not rest or refund_to == "manual":
-            order.refunded_cents, order.refunded_at = order.total_cents, utcnow()
-            transition(order.id, ("cancelled",), "refunded")
-            db.session.refresh(order)
-        order_mail.send_cancelled(order, refunded=True, wallet_cents=to_wallet,
+        to_wallet, to_card = _pay_back(order, refund_to, actor, "cancelled")
+        order_mail.send_cancelled(order, refunded=True, wallet_cents=to_wallet, card_cents=to_card,
                                   rest_to="you the way you paid" if refund_to == "manual" else "your card")
     else:
         raise OrderStateError(f"An order that is {order.status.replace('_', ' ')} cannot be cancelled.")
     audit.record("order.cancelled", actor_id=actor.id, object_type="order", object_id=order.number, ip=ip,
                  before={"status": before}, after={"status": order.status, "reason": reason} | (
                      {"refund_to": refund_to} if before == "paid" else {}))
+
+
+def _pay_back(order: Order, refund_to: str, actor: User, verb: str) -> tuple[int, int]:
+    """Give back what the customer paid for this order and has not had back yet (a refund already made at the
+    provider counts): to the wallet at once (the wallet part always; everything with refund_to="wallet"), the
+    rest to the card through the outbox, or recorded as refunded outside the shop. Returns (to wallet, to card
+    or outside)."""
+    owed = order.total_cents - order.refunded_cents
+    to_wallet = min(owed, order.total_cents if refund_to == "wallet" else order.wallet_cents) if order.user_id else 0
+    if to_wallet:
+        wallet.credit(order.user_id, to_wallet, "refund", reference=order.number, note=f"Order {order.number} {verb}",
+                      actor_id=actor.id)
+        event(order, "refunded" if to_wallet == owed else order.status,
+              f"{money(to_wallet)} refunded to the customer's wallet.", actor.id)
+    rest = owed - to_wallet
+    if rest and refund_to == "manual":
+        event(order, "refunded", f"{money(rest)} refunded outside the shop (recorded by staff).", actor.id)
+    elif rest:
+        _refund_card(order, rest)
+        event(order, "refunded", f"Refund of {money(rest)} to the card requested from the payment provider.", actor.id)
+    settled = order.total_cents if (not rest or refund_to == "manual") else order.refunded_cents + to_wallet
+    order.refunded_cents = settled
+    if settled >= order.total_cents:
+        order.refunded_at = utcnow()
+        transition(order.id, ("cancelled",), "refunded")
+        db.session.refresh(order)
+    return to_wallet, rest
 
 
 def _refund_card(order: Order, cents: int) -> None:
@@ -150,12 +151,10 @@ def mark_paid(order: Order, *, actor: User, reference: str, ip: str | None = Non
     before = order.status
     if order.status == "pending_payment" and order.payment_session_id:
         try:  # close the online payment page first (outside any transaction), so nobody can pay it twice
-            payments.gateway(order.payment_provider).expire(order.payment_session_id)
+            payments.close_page(order.payment_provider, order.payment_session_id)
         except payments.AlreadyPaid:
             raise OrderStateError(f"The customer has already paid order {order.number} online: wait for the "
                                   "payment to be confirmed instead of marking it paid.") from None
-        except payments.NoSuchSession:
-            pass  # the provider has no page for it (an order entered by staff): nothing to close
         except payments.PaymentError as exc:
             raise OrderStateError(f"The online payment page of order {order.number} could not be closed ({exc}), "
                                   "so it was not marked paid: try again in a moment.") from None
@@ -164,6 +163,10 @@ def mark_paid(order: Order, *, actor: User, reference: str, ip: str | None = Non
         if before != "pending_payment":
             raise _refused(order, "marked paid")
     elif order.status == "expired":
+        if order.payment_intent_id:
+            raise OrderStateError(f"A card payment for order {order.number} arrived after it expired and is being "
+                                  "refunded, so it cannot be marked paid. Ask the customer to order again.")
+        lock_customer(order)  # before its stock: the one lock order (services.locks)
         problem = fulfilment.retake(order)
         if problem:
             raise OrderStateError(f"Order {order.number} expired and {problem}, so it cannot be marked paid. "
@@ -234,24 +237,8 @@ def refund(order: Order, *, actor: User, reason: str, refund_to: str = "card", i
         raise _lost_race(order, "refunded")
     db.session.refresh(order)
     event(order, "refunded", f"Refund by staff: {reason}", actor.id)
-    to_wallet = (order.total_cents if refund_to == "wallet" else order.wallet_cents) if order.user_id else 0
-    if to_wallet:
-        wallet.credit(order.user_id, to_wallet, "refund", reference=order.number,
-                      note=f"Order {order.number} refunded", actor_id=actor.id)
-        event(order, "refunded", f"{money(to_wallet)} refunded to the customer's wallet.", actor.id)
-    rest = order.total_cents - to_wallet
-    refunded_now = to_wallet
-    if rest and refund_to == "manual":
-        event(order, "refunded", f"{money(rest)} refunded outside the shop (recorded by staff).", actor.id)
-        refunded_now = order.total_cents
-    elif rest:
-        _refund_card(order, rest)
-        event(order, "refunded", f"Refund of {money(rest)} to the card requested from the payment provider.",
-               actor.id)
-    order.refunded_cents = refunded_now
-    if refunded_now >= order.total_cents:
-        order.refunded_at = utcnow()
-    order_mail.send_refunded(order, to_wallet, "you the way you paid" if refund_to == "manual" else "your card")
+    to_wallet, to_card = _pay_back(order, refund_to, actor, "refunded")
+    order_mail.send_refunded(order, to_wallet, to_card, "you the way you paid" if refund_to == "manual" else "your card")
     _staff_audit("order.refunded", order, actor, before, ip, refund_to=refund_to, amount_cents=order.total_cents,
                  reason=reason)
 

@@ -30,6 +30,11 @@ class MalformedEvent(ValueError):
     pass
 
 
+class UnknownPayment(LookupError):
+    """A refund for a payment we have not seen yet (its completion is still on its way): not recorded, so
+    the provider delivers it again later, after the payment it refunds."""
+
+
 @dataclass(frozen=True)
 class ProviderEvent:
     id: str
@@ -62,8 +67,12 @@ def verify(payload: bytes, signature_header: str | None):
 def _text(value, what: str, *, required: bool = True, limit: int = MAX_ID) -> str | None:
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not value or len(value) > limit:
+    if not isinstance(value, str) or not value or len(value) > limit or "\x00" in value:
         raise MalformedEvent(f"{what} must be text of 1 to {limit} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise MalformedEvent(f"{what} is not valid text") from None
     return value
 
 
@@ -153,7 +162,11 @@ def _refunded(payment_intent_id: str, amount_refunded: int) -> str:
     from . import charges, fulfilment
 
     outcome = fulfilment.refund_confirmed(payment_intent_id, amount_refunded)
-    return outcome if outcome != "unknown" else charges.refund_confirmed(payment_intent_id, amount_refunded)
+    if outcome == "unknown":
+        outcome = charges.refund_confirmed(payment_intent_id, amount_refunded)
+    if outcome == "unknown":
+        raise UnknownPayment(payment_intent_id)
+    return outcome
 
 
 def apply_provider_state(state: SessionState) -> str:

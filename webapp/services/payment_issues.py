@@ -1,6 +1,7 @@
 """Payment issues: what the shop could not settle by itself and a person must look at. A payment whose
 amount or currency did not match what it was for (refunded automatically, but it may be fraud or a bug),
-or outbox work that kept failing (a refund the provider refused). Each is recorded once per reference,
+outbox work that kept failing (a refund the provider refused), or a refund made at the provider (its
+dashboard, a dispute) for something already shipped, partly refunded, or a top-up already spent. Each is recorded once per reference,
 audited, shown on the admin home and listed at /admin/payments until staff resolve it."""
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from . import audit, paging, upsert
 KIND_LABELS = {
     "amount_mismatch": "Paid amount did not match",
     "outbox_failed": "Provider work kept failing",
+    "provider_refund": "Refunded at the provider",
 }
 
 

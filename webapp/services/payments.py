@@ -141,6 +141,15 @@ def leave_transaction() -> None:
     session.rollback()
 
 
+def close_page(provider: str, session_id: str) -> None:
+    """Make sure the payment page can no longer take money (outside any transaction). Raises AlreadyPaid if it
+    was paid first; a page the provider does not know counts as closed. The one way a page is closed."""
+    try:
+        gateway(provider).expire(session_id)
+    except NoSuchSession:
+        log.warning("no payment page %s at %s: nothing to close", session_id, provider)
+
+
 # ---- work for the provider, through the outbox ----
 
 def request_refund(*, provider: str, payment_intent_id: str, amount_cents: int, currency: str, key: str,
@@ -169,7 +178,7 @@ def request_expiry(*, provider: str, session_id: str, reference: str) -> bool:
 @outbox.handler("expire_session")
 def _expire(payload: dict) -> None:
     try:
-        gateway(payload["provider"]).expire(payload["session_id"])
+        close_page(payload["provider"], payload["session_id"])
     except AlreadyPaid:
         # Paid before it could be closed: apply the payment now (its order was cancelled meanwhile, so it is
         # fulfilled if the stock can be taken again, else refunded), whether or not the webhook comes.

@@ -26,7 +26,7 @@ from . import charges, fulfilment, payment_events, payments
 log = logging.getLogger(__name__)
 
 
-def run(now: datetime | None = None, limit: int = 200) -> dict[str, int]:
+def run(now: datetime | None = None, limit: int = 1000) -> dict[str, int]:
     """Settle what is overdue. Returns counts of outcomes (for the job's log and the tests)."""
     now = now or utcnow()
     cutoff = now - timedelta(minutes=current_app.config["RESERVATION_GRACE_MINUTES"])
@@ -46,6 +46,10 @@ def run(now: datetime | None = None, limit: int = 200) -> dict[str, int]:
                 db.session.rollback()
                 log.warning("reconcile %s %s: %s", kind, record_id, exc)
                 outcome = "unreachable"
+            except Exception:  # one record that fails must not stop the others: logged, tried again next run
+                db.session.rollback()
+                log.exception("reconcile %s %s failed", kind, record_id)
+                outcome = "error"
             key = f"{kind}_{outcome}"
             counts[key] = counts.get(key, 0) + 1
     return counts
@@ -53,14 +57,13 @@ def run(now: datetime | None = None, limit: int = 200) -> dict[str, int]:
 
 def _close_at_provider(provider: str, session_id: str) -> payments.SessionState:
     """The session's state after making sure it can no longer be paid."""
-    gateway = payments.gateway(provider)
-    state = gateway.retrieve(session_id)
+    state = payments.gateway(provider).retrieve(session_id)
     if state.status == "open":
         try:
-            gateway.expire(session_id)
+            payments.close_page(provider, session_id)
         except payments.AlreadyPaid:
             pass
-        state = gateway.retrieve(session_id)
+        state = payments.gateway(provider).retrieve(session_id)
     return state
 
 

@@ -62,6 +62,31 @@ def rental_block_reason(user: User, now: datetime | None = None) -> str | None:
     return None
 
 
+def allowance_problem(user: User, rented: list[tuple[int, int, int]]) -> str | None:
+    """Why the customer's plan does not allow renting these (book_id, quantity, days) now, or None: no overdue
+    book or unpaid fee, loans within the plan's length, and no more books at once (rentals out, rentals in an
+    unpaid checkout, open holds) than the plan allows; collecting a copy their own hold set aside adds none.
+    Checked at checkout and again when a late payment would revive a rental; the caller holds the customer lock."""
+    from . import holds, subscriptions
+
+    reason = rental_block_reason(user)
+    if reason:
+        return reason
+    plan = subscriptions.tier_of(user)
+    if any(days > plan.max_rental_days for _, _, days in rented):
+        return (f"Your {plan.label} plan allows loans of up to {plan.max_rental_days} days: "
+                "shorten the rental in your cart, or upgrade your plan.")
+    held = holds.ready_map(user.id, [book_id for book_id, _, _ in rented])
+    extra = sum(quantity for _, quantity, _ in rented) - sum(min(held.get(book_id, 0), quantity)
+                                                               for book_id, quantity, _ in rented)
+    in_use = holds.books_in_use(user.id)
+    if in_use + extra > plan.max_books:
+        return (f"Your {plan.label} plan allows {plan.max_books} book{'s' if plan.max_books != 1 else ''} "
+                f"at once (rentals, holds and unpaid checkouts) and you have {in_use}. Return a book, "
+                "cancel an unpaid order, or upgrade your plan.")
+    return None
+
+
 def renew(rental: Rental, user: User) -> None:
     """Extend once by the original length, if not yet overdue."""
     if rental.user_id != user.id:

@@ -33,7 +33,12 @@ def stripe_webhook():
     if not payment_events.record(event):
         db.session.rollback()
         return jsonify(received=True, duplicate=True)
-    outcome = payment_events.handle(event)
+    try:
+        outcome = payment_events.handle(event)
+    except payment_events.UnknownPayment:
+        db.session.rollback()  # not recorded: the provider retries, and by then the payment is known
+        return jsonify(error={"code": "unknown_payment",
+                              "message": "This refund is for a payment not received yet; send it again later."}), 409
     db.session.commit()
     log.info("webhook %s %s: %s", event.id, event.type, outcome)
     return jsonify(received=True, outcome=outcome)
