@@ -21,6 +21,7 @@ class StripeStub:
         self.session_status = ("open", "unpaid")
         self.amount = None
         self.on_create = None  # called while the session-create request is being answered
+        self.refund_error = None  # (status, Stripe error body) to answer refunds with
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -38,6 +39,10 @@ class StripeStub:
                     "payment_intent": "pi_stub", "amount_total": self.amount, "currency": "usd"}
         elif request.path == "/v1/checkout/sessions/cs_test_stub123/expire":
             body = {"id": "cs_test_stub123", "object": "checkout.session", "status": "expired"}
+        elif request.path == "/v1/refunds" and self.refund_error:
+            status, error = self.refund_error
+            return Response(json.dumps({"error": error}), status=status,
+                            content_type="application/json")(environ, start_response)
         elif request.path == "/v1/refunds":
             body = {"id": "re_stub", "object": "refund", "amount": int(form["amount"]), "status": "succeeded"}
         else:
@@ -166,3 +171,30 @@ def test_a_provider_that_cannot_open_the_page_releases_the_reservation(app, stri
     db.session.rollback()
     order = db.session.scalars(select(Order)).one()
     assert order.status == "cancelled" and db.session.get(Inventory, book.id).reserved == 0
+
+
+def test_a_refund_stripe_refuses_goes_to_staff_at_once_and_one_it_already_made_counts_as_done(app, stripe_stub,
+                                                                                            make_book):
+    from webapp.models import OutboxMessage, PaymentIssue
+    from webapp.services import payments
+
+    book = make_book(on_hand=2, price_cents=1500)
+    user = shopper()
+    order, _ = checkout.start_checkout(user, [cart.CartItem(book.id, "buy", 1, 1, 1500)], ADDRESS, code=None,
+                                       success_url=lambda o: "https://shop.test/s", cancel_url=lambda o: "https://c")
+    stripe_stub.session_status = ("complete", "paid")
+    assert checkout.confirm(order) == "paid"
+    payments.request_refund(provider="stripe", payment_intent_id="pi_stub", amount_cents=999999, currency="usd",
+                            key="refund-too-much", reason="test")
+    payments.request_refund(provider="stripe", payment_intent_id="pi_stub", amount_cents=100, currency="usd",
+                            key="refund-again", reason="test")
+    db.session.commit()
+    stripe_stub.refund_error = (400, {"type": "invalid_request_error", "code": "amount_too_large",
+                                      "message": "Refund amount is greater than the unrefunded amount."})
+    assert outbox.deliver(db.session.scalars(select(OutboxMessage.id).where(OutboxMessage.key == "refund-too-much"))
+                          .one()) == "failed"
+    assert db.session.scalars(select(PaymentIssue)).one().reference == "refund-too-much"
+    stripe_stub.refund_error = (400, {"type": "invalid_request_error", "code": "charge_already_refunded",
+                                      "message": "Charge has already been refunded."})
+    assert outbox.deliver(db.session.scalars(select(OutboxMessage.id).where(OutboxMessage.key == "refund-again"))
+                          .one()) == "delivered"

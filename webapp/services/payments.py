@@ -268,8 +268,8 @@ class StripeGateway:
         except stripe.InvalidRequestError as exc:
             if getattr(exc, "code", None) == "charge_already_refunded":
                 return
-            if getattr(exc, "code", None) == "resource_missing":
-                raise outbox.PermanentFailure(f"Stripe has no payment {payment_intent_id}") from exc
-            raise PaymentError(f"Stripe could not refund: {exc.user_message or exc}") from exc
+            # The request itself is refused (no such payment, more than is left to refund ...): asking again
+            # cannot help, so staff are told at once instead of after a day and a half of retries.
+            raise outbox.PermanentFailure(f"Stripe refused the refund: {exc.user_message or exc}") from exc
         except stripe.StripeError as exc:
             raise PaymentError(f"Stripe could not refund: {exc.user_message or exc}") from exc
