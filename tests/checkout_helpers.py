@@ -55,3 +55,14 @@ def settle(order: Order, intent: str | None = "pi_test", amount: int | None = No
     return fulfilment.fulfil(fulfilment.Payment(order.payment_session_id, intent,
                                                 order.card_cents if amount is None else amount,
                                                 currency or order.currency))
+
+
+def drain() -> int:
+    """Deliver outbox messages until none is due (a delivery can write new ones, as a refund's confirmation
+    event); returns how many were delivered."""
+    from webapp.services import outbox
+
+    delivered = 0
+    while (done := outbox.dispatch_due().get("delivered", 0)):
+        delivered += done
+    return delivered

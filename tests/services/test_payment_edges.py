@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from tests.checkout_helpers import ADDRESS, pay, settle, shopper, signed, start
+from tests.checkout_helpers import ADDRESS, drain, pay, settle, shopper, signed, start
 from tests.conftest import PASSWORD
 from webapp.models import (
     Charge,
@@ -40,11 +40,6 @@ def fresh(db, model, row_id):
     return db.session.get(model, row_id)
 
 
-def drain() -> int:
-    delivered = 0
-    while (done := outbox.dispatch_due().get("delivered", 0)):
-        delivered += done
-    return delivered
 
 
 def refund_event(client, app, intent, amount, event_id):

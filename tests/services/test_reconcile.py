@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, func, select
 
-from tests.checkout_helpers import ADDRESS, pay, shopper, start
+from tests.checkout_helpers import ADDRESS, drain, pay, shopper, start
 from webapp.models import (
     Charge,
     GatewaySession,
@@ -34,12 +34,6 @@ def receipts(db):
     return count(db, OutboundEmail, OutboundEmail.subject.contains("receipt"))
 
 
-def drain() -> int:
-    """Deliver until nothing is due (a delivery can write new messages, as the refund's confirmation)."""
-    delivered = 0
-    while (done := outbox.dispatch_due().get("delivered", 0)):
-        delivered += done
-    return delivered
 
 
 def lose_outbox(db):
