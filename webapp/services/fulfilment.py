@@ -136,7 +136,10 @@ def _late(order: Order, payment: Payment) -> str:
     event(order, ended, f"{money(payment.amount_cents)} was paid after the order had {_ended_words(ended)} and "
           f"{problem}: the payment is being refunded.")
     _refund_payment(order, payment, key=f"refund-{order.number}")
-    order_mail.send_payment_returned(order, payment.amount_cents, f"the order had {_ended_words(ended)} and {problem}")
+    customer = db.session.get(User, order.user_id) if order.user_id else None
+    if customer is not None and customer.deleted_at is None:  # a closed account has no address to write to
+        order_mail.send_payment_returned(order, payment.amount_cents,
+                                         f"the order had {_ended_words(ended)} and {problem}")
     return "refunded"
 
 
