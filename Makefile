@@ -18,7 +18,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
-## run: serve Folio with demo data, a worker and the scheduler on http://127.0.0.1:$${PORT:-5000}
+## run: serve Folio with demo data, workers (mail+payments, reports) and the scheduler on http://127.0.0.1:$${PORT:-5000}
 run: $(VENV)/.runtime
 	$(BIN)/python -m webapp.devstack
 

@@ -5,8 +5,11 @@ when python-dotenv finds one). Production refuses to start without its secrets.
 """
 from __future__ import annotations
 
+import logging
 import os
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
@@ -34,6 +37,34 @@ def _database_url(raw: str | None) -> str | None:
         if raw.startswith(prefix):
             return "postgresql+psycopg://" + raw[len(prefix):]
     return raw
+
+
+def _list(name: str) -> list[str] | None:
+    """A comma-separated setting as a list (None when unset or empty)."""
+    items = [part.strip() for part in (os.environ.get(name) or "").split(",") if part.strip()]
+    return items or None
+
+
+def check_public_url(raw: str, *, https: bool) -> str:
+    """PUBLIC_URL without a trailing slash; ValueError says what is wrong with it (an https URL when `https`)."""
+    url = (raw or "").strip().rstrip("/")
+    try:
+        parts = urlsplit(url)
+        hostname, _port = parts.hostname, parts.port  # .port raises ValueError on a bad port
+    except ValueError:
+        raise ValueError(f"PUBLIC_URL is not a URL: {url!r}") from None
+    allowed = ("https",) if https else ("http", "https")
+    if parts.scheme not in allowed or not hostname or parts.username or parts.password or parts.query \
+            or parts.fragment or "?" in url or "#" in url or any(c.isspace() for c in url):
+        raise ValueError(f"PUBLIC_URL must be an absolute {' or '.join(allowed)} URL of the shop, like "
+                         f"https://shop.example.com (without query or fragment), not {url!r}")
+    return url
+
+
+def _trusted_hosts(public_url: str | None, extra: list[str] | None) -> list[str]:
+    """PUBLIC_URL's host name and the extra TRUSTED_HOSTS."""
+    hosts = [urlsplit(public_url).hostname] if public_url else []
+    return hosts + [h for h in extra or () if h not in hosts]
 
 
 class Config:
@@ -109,7 +140,18 @@ class Config:
     WALLET_TOP_UP_MAX_CENTS = _int("WALLET_TOP_UP_MAX_CENTS", 50000)
     LATE_FEE_PER_DAY_CENTS = _int("LATE_FEE_PER_DAY_CENTS", 50)
     RENTAL_DUE_SOON_DAYS = _int("RENTAL_DUE_SOON_DAYS", 2)
+    # Comma-separated Fernet keys, newest first (services.crypto); `flask --app wsgi keys rotate` re-encrypts under
+    # the first. Required in production; development and testing without it derive one from SECRET_KEY.
     DATA_ENCRYPTION_KEYS = os.environ.get("DATA_ENCRYPTION_KEYS")
+    # HMAC key of one-time codes and 2FA recovery codes (services.crypto.keyed_hash): not SECRET_KEY, so that
+    # rotating SECRET_KEY keeps recovery codes working. Required in production; elsewhere SECRET_KEY is used.
+    CODE_HASH_KEY = os.environ.get("CODE_HASH_KEY")
+    # The shop's address as customers see it (https://shop.example.com): every link in an email and every return
+    # URL given to the payment provider is built from it (webapp.links), never from a request's Host header.
+    PUBLIC_URL = os.environ.get("PUBLIC_URL")
+    # Host names a request may name (Flask's TRUSTED_HOSTS; any other answers 400): PUBLIC_URL's plus these.
+    # Production always checks; development and testing only when TRUSTED_HOSTS is set.
+    TRUSTED_HOSTS = _list("TRUSTED_HOSTS")
     # Uploaded images (book covers, author photos): verified, re-encoded and resized by services.uploads.
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))
     UPLOAD_MAX_BYTES = _int("UPLOAD_MAX_BYTES", 5 * 1024 * 1024)
@@ -119,21 +161,45 @@ class Config:
     ARGON2_MEMORY_COST = _int("ARGON2_MEMORY_COST", 65536)  # KiB
     ARGON2_PARALLELISM = _int("ARGON2_PARALLELISM", 4)
 
+    # Signed-in sessions (services.sessions): they end after this many days in all, or this many days unused.
+    SESSION_MAX_DAYS = _int("SESSION_MAX_DAYS", 30)
+    SESSION_IDLE_DAYS = _int("SESSION_IDLE_DAYS", 14)
     WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session
     SESSION_COOKIE_HTTPONLY = True
     # Re-sending the cookie on every response lets a slow request put back an older session.
     SESSION_REFRESH_EACH_REQUEST = False
     SESSION_COOKIE_SAMESITE = "Lax"
+    PERMANENT_SESSION_LIFETIME = timedelta(days=SESSION_MAX_DAYS)
+    REMEMBER_COOKIE_DURATION = timedelta(days=SESSION_MAX_DAYS)
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI")  # default: REDIS_URL (memory:// when testing)
+    # Redis down: limits go on in each process's memory (logged once: "Rate limit storage unreachable"), and
+    # come back to Redis when it answers again; sign-in and registration never fail for it.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
+    # How many reverse proxies (nginx, a load balancer) stand in front of gunicorn and set X-Forwarded-For and
+    # X-Forwarded-Proto. 0: the connection's address is the client's. Only this many hops are believed, so a
+    # client cannot choose its own address by sending the header itself.
+    TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     TESTING = False
     DEBUG = False
 
     @classmethod
     def init(cls) -> None:
-        """Hook run by create_app before the config is applied."""
+        """Hook run by create_app before the config is applied: what is set must make sense (http allowed)."""
+        from webapp.services.crypto import parse_keys
+
+        try:
+            if cls.PUBLIC_URL:
+                cls.PUBLIC_URL = check_public_url(cls.PUBLIC_URL, https=False)
+            if cls.DATA_ENCRYPTION_KEYS:
+                parse_keys(cls.DATA_ENCRYPTION_KEYS)
+        except ValueError as exc:
+            raise SystemExit(f"Folio {cls.NAME} config: {exc}") from None
+        if cls.TRUSTED_HOSTS:
+            cls.TRUSTED_HOSTS = _trusted_hosts(cls.PUBLIC_URL, cls.TRUSTED_HOSTS)
 
 
 # Signs the offline test gateway's events in development, and the test suite's. Known to everyone: production
@@ -154,12 +220,16 @@ class DevelopmentConfig(Config):
     )
     DEV_OUTBOX_ENABLED = True
     DEBUG = _bool("FLASK_DEBUG", False)
+    # `make run` serves on PORT (default 5000) and sets PUBLIC_URL for all its processes (webapp.devstack).
+    PUBLIC_URL = os.environ.get("PUBLIC_URL") or f"http://127.0.0.1:{os.environ.get('PORT') or 5000}"
 
 
 class TestingConfig(Config):
     NAME = "testing"
     TESTING = True
     SECRET_KEY = "testing-secret-key"
+    PUBLIC_URL = "http://shop.test"  # not the test client's "localhost": tests can tell the two apart
+    TRUSTED_HOSTS = None
     SQLALCHEMY_DATABASE_URI = _database_url(os.environ.get("TEST_DATABASE_URL")) or "sqlite://"
     REDIS_URL = os.environ.get("TEST_REDIS_URL")  # None: fakeredis in-process
     WTF_CSRF_ENABLED = True
@@ -181,7 +251,8 @@ class ProductionConfig(Config):
     REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"
 
-    REQUIRED = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
+    REQUIRED = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
+                "DATA_ENCRYPTION_KEYS", "CODE_HASH_KEY", "PUBLIC_URL")
 
     @classmethod
     def init(cls) -> None:
@@ -199,6 +270,38 @@ class ProductionConfig(Config):
         cls.REDIS_URL = os.environ["REDIS_URL"]
         cls.STRIPE_SECRET_KEY = os.environ["STRIPE_SECRET_KEY"].strip()
         cls.STRIPE_WEBHOOK_SECRET = os.environ["STRIPE_WEBHOOK_SECRET"].strip()
+        cls._init_keys_and_url()
+
+    @classmethod
+    def _init_keys_and_url(cls) -> None:
+        """Data keys that are Fernet keys and not derived from SECRET_KEY, a code-hash key of its own, an https
+        PUBLIC_URL, and TRUSTED_HOSTS from it."""
+        from webapp.services.crypto import key_from_secret, parse_keys
+
+        try:
+            keys = parse_keys(os.environ["DATA_ENCRYPTION_KEYS"])
+            public_url = check_public_url(os.environ["PUBLIC_URL"], https=True)
+        except ValueError as exc:
+            raise SystemExit(f"Folio production config: {exc}") from None
+        legacy = key_from_secret(cls.SECRET_KEY)
+        if keys[0] == legacy:
+            raise SystemExit("Folio production config: DATA_ENCRYPTION_KEYS' first key is derived from SECRET_KEY; "
+                             "put a new key first (`flask --app wsgi keys generate`) and run `keys rotate`")
+        if legacy in keys:
+            logging.getLogger(__name__).warning(
+                "DATA_ENCRYPTION_KEYS still holds the key derived from SECRET_KEY: run `flask --app wsgi keys "
+                "rotate`, then remove it")
+        code_hash_key = os.environ["CODE_HASH_KEY"].strip()
+        if len(code_hash_key) < 32:
+            raise SystemExit("Folio production config: CODE_HASH_KEY is shorter than 32 characters; use a random "
+                             "value (`flask --app wsgi keys generate` prints one)")
+        if code_hash_key == cls.SECRET_KEY:
+            raise SystemExit("Folio production config: CODE_HASH_KEY must differ from SECRET_KEY (rotating "
+                             "SECRET_KEY must not invalidate recovery codes)")
+        cls.DATA_ENCRYPTION_KEYS = ",".join(keys)
+        cls.CODE_HASH_KEY = code_hash_key
+        cls.PUBLIC_URL = public_url
+        cls.TRUSTED_HOSTS = _trusted_hosts(public_url, _list("TRUSTED_HOSTS"))
 
 
 CONFIGS = {

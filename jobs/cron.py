@@ -3,7 +3,7 @@ from rq import cron
 
 from jobs.alerts import low_stock_digest
 from jobs.email import requeue_stale_email
-from jobs.membership import expire_holds, renew_subscriptions
+from jobs.membership import expire_holds, prune_sessions, renew_subscriptions
 from jobs.outbox import deliver_due
 from jobs.payments import reconcile_payments
 from jobs.rentals import rental_reminders
@@ -23,3 +23,4 @@ cron.register(low_stock_digest, queue_name="default", cron="30 7 * * *", name="l
 cron.register(refresh_report_rollups, queue_name="reports", interval=600, name="refresh-report-rollups")
 cron.register(rebuild_report_rollups, queue_name="reports", cron="40 3 * * *", name="rebuild-report-rollups")
 cron.register(weekly_summary, queue_name="reports", cron="0 7 * * 1", name="weekly-summary")
+cron.register(prune_sessions, queue_name="default", cron="20 4 * * *", name="prune-sessions")

@@ -17,3 +17,11 @@ def renew_subscriptions() -> dict:
     from webapp.services import subscriptions
 
     return subscriptions.renew_due()
+
+
+@job
+def prune_sessions() -> int:
+    """Daily: forget signed-in sessions that ended or lapsed more than 90 days ago."""
+    from webapp.services import sessions
+
+    return sessions.prune()

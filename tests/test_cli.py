@@ -1,3 +1,6 @@
+from pathlib import Path
+
+import pytest
 from sqlalchemy import func, select
 
 from webapp.models import Book, SearchTerm
@@ -50,3 +53,73 @@ def test_seed_gives_the_demo_admin_2fa_with_the_published_key(runner, db):
     out = runner.invoke(args=["demo-credentials"]).output
     assert DEMO_ADMIN_TOTP in out and "admin-demo-pass-2026" in out
     assert runner.invoke(args=["demo-totp"]).output.strip().isdigit()
+
+
+# ---- workers per queue set (issue 12, finding 6) ----
+
+def test_worker_queue_selection():
+    from webapp.cli import worker_queues
+
+    known = ("default", "email", "reports")
+    assert worker_queues((), known) == ["default", "email", "reports"]
+    assert worker_queues(("email", "default"), known) == ["email", "default"]  # priority as given
+    assert worker_queues(("email,default",), known) == ["email", "default"]
+    assert worker_queues(("email:default", "email"), known) == ["email", "default"]  # systemd instance names
+    with pytest.raises(ValueError, match="unknown queue\\(s\\): emial; Folio's queues are default, email, reports"):
+        worker_queues(("emial", "default"), known)
+
+
+def test_worker_refuses_an_unknown_queue(runner):
+    result = runner.invoke(args=["worker", "--burst", "email", "reprots"])
+    assert result.exit_code == 2 and "unknown queue(s): reprots" in result.output
+
+
+def test_worker_serves_only_its_queues(app, runner):
+    from webapp.services.tasks import queue
+
+    jobs = {name: queue(name).enqueue(len, name) for name in ("email", "default", "reports")}
+    result = runner.invoke(args=["worker", "--burst", "email", "default"])
+    assert result.exit_code == 0, result.output
+    assert "queue(s): email, default" in result.output
+    for job in jobs.values():
+        job.refresh()
+    assert {name: job.get_status() for name, job in jobs.items()} == {
+        "email": "finished", "default": "finished", "reports": "queued"}  # a long report waits for its own worker
+    assert runner.invoke(args=["worker", "--burst", "reports"]).exit_code == 0
+    jobs["reports"].refresh()
+    assert jobs["reports"].get_status() == "finished" and jobs["reports"].return_value() == len("reports")
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _procfile() -> dict[str, str]:
+    return dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
+
+
+def test_procfile_runs_mail_and_payments_apart_from_reports(app):
+    from webapp.cli import worker_queues
+
+    known = tuple(app.config["RQ_QUEUES"])
+    workers = {name: worker_queues(tuple(command.split("worker", 1)[1].split()), known)
+               for name, command in _procfile().items() if "flask --app wsgi worker" in command}
+    assert sorted(q for qs in workers.values() for q in qs) == sorted(known)  # every queue served, once
+    (fast,) = [qs for qs in workers.values() if "email" in qs]
+    assert fast[0] == "email" and "default" in fast and "reports" not in fast
+    assert "db upgrade" not in (ROOT / "Procfile").read_text()
+
+
+def test_deploy_units_migrate_only_in_the_release_step(app):
+    from webapp.cli import worker_queues
+
+    deploy = ROOT / "deploy"
+    assert "db upgrade" not in (deploy / "folio-web.service").read_text().replace("# No migrations", "")
+    assert "ExecStartPre" not in (deploy / "folio-web.service").read_text()
+    release = (deploy / "folio-release.service").read_text()
+    assert "Type=oneshot" in release and "flask --app wsgi db upgrade" in release and "[Install]" not in release
+    unit = (deploy / "folio-worker@.service").read_text()
+    assert "ExecStart=/srv/folio/.venv/bin/flask --app wsgi worker %i" in unit
+    for instance in ("email:default", "reports"):  # the instances the unit's comment tells operators to enable
+        assert f"folio-worker@{instance}" in unit
+        assert worker_queues((instance,), tuple(app.config["RQ_QUEUES"]))
+    assert not (deploy / "folio-worker.service").exists()

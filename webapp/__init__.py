@@ -17,6 +17,7 @@ def create_app(config: type[Config] | str | None = None) -> Flask:
     config_cls.init()
 
     app = Flask(__name__, instance_relative_config=True)
+    _trust_proxies(app, config_cls.TRUSTED_PROXIES)
     app.config.from_object(config_cls)
     app.config["FOLIO_CONFIG"] = config_cls.NAME
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -74,7 +75,8 @@ def create_app(config: type[Config] | str | None = None) -> Flask:
     if config_cls.NAME != "production":  # the offline test gateway never exists in production
         app.register_blueprint(pay_bp)
     app.register_blueprint(webhooks_bp)
-    app.register_blueprint(dev_bp)
+    if config_cls.NAME != "production" and app.config.get("DEV_OUTBOX_ENABLED"):  # /dev/* never in production
+        app.register_blueprint(dev_bp)
     install_errors(app)
 
     from .templating import install as install_templating
@@ -83,20 +85,21 @@ def create_app(config: type[Config] | str | None = None) -> Flask:
     from .cli import register as register_cli
     register_cli(app)
 
-    @login_manager.user_loader
-    def load_user(login_id: str):
-        """Login ids are "<user id>:<session version>": bumping the version signs out every session."""
-        from .models import User
-
-        user_id, _, version = login_id.partition(":")
-        if not user_id.isdigit() or not version.isdigit():
-            return None
-        user = db.session.get(User, int(user_id))
-        if user is None or user.session_version != int(version) or not user.is_active:
-            return None
-        return user
+    from .auth.session import install as install_sessions
+    install_sessions(app)
 
     return app
+
+
+def _trust_proxies(app: Flask, hops: int) -> None:
+    """Behind `hops` proxies, the client's address and scheme are the ones those proxies report (werkzeug's
+    ProxyFix believes exactly that many X-Forwarded-For / -Proto entries, from the right). Rate limits, audit
+    and sign-in records then see the visitor, not 127.0.0.1. X-Forwarded-Host is never believed: links come
+    from PUBLIC_URL."""
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
 
 
 def _redis_url_from_file(app: Flask) -> str | None:

@@ -1,4 +1,4 @@
-"""Flask CLI commands: seed, worker, search maintenance."""
+"""Flask CLI commands: seed, worker, data-key rotation, search maintenance."""
 from __future__ import annotations
 
 import click
@@ -40,7 +40,24 @@ SCHEDULED_JOBS = {
     "rebuild-report-rollups": "jobs.reports.rebuild_report_rollups",
     "weekly-summary": "jobs.reports.weekly_summary",
     "low-stock-digest": "jobs.alerts.low_stock_digest",
+    "prune-sessions": "jobs.membership.prune_sessions",
 }
+
+
+def worker_queues(requested: tuple[str, ...], known: tuple[str, ...]) -> list[str]:
+    """The queues a worker listens on, in the order given (RQ serves the first one first), each once: every
+    known queue when none is named. ValueError names a queue that nothing enqueues on (a typo would otherwise
+    leave a worker waiting forever on an empty queue)."""
+    names: list[str] = []
+    for argument in requested:
+        for name in argument.replace(":", ",").split(","):
+            name = name.strip()
+            if name and name not in names:
+                names.append(name)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(f"unknown queue(s): {', '.join(unknown)}; Folio's queues are {', '.join(known)}")
+    return names or list(known)
 
 
 def register(app: Flask) -> None:
@@ -106,12 +123,21 @@ def register(app: Flask) -> None:
     @click.option("--burst", is_flag=True, help="Run the jobs waiting now, then exit.")
     @click.argument("queues", nargs=-1)
     def worker(burst: bool, queues: tuple[str, ...]):
-        """Run an RQ worker inside this app's context (all queues by default)."""
+        """Run an RQ worker inside this app's context on QUEUES, highest priority first (all queues by default).
+
+        Run one worker per queue set so that mail and payments never wait behind reports and imports:
+        `worker email default` and `worker reports` (the Procfile and deploy/folio-worker@.service do).
+        Names may also be joined with "," or ":" (systemd instance names: folio-worker@email:default).
+        """
         from rq import SimpleWorker
 
         from .services.tasks import queue
 
-        names = queues or current_app.config["RQ_QUEUES"]
+        try:
+            names = worker_queues(queues, current_app.config["RQ_QUEUES"])
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="QUEUES") from None
+        click.echo(f"Folio worker on queue(s): {', '.join(names)}", err=True)
         connection = current_app.extensions["folio_redis"]
         w = SimpleWorker([queue(n) for n in names], connection=connection)
         w.work(burst=burst, with_scheduler=not burst)
@@ -128,6 +154,51 @@ def register(app: Flask) -> None:
 
         module, func = SCHEDULED_JOBS[name].rsplit(".", 1)
         click.echo(f"{name}: {getattr(importlib.import_module(module), func)()}")
+
+    @app.cli.group("keys")
+    def keys_group():
+        """Data-encryption keys (DATA_ENCRYPTION_KEYS): make one, re-encrypt under the newest."""
+
+    @keys_group.command("generate")
+    def keys_generate():
+        """Print a new random Fernet key (for DATA_ENCRYPTION_KEYS; also fit for CODE_HASH_KEY)."""
+        from .services.crypto import generate_key
+
+        click.echo(generate_key())
+
+    @keys_group.command("rotate")
+    @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000),
+                  help="Values read and re-encrypted per transaction.")
+    def keys_rotate(batch_size: int):
+        """Re-encrypt every stored secret under the newest key (the first in DATA_ENCRYPTION_KEYS).
+
+        Safe to run again and while the shop is open. Exits with status 1 when a value no configured key opens
+        is found (reported by table and id, left as it is): keep the old keys until that is dealt with.
+        """
+        from .services import keys
+
+        reports = keys.rotate(batch_size)
+        for report in reports:
+            click.echo(report.line())
+        unreadable = sum(len(report.unreadable) for report in reports)
+        if unreadable:
+            raise click.ClickException(f"{unreadable} value(s) could not be opened with any configured key; "
+                                       "do not remove an old key until they are dealt with")
+        click.echo("Every value is under the newest key: older keys can be removed from DATA_ENCRYPTION_KEYS.")
+
+    @keys_group.command("legacy")
+    @click.option("--secret-key", default=None, help="The SECRET_KEY the data was encrypted under "
+                  "(default: the configured one).")
+    def keys_legacy(secret_key: str | None):
+        """Print the key Folio derived from SECRET_KEY before DATA_ENCRYPTION_KEYS was required.
+
+        Upgrading an installation that ran without DATA_ENCRYPTION_KEYS: set DATA_ENCRYPTION_KEYS="<new key>,<this
+        key>", restart, run `keys rotate`, then remove this key (it is derived from SECRET_KEY: whoever has that
+        has it).
+        """
+        from .services.crypto import key_from_secret
+
+        click.echo(key_from_secret(secret_key or current_app.config["SECRET_KEY"]))
 
     @app.cli.group("search")
     def search_group():

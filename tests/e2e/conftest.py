@@ -102,6 +102,13 @@ def live_server(app):
             db.engine.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _public_url_is_the_live_server(app, live_server, monkeypatch):
+    """Links in emails and the payment page's return addresses are built from PUBLIC_URL (webapp.links), not
+    from the request: in the browser tests that is the live server (the suite's http://shop.test is not)."""
+    monkeypatch.setitem(app.config, "PUBLIC_URL", live_server)
+
+
 @pytest.fixture(scope="session")
 def base_url(live_server):
     """pytest-playwright gives new contexts this base URL, so `page.goto("/books")` works."""

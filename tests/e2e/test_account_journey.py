@@ -70,10 +70,10 @@ def test_register_verify_2fa_and_recovery_code_journey(e2e_page: Page, deliver_m
     page.locator("#password").fill(PASSWORD)
     page.locator("#confirm").fill(PASSWORD)
     page.locator("main").get_by_role("button", name="Create account").click()
-    expect(page).to_have_url(re.compile(r"/verify$"))
+    expect(page).to_have_url(re.compile(r"/register/confirm$"))
     expect(page.locator("main h1")).to_have_text("Confirm your email")
     expect(page.locator("main")).to_contain_text(email)
-    expect(_header_user(page, username)).to_be_visible()  # registering signs you in
+    expect(_header_user(page, username)).to_have_count(0)  # signed in only once the emailed code is entered
 
     # --- the worker delivers the email; read the code in the dev outbox
     assert deliver_mail(), "registering queued no email"
@@ -89,8 +89,8 @@ def test_register_verify_2fa_and_recovery_code_journey(e2e_page: Page, deliver_m
     assert match, body.inner_text()
     code = match.group(1)
 
-    # --- confirm the address
-    page.goto("/verify")
+    # --- confirm the address: that signs the new account in
+    page.goto("/register/confirm")
     page.locator("#code").fill(code)
     page.locator("main").get_by_role("button", name="Confirm").click()
     expect(page).to_have_url(re.compile(r"/account$"))
@@ -309,6 +309,17 @@ def test_no_serious_axe_violations_on_public_account_pages(new_context, scheme):
     expect(page.locator("#password")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#confirm")).to_have_attribute("aria-invalid", "true")
     report.audit(page, "register with errors from the server")
+
+    page.locator("#username").fill("axe_newcomer")
+    page.locator("#password").fill(PASSWORD)
+    page.locator("#confirm").fill(PASSWORD)
+    page.locator("main").get_by_role("button", name="Create account").click()
+    expect(page).to_have_url(re.compile(r"/register/confirm$"))
+    report.audit(page, "register: confirm the code")
+    page.locator("#code").fill("000000")
+    page.locator("main").get_by_role("button", name="Confirm").click()
+    expect(page.locator("#code-feedback .error-text")).to_be_visible()
+    report.audit(page, "register: a wrong code")
     report.check()
 
 

@@ -90,7 +90,7 @@ def test_resend_verification_and_force_reset(app, admin_client, auth, db, run_jo
     assert auth.login("compromised", PASSWORD, client=app.test_client()).status_code == 200
     mails = {m.recipient: m.body_text for m in db.session.scalars(select(OutboundEmail))}
     assert re.search(r"\b\d{6}\b", mails["slowpoke@example.com"])
-    link = re.search(r"http://localhost(/password/reset/\S+)", mails["compromised@example.com"]).group(1)
+    link = re.search(r"http://shop\.test(/password/reset/\S+)", mails["compromised@example.com"]).group(1)
     fresh = app.test_client()
     r = auth.post(link, {"password": "recovered passphrase 1", "confirm": "recovered passphrase 1"}, client=fresh)
     assert r.status_code == 303
@@ -111,6 +111,8 @@ def test_create_admin_command(runner, db):
 
 
 def test_production_cookies_and_hsts(monkeypatch):
+    from cryptography.fernet import Fernet
+
     from config import ProductionConfig
 
     monkeypatch.setenv("SECRET_KEY", "x" * 32)
@@ -118,6 +120,9 @@ def test_production_cookies_and_hsts(monkeypatch):
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_x")
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_from_the_dashboard")
+    monkeypatch.setenv("DATA_ENCRYPTION_KEYS", Fernet.generate_key().decode())
+    monkeypatch.setenv("CODE_HASH_KEY", "h" * 40)
+    monkeypatch.setenv("PUBLIC_URL", "https://shop.example.com")
 
     class Prod(ProductionConfig):
         RATELIMIT_STORAGE_URI = "memory://"

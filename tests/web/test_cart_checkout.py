@@ -127,7 +127,7 @@ def test_full_checkout_through_the_site(client, auth, db, make_book, run_jobs):
     auth.login("buyer")
     r, _ = _checkout_through_the_site(client, auth, db, run_jobs, book)
     assert r.status_code == 303 and "/checkout/success/FO-" in r.headers["Location"]
-    success_url = r.headers["Location"].replace("http://localhost", "")
+    success_url = r.headers["Location"].removeprefix("http://shop.test")
     order = db.session.scalars(select(Order)).one()
     # the success page asks the gateway server-side, so it may already show "paid"
     page = client.get(success_url).get_data(as_text=True)
@@ -261,7 +261,7 @@ def test_pay_with_wallet_through_the_site_and_refund_to_wallet(client, auth, db,
                                    "postcode": "99999", "country": "US", "use_wallet": "y"})
     assert r.status_code == 303 and "/checkout/success/" in r.headers["Location"]
     order = db.session.scalars(select(Order)).one()
-    assert "Payment received" in client.get(r.headers["Location"].replace("http://localhost", "")).get_data(as_text=True)
+    assert "Payment received" in client.get(r.headers["Location"].removeprefix("http://shop.test")).get_data(as_text=True)
     assert wallet.balance(user.id) == 5000 - order.total_cents
     assert "refund to my wallet" in client.get(f"/orders/{order.number}").get_data(as_text=True)
     post(client, f"/orders/{order.number}/cancel")
@@ -306,7 +306,7 @@ def test_a_double_submitted_wallet_checkout_pays_once(client, auth, db, make_boo
     data = _checkout_form(client, use_wallet="y")
     first, second = post(client, "/checkout", data), post(client, "/checkout", data)
     number = db.session.scalars(select(Order)).one().number
-    assert [r.headers["Location"].removeprefix("http://localhost") for r in (first, second)] == [
+    assert [r.headers["Location"].removeprefix("http://shop.test") for r in (first, second)] == [
         f"/checkout/success/{number}"] * 2
     assert wallet.balance(user.id) == 6000
     assert db.session.scalars(select(Order)).one().status == "paid"

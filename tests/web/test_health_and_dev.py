@@ -1,4 +1,5 @@
 import redis
+from cryptography.fernet import Fernet
 
 from config import ProductionConfig
 
@@ -28,7 +29,8 @@ def test_healthz_503_when_database_is_down(app, client, monkeypatch):
 
     monkeypatch.setattr(health.db.session, "execute", broken)
     r = client.get("/healthz")
-    assert r.status_code == 503 and r.json["database"]["ok"] is False and "unreachable" in r.json["database"]["error"]
+    assert r.status_code == 503 and r.json["database"] == {"ok": False, "state": "down"}
+    assert r.json["failing"] == ["database"] and "unreachable" not in r.get_data(as_text=True)  # logged, not shown
 
 
 def test_dev_outbox_lists_messages(client, db, run_jobs):
@@ -48,14 +50,20 @@ def test_dev_outbox_is_404_in_production(monkeypatch):
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_x")
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_from_the_dashboard")
+    monkeypatch.setenv("DATA_ENCRYPTION_KEYS", Fernet.generate_key().decode())
+    monkeypatch.setenv("CODE_HASH_KEY", "h" * 40)
+    monkeypatch.setenv("PUBLIC_URL", "https://shop.example.com")
     from webapp import create_app
 
     class Prod(ProductionConfig):
         RATELIMIT_STORAGE_URI = "memory://"  # the suite's limiter is shared; keep it off the dead Redis
 
     prod = create_app(Prod)
+    assert not [rule.rule for rule in prod.url_map.iter_rules() if rule.rule.startswith("/dev")]
+    assert "dev" not in prod.blueprints
     client = prod.test_client()
-    assert client.get("/dev/outbox").status_code == 404
-    r = client.get("/healthz")  # nothing migrated, nothing listening: a clean 503, never a crash
+    assert client.get("/dev/outbox", base_url="https://shop.example.com").status_code == 404
+    # nothing migrated, nothing listening: a clean 503, never a crash
+    r = client.get("/healthz", base_url="https://shop.example.com")
     assert r.status_code == 503
     assert "Strict-Transport-Security" in r.headers

@@ -141,7 +141,8 @@ def test_top_up_form(app, client, auth, db, run_jobs):
     r = client.post(pay_url, data={"csrf_token": token, "card_number": "4242 4242 4242 4242", "exp_month": "12",
                                    "exp_year": "2099", "cvc": "123", "name": "Top Upper"})
     assert r.status_code == 303 and "/account/payments/CH-" in r.headers["Location"]
-    done = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert r.headers["Location"].startswith("http://shop.test/account/payments/CH-")  # PUBLIC_URL, not the Host
+    done = client.get(r.headers["Location"].removeprefix("http://shop.test")).get_data(as_text=True)
     assert 'data-testid="charge-paid"' in done and "added to your wallet" in done
     run_jobs()
     assert wallet.balance(user.id) == 2500

@@ -3,9 +3,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DecimalField,
     EmailField,
-    IntegerField,
     PasswordField,
     SelectChoice,
     SelectField,
@@ -13,6 +11,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional, Regexp
 
+from ..security import DatabaseIntegerField, FiniteDecimalField
 from ..services import accounts
 
 
@@ -66,7 +65,7 @@ class DeleteAccountForm(FlaskForm):
 
 
 class HoldForm(FlaskForm):
-    book_id = IntegerField(validators=[InputRequired(), NumberRange(min=1)])
+    book_id = DatabaseIntegerField(validators=[InputRequired(), NumberRange(min=1)])
 
 
 class PlanForm(FlaskForm):
@@ -77,5 +76,5 @@ class PlanForm(FlaskForm):
 
 
 class TopUpForm(FlaskForm):
-    amount = DecimalField("Amount (USD)", places=2, validators=[InputRequired(message="Enter an amount."),
-                                                                 NumberRange(min=0, max=100000)])
+    amount = FiniteDecimalField("Amount (USD)", places=2, validators=[InputRequired(message="Enter an amount."),
+                                                                       NumberRange(min=0, max=100000)])

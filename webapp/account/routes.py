@@ -6,8 +6,9 @@ from flask_login import current_user, login_required
 from ..auth import session as auth_session
 from ..authz import owned_or_404
 from ..extensions import db
+from ..links import public_url
 from ..models import Address
-from ..services import accounts, crypto, payments, twofactor
+from ..services import accounts, crypto, payments, registration, twofactor
 from ..services.accounts import AccountError
 from ..utils import FAILED, attempt, attempt_flash, confirm_code, page_number, resend_code, safe_next
 from . import bp
@@ -34,12 +35,6 @@ def _signed_in():
     """Every /account page needs a signed-in user."""
 
 
-@bp.after_request
-def _no_store(response):
-    response.headers["Cache-Control"] = "no-store"  # personal data, one-time secrets
-    return response
-
-
 @bp.route("", methods=["GET", "POST"])
 def index():
     form = ProfileForm(obj=current_user)
@@ -47,7 +42,7 @@ def index():
             form, lambda: accounts.update_profile(current_user, form.full_name.data)) is not FAILED:
         flash("Your details are saved.", "success")
         return redirect(url_for("account.index"), 303)
-    return render_template("account/index.html", form=form, pending_email=accounts.pending_email_change(current_user))
+    return render_template("account/index.html", form=form, pending_email=registration.pending_email_change(current_user))
 
 
 @bp.get("/addresses")
@@ -80,7 +75,7 @@ def delete_address(address_id: int):
 @bp.route("/email", methods=["GET", "POST"])
 def change_email():
     form = EmailChangeForm()
-    if form.validate_on_submit() and attempt(form, lambda: accounts.request_email_change(
+    if form.validate_on_submit() and attempt(form, lambda: registration.request_email_change(
             current_user, form.email.data, form.password.data)) is not FAILED:
         flash("We sent a code to your new address. Enter it to finish the change.", "info")
         return redirect(url_for("account.confirm_email"), 303)
@@ -89,7 +84,7 @@ def change_email():
 
 @bp.route("/email/confirm", methods=["GET", "POST"])
 def confirm_email():
-    pending = accounts.pending_email_change(current_user)
+    pending = registration.pending_email_change(current_user)
     if pending is None:
         flash("There is no email change waiting.", "info")
         return redirect(url_for("account.index"))
@@ -102,7 +97,7 @@ def confirm_email():
 
 @bp.post("/email/resend")
 def resend_email_code():
-    pending = accounts.pending_email_change(current_user)
+    pending = registration.pending_email_change(current_user)
     if pending is None:
         return redirect(url_for("account.change_email"))
     resend_code(current_user, "change_email", new_email=pending.new_email)
@@ -127,17 +122,47 @@ def security():
 
 def _security_page(fresh_codes: list[str] | None = None):
     """The security page; freshly made recovery codes are shown in this one response only."""
+    from ..services import sessions
+
     return render_template("account/security.html", logins=accounts.recent_logins(current_user),
                            recovery_left=twofactor.remaining_recovery_codes(current_user) if current_user.has_2fa else 0,
-                           disable_form=PasswordConfirmForm(), fresh_codes=fresh_codes)
+                           disable_form=PasswordConfirmForm(), fresh_codes=fresh_codes,
+                           devices=sessions.active(current_user.id), device=sessions.device,
+                           is_current=lambda s: sessions.is_current(s, auth_session.current_token()))
 
 
 @bp.post("/security/sign-out-others")
 def sign_out_others():
-    accounts.end_other_sessions(current_user)
+    ended = accounts.end_other_sessions(current_user, keep_token=auth_session.current_token(),
+                                        reason="signed_out_elsewhere")
     db.session.commit()
-    auth_session.refresh_login(current_user)
-    flash("All your other sessions are signed out.", "success")
+    flash(f"Signed out on {ended} other device{'s' if ended != 1 else ''}." if ended else
+          "You were not signed in anywhere else.", "success")
+    return redirect(url_for("account.security"), 303)
+
+
+@bp.post("/security/sign-out-everywhere")
+def sign_out_everywhere():
+    accounts.end_other_sessions(current_user, reason="signed_out_everywhere")
+    db.session.commit()
+    auth_session.sign_out()
+    flash("You are signed out on every device, this one included.", "info")
+    return redirect(url_for("auth.login"), 303)
+
+
+@bp.post("/security/sessions/<int:session_id>/end")
+def end_session(session_id: int):
+    from ..services import sessions
+
+    if not sessions.end(current_user.id, session_id=session_id, reason="signed_out_from_another_device"):
+        flash("That device was already signed out.", "info")
+        return redirect(url_for("account.security"), 303)
+    db.session.commit()
+    if auth_session.current_token() and sessions.find(current_user.id, auth_session.current_token()) is None:
+        auth_session.sign_out()  # that was this device
+        flash("You are signed out.", "info")
+        return redirect(url_for("auth.login"), 303)
+    flash("That device is signed out.", "success")
     return redirect(url_for("account.security"), 303)
 
 
@@ -146,7 +171,10 @@ def setup_2fa():
     if current_user.has_2fa:
         return redirect(url_for("account.security"))
     # The secret waits in the session until confirmed, encrypted (the session cookie is only signed).
-    secret = crypto.decrypt(session[SETUP_KEY]) if session.get(SETUP_KEY) else None
+    try:
+        secret = crypto.decrypt(session[SETUP_KEY]) if session.get(SETUP_KEY) else None
+    except ValueError:  # begun under a data key removed since (services.keys): start again
+        secret = None
     if not secret:
         secret = twofactor.new_secret()
         session[SETUP_KEY] = crypto.encrypt(secret)
@@ -355,7 +383,7 @@ def _start_charge(kind: str, cents: int, back_endpoint: str, **details):
 
     try:
         _, url = charges.start(current_user, kind, cents, success_url=_charge_done_url,
-                               cancel_url=lambda c: url_for(back_endpoint, _external=True), **details)
+                               cancel_url=lambda c: public_url(back_endpoint), **details)
     except (charges.ChargeError, payments.PaymentError) as exc:
         db.session.rollback()
         flash(str(exc), "error")
@@ -365,7 +393,7 @@ def _start_charge(kind: str, cents: int, back_endpoint: str, **details):
 
 
 def _charge_done_url(charge) -> str:
-    return url_for("account.charge_done", reference=charge.reference, _external=True)
+    return public_url("account.charge_done", reference=charge.reference)
 
 
 @bp.get("/payments/<reference>")

@@ -37,9 +37,13 @@ class BookFilterForm(Form):
         self.genre.choices = [SelectChoice("", "All genres")] + [SelectChoice(str(i), name) for i, name in genres]
 
     def ok(self, name: str):
-        """A field's value, or None when it is invalid (an unknown sort or genre is ignored, not an error page)."""
+        """A field's value, or None when it is invalid or blank (an unknown sort or genre is ignored, not an error
+        page). Blank includes whitespace: Optional() takes "   " for empty and skips the choice check, so the raw
+        value would get through unchecked."""
         field = self[name]
-        return None if field.errors else field.data
+        if field.errors or (isinstance(field.data, str) and not field.data.strip()):
+            return None
+        return field.data
 
 
 class BookForm(FlaskForm):

@@ -24,6 +24,7 @@ from markupsafe import escape
 from ..auth.session import client_ip
 from ..extensions import db
 from ..htmx import is_htmx, render_page_or_partial
+from ..models.types import db_int
 from ..services import background, book_import, catalog_admin, stock
 from ..services.search import LANGUAGES
 from ..utils import FAILED, attempt, attempt_flash, safe_next
@@ -279,9 +280,9 @@ def books_import():
                           "the other columns are being imported.", "info")
                 return redirect(url_for("admin.books_import", task=task.id), 303)
     task = None
-    task_id = request.args.get("task", "")
-    if task_id.isdecimal() and len(task_id) <= 18:
-        task = background.get(int(task_id))
+    task_id = db_int(request.args.get("task"))
+    if task_id is not None:
+        task = background.get(task_id)
         if task is None or task.kind != "import:books":
             task = None
     context = task_context(task) if task is not None else {}

@@ -6,6 +6,7 @@ from flask_login import current_user
 from ..auth import session as auth_session
 from ..extensions import db
 from ..htmx import render_page_or_partial
+from ..links import public_url
 from ..models import User
 from ..services import staff
 from ..services.accounts import AccountError
@@ -33,8 +34,11 @@ def _user_or_404(user_id: int) -> User:
 @bp.get("/users/<int:user_id>")
 def user(user_id: int):
     found = _user_or_404(user_id)
+    from ..services import sessions
+
     return render_template("admin/user.html", user=found, role_form=RoleForm(role=found.role),
-                           action_form=ActionForm(), history=staff.audit_for(found))
+                           action_form=ActionForm(), history=staff.audit_for(found),
+                           devices=sessions.active(found.id), device=sessions.device)
 
 
 def _act(user_id: int, action, success: str):
@@ -92,8 +96,14 @@ def resend_verification(user_id: int):
 @bp.post("/users/<int:user_id>/force-password-reset")
 def force_password_reset(user_id: int):
     return _act(user_id, lambda u: staff.force_password_reset(
-        current_user, u, lambda token: url_for("auth.reset_password", token=token, _external=True),
+        current_user, u, lambda token: public_url("auth.reset_password", token=token),
         ip=auth_session.client_ip()), "The password is locked and a reset link was emailed.")
+
+
+@bp.post("/users/<int:user_id>/end-sessions")
+def end_sessions(user_id: int):
+    return _act(user_id, lambda u: staff.end_sessions(current_user, u, ip=auth_session.client_ip()),
+                "Signed out on every device.")
 
 
 @bp.get("/rentals")

@@ -20,7 +20,8 @@ class RegisterForm(FlaskForm):
             raise ValidationError(message)
 
     def validate_email(self, field):
-        for message in accounts.email_errors(field.data):
+        """The address's form only: whether it has an account is never said here (see registration.register)."""
+        for message in accounts.email_format_errors(field.data):
             raise ValidationError(message)
 
     def validate_password(self, field):

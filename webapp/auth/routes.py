@@ -7,8 +7,9 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..extensions import db, limiter
+from ..links import public_url
 from ..models import User
-from ..services import accounts, twofactor
+from ..services import accounts, registration, twofactor
 from ..services.accounts import AccountError
 from ..utils import FAILED, attempt, confirm_code, safe_next
 from ..utils import resend_code as send_new_code
@@ -18,7 +19,13 @@ from .forms import CodeForm, ForgotForm, LoginForm, RegisterForm, ResetForm, Sec
 
 
 def _account_key() -> str:
-    return "login:" + (request.form.get("login") or "").strip().lower()[:254]
+    """Wrong passwords count per account and per address: one bucket for the account however it is named
+    (username or email), so naming it twice does not double the guesses; and per address, so a stranger
+    elsewhere cannot lock the owner out by failing on purpose. (Spraying one account from many addresses is
+    slowed by the per-address limit and the password hash's cost; admins also need their second factor.)"""
+    login = (request.form.get("login") or "").strip().lower()[:254]
+    found = accounts.find_by_login(login)
+    return f"login:{f'user:{found.id}' if found else f'name:{login}'}:{request.remote_addr}"
 
 
 def _pending_key() -> str:
@@ -30,12 +37,6 @@ def _failed(response) -> bool:
     return response.status_code == 200  # the form came back with an error
 
 
-@bp.after_request
-def _no_store(response):
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit("20 per hour", methods=["POST"])
 def register():
@@ -43,12 +44,16 @@ def register():
         return redirect(url_for("account.index"))
     form = RegisterForm()
     if form.validate_on_submit():
-        user = attempt(form, lambda: accounts.register(form.username.data, form.email.data, form.password.data,
-                                                       ip=auth_session.client_ip()))
+        user = attempt(form, lambda: registration.register(
+            form.username.data, form.email.data, form.password.data, ip=auth_session.client_ip(),
+            sign_in_url=public_url("auth.login"), reset_url=public_url("auth.forgot_password")))
         if user is not FAILED:
-            auth_session.sign_in(user)
+            # The same answer, and the same next page, whether the address was new or already had an account
+            # (then `user` is None: its owner was emailed instead): this form tells no one who has one. Nobody
+            # is signed in until the emailed code is entered.
+            auth_session.start_registration(user, accounts.normalize_email(form.email.data))
             flash("Welcome to Folio! We sent a 6-digit code to your email address.", "success")
-            return redirect(url_for("auth.verify"), 303)
+            return redirect(url_for("auth.confirm_registration"), 303)
     hint = None
     if form.password.data:
         hint = accounts.check_password(form.password.data, username=form.username.data or "",
@@ -56,10 +61,51 @@ def register():
     return render_template("auth/register.html", form=form, password_hint=hint)
 
 
+@bp.route("/register/confirm", methods=["GET", "POST"])
+@limiter.limit("30 per 10 minutes", methods=["POST"])
+def confirm_registration():
+    """The code from the registration email signs the new account in. For an address that already had an
+    account there is no code to match: every code is wrong, in the same words and the same count."""
+    pending = auth_session.registration()
+    if pending is None:
+        flash("Please register, or sign in if you already have an account.", "info")
+        return redirect(url_for("auth.register"))
+    user = db.session.get(User, pending["uid"]) if pending.get("uid") else None
+    form = CodeForm()
+    if form.validate_on_submit():
+        if user is not None and user.is_active:
+            if confirm_code(form, user, "verify"):
+                auth_session.sign_in(user)
+                flash("Your email address is confirmed. Welcome to Folio!", "success")
+                return redirect(url_for("account.index"), 303)
+        else:
+            form.code.errors = [registration.wrong_code_message(auth_session.decoy_try())]
+    return render_template("auth/confirm_registration.html", form=form, email=pending["email"])
+
+
+@bp.post("/register/confirm/resend")
+@limiter.limit("10 per 10 minutes")
+def resend_registration_code():
+    pending = auth_session.registration()
+    if pending is None:
+        return redirect(url_for("auth.register"))
+    user = db.session.get(User, pending["uid"]) if pending.get("uid") else None
+    if user is not None and user.is_active and not user.is_verified:
+        send_new_code(user, "verify")
+    else:
+        wait = auth_session.decoy_resend(int(registration.RESEND_AFTER.total_seconds()))
+        if wait:
+            flash(str(accounts.ThrottledError(wait)), "error")
+        else:
+            flash("We sent you a new code.", "success")
+    return redirect(url_for("auth.confirm_registration"), 303)
+
+
 @bp.post("/register/validate/<field>")
 @limiter.limit("60 per minute")
 def validate_field(field: str):
-    """htmx inline validation: returns only the message for one field."""
+    """htmx inline validation: returns only the message for one field. The email field's is about its form only:
+    whether an address has an account is never said (RegisterForm.validate_email, registration.register)."""
     form = RegisterForm(meta={"csrf": True})
     if field not in ("username", "email", "password", "confirm"):
         abort(404)
@@ -97,6 +143,9 @@ def resend_code():
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("30 per 10 minutes", methods=["POST"], deduct_when=_failed)
 @limiter.limit("5 per 15 minutes", methods=["POST"], key_func=_account_key, deduct_when=_failed)
+# Failures are counted after the answer, so guesses sent all at once would pass the check together: every
+# attempt also counts, atomically, before it is tried (a person signing in needs far fewer).
+@limiter.limit("10 per 15 minutes", methods=["POST"], key_func=_account_key, scope="login-attempts")
 def login():
     if current_user.is_authenticated:
         return redirect(safe_next(url_for("catalog.home")))
@@ -125,7 +174,7 @@ def login():
 
 
 @bp.route("/login/2fa", methods=["GET", "POST"])
-@limiter.limit("5 per 5 minutes", methods=["POST"], key_func=_pending_key, deduct_when=_failed)
+@limiter.limit("5 per 5 minutes", methods=["POST"], key_func=_pending_key)  # every try counts, atomically
 def second_factor():
     pending = auth_session.pending()
     if pending is None:
@@ -167,7 +216,7 @@ def forgot_password():
     form = ForgotForm()
     if form.validate_on_submit():
         accounts.send_password_reset(form.email.data,
-                                     lambda token: url_for("auth.reset_password", token=token, _external=True))
+                                     lambda token: public_url("auth.reset_password", token=token))
         db.session.commit()
         flash("If that address belongs to an account, we sent it a link to reset the password. "
               "It is valid for one hour.", "info")

@@ -1,12 +1,15 @@
-"""Signing in and out: one place for session rotation and "who is pending 2FA"."""
+"""Signing in and out: one place for session rotation, the server-side session record, and "who is pending
+2FA". The request side of services.sessions: the user loader checks the session record on every request."""
 from __future__ import annotations
 
 import time
 
-from flask import request, session
-from flask_login import login_user, logout_user
+from flask import Flask, g, request, session
+from flask_login import current_user, login_user, logout_user
 
+from ..extensions import db, login_manager
 from ..models import User
+from ..services import sessions
 
 PENDING_KEY = "pending_2fa"
 PENDING_TTL = 300  # seconds to type the second factor
@@ -21,6 +24,11 @@ def user_agent() -> str:
     return request.headers.get("User-Agent", "")[:300]
 
 
+def current_token() -> str | None:
+    """The token of the session this request is signed in with (None for visitors)."""
+    return getattr(current_user, "login_token", None) if current_user.is_authenticated else None
+
+
 def rotate_session() -> None:
     """Start a fresh session (no fixation), carrying over only what the shopper needs."""
     kept = {k: session[k] for k in KEEP_ACROSS_LOGIN if k in session}
@@ -28,21 +36,34 @@ def rotate_session() -> None:
     session.update(kept)
 
 
+def _login(user: User, remember: bool) -> None:
+    """A new session record for this device, and the cookies that name it. Commits."""
+    user.login_token = sessions.start(user.id, ip=client_ip(), user_agent=user_agent(), remember=remember)
+    db.session.commit()
+    login_user(user, remember=remember)
+    session.permanent = True
+
+
 def sign_in(user: User, remember: bool = False) -> None:
     from ..cart.store import merge_visitor_cart
 
     rotate_session()
-    login_user(user, remember=remember)
-    session.permanent = True
+    _login(user, remember)
     merge_visitor_cart(user)
 
 
 def refresh_login(user: User) -> None:
-    """Keep the current session signed in after session_version changed (password change)."""
-    login_user(user, remember=False)
+    """Keep this device signed in after every session of the user was ended (a password change): a new
+    session record, without remember-me (the old remember cookie named the ended one)."""
+    _login(user, remember=False)
 
 
 def sign_out() -> None:
+    """End this device's session on the server, then forget the cookies."""
+    token = current_token()
+    if token:
+        sessions.end(current_user.id, token=token, reason="signed_out")
+        db.session.commit()
     logout_user()
     session.clear()
 
@@ -62,3 +83,79 @@ def pending() -> dict | None:
 
 def clear_pending() -> None:
     session.pop(PENDING_KEY, None)
+
+
+REGISTERING_KEY = "registering"
+REGISTERING_TTL = 3600
+
+
+def start_registration(user: User | None, email: str) -> None:
+    """After the register form: remember, without signing in, whose code this browser may enter. `user` is None
+    when the address already had an account (its owner was emailed): the confirmation page then answers every
+    code and every "send again" as it would for a real one, so it tells nothing either."""
+    kept = {k: session[k] for k in KEEP_ACROSS_LOGIN if k in session}
+    session.clear()
+    session.update(kept)
+    session[REGISTERING_KEY] = {"uid": user.id if user else None, "email": email, "t": int(time.time()),
+                                "tries": 0, "sent": int(time.time())}
+
+
+def registration() -> dict | None:
+    data = session.get(REGISTERING_KEY)
+    if not data or time.time() - data.get("t", 0) > REGISTERING_TTL:
+        session.pop(REGISTERING_KEY, None)
+        return None
+    return data
+
+
+def decoy_try() -> int:
+    """Count a code entered for an address that already had an account; returns the tries so far."""
+    data = dict(session[REGISTERING_KEY])
+    data["tries"] = data.get("tries", 0) + 1
+    session[REGISTERING_KEY] = data
+    return data["tries"]
+
+
+def decoy_resend(wait: int) -> int:
+    """Seconds still to wait before "send again" (as the real throttle says), or 0 and the clock restarts."""
+    data = dict(session[REGISTERING_KEY])
+    left = data.get("sent", 0) + wait - int(time.time())
+    if left > 0:
+        return left
+    data.update(sent=int(time.time()), tries=0)
+    session[REGISTERING_KEY] = data
+    return 0
+
+
+def load_user(login_id: str) -> User | None:
+    """Flask-Login's loader, for the session cookie and the remember cookie alike: "<user id>:<token>" signs
+    the request in only while that session record is live and the account active."""
+    user_id, _, token = (login_id or "").partition(":")
+    if not user_id.isdigit() or len(user_id) > 18 or not token:
+        return None
+    record = sessions.find(int(user_id), token)
+    if record is None:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.is_active:
+        return None
+    user.login_token = token
+    if sessions.touch_due(record):
+        g.folio_touch_session = record.id
+    return user
+
+
+def install(app: Flask) -> None:
+    login_manager.user_loader(load_user)
+
+    @app.after_request
+    def _touch_session(response):
+        """Note when a session was last used (at most every few minutes): after the view, in its own commit."""
+        session_id = g.pop("folio_touch_session", None)
+        if session_id is not None:
+            try:
+                sessions.touch(session_id, client_ip())
+                db.session.commit()
+            except Exception:  # never fail a response for a last-seen time
+                db.session.rollback()
+        return response

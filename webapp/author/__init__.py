@@ -28,10 +28,4 @@ def _linked_authors_only():
     return None
 
 
-@bp.after_request
-def _no_store(response):
-    response.headers["Cache-Control"] = "no-store"  # private figures, bank details
-    return response
-
-
 from . import routes  # noqa: E402,F401

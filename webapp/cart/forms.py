@@ -4,16 +4,18 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from ..security import DatabaseIntegerField
+
 
 class AddForm(FlaskForm):
-    book_id = IntegerField(validators=[InputRequired(), NumberRange(min=1)])
+    book_id = DatabaseIntegerField(validators=[InputRequired(), NumberRange(min=1)])
     mode = SelectField(choices=[SelectChoice("buy", "Buy"), SelectChoice("rent", "Rent")], default="buy")
     quantity = IntegerField("Quantity", default=1, validators=[Optional(), NumberRange(min=1, max=99)])
     days = IntegerField("Days", default=7, validators=[Optional(), NumberRange(min=1, max=365)])
 
 
 class LineForm(FlaskForm):
-    book_id = IntegerField(validators=[InputRequired(), NumberRange(min=1)])
+    book_id = DatabaseIntegerField(validators=[InputRequired(), NumberRange(min=1)])
     mode = HiddenField(validators=[DataRequired()])
     quantity = IntegerField("Quantity", validators=[Optional(), NumberRange(min=0, max=99)])
     days = IntegerField("Days", validators=[Optional(), NumberRange(min=1, max=365)])

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from wtforms import BooleanField, DecimalField, Form, IntegerField, SearchField, SelectChoice, SelectField
+from wtforms import BooleanField, Form, IntegerField, SearchField, SelectChoice, SelectField
 from wtforms.validators import NumberRange, Optional
 
+from ..security import FiniteDecimalField
 from ..services.search import LANGUAGES, SORTS, BookQuery
 
 
@@ -14,8 +15,10 @@ class BookFilterForm(Form):
     genre = SelectField("Genre", choices=[SelectChoice("", "All genres")], validators=[Optional()])
     language = SelectField("Language", validators=[Optional()], choices=[SelectChoice("", "Any language")] + [
         SelectChoice(code, name) for code, name in sorted(LANGUAGES.items(), key=lambda kv: kv[1])])
-    min_price = DecimalField("Min price ($)", places=2, validators=[Optional(), NumberRange(min=0, max=100000)])
-    max_price = DecimalField("Max price ($)", places=2, validators=[Optional(), NumberRange(min=0, max=100000)])
+    min_price = FiniteDecimalField("Min price ($)", places=2,
+                                   validators=[Optional(), NumberRange(min=0, max=100000)])
+    max_price = FiniteDecimalField("Max price ($)", places=2,
+                                   validators=[Optional(), NumberRange(min=0, max=100000)])
     in_stock = BooleanField("In stock only")
     sort = SelectField("Sort by", choices=[SelectChoice(k, v) for k, v in SORTS.items()], validators=[Optional()])
     page = IntegerField("Page", validators=[Optional(), NumberRange(min=1, max=1_000_000)])

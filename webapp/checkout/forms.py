@@ -8,7 +8,9 @@ from wtforms.validators import Length, Optional, Regexp, ValidationError
 class CheckoutForm(FlaskForm):
     """Ship to a saved address, or to a new one (validated only when chosen)."""
 
-    address_id = RadioField("Ship to", validators=[Optional()], validate_choice=True, choices=[])
+    # No Optional(): it would stop the checks when the choice is missing, and a POST without one would reach
+    # the order with no address at all (a 500). Missing means a new address, checked like one.
+    address_id = RadioField("Ship to", default="new", validate_choice=True, choices=[])
     full_name = StringField("Recipient name", validators=[Optional(), Length(max=120)])
     line1 = StringField("Address line 1", validators=[Optional(), Length(max=200)])
     line2 = StringField("Address line 2", validators=[Optional(), Length(max=200)])

@@ -7,6 +7,7 @@ from ..auth import session as auth_session
 from ..authz import owned_or_404
 from ..cart import store
 from ..extensions import db
+from ..links import public_url
 from ..models import Address, Book
 from ..services import accounts, cart, checkout, orders, payments, wallet
 from ..services.checkout import CheckoutError, ShippingAddress
@@ -55,7 +56,7 @@ def index():
             order, pay_url = checkout.start_checkout(
                 current_user, items, address, code=code,
                 success_url=_success_url,
-                cancel_url=lambda o: url_for("checkout.cancelled", number=o.number, _external=True),
+                cancel_url=lambda o: public_url("checkout.cancelled", number=o.number),
                 use_wallet=bool(form.use_wallet.data), token=form.token.data or None)
         except SoldOut as exc:
             db.session.rollback()
@@ -79,7 +80,7 @@ def index():
 
 
 def _success_url(order) -> str:
-    return url_for("checkout.success", number=order.number, _external=True)
+    return public_url("checkout.success", number=order.number)
 
 
 def _resubmitted():

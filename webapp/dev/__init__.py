@@ -1,4 +1,5 @@
-"""Development-only pages (the email outbox). 404 unless DEV_OUTBOX_ENABLED."""
+"""Development-only pages (the email outbox). Registered only outside production and with DEV_OUTBOX_ENABLED
+(webapp.create_app); the check below is a second guard."""
 from flask import Blueprint, abort, current_app
 
 bp = Blueprint("dev", __name__, url_prefix="/dev")

@@ -32,6 +32,7 @@ from .reports import (
     WeeklySummarySend,
 )
 from .search import SearchTerm
+from .sessions import UserSession
 from .tasks import TASK_STATUSES, BackgroundTask
 from .types import UTCDateTime, utcnow
 from .users import ROLES, Address, AuditLog, EmailCode, LoginEvent, RecoveryCode, User
@@ -47,5 +48,5 @@ __all__ = [
     "WALLET_REASONS", "WalletEntry", "HOLD_STATUSES", "OPEN_HOLD", "TIERS", "Charge", "Hold", "Subscription",
     "OUTBOX_STATUSES", "PAYMENT_ISSUE_KINDS", "OutboxMessage", "PaymentIssue",
     "ReportRollupState", "SalesAuthorTotal", "SalesBookTotal", "SalesDaily", "SalesDailyGenre", "SalesDailyTotal",
-    "WeeklySummarySend",
+    "WeeklySummarySend", "UserSession",
 ]

@@ -30,8 +30,8 @@ class User(UserMixin, db.Model):
     is_active_account: Mapped[bool] = mapped_column(default=True, server_default=true())
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    # Bumped on password change/reset, deactivation and "log out everywhere": every other
-    # session's login id stops matching and Flask-Login treats it as logged out.
+    # Bumped on password change/reset, deactivation and "sign out everywhere": a sign-in waiting for its
+    # second factor (auth.session.set_pending) stops matching. Sessions themselves end in user_sessions.
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     totp_secret: Mapped[str | None] = mapped_column(String(255))  # encrypted (services.crypto)
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -46,8 +46,12 @@ class User(UserMixin, db.Model):
         back_populates="user", cascade="all, delete-orphan", order_by="Address.id", lazy="selectin"
     )
 
+    # The token of the signed-in session this request belongs to (services.sessions); set at sign-in and by
+    # the user loader, never stored on the row. Flask-Login keeps get_id() in the session and remember cookies.
+    login_token = None
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        return f"{self.id}:{self.login_token or ''}"
 
     @property
     def is_active(self) -> bool:  # Flask-Login: deactivated users cannot log in

@@ -1,4 +1,5 @@
-"""Accounts: registration, email codes, sign-in, passwords, email change, deletion.
+"""Accounts: validation rules, sign-in, passwords and reset links, profile and addresses, deletion. Registration
+and the emailed codes are services.registration; signed-in sessions are services.sessions.
 
 Plain functions over the session; views pass in what they know about the request (ip,
 user agent). Rule violations raise AccountError with per-field messages; callers commit.
@@ -7,29 +8,25 @@ from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 from zxcvbn import zxcvbn
 
 from ..extensions import db
 from ..models import Address, EmailCode, LoginEvent, RecoveryCode, User, utcnow
 from . import audit, mail
-from .crypto import keyed_hash, same
 from .passwords import hash_password, needs_rehash, verify_password
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{3,30}$")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
-CODE_TTL = timedelta(minutes=15)
-CODE_MAX_ATTEMPTS = 5
-RESEND_AFTER = timedelta(seconds=60)
 RESET_MAX_AGE = 3600
+RESET_USED = "This reset link has already been used or is no longer valid."
 UNUSABLE_PASSWORD = "!unusable"
 _DUMMY_HASH = None
 
@@ -69,6 +66,15 @@ def normalize_email(email: str) -> str:
     except EmailNotValidError as exc:
         raise AccountError(str(exc), "email") from None
     return result.normalized.lower()
+
+
+def email_format_errors(email: str) -> list[str]:
+    """What is wrong with the address itself, never whether an account has it (registration uses this)."""
+    try:
+        normalize_email(email)
+    except AccountError as exc:
+        return exc.errors["email"]
+    return []
 
 
 def email_errors(email: str, *, exclude_user_id: int | None = None) -> list[str]:
@@ -118,82 +124,6 @@ def check_password(password: str, *, username: str = "", email: str = "") -> Pas
     return check
 
 
-# ---- registration and email codes ----
-
-def register(username: str, email: str, password: str, *, ip: str | None = None) -> User:
-    username = (username or "").strip()
-    errors = {"username": username_errors(username), "email": email_errors(email)}
-    errors["password"] = check_password(password, username=username, email=email).errors
-    errors = {k: v for k, v in errors.items() if v}
-    if errors:
-        raise AccountError(errors)
-    user = User(username=username, email=normalize_email(email), password_hash=hash_password(password),
-                role="customer", password_changed_at=utcnow())
-    db.session.add(user)
-    db.session.flush()
-    issue_code(user, "verify")
-    audit.record("user.registered", actor_id=user.id, object_type="user", object_id=user.id, ip=ip)
-    return user
-
-
-def _latest_code(user: User, purpose: str) -> EmailCode | None:
-    return db.session.scalar(
-        select(EmailCode).where(EmailCode.user_id == user.id, EmailCode.purpose == purpose)
-        .order_by(EmailCode.created_at.desc(), EmailCode.id.desc()).limit(1)
-    )
-
-
-def issue_code(user: User, purpose: str, *, new_email: str | None = None, throttle: bool = True) -> EmailCode:
-    """Send a fresh 6-digit code (replacing older ones). Throttled to one a minute."""
-    latest = _latest_code(user, purpose)
-    now = utcnow()
-    if throttle and latest and latest.created_at > now - RESEND_AFTER:
-        raise ThrottledError(int((latest.created_at + RESEND_AFTER - now).total_seconds()) + 1)
-    db.session.execute(update(EmailCode).where(EmailCode.user_id == user.id, EmailCode.purpose == purpose,
-                                               EmailCode.used_at.is_(None)).values(used_at=now))
-    code = f"{secrets.randbelow(10**6):06d}"
-    record = EmailCode(user_id=user.id, purpose=purpose, new_email=new_email, expires_at=now + CODE_TTL,
-                       code_hash=keyed_hash(f"{user.id}:{code}", "email-code"), created_at=now)
-    db.session.add(record)
-    shop = current_app.config["SHOP_NAME"]
-    if purpose == "verify":
-        subject, intro = f"Your {shop} verification code: {code}", "Welcome! Confirm your email address"
-    else:
-        subject, intro = f"Confirm your new {shop} email: {code}", "Confirm this new email address for your account"
-    mail.send(new_email or user.email, subject,
-              f"Hello {user.display_name},\n\n{intro} with this code:\n\n    {code}\n\n"
-              f"It is valid for 15 minutes. If you did not ask for it, you can ignore this email.\n\n— {shop}")
-    return record
-
-
-def confirm_code(user: User, purpose: str, code: str) -> None:
-    """Check a code; on success apply it (verify / change email). Wrong tries are counted; callers commit."""
-    record = _latest_code(user, purpose)
-    now = utcnow()
-    if record is None or record.used_at is not None:
-        raise AccountError("There is no code waiting. Ask for a new one.", "code")
-    if record.expires_at < now:
-        raise AccountError("That code has expired. Ask for a new one.", "code")
-    if record.attempts >= CODE_MAX_ATTEMPTS:
-        raise AccountError("Too many wrong tries. Ask for a new code.", "code")
-    if not same(record.code_hash, keyed_hash(f"{user.id}:{(code or '').strip()}", "email-code")):
-        record.attempts += 1
-        left = CODE_MAX_ATTEMPTS - record.attempts
-        raise AccountError("That code is not right. " + (f"{left} tries left." if left else
-                           "No tries left: ask for a new code."), "code")
-    record.used_at = now
-    if purpose == "verify":
-        user.email_verified_at = now
-    elif purpose == "change_email":
-        if email_errors(record.new_email, exclude_user_id=user.id):
-            raise AccountError("That email address is now used by another account.", "code")
-        old = user.email
-        user.email = record.new_email
-        user.email_verified_at = now
-        audit.record("user.email_changed", actor_id=user.id, object_type="user", object_id=user.id,
-                     before={"email": old}, after={"email": user.email})
-
-
 # ---- sign-in ----
 
 def find_by_login(login: str) -> User | None:
@@ -234,19 +164,32 @@ def recent_logins(user: User, limit: int = 15) -> list[LoginEvent]:
                                    .order_by(LoginEvent.created_at.desc(), LoginEvent.id.desc()).limit(limit)))
 
 
-def end_other_sessions(user: User) -> None:
-    """Invalidate every session and remember-me cookie of this user (the caller re-logs the current one)."""
+def end_other_sessions(user: User, *, keep_token: str | None = None, reason: str = "signed_out_everywhere") -> int:
+    """End every session and remember-me cookie of this user at once (but the one `keep_token` names), and any
+    sign-in waiting for its second factor. Returns how many sessions ended."""
+    from . import sessions
+
     user.session_version = (user.session_version or 1) + 1
+    return sessions.end_all(user.id, reason=reason, keep_token=keep_token)
 
 
 # ---- passwords ----
 
-def set_password(user: User, new_password: str) -> None:
+def set_password(user: User, new_password: str, *,
+                 changed_meanwhile: str = "Your password was changed meanwhile. Please try again.") -> None:
+    """Replace the password this request checked (`user.password_hash` as read) in one conditional UPDATE: when
+    another request changed it first, nothing changes and AccountError(changed_meanwhile) says so."""
     check = check_password(new_password, username=user.username, email=user.email)
     if check.errors:
         raise AccountError({"password": check.errors})
-    user.password_hash = hash_password(new_password)
-    user.password_changed_at = utcnow()
+    checked, new_hash, now = user.password_hash, hash_password(new_password), utcnow()
+    if not db.session.execute(
+            update(User).where(User.id == user.id, User.password_hash == checked)
+            .values(password_hash=new_hash, password_changed_at=now)
+            .execution_options(synchronize_session=False)).rowcount:
+        raise AccountError(changed_meanwhile)
+    set_committed_value(user, "password_hash", new_hash)
+    set_committed_value(user, "password_changed_at", now)
     end_other_sessions(user)
 
 
@@ -298,13 +241,15 @@ def user_for_reset_token(token: str) -> User:
     user = db.session.get(User, data.get("uid")) if isinstance(data, dict) else None
     if user is None or not user.is_active_account or user.deleted_at is not None or \
             data.get("pw") != _password_fingerprint(user):
-        raise AccountError("This reset link has already been used or is no longer valid.")
+        raise AccountError(RESET_USED)
     return user
 
 
 def reset_password(token: str, new_password: str, *, ip: str | None = None) -> User:
+    """Use a reset link once: the token names the password it replaces, and the change is conditional on that
+    password still being there, so of several requests racing with one link only one changes it (and audits)."""
     user = user_for_reset_token(token)
-    set_password(user, new_password)
+    set_password(user, new_password, changed_meanwhile=RESET_USED)
     audit.record("user.password_reset", actor_id=user.id, object_type="user", object_id=user.id, ip=ip)
     return user
 
@@ -316,25 +261,6 @@ def update_profile(user: User, full_name: str | None) -> None:
     if len(full_name) > 120:
         raise AccountError("Use at most 120 characters.", "full_name")
     user.full_name = full_name or None
-
-
-def request_email_change(user: User, new_email: str, password: str) -> EmailCode:
-    if not verify_password(user.password_hash, password or ""):
-        raise AccountError("Your password is not right.", "password")
-    errors = email_errors(new_email, exclude_user_id=user.id)
-    if errors:
-        raise AccountError({"email": errors})
-    normalized = normalize_email(new_email)
-    if normalized == user.email:
-        raise AccountError("That is already your email address.", "email")
-    return issue_code(user, "change_email", new_email=normalized)
-
-
-def pending_email_change(user: User) -> EmailCode | None:
-    code = _latest_code(user, "change_email")
-    if code and code.used_at is None and code.expires_at > utcnow():
-        return code
-    return None
 
 
 ADDRESS_FIELDS = ("full_name", "line1", "line2", "city", "region", "postcode", "country", "phone")
@@ -402,7 +328,7 @@ def delete_account(user: User, password: str, *, ip: str | None = None) -> None:
     user.email_verified_at = None
     user.is_active_account = False
     user.deleted_at = utcnow()
-    end_other_sessions(user)
+    end_other_sessions(user, reason="account_deleted")
     for address in list(user.addresses):
         db.session.delete(address)
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))

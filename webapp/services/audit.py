@@ -9,6 +9,7 @@ from sqlalchemy import and_, func, or_, select, text
 
 from ..extensions import db
 from ..models import AuditLog, User
+from ..models.types import db_int
 
 
 def record(action: str, *, actor_id: int | None = None, object_type: str | None = None,
@@ -25,7 +26,7 @@ def record(action: str, *, actor_id: int | None = None, object_type: str | None 
 
 OBJECT_TYPES = ("user", "order", "book", "discount", "rental", "hold", "charge", "payment_issue")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_CURSOR = re.compile(r"(\d{1,18})_(\d{1,18})", re.ASCII)  # within a database integer
+_CURSOR = re.compile(r"(\d{1,18})_(\d{1,10})", re.ASCII)  # microseconds since 1970 _ an id (models.types.db_int)
 
 
 @dataclass
@@ -45,8 +46,11 @@ def _parse_cursor(cursor: str | None) -> tuple[datetime, int] | None:
     match = _CURSOR.fullmatch(cursor or "")
     if not match:
         return None
+    entry_id = db_int(match.group(2))
+    if entry_id is None:
+        return None
     try:
-        return _EPOCH + timedelta(microseconds=int(match.group(1))), int(match.group(2))
+        return _EPOCH + timedelta(microseconds=int(match.group(1))), entry_id
     except OverflowError:
         return None
 
@@ -90,8 +94,9 @@ def resolve_actor(actor: str) -> int | None | bool:
     actor = (actor or "").strip()
     if actor.lower() == "system":
         return None
-    if actor.lstrip("#").isdigit() and len(actor) < 12:
-        found = db.session.scalar(select(User.id).where(User.id == int(actor.lstrip("#"))))
+    user_id = db_int(actor.lstrip("#"))
+    if user_id is not None:
+        found = db.session.scalar(select(User.id).where(User.id == user_id))
     else:
         found = db.session.scalar(select(User.id).where(or_(func.lower(User.username) == actor.lower(),
                                                              User.email == actor.lower())).limit(1))

@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import case, exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
@@ -343,7 +344,7 @@ def save_author(author: Author | None, *, actor: User, name: str, bio: str | Non
     diff.set(author, "goodreads_url", clean_goodreads(goodreads_url))
     diff.set(author, "user_id", user.id if user else None)
     to_delete = _apply_photo(author, diff, photo, remove_photo)
-    db.session.flush()
+    _flush_unique(name, user, stored_photo=author.photo_path if photo is not None else None)
     if creating or diff.after:
         audit.record("admin.author_created" if creating else "admin.author_updated", actor_id=actor.id,
                      object_type="author", object_id=author.id, before=None if creating else diff.before,
@@ -351,6 +352,22 @@ def save_author(author: Author | None, *, actor: User, name: str, bio: str | Non
     if user is not None and user.role == "customer" and "user_id" in diff.after:
         staff.change_role(actor, user, "author", ip=ip)  # audited there
     return author, to_delete
+
+
+def _flush_unique(name: str, user: User | None, *, stored_photo: str | None) -> None:
+    """Two admins saving at once: the unique indexes decide (the slug, made from the name; the linked account),
+    and the one that lost is told what happened instead of getting a 500. The photo stored for the lost save is
+    deleted (nothing will point at it). The transaction is spoilt then (no savepoint: begin_nested() would flush
+    the new row before it begins): the caller rolls back, as for any AuthorError."""
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        if stored_photo:
+            uploads.delete(stored_photo)
+        if user is not None and "user_id" in str(exc.orig):
+            raise AuthorError({"user_login": ["That account was linked to another author just now."]}) from None
+        raise AuthorError({"name": [f"Another author named “{name}” was saved just now, at the same time. Check the "
+                                    "authors list; to add a second author of that name, save again."]}) from None
 
 
 def delete_author(author: Author, *, actor: User, ip: str | None = None) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, or_, select
 
 from ..models import ROLES, AuditLog, User
-from . import accounts, audit, paging
+from . import accounts, audit, paging, registration
 from .accounts import AccountError
 
 STATUSES = {"active": "Active", "unverified": "Unverified", "deactivated": "Deactivated", "deleted": "Deleted"}
@@ -55,7 +55,7 @@ def set_active(actor: User, user: User, active: bool, *, ip: str | None = None) 
     _guard_self(actor, user, "deactivate")
     user.is_active_account = active
     if not active:
-        accounts.end_other_sessions(user)  # logged out everywhere
+        accounts.end_other_sessions(user, reason="deactivated")  # signed out everywhere
     audit.record("admin.user_reactivated" if active else "admin.user_deactivated", actor_id=actor.id,
                  object_type="user", object_id=user.id, before={"active": not active}, after={"active": active}, ip=ip)
 
@@ -65,7 +65,7 @@ def resend_verification(actor: User, user: User, *, ip: str | None = None) -> No
         raise AccountError("This email address is already verified.")
     if user.deleted_at is not None:
         raise AccountError("This account was deleted.")
-    accounts.issue_code(user, "verify")
+    registration.issue_code(user, "verify")
     audit.record("admin.user_verification_resent", actor_id=actor.id, object_type="user", object_id=user.id, ip=ip)
 
 
@@ -75,7 +75,7 @@ def force_password_reset(actor: User, user: User, reset_url_for, *, ip: str | No
         raise AccountError("This account was deleted.")
     _guard_self(actor, user, "force a password reset on")
     user.password_hash = accounts.UNUSABLE_PASSWORD + ":" + user.password_hash[-16:]
-    accounts.end_other_sessions(user)
+    accounts.end_other_sessions(user, reason="password_reset_by_staff")
     from . import mail
 
     mail.send(user.email, "Please choose a new password",
@@ -84,6 +84,14 @@ def force_password_reset(actor: User, user: User, reset_url_for, *, ip: str | No
               f"{reset_url_for(accounts.reset_token(user))}\n\nIf the link expires, use 'Forgot password' on the "
               f"sign-in page.")
     audit.record("admin.user_password_reset_forced", actor_id=actor.id, object_type="user", object_id=user.id, ip=ip)
+
+
+def end_sessions(actor: User, user: User, *, ip: str | None = None) -> int:
+    """Sign the user out on every device at once (a lost phone, a shared computer). Returns how many ended."""
+    ended = accounts.end_other_sessions(user, reason="ended_by_staff")
+    audit.record("admin.user_sessions_ended", actor_id=actor.id, object_type="user", object_id=user.id, ip=ip,
+                 after={"sessions_ended": ended})
+    return ended
 
 
 def audit_for(user: User, limit: int = 30) -> list[AuditLog]:

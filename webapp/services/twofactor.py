@@ -9,7 +9,8 @@ import pyotp
 import qrcode
 import qrcode.image.svg
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import RecoveryCode, User, utcnow
@@ -91,15 +92,22 @@ def remaining_recovery_codes(user: User) -> int:
 
 
 def verify(user: User, code: str) -> str | None:
-    """'totp' or 'recovery_code' when the code signs the user in (each usable once), else None."""
+    """'totp' or 'recovery_code' when the code signs the user in (each usable once), else None.
+
+    Each is consumed by one conditional UPDATE, so of many requests racing with one code exactly one wins
+    (the row, not the copy of it this request read, decides)."""
     if not user.has_2fa:
         return None
     code = (code or "").strip()
     step = _step_matching(decrypt(user.totp_secret), code)
     if step is not None:
-        if user.totp_last_step is not None and step <= user.totp_last_step:
-            return None  # a code already used (replay)
-        user.totp_last_step = step
+        won = db.session.execute(
+            update(User).where(User.id == user.id,
+                               or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+            .values(totp_last_step=step).execution_options(synchronize_session=False)).rowcount
+        if not won:
+            return None  # this step or a later one was already used (a replay, or another request won)
+        set_committed_value(user, "totp_last_step", step)
         return "totp"
     raw = code.lower().replace("-", "").replace(" ", "")
     if len(raw) == 10:
@@ -107,7 +115,13 @@ def verify(user: User, code: str) -> str | None:
         for record in db.session.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id,
                                                                     RecoveryCode.used_at.is_(None))):
             if same(record.code_hash, wanted):
-                record.used_at = utcnow()
+                now = utcnow()
+                won = db.session.execute(
+                    update(RecoveryCode).where(RecoveryCode.id == record.id, RecoveryCode.used_at.is_(None))
+                    .values(used_at=now).execution_options(synchronize_session=False)).rowcount
+                if not won:
+                    return None  # another request used it first
+                set_committed_value(record, "used_at", now)
                 return "recovery_code"
     return None
 

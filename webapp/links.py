@@ -1,0 +1,21 @@
+"""Absolute links that leave the site: in emails, and the return addresses given to the payment provider.
+
+They are built from the configured PUBLIC_URL, never from the request: a request's Host (or X-Forwarded-Host)
+header is whatever the client sent, so `url_for(..., _external=True)` would let anyone who can ask for a
+password reset mail a victim a link to their own site carrying a valid reset token, or send a shopper back
+from Stripe to a look-alike shop. The URL adapter here is bound to PUBLIC_URL alone, so it gives the same
+answer inside a request, in a worker and in a CLI command.
+"""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import current_app
+
+
+def public_url(endpoint: str, **values) -> str:
+    """The absolute URL of `endpoint` (a full endpoint name, e.g. "auth.reset_password") on PUBLIC_URL."""
+    base = urlsplit(current_app.config["PUBLIC_URL"].rstrip("/"))
+    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
+    current_app.inject_url_defaults(endpoint, values)
+    return adapter.build(endpoint, values, force_external=True)
