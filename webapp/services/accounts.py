@@ -148,7 +148,11 @@ def authenticate(login: str, password: str) -> User | None:
     if not verify_password(user.password_hash, password or ""):
         return None
     if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        # Only over the hash just checked: a reset committed meanwhile must not be undone by an old password.
+        checked, new_hash = user.password_hash, hash_password(password)
+        if db.session.execute(update(User).where(User.id == user.id, User.password_hash == checked)
+                              .values(password_hash=new_hash).execution_options(synchronize_session=False)).rowcount:
+            set_committed_value(user, "password_hash", new_hash)
     return user if user.is_active else None
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..models import RecoveryCode, User, utcnow
-from . import audit
+from . import audit, locks
 from .accounts import AccountError
 from .crypto import decrypt, encrypt, keyed_hash, same
 from .passwords import verify_password
@@ -58,6 +58,11 @@ def enable(user: User, secret: str, code: str, *, ip: str | None = None) -> list
     step = _step_matching(secret, code)
     if step is None:
         raise AccountError("That code does not match. Check the time on your phone and try the next code.", "code")
+    locks.customer(user.id)  # two tabs setting 2FA up at once: the second finds it on and changes nothing
+    db.session.refresh(user)
+    if user.has_2fa:
+        raise AccountError("Two-factor authentication was just turned on (in another window?). Turn it off first "
+                           "to set it up again.", "code")
     user.totp_secret = encrypt(secret)
     user.totp_enabled_at = utcnow()
     user.totp_last_step = step
@@ -67,6 +72,8 @@ def enable(user: User, secret: str, code: str, *, ip: str | None = None) -> list
 
 
 def regenerate_recovery_codes(user: User) -> list[str]:
+    """Ten new codes replacing the old ones; serialised per customer, so two at once leave ten valid, not 20."""
+    locks.customer(user.id)
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     codes = []
     for _ in range(RECOVERY_CODES):
