@@ -19,7 +19,12 @@ load_dotenv(BASE_DIR / ".env")
 
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
-    return int(raw) if raw not in (None, "") else default
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"Folio config: {name} must be a whole number, not {raw!r}") from None
 
 
 def _bool(name: str, default: bool = False) -> bool:
@@ -209,9 +214,13 @@ TESTING_WEBHOOK_SECRET = "whsec_test_secret"
 PUBLIC_WEBHOOK_SECRETS = (OFFLINE_WEBHOOK_SECRET, TESTING_WEBHOOK_SECRET)
 
 
+DEV_SECRET_KEY = "dev-only-insecure-key-change-me"
+PUBLIC_SECRET_KEYS = (DEV_SECRET_KEY, "testing-secret-key")
+
+
 class DevelopmentConfig(Config):
     NAME = "development"
-    SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-insecure-key-change-me"
+    SECRET_KEY = os.environ.get("SECRET_KEY") or DEV_SECRET_KEY
     # The offline gateway's secret only while the offline gateway is in use: with Stripe keys, Stripe's own.
     STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET") or (
         None if os.environ.get("STRIPE_SECRET_KEY") else OFFLINE_WEBHOOK_SECRET)
@@ -265,7 +274,12 @@ class ProductionConfig(Config):
         if os.environ["STRIPE_WEBHOOK_SECRET"].strip() in PUBLIC_WEBHOOK_SECRETS:
             raise SystemExit("Folio production config: STRIPE_WEBHOOK_SECRET is a public value from Folio's source; "
                              "set the signing secret of your Stripe webhook endpoint (whsec_...)")
-        cls.SECRET_KEY = os.environ["SECRET_KEY"]
+        secret_key = os.environ["SECRET_KEY"]
+        if len(secret_key) < 32 or secret_key in PUBLIC_SECRET_KEYS:
+            raise SystemExit("Folio production config: SECRET_KEY is too short (under 32 characters) or a public value "
+                             "from Folio's source; use a random one (`python -c 'import secrets; "
+                             "print(secrets.token_urlsafe(48))'`)")
+        cls.SECRET_KEY = secret_key
         cls.SQLALCHEMY_DATABASE_URI = _database_url(os.environ["DATABASE_URL"])
         cls.REDIS_URL = os.environ["REDIS_URL"]
         cls.STRIPE_SECRET_KEY = os.environ["STRIPE_SECRET_KEY"].strip()
@@ -283,6 +297,10 @@ class ProductionConfig(Config):
             public_url = check_public_url(os.environ["PUBLIC_URL"], https=True)
         except ValueError as exc:
             raise SystemExit(f"Folio production config: {exc}") from None
+        if urlsplit(public_url).hostname in ("localhost", "127.0.0.1", "::1") \
+                or urlsplit(public_url).hostname.endswith(".localhost"):
+            raise SystemExit("Folio production config: PUBLIC_URL names this machine (localhost); give the address "
+                             "customers use, like https://shop.example.com")
         legacy = key_from_secret(cls.SECRET_KEY)
         if keys[0] == legacy:
             raise SystemExit("Folio production config: DATA_ENCRYPTION_KEYS' first key is derived from SECRET_KEY; "

@@ -21,7 +21,11 @@ def renew_subscriptions() -> dict:
 
 @job
 def prune_sessions() -> int:
-    """Daily: forget signed-in sessions that ended or lapsed more than 90 days ago."""
-    from webapp.services import sessions
+    """Daily: forget signed-in sessions that ended or lapsed more than 90 days ago, and stale registration
+    decoys (services.registration)."""
+    from webapp.extensions import db
+    from webapp.services import registration, sessions
 
-    return sessions.prune()
+    decoys = registration.prune_decoys()
+    db.session.commit()
+    return sessions.prune() + decoys

@@ -7,7 +7,7 @@ from cryptography.fernet import Fernet
 from config import ProductionConfig, _database_url
 
 KEY_A, KEY_B = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-PRODUCTION_ENV = {"SECRET_KEY": "s3cret", "DATABASE_URL": "postgresql://x@127.0.0.1/db",
+PRODUCTION_ENV = {"SECRET_KEY": "a-long-random-production-secret-key-0123456789", "DATABASE_URL": "postgresql://x@127.0.0.1/db",
                   "REDIS_URL": "redis://127.0.0.1:1/0", "STRIPE_SECRET_KEY": "sk_test_real",
                   "STRIPE_WEBHOOK_SECRET": "whsec_from_the_stripe_dashboard",
                   "DATA_ENCRYPTION_KEYS": f"{KEY_A},{KEY_B}", "CODE_HASH_KEY": "c" * 40,
@@ -232,3 +232,29 @@ def test_production_crypto_never_derives_a_key(app):
                 crypto.keyed_hash("123456", "email-code")
         finally:
             app.config.update(saved)
+
+
+@pytest.mark.parametrize("secret_key", ["short", "dev-only-insecure-key-change-me", "testing-secret-key"])
+def test_production_refuses_a_weak_or_public_secret_key(monkeypatch, secret_key):
+    """A known SECRET_KEY would let anyone sign a session cookie (e.g. a pending second factor for an admin)."""
+    for name, value in PRODUCTION_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SECRET_KEY", secret_key)
+    with pytest.raises(SystemExit, match="SECRET_KEY is too short .* or a public value"):
+        ProductionConfig.init()
+
+
+@pytest.mark.parametrize("url", ["https://localhost", "https://127.0.0.1:8443", "https://shop.localhost"])
+def test_production_refuses_a_public_url_that_names_this_machine(monkeypatch, url):
+    for name, value in PRODUCTION_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PUBLIC_URL", url)
+    with pytest.raises(SystemExit, match="PUBLIC_URL names this machine"):
+        ProductionConfig.init()
+
+
+def test_a_number_setting_that_is_not_a_number_is_named(tmp_path):
+    result = subprocess.run([sys.executable, "-c", "import config"], capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TRUSTED_PROXIES": "abc"},
+                            cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+    assert result.returncode != 0 and "TRUSTED_PROXIES must be a whole number, not 'abc'" in result.stderr

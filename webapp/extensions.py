@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -23,7 +22,27 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate(compare_type=True, render_as_batch=True)
 csrf = CSRFProtect()
 login_manager = LoginManager()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+def client_key() -> str:
+    """Who a rate limit counts: the visitor's address (as ProxyFix reports it behind TRUSTED_PROXIES), or for
+    IPv6 its /64, since one host or home network usually holds a whole /64 and could otherwise take a fresh
+    address for every guess."""
+    import ipaddress
+
+    from flask import request
+
+    raw = request.remote_addr or ""
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return raw
+    if address.version == 6:
+        if address.ipv4_mapped:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+limiter = Limiter(key_func=client_key, default_limits=[])
 
 
 def get_redis():

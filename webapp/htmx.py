@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 from flask import make_response, render_template, request
 
@@ -31,3 +32,12 @@ def trigger(response, event: str, detail=None):
     events[event] = detail if detail is not None else True
     response.headers["HX-Trigger"] = json.dumps(events)
     return response
+
+
+def current_url(args: dict) -> str:
+    """This page's path with these query arguments (empty ones left out). Built from request.path, not url_for:
+    a query argument named like one of url_for's own (endpoint, _external, _method, a view argument) must stay
+    a query argument, never change the link's host or break the page."""
+    kept = {k: v for k, v in args.items() if v not in (None, "")}
+    return request.path + ("?" + urlencode(kept) if kept else "")
+

@@ -24,6 +24,8 @@ CSP = "; ".join([
     "object-src 'none'",
 ])
 
+# Blueprints that read JSON bodies themselves (signed provider events; the JSON API).
+JSON_BLUEPRINTS = frozenset({"webhooks", "api"})
 # Blueprints whose every page is about one person (or the shop's back office): never stored by a cache.
 PRIVATE_BLUEPRINTS = frozenset({"account", "admin", "auth", "author", "cart", "checkout", "dev", "orders", "pay"})
 
@@ -86,6 +88,16 @@ def install(app: Flask) -> None:
             for key, value in values.items(multi=True):
                 if "\x00" in key or "\x00" in value:
                     abort(400, description="The request contained a character that is not allowed (NUL).")
+        return None
+
+    @app.before_request
+    def _forms_take_form_data():
+        """The site's forms read form data. A JSON body would reach them too (Flask-WTF reads it), with values of
+        any type (numbers, lists, 1e999) and past the NUL check above: answer 415 once here instead. The webhook
+        (signed JSON) and the JSON API have their own parsing."""
+        if request.is_json and request.method in ("POST", "PUT", "PATCH", "DELETE") \
+                and request.blueprint not in JSON_BLUEPRINTS:
+            abort(415, description="This page takes form data, not JSON.")
         return None
 
     @app.after_request

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, request, url_for
 
+from .htmx import current_url
 from .services.money import money
 
 
@@ -18,17 +19,11 @@ def install(app: Flask) -> None:
 
     def url_with(**changes):
         """The current URL with some query arguments replaced (None removes one)."""
-        args = request.args.to_dict(flat=True)
-        for key, value in changes.items():
-            if value is None or value == "":
-                args.pop(key, None)
-            else:
-                args[key] = value
-        return url_for(request.endpoint, **(request.view_args or {}), **args)
+        return current_url(request.args.to_dict(flat=True) | changes)
 
     def url_only(**args):
         """The current page's URL with only the given query arguments."""
-        return url_for(request.endpoint, **(request.view_args or {}), **{k: v for k, v in args.items() if v})
+        return current_url(args)
 
     def image_url(stored: str | None, size: str = "full") -> str | None:
         """URL of an uploaded image (cover, author photo) in one size, or None."""

@@ -334,33 +334,35 @@ def test_a_used_code_is_refused_for_a_request_that_read_it_unused(app, db):
 @needs_postgres
 def test_two_recovery_code_regenerations_at_once_leave_ten_valid_codes(app, db):
     user, _secret, _codes = _two_factor_user(db)
+    user_id = user.id  # read here: a thread must not reload the main session's objects
 
     def work(i):
         from webapp.extensions import db as thread_db
 
-        me = thread_db.session.get(User, user.id)
+        me = thread_db.session.get(User, user_id)
         return lambda: twofactor.regenerate_recovery_codes(me)
 
     assert race(app, work, 2) == ["ok", "ok"]
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(RecoveryCode)
-                             .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))) == 10
+                             .where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))) == 10
 
 
 @needs_postgres
 def test_two_tabs_turning_two_factor_on_at_once_keep_one_secret(app, db):
     user = accounts.create_user("tabs", "tabs@example.com", PASSWORD)
     db.session.commit()
+    user_id = user.id
     secrets_ = [twofactor.new_secret() for _ in range(2)]
 
     def work(i):
         from webapp.extensions import db as thread_db
 
-        me = thread_db.session.get(User, user.id)
+        me = thread_db.session.get(User, user_id)
         return lambda: twofactor.enable(me, secrets_[i], pyotp.TOTP(secrets_[i]).now())
 
     outcomes = race(app, work, 2)
     assert sorted(o.split(":")[0] for o in outcomes) == ["AccountError", "ok"]
     db.session.expire_all()
-    assert twofactor.decrypt(db.session.get(User, user.id).totp_secret) in secrets_  # one of them, whole
-    assert db.session.scalar(select(func.count()).select_from(RecoveryCode).where(RecoveryCode.user_id == user.id)) == 10
+    assert twofactor.decrypt(db.session.get(User, user_id).totp_secret) in secrets_  # one of them, whole
+    assert db.session.scalar(select(func.count()).select_from(RecoveryCode).where(RecoveryCode.user_id == user_id)) == 10

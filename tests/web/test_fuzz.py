@@ -277,7 +277,17 @@ def _requests(rule, role: str, view, ids: dict, rng: random.Random, turns: _Turn
         yield method, good_url, {name: ["1", "abc"] for name, unbound in fields.items()
                                  if unbound is None or not issubclass(unbound.field_class, FileField)}, \
             "every field twice, a number and a word"
+    for method in methods:
+        # names url_for keeps for itself (a page building its own links from request.args must not pass them on)
+        yield method, good_url, {name: "x" for name in URL_FOR_NAMES | set(rule.arguments)}, "url_for's names"
+        if method != "GET":
+            yield method, good_url, {JSON_BODY: rng.choice(JSON_BODIES)}, "a JSON body"
     yield rng.choice(WRONG_METHODS), good_url, {}, "wrong method"
+
+
+URL_FOR_NAMES = {"endpoint", "_external", "_method", "_anchor", "_scheme", "values"}
+JSON_BODY = "__json__"
+JSON_BODIES = ["1", '"x"', "[1, 2]", '{"a": 1e999}', '{"login": 5, "password": [1]}', '{"book_id": 1e999}', "{"]
 
 
 # Put the world in the state a rule needs for its handler to run (not only its door).
@@ -312,7 +322,10 @@ def test_no_hostile_input_answers_5xx(app, auth, make_book, capsys):
                 headers = rng.choice([{}, {}, {"HX-Request": "true"}, {"Accept": "application/json"}])
                 sent += 1
                 try:
-                    if method == "GET":
+                    if JSON_BODY in values:
+                        response = client.open(url, method=method, data=values[JSON_BODY],
+                                               content_type="application/json", headers=headers | {"X-CSRFToken": token})
+                    elif method == "GET":
                         response = client.get(url, query_string=data, headers=headers)
                     else:
                         files = any(isinstance(v, tuple) for v in data.values())

@@ -176,3 +176,24 @@ def test_a_lost_author_race_is_a_message_not_a_500(app, auth, admin_client, db, 
     r = auth.post("/admin/authors/new", {"name": "Jane Racer"}, client=admin_client)
     assert r.status_code == 200 and NAME_RACE.removeprefix("AuthorError: ") in r.get_data(as_text=True)
     assert db.session.scalar(select(func.count(Author.id)).where(Author.name == "Jane Racer")) == 1
+
+
+@pytest.mark.parametrize("body", ["1", '"x"', '{"login": 5, "password": 5}', '{"book_id": 1, "quantity": 1e999}',
+                                  '{"email": "a\\u0000b@example.com"}', "[1, 2]"])
+@pytest.mark.parametrize("path", ["/login", "/register", "/password/forgot", "/cart/add", "/buy-now",
+                                  "/register/validate/email"])
+def test_json_bodies_on_forms_answer_415_not_500(client, auth, path, body):
+    token = auth.csrf()
+    r = client.post(path, data=body, headers={"Content-Type": "application/json", "X-CSRFToken": token})
+    assert r.status_code == 415
+
+
+@pytest.mark.parametrize("query", ["endpoint=x", "_method=POST", "_external=1", "slug=other", "_anchor=x",
+                                   "_scheme=https", "book_id=1"])
+def test_query_arguments_named_like_url_fors_own_never_break_a_page(app, client, query, make_book):
+    make_book("Poetry Book", genres=("Poetry",))
+    for path in ("/books", "/genres/poetry"):
+        for headers in ({}, {"HX-Request": "true"}):
+            r = client.get(f"{path}?{query}&page=1", headers=headers | {"Host": "evil.example"})
+            assert r.status_code < 500, (path, query, headers)
+            assert "evil.example" not in r.get_data(as_text=True) + r.headers.get("HX-Push-Url", "")

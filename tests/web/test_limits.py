@@ -153,16 +153,50 @@ def test_sign_in_and_registration_work_while_redis_is_down(app, auth, tmp_path):
 def test_guesses_sent_all_at_once_are_held_to_the_limit(app, auth):
     """Failures are counted after the answer; every attempt also counts before it is tried, atomically, so a
     burst of simultaneous guesses cannot all pass the check (threads share the limiter's storage)."""
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
     auth.user("victim")
     clients = [app.test_client() for _ in range(20)]
     tokens = [auth.csrf(c) for c in clients]
+    start = threading.Barrier(20)
 
     def guess(i):
+        start.wait(timeout=30)
         return clients[i].post("/login", data={"login": "victim", "password": f"guess {i}",
                                                "csrf_token": tokens[i]}).status_code
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         answers = list(pool.map(guess, range(20)))
     assert answers.count(200) <= 10 and answers.count(429) >= 10
+
+
+def test_one_ipv6_network_is_one_visitor(behind_proxy, auth):
+    """Addresses of one /64 (one host or home network) share the limits: a new address per guess gains nothing."""
+    auth.user("victim")
+    answers = []
+    for i in range(6):
+        client = _from(behind_proxy.test_client(), f"2001:db8:1:2::{i + 1}")
+        answers.append(auth.login("victim", "not the password!", client=client).status_code)
+    assert answers == [200] * 5 + [429]
+    elsewhere = _from(behind_proxy.test_client(), "2001:db8:9:9::1")  # another network: its own bucket
+    assert auth.login("victim", client=elsewhere).status_code == 303
+
+
+def test_a_burst_against_many_accounts_from_one_address_is_held_back(app, auth):
+    """The per-address failure limit counts after the answer; every attempt also counts first, atomically."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    clients = [app.test_client() for _ in range(70)]
+    tokens = [auth.csrf(c) for c in clients]
+    start = threading.Barrier(70)
+
+    def guess(i):
+        start.wait(timeout=30)  # all at once: none has been answered (and counted as a failure) yet
+        return clients[i].post("/login", data={"login": f"someone{i}", "password": "guess",
+                                               "csrf_token": tokens[i]}).status_code
+
+    with ThreadPoolExecutor(max_workers=70) as pool:
+        answers = list(pool.map(guess, range(70)))
+    assert answers.count(200) <= 60 and answers.count(429) >= 10, answers

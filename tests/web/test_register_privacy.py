@@ -4,6 +4,7 @@ registration.register)."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -127,3 +128,53 @@ def test_two_registrations_racing_for_one_new_address_make_one_account(app, db):
     assert outcomes == ["ok"] * 4  # the losers are answered as for a taken address, never with an error
     db.session.expire_all()
     assert db.session.scalar(select(func.count(User.id)).where(User.email == "race@example.com")) == 1
+
+
+def _session_of(client) -> dict:
+    with client.session_transaction() as session:
+        return dict(session)
+
+
+def _pair(app, auth):
+    """Two browsers registering: one with a new address, one with an address that has an account."""
+    auth.user("owner_four", email="owner4@example.com")
+    fresh, probe = app.test_client(), app.test_client()
+    _register(auth, fresh, "fresh_four", "fresh4@example.com")
+    _register(auth, probe, "probe_four", "owner4@example.com")
+    return fresh, probe
+
+
+def test_the_cookie_does_not_say_whether_the_address_had_an_account(app, auth):
+    """Flask's cookie is signed, not encrypted: it holds the id of a code to confirm, the same kind either way."""
+    fresh, probe = _pair(app, auth)
+    a, b = _session_of(fresh)["registering"], _session_of(probe)["registering"]
+    assert set(a) == set(b) == {"code", "email", "t"}
+    assert isinstance(a["code"], int) and isinstance(b["code"], int)
+    assert "_user_id" not in _session_of(fresh) and "_user_id" not in _session_of(probe)
+
+
+def test_replaying_the_cookie_counts_tries_alike(app, auth):
+    """The tries live on the server for both: putting an older cookie back does not reset the count of either."""
+    fresh, probe = _pair(app, auth)
+    saved = {c: {k.key: k.value for k in c._cookies.values()} for c in (fresh, probe)}
+    answers = {fresh: [], probe: []}
+    for _ in range(3):
+        for client in (fresh, probe):
+            for name, value in saved[client].items():
+                client.set_cookie(name, value)
+            answers[client].append(_errors(auth.post("/register/confirm", {"code": "000001"}, client=client)))
+    assert answers[fresh] == answers[probe] == ["That code is not right. 4 tries left.",
+                                                "That code is not right. 3 tries left.",
+                                                "That code is not right. 2 tries left."]
+
+
+def test_codes_expire_alike(app, auth):
+    import time_machine
+
+    from webapp.models import utcnow
+
+    with time_machine.travel(utcnow(), tick=False) as traveller:
+        fresh, probe = _pair(app, auth)
+        traveller.shift(timedelta(minutes=16))
+        expired = [_errors(auth.post("/register/confirm", {"code": "000001"}, client=c)) for c in (fresh, probe)]
+    assert expired == ["That code has expired. Ask for a new one."] * 2

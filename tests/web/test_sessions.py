@@ -133,3 +133,37 @@ def test_admin_two_factor_sign_in_makes_a_session_only_after_the_second_factor(a
     assert db.session.scalars(select(UserSession)).all() == []
     auth.login("boss", client=device, totp_secret=ADMIN_TOTP)
     assert len(db.session.scalars(select(UserSession)).all()) == 1
+
+
+def test_a_sign_in_in_flight_while_the_password_changes_does_not_survive_it(app, client, auth, db, monkeypatch):
+    """The password was checked, then (before the session was made) the owner changed it elsewhere: the
+    session this sign-in makes is dead on arrival."""
+    from webapp.services import accounts
+
+    user = auth.user("reader1")
+    real = accounts.authenticate
+
+    def checked_then_changed_elsewhere(login, password):
+        found = real(login, password)
+        with app.app_context():  # the owner, in another request, changes the password meanwhile
+            from webapp.extensions import db as other_db
+
+            owner = other_db.session.get(type(found), user.id)
+            accounts.change_password(owner, PASSWORD, "a brand new passphrase 4411")
+            other_db.session.commit()
+        return found
+
+    monkeypatch.setattr(accounts, "authenticate", checked_then_changed_elsewhere)
+    assert auth.login("reader1").status_code == 303
+    assert not _signed_in(client)
+
+
+def test_without_keep_me_signed_in_the_cookie_ends_with_the_browser(app, client, auth):
+    auth.user("reader1")
+    response = auth.login("reader1")
+    session_cookie = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("session=")][-1]
+    assert "Expires=" not in session_cookie and "remember_token" not in _cookies(client)
+    other = app.test_client()
+    response = auth.post("/login", {"login": "reader1", "password": PASSWORD, "remember": "y"}, client=other)
+    session_cookie = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("session=")][-1]
+    assert "Expires=" in session_cookie and "remember_token" in _cookies(other)

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
-from . import routes  # noqa: E402,F401
+from . import routes, security  # noqa: E402,F401

@@ -23,7 +23,7 @@ from markupsafe import escape
 
 from ..auth.session import client_ip
 from ..extensions import db
-from ..htmx import is_htmx, render_page_or_partial
+from ..htmx import current_url, is_htmx, render_page_or_partial
 from ..models.types import db_int
 from ..services import background, book_import, catalog_admin, stock
 from ..services.search import LANGUAGES
@@ -46,8 +46,10 @@ def _filter_form() -> BookFilterForm:
     return form
 
 
-def _tidy_args() -> dict:
-    return {k: v for k, v in request.args.items() if v and k not in ("page", "sort")}
+def _tidy_args(form) -> dict:
+    """The filters the export link carries: the filter form's own fields that are set (never other query
+    arguments: one named like url_for's own would change or break the link)."""
+    return {k: v for k, v in request.args.items() if v and k in form._fields and k not in ("page", "sort")}
 
 
 @bp.get("/books")
@@ -55,9 +57,9 @@ def books():
     form = _filter_form()
     result = catalog_admin.list_books(_filters(form), page=form.ok("page") or 1)
     response = render_page_or_partial("admin/books.html", "admin/_books_table.html", form=form, result=result,
-                                      export_args=_tidy_args())
+                                      export_args=_tidy_args(form))
     if is_htmx():  # the address bar gets the tidy URL, without the form's empty fields
-        response.headers["HX-Push-Url"] = url_for("admin.books", **{k: v for k, v in request.args.items() if v})
+        response.headers["HX-Push-Url"] = current_url(request.args.to_dict(flat=True))
     return response
 
 

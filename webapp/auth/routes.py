@@ -3,15 +3,15 @@ from __future__ import annotations
 import math
 import time
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..extensions import db, limiter
+from ..extensions import client_key, db, limiter
 from ..links import public_url
 from ..models import User
 from ..services import accounts, registration, twofactor
 from ..services.accounts import AccountError
-from ..utils import FAILED, attempt, confirm_code, safe_next
+from ..utils import FAILED, apply_errors, attempt, confirm_code, safe_next
 from ..utils import resend_code as send_new_code
 from . import bp
 from . import session as auth_session
@@ -23,14 +23,16 @@ def _account_key() -> str:
     (username or email), so naming it twice does not double the guesses; and per address, so a stranger
     elsewhere cannot lock the owner out by failing on purpose. (Spraying one account from many addresses is
     slowed by the per-address limit and the password hash's cost; admins also need their second factor.)"""
-    login = (request.form.get("login") or "").strip().lower()[:254]
-    found = accounts.find_by_login(login)
-    return f"login:{f'user:{found.id}' if found else f'name:{login}'}:{request.remote_addr}"
+    if "folio_login_key" not in g:  # asked once per limit and again when counting a failure: look up once
+        login = (request.form.get("login") or "").strip().lower()[:254]
+        found = accounts.find_by_login(login)
+        g.folio_login_key = f"login:{f'user:{found.id}' if found else f'name:{login}'}:{client_key()}"
+    return g.folio_login_key
 
 
 def _pending_key() -> str:
     data = auth_session.pending() or {}
-    return f"2fa:{data.get('uid', request.remote_addr)}"
+    return f"2fa:{data.get('uid', client_key())}"
 
 
 def _failed(response) -> bool:
@@ -44,14 +46,14 @@ def register():
         return redirect(url_for("account.index"))
     form = RegisterForm()
     if form.validate_on_submit():
-        user = attempt(form, lambda: registration.register(
+        code_id = attempt(form, lambda: registration.sign_up(
             form.username.data, form.email.data, form.password.data, ip=auth_session.client_ip(),
             sign_in_url=public_url("auth.login"), reset_url=public_url("auth.forgot_password")))
-        if user is not FAILED:
-            # The same answer, and the same next page, whether the address was new or already had an account
-            # (then `user` is None: its owner was emailed instead): this form tells no one who has one. Nobody
-            # is signed in until the emailed code is entered.
-            auth_session.start_registration(user, accounts.normalize_email(form.email.data))
+        if code_id is not FAILED:
+            # The same answer and the same next page whether the address was new or already had an account (its
+            # owner was emailed instead): this form tells no one who has one. Nobody is signed in until the
+            # emailed code is entered.
+            auth_session.start_registration(code_id, accounts.normalize_email(form.email.data))
             flash("Welcome to Folio! We sent a 6-digit code to your email address.", "success")
             return redirect(url_for("auth.confirm_registration"), 303)
     hint = None
@@ -64,22 +66,24 @@ def register():
 @bp.route("/register/confirm", methods=["GET", "POST"])
 @limiter.limit("30 per 10 minutes", methods=["POST"])
 def confirm_registration():
-    """The code from the registration email signs the new account in. For an address that already had an
-    account there is no code to match: every code is wrong, in the same words and the same count."""
+    """The code from the registration email signs the new account in (for an address that already had an
+    account, the code is a decoy that answers the same way and is never right: services.registration)."""
     pending = auth_session.registration()
     if pending is None:
         flash("Please register, or sign in if you already have an account.", "info")
         return redirect(url_for("auth.register"))
-    user = db.session.get(User, pending["uid"]) if pending.get("uid") else None
     form = CodeForm()
     if form.validate_on_submit():
-        if user is not None and user.is_active:
-            if confirm_code(form, user, "verify"):
-                auth_session.sign_in(user)
-                flash("Your email address is confirmed. Welcome to Folio!", "success")
-                return redirect(url_for("account.index"), 303)
+        try:
+            user = registration.confirm_sign_up(pending["code"], form.code.data)
+        except AccountError as exc:
+            db.session.commit()  # the try counts
+            apply_errors(form, exc)
         else:
-            form.code.errors = [registration.wrong_code_message(auth_session.decoy_try())]
+            db.session.commit()
+            auth_session.sign_in(user)
+            flash("Your email address is confirmed. Welcome to Folio!", "success")
+            return redirect(url_for("account.index"), 303)
     return render_template("auth/confirm_registration.html", form=form, email=pending["email"])
 
 
@@ -89,15 +93,15 @@ def resend_registration_code():
     pending = auth_session.registration()
     if pending is None:
         return redirect(url_for("auth.register"))
-    user = db.session.get(User, pending["uid"]) if pending.get("uid") else None
-    if user is not None and user.is_active and not user.is_verified:
-        send_new_code(user, "verify")
+    try:
+        code_id = registration.resend_sign_up(pending["code"])
+    except AccountError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
     else:
-        wait = auth_session.decoy_resend(int(registration.RESEND_AFTER.total_seconds()))
-        if wait:
-            flash(str(accounts.ThrottledError(wait)), "error")
-        else:
-            flash("We sent you a new code.", "success")
+        db.session.commit()
+        auth_session.registration_code_sent(code_id)
+        flash("We sent you a new code.", "success")
     return redirect(url_for("auth.confirm_registration"), 303)
 
 
@@ -142,6 +146,7 @@ def resend_code():
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("30 per 10 minutes", methods=["POST"], deduct_when=_failed)
+@limiter.limit("60 per 10 minutes", methods=["POST"], scope="login-address-attempts")  # bursts, counted first
 @limiter.limit("5 per 15 minutes", methods=["POST"], key_func=_account_key, deduct_when=_failed)
 # Failures are counted after the answer, so guesses sent all at once would pass the check together: every
 # attempt also counts, atomically, before it is tried (a person signing in needs far fewer).
@@ -152,6 +157,7 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         user = accounts.authenticate(form.login.data, form.password.data)
+        checked_version = user.session_version if user is not None else None  # before anything commits
         if user is None:
             found = accounts.find_by_login(form.login.data)
             if found is not None:
@@ -161,13 +167,13 @@ def login():
             form.form_errors = ["That username/email and password do not match an active account."]
         elif user.has_2fa:
             db.session.commit()  # a rehash, if any
-            auth_session.set_pending(user, bool(form.remember.data))
+            auth_session.set_pending(user, bool(form.remember.data), checked_version)
             return redirect(url_for("auth.second_factor", next=request.args.get("next")), 303)
         else:
             accounts.record_login(user, success=True, method="password", ip=auth_session.client_ip(),
                                   user_agent=auth_session.user_agent())
             db.session.commit()
-            auth_session.sign_in(user, remember=bool(form.remember.data))
+            auth_session.sign_in(user, remember=bool(form.remember.data), version=checked_version)
             flash(f"Welcome back, {user.display_name}.", "success")
             return redirect(safe_next(url_for("catalog.home")), 303)
     return render_template("auth/login.html", form=form)
@@ -191,7 +197,7 @@ def second_factor():
                               user_agent=auth_session.user_agent())
         db.session.commit()
         if method:
-            auth_session.sign_in(user, remember=pending.get("remember", False))
+            auth_session.sign_in(user, remember=pending.get("remember", False), version=pending["v"])
             if method == "recovery_code":
                 left = twofactor.remaining_recovery_codes(user)
                 flash(f"Signed in with a recovery code. {left} left: make new ones on your security page if you "

@@ -36,19 +36,25 @@ def rotate_session() -> None:
     session.update(kept)
 
 
-def _login(user: User, remember: bool) -> None:
-    """A new session record for this device, and the cookies that name it. Commits."""
-    user.login_token = sessions.start(user.id, ip=client_ip(), user_agent=user_agent(), remember=remember)
+def _login(user: User, remember: bool, version: int | None = None) -> None:
+    """A new session record for this device (at the session version read when the password was checked), and
+    the cookies that name it: a browser-session cookie, or with "keep me signed in" a lasting one and the
+    remember-me cookie. Commits."""
+    version = user.session_version if version is None else version
+    user.login_token = sessions.start(user.id, version, ip=client_ip(), user_agent=user_agent(), remember=remember)
     db.session.commit()
     login_user(user, remember=remember)
-    session.permanent = True
+    session.permanent = remember
 
 
-def sign_in(user: User, remember: bool = False) -> None:
+def sign_in(user: User, remember: bool = False, *, version: int | None = None) -> None:
+    """Sign this browser in. `version`: the user's session_version as read when the password or second factor
+    was checked (the view reads it before anything commits), so a sign-in in flight while every session was
+    ended does not survive it."""
     from ..cart.store import merge_visitor_cart
 
     rotate_session()
-    _login(user, remember)
+    _login(user, remember, version)
     merge_visitor_cart(user)
 
 
@@ -68,9 +74,10 @@ def sign_out() -> None:
     session.clear()
 
 
-def set_pending(user: User, remember: bool) -> None:
+def set_pending(user: User, remember: bool, version: int) -> None:
+    """The password was right; the second factor is next (within PENDING_TTL), for this session version."""
     rotate_session()
-    session[PENDING_KEY] = {"uid": user.id, "v": user.session_version, "remember": remember, "t": int(time.time())}
+    session[PENDING_KEY] = {"uid": user.id, "v": version, "remember": remember, "t": int(time.time())}
 
 
 def pending() -> dict | None:
@@ -89,15 +96,11 @@ REGISTERING_KEY = "registering"
 REGISTERING_TTL = 3600
 
 
-def start_registration(user: User | None, email: str) -> None:
-    """After the register form: remember, without signing in, whose code this browser may enter. `user` is None
-    when the address already had an account (its owner was emailed): the confirmation page then answers every
-    code and every "send again" as it would for a real one, so it tells nothing either."""
-    kept = {k: session[k] for k in KEEP_ACROSS_LOGIN if k in session}
-    session.clear()
-    session.update(kept)
-    session[REGISTERING_KEY] = {"uid": user.id if user else None, "email": email, "t": int(time.time()),
-                                "tries": 0, "sent": int(time.time())}
+def start_registration(code_id: int, email: str) -> None:
+    """After the register form: which emailed code this browser may confirm (services.registration.sign_up), no
+    one signed in. Only the code's id is kept here: whether it is a real code or a decoy is on the server."""
+    rotate_session()
+    session[REGISTERING_KEY] = {"code": code_id, "email": email, "t": int(time.time())}
 
 
 def registration() -> dict | None:
@@ -108,23 +111,8 @@ def registration() -> dict | None:
     return data
 
 
-def decoy_try() -> int:
-    """Count a code entered for an address that already had an account; returns the tries so far."""
-    data = dict(session[REGISTERING_KEY])
-    data["tries"] = data.get("tries", 0) + 1
-    session[REGISTERING_KEY] = data
-    return data["tries"]
-
-
-def decoy_resend(wait: int) -> int:
-    """Seconds still to wait before "send again" (as the real throttle says), or 0 and the clock restarts."""
-    data = dict(session[REGISTERING_KEY])
-    left = data.get("sent", 0) + wait - int(time.time())
-    if left > 0:
-        return left
-    data.update(sent=int(time.time()), tries=0)
-    session[REGISTERING_KEY] = data
-    return 0
+def registration_code_sent(code_id: int) -> None:
+    session[REGISTERING_KEY] = dict(session[REGISTERING_KEY], code=code_id)
 
 
 def load_user(login_id: str) -> User | None:
@@ -137,12 +125,20 @@ def load_user(login_id: str) -> User | None:
     if record is None:
         return None
     user = db.session.get(User, int(user_id))
-    if user is None or not user.is_active:
-        return None
+    if user is None or not user.is_active or record.session_version != user.session_version:
+        return None  # a sign-in that was still in flight when every session was ended
     user.login_token = token
     if sessions.touch_due(record):
         g.folio_touch_session = record.id
     return user
+
+
+def _uncommitted_writes() -> bool:
+    """Whether the view left writes uncommitted (an error page after a rollback would not; a bug might): then
+    the last-seen time waits for another request rather than commit them."""
+    from ..services import txn
+
+    return txn.has_writes(db.session)
 
 
 def install(app: Flask) -> None:
@@ -152,7 +148,7 @@ def install(app: Flask) -> None:
     def _touch_session(response):
         """Note when a session was last used (at most every few minutes): after the view, in its own commit."""
         session_id = g.pop("folio_touch_session", None)
-        if session_id is not None:
+        if session_id is not None and not _uncommitted_writes():
             try:
                 sessions.touch(session_id, client_ip())
                 db.session.commit()

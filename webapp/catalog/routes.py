@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..extensions import db
-from ..htmx import is_htmx, render_page_or_partial
+from ..htmx import current_url, is_htmx, render_page_or_partial
 from ..models import Genre
 from ..services import cart, covers, holds, pricing, search
 from . import bp
@@ -22,8 +22,7 @@ def _listing(template: str, *, title: str, fixed: dict | None = None, **context)
     response = render_page_or_partial(template, "catalog/_results.html", form=form, result=result, title=title,
                                       sorts=search.SORTS, languages=search.LANGUAGES, **context)
     if is_htmx():  # the address bar gets the tidy URL, without the form's empty fields
-        response.headers["HX-Push-Url"] = url_for(request.endpoint, **(request.view_args or {}),
-                                                  **{k: v for k, v in request.args.items() if v})
+        response.headers["HX-Push-Url"] = current_url(request.args.to_dict(flat=True))
     return response
 
 

@@ -27,5 +27,8 @@ class UserSession(db.Model):
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(300))
     remember: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # users.session_version when the password was checked: a sign-in still in flight when the password changed
+    # (or every session was ended) makes a row that is dead on arrival.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_reason: Mapped[str | None] = mapped_column(String(40))

@@ -104,11 +104,13 @@ class Address(db.Model):
 
 
 class EmailCode(db.Model):
-    """A one-time 6-digit code sent by email (verification or email change). Stored hashed."""
+    """A one-time 6-digit code sent by email (verification or email change), stored hashed. A "decoy" stands in
+    for a registration with an address that already has an account: a code nobody was sent, on the owner's
+    row, that the registration page counts, expires and replaces exactly like a real one (services.registration)."""
 
     __tablename__ = "email_codes"
     __table_args__ = (
-        CheckConstraint("purpose IN ('verify', 'change_email')", name="purpose_valid"),
+        CheckConstraint("purpose IN ('verify', 'change_email', 'decoy')", name="purpose_valid"),
         Index("ix_email_codes_user_purpose", "user_id", "purpose", "created_at"),
     )
 

@@ -168,13 +168,20 @@ def recent_logins(user: User, limit: int = 15) -> list[LoginEvent]:
                                    .order_by(LoginEvent.created_at.desc(), LoginEvent.id.desc()).limit(limit)))
 
 
-def end_other_sessions(user: User, *, keep_token: str | None = None, reason: str = "signed_out_everywhere") -> int:
-    """End every session and remember-me cookie of this user at once (but the one `keep_token` names), and any
-    sign-in waiting for its second factor. Returns how many sessions ended."""
+def end_sessions(user: User, *, keep_token: str | None = None, reason: str = "signed_out_everywhere") -> int:
+    """End every signed-in session of this user at once, but the one `keep_token` names: remember-me cookies,
+    a second factor still being typed, and sign-ins still in flight (the session version moves on, and a session
+    made from an older one is refused). Returns how many sessions ended."""
     from . import sessions
 
-    user.session_version = (user.session_version or 1) + 1
-    return sessions.end_all(user.id, reason=reason, keep_token=keep_token)
+    version = db.session.execute(update(User).where(User.id == user.id)
+                                 .values(session_version=User.session_version + 1).returning(User.session_version)
+                                 .execution_options(synchronize_session=False)).scalar_one()
+    set_committed_value(user, "session_version", version)
+    ended = sessions.end_all(user.id, reason=reason, keep_token=keep_token)
+    if keep_token:
+        sessions.carry_over(user.id, keep_token, version)
+    return ended
 
 
 # ---- passwords ----
@@ -194,7 +201,7 @@ def set_password(user: User, new_password: str, *,
         raise AccountError(changed_meanwhile)
     set_committed_value(user, "password_hash", new_hash)
     set_committed_value(user, "password_changed_at", now)
-    end_other_sessions(user)
+    end_sessions(user, reason="password_changed")
 
 
 def change_password(user: User, current: str, new_password: str, *, ip: str | None = None) -> None:
@@ -332,7 +339,7 @@ def delete_account(user: User, password: str, *, ip: str | None = None) -> None:
     user.email_verified_at = None
     user.is_active_account = False
     user.deleted_at = utcnow()
-    end_other_sessions(user, reason="account_deleted")
+    end_sessions(user, reason="account_deleted")
     for address in list(user.addresses):
         db.session.delete(address)
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))

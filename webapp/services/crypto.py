@@ -12,8 +12,9 @@ Keys:
 * CODE_HASH_KEY: the HMAC key of `keyed_hash` (email codes, 2FA recovery codes). A key of its own, not
   SECRET_KEY: rotating a leaked SECRET_KEY (it signs sessions and reset links) must not silently invalidate
   every recovery code, which would lock admins out of the 2FA they cannot turn off. Development and testing
-  without it use SECRET_KEY, as Folio always did; an installation upgrading keeps its codes by setting
-  CODE_HASH_KEY to its current SECRET_KEY (the derivation is the same).
+  without it use SECRET_KEY, as Folio always did. An installation upgrading keeps its codes by setting
+  CODE_HASH_KEY to its old SECRET_KEY (the derivation is the same) together with a new SECRET_KEY: production
+  refuses the two being equal (README, "Rotating the data key").
 """
 from __future__ import annotations
 

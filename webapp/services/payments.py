@@ -15,15 +15,12 @@ from datetime import datetime
 
 import stripe
 from flask import current_app
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
 from ..extensions import db
-from . import outbox
+from . import outbox, txn
 
 log = logging.getLogger(__name__)
 API_VERSION = "2025-01-27.acacia"
-_WROTE = "folio_wrote"
 
 
 class PaymentError(Exception):
@@ -114,29 +111,12 @@ def gateway(provider: str | None = None):
 
 # ---- no transaction across a network call ----
 
-@event.listens_for(Session, "after_flush")
-def _flushed(session, _context) -> None:
-    session.info[_WROTE] = True
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _executed(state) -> None:
-    if state.is_insert or state.is_update or state.is_delete:
-        state.session.info[_WROTE] = True
-
-
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
-def _ended(session) -> None:
-    session.info.pop(_WROTE, None)
-
-
 def leave_transaction() -> None:
     """End the session's (read-only) transaction before a provider call. A transaction that has written
     anything must be committed by its owner first: calling the provider inside it would hold its locks
     across the network, and a rollback after the provider acted would leave the two disagreeing."""
     session = db.session
-    if session.info.get(_WROTE) or session.new or session.dirty or session.deleted:
+    if txn.has_writes(session):
         raise RuntimeError("payment-provider call inside a transaction that has written: commit first")
     session.rollback()
 

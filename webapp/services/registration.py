@@ -33,6 +33,7 @@ CODE_TTL = timedelta(minutes=15)
 CODE_MAX_ATTEMPTS = 5
 RESEND_AFTER = timedelta(seconds=60)
 TOO_MANY_TRIES = "Too many wrong tries. Ask for a new code."
+NO_CODE = "There is no code waiting. Ask for a new one."
 
 
 def wrong_code_message(tries: int) -> str:
@@ -47,19 +48,34 @@ def wrong_code_message(tries: int) -> str:
 
 def register(username: str, email: str, password: str, *, ip: str | None = None,
              sign_in_url: str | None = None, reset_url: str | None = None) -> User | None:
-    """Create a customer account and email it a verification code; None when the email already has an account.
+    """Create a customer account and email it a verification code; None when the email already has an account
+    (see `sign_up`, what the registration form calls)."""
+    return _register(username, email, password, ip=ip, sign_in_url=sign_in_url, reset_url=reset_url)[0]
 
-    Registration never tells whether an email address has an account: when it has one, nothing is created, the
-    owner is emailed instead ("someone tried to register with your address; sign in or reset your password",
-    with `sign_in_url` / `reset_url`, at most once an hour) and None is returned, so that the caller answers
-    exactly as for a new account ("check your email for a code") without signing anyone in. The password is
-    hashed either way, so both answers take about as long. The email field's own errors are about its form only
-    (`email_format_errors`).
+
+def sign_up(username: str, email: str, password: str, *, ip: str | None = None,
+            sign_in_url: str | None = None, reset_url: str | None = None) -> int:
+    """The registration form: register, and return the id of the code this browser is to confirm.
+
+    Registration never tells whether an email address has an account. When it has one, nothing is created,
+    the owner is emailed instead ("someone tried to register with your address; sign in or reset your
+    password", with `sign_in_url` / `reset_url`, at most once an hour), and the code to confirm is a decoy: a
+    code row nobody was sent, that `confirm_sign_up` and `resend_sign_up` count, expire and replace exactly as
+    a real one, on the server (the browser holds only the code's id, the same kind of number either way). The
+    password is hashed either way, so both take about as long.
 
     A taken username is still said to be taken: a username is a handle the visitor chooses and must be unique,
-    so the form cannot accept it quietly (there is no owner to email instead, and no way to give the visitor a
-    different one behind their back). It tells the visitor only that some account uses that name, never its
-    email address; guessing passwords for it meets the sign-in limits per account."""
+    so the form cannot accept it quietly. It tells the visitor only that some account uses that name, never
+    its email address; guessing passwords for it meets the sign-in limits per account."""
+    user, owner = _register(username, email, password, ip=ip, sign_in_url=sign_in_url, reset_url=reset_url)
+    if user is not None:
+        return _latest_code(user, "verify").id
+    return _new_decoy(owner).id
+
+
+def _register(username: str, email: str, password: str, *, ip, sign_in_url, reset_url
+              ) -> tuple[User | None, User | None]:
+    """(the new account, None), or (None, the account that already has this address)."""
     username = (username or "").strip()
     errors = {"username": username_errors(username), "email": email_format_errors(email)}
     errors["password"] = check_password(password, username=username, email=email).errors
@@ -69,26 +85,77 @@ def register(username: str, email: str, password: str, *, ip: str | None = None,
     normalized = normalize_email(email)
     password_hash = hash_password(password)  # also for a taken address: the same work, the same time
     owner = db.session.scalar(select(User).where(User.email == normalized))
-    if owner is not None:
-        _tell_owner_of_registration(owner, ip=ip, sign_in_url=sign_in_url, reset_url=reset_url)
-        return None
-    user = User(username=username, email=normalized, password_hash=password_hash, role="customer",
-                password_changed_at=utcnow())
-    try:  # two registrations racing for one address or username: the unique indexes decide
-        db.session.add(user)
-        db.session.flush()
-    except IntegrityError:
-        # The first write of this request (no savepoint: pysqlite would commit one opened first), so rolling
-        # the whole transaction back loses nothing else.
-        db.session.rollback()
-        owner = db.session.scalar(select(User).where(User.email == normalized))
-        if owner is None:
-            raise AccountError("That username is taken.", "username") from None
-        _tell_owner_of_registration(owner, ip=ip, sign_in_url=sign_in_url, reset_url=reset_url)
-        return None
-    issue_code(user, "verify")
-    audit.record("user.registered", actor_id=user.id, object_type="user", object_id=user.id, ip=ip)
+    if owner is None:
+        user = User(username=username, email=normalized, password_hash=password_hash, role="customer",
+                    password_changed_at=utcnow())
+        try:  # two registrations racing for one address or username: the unique indexes decide
+            db.session.add(user)
+            db.session.flush()
+        except IntegrityError:
+            # The first write of this request (no savepoint: pysqlite would commit one opened first), so rolling
+            # the whole transaction back loses nothing else.
+            db.session.rollback()
+            owner = db.session.scalar(select(User).where(User.email == normalized))
+            if owner is None:
+                raise AccountError("That username is taken.", "username") from None
+        else:
+            issue_code(user, "verify")
+            audit.record("user.registered", actor_id=user.id, object_type="user", object_id=user.id, ip=ip)
+            return user, None
+    _tell_owner_of_registration(owner, ip=ip, sign_in_url=sign_in_url, reset_url=reset_url)
+    return None, owner
+
+
+def _new_decoy(owner: User) -> EmailCode:
+    """A code nobody is sent, standing in for a registration with `owner`'s address."""
+    now = utcnow()
+    record = EmailCode(user_id=owner.id, purpose="decoy", expires_at=now + CODE_TTL, created_at=now,
+                       code_hash=keyed_hash(f"{owner.id}:{secrets.token_hex(16)}", "email-code"))
+    db.session.add(record)
+    db.session.flush()
+    return record
+
+
+def _sign_up_code(code_id: int | None) -> EmailCode:
+    record = db.session.get(EmailCode, code_id) if isinstance(code_id, int) else None
+    if record is None or record.purpose not in ("verify", "decoy"):
+        raise AccountError(NO_CODE, "code")
+    return record
+
+
+def confirm_sign_up(code_id: int, code: str) -> User:
+    """The registration page's code: verifies the new account and returns it (the caller signs it in). A decoy
+    is counted, expires and runs out of tries like a real code, and is never right. Every try is counted and
+    must be committed even when this raises; callers commit."""
+    record = _sign_up_code(code_id)
+    _spend(record, code, never_right=record.purpose == "decoy")
+    user = db.session.get(User, record.user_id)
+    user.email_verified_at = record.used_at
     return user
+
+
+def resend_sign_up(code_id: int) -> int:
+    """"Send me a new code" on the registration page: the id of the new code (a new decoy for a decoy), with the
+    same throttle either way (ThrottledError)."""
+    record = _sign_up_code(code_id)
+    owner = db.session.get(User, record.user_id)
+    if record.purpose == "verify":
+        return issue_code(owner, "verify").id
+    now = utcnow()
+    if record.created_at > now - RESEND_AFTER:
+        raise ThrottledError(int((record.created_at + RESEND_AFTER - now).total_seconds()) + 1)
+    db.session.execute(update(EmailCode).where(EmailCode.id == record.id, EmailCode.used_at.is_(None))
+                       .values(used_at=now).execution_options(synchronize_session=False))
+    return _new_decoy(owner).id
+
+
+def prune_decoys(now=None) -> int:
+    """Forget decoy codes a day after they expired (the daily prune job)."""
+    from sqlalchemy import delete
+
+    cutoff = (now or utcnow()) - timedelta(days=1)
+    return db.session.execute(delete(EmailCode).where(EmailCode.purpose == "decoy", EmailCode.expires_at < cutoff)
+                              .execution_options(synchronize_session=False)).rowcount
 
 
 REGISTRATION_NOTICE_EVERY = timedelta(hours=1)
@@ -150,32 +217,10 @@ def confirm_code(user: User, purpose: str, code: str) -> None:
     """Check a code; on success apply it (verify / change email). Every try is counted, the right one too, and
     the count must be committed even when this raises (utils.confirm_code does); callers commit."""
     record = _latest_code(user, purpose)
-    now = utcnow()
-    if record is None or record.used_at is not None:
-        raise AccountError("There is no code waiting. Ask for a new one.", "code")
-    if record.expires_at < now:
-        raise AccountError("That code has expired. Ask for a new one.", "code")
-    # Count this try before comparing, in one statement on the row (not on the copy read above): however
-    # many requests race, at most CODE_MAX_ATTEMPTS tries ever reach the comparison.
-    tries = db.session.execute(
-        update(EmailCode).where(EmailCode.id == record.id, EmailCode.used_at.is_(None),
-                                EmailCode.attempts < CODE_MAX_ATTEMPTS)
-        .values(attempts=EmailCode.attempts + 1).returning(EmailCode.attempts)
-        .execution_options(synchronize_session=False)).scalar_one_or_none()
-    if tries is None:  # used meanwhile (another request, or a newer code replaced it), or out of tries
-        row = db.session.execute(select(EmailCode.used_at).where(EmailCode.id == record.id)).first()
-        if row is None or row.used_at is not None:
-            raise AccountError("There is no code waiting. Ask for a new one.", "code")
-        raise AccountError(TOO_MANY_TRIES, "code")
-    set_committed_value(record, "attempts", tries)
-    if not same(record.code_hash, keyed_hash(f"{user.id}:{(code or '').strip()}", "email-code")):
-        raise AccountError(wrong_code_message(tries), "code")
-    # Consume it: only one request can set used_at (the others find no code waiting).
-    if not db.session.execute(
-            update(EmailCode).where(EmailCode.id == record.id, EmailCode.used_at.is_(None))
-            .values(used_at=now).execution_options(synchronize_session=False)).rowcount:
-        raise AccountError("There is no code waiting. Ask for a new one.", "code")
-    set_committed_value(record, "used_at", now)
+    if record is None:
+        raise AccountError(NO_CODE, "code")
+    _spend(record, code)
+    now = record.used_at
     if purpose == "verify":
         user.email_verified_at = now
     elif purpose == "change_email":
@@ -186,6 +231,35 @@ def confirm_code(user: User, purpose: str, code: str) -> None:
         user.email_verified_at = now
         audit.record("user.email_changed", actor_id=user.id, object_type="user", object_id=user.id,
                      before={"email": old}, after={"email": user.email})
+
+
+def _spend(record: EmailCode, code: str, *, never_right: bool = False) -> None:
+    """One try at `record`: raises AccountError (no code waiting, expired, wrong, too many tries) unless `code` is
+    right, and then consumes it. Each try is counted before the comparison, in one statement on the row, so
+    however many requests race at most CODE_MAX_ATTEMPTS tries are ever compared; only one can consume it."""
+    now = utcnow()
+    if record.used_at is not None:
+        raise AccountError(NO_CODE, "code")
+    if record.expires_at < now:
+        raise AccountError("That code has expired. Ask for a new one.", "code")
+    tries = db.session.execute(
+        update(EmailCode).where(EmailCode.id == record.id, EmailCode.used_at.is_(None),
+                                EmailCode.attempts < CODE_MAX_ATTEMPTS)
+        .values(attempts=EmailCode.attempts + 1).returning(EmailCode.attempts)
+        .execution_options(synchronize_session=False)).scalar_one_or_none()
+    if tries is None:  # used meanwhile (another request, or a newer code replaced it), or out of tries
+        row = db.session.execute(select(EmailCode.used_at).where(EmailCode.id == record.id)).first()
+        if row is None or row.used_at is not None:
+            raise AccountError(NO_CODE, "code")
+        raise AccountError(TOO_MANY_TRIES, "code")
+    set_committed_value(record, "attempts", tries)
+    if never_right or not same(record.code_hash, keyed_hash(f"{record.user_id}:{(code or '').strip()}", "email-code")):
+        raise AccountError(wrong_code_message(tries), "code")
+    if not db.session.execute(
+            update(EmailCode).where(EmailCode.id == record.id, EmailCode.used_at.is_(None))
+            .values(used_at=now).execution_options(synchronize_session=False)).rowcount:
+        raise AccountError(NO_CODE, "code")
+    set_committed_value(record, "used_at", now)
 
 
 def request_email_change(user: User, new_email: str, password: str) -> EmailCode:

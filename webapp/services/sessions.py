@@ -32,14 +32,24 @@ def _limits() -> tuple[timedelta, timedelta]:
     return timedelta(days=config["SESSION_MAX_DAYS"]), timedelta(days=config["SESSION_IDLE_DAYS"])
 
 
-def start(user_id: int, *, ip: str | None, user_agent: str | None, remember: bool) -> str:
-    """A new session for this device; returns the token for the cookie (never stored as such)."""
+def start(user_id: int, version: int, *, ip: str | None, user_agent: str | None, remember: bool) -> str:
+    """A new session for this device; returns the token for the cookie (never stored as such). `version` is the
+    user's session_version as read when the password (or second factor) was checked: if every session was
+    ended since, the new one is dead on arrival (`is_current_version`)."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
     db.session.add(UserSession(token_hash=_hash(token), user_id=user_id, created_at=now, last_seen_at=now,
-                               ip=ip, user_agent=(user_agent or "")[:300] or None, remember=remember))
+                               ip=ip, user_agent=(user_agent or "")[:300] or None, remember=remember,
+                               session_version=version))
     db.session.flush()
     return token
+
+
+def carry_over(user_id: int, token: str, version: int) -> None:
+    """The one session kept when the others end ("sign out all other devices") moves to the new version."""
+    db.session.execute(update(UserSession).where(UserSession.user_id == user_id, UserSession.token_hash == _hash(token),
+                                                 UserSession.revoked_at.is_(None))
+                       .values(session_version=version).execution_options(synchronize_session=False))
 
 
 def _live(now: datetime):

@@ -55,7 +55,7 @@ def set_active(actor: User, user: User, active: bool, *, ip: str | None = None) 
     _guard_self(actor, user, "deactivate")
     user.is_active_account = active
     if not active:
-        accounts.end_other_sessions(user, reason="deactivated")  # signed out everywhere
+        accounts.end_sessions(user, reason="deactivated")  # signed out everywhere
     audit.record("admin.user_reactivated" if active else "admin.user_deactivated", actor_id=actor.id,
                  object_type="user", object_id=user.id, before={"active": not active}, after={"active": active}, ip=ip)
 
@@ -75,7 +75,7 @@ def force_password_reset(actor: User, user: User, reset_url_for, *, ip: str | No
         raise AccountError("This account was deleted.")
     _guard_self(actor, user, "force a password reset on")
     user.password_hash = accounts.UNUSABLE_PASSWORD + ":" + user.password_hash[-16:]
-    accounts.end_other_sessions(user, reason="password_reset_by_staff")
+    accounts.end_sessions(user, reason="password_reset_by_staff")
     from . import mail
 
     mail.send(user.email, "Please choose a new password",
@@ -88,7 +88,7 @@ def force_password_reset(actor: User, user: User, reset_url_for, *, ip: str | No
 
 def end_sessions(actor: User, user: User, *, ip: str | None = None) -> int:
     """Sign the user out on every device at once (a lost phone, a shared computer). Returns how many ended."""
-    ended = accounts.end_other_sessions(user, reason="ended_by_staff")
+    ended = accounts.end_sessions(user, reason="ended_by_staff")
     audit.record("admin.user_sessions_ended", actor_id=actor.id, object_type="user", object_id=user.id, ip=ip,
                  after={"sessions_ended": ended})
     return ended
