@@ -148,3 +148,17 @@ def test_a_second_checkout_with_another_cart_replaces_the_first_and_closes_its_p
     assert db.session.get(GatewaySession, first.payment_session_id).status == "expired"
     assert fresh(db, Order, second.id).status == "pending_payment"
     assert count(db, Order, Order.user_id == user.id, Order.status == "pending_payment") == 1
+
+
+def test_a_crash_after_the_page_closed_but_before_the_stock_went_back_is_finished(app, db, make_book):
+    """"Back to my cart" closed the page at the provider, then the process died before the order was cancelled:
+    the reconciler finds the page closed and releases the copies."""
+    book = make_book(on_hand=2)
+    order = start(shopper(), [(book, 2, "buy", 1)])
+    test_gateway.TestGateway().expire(order.payment_session_id)  # ... and the crash
+    assert fresh(db, Order, order.id).status == "pending_payment" and fresh(db, Inventory, book.id).reserved == 2
+    lose_outbox(db)  # and the provider's "expired" event never arrives
+    assert reconcile.run(utcnow() + LATER) == {"order_expired": 1}
+    assert fresh(db, Order, order.id).status == "expired" and fresh(db, Inventory, book.id).reserved == 0
+    with pytest.raises(payments.PaymentError, match="no longer open"):
+        pay(order)

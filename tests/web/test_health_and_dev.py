@@ -10,7 +10,7 @@ def test_healthz_ok(client):
     assert r.json["status"] == "ok" and r.json["database"]["ok"] and r.json["redis"]["ok"]
 
 
-def test_healthz_503_when_redis_is_down(app, client):
+def test_healthz_503_when_redis_is_down_names_it_without_exception_text(app, client):
     real = app.extensions["folio_redis"]
     app.extensions["folio_redis"] = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
     try:
@@ -18,7 +18,13 @@ def test_healthz_503_when_redis_is_down(app, client):
     finally:
         app.extensions["folio_redis"] = real
     assert r.status_code == 503
-    assert r.json["status"] == "unavailable" and r.json["redis"]["ok"] is False and r.json["database"]["ok"]
+    assert r.json["status"] == "unavailable" and r.json["failing"] == ["redis"]
+    assert r.json["redis"] == {"ok": False, "state": "down"} and r.json["database"]["ok"] is True
+    body = r.get_data(as_text=True)
+    for leak in ("Error", "refused", "127.0.0.1", "port", "Connection"):
+        assert leak not in body, leak
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.json["status"] == "ok" and r.json["redis"]["ok"]
 
 
 def test_healthz_503_when_database_is_down(app, client, monkeypatch):
