@@ -145,10 +145,10 @@ class Config:
     WALLET_TOP_UP_MAX_CENTS = _int("WALLET_TOP_UP_MAX_CENTS", 50000)
     LATE_FEE_PER_DAY_CENTS = _int("LATE_FEE_PER_DAY_CENTS", 50)
     RENTAL_DUE_SOON_DAYS = _int("RENTAL_DUE_SOON_DAYS", 2)
-    # Comma-separated Fernet keys, newest first (services.crypto); `flask --app wsgi keys rotate` re-encrypts under
+    # Comma-separated Fernet keys, newest first (services.platform.crypto); `flask --app wsgi keys rotate` re-encrypts under
     # the first. Required in production; development and testing without it derive one from SECRET_KEY.
     DATA_ENCRYPTION_KEYS = os.environ.get("DATA_ENCRYPTION_KEYS")
-    # HMAC key of one-time codes and 2FA recovery codes (services.crypto.keyed_hash): not SECRET_KEY, so that
+    # HMAC key of one-time codes and 2FA recovery codes (services.platform.crypto.keyed_hash): not SECRET_KEY, so that
     # rotating SECRET_KEY keeps recovery codes working. Required in production; elsewhere SECRET_KEY is used.
     CODE_HASH_KEY = os.environ.get("CODE_HASH_KEY")
     # The shop's address as customers see it (https://shop.example.com): every link in an email and every return
@@ -157,7 +157,7 @@ class Config:
     # Host names a request may name (Flask's TRUSTED_HOSTS; any other answers 400): PUBLIC_URL's plus these.
     # Production always checks; development and testing only when TRUSTED_HOSTS is set.
     TRUSTED_HOSTS = _list("TRUSTED_HOSTS")
-    # Uploaded images (book covers, author photos): verified, re-encoded and resized by services.uploads.
+    # Uploaded images (book covers, author photos): verified, re-encoded and resized by services.platform.uploads.
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))
     UPLOAD_MAX_BYTES = _int("UPLOAD_MAX_BYTES", 5 * 1024 * 1024)
     UPLOAD_MAX_PIXELS = _int("UPLOAD_MAX_PIXELS", 40_000_000)  # larger images are refused (decompression bombs)
@@ -166,7 +166,7 @@ class Config:
     ARGON2_MEMORY_COST = _int("ARGON2_MEMORY_COST", 65536)  # KiB
     ARGON2_PARALLELISM = _int("ARGON2_PARALLELISM", 4)
 
-    # Signed-in sessions (services.sessions): they end after this many days in all, or this many days unused.
+    # Signed-in sessions (services.people.sessions): they end after this many days in all, or this many days unused.
     SESSION_MAX_DAYS = _int("SESSION_MAX_DAYS", 30)
     SESSION_IDLE_DAYS = _int("SESSION_IDLE_DAYS", 14)
     WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session
@@ -194,7 +194,7 @@ class Config:
     @classmethod
     def init(cls) -> None:
         """Hook run by create_app before the config is applied: what is set must make sense (http allowed)."""
-        from webapp.services.crypto import parse_keys
+        from webapp.services.platform.crypto import parse_keys
 
         try:
             if cls.PUBLIC_URL:
@@ -248,7 +248,7 @@ class TestingConfig(Config):
     STRIPE_WEBHOOK_SECRET = TESTING_WEBHOOK_SECRET
     RATELIMIT_ENABLED = True
     UPLOAD_DIR = os.environ.get("TEST_UPLOAD_DIR") or str(BASE_DIR / "instance" / "test-uploads")
-    # Cheap hashes keep the suite fast; production uses argon2-cffi's defaults (services.passwords).
+    # Cheap hashes keep the suite fast; production uses argon2-cffi's defaults (services.people.passwords).
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 8192
     ARGON2_PARALLELISM = 1
@@ -290,7 +290,7 @@ class ProductionConfig(Config):
     def _init_keys_and_url(cls) -> None:
         """Data keys that are Fernet keys and not derived from SECRET_KEY, a code-hash key of its own, an https
         PUBLIC_URL, and TRUSTED_HOSTS from it."""
-        from webapp.services.crypto import key_from_secret, parse_keys
+        from webapp.services.platform.crypto import key_from_secret, parse_keys
 
         try:
             keys = parse_keys(os.environ["DATA_ENCRYPTION_KEYS"])

@@ -42,7 +42,8 @@ def main(argv=None) -> int:
     from webapp.admin.home import home
     from webapp.extensions import db
     from webapp.models import User
-    from webapp.services import alerts, dashboard
+    from webapp.services.insight import dashboard
+    from webapp.services.inventory import alerts
 
     app = create_app(data.make_config(args.database_url, args.redis_url))
     with app.app_context():

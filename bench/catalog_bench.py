@@ -77,7 +77,7 @@ def recreate_database(database_url: str) -> None:
 def load(app, books: int) -> float:
     from flask_migrate import upgrade
 
-    from webapp.services import demo
+    from webapp.demo import seed as demo
 
     with app.app_context():
         started = time.perf_counter()
@@ -98,7 +98,7 @@ def pick_inputs(app, rng: random.Random) -> dict:
 
     from webapp.extensions import db
     from webapp.models import Book, SearchTerm
-    from webapp.services.search import BookQuery, search_books
+    from webapp.services.catalog.search import BookQuery, search_books
 
     with app.app_context():
         surnames = {n.lower() for n in PersonNames.last_names}
@@ -125,7 +125,7 @@ def check_relevance(app, words: list[str]) -> list[str]:
     """Title/author matches must come before description-only matches on every page checked."""
     from webapp.extensions import db
     from webapp.models.catalog import TITLE_AUTHOR_TSVECTOR
-    from webapp.services.search import BookQuery, search_books
+    from webapp.services.catalog.search import BookQuery, search_books
 
     problems = []
     with app.app_context():

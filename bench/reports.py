@@ -261,7 +261,8 @@ def measure(app, repeat: int) -> list[tuple[str, float]]:
 
     from webapp.extensions import db
     from webapp.models import BackgroundTask, Order, utcnow
-    from webapp.services import background, reports
+    from webapp.services.insight import reports
+    from webapp.services.platform import background
 
     figures: list[tuple[str, float]] = []
 

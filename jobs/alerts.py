@@ -7,7 +7,7 @@ from . import job
 @job
 def low_stock_digest() -> dict:
     from webapp.extensions import db
-    from webapp.services import alerts
+    from webapp.services.inventory import alerts
 
     result = alerts.send_digest()
     db.session.commit()

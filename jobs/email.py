@@ -7,7 +7,7 @@ from . import job
 
 @job
 def deliver_email(message_id: int) -> str:
-    from webapp.services import mail
+    from webapp.services.platform import mail
 
     current = get_current_job()
     final = current is None or current.retries_left in (None, 0)
@@ -16,6 +16,6 @@ def deliver_email(message_id: int) -> str:
 
 @job
 def requeue_stale_email() -> int:
-    from webapp.services import mail
+    from webapp.services.platform import mail
 
     return mail.requeue_stale()

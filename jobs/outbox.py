@@ -6,7 +6,7 @@ from . import job
 @job
 def deliver_message(message_id: int) -> str:
     """Enqueued after the commit that wrote the message: deliver it now (the sweeper catches what this misses)."""
-    from webapp.services import outbox
+    from webapp.services.platform import outbox
 
     return outbox.deliver(message_id)
 
@@ -14,6 +14,6 @@ def deliver_message(message_id: int) -> str:
 @job
 def deliver_due() -> dict:
     """Every minute: deliver outbox messages that are due (never enqueued, retries, or whose worker died)."""
-    from webapp.services import outbox
+    from webapp.services.platform import outbox
 
     return outbox.dispatch_due()

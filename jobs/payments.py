@@ -7,6 +7,6 @@ from . import job
 def reconcile_payments() -> dict:
     """Every few minutes: settle orders, top-ups and plan charges still pending past their payment page's
     expiry by asking the provider (fulfil, credit, refund or release)."""
-    from webapp.services import reconcile
+    from webapp.services.commerce import reconcile
 
     return reconcile.run()

@@ -7,7 +7,7 @@ from . import job
 @job
 def refresh_report_rollups() -> dict:
     """Every 10 minutes: recompute the rollup days touched by orders changed since the last refresh."""
-    from webapp.services import reports
+    from webapp.services.insight import reports
 
     return reports.refresh_rollups()
 
@@ -15,7 +15,7 @@ def refresh_report_rollups() -> dict:
 @job
 def rebuild_report_rollups() -> dict:
     """Nightly (and on demand): rebuild the sales rollups from all orders."""
-    from webapp.services import reports
+    from webapp.services.insight import reports
 
     return reports.refresh_rollups(full=True)
 
@@ -23,6 +23,6 @@ def rebuild_report_rollups() -> dict:
 @job
 def weekly_summary() -> dict:
     """Mondays: last week's summary to every admin, once per admin and week."""
-    from webapp.services import reports
+    from webapp.services.insight import reports
 
     return reports.send_weekly_summary()

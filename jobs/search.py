@@ -6,7 +6,7 @@ from . import job
 @job
 def rebuild_search_terms() -> int:
     from webapp.extensions import db
-    from webapp.services import search
+    from webapp.services.catalog import search
 
     count = search.rebuild_terms()
     db.session.commit()

@@ -6,13 +6,13 @@ from . import job
 
 @job
 def run_task(task_id: int) -> str:
-    from webapp.services import background
+    from webapp.services.platform import background
 
     return background.execute(task_id)
 
 
 @job
 def requeue_stale_tasks() -> int:
-    from webapp.services import background
+    from webapp.services.platform import background
 
     return background.requeue_stale()

@@ -5,8 +5,9 @@ import json
 
 from webapp.extensions import db
 from webapp.models import GatewaySession, Order
-from webapp.services import accounts, cart, checkout, fulfilment, test_gateway
-from webapp.services.checkout import ShippingAddress
+from webapp.services.commerce import cart, checkout, fulfilment, test_gateway
+from webapp.services.commerce.checkout import ShippingAddress
+from webapp.services.people import accounts
 
 ADDRESS = ShippingAddress("Ann Reader", "1 Main Street", "Springfield", "12345", "US")
 
@@ -60,7 +61,7 @@ def settle(order: Order, intent: str | None = "pi_test", amount: int | None = No
 def drain() -> int:
     """Deliver outbox messages until none is due (a delivery can write new ones, as a refund's confirmation
     event); returns how many were delivered."""
-    from webapp.services import outbox
+    from webapp.services.platform import outbox
 
     delivered = 0
     while (done := outbox.dispatch_due().get("delivered", 0)):

@@ -133,7 +133,7 @@ def run_jobs(app):
 @pytest.fixture
 def catalog(app):
     """A small deterministic demo catalog (60 books)."""
-    from webapp.services import demo
+    from webapp.demo import seed as demo
 
     return demo.seed(60, seed_value=7, with_users=False)
 
@@ -201,7 +201,7 @@ class Auth:
     def user(self, username="reader1", email=None, password=PASSWORD, role="customer", verified=True,
              totp_secret=None):
         from webapp.extensions import db as _db
-        from webapp.services import accounts, twofactor
+        from webapp.services.people import accounts, twofactor
 
         user = accounts.create_user(username, email or f"{username}@example.com", password, role=role,
                                     verified=verified)

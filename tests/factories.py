@@ -6,8 +6,8 @@ from datetime import date
 
 from webapp.extensions import db
 from webapp.models import Author, Book, BookAuthor, Genre, slugify
-from webapp.services import stock
-from webapp.services.isbn import isbn13_from_body
+from webapp.services.catalog.isbn import isbn13_from_body
+from webapp.services.inventory import stock
 
 _counter = itertools.count(1)
 

@@ -164,7 +164,8 @@ def _record_webhook_answer(response):
 
 block = os.environ.get("FAULT_BLOCK")
 if block:
-    from webapp.services import outbox, test_gateway  # noqa: F401  (registers the handler)
+    from webapp.services.platform import outbox
+    from webapp.services.commerce import test_gateway  # noqa: F401  (registers the handler)
 
     original = outbox._HANDLERS["test_gateway_event"]
     marker = os.environ["FAULT_MARKER"]

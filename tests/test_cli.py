@@ -24,7 +24,7 @@ def test_seed_rejects_negative_counts(runner):
 
 def test_worker_burst_runs_queued_jobs(app, runner, db):
     from webapp.models import OutboundEmail
-    from webapp.services import mail
+    from webapp.services.platform import mail
 
     message_id = mail.send("w@example.com", "From the worker", "Body").id
     db.session.commit()
@@ -45,7 +45,7 @@ def test_seed_gives_the_demo_admin_2fa_with_the_published_key(runner, db):
 
     from webapp.cli import DEMO_ADMIN_TOTP
     from webapp.models import User
-    from webapp.services import twofactor
+    from webapp.services.people import twofactor
 
     assert runner.invoke(args=["seed", "--books", "5"]).exit_code == 0
     admin = db.session.scalars(select(User).where(User.username == "admin")).one()
@@ -75,7 +75,7 @@ def test_worker_refuses_an_unknown_queue(runner):
 
 
 def test_worker_serves_only_its_queues(app, runner):
-    from webapp.services.tasks import queue
+    from webapp.services.platform.queues import queue
 
     jobs = {name: queue(name).enqueue(len, name) for name in ("email", "default", "reports")}
     result = runner.invoke(args=["worker", "--burst", "email", "default"])

@@ -62,7 +62,7 @@ def test_only_development_falls_back_to_the_offline_webhook_secret(tmp_path):
 def test_production_app_has_no_offline_gateway(monkeypatch, tmp_path):
     """In production the test payment page does not exist and the offline gateway cannot be used."""
     from webapp import create_app
-    from webapp.services import payments
+    from webapp.services.commerce import payments
 
     for name, value in PRODUCTION_ENV.items():
         monkeypatch.setenv(name, value)
@@ -120,7 +120,7 @@ def test_production_refuses_a_data_key_listed_twice_or_none(monkeypatch):
 
 
 def test_production_never_encrypts_under_the_key_derived_from_secret_key(monkeypatch, caplog):
-    from webapp.services.crypto import key_from_secret
+    from webapp.services.platform.crypto import key_from_secret
 
     legacy = key_from_secret(PRODUCTION_ENV["SECRET_KEY"])
     assert "DATA_ENCRYPTION_KEYS' first key is derived from SECRET_KEY" in _refusal(
@@ -220,7 +220,7 @@ def test_production_app_has_no_dev_pages(monkeypatch, tmp_path):
 
 def test_production_crypto_never_derives_a_key(app):
     """Even if a production app somehow ran without DATA_ENCRYPTION_KEYS / CODE_HASH_KEY, crypto refuses."""
-    from webapp.services import crypto
+    from webapp.services.platform import crypto
 
     with app.test_request_context():
         saved = {k: app.config[k] for k in ("FOLIO_CONFIG", "DATA_ENCRYPTION_KEYS", "CODE_HASH_KEY")}

@@ -27,7 +27,7 @@ def create_app(config: type[Config] | str | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from . import models  # noqa: F401  (register tables)
-    from .services import tasks
+    from .services.platform import queues
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
@@ -41,7 +41,7 @@ def create_app(config: type[Config] | str | None = None) -> Flask:
         shared = app.config.get("REDIS_URL") and not app.config.get("TESTING")
         app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] if shared else "memory://"
     limiter.init_app(app)
-    tasks.init_app(app)
+    queues.init_app(app)
 
     from .db_events import install as install_db_events
     install_db_events(app)

@@ -16,7 +16,7 @@ def _demo_admin_2fa() -> None:
     from sqlalchemy import select
 
     from .models import User
-    from .services import twofactor
+    from .services.people import twofactor
 
     admin = db.session.scalar(select(User).where(User.username == "admin", User.role == "admin"))
     if admin is None or admin.has_2fa:
@@ -69,7 +69,7 @@ def register(app: Flask) -> None:
     @click.option("--quiet", is_flag=True)
     def seed_command(books: int, seed_value: int, no_users: bool, quiet: bool):
         """Load deterministic demo data (idempotent: re-runs add nothing twice)."""
-        from .services import demo
+        from .demo import seed as demo
 
         result = demo.seed(books, seed_value, progress=None if quiet else click.echo, with_users=not no_users)
         if not no_users:
@@ -82,7 +82,7 @@ def register(app: Flask) -> None:
     @app.cli.command("demo-credentials")
     def demo_credentials():
         """Print the demo accounts created by `seed`."""
-        from .services.demo import DEMO_USERS
+        from .demo.seed import DEMO_USERS
 
         for role, username, _email, password, _name in DEMO_USERS:
             click.echo(f"  demo {role}: login '{username}', password '{password}'")
@@ -105,7 +105,7 @@ def register(app: Flask) -> None:
         """Create a verified admin account (2FA is set up at first admin sign-in)."""
         import re
 
-        from .services import accounts
+        from .services.people import accounts
 
         if username is None:
             username = re.sub(r"[^A-Za-z0-9_]", "_", email.split("@")[0])[:24]
@@ -131,7 +131,7 @@ def register(app: Flask) -> None:
         """
         from rq import SimpleWorker
 
-        from .services.tasks import queue
+        from .services.platform.queues import queue
 
         try:
             names = worker_queues(queues, current_app.config["RQ_QUEUES"])
@@ -162,7 +162,7 @@ def register(app: Flask) -> None:
     @keys_group.command("generate")
     def keys_generate():
         """Print a new random Fernet key (for DATA_ENCRYPTION_KEYS; also fit for CODE_HASH_KEY)."""
-        from .services.crypto import generate_key
+        from .services.platform.crypto import generate_key
 
         click.echo(generate_key())
 
@@ -175,7 +175,7 @@ def register(app: Flask) -> None:
         Safe to run again and while the shop is open. Exits with status 1 when a value no configured key opens
         is found (reported by table and id, left as it is): keep the old keys until that is dealt with.
         """
-        from .services import keys
+        from .services.platform import keys
 
         reports = keys.rotate(batch_size)
         for report in reports:
@@ -196,7 +196,7 @@ def register(app: Flask) -> None:
         key>", restart, run `keys rotate`, then remove this key (it is derived from SECRET_KEY: whoever has that
         has it).
         """
-        from .services.crypto import key_from_secret
+        from .services.platform.crypto import key_from_secret
 
         click.echo(key_from_secret(secret_key or current_app.config["SECRET_KEY"]))
 
@@ -207,7 +207,7 @@ def register(app: Flask) -> None:
     @search_group.command("rebuild-terms")
     def rebuild_terms():
         """Rebuild the "did you mean" vocabulary now."""
-        from .services import search
+        from .services.catalog import search
 
         count = search.rebuild_terms()
         db.session.commit()

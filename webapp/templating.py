@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask, request, url_for
 
 from .htmx import current_url
-from .services.money import money
+from .services.platform.money import money
 
 
 def b64encode(text: str) -> str:
@@ -27,7 +27,7 @@ def install(app: Flask) -> None:
 
     def image_url(stored: str | None, size: str = "full") -> str | None:
         """URL of an uploaded image (cover, author photo) in one size, or None."""
-        from .services.uploads import url_args
+        from .services.platform.uploads import url_args
 
         args = url_args(stored, size)
         return url_for("main.media", **args) if args else None

@@ -33,7 +33,7 @@ def attempt(form, action):
     """Run one service call for a submitted form: commit when it works and return its result;
     otherwise roll back, put the rule's messages on the form and return FAILED."""
     from .extensions import db
-    from .services.accounts import AccountError
+    from .services.people.accounts import AccountError
 
     try:
         result = action()
@@ -67,7 +67,7 @@ def attempt_flash(action, errors, success):
 def confirm_code(form, user, purpose: str) -> bool:
     """Check an emailed 6-digit code from a form. A wrong code still commits: the count of tries must stick."""
     from .extensions import db
-    from .services import accounts, registration
+    from .services.people import accounts, registration
 
     try:
         registration.confirm_code(user, purpose, form.code.data)
@@ -84,7 +84,7 @@ def resend_code(user, purpose: str, new_email: str | None = None) -> None:
     from flask import flash
 
     from .extensions import db
-    from .services import accounts, registration
+    from .services.people import accounts, registration
 
     try:
         registration.issue_code(user, purpose, new_email=new_email)

@@ -138,7 +138,7 @@ def seeded_catalog(app) -> SeededCatalog:
     Function-scoped because `_clean_state` empties the tables after every test.
     """
     from tests.factories import make_book
-    from webapp.services import demo
+    from webapp.demo import seed as demo
 
     with app.app_context():
         from webapp.extensions import db

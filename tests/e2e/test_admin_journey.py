@@ -51,7 +51,8 @@ def shop(app) -> Shop:
     from tests.factories import make_book
     from webapp.extensions import db
     from webapp.models import Author, Rental, utcnow
-    from webapp.services import discounts, reports
+    from webapp.services.commerce import discounts
+    from webapp.services.insight import reports
 
     with app.app_context():
         auth = Auth(app, None)
@@ -101,7 +102,7 @@ def _book(app, title: str) -> dict:
     from sqlalchemy import select
 
     from webapp.models import Book
-    from webapp.services import stock
+    from webapp.services.inventory import stock
 
     def read(db):
         book = db.session.scalars(select(Book).where(Book.title == title)).one()
@@ -112,7 +113,7 @@ def _book(app, title: str) -> dict:
 
 
 def _order_status(app, number: str) -> str:
-    from webapp.services import orders
+    from webapp.services.commerce import orders
 
     return in_app(app, lambda db: orders.by_number(number).status)
 

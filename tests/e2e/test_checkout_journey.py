@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.conftest import PASSWORD, Auth
-from webapp.services.money import money
+from webapp.services.platform.money import money
 
 from .axe import VIEWPORTS, assert_accessible
 from .conftest import assert_same_document, in_app, mark_document
@@ -72,7 +72,7 @@ def shop(app) -> Shop:
 # ---- helpers ----
 
 def _stock(app, book_id: int) -> tuple[int, int]:
-    from webapp.services import stock
+    from webapp.services.inventory import stock
 
     state = in_app(app, lambda db: stock.state(book_id))
     return state.on_hand, state.reserved
@@ -80,7 +80,7 @@ def _stock(app, book_id: int) -> tuple[int, int]:
 
 def _order(app, number: str) -> dict:
     from webapp.models import Order
-    from webapp.services import orders
+    from webapp.services.commerce import orders
 
     def read(db):
         order = orders.by_number(number)
@@ -109,7 +109,7 @@ def _background(app, number: str) -> dict:
 
 def _seed_cart(app, user_id: int, lines: list[tuple[int, str, int, int]]) -> None:
     """Put lines [(book_id, mode, quantity, rental days)] in the shopper's saved cart, through services."""
-    from webapp.services import cart
+    from webapp.services.commerce import cart
 
     def seed(db):
         items: list[cart.CartItem] = []

@@ -47,7 +47,7 @@ def queue(app) -> Queue:
     from tests.factories import make_book
     from webapp.extensions import db
     from webapp.models import Rental, Subscription, utcnow
-    from webapp.services import stock
+    from webapp.services.inventory import stock
 
     with app.app_context():
         auth = Auth(app, None)
@@ -98,7 +98,7 @@ def _emails(app, subject_contains: str) -> list[tuple[str, str]]:
 
 
 def _stock(app, book_id: int) -> tuple[int, int]:
-    from webapp.services import stock
+    from webapp.services.inventory import stock
 
     state = in_app(app, lambda db: stock.state(book_id))
     return state.on_hand, state.reserved

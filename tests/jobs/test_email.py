@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from webapp.models import OutboundEmail
-from webapp.services import mail
+from webapp.services.platform import mail
 
 
 def _message(db, message_id):

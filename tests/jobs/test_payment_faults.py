@@ -41,7 +41,9 @@ from webapp.models import (
     WalletEntry,
     utcnow,
 )
-from webapp.services import charges, mail, outbox, wallet
+from webapp.services.circulation import wallet
+from webapp.services.commerce import charges
+from webapp.services.platform import mail, outbox
 
 LEASE_SECONDS = 2  # the outbox lease of a delivery in progress (120 s in production): short, so a test can outlive it
 
@@ -138,7 +140,7 @@ def state() -> dict:
 def _pay_during_outage(shop, spare_redis, caplog, session_id: str, success_url: str) -> str:
     """Stop Redis, pay on the gateway page, close the tab. Returns the outbox key of the gateway's event."""
     spare_redis.stop()
-    caplog.set_level(logging.ERROR, logger="webapp.services.tasks")
+    caplog.set_level(logging.ERROR, logger="webapp.services.platform.queues")
     response = pay_by_card(shop.test_client(), session_id)
     assert response.status_code == 303, response.get_data(as_text=True)[:500]  # the customer saw no error
     assert response.headers["Location"] == success_url  # ... and is not taken there: the tab is closed

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.models import AuditLog, Author, User
-from webapp.services import authors as author_service
-from webapp.services import uploads
+from webapp.services.people import authors as author_service
+from webapp.services.platform import uploads
 
 
 def post(admin_client, auth, url, data=None, **kwargs):

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from tests.checkout_helpers import settle, shopper, start
 from webapp.models import BackgroundTask
-from webapp.services import reports
+from webapp.services.insight import reports
 
 
 def _post(client, auth, url, data=None, htmx=False, **kwargs):

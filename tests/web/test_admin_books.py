@@ -9,7 +9,8 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from webapp.models import AuditLog, BackgroundTask, Book, Genre, Hold, StockMovement, User
-from webapp.services import stock, uploads
+from webapp.services.inventory import stock
+from webapp.services.platform import uploads
 
 HX = {"HX-Request": "true"}
 

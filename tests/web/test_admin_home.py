@@ -2,7 +2,7 @@
 import re
 
 from tests.checkout_helpers import settle, shopper, start
-from webapp.services import holds
+from webapp.services.circulation import holds
 
 
 def _sale(book, user):
@@ -12,7 +12,7 @@ def _sale(book, user):
 
 
 def test_home_shows_figures_linked_to_their_lists(admin_client, db, make_book):
-    from webapp.services import stock
+    from webapp.services.inventory import stock
 
     book = make_book("Counted Book", price_cents=4000, on_hand=6)
     almost = make_book("Almost Out", on_hand=5)

@@ -10,7 +10,8 @@ from sqlalchemy import select, update
 
 from tests.checkout_helpers import pay, shopper, start
 from webapp.models import AuditLog, Inventory, Order, OutboundEmail, User, utcnow
-from webapp.services import orders, wallet
+from webapp.services.circulation import wallet
+from webapp.services.commerce import orders
 
 
 def post(admin_client, auth, url, data=None):
@@ -108,7 +109,7 @@ def test_order_detail_shows_lines_payment_address_and_timeline(admin_client, aut
     wallet.credit(user.id, 1500, "adjustment", reference="gift")
     db.session.commit()
     from tests.checkout_helpers import ADDRESS
-    from webapp.services import cart, checkout
+    from webapp.services.commerce import cart, checkout
 
     items = [cart.CartItem(book.id, "buy", 1, 7, book.price_cents)]
     order, _ = checkout.start_checkout(user, items, ADDRESS, code=None, use_wallet=True,

@@ -8,7 +8,7 @@ import time_machine
 
 from tests.checkout_helpers import settle, shopper, start
 from webapp.models import BackgroundTask
-from webapp.services import reports
+from webapp.services.insight import reports
 
 
 def post(client, auth, data, **kwargs):
@@ -111,7 +111,7 @@ def test_reports_are_admin_only_and_other_tasks_are_not_reports(app, client, aut
     auth.user("reader")
     auth.login("reader")
     assert client.get("/admin/reports").status_code == 403
-    from webapp.services import background
+    from webapp.services.platform import background
 
     @background.runner("test:other")
     def _other(task, progress):

@@ -207,7 +207,7 @@ def test_every_admin_url_is_refused_to_non_admins(app, client, auth, login_as):
 
 
 def test_users_cannot_touch_each_others_addresses(client, auth, db):
-    from webapp.services import accounts
+    from webapp.services.people import accounts
 
     ann = auth.user("ann_user")
     accounts.save_address(ann, {"full_name": "Ann", "line1": "1 Secret Lane", "city": "X", "postcode": "1",

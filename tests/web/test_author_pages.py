@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from tests import checkout_helpers as ch
 from webapp.extensions import db
 from webapp.models import AuditLog, Author, Order
-from webapp.services import crypto, uploads
+from webapp.services.platform import crypto, uploads
 
 
 def _png(size=(300, 300)) -> io.BytesIO:

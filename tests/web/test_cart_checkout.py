@@ -83,7 +83,7 @@ def test_visitor_cart_is_merged_at_sign_in(client, auth, make_book):
     book = make_book("Merge Me", on_hand=5)
     user = auth.user("merger")
     from webapp.extensions import db
-    from webapp.services import cart as cart_service
+    from webapp.services.commerce import cart as cart_service
 
     items = []
     cart_service.add(items, book.id, quantity=1)
@@ -213,7 +213,7 @@ def test_pay_page_is_404_when_stripe_is_configured(app, client, monkeypatch):
 
 def test_admin_reads_orders_of_deleted_accounts(client, auth, admin_client, db, make_book, run_jobs):
     from tests.checkout_helpers import pay, start
-    from webapp.services import accounts
+    from webapp.services.people import accounts
 
     book = make_book(on_hand=3)
     user = auth.user("gone_soon")
@@ -247,7 +247,7 @@ def test_back_to_cart_after_paying_in_another_tab_confirms_the_payment(client, a
 
 
 def test_pay_with_wallet_through_the_site_and_refund_to_wallet(client, auth, db, make_book):
-    from webapp.services import wallet
+    from webapp.services.circulation import wallet
 
     book = make_book("Wallet Paid", on_hand=3, price_cents=4000)
     user = auth.user("walletuser")
@@ -295,7 +295,7 @@ def test_a_double_submitted_checkout_makes_one_order_and_one_payment_page(client
 
 
 def test_a_double_submitted_wallet_checkout_pays_once(client, auth, db, make_book):
-    from webapp.services import wallet
+    from webapp.services.circulation import wallet
 
     book = make_book("Wallet Click", on_hand=5, price_cents=4000)
     user = auth.user("walleter")
@@ -333,7 +333,7 @@ def test_a_double_clicked_pay_button_charges_once(client, auth, db, make_book, r
 def test_the_success_page_says_what_happened_to_the_money(client, auth, db, make_book):
     from tests.checkout_helpers import settle, start
     from webapp.models import User
-    from webapp.services import fulfilment
+    from webapp.services.commerce import fulfilment
 
     book = make_book("Told", on_hand=3)
     auth.user("told")

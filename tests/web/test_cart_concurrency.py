@@ -125,7 +125,7 @@ def _request(op: tuple) -> tuple[str, dict | None]:
 def test_mixed_changes_from_many_tabs_end_as_some_serial_order(app, db, auth, make_book, round_):
     """Book A only gets copies added, so every serial order ends with the same quantity (a lost update shows);
     book B is added to, set, and removed; two tabs reload the cart page, which saves the new price of B."""
-    from webapp.services import cart
+    from webapp.services.commerce import cart
 
     book_a, book_b = make_book("Book A", on_hand=20), make_book("Book B", on_hand=20)
     a, b = (book_a.id, "buy"), (book_b.id, "buy")

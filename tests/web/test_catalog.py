@@ -87,7 +87,7 @@ def test_price_filter_in_dollars(client, make_book):
 
 def test_no_results_offers_help(client, make_book):
     make_book("The Lantern Keeper")
-    from webapp.services import search
+    from webapp.services.catalog import search
     search.rebuild_terms()
     from webapp.extensions import db
     db.session.commit()

@@ -33,7 +33,7 @@ from tests import checkout_helpers as ch
 from tests.conftest import ADMIN_TOTP
 from webapp.extensions import db, limiter
 from webapp.models import AuditLog, Author, Book, Genre, Order, User
-from webapp.services import accounts
+from webapp.services.people import accounts
 
 FULL = os.environ.get("FOLIO_FUZZ") == "full"
 LONG = "x" * 10_000

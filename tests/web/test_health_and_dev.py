@@ -28,7 +28,7 @@ def test_healthz_503_when_redis_is_down_names_it_without_exception_text(app, cli
 
 
 def test_healthz_503_when_database_is_down(app, client, monkeypatch):
-    from webapp.services import health
+    from webapp.services.platform import health
 
     def broken(*_a, **_k):
         raise ConnectionError("database unreachable")
@@ -40,7 +40,7 @@ def test_healthz_503_when_database_is_down(app, client, monkeypatch):
 
 
 def test_dev_outbox_lists_messages(client, db, run_jobs):
-    from webapp.services import mail
+    from webapp.services.platform import mail
 
     mail.send("someone@example.com", "Hello <there>", "Body text")
     db.session.commit()

@@ -119,7 +119,7 @@ LINK_RACE = ("AuthorError: That account was linked to another author just now.",
 @pytest.mark.skipif(not using_postgres(), reason="needs TEST_DATABASE_URL (PostgreSQL): threads racing")
 def test_two_admins_creating_the_same_author_at_once(app, auth, db):
     from webapp.extensions import db as thread_db
-    from webapp.services import authors
+    from webapp.services.people import authors
 
     for i in range(2):
         auth.user(f"editor{i}", role="admin")
@@ -151,7 +151,7 @@ def test_two_admins_creating_the_same_author_at_once(app, auth, db):
 
 def test_a_lost_author_race_is_a_message_not_a_500(app, auth, admin_client, db, monkeypatch):
     """The tie, made certain: the slug this save computed was taken by the time it is written."""
-    from webapp.services import authors
+    from webapp.services.people import authors
 
     first = auth.post("/admin/authors/new", {"name": "Jane Racer"}, client=admin_client)
     assert first.status_code == 303

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from tests.checkout_helpers import settle, start
 from webapp.models import Charge, Hold, Rental, Subscription, User, utcnow
-from webapp.services import holds, wallet
+from webapp.services.circulation import holds, wallet
 
 
 def _out_of_stock(db, make_book, renter):

@@ -119,7 +119,7 @@ def test_a_taken_username_is_still_said(app, auth, db):
 
 @pytest.mark.skipif(not using_postgres(), reason="needs TEST_DATABASE_URL (PostgreSQL): threads racing")
 def test_two_registrations_racing_for_one_new_address_make_one_account(app, db):
-    from webapp.services import registration
+    from webapp.services.people import registration
 
     def work(i):
         return lambda: registration.register(f"racer_{i}", "race@example.com", PASSWORD)

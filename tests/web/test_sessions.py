@@ -138,7 +138,7 @@ def test_admin_two_factor_sign_in_makes_a_session_only_after_the_second_factor(a
 def test_a_sign_in_in_flight_while_the_password_changes_does_not_survive_it(app, client, auth, db, monkeypatch):
     """The password was checked, then (before the session was made) the owner changed it elsewhere: the
     session this sign-in makes is dead on arrival."""
-    from webapp.services import accounts
+    from webapp.services.people import accounts
 
     user = auth.user("reader1")
     real = accounts.authenticate

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from webapp.services import wallet
+from webapp.services.circulation import wallet
 
 
 def test_wallet_needs_a_signed_in_user(client):

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from tests.checkout_helpers import completed_event, shopper, signed, start
 from webapp.models import Inventory, Order, OrderEvent, PaymentEvent
-from webapp.services.test_gateway import sign
+from webapp.services.commerce.test_gateway import sign
 
 
 def post_event(client, app, event, *, secret=None, timestamp=None, payload=None):
@@ -155,7 +155,8 @@ def test_a_payment_in_another_currency_is_refused(app, client, db, make_book):
 
 def test_a_top_up_paid_for_less_is_not_credited(app, client, db):
     from webapp.models import Charge, OutboxMessage, PaymentIssue
-    from webapp.services import charges, wallet
+    from webapp.services.circulation import wallet
+    from webapp.services.commerce import charges
 
     user = shopper("topper")
     charge, _ = charges.start(user, "top_up", 50000, success_url=lambda c: "https://shop.test/s",

@@ -12,7 +12,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional, Regexp
 
 from ..security import DatabaseIntegerField, FiniteDecimalField
-from ..services import accounts
+from ..services.people import accounts
 
 
 class ProfileForm(FlaskForm):

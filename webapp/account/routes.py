@@ -8,7 +8,8 @@ from ..authz import owned_or_404
 from ..extensions import db
 from ..links import public_url
 from ..models import Address
-from ..services import accounts, payments, registration
+from ..services.commerce import payments
+from ..services.people import accounts, registration
 from ..utils import FAILED, attempt, attempt_flash, confirm_code, page_number, resend_code, safe_next
 from . import bp
 from .forms import (
@@ -115,7 +116,7 @@ def wallet():
     from flask import request
 
     from ..htmx import render_page_or_partial
-    from ..services import wallet as wallet_service
+    from ..services.circulation import wallet as wallet_service
 
     page = request.args.get("page", "1")
     result = wallet_service.statement(current_user.id, page_number(page))
@@ -126,7 +127,7 @@ def wallet():
 
 @bp.get("/rentals")
 def rentals():
-    from ..services import rentals as rental_service
+    from ..services.circulation import rentals as rental_service
 
     active, past = rental_service.for_user(current_user)
     return render_template("account/rentals.html", active=active, past=past, rentals=rental_service,
@@ -136,7 +137,7 @@ def rentals():
 @bp.post("/rentals/<int:rental_id>/renew")
 def renew_rental(rental_id: int):
     from ..models import Rental
-    from ..services import rentals as rental_service
+    from ..services.circulation import rentals as rental_service
 
     rental = owned_or_404(db.session.get(Rental, rental_id))
     attempt_flash(lambda: rental_service.renew(rental, current_user), rental_service.RentalError,
@@ -148,8 +149,8 @@ def renew_rental(rental_id: int):
 
 @bp.get("/holds")
 def holds():
-    from ..services import holds as hold_service
-    from ..services import subscriptions
+    from ..services.circulation import holds as hold_service
+    from ..services.circulation import subscriptions
 
     open_holds, closed = hold_service.for_user(current_user.id)
     plan = subscriptions.tier_of(current_user)
@@ -160,7 +161,7 @@ def holds():
 @bp.post("/holds")
 def place_hold():
     from ..models import Book
-    from ..services import holds as hold_service
+    from ..services.circulation import holds as hold_service
 
     form = HoldForm()
     book = db.session.get(Book, form.book_id.data) if form.validate() else None
@@ -180,7 +181,7 @@ def place_hold():
 @bp.post("/holds/<int:hold_id>/cancel")
 def cancel_hold(hold_id: int):
     from ..models import Hold
-    from ..services import holds as hold_service
+    from ..services.circulation import holds as hold_service
 
     hold = owned_or_404(db.session.get(Hold, hold_id))
     attempt_flash(lambda: hold_service.cancel(hold, current_user), hold_service.HoldError,
@@ -192,8 +193,8 @@ def cancel_hold(hold_id: int):
 
 @bp.get("/subscription")
 def subscription():
-    from ..services import subscriptions
-    from ..services import wallet as wallet_service
+    from ..services.circulation import subscriptions
+    from ..services.circulation import wallet as wallet_service
 
     return render_template("account/subscription.html", plans=subscriptions.all_tiers(),
                            current=subscriptions.tier_of(current_user),
@@ -205,9 +206,9 @@ def subscription():
 
 @bp.post("/subscription")
 def change_subscription():
-    from ..services import subscriptions
-    from ..services import wallet as wallet_service
-    from ..services.money import money
+    from ..services.circulation import subscriptions
+    from ..services.circulation import wallet as wallet_service
+    from ..services.platform.money import money
 
     form = PlanForm()
     if not form.validate():
@@ -250,7 +251,7 @@ def top_up():
 
 def _start_charge(kind: str, cents: int, back_endpoint: str, **details):
     """Open a payment page for a top-up or a plan; on failure say why and go back where we came from."""
-    from ..services import charges
+    from ..services.commerce import charges
 
     try:
         _, url = charges.start(current_user, kind, cents, success_url=_charge_done_url,
@@ -270,7 +271,7 @@ def _charge_done_url(charge) -> str:
 @bp.get("/payments/<reference>")
 def charge_done(reference: str):
     """Where the payment page returns to: confirm with the provider (the webhook may not have arrived yet)."""
-    from ..services import charges
+    from ..services.commerce import charges
 
     charge = owned_or_404(charges.by_reference(current_user.id, reference))
     try:

@@ -1,4 +1,4 @@
-"""The account's security pages: password, signed-in devices (services.sessions) and two-factor sign-in."""
+"""The account's security pages: password, signed-in devices (services.people.sessions) and two-factor sign-in."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, session, url_for
@@ -6,8 +6,9 @@ from flask_login import current_user
 
 from ..auth import session as auth_session
 from ..extensions import db
-from ..services import accounts, crypto, twofactor
-from ..services.accounts import AccountError
+from ..services.people import accounts, twofactor
+from ..services.people.accounts import AccountError
+from ..services.platform import crypto
 from ..utils import FAILED, attempt
 from . import bp
 from .forms import PasswordChangeForm, PasswordConfirmForm, TwoFactorSetupForm
@@ -33,7 +34,7 @@ def security():
 
 def _security_page(fresh_codes: list[str] | None = None):
     """The security page; freshly made recovery codes are shown in this one response only."""
-    from ..services import sessions
+    from ..services.people import sessions
 
     return render_template("account/security.html", logins=accounts.recent_logins(current_user),
                            recovery_left=twofactor.remaining_recovery_codes(current_user) if current_user.has_2fa else 0,
@@ -63,7 +64,7 @@ def sign_out_everywhere():
 
 @bp.post("/security/sessions/<int:session_id>/end")
 def end_session(session_id: int):
-    from ..services import sessions
+    from ..services.people import sessions
 
     if not sessions.end(current_user.id, session_id=session_id, reason="signed_out_from_another_device"):
         flash("That device was already signed out.", "info")
@@ -84,7 +85,7 @@ def setup_2fa():
     # The secret waits in the session until confirmed, encrypted (the session cookie is only signed).
     try:
         secret = crypto.decrypt(session[SETUP_KEY]) if session.get(SETUP_KEY) else None
-    except ValueError:  # begun under a data key removed since (services.keys): start again
+    except ValueError:  # begun under a data key removed since (services.platform.keys): start again
         secret = None
     if not secret:
         secret = twofactor.new_secret()

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from ..extensions import db
 from ..htmx import render_page_or_partial
 from ..models import AuditLog, DiscountCode
-from ..services import audit as audit_service
-from ..services.money import money
+from ..services.people import audit as audit_service
+from ..services.platform.money import money
 from . import bp
 from .order_forms import AuditFilterForm
 

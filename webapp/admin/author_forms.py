@@ -5,7 +5,7 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, Form, IntegerField, SearchField, StringField, TextAreaField, URLField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from ..services import authors
+from ..services.people import authors
 
 
 class AuthorFilterForm(Form):

@@ -1,4 +1,4 @@
-"""Admin panel: authors (list and search, create, edit, delete). Every change is audited by services.authors."""
+"""Admin panel: authors (list and search, create, edit, delete). Every change is audited by services.people.authors."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -7,9 +7,9 @@ from flask_login import current_user
 from ..auth import session as auth_session
 from ..extensions import db
 from ..htmx import render_page_or_partial
-from ..services import authors as author_service
-from ..services import uploads
-from ..services.accounts import AccountError
+from ..services.people import authors as author_service
+from ..services.people.accounts import AccountError
+from ..services.platform import uploads
 from ..utils import FAILED, attempt
 from . import bp
 from .author_forms import AuthorFilterForm, AuthorForm, DeleteForm

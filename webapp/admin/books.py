@@ -2,7 +2,7 @@
 
 The list is a GET form (search, filters, sort) that htmx turns into live filtering of #books-table; each row edits
 its price and stock in place (htmx swaps the row for an edit row and back). Everything also works without
-JavaScript: the row's Edit link opens the full edit page. The rules are in services.catalog_admin."""
+JavaScript: the row's Edit link opens the full edit page. The rules are in services.catalog.catalog_admin."""
 from __future__ import annotations
 
 from datetime import date
@@ -25,8 +25,10 @@ from ..auth.session import client_ip
 from ..extensions import db
 from ..htmx import current_url, is_htmx, render_page_or_partial
 from ..models.types import db_int
-from ..services import background, book_import, catalog_admin, stock
-from ..services.search import LANGUAGES
+from ..services.catalog import book_import, catalog_admin
+from ..services.catalog.search import LANGUAGES
+from ..services.inventory import stock
+from ..services.platform import background
 from ..utils import FAILED, attempt, attempt_flash, safe_next
 from . import bp
 from .book_forms import BookFilterForm, BookForm, ImportForm, InlineEditForm, StockAdjustForm

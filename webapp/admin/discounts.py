@@ -7,8 +7,8 @@ from flask_login import current_user
 from ..auth import session as auth_session
 from ..htmx import render_page_or_partial
 from ..models import DiscountCode
-from ..services import discounts as discount_service
-from ..services.discounts import DiscountError
+from ..services.commerce import discounts as discount_service
+from ..services.commerce.discounts import DiscountError
 from ..utils import FAILED, attempt, attempt_flash
 from . import bp
 from .order_forms import DiscountActionForm, DiscountFilterForm, DiscountForm

@@ -5,7 +5,7 @@ from wtforms import Form, IntegerField, SearchField, SelectChoice, SelectField
 from wtforms.validators import NumberRange, Optional
 
 from ..models import ROLES
-from ..services.staff import STATUSES
+from ..services.people.staff import STATUSES
 
 
 class UserFilterForm(Form):

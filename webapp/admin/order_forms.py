@@ -20,9 +20,9 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from ..models import ORDER_STATUSES
-from ..services.audit import OBJECT_TYPES
-from ..services.discounts import KINDS, STATES, DiscountInput
-from ..services.orders import REFUND_TO
+from ..services.commerce.discounts import KINDS, STATES, DiscountInput
+from ..services.commerce.orders import REFUND_TO
+from ..services.people.audit import OBJECT_TYPES
 
 _MONEY = re.compile(r"\$?(\d{1,9})(?:\.(\d{1,2}))?")
 

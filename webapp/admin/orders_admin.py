@@ -8,9 +8,10 @@ from ..auth import session as auth_session
 from ..extensions import db
 from ..htmx import render_page_or_partial
 from ..models import Order, User
-from ..services import orders as order_service
-from ..services import payments, wallet
-from ..services.orders import OrderStateError
+from ..services.circulation import wallet
+from ..services.commerce import orders as order_service
+from ..services.commerce import payments
+from ..services.commerce.orders import OrderStateError
 from ..utils import attempt_flash
 from . import bp
 from .order_forms import CancelForm, DeliverForm, MarkPaidForm, OrderFilterForm, RefundForm, ShipForm

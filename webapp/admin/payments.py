@@ -10,7 +10,8 @@ from wtforms.validators import DataRequired, Length
 
 from ..auth import session as auth_session
 from ..htmx import render_page_or_partial
-from ..services import outbox, payment_issues
+from ..services.commerce import payment_issues
+from ..services.platform import outbox
 from ..utils import attempt_flash, page_number
 from . import bp
 

@@ -14,8 +14,8 @@ from wtforms.validators import InputRequired, Optional
 from ..extensions import db
 from ..htmx import is_htmx, render_page_or_partial
 from ..models import utcnow
-from ..services import background
-from ..services import reports as report_service
+from ..services.insight import reports as report_service
+from ..services.platform import background
 from . import bp
 
 
@@ -90,7 +90,7 @@ def report(task_id: int):
 
 @bp.app_template_global()
 def report_chart(task, name: str) -> Markup | None:
-    """One chart of a finished report, as inline SVG. The SVG was drawn by services.charts (matplotlib escapes
+    """One chart of a finished report, as inline SVG. The SVG was drawn by services.insight.charts (matplotlib escapes
     every text in it, book titles included) and stored on the task row by the report's runner."""
     svg = report_service.chart_from(task.output_svg, name)
     return Markup(svg) if svg and svg.lstrip().startswith("<svg") else None

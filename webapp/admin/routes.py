@@ -8,8 +8,8 @@ from ..extensions import db
 from ..htmx import render_page_or_partial
 from ..links import public_url
 from ..models import User
-from ..services import staff
-from ..services.accounts import AccountError
+from ..services.people import staff
+from ..services.people.accounts import AccountError
 from ..utils import attempt_flash, page_number
 from . import bp
 from .forms import ActionForm, RoleForm, UserFilterForm
@@ -34,7 +34,7 @@ def _user_or_404(user_id: int) -> User:
 @bp.get("/users/<int:user_id>")
 def user(user_id: int):
     found = _user_or_404(user_id)
-    from ..services import sessions
+    from ..services.people import sessions
 
     return render_template("admin/user.html", user=found, role_form=RoleForm(role=found.role),
                            action_form=ActionForm(), history=staff.audit_for(found),
@@ -108,7 +108,7 @@ def end_sessions(user_id: int):
 
 @bp.get("/rentals")
 def rentals_list():
-    from ..services import rentals as rental_service
+    from ..services.circulation import rentals as rental_service
 
     view = request.args.get("view", "active")
     view = view if view in rental_service.ADMIN_VIEWS else "active"
@@ -122,9 +122,9 @@ def rentals_list():
 @bp.post("/rentals/<int:rental_id>/return")
 def return_rental(rental_id: int):
     from ..models import Rental
-    from ..services import holds as hold_service
-    from ..services import rentals as rental_service
-    from ..services.money import money
+    from ..services.circulation import holds as hold_service
+    from ..services.circulation import rentals as rental_service
+    from ..services.platform.money import money
 
     rental = db.session.get(Rental, rental_id)
     if rental is None:
@@ -150,7 +150,7 @@ HOLD_VIEWS = {"ready": "Set aside", "waiting": "Waiting", "closed": "Closed"}
 
 @bp.get("/holds")
 def holds_list():
-    from ..services import holds as hold_service
+    from ..services.circulation import holds as hold_service
 
     view = request.args.get("view", "ready")
     view = view if view in HOLD_VIEWS else "ready"
@@ -176,7 +176,7 @@ def task_context(task) -> dict:
 
 @bp.get("/tasks/<int:task_id>")
 def task_status(task_id: int):
-    from ..services import background
+    from ..services.platform import background
 
     task = background.get(task_id)
     if task is None:
@@ -189,7 +189,7 @@ def task_status(task_id: int):
 
 @bp.get("/tasks/<int:task_id>/output.csv")
 def task_csv(task_id: int):
-    from ..services import background
+    from ..services.platform import background
 
     task = background.get(task_id)
     if task is None or not task.output_csv:

@@ -9,8 +9,8 @@ from flask_login import current_user, login_required
 from ..extensions import client_key, db, limiter
 from ..links import public_url
 from ..models import User
-from ..services import accounts, registration, twofactor
-from ..services.accounts import AccountError
+from ..services.people import accounts, registration, twofactor
+from ..services.people.accounts import AccountError
 from ..utils import FAILED, apply_errors, attempt, confirm_code, safe_next
 from ..utils import resend_code as send_new_code
 from . import bp
@@ -67,7 +67,7 @@ def register():
 @limiter.limit("30 per 10 minutes", methods=["POST"])
 def confirm_registration():
     """The code from the registration email signs the new account in (for an address that already had an
-    account, the code is a decoy that answers the same way and is never right: services.registration)."""
+    account, the code is a decoy that answers the same way and is never right: services.people.registration)."""
     pending = auth_session.registration()
     if pending is None:
         flash("Please register, or sign in if you already have an account.", "info")

@@ -1,5 +1,5 @@
 """Signing in and out: one place for session rotation, the server-side session record, and "who is pending
-2FA". The request side of services.sessions: the user loader checks the session record on every request."""
+2FA". The request side of services.people.sessions: the user loader checks the session record on every request."""
 from __future__ import annotations
 
 import time
@@ -9,7 +9,7 @@ from flask_login import current_user, login_user, logout_user
 
 from ..extensions import db, login_manager
 from ..models import User
-from ..services import sessions
+from ..services.people import sessions
 
 PENDING_KEY = "pending_2fa"
 PENDING_TTL = 300  # seconds to type the second factor
@@ -97,7 +97,7 @@ REGISTERING_TTL = 3600
 
 
 def start_registration(code_id: int, email: str) -> None:
-    """After the register form: which emailed code this browser may confirm (services.registration.sign_up), no
+    """After the register form: which emailed code this browser may confirm (services.people.registration.sign_up), no
     one signed in. Only the code's id is kept here: whether it is a real code or a decoy is on the server."""
     rotate_session()
     session[REGISTERING_KEY] = {"code": code_id, "email": email, "t": int(time.time())}
@@ -136,7 +136,7 @@ def load_user(login_id: str) -> User | None:
 def _uncommitted_writes() -> bool:
     """Whether the view left writes uncommitted (an error page after a rollback would not; a bug might): then
     the last-seen time waits for another request rather than commit them."""
-    from ..services import txn
+    from ..services.platform import txn
 
     return txn.has_writes(db.session)
 

@@ -14,7 +14,7 @@ bp = Blueprint("author", __name__, url_prefix="/author")
 
 @bp.before_request
 def _linked_authors_only():
-    from ..services import authors
+    from ..services.people import authors
 
     if not current_user.is_authenticated:
         return login_manager.unauthorized()

@@ -5,7 +5,7 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, Form, SelectChoice, SelectField, StringField, TextAreaField, URLField
 from wtforms.validators import Length, Optional
 
-from ..services import authors
+from ..services.people import authors
 
 
 class PeriodForm(Form):

@@ -8,7 +8,9 @@ from flask_login import current_user
 from ..auth import session as auth_session
 from ..extensions import db
 from ..htmx import render_page_or_partial
-from ..services import authors, charts, uploads
+from ..services.insight import charts
+from ..services.people import authors
+from ..services.platform import uploads
 from ..utils import FAILED, attempt
 from . import bp
 from .forms import ActionForm, PeriodForm, ProfileForm

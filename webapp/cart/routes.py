@@ -6,7 +6,8 @@ from flask import flash, make_response, redirect, render_template, request, sess
 from flask_login import current_user
 
 from ..htmx import is_htmx, render_page_or_partial, trigger
-from ..services import cart, pricing, rentals
+from ..services.circulation import rentals
+from ..services.commerce import cart, pricing
 from ..utils import safe_next
 from . import bp, store
 from .forms import AddForm, DiscountForm, LineForm

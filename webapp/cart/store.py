@@ -14,7 +14,7 @@ from flask import session
 from flask_login import current_user
 
 from ..extensions import db
-from ..services import cart
+from ..services.commerce import cart
 
 SESSION_KEY = "cart"
 CODE_KEY = "discount_code"

@@ -7,7 +7,7 @@ from wtforms import BooleanField, Form, IntegerField, SearchField, SelectChoice,
 from wtforms.validators import NumberRange, Optional
 
 from ..security import FiniteDecimalField
-from ..services.search import LANGUAGES, SORTS, BookQuery
+from ..services.catalog.search import LANGUAGES, SORTS, BookQuery
 
 
 class BookFilterForm(Form):

@@ -9,7 +9,9 @@ from sqlalchemy import select
 from ..extensions import db
 from ..htmx import current_url, is_htmx, render_page_or_partial
 from ..models import Genre
-from ..services import cart, covers, holds, pricing, search
+from ..services.catalog import covers, search
+from ..services.circulation import holds
+from ..services.commerce import cart, pricing
 from . import bp
 from .forms import BookFilterForm
 

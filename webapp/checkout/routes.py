@@ -9,9 +9,11 @@ from ..cart import store
 from ..extensions import db
 from ..links import public_url
 from ..models import Address, Book
-from ..services import accounts, cart, checkout, orders, payments, wallet
-from ..services.checkout import CheckoutError, ShippingAddress
-from ..services.stock import SoldOut
+from ..services.circulation import wallet
+from ..services.commerce import cart, checkout, orders, payments
+from ..services.commerce.checkout import CheckoutError, ShippingAddress
+from ..services.inventory.stock import SoldOut
+from ..services.people import accounts
 from . import bp
 from .forms import CheckoutForm
 

@@ -4,7 +4,7 @@ from flask import abort, render_template
 
 from ..extensions import db
 from ..models import OutboundEmail
-from ..services import mail
+from ..services.platform import mail
 from . import bp
 
 

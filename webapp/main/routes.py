@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask import abort, jsonify, redirect, send_from_directory, url_for
 
-from ..services import health, uploads
+from ..services.platform import health, uploads
 from . import bp
 
 
@@ -19,7 +19,7 @@ def favicon():
 
 @bp.get("/media/<kind>/<name>")
 def media(kind: str, name: str):
-    """Uploaded images (re-encoded JPEGs with random names; see services.uploads)."""
+    """Uploaded images (re-encoded JPEGs with random names; see services.platform.uploads)."""
     if kind not in uploads.SIZES or not uploads.FILE_NAME.match(name):
         abort(404)
     response = send_from_directory(uploads.path_for(f"{kind}/{name[:32]}").parent, name, max_age=86400 * 30)

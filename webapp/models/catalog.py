@@ -62,8 +62,8 @@ class Author(db.Model):
     city: Mapped[str | None] = mapped_column(String(120))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), unique=True)
     goodreads_url: Mapped[str | None] = mapped_column(String(255))
-    photo_path: Mapped[str | None] = mapped_column(String(255))  # under UPLOAD_DIR, see services.uploads
-    # Encrypted at rest (services.crypto, keys from DATA_ENCRYPTION_KEYS); only the last four digits in clear.
+    photo_path: Mapped[str | None] = mapped_column(String(255))  # under UPLOAD_DIR, see services.platform.uploads
+    # Encrypted at rest (services.platform.crypto, keys from DATA_ENCRYPTION_KEYS); only the last four digits in clear.
     bank_account_encrypted: Mapped[str | None] = mapped_column(Text)
     bank_account_last4: Mapped[str | None] = mapped_column(String(4))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,4 +1,4 @@
-"""Stock per book and the stock ledger. Change stock only through services.stock."""
+"""Stock per book and the stock ledger. Change stock only through services.inventory.stock."""
 from __future__ import annotations
 
 from datetime import datetime

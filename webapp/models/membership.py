@@ -1,7 +1,7 @@
 """Holds (the queue for books that are out), subscriptions (Free / Plus / Premium) and charges
 (money taken through the payment gateway for something other than an order: wallet top-ups and
-subscription periods). Change them only through services.holds / services.subscriptions /
-services.charges."""
+subscription periods). Change them only through services.circulation.holds / services.circulation.subscriptions /
+services.commerce.charges."""
 from __future__ import annotations
 
 from datetime import datetime

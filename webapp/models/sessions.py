@@ -1,6 +1,6 @@
 """Signed-in sessions, kept on the server: the cookie (and the remember-me cookie) carries a random token
 whose hash names one row here, so signing out, "sign out everywhere", a password change or staff end it at
-once, whatever copies of the cookie exist. Change them only through services.sessions."""
+once, whatever copies of the cookie exist. Change them only through services.people.sessions."""
 from __future__ import annotations
 
 from datetime import datetime

@@ -33,20 +33,20 @@ class User(UserMixin, db.Model):
     # Bumped on password change/reset, deactivation and "sign out everywhere": a sign-in waiting for its
     # second factor (auth.session.set_pending) stops matching. Sessions themselves end in user_sessions.
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
-    totp_secret: Mapped[str | None] = mapped_column(String(255))  # encrypted (services.crypto)
+    totp_secret: Mapped[str | None] = mapped_column(String(255))  # encrypted (services.platform.crypto)
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     totp_last_step: Mapped[int | None] = mapped_column()  # last accepted TOTP time step (no replays)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Change only through services.wallet (conditional UPDATE + a WalletEntry per change).
+    # Change only through services.circulation.wallet (conditional UPDATE + a WalletEntry per change).
     wallet_balance_cents: Mapped[int] = mapped_column(default=0, server_default="0")
 
     addresses: Mapped[list[Address]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="Address.id", lazy="selectin"
     )
 
-    # The token of the signed-in session this request belongs to (services.sessions); set at sign-in and by
+    # The token of the signed-in session this request belongs to (services.people.sessions); set at sign-in and by
     # the user loader, never stored on the row. Flask-Login keeps get_id() in the session and remember cookies.
     login_token = None
 
@@ -106,7 +106,7 @@ class Address(db.Model):
 class EmailCode(db.Model):
     """A one-time 6-digit code sent by email (verification or email change), stored hashed. A "decoy" stands in
     for a registration with an address that already has an account: a code nobody was sent, on the owner's
-    row, that the registration page counts, expires and replaces exactly like a real one (services.registration)."""
+    row, that the registration page counts, expires and replaces exactly like a real one (services.people.registration)."""
 
     __tablename__ = "email_codes"
     __table_args__ = (

@@ -1,5 +1,5 @@
 """The wallet ledger. The balance itself lives on `users.wallet_balance_cents`; change it only
-through services.wallet, which writes one entry per change with the balance after it."""
+through services.circulation.wallet, which writes one entry per change with the balance after it."""
 from __future__ import annotations
 
 from datetime import datetime

@@ -6,8 +6,8 @@ from flask_login import current_user, login_required
 from ..auth import session as auth_session
 from ..authz import owned_or_404
 from ..extensions import db
-from ..services import checkout, orders, payments
-from ..services.order_state import OrderStateError
+from ..services.commerce import checkout, orders, payments
+from ..services.commerce.order_state import OrderStateError
 from . import bp
 
 

@@ -2,7 +2,7 @@
 production)."""
 from flask import Blueprint, abort
 
-from ..services import payments
+from ..services.commerce import payments
 
 bp = Blueprint("pay", __name__, url_prefix="/pay/test")
 

@@ -4,8 +4,8 @@ from flask import abort, redirect, render_template
 
 from ..extensions import db
 from ..models import GatewaySession
-from ..services import payments
-from ..services.test_gateway import TestGateway
+from ..services.commerce import payments
+from ..services.commerce.test_gateway import TestGateway
 from . import bp
 from .forms import CardForm
 

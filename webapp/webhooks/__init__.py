@@ -6,7 +6,7 @@ import logging
 from flask import Blueprint, jsonify, request
 
 from ..extensions import csrf, db
-from ..services import payment_events
+from ..services.commerce import payment_events
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")

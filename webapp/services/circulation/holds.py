@@ -1,0 +1,353 @@
+"""Holds: the queue for books that are out of stock.
+
+Queue order is (priority, queued_at, id): Premium (0) before Plus (1) before Free (2), first come
+first served within a plan. Whenever copies become available (a rental comes back, a restock, a
+cancelled order, a released checkout reservation, an expired or cancelled hold) services.inventory.stock calls
+`allocate`, which sets one copy aside per waiting hold, in queue order, while copies last:
+
+* the copy is reserved in stock (ledger reference hold-<id>), so nobody else can buy it;
+* the hold turns `ready` with a pick-up window by plan (HOLD_WINDOW_DAYS_*), and the customer is emailed.
+
+Both steps are conditional updates inside the caller's transaction; on PostgreSQL the inventory row
+stays locked until commit, so concurrent returns of the same book allocate one hold each and never
+give one copy to two customers. A ready hold is collected at checkout (`claim_for_order`), cancelled
+(the copy goes to the next in line), or expires (`expire_due`, every few minutes; optional no-show fee
+from the wallet, the copy goes to the next in line, who is emailed).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ...extensions import db
+from ...models import OPEN_HOLD, Book, Hold, Order, OrderLine, Rental, User, utcnow
+from ..inventory import stock
+from ..people import audit
+from ..platform import locks, mail, paging
+from ..platform.money import money
+from . import subscriptions, wallet
+
+
+class HoldError(ValueError):
+    pass
+
+
+def _ref(hold_id: int) -> str:
+    return f"hold-{hold_id}"
+
+
+def books_in_use(user_id: int) -> int:
+    """Rentals out, rentals in an unpaid checkout and open holds: what the plan's "books at once"
+    limit counts."""
+    rentals = db.session.scalar(select(func.count()).select_from(Rental)
+                                .where(Rental.user_id == user_id, Rental.status == "active")) or 0
+    pending = db.session.scalar(select(func.coalesce(func.sum(OrderLine.quantity), 0))
+                                .join(Order, Order.id == OrderLine.order_id)
+                                .where(Order.user_id == user_id, Order.status == "pending_payment",
+                                       OrderLine.mode == "rent")) or 0
+    holds = db.session.scalar(select(func.count()).select_from(Hold)
+                              .where(Hold.user_id == user_id, Hold.status.in_(OPEN_HOLD))) or 0
+    return rentals + pending + holds
+
+
+# ---- placing and cancelling ----
+
+def place(user: User, book: Book, now: datetime | None = None) -> Hold:
+    """Join the book's queue. Raises HoldError with a message for the customer."""
+    if not book.active:
+        raise HoldError("This book is no longer sold.")
+    if not user.is_verified:
+        raise HoldError("Please confirm your email address before placing a hold.")
+    if stock.state(book.id).available > 0:
+        raise HoldError("This book is in stock: add it to your cart instead.")
+    if open_hold(user.id, book.id) is not None:
+        raise HoldError("You already hold this book.")
+    plan = subscriptions.tier_of(user)
+    locks.customer(user.id)
+    if books_in_use(user.id) >= plan.max_books:
+        raise HoldError(f"Your {plan.label} plan allows {plan.max_books} book{'s' if plan.max_books != 1 else ''} "
+                        "at once (rentals and holds). Return a book, cancel a hold, or upgrade your plan.")
+    hold = Hold(user_id=user.id, book_id=book.id, status="waiting", priority=plan.hold_priority,
+                queued_at=now or utcnow())
+    try:
+        with db.session.begin_nested():
+            db.session.add(hold)
+    except IntegrityError:
+        raise HoldError("You already hold this book.") from None
+    audit.record("hold.placed", actor_id=user.id, object_type="hold", object_id=hold.id,
+                 after={"book_id": book.id, "priority": hold.priority})
+    # A copy may have come back between the stock check and now: serve the queue.
+    allocate(book.id)
+    return hold
+
+
+def cancel(hold: Hold, user: User, *, reason: str = "Cancelled by the customer.") -> None:
+    """Leave the queue (or give up a set-aside copy, which goes to the next in line)."""
+    if hold.user_id != user.id:
+        raise PermissionError("not your hold")
+    # Close by the status the row really has now, not the one loaded earlier: a waiting hold
+    # may have been made ready (copy set aside) by a concurrent return since we read it.
+    was = None
+    for status in ("ready", "waiting"):
+        if _close(hold.id, status, "cancelled"):
+            was = status
+            break
+    if was is None:
+        raise HoldError("This hold is already closed.")
+    if was == "ready":
+        stock.release([(hold.book_id, 1)], reference=_ref(hold.id), actor_id=user.id)  # -> next in line
+    db.session.refresh(hold)
+    audit.record("hold.cancelled", actor_id=user.id, object_type="hold", object_id=hold.id,
+                 after={"was": was, "reason": reason})
+
+
+def _close(hold_id: int, from_status: str, to_status: str) -> bool:
+    """Conditional status move; True when this transaction made it."""
+    return bool(db.session.execute(update(Hold).where(Hold.id == hold_id, Hold.status == from_status)
+                                   .values(status=to_status, closed_at=utcnow())
+                                   .execution_options(synchronize_session=False)).rowcount)
+
+
+def close_for_book(book: Book, *, actor_id: int | None, reason: str = "The book is no longer sold.") -> int:
+    """The book leaves the shop (archived): every open hold on it is cancelled, set-aside copies go back on
+    the shelf (no one is left to pass them to) and each customer is told. Returns how many were closed."""
+    closed = 0
+    for status in ("waiting", "ready"):  # waiting first, so a released copy is not handed to a closing hold
+        for hold in db.session.scalars(select(Hold).where(Hold.book_id == book.id, Hold.status == status)
+                                       .order_by(Hold.id)).all():
+            if not _close(hold.id, status, "cancelled"):
+                continue  # moved meanwhile (claimed at checkout, expired): nothing to do here
+            if status == "ready":
+                stock.release([(book.id, 1)], reference=_ref(hold.id), actor_id=actor_id, reallocate=False)
+            audit.record("hold.cancelled", actor_id=actor_id, object_type="hold", object_id=hold.id,
+                         after={"was": status, "reason": reason})
+            user = db.session.get(User, hold.user_id)
+            if user is not None and user.deleted_at is None:
+                shop = current_app.config["SHOP_NAME"]
+                mail.send(user.email, f"Your hold on “{book.title}” is cancelled",
+                          f"Hello {user.display_name},\n\nWe are sorry: “{book.title}” is no longer sold at {shop}, "
+                          f"so your hold on it is cancelled. Nothing was charged.\n\n— {shop}")
+            closed += 1
+    return closed
+
+
+def cancel_all(user: User, reason: str) -> int:
+    """Close every open hold of the customer (account deletion)."""
+    holds = db.session.scalars(select(Hold).where(Hold.user_id == user.id, Hold.status.in_(OPEN_HOLD))).all()
+    for hold in holds:
+        cancel(hold, user, reason=reason)
+    return len(holds)
+
+
+# ---- the queue ----
+
+def _next_waiting(book_id: int, skip: set[int]) -> Hold | None:
+    stmt = (select(Hold).where(Hold.book_id == book_id, Hold.status == "waiting")
+            .order_by(Hold.priority, Hold.queued_at, Hold.id).limit(1))
+    if skip:
+        stmt = stmt.where(Hold.id.not_in(skip))
+    return db.session.scalar(stmt)
+
+
+def allocate(book_id: int, now: datetime | None = None) -> list[Hold]:
+    """Set available copies aside for waiting holds, in queue order. Returns the holds made ready."""
+    now = now or utcnow()
+    ready: list[Hold] = []
+    skip: set[int] = set()
+    while True:
+        hold = _next_waiting(book_id, skip)
+        if hold is None:
+            break
+        try:
+            stock.reserve([(book_id, 1)], reference=_ref(hold.id))
+        except stock.SoldOut:
+            break
+        window = timedelta(days=subscriptions.tier(subscriptions.ORDER[2 - hold.priority]).hold_window_days)
+        made_ready = db.session.execute(
+            update(Hold).where(Hold.id == hold.id, Hold.status == "waiting")
+            .values(status="ready", ready_at=now, expires_at=now + window)
+            .execution_options(synchronize_session=False)).rowcount
+        if not made_ready:  # cancelled meanwhile: the copy goes back and the next hold is tried
+            stock.release([(book_id, 1)], reference=_ref(hold.id), reallocate=False)
+            skip.add(hold.id)
+            continue
+        db.session.refresh(hold)
+        ready.append(hold)
+        _email_ready(hold)
+    return ready
+
+
+def claim_for_order(user_id: int, book_ids, order_id: int) -> dict[int, int]:
+    """At checkout: the customer's set-aside copies of these books pass to the order. Returns
+    {book_id: 1} for each claimed hold; their reservations are released without re-allocation so the
+    order can reserve them at once (the caller's transaction holds the inventory rows)."""
+    claimed: dict[int, int] = {}
+    holds = db.session.scalars(select(Hold).where(Hold.user_id == user_id, Hold.status == "ready",
+                                                  Hold.book_id.in_(list(set(book_ids))))).all()
+    for hold in holds:
+        done = db.session.execute(update(Hold).where(Hold.id == hold.id, Hold.status == "ready")
+                                  .values(status="fulfilled", closed_at=utcnow(), order_id=order_id)
+                                  .execution_options(synchronize_session=False)).rowcount
+        if done:
+            stock.release([(hold.book_id, 1)], reference=_ref(hold.id), reallocate=False)
+            claimed[hold.book_id] = 1
+    return claimed
+
+
+def reinstate_for_order(order_id: int, now: datetime | None = None) -> list[tuple[int, int]]:
+    """The order that collected held copies was not paid: holds whose window is still open are ready again.
+    Returns [(hold_id, book_id)] per reinstated hold: the caller moves those copies from the order back to it."""
+    now = now or utcnow()
+    kept = []
+    for hold in db.session.scalars(select(Hold).where(Hold.order_id == order_id, Hold.status == "fulfilled")).all():
+        if hold.expires_at and hold.expires_at > now and db.session.execute(
+                update(Hold).where(Hold.id == hold.id, Hold.status == "fulfilled")
+                .values(status="ready", closed_at=None, order_id=None)
+                .execution_options(synchronize_session=False)).rowcount:
+            kept.append((hold.id, hold.book_id))
+    return kept
+
+
+def ready_map(user_id: int | None, book_ids) -> dict[int, int]:
+    """{book_id: copies set aside for this customer} (1 per ready hold)."""
+    ids = list(set(book_ids))
+    if user_id is None or not ids:
+        return {}
+    rows = db.session.execute(select(Hold.book_id, func.count()).where(
+        Hold.user_id == user_id, Hold.status == "ready", Hold.book_id.in_(ids)).group_by(Hold.book_id))
+    return dict(rows.all())
+
+
+# ---- expiry (jobs.holds, every few minutes) ----
+
+def expire_due(now: datetime | None = None, limit: int = 500) -> int:
+    """Close ready holds whose window has passed: optional no-show fee, copy to the next in line."""
+    now = now or utcnow()
+    due = db.session.scalars(select(Hold).where(Hold.status == "ready", Hold.expires_at < now)
+                             .order_by(Hold.expires_at).limit(limit)).all()
+    expired = 0
+    fee = current_app.config["HOLD_NO_SHOW_FEE_CENTS"]
+    for hold in due:
+        done = db.session.execute(update(Hold).where(Hold.id == hold.id, Hold.status == "ready")
+                                  .values(status="expired", closed_at=now, fee_cents=fee)
+                                  .execution_options(synchronize_session=False)).rowcount
+        if not done:
+            db.session.rollback()
+            continue
+        db.session.refresh(hold)
+        if fee:
+            paid = min(fee, wallet.balance(hold.user_id))
+            if paid:
+                wallet.debit(hold.user_id, paid, "hold_fee", reference=_ref(hold.id),
+                             note=f"Held copy not collected: {hold.book.title}"[:200])
+                hold.fee_paid_cents = paid
+        user = db.session.get(User, hold.user_id)
+        if user is not None and user.deleted_at is None:
+            shop = current_app.config["SHOP_NAME"]
+            fee_text = f" A no-show fee of {money(fee)} applies." if fee else ""
+            mail.send(user.email, f"Your hold on “{hold.book.title}” has expired",
+                      f"Hello {user.display_name},\n\nThe copy of “{hold.book.title}” we set aside for you was not "
+                      f"collected by {hold.expires_at:%-d %B %H:%M} UTC, so it has gone to the next reader in the "
+                      f"queue.{fee_text} You can place a new hold from the book's page.\n\n— {shop}")
+        stock.release([(hold.book_id, 1)], reference=_ref(hold.id))  # -> next in line, who is emailed
+        db.session.commit()
+        expired += 1
+    return expired
+
+
+# ---- reading ----
+
+def open_hold(user_id: int, book_id: int) -> Hold | None:
+    return db.session.scalar(select(Hold).where(Hold.user_id == user_id, Hold.book_id == book_id,
+                                                Hold.status.in_(OPEN_HOLD)))
+
+
+def position(hold: Hold) -> int | None:
+    """1 for the next in line. None once the hold is not waiting."""
+    if hold.status != "waiting":
+        return None
+    ahead = db.session.scalar(select(func.count()).select_from(Hold).where(
+        Hold.book_id == hold.book_id, Hold.status == "waiting",
+        or_(Hold.priority < hold.priority,
+            and_(Hold.priority == hold.priority,
+                 or_(Hold.queued_at < hold.queued_at, and_(Hold.queued_at == hold.queued_at, Hold.id < hold.id))))))
+    return (ahead or 0) + 1
+
+
+def positions(hold_list) -> dict[int, int]:
+    """{hold id: queue position} for the waiting holds among `hold_list`, in one query."""
+    waiting = [h for h in hold_list if h.status == "waiting"]
+    if not waiting:
+        return {}
+    rank = func.row_number().over(partition_by=Hold.book_id, order_by=(Hold.priority, Hold.queued_at, Hold.id))
+    ranked = (select(Hold.id.label("id"), rank.label("pos"))
+              .where(Hold.status == "waiting", Hold.book_id.in_({h.book_id for h in waiting})).subquery())
+    wanted = [h.id for h in waiting]
+    return dict(db.session.execute(select(ranked.c.id, ranked.c.pos).where(ranked.c.id.in_(wanted))).all())
+
+
+def queue_length(book_id: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(Hold)
+                             .where(Hold.book_id == book_id, Hold.status == "waiting")) or 0
+
+
+def for_user(user_id: int) -> tuple[list[tuple[Hold, int | None]], list[Hold]]:
+    """(open holds with their queue position, recent closed holds)."""
+    holds = db.session.scalars(select(Hold).where(Hold.user_id == user_id)
+                               .order_by(Hold.queued_at.desc(), Hold.id.desc()).limit(200)).all()
+    where = positions(holds)
+    open_ = [(h, where.get(h.id)) for h in holds if h.status in OPEN_HOLD]
+    open_.sort(key=lambda pair: (pair[0].status != "ready", pair[1] or 0))
+    return open_, [h for h in holds if h.status not in OPEN_HOLD][:50]
+
+
+def admin_list(view: str = "ready", page: int = 1, per_page: int = 25) -> paging.Page:
+    stmt = select(Hold)
+    if view == "waiting":
+        stmt = stmt.where(Hold.status == "waiting").order_by(Hold.book_id, Hold.priority, Hold.queued_at, Hold.id)
+    elif view == "ready":
+        stmt = stmt.where(Hold.status == "ready").order_by(Hold.expires_at, Hold.id)
+    else:
+        stmt = stmt.where(Hold.status.not_in(OPEN_HOLD)).order_by(Hold.closed_at.desc(), Hold.id.desc())
+    return paging.paginate(stmt, page, per_page)
+
+
+def unpaid_fees_cents(user_id: int) -> int:
+    return db.session.scalar(select(func.coalesce(func.sum(Hold.fee_cents - Hold.fee_paid_cents), 0))
+                             .where(Hold.user_id == user_id)) or 0
+
+
+def _email_ready(hold: Hold) -> None:
+    user = db.session.get(User, hold.user_id)
+    if user is None or user.deleted_at is not None:
+        return
+    shop = current_app.config["SHOP_NAME"]
+    mail.send(user.email, f"“{hold.book.title}” is waiting for you",
+              f"Hello {user.display_name},\n\nGood news: a copy of “{hold.book.title}” is set aside for you until "
+              f"{hold.expires_at:%A %-d %B %H:%M} UTC. Add it to your cart (to buy or to rent) and check out before "
+              f"then; after that it goes to the next reader in the queue.\n\n— {shop}")
+
+
+
+@dataclass
+class Panel:
+    """What the book page says about holds for this shopper."""
+
+    hold: Hold | None = None
+    position: int | None = None
+    waiting: int = 0  # readers in the queue
+    held: int = 0  # copies set aside for this shopper
+
+
+def panel(user: User | None, book_id: int) -> Panel:
+    result = Panel(waiting=queue_length(book_id))
+    if user is not None and getattr(user, "is_authenticated", False):
+        result.hold = open_hold(user.id, book_id)
+        if result.hold is not None:
+            result.position = position(result.hold)
+            result.held = 1 if result.hold.status == "ready" else 0
+    return result

@@ -1,0 +1,343 @@
+"""Orders after checkout: cancellation and refunds, staff operations (mark paid, ship, deliver, refund),
+reading, and what account deletion does to them. Checkout is services.commerce.checkout; payment outcomes are
+services.commerce.fulfilment.
+
+State changes are conditional updates on the order's status (services.commerce.order_state), so when a customer
+and staff (or two staff) act at once, one wins and the other is told. Card refunds go through the outbox
+(services.commerce.payments.request_refund): never lost, never sent for a transaction that rolled back.
+"""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select, update
+
+from ...extensions import db
+from ...models import ORDER_STATUSES, PAID_STATUSES, Order, OrderEvent, Rental, User, utcnow
+from ..circulation import wallet
+from ..people import audit
+from ..platform.money import money
+from . import fulfilment, order_mail, payments
+from .order_state import OrderStateError, event, lock_customer, transition
+
+log = logging.getLogger(__name__)
+
+
+# ---- cancelling and refunds ----
+
+def cancel(order: Order, *, actor: User, reason: str = "Cancelled by the customer.", ip: str | None = None,
+           refund_to: str = "card", close_now: bool = True) -> None:
+    """Cancel before shipping. Unpaid: the payment page is closed (at the provider first, when `close_now`:
+    raises AlreadyPaid if the customer paid before it closed) and the stock released. Paid: stock returns and
+    the payment is refunded, to the card (through the outbox) or at once to the customer's wallet (always, if
+    the wallet paid). Staff may also record `refund_to="manual"` for an order paid outside the shop."""
+    before = order.status
+    if order.status == "paid":
+        _check_refund_to(order, refund_to)
+    if order.status == "pending_payment":
+        if not fulfilment.cancel_unpaid(order, reason=reason, actor_id=actor.id, close_now=close_now):
+            raise OrderStateError("This order changed meanwhile; please reload.")
+    elif order.status == "paid":
+        lock_customer(order)
+        if not transition(order.id, ("paid",), "cancelled", cancelled_at=utcnow()):
+            raise OrderStateError("This order changed meanwhile; please reload.")
+        db.session.refresh(order)
+        fulfilment.reverse_sale(order, actor.id, "order cancelled before shipping")
+        event(order, "cancelled", reason, actor.id)
+        to_wallet, to_card = _pay_back(order, refund_to, actor, "cancelled")
+        order_mail.send_cancelled(order, refunded=True, wallet_cents=to_wallet, card_cents=to_card,
+                                  rest_to="you the way you paid" if refund_to == "manual" else "your card")
+    else:
+        raise OrderStateError(f"An order that is {order.status.replace('_', ' ')} cannot be cancelled.")
+    audit.record("order.cancelled", actor_id=actor.id, object_type="order", object_id=order.number, ip=ip,
+                 before={"status": before}, after={"status": order.status, "reason": reason} | (
+                     {"refund_to": refund_to} if before == "paid" else {}))
+
+
+def _pay_back(order: Order, refund_to: str, actor: User, verb: str) -> tuple[int, int]:
+    """Give back what the customer paid for this order and has not had back yet (a refund already made at the
+    provider counts): to the wallet at once (the wallet part always; everything with refund_to="wallet"), the
+    rest to the card through the outbox, or recorded as refunded outside the shop. Returns (to wallet, to card
+    or outside)."""
+    owed = order.total_cents - order.refunded_cents
+    to_wallet = min(owed, order.total_cents if refund_to == "wallet" else order.wallet_cents) if order.user_id else 0
+    if to_wallet:
+        wallet.credit(order.user_id, to_wallet, "refund", reference=order.number, note=f"Order {order.number} {verb}",
+                      actor_id=actor.id)
+        event(order, "refunded" if to_wallet == owed else order.status,
+              f"{money(to_wallet)} refunded to the customer's wallet.", actor.id)
+    rest = owed - to_wallet
+    if rest and refund_to == "manual":
+        event(order, "refunded", f"{money(rest)} refunded outside the shop (recorded by staff).", actor.id)
+    elif rest:
+        _refund_card(order, rest)
+        event(order, "refunded", f"Refund of {money(rest)} to the card requested from the payment provider.", actor.id)
+    settled = order.total_cents if (not rest or refund_to == "manual") else order.refunded_cents + to_wallet
+    order.refunded_cents = settled
+    if settled >= order.total_cents:
+        order.refunded_at = utcnow()
+        transition(order.id, ("cancelled",), "refunded")
+        db.session.refresh(order)
+    return to_wallet, rest
+
+
+def _refund_card(order: Order, cents: int) -> None:
+    """Refund `cents` to the card that paid: the payment intent actually charged, through the outbox (once,
+    after commit); the provider's refund event confirms it (fulfilment.refund_confirmed)."""
+    if not order.payment_intent_id:
+        raise OrderStateError("Nothing was paid by card, so there is nothing to refund to a card.")
+    payments.request_refund(provider=order.payment_provider, payment_intent_id=order.payment_intent_id,
+                            amount_cents=cents, currency=order.currency, key=f"refund-{order.number}",
+                            reason="order cancelled or refunded", order_number=order.number)
+
+
+# ---- staff operations (admin panel) ----
+# Each one checks the order's current status, then moves it with a conditional update: when two people act
+# at once, one wins and the other gets OrderStateError. Each writes an OrderEvent with the staff member as
+# actor and an audit entry with the status before and after. The caller commits, or rolls back on error.
+
+MANUAL_PROVIDER = "manual"
+REFUND_TO = {
+    "card": "The card (through the payment provider)",
+    "wallet": "The customer's wallet (instant)",
+    "manual": "Refunded outside the shop (record only; for manual payments)",
+}
+
+
+def _words(status: str) -> str:
+    return status.replace("_", " ")
+
+
+def _refused(order: Order, what: str) -> OrderStateError:
+    return OrderStateError(f"Order {order.number} is {_words(order.status)}, so it cannot be {what}.")
+
+
+def _lost_race(order: Order, what: str) -> OrderStateError:
+    db.session.refresh(order)
+    return OrderStateError(f"Order {order.number} was changed by someone else meanwhile (it is now "
+                           f"{_words(order.status)}), so it was not {what}. Check the timeline.")
+
+
+def _note(text: str | None, what: str, *, required: bool, limit: int = 200) -> str:
+    text = " ".join((text or "").split())
+    if required and not text:
+        raise OrderStateError(f"Enter {what}.")
+    if len(text) > limit:
+        raise OrderStateError(f"Keep {what} under {limit} characters.")
+    return text
+
+
+def _check_refund_to(order: Order, refund_to: str) -> None:
+    if refund_to not in REFUND_TO:
+        raise OrderStateError("Choose where the refund goes.")
+    manual = order.payment_provider == MANUAL_PROVIDER
+    if manual and refund_to == "card" and order.card_cents:
+        raise OrderStateError("This order was paid outside the shop's checkout, so the money cannot go back to a "
+                              "card: refund it to the wallet (or staff: record a refund made outside the shop).")
+    if refund_to == "manual" and not manual and order.card_cents:
+        raise OrderStateError("This order was paid by card: refund it to the card or to the wallet.")
+    if refund_to == "wallet" and not order.user_id:
+        raise OrderStateError("The customer's account is gone, so there is no wallet to refund to.")
+
+
+def _staff_audit(action: str, order: Order, actor: User, before: str, ip: str | None, **after) -> None:
+    audit.record(action, actor_id=actor.id, object_type="order", object_id=order.number, ip=ip,
+                 before={"status": before}, after={"status": order.status, **after})
+
+
+def mark_paid(order: Order, *, actor: User, reference: str, ip: str | None = None) -> None:
+    """Record a payment taken outside the checkout (bank transfer, cash ...) for an unpaid order. The sale
+    then completes exactly as after a gateway payment. An expired order can be marked paid only if its stock
+    (and any wallet part) can be taken again."""
+    reference = _note(reference, "the payment reference or a note", required=True)
+    before = order.status
+    if order.status == "pending_payment" and order.payment_session_id:
+        try:  # close the online payment page first (outside any transaction), so nobody can pay it twice
+            payments.close_page(order.payment_provider, order.payment_session_id)
+        except payments.AlreadyPaid:
+            raise OrderStateError(f"The customer has already paid order {order.number} online: wait for the "
+                                  "payment to be confirmed instead of marking it paid.") from None
+        except payments.PaymentError as exc:
+            raise OrderStateError(f"The online payment page of order {order.number} could not be closed ({exc}), "
+                                  "so it was not marked paid: try again in a moment.") from None
+        db.session.refresh(order)
+        before = order.status
+        if before != "pending_payment":
+            raise _refused(order, "marked paid")
+    elif order.status == "expired":
+        if order.payment_intent_id:
+            raise OrderStateError(f"A card payment for order {order.number} arrived after it expired and is being "
+                                  "refunded, so it cannot be marked paid. Ask the customer to order again.")
+        lock_customer(order)  # before its stock: the one lock order (services.platform.locks)
+        problem = fulfilment.retake(order)
+        if problem:
+            raise OrderStateError(f"Order {order.number} expired and {problem}, so it cannot be marked paid. "
+                                  "Ask the customer to order again.")
+    elif order.status != "pending_payment":
+        raise _refused(order, "marked paid")
+    lock_customer(order)
+    if not transition(order.id, (before,), "paid", paid_at=utcnow(), payment_provider=MANUAL_PROVIDER,
+                      payment_intent_id=None):
+        raise _lost_race(order, "marked paid")
+    db.session.refresh(order)
+    fulfilment.complete_sale(order, f"Payment received outside the checkout: {reference}", actor.id)
+    _staff_audit("order.marked_paid", order, actor, before, ip, payment_provider=MANUAL_PROVIDER, reference=reference)
+
+
+def mark_shipped(order: Order, *, actor: User, tracking: str | None = None, ip: str | None = None) -> None:
+    """Paid → shipped; the customer gets the shipped email (with the tracking note, if any)."""
+    tracking = _note(tracking, "the tracking note", required=False)
+    if order.status != "paid":
+        raise _refused(order, "shipped")
+    if not transition(order.id, ("paid",), "shipped", shipped_at=utcnow()):
+        raise _lost_race(order, "shipped")
+    db.session.refresh(order)
+    event(order, "shipped", f"Shipped. Tracking: {tracking}" if tracking else "Shipped.", actor.id)
+    order_mail.send_shipped(order, tracking or None)
+    _staff_audit("order.shipped", order, actor, "paid", ip, **({"tracking": tracking} if tracking else {}))
+
+
+def mark_delivered(order: Order, *, actor: User, ip: str | None = None) -> None:
+    """Shipped → delivered."""
+    if order.status != "shipped":
+        raise _refused(order, "marked delivered")
+    if not transition(order.id, ("shipped",), "delivered", delivered_at=utcnow()):
+        raise _lost_race(order, "marked delivered")
+    db.session.refresh(order)
+    event(order, "delivered", "Delivered.", actor.id)
+    _staff_audit("order.delivered", order, actor, "shipped", ip)
+
+
+def staff_cancel(order: Order, *, actor: User, reason: str, refund_to: str = "card", ip: str | None = None) -> None:
+    """Cancel an unpaid or paid order (stock returns; a paid order is refunded in full), via `cancel`."""
+    reason = _note(reason, "the reason for cancelling", required=True)
+    if order.status not in ("pending_payment", "paid"):
+        raise _refused(order, "cancelled")
+    try:
+        cancel(order, actor=actor, reason=f"Cancelled by staff: {reason}", ip=ip, refund_to=refund_to)
+    except payments.AlreadyPaid:
+        raise OrderStateError(f"The customer paid order {order.number} online just now, so it was not cancelled. "
+                              "Reload: once the payment shows, you can cancel and refund it.") from None
+
+
+def refund(order: Order, *, actor: User, reason: str, refund_to: str = "card", ip: str | None = None) -> None:
+    """A full refund. Paid but not shipped: the order is cancelled (stock returns) and refunded. Shipped or
+    delivered: the order becomes refunded at once; the wallet part (or everything, to the wallet) is credited
+    now, a card part is refunded through the payment provider and confirmed by its webhook. Goods already sent
+    stay with the customer (rentals stay out until returned). Partial refunds are not supported: the order
+    has one refunded amount and no partially-refunded state."""
+    reason = _note(reason, "the reason for the refund", required=True)
+    if order.status == "paid":
+        cancel(order, actor=actor, reason=f"Cancelled and refunded by staff: {reason}", ip=ip, refund_to=refund_to)
+        return
+    if order.status not in ("shipped", "delivered"):
+        raise _refused(order, "refunded") if order.status != "refunded" else OrderStateError(
+            f"Order {order.number} was already refunded.")
+    _check_refund_to(order, refund_to)
+    before = order.status
+    if not transition(order.id, ("shipped", "delivered"), "refunded"):
+        raise _lost_race(order, "refunded")
+    db.session.refresh(order)
+    event(order, "refunded", f"Refund by staff: {reason}", actor.id)
+    to_wallet, to_card = _pay_back(order, refund_to, actor, "refunded")
+    order_mail.send_refunded(order, to_wallet, to_card, "you the way you paid" if refund_to == "manual" else "your card")
+    _staff_audit("order.refunded", order, actor, before, ip, refund_to=refund_to, amount_cents=order.total_cents,
+                 reason=reason)
+
+
+def allowed_actions(order: Order) -> set[str]:
+    """What staff can do to the order now (the page shows these; the services check again)."""
+    return {
+        "pending_payment": {"mark_paid", "cancel"},
+        "expired": {"mark_paid"},
+        "paid": {"ship", "cancel", "refund"},
+        "shipped": {"deliver", "refund"},
+        "delivered": {"refund"},
+    }.get(order.status, set())
+
+
+def admin_list(*, q: str = "", status: str = "", dates: str = "created", date_from=None, date_to=None,
+               page: int = 1, per_page: int = 25):
+    """Orders for the admin list, newest first, each with its customer's username: rows of (Order, username).
+    `q` matches the order number, the email or the username; `dates` is "created" or "paid" for the range
+    (whole UTC days, both ends included)."""
+    from datetime import UTC, datetime, time
+
+    from sqlalchemy import func, or_
+
+    from ..platform import paging
+
+    stmt = select(Order, User.username).outerjoin(User, User.id == Order.user_id)
+    if status in ORDER_STATUSES:
+        stmt = stmt.where(Order.status == status)
+    elif status == "sales":  # what the admin home and the reports count as sales
+        stmt = stmt.where(Order.status.in_(PAID_STATUSES))
+    q = " ".join((q or "").split())[:100]
+    if q:
+        number = q.upper()
+        if len(number) == 17 and number.startswith("FO-"):
+            stmt = stmt.where(Order.number == number)
+        else:
+            text = q.lower()
+            stmt = stmt.where(or_(Order.number.contains(number, autoescape=True),
+                                  func.lower(Order.email).contains(text, autoescape=True),
+                                  func.lower(User.username).contains(text, autoescape=True)))
+    column = Order.paid_at if dates == "paid" else Order.created_at
+    if date_from is not None:
+        stmt = stmt.where(column >= datetime.combine(date_from, time.min, UTC))
+    if date_to is not None:
+        stmt = stmt.where(column <= datetime.combine(date_to, time.max, UTC))  # 9999-12-31 must not overflow
+    return paging.paginate(stmt.order_by(Order.created_at.desc(), Order.id.desc()), page, per_page, scalars=False)
+
+
+def actor_names(events: list[OrderEvent]) -> dict[int, str]:
+    """{user id: username} for the staff and customers in a timeline, in one query."""
+    ids = {e.actor_id for e in events if e.actor_id}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(User.id, User.username).where(User.id.in_(ids))).all())
+
+
+# ---- reading ----
+
+def for_user(user: User, limit: int = 50) -> list[Order]:
+    return list(db.session.scalars(select(Order).where(Order.user_id == user.id)
+                                   .order_by(Order.created_at.desc(), Order.id.desc()).limit(limit)))
+
+
+def by_number(number: str) -> Order | None:
+    return db.session.scalar(select(Order).where(Order.number == (number or "")[:20]))
+
+
+def timeline(order: Order) -> list[OrderEvent]:
+    return list(db.session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id)))
+
+
+# ---- account deletion (see services.people.lifecycle) ----
+
+def deletion_blockers(user: User) -> list[str]:
+    from sqlalchemy import func
+
+    rentals = db.session.scalar(select(func.count()).select_from(Rental)
+                                .where(Rental.user_id == user.id, Rental.status == "active")) or 0
+    unshipped = db.session.scalar(select(func.count()).select_from(Order)
+                                  .where(Order.user_id == user.id, Order.status == "paid")) or 0
+    reasons = []
+    if rentals:
+        reasons.append(f"You still have {rentals} rented book{'s' if rentals != 1 else ''} to return.")
+    if unshipped:
+        reasons.append(f"{unshipped} order{'s have' if unshipped != 1 else ' has'} not shipped yet; "
+                       "wait for it to ship or cancel it first.")
+    return reasons
+
+
+def anonymise_orders(user: User) -> None:
+    """Orders stay for the accounts; the personal details on them go."""
+    for order in db.session.scalars(select(Order).where(Order.user_id == user.id, Order.status == "pending_payment")):
+        # Inside the deletion's transaction: the payment page closes through the outbox after commit.
+        cancel(order, actor=user, reason="Account deleted.", close_now=False)
+    db.session.execute(
+        update(Order).where(Order.user_id == user.id)
+        .values(email=f"deleted-{user.id}@deleted.invalid", ship_name="Deleted customer", ship_line1="(removed)",
+                ship_line2=None, ship_city="(removed)", ship_region=None, ship_postcode="(removed)", ship_phone=None)
+        .execution_options(synchronize_session=False))

@@ -1,0 +1,95 @@
+"""The admin home: the shop at a glance. A handful of indexed aggregate queries, no loops over rows.
+
+Revenue is counted as in the reports (services.insight.reports): orders paid and not cancelled or refunded since
+(PAID_STATUSES), on the UTC day they were paid, at their total less any partial refund. Integer cents.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import case, func, select
+
+from ...extensions import db
+from ...models import PAID_STATUSES, Book, Hold, Inventory, Order, Rental, utcnow
+from ..commerce import payment_issues
+from ..inventory import alerts
+
+
+@dataclass(frozen=True)
+class Period:
+    key: str  # "today", "7d", "30d"
+    label: str
+    since: datetime
+    revenue_cents: int
+    orders: int
+
+    @property
+    def average_cents(self) -> int:
+        return self.revenue_cents // self.orders if self.orders else 0
+
+
+@dataclass(frozen=True)
+class Overview:
+    periods: list[Period]
+    low_stock: int
+    out_of_stock: int
+    overdue_rentals: int
+    holds_waiting: int
+    holds_ready: int
+    payment_issues: int  # payments the shop could not settle by itself (services.commerce.payment_issues)
+    days: list[date]
+    daily_revenue_cents: list[int]
+    daily_orders: list[int]
+    generated_at: datetime
+
+
+def overview(now: datetime | None = None) -> Overview:
+    now = now or utcnow()
+    today = datetime(now.year, now.month, now.day, tzinfo=now.tzinfo)
+    since = today - timedelta(days=29)
+    days, revenue, orders = _daily(since, now)
+    periods = []
+    for key, label, first in (("today", "Today", 29), ("7d", "Last 7 days", 23), ("30d", "Last 30 days", 0)):
+        # adding up at most 30 daily figures already aggregated by the database
+        periods.append(Period(key, label, today - timedelta(days=29 - first), sum(revenue[first:]),
+                              sum(orders[first:])))
+    low, out = stock_counts()
+    overdue = db.session.scalar(select(func.count()).select_from(Rental)
+                                .where(Rental.status == "active", Rental.due_at < now)) or 0
+    holds = dict(db.session.execute(select(Hold.status, func.count()).where(Hold.status.in_(("waiting", "ready")))
+                                    .group_by(Hold.status)).all())
+    return Overview(periods=periods, low_stock=low, out_of_stock=out, overdue_rentals=overdue,
+                    holds_waiting=holds.get("waiting", 0), holds_ready=holds.get("ready", 0),
+                    payment_issues=payment_issues.open_count(),
+                    days=days, daily_revenue_cents=revenue, daily_orders=orders, generated_at=now)
+
+
+def _daily(since: datetime, now: datetime) -> tuple[list[date], list[int], list[int]]:
+    """Net revenue (total less refunds) and paid orders per UTC day since `since`, zero-filled. One query,
+    read from the covering index ix_orders_paid_at (paid_at, status, total_cents, refunded_cents)."""
+    from .reports import utc_day
+
+    day = utc_day(Order.paid_at)  # the UTC day whatever the database session's time zone
+    rows = db.session.execute(
+        select(day, func.sum(Order.total_cents - Order.refunded_cents), func.count())
+        .where(Order.paid_at >= since, Order.status.in_(PAID_STATUSES)).group_by(day)).all()
+    found = {(d if isinstance(d, date) else date.fromisoformat(str(d))): (int(r), int(n)) for d, r, n in rows}
+    days = [since.date() + timedelta(days=i) for i in range((now.date() - since.date()).days + 1)]
+    return days, [found.get(d, (0, 0))[0] for d in days], [found.get(d, (0, 0))[1] for d in days]
+
+
+def stock_counts() -> tuple[int, int]:
+    """(low stock, out of stock) among books on sale. Low: 0 < available <= the book's threshold (or
+    LOW_STOCK_THRESHOLD). Counted over inventory from the (available, low_stock_threshold) index alone, then
+    the few archived books' rows taken off, instead of joining every low row to books."""
+    default = current_app.config["LOW_STOCK_THRESHOLD"]
+    ceiling = max(default, db.session.scalar(select(func.max(Inventory.low_stock_threshold))) or 0)
+    counts = (func.coalesce(func.sum(case((alerts.low_sql(), 1), else_=0)), 0),
+              func.coalesce(func.sum(case((Inventory.available <= 0, 1), else_=0)), 0))
+    low, out = db.session.execute(select(*counts).where(Inventory.available <= ceiling)).one()
+    archived_low, archived_out = db.session.execute(
+        select(*counts).select_from(Book).join(Inventory, Inventory.book_id == Book.id)
+        .where(Book.active.is_(False), Inventory.available <= ceiling)).one()
+    return int(low) - int(archived_low), int(out) - int(archived_out)

@@ -1,0 +1,113 @@
+"""Email: every message is a row first, then delivered by the worker.
+
+With MAIL_SERVER set the worker sends it over SMTP; otherwise it is kept in the
+development outbox (/dev/outbox). Failed attempts are retried by RQ with backoff;
+each failure is logged and recorded on the row, and after the last retry the row is
+marked failed (never dropped). `requeue_stale` re-enqueues rows stuck in "queued"
+(e.g. Redis was down when they were written).
+"""
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from flask import current_app
+from rq import Retry
+from sqlalchemy import select, update
+
+from ...extensions import db
+from ...models import OutboundEmail, utcnow
+from . import queues
+
+log = logging.getLogger(__name__)
+RETRY_INTERVALS = [10, 30, 120, 600, 1800]
+
+
+def send(recipient: str, subject: str, body_text: str, body_html: str | None = None) -> OutboundEmail:
+    """Queue an email; it is handed to the worker once the caller's transaction commits."""
+    message = OutboundEmail(recipient=recipient, subject=subject[:200], body_text=body_text, body_html=body_html)
+    db.session.add(message)
+    db.session.flush()
+    _enqueue_after_commit(message.id)
+    return message
+
+
+def _enqueue_after_commit(message_id: int) -> None:
+    from jobs.email import deliver_email
+
+    retries = current_app.config["MAIL_MAX_RETRIES"]
+    queues.enqueue_after_commit(db.session, deliver_email, message_id, queue_name="email",
+                               retry=Retry(max=retries, interval=RETRY_INTERVALS[:retries]))
+
+
+def deliver(message_id: int, *, final_attempt: bool = False) -> str:
+    """Deliver one queued message (called by the worker). Idempotent: a sent message is not resent."""
+    message = db.session.get(OutboundEmail, message_id, with_for_update=True)
+    if message is None:
+        log.warning("email %s no longer exists", message_id)
+        return "missing"
+    if message.status in ("sent", "outbox"):
+        return message.status
+    message.attempts += 1
+    config = current_app.config
+    if not config.get("MAIL_SERVER"):
+        message.status = "outbox"
+        message.sent_at = utcnow()
+        db.session.commit()
+        return "outbox"
+    try:
+        _smtp_send(message, config)
+    except Exception as exc:
+        message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        if final_attempt:
+            message.status = "failed"
+        db.session.commit()
+        log.error("email %s to %s failed (attempt %s): %s", message.id, message.recipient, message.attempts, exc)
+        raise
+    message.status = "sent"
+    message.sent_at = utcnow()
+    message.last_error = None
+    db.session.commit()
+    return "sent"
+
+
+def _smtp_send(message: OutboundEmail, config) -> None:
+    email = EmailMessage()
+    email["From"] = config["MAIL_DEFAULT_SENDER"]
+    email["To"] = message.recipient
+    email["Subject"] = message.subject
+    email["Message-ID"] = make_msgid(domain="folio")
+    email.set_content(message.body_text)
+    if message.body_html:
+        email.add_alternative(message.body_html, subtype="html")
+    smtp_cls = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
+    with smtp_cls(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=30) as smtp:
+        if config["MAIL_USE_TLS"] and not config["MAIL_USE_SSL"]:
+            smtp.starttls(context=ssl.create_default_context())
+        if config.get("MAIL_USERNAME"):
+            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+        smtp.send_message(email)
+
+
+def requeue_stale(older_than: timedelta = timedelta(minutes=10)) -> int:
+    """Re-enqueue messages still queued after `older_than` (their job never ran)."""
+    from jobs.email import deliver_email
+
+    cutoff = utcnow() - older_than
+    ids = db.session.scalars(
+        select(OutboundEmail.id).where(OutboundEmail.status == "queued", OutboundEmail.created_at < cutoff).limit(500)
+    ).all()
+    for message_id in ids:
+        queues.enqueue(deliver_email, message_id, queue_name="email")
+    if ids:
+        db.session.execute(update(OutboundEmail).where(OutboundEmail.id.in_(ids)).values(created_at=utcnow()))
+        db.session.commit()
+    return len(ids)
+
+
+def outbox(limit: int = 100) -> list[OutboundEmail]:
+    return list(db.session.scalars(select(OutboundEmail).order_by(OutboundEmail.id.desc()).limit(limit)))

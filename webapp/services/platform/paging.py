@@ -1,0 +1,48 @@
+"""One paginator for admin and account lists: bounded offset pages with a capped count."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, select
+
+from ...extensions import db
+
+COUNT_CAP = 10_000
+
+
+class Pager:
+    """What the shared pager partial needs; subclasses provide `page` and `pages`."""
+
+    page: int
+    pages: int
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+@dataclass
+class Page(Pager):
+    items: list
+    page: int
+    per_page: int
+    total: int
+    total_capped: bool
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def paginate(stmt: Select, page: int, per_page: int = 25, *, scalars: bool = True) -> Page:
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).limit(COUNT_CAP + 1).subquery()))
+    total = total or 0
+    pages = max(1, -(-min(total, COUNT_CAP) // per_page))
+    page = min(max(1, page), pages)
+    query = stmt.limit(per_page).offset((page - 1) * per_page)
+    items = list(db.session.scalars(query).unique()) if scalars else list(db.session.execute(query))
+    return Page(items=items, page=page, per_page=per_page, total=min(total, COUNT_CAP), total_capped=total > COUNT_CAP)

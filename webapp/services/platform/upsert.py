@@ -1,0 +1,22 @@
+"""INSERT ... ON CONFLICT for the two databases Folio runs on (PostgreSQL and SQLite share the syntax but
+not the SQLAlchemy construct). One statement, no savepoint: pysqlite cannot open a savepoint as the first
+statement of a transaction, so "try the insert in a savepoint" would commit on its own there."""
+from __future__ import annotations
+
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ...extensions import db
+
+
+def insert(model):
+    """The dialect's INSERT construct (with on_conflict_do_nothing / on_conflict_do_update)."""
+    dialect = db.session.get_bind().dialect.name
+    construct = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+    if construct is None:
+        raise NotImplementedError(f"no INSERT ... ON CONFLICT for {dialect}")
+    return construct(model)
+
+
+def insert_once(model, returning, **values):
+    """Insert the row unless a unique key already holds one: the new row's `returning` column, or None."""
+    return db.session.execute(insert(model).values(**values).on_conflict_do_nothing().returning(returning)).scalar()
