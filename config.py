@@ -98,7 +98,8 @@ class Config:
     DEV_OUTBOX_ENABLED = False
 
     SHOP_NAME = os.environ.get("SHOP_NAME", "Folio")
-    CURRENCY = os.environ.get("CURRENCY", "usd")
+    CURRENCY = os.environ.get("CURRENCY", "usd")  # ISO 4217; prices are shown in it (services.platform.money)
+    LOCALE = os.environ.get("LOCALE", "en_US")  # how numbers and amounts are written (Babel locale)
     PAGE_SIZE = _int("PAGE_SIZE", 24)
     MAX_PAGE = _int("MAX_PAGE", 400)  # bounded offset pagination: deepest page served
     LOW_STOCK_THRESHOLD = _int("LOW_STOCK_THRESHOLD", 3)

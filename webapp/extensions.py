@@ -1,6 +1,8 @@
 """Extensions, created here and attached in create_app()."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import current_app
 from flask_limiter import Limiter
 from flask_login import LoginManager
@@ -8,6 +10,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
 
 # Stable constraint names so Alembic migrations are reviewable on PostgreSQL and SQLite alike.
 NAMING = {
@@ -18,7 +21,21 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
+
+
+class Base(DeclarativeBase):
+    """The declarative base every model shares (typed for mypy; Flask-SQLAlchemy adds its mixins on top)."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+db = SQLAlchemy(model_class=Base)
+# Models subclass `Model`: Flask-SQLAlchemy's `db.Model` at run time; to a type checker, the typed base it
+# derives from (`db.Model` is built dynamically, so mypy cannot see its class).
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate(compare_type=True, render_as_batch=True)
 csrf = CSRFProtect()
 login_manager = LoginManager()

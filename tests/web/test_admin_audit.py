@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from tests.checkout_helpers import pay, start
 from tests.conftest import using_postgres
 from webapp.models import AuditLog, DiscountCode, User, utcnow
-from webapp.services.people import audit
+from webapp.services.platform import audit
 
 
 def post(admin_client, auth, url, data=None):

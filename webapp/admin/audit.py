@@ -10,7 +10,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..htmx import render_page_or_partial
 from ..models import AuditLog, DiscountCode
-from ..services.people import audit as audit_service
+from ..services.platform import audit as audit_service
 from ..services.platform.money import money
 from . import bp
 from .order_forms import AuditFilterForm

@@ -22,7 +22,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 from ..models import ORDER_STATUSES
 from ..services.commerce.discounts import KINDS, STATES, DiscountInput
 from ..services.commerce.orders import REFUND_TO
-from ..services.people.audit import OBJECT_TYPES
+from ..services.platform.audit import OBJECT_TYPES
 
 _MONEY = re.compile(r"\$?(\d{1,9})(?:\.(\d{1,2}))?")
 

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text, text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model, db
 from .types import UTCDateTime, utcnow
 
 
@@ -41,7 +41,7 @@ book_genres = Table(
 )
 
 
-class BookAuthor(db.Model):
+class BookAuthor(Model):
     __tablename__ = "book_authors"
     __table_args__ = (Index("ix_book_authors_author_id_book_id", "author_id", "book_id"),)
 
@@ -52,7 +52,7 @@ class BookAuthor(db.Model):
     author: Mapped[Author] = relationship(lazy="joined", innerjoin=True)
 
 
-class Author(db.Model):
+class Author(Model):
     __tablename__ = "authors"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -70,7 +70,7 @@ class Author(db.Model):
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), onupdate=utcnow)
 
 
-class Genre(db.Model):
+class Genre(Model):
     __tablename__ = "genres"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -78,7 +78,7 @@ class Genre(db.Model):
     slug: Mapped[str] = mapped_column(String(90), unique=True)
 
 
-class Book(db.Model):
+class Book(Model):
     __tablename__ = "books"
     __table_args__ = (
         CheckConstraint("price_cents >= 0", name="price_nonnegative"),

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Computed, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
 MOVEMENT_REASONS = (
@@ -21,7 +21,7 @@ MOVEMENT_REASONS = (
 )
 
 
-class Inventory(db.Model):
+class Inventory(Model):
     __tablename__ = "inventory"
     __table_args__ = (
         CheckConstraint("on_hand >= 0", name="on_hand_nonnegative"),
@@ -48,7 +48,7 @@ class Inventory(db.Model):
     book = relationship("Book", back_populates="inventory")
 
 
-class StockMovement(db.Model):
+class StockMovement(Model):
     __tablename__ = "stock_movements"
     __table_args__ = (
         CheckConstraint(
@@ -70,7 +70,7 @@ class StockMovement(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class StockAlert(db.Model):
+class StockAlert(Model):
     """Available stock fell to or below the book's low-stock threshold. One open alert per book; it closes
     when stock rises above the threshold again. Shown on the admin home; emailed once in the daily digest."""
 

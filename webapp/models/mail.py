@@ -5,13 +5,13 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
 STATUSES = ("queued", "sent", "outbox", "failed")
 
 
-class OutboundEmail(db.Model):
+class OutboundEmail(Model):
     """Every email Folio sends: delivered by the worker via SMTP, or kept in the dev outbox."""
 
     __tablename__ = "outbound_emails"

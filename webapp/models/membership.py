@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
 TIERS = ("free", "plus", "premium")
@@ -17,7 +17,7 @@ HOLD_STATUSES = ("waiting", "ready", "fulfilled", "cancelled", "expired")
 OPEN_HOLD = ("waiting", "ready")
 
 
-class Hold(db.Model):
+class Hold(Model):
     """One customer's place in one book's queue.
 
     waiting -> ready (a copy is set aside: reserved in stock under reference hold-<id>)
@@ -59,7 +59,7 @@ class Hold(db.Model):
         return self.fee_cents - self.fee_paid_cents
 
 
-class Subscription(db.Model):
+class Subscription(Model):
     """A customer's plan. No row (or tier 'free') means Free. `next_tier` is what the plan becomes at
     the end of the current period (a downgrade or cancellation); NULL renews the same tier."""
 
@@ -79,7 +79,7 @@ class Subscription(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
-class Charge(db.Model):
+class Charge(Model):
     """Money paid through the gateway that is not an order: it lands in the wallet (a top-up), and for a
     subscription is then taken from the wallet for the plan, so the ledger shows both."""
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
 ORDER_STATUSES = ("pending_payment", "paid", "shipped", "delivered", "cancelled", "refunded", "expired")
@@ -16,7 +16,7 @@ PAID_STATUSES = ("paid", "shipped", "delivered")
 LINE_MODES = ("buy", "rent")
 
 
-class CartLine(db.Model):
+class CartLine(Model):
     """A signed-in shopper's cart line (anonymous carts live in the session)."""
 
     __tablename__ = "cart_lines"
@@ -37,7 +37,7 @@ class CartLine(db.Model):
     added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class DiscountCode(db.Model):
+class DiscountCode(Model):
     __tablename__ = "discount_codes"
     __table_args__ = (
         CheckConstraint("kind IN ('percent', 'fixed')", name="kind_valid"),
@@ -63,7 +63,7 @@ class DiscountCode(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class Order(db.Model):
+class Order(Model):
     __tablename__ = "orders"
     __table_args__ = (
         CheckConstraint(
@@ -150,7 +150,7 @@ class Order(db.Model):
                             self.ship_country) if p]
 
 
-class OrderLine(db.Model):
+class OrderLine(Model):
     __tablename__ = "order_lines"
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
@@ -173,7 +173,7 @@ class OrderLine(db.Model):
     order: Mapped[Order] = relationship(back_populates="lines")
 
 
-class OrderEvent(db.Model):
+class OrderEvent(Model):
     """The order's status timeline."""
 
     __tablename__ = "order_events"
@@ -186,7 +186,7 @@ class OrderEvent(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class DiscountRedemption(db.Model):
+class DiscountRedemption(Model):
     __tablename__ = "discount_redemptions"
     __table_args__ = (Index("ix_discount_redemptions_code_user", "discount_code_id", "user_id"),)
 
@@ -197,7 +197,7 @@ class DiscountRedemption(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class Rental(db.Model):
+class Rental(Model):
     __tablename__ = "rentals"
     __table_args__ = (
         CheckConstraint("status IN ('active', 'returned')", name="status_valid"),

@@ -8,14 +8,14 @@ from datetime import datetime
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
 OUTBOX_STATUSES = ("pending", "delivered", "failed")
 PAYMENT_ISSUE_KINDS = ("amount_mismatch", "outbox_failed", "provider_refund")
 
 
-class PaymentEvent(db.Model):
+class PaymentEvent(Model):
     """Every verified payment-provider event, by its id: a replay is recognised and ignored."""
 
     __tablename__ = "payment_events"
@@ -26,7 +26,7 @@ class PaymentEvent(db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class GatewaySession(db.Model):
+class GatewaySession(Model):
     """The offline test gateway's own record of a hosted checkout (what Stripe keeps on its side).
     One session takes at most one payment: its status moves open -> complete | expired by one
     conditional UPDATE each, so a double-clicked Pay charges once and a cancel racing a payment
@@ -59,7 +59,7 @@ class GatewaySession(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     """Work a transaction must cause elsewhere (a provider refund, the test gateway's webhook delivery):
     written in the same transaction as the change that needs it, then delivered by the worker. Redis only
     hurries it along; the sweeper delivers whatever is due, so an outage delays a message and loses none.
@@ -84,7 +84,7 @@ class OutboxMessage(db.Model):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class PaymentIssue(db.Model):
+class PaymentIssue(Model):
     """A payment that needs a person: an amount or currency that did not match (refunded automatically),
     outbox work that kept failing (a refund the provider refused), or a refund made at the provider that
     the shop cannot settle by itself. Shown on the admin home until resolved."""

@@ -12,11 +12,11 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
 
-class SalesDaily(db.Model):
+class SalesDaily(Model):
     """Per book and UTC day. No foreign key on book_id: rollup rows are rewritten in bulk, and a deleted book
     simply stops joining (its order lines keep book_id NULL and drop out at the next rebuild)."""
 
@@ -33,7 +33,7 @@ class SalesDaily(db.Model):
     revenue_cents: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class SalesDailyTotal(db.Model):
+class SalesDailyTotal(Model):
     """Per UTC day: orders that count as revenue, their revenue, and orders paid that day but later cancelled
     or refunded (kept apart, never in revenue)."""
 
@@ -47,7 +47,7 @@ class SalesDailyTotal(db.Model):
     cancelled_cents: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class SalesDailyGenre(db.Model):
+class SalesDailyGenre(Model):
     """Per UTC day and genre (a book in two genres counts in both), as the catalog stood at the refresh."""
 
     __tablename__ = "sales_daily_genres"
@@ -59,7 +59,7 @@ class SalesDailyGenre(db.Model):
     revenue_cents: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class SalesBookTotal(db.Model):
+class SalesBookTotal(Model):
     """All-time units (bought + rented) and revenue per book: an upper bound on any period's figures, which
     lets the best-seller ranking read only the likely books and prove that no other book can reach the list."""
 
@@ -71,7 +71,7 @@ class SalesBookTotal(db.Model):
     revenue_cents: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class SalesAuthorTotal(db.Model):
+class SalesAuthorTotal(Model):
     """All-time units and revenue per author (the same bound, for the author ranking)."""
 
     __tablename__ = "sales_author_totals"
@@ -82,7 +82,7 @@ class SalesAuthorTotal(db.Model):
     revenue_cents: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class ReportRollupState(db.Model):
+class ReportRollupState(Model):
     """When the rollups were last refreshed (quoted on every report that reads them)."""
 
     __tablename__ = "report_rollup_state"
@@ -95,7 +95,7 @@ class ReportRollupState(db.Model):
     days_refreshed: Mapped[int] = mapped_column(default=0)
 
 
-class WeeklySummarySend(db.Model):
+class WeeklySummarySend(Model):
     """One row per (week, admin): the weekly summary email went out. The primary key makes a second run in the
     same week (or two runs at once) send nothing twice."""
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 
 
-class SearchTerm(db.Model):
+class SearchTerm(Model):
     """Vocabulary of title/author words, for "did you mean" suggestions (rebuilt by a job)."""
 
     __tablename__ = "search_terms"

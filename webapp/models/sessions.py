@@ -8,11 +8,11 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
 
-class UserSession(db.Model):
+class UserSession(Model):
     __tablename__ = "user_sessions"
     __table_args__ = (
         Index("ix_user_sessions_user_active", "user_id", "revoked_at", "last_seen_at"),

@@ -7,13 +7,13 @@ from datetime import datetime
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
 TASK_STATUSES = ("queued", "running", "finished", "failed")
 
 
-class BackgroundTask(db.Model):
+class BackgroundTask(Model):
     __tablename__ = "background_tasks"
     __table_args__ = (
         CheckConstraint("status IN ('queued','running','finished','failed')", name="status_valid"),

@@ -6,13 +6,13 @@ from flask_login import UserMixin
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, false, func, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
 ROLES = ("customer", "author", "admin")
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint("role IN ('customer', 'author', 'admin')", name="role_valid"),
@@ -80,7 +80,7 @@ class User(UserMixin, db.Model):
 Index("uq_users_username_lower", func.lower(User.username), unique=True)
 
 
-class Address(db.Model):
+class Address(Model):
     __tablename__ = "addresses"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -103,7 +103,7 @@ class Address(db.Model):
         return ", ".join(p for p in parts if p)
 
 
-class EmailCode(db.Model):
+class EmailCode(Model):
     """A one-time 6-digit code sent by email (verification or email change), stored hashed. A "decoy" stands in
     for a registration with an address that already has an account: a code nobody was sent, on the owner's
     row, that the registration page counts, expires and replaces exactly like a real one (services.people.registration)."""
@@ -125,7 +125,7 @@ class EmailCode(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class RecoveryCode(db.Model):
+class RecoveryCode(Model):
     __tablename__ = "recovery_codes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -134,7 +134,7 @@ class RecoveryCode(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class LoginEvent(db.Model):
+class LoginEvent(Model):
     """Sign-in history shown on the security page (successes and failures)."""
 
     __tablename__ = "login_events"
@@ -149,7 +149,7 @@ class LoginEvent(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class AuditLog(db.Model):
+class AuditLog(Model):
     """Every admin action and security event: who, when, what, before/after."""
 
     __tablename__ = "audit_log"

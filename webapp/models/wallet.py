@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
 WALLET_REASONS = (
@@ -22,7 +22,7 @@ WALLET_REASONS = (
 )
 
 
-class WalletEntry(db.Model):
+class WalletEntry(Model):
     __tablename__ = "wallet_entries"
     __table_args__ = (
         CheckConstraint("amount_cents <> 0", name="amount_nonzero"),

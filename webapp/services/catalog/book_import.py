@@ -41,8 +41,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from ...extensions import db
 from ...models import Author, Book, BookAuthor, Genre, Inventory, book_genres
-from ..people import audit
-from ..platform import background
+from ..platform import audit, background
 from ..platform.spreadsheet import safe_cell, unsafe_cell
 from . import catalog_admin
 from .catalog_admin import CatalogError

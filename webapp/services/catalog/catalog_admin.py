@@ -41,9 +41,8 @@ from ...models import (
 )
 from ...models.inventory import MOVEMENT_REASONS
 from ..inventory import alerts, stock
-from ..people import audit
 from ..people.accounts import AccountError
-from ..platform import paging, uploads
+from ..platform import audit, paging, uploads
 from ..platform.money import money
 from . import isbn
 

@@ -26,8 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from ...extensions import db
 from ...models import OPEN_HOLD, Book, Hold, Order, OrderLine, Rental, User, utcnow
 from ..inventory import stock
-from ..people import audit
-from ..platform import locks, mail, paging
+from ..platform import audit, locks, mail, paging
 from ..platform.money import money
 from . import subscriptions, wallet
 

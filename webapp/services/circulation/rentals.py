@@ -15,8 +15,7 @@ from sqlalchemy import func, select, update
 from ...extensions import db
 from ...models import Rental, User, utcnow
 from ..inventory import stock
-from ..people import audit
-from ..platform import paging
+from ..platform import audit, paging
 from . import wallet
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 
 from ...extensions import db
 from ...models import Hold, Subscription, User, utcnow
-from ..people import audit
+from ..platform import audit
 from ..platform.money import money
 from . import wallet
 

@@ -18,8 +18,7 @@ from sqlalchemy import select, update
 from ...extensions import db
 from ...models import Charge, User, utcnow
 from ..circulation import subscriptions, wallet
-from ..people import audit
-from ..platform import mail
+from ..platform import audit, mail
 from ..platform.money import money
 from . import payment_issues, payments
 from .fulfilment import Payment

@@ -264,7 +264,7 @@ def abandon(order: Order, *, actor: User, ip: str | None = None) -> str:
     """"Back to my cart" from the payment page: close the page at the provider first, then give the copies
     back. If the customer paid before the page closed, the payment is applied instead. Returns the order's
     status now ("cancelled", "paid", ...). Commits."""
-    from ..people import audit
+    from ..platform import audit
 
     if order.status != "pending_payment":
         return order.status

@@ -16,9 +16,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
 from ...models import DiscountCode, DiscountRedemption, Order, User, utcnow
-from ..people import audit
 from ..people.accounts import AccountError
-from ..platform import paging
+from ..platform import audit, paging
 from .pricing import normalise_code
 
 CODE_RE = re.compile(r"[A-Z0-9][A-Z0-9_-]{2,39}")

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from ...extensions import db
 from ...models import ORDER_STATUSES, PAID_STATUSES, Order, OrderEvent, Rental, User, utcnow
 from ..circulation import wallet
-from ..people import audit
+from ..platform import audit
 from ..platform.money import money
 from . import fulfilment, order_mail, payments
 from .order_state import OrderStateError, event, lock_customer, transition

@@ -9,8 +9,7 @@ from sqlalchemy import func, select, update
 
 from ...extensions import db
 from ...models import Charge, Order, PaymentIssue, User, utcnow
-from ..people import audit
-from ..platform import paging, upsert
+from ..platform import audit, paging, upsert
 
 KIND_LABELS = {
     "amount_mismatch": "Paid amount did not match",

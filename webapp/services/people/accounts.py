@@ -19,8 +19,7 @@ from zxcvbn import zxcvbn
 
 from ...extensions import db
 from ...models import Address, EmailCode, LoginEvent, RecoveryCode, User, utcnow
-from ..platform import mail
-from . import audit
+from ..platform import audit, mail
 from .passwords import hash_password, needs_rehash, verify_password
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{3,30}$")

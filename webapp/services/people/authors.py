@@ -48,8 +48,8 @@ from ...models import (
     slugify,
     utcnow,
 )
-from ..platform import crypto, paging, uploads
-from . import audit, staff
+from ..platform import audit, crypto, paging, uploads
+from . import staff
 from .accounts import AccountError
 
 BIO_MAX = 2000

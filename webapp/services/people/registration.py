@@ -16,9 +16,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ...extensions import db
 from ...models import AuditLog, EmailCode, User, utcnow
-from ..platform import mail
+from ..platform import audit, mail
 from ..platform.crypto import keyed_hash, same
-from . import audit
 from .accounts import (
     AccountError,
     ThrottledError,

@@ -4,8 +4,8 @@ from __future__ import annotations
 from sqlalchemy import func, or_, select
 
 from ...models import ROLES, AuditLog, User
-from ..platform import paging
-from . import accounts, audit, registration
+from ..platform import audit, paging
+from . import accounts, registration
 from .accounts import AccountError
 
 STATUSES = {"active": "Active", "unverified": "Unverified", "deactivated": "Deactivated", "deleted": "Deleted"}

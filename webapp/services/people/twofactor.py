@@ -14,9 +14,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ...extensions import db
 from ...models import RecoveryCode, User, utcnow
-from ..platform import locks
+from ..platform import audit, locks
 from ..platform.crypto import decrypt, encrypt, keyed_hash, same
-from . import audit
 from .accounts import AccountError
 from .passwords import verify_password
 

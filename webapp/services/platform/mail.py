@@ -9,6 +9,7 @@ marked failed (never dropped). `requeue_stale` re-enqueues rows stuck in "queued
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import ssl
 from datetime import timedelta
@@ -16,6 +17,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 from flask import current_app
+from markupsafe import Markup, escape
 from rq import Retry
 from sqlalchemy import select, update
 
@@ -24,6 +26,7 @@ from ...models import OutboundEmail, utcnow
 from . import queues
 
 log = logging.getLogger(__name__)
+_LINK = re.compile(r"https?://[^\s<>\"']+")
 RETRY_INTERVALS = [10, 30, 120, 600, 1800]
 
 
@@ -34,6 +37,40 @@ def send(recipient: str, subject: str, body_text: str, body_html: str | None = N
     db.session.flush()
     _enqueue_after_commit(message.id)
     return message
+
+
+def render(template: str, /, **context: object) -> tuple[str, str, str]:
+    """(subject, text, html) of the email `template`: templates/email/<template>.txt, whose `subject` block is
+    the subject and whose `body` block is the text; the HTML part is templates/email/<template>.html when the
+    email wants its own layout, otherwise the text's paragraphs (escaped, links clickable) in email/base.html.
+    Both sign with SHOP_NAME and PUBLIC_URL. Rendered with the app's Jinja environment but no request: links
+    in the context must come from webapp.links.public_url, never from a request's Host."""
+    env = current_app.jinja_env
+    config = current_app.config
+    values = {"shop_name": config["SHOP_NAME"], "shop_url": (config.get("PUBLIC_URL") or "").rstrip("/"), **context}
+    text_template = env.get_template(f"email/{template}.txt")
+    subject = "".join(text_template.blocks["subject"](text_template.new_context(values))).strip()
+    text = text_template.render(values).strip() + "\n"
+    body = text_template.blocks["body"](text_template.new_context(values))
+    html_template = env.select_template([f"email/{template}.html", "email/base.html"])
+    html = html_template.render(values, subject=subject, paragraphs=_paragraphs("".join(body)))
+    return " ".join(subject.split()), text, html
+
+
+def _paragraphs(text: str) -> list[Markup]:
+    """Plain text as HTML paragraphs: escaped, line breaks kept, http(s) links clickable."""
+    out = []
+    for block in re.split(r"\n\s*\n", text.strip()):
+        escaped = str(escape(block.strip()))
+        linked = _LINK.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
+        out.append(Markup(linked.replace("\n", "<br>\n")))
+    return out
+
+
+def send_template(recipient: str, template: str, /, **context: object) -> OutboundEmail:
+    """Queue the email `template` (see `render`) to `recipient`, in the caller's transaction."""
+    subject, text, html = render(template, **context)
+    return send(recipient, subject, text, html)
 
 
 def _enqueue_after_commit(message_id: int) -> None:
