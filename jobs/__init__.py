@@ -1,42 +1,47 @@
-"""RQ job functions. Each takes ids, builds (or reuses) the app context and calls services.
+"""RQ job functions: the entry points of background work. Each takes ids, builds (or reuses) the app context and
+calls a service. Services never import jobs: they enqueue a job by its dotted name
+(`services.platform.queues.enqueue("jobs.email.deliver_email", ...)`), so jobs sit above everything in webapp.
 
-The worker (`flask --app wsgi worker`) runs jobs inside its app context; a plain
-`rq worker` process builds the app once from the environment config.
+The worker (`flask --app wsgi worker`) runs jobs inside its app context; a plain `rq worker` process builds the
+app once from the environment config.
 """
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
-from flask import has_app_context
+from flask import Flask, has_app_context
 
-_app = None
+from webapp import create_app
+from webapp.extensions import db
+
+P = ParamSpec("P")
+R = TypeVar("R")
+_app: Flask | None = None
 
 
-def _worker_app():
+def _worker_app() -> Flask:
     global _app
     if _app is None:
-        from webapp import create_app
-
         _app = create_app()
     return _app
 
 
-def job(func):
+def job(func: Callable[P, R]) -> Callable[P, R]:
     """Run `func` inside an app context and always hand the DB session back clean."""
 
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         if has_app_context():
-            return _run(func, args, kwargs)
+            return _run(func, *args, **kwargs)
         with _worker_app().app_context():
-            return _run(func, args, kwargs)
+            return _run(func, *args, **kwargs)
 
     return wrapper
 
 
-def _run(func, args, kwargs):
-    from webapp.extensions import db
-
+def _run(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     try:
         return func(*args, **kwargs)
     except Exception:

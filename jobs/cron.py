@@ -2,6 +2,7 @@
 from rq import cron
 
 from jobs.alerts import low_stock_digest
+from jobs.background import requeue_stale_tasks
 from jobs.email import requeue_stale_email
 from jobs.membership import expire_holds, prune_sessions, renew_subscriptions
 from jobs.outbox import deliver_due
@@ -9,7 +10,6 @@ from jobs.payments import reconcile_payments
 from jobs.rentals import rental_reminders
 from jobs.reports import rebuild_report_rollups, refresh_report_rollups, weekly_summary
 from jobs.search import rebuild_search_terms
-from jobs.tasks import requeue_stale_tasks
 
 cron.register(requeue_stale_email, queue_name="email", interval=300, name="requeue-stale-email")
 cron.register(rebuild_search_terms, queue_name="default", cron="17 * * * *", name="rebuild-search-terms")

@@ -1,4 +1,7 @@
+"""The outbox's deliveries (services.platform.outbox): one job per message after its commit, and the sweeper."""
 from __future__ import annotations
+
+from webapp.services.platform import outbox
 
 from . import job
 
@@ -6,14 +9,10 @@ from . import job
 @job
 def deliver_message(message_id: int) -> str:
     """Enqueued after the commit that wrote the message: deliver it now (the sweeper catches what this misses)."""
-    from webapp.services.platform import outbox
-
     return outbox.deliver(message_id)
 
 
 @job
-def deliver_due() -> dict:
+def deliver_due() -> dict[str, int]:
     """Every minute: deliver outbox messages that are due (never enqueued, retries, or whose worker died)."""
-    from webapp.services.platform import outbox
-
     return outbox.dispatch_due()

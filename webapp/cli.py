@@ -35,7 +35,7 @@ SCHEDULED_JOBS = {
     "rental-reminders": "jobs.rentals.rental_reminders",
     "expire-holds": "jobs.membership.expire_holds",
     "renew-subscriptions": "jobs.membership.renew_subscriptions",
-    "requeue-stale-tasks": "jobs.tasks.requeue_stale_tasks",
+    "requeue-stale-tasks": "jobs.background.requeue_stale_tasks",
     "refresh-report-rollups": "jobs.reports.refresh_report_rollups",
     "rebuild-report-rollups": "jobs.reports.rebuild_report_rollups",
     "weekly-summary": "jobs.reports.weekly_summary",

@@ -6,12 +6,14 @@ import pytest
 from sqlalchemy import select
 
 from webapp.models import OutboxMessage, PaymentIssue, utcnow
+from webapp.services.commerce import payment_issues, payments, test_gateway  # noqa: F401  (register handlers)
 from webapp.services.platform import outbox
 
 CALLS: list[dict] = []
+GIVEN_UP: list[tuple[str, int, str]] = []
 
 
-@outbox.handler("test_echo")
+@outbox.handler("test_echo", gave_up=payment_issues.outbox_gave_up)  # as the payment handlers do
 def _echo(payload: dict) -> None:
     CALLS.append(payload)
     if payload.get("fail_times", 0) >= len([c for c in CALLS if c.get("n") == payload.get("n")]):
@@ -20,11 +22,27 @@ def _echo(payload: dict) -> None:
         raise outbox.PermanentFailure("no such payment")
 
 
+def _note_given_up(message: OutboxMessage, error: str) -> None:
+    GIVEN_UP.append((message.key, message.attempts, error))
+
+
+@outbox.handler("test_quiet", gave_up=_note_given_up)
+def _quiet(payload: dict) -> None:
+    raise RuntimeError(f"down {payload['n']}")
+
+
+@outbox.handler("test_no_callback")
+def _no_callback(payload: dict) -> None:
+    raise outbox.PermanentFailure("never")
+
+
 @pytest.fixture(autouse=True)
 def _reset():
     CALLS.clear()
+    GIVEN_UP.clear()
     yield
     CALLS.clear()
+    GIVEN_UP.clear()
 
 
 def _message(db, key):
@@ -102,3 +120,31 @@ def test_a_permanent_failure_stops_at_once(app, db):
     db.session.commit()
     assert outbox.dispatch_due() == {"failed": 1}
     assert db.session.scalars(select(PaymentIssue)).one().reference == "k6"
+
+
+def test_giving_up_calls_the_handlers_own_callback_once(app, db, monkeypatch):
+    """The outbox knows nothing of payments: what giving up means is said by whoever registered the kind."""
+    monkeypatch.setitem(app.config, "OUTBOX_MAX_ATTEMPTS", 2)
+    outbox.add("test_quiet", "k7", {"n": 7})
+    db.session.commit()
+    now = utcnow()
+    assert outbox.dispatch_due(now) == {"retry": 1}
+    assert GIVEN_UP == []  # a retry is not giving up
+    assert outbox.dispatch_due(now + timedelta(hours=1)) == {"failed": 1}
+    assert GIVEN_UP == [("k7", 2, "RuntimeError: down 7")]
+    assert outbox.dispatch_due(now + timedelta(days=1)) == {}
+    assert len(GIVEN_UP) == 1
+    assert db.session.scalars(select(PaymentIssue)).all() == []
+
+
+def test_giving_up_without_a_callback_only_marks_the_message_failed(app, db):
+    outbox.add("test_no_callback", "k8", {"n": 8})
+    db.session.commit()
+    assert outbox.dispatch_due() == {"failed": 1}
+    assert _message(db, "k8").status == "failed"
+    assert db.session.scalars(select(PaymentIssue)).all() == []
+
+
+def test_the_payment_handlers_raise_a_payment_issue_when_given_up(app):
+    kinds = ("refund", "expire_session", "test_gateway_event")
+    assert {kind: outbox._GAVE_UP.get(kind) for kind in kinds} == dict.fromkeys(kinds, payment_issues.outbox_gave_up)

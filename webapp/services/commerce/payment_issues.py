@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 
 from ...extensions import db
-from ...models import Charge, Order, PaymentIssue, User, utcnow
+from ...models import Charge, Order, OutboxMessage, PaymentIssue, User, utcnow
 from ..platform import audit, paging, upsert
 
 KIND_LABELS = {
@@ -39,6 +39,15 @@ def record(kind: str, reference: str, message: str, *, order_number: str | None 
     audit.record(f"payment.{kind}", object_type="order" if order_number else "charge" if charge_reference else None,
                  object_id=order_number or charge_reference, after={"reference": reference, "message": message[:500]})
     return True
+
+
+def outbox_gave_up(message: OutboxMessage, error: str) -> None:
+    """The outbox gave up on work for the payment provider (`gave_up` of its payment handlers): staff must
+    settle it by hand."""
+    payload = message.payload
+    record("outbox_failed", message.key, f"{message.kind} failed after {message.attempts} attempts: {error}",
+           order_number=payload.get("order_number"), charge_reference=payload.get("charge_reference"),
+           amount_cents=payload.get("amount_cents"))
 
 
 def open_count() -> int:

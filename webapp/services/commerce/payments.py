@@ -18,6 +18,7 @@ from flask import current_app
 
 from ...extensions import db
 from ..platform import outbox, txn
+from . import payment_issues
 
 log = logging.getLogger(__name__)
 API_VERSION = "2025-01-27.acacia"
@@ -141,7 +142,7 @@ def request_refund(*, provider: str, payment_intent_id: str, amount_cents: int, 
         "currency": currency, "reason": reason, "order_number": order_number, "charge_reference": charge_reference})
 
 
-@outbox.handler("refund")
+@outbox.handler("refund", gave_up=payment_issues.outbox_gave_up)
 def _refund(payload: dict) -> None:
     metadata = {k: payload[k] for k in ("order_number", "charge_reference") if payload.get(k)}
     gateway(payload["provider"]).refund(payload["payment_intent_id"], payload["amount_cents"],
@@ -155,7 +156,7 @@ def request_expiry(*, provider: str, session_id: str, reference: str) -> bool:
                                                                  "reference": reference})
 
 
-@outbox.handler("expire_session")
+@outbox.handler("expire_session", gave_up=payment_issues.outbox_gave_up)
 def _expire(payload: dict) -> None:
     try:
         close_page(payload["provider"], payload["session_id"])

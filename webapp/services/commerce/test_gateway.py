@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from ...extensions import db
 from ...models import Charge, GatewaySession, Order, utcnow
 from ..platform import outbox
+from . import payment_issues
 from .payments import (
     API_VERSION,
     AlreadyPaid,
@@ -242,7 +243,7 @@ class DeliveryFailed(RuntimeError):
     pass
 
 
-@outbox.handler("test_gateway_event")
+@outbox.handler("test_gateway_event", gave_up=payment_issues.outbox_gave_up)
 def _deliver(payload: dict) -> None:
     """POST the signed event to our own webhook, through the same WSGI stack a Stripe delivery takes, in
     a fresh app context (the webhook's own session). Non-2xx answers raise, so the outbox retries."""

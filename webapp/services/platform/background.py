@@ -5,15 +5,18 @@ A feature registers a runner for its kind:
     @background.runner("report:sales")
     def build(task: BackgroundTask, progress: Progress) -> Outcome: ...
 
-`start()` creates the row and enqueues `jobs.tasks.run_task(task_id)` after commit; the worker calls
+`start()` creates the row and enqueues `jobs.background.run_task(task_id)` after commit; the worker calls
 `execute()`, which marks the row running, calls the runner (which reports progress through `progress()`,
 committed at once so the polling page sees it) and stores its outcome, or the failure, on the row.
 """
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -23,6 +26,7 @@ from ...models import BackgroundTask, utcnow
 from . import queues
 
 log = logging.getLogger(__name__)
+RUN_JOB = "jobs.background.run_task"  # by name: jobs call the services, never the other way round
 
 
 @dataclass
@@ -30,7 +34,7 @@ class Outcome:
     """What a finished task produced."""
 
     message: str
-    result: dict | None = None
+    result: dict[str, Any] | None = None
     csv: str | None = None
     svg: str | None = None
 
@@ -44,7 +48,7 @@ class Progress:
         self.task_id = task_id
 
     def __call__(self, done: int, total: int | None = None, message: str | None = None) -> None:
-        values: dict = {"progress": max(0, done)}
+        values: dict[str, object] = {"progress": max(0, done)}
         if total is not None:
             values["total"] = max(0, total)
         if message is not None:
@@ -56,7 +60,8 @@ class Progress:
 
 Runner = Callable[[BackgroundTask, Progress], Outcome]
 _RUNNERS: dict[str, Runner] = {}
-# Modules that register runners; imported on first use so every process (web, worker) knows every kind.
+# Modules that register runners; imported by name on first use (they sit above platform, which may not import
+# them) so every process (web, worker) knows every kind.
 RUNNER_MODULES: list[str] = ["webapp.services.catalog.book_import", "webapp.services.insight.reports"]
 _loaded = False
 
@@ -64,14 +69,13 @@ _loaded = False
 def _load_runners() -> None:
     global _loaded
     if not _loaded:
-        import importlib
-
         for name in RUNNER_MODULES:
             importlib.import_module(name)
         _loaded = True
 
 
-def runner(kind: str):
+def runner(kind: str) -> Callable[[Runner], Runner]:
+    """Register the decorated function as the runner of tasks of `kind`."""
     def register(func: Runner) -> Runner:
         _RUNNERS[kind] = func
         return func
@@ -79,11 +83,9 @@ def runner(kind: str):
     return register
 
 
-def start(kind: str, title: str, *, params: dict | None = None, user_id: int | None = None,
+def start(kind: str, title: str, *, params: dict[str, Any] | None = None, user_id: int | None = None,
           input_text: str | None = None, queue_name: str = "reports") -> BackgroundTask:
     """Create the task row and enqueue it once the caller's transaction commits."""
-    from jobs.tasks import run_task
-
     _load_runners()
     if kind not in _RUNNERS:
         raise ValueError(f"no runner registered for {kind!r}")
@@ -91,7 +93,7 @@ def start(kind: str, title: str, *, params: dict | None = None, user_id: int | N
                           input_text=input_text, status="queued")
     db.session.add(task)
     db.session.flush()
-    queues.enqueue_after_commit(db.session, run_task, task.id, queue_name=queue_name,
+    queues.enqueue_after_commit(db.session, RUN_JOB, task.id, queue_name=queue_name,
                                job_timeout=current_app.config.get("BACKGROUND_TASK_TIMEOUT", 1800))
     return task
 
@@ -144,16 +146,12 @@ def recent(kind_prefix: str, limit: int = 20) -> list[BackgroundTask]:
 
 def requeue_stale(older_than_minutes: int = 15) -> int:
     """Tasks still queued long after they were created (Redis was down at enqueue time): enqueue again."""
-    from datetime import timedelta
-
-    from jobs.tasks import run_task
-
     now = utcnow()
     cutoff = now - timedelta(minutes=older_than_minutes)
     ids = db.session.scalars(select(BackgroundTask.id).where(BackgroundTask.status == "queued",
                                                              BackgroundTask.created_at < cutoff)).all()
     for task_id in ids:
-        queues.enqueue(run_task, task_id, queue_name="reports")
+        queues.enqueue(RUN_JOB, task_id, queue_name="reports")
     # Running far past the job timeout: the worker died under it (deploy, out of memory). Say so, so the page
     # stops waiting; an import can be run again safely (known ISBNs are updated, not duplicated).
     limit = now - timedelta(seconds=current_app.config.get("BACKGROUND_TASK_TIMEOUT", 1800)) - timedelta(minutes=5)

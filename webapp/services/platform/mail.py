@@ -28,6 +28,7 @@ from . import queues
 log = logging.getLogger(__name__)
 _LINK = re.compile(r"https?://[^\s<>\"']+")
 RETRY_INTERVALS = [10, 30, 120, 600, 1800]
+DELIVER_JOB = "jobs.email.deliver_email"  # by name: jobs call the services, never the other way round
 
 
 def send(recipient: str, subject: str, body_text: str, body_html: str | None = None) -> OutboundEmail:
@@ -74,11 +75,9 @@ def send_template(recipient: str, template: str, /, **context: object) -> Outbou
 
 
 def _enqueue_after_commit(message_id: int) -> None:
-    from jobs.email import deliver_email
-
     retries = current_app.config["MAIL_MAX_RETRIES"]
-    queues.enqueue_after_commit(db.session, deliver_email, message_id, queue_name="email",
-                               retry=Retry(max=retries, interval=RETRY_INTERVALS[:retries]))
+    queues.enqueue_after_commit(db.session, DELIVER_JOB, message_id, queue_name="email",
+                                retry=Retry(max=retries, interval=RETRY_INTERVALS[:retries]))
 
 
 def deliver(message_id: int, *, final_attempt: bool = False) -> str:
@@ -132,14 +131,12 @@ def _smtp_send(message: OutboundEmail, config) -> None:
 
 def requeue_stale(older_than: timedelta = timedelta(minutes=10)) -> int:
     """Re-enqueue messages still queued after `older_than` (their job never ran)."""
-    from jobs.email import deliver_email
-
     cutoff = utcnow() - older_than
     ids = db.session.scalars(
         select(OutboundEmail.id).where(OutboundEmail.status == "queued", OutboundEmail.created_at < cutoff).limit(500)
     ).all()
     for message_id in ids:
-        queues.enqueue(deliver_email, message_id, queue_name="email")
+        queues.enqueue(DELIVER_JOB, message_id, queue_name="email")
     if ids:
         db.session.execute(update(OutboundEmail).where(OutboundEmail.id.in_(ids)).values(created_at=utcnow()))
         db.session.commit()

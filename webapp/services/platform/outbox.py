@@ -9,6 +9,10 @@ webhook counts each event id once; refunds carry an idempotency key).
 
 `next_attempt_at` is both the retry time and the lease of a delivery in progress: claiming a message
 moves it LEASE seconds ahead, so a worker killed mid-delivery leaves a message that falls due again.
+
+A message given up (OUTBOX_MAX_ATTEMPTS failures, or a PermanentFailure) is marked failed and kept; the
+handler's owner says what else must happen then through `gave_up` (the payment handlers record a payment
+issue for staff), so the outbox needs to know nothing about the work it carries.
 """
 from __future__ import annotations
 
@@ -16,9 +20,10 @@ import importlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from ...extensions import db
 from ...models import OutboxMessage, utcnow
@@ -26,20 +31,30 @@ from . import queues, upsert
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[dict], None]
+Payload = dict[str, Any]
+Handler = Callable[[Payload], None]
+GaveUp = Callable[[OutboxMessage, str], None]
 _HANDLERS: dict[str, Handler] = {}
-# Modules that register handlers: imported on first delivery, so every process knows every kind.
+_GAVE_UP: dict[str, GaveUp] = {}
+# Modules that register handlers: imported by name on first delivery (they sit above platform, which may not
+# import them), so every process knows every kind.
 HANDLER_MODULES = ("webapp.services.commerce.payments", "webapp.services.commerce.test_gateway")
-DELIVER_JOB = "jobs.outbox.deliver_message"
+DELIVER_JOB = "jobs.outbox.deliver_message"  # by name: jobs call the services, never the other way round
 
 
 class PermanentFailure(Exception):
     """The work can never succeed (e.g. the provider says the payment does not exist): stop retrying."""
 
 
-def handler(kind: str):
+def handler(kind: str, *, gave_up: GaveUp | None = None) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the deliverer of messages of `kind`. `gave_up(message, error)` is
+    called when a message of that kind is given up, in the transaction that marks it failed."""
     def register(func: Handler) -> Handler:
         _HANDLERS[kind] = func
+        if gave_up is not None:
+            _GAVE_UP[kind] = gave_up
+        else:
+            _GAVE_UP.pop(kind, None)
         return func
     return register
 
@@ -55,7 +70,7 @@ def exists(key: str) -> bool:
     return db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key[:160])) is not None
 
 
-def add(kind: str, key: str, payload: dict) -> bool:
+def add(kind: str, key: str, payload: Payload) -> bool:
     """Write a message in the caller's transaction, once per `key` (False if that key exists already, even
     when a twin writer is racing for it). It is handed to a worker when the transaction commits."""
     message_id = upsert.insert_once(OutboxMessage, OutboxMessage.id, kind=kind, key=key[:160], payload=payload,
@@ -91,6 +106,8 @@ def deliver(message_id: int, now: datetime | None = None) -> str:
     if not _claim(message_id, now):
         return "not_due"
     message = db.session.get(OutboxMessage, message_id)
+    if message is None:  # claimed a moment ago, and messages are never deleted: cannot happen
+        raise LookupError(f"outbox message {message_id} vanished after its claim")
     kind, payload, attempts = message.kind, dict(message.payload), message.attempts
     db.session.rollback()  # the handler runs outside any transaction of ours
     try:
@@ -108,21 +125,17 @@ def deliver(message_id: int, now: datetime | None = None) -> str:
 def _failed(message_id: int, kind: str, attempts: int, exc: Exception, now: datetime, *, permanent: bool) -> str:
     error = f"{type(exc).__name__}: {exc}"[:2000]
     give_up = permanent or attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]
-    values = {"last_error": error}
+    values: dict[str, object] = {"last_error": error}
     if give_up:
         values["status"] = "failed"
     else:
         values["next_attempt_at"] = now + _retry_delay(attempts)
     db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.status == "pending")
                        .values(**values).execution_options(synchronize_session=False))
-    if give_up:
-        from ..commerce import payment_issues
-
-        message = db.session.get(OutboxMessage, message_id)
-        payment_issues.record("outbox_failed", message.key, f"{kind} failed after {attempts} attempts: {error}",
-                              order_number=message.payload.get("order_number"),
-                              charge_reference=message.payload.get("charge_reference"),
-                              amount_cents=message.payload.get("amount_cents"))
+    callback = _GAVE_UP.get(kind) if give_up else None
+    message = db.session.get(OutboxMessage, message_id) if callback is not None else None
+    if callback is not None and message is not None:
+        callback(message, error)
     db.session.commit()
     log.warning("outbox %s (%s) attempt %s failed%s: %s", message_id, kind, attempts,
                 " for good" if give_up else "", error)
@@ -144,10 +157,8 @@ def dispatch_due(now: datetime | None = None, limit: int = 200) -> dict[str, int
     return counts
 
 
-def summary() -> dict:
+def summary() -> dict[str, Any]:
     """Pending and failed messages, and when the oldest pending one was written (for the admin panel)."""
-    from sqlalchemy import func
-
     rows = db.session.execute(select(OutboxMessage.status, func.count(), func.min(OutboxMessage.created_at))
                               .where(OutboxMessage.status.in_(("pending", "failed")))
                               .group_by(OutboxMessage.status)).all()

@@ -1,34 +1,41 @@
-"""Background work: Redis connection, RQ queues, and enqueue-after-commit.
+"""The RQ wrapper: Redis connection, the app's queues, and enqueue-after-commit.
 
-Jobs that read rows written by the current transaction must only be enqueued once
-that transaction has committed; `enqueue_after_commit` defers the enqueue to the
-session's after_commit event and drops it on rollback.
+Jobs are named by their dotted path ("jobs.email.deliver_email"), never imported: the job functions live in
+`jobs/`, which calls the services, so a service importing a job would close an import cycle. RQ stores the
+name and the worker imports it when it runs the job.
+
+Jobs that read rows written by the current transaction must only be enqueued once that transaction has
+committed; `enqueue_after_commit` defers the enqueue to the session's after_commit event and drops it on
+rollback.
 """
 from __future__ import annotations
 
 import logging
 
+import redis
 from flask import Flask, current_app
 from rq import Queue, Retry
+from rq.job import Job
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 _PENDING = "folio_pending_jobs"
+_DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 
 
 def init_app(app: Flask) -> None:
     url = app.config.get("REDIS_URL")
+    connection: redis.Redis
     if url:
-        import redis
-
         connection = redis.Redis.from_url(url, socket_connect_timeout=3)
     elif app.config.get("TESTING"):
+        # fakeredis is a development dependency: imported only by a test app that was given no Redis.
         import fakeredis
 
         connection = fakeredis.FakeRedis()
     else:
-        connection = __import__("redis").Redis.from_url("redis://127.0.0.1:6379/0")
+        connection = redis.Redis.from_url(_DEFAULT_REDIS)
     app.extensions["folio_redis"] = connection
     app.extensions["folio_queues"] = {
         name: Queue(name, connection=connection) for name in app.config["RQ_QUEUES"]
@@ -36,29 +43,32 @@ def init_app(app: Flask) -> None:
 
 
 def queue(name: str = "default") -> Queue:
-    return current_app.extensions["folio_queues"][name]
+    queues: dict[str, Queue] = current_app.extensions["folio_queues"]
+    return queues[name]
 
 
-def enqueue(func, *args, queue_name: str = "default", retry: Retry | None = None, **kwargs):
-    """Enqueue now. Returns the job, or None (logged) when Redis cannot be reached;
-    callers keep a DB row for every piece of work so a sweeper can re-enqueue it."""
+def enqueue(job: str, *args: object, queue_name: str = "default", retry: Retry | None = None,
+            **kwargs: object) -> Job | None:
+    """Enqueue the job named `job` ("jobs.email.deliver_email") now. Returns the job, or None (logged) when
+    Redis cannot be reached; callers keep a DB row for every piece of work so a sweeper can re-enqueue it."""
     try:
-        return queue(queue_name).enqueue(func, *args, retry=retry, **kwargs)
+        return queue(queue_name).enqueue(job, *args, retry=retry, **kwargs)
     except Exception:  # Redis down: the DB row stays queued and the sweeper retries it
-        log.exception("could not enqueue %s%r on %s", getattr(func, "__name__", func), args, queue_name)
+        log.exception("could not enqueue %s%r on %s", job, args, queue_name)
         return None
 
 
-def enqueue_after_commit(session: Session, func, *args, queue_name: str = "default",
-                         retry: Retry | None = None, **kwargs) -> None:
-    session.info.setdefault(_PENDING, []).append((func, args, queue_name, retry, kwargs))
+def enqueue_after_commit(session: Session, job: str, *args: object, queue_name: str = "default",
+                         retry: Retry | None = None, **kwargs: object) -> None:
+    """Enqueue the job named `job` once `session` commits; nothing happens if it rolls back."""
+    session.info.setdefault(_PENDING, []).append((job, args, queue_name, retry, kwargs))
 
 
 @event.listens_for(Session, "after_commit")
 def _run_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
-    for func, args, queue_name, retry, kwargs in pending or ():
-        enqueue(func, *args, queue_name=queue_name, retry=retry, **kwargs)
+    for job, args, queue_name, retry, kwargs in pending or ():
+        enqueue(job, *args, queue_name=queue_name, retry=retry, **kwargs)
 
 
 @event.listens_for(Session, "after_rollback")
