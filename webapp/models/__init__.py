@@ -1,3 +1,4 @@
+from .background import TASK_STATUSES, BackgroundTask
 from .catalog import Author, Book, BookAuthor, Genre, book_genres, slugify
 from .inventory import Inventory, StockAlert, StockMovement
 from .mail import OutboundEmail
@@ -33,7 +34,6 @@ from .reports import (
 )
 from .search import SearchTerm
 from .sessions import UserSession
-from .tasks import TASK_STATUSES, BackgroundTask
 from .types import UTCDateTime, utcnow
 from .users import ROLES, Address, AuditLog, EmailCode, LoginEvent, RecoveryCode, User
 from .wallet import WALLET_REASONS, WalletEntry

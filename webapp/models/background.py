@@ -1,5 +1,6 @@
 """Long-running staff work (CSV imports, reports) run by RQ workers, tracked here so the panel can poll
-its progress and keep what it produced."""
+its progress and keep what it produced. Started and run by services.platform.background; the RQ job that runs
+one row is jobs.background.run_task."""
 from __future__ import annotations
 
 from datetime import datetime
