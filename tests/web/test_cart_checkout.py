@@ -213,7 +213,7 @@ def test_pay_page_is_404_when_stripe_is_configured(app, client, monkeypatch):
 
 def test_admin_reads_orders_of_deleted_accounts(client, auth, admin_client, db, make_book, run_jobs):
     from tests.checkout_helpers import pay, start
-    from webapp.services.people import accounts
+    from webapp.services.closure import deletion
 
     book = make_book(on_hand=3)
     user = auth.user("gone_soon")
@@ -222,7 +222,7 @@ def test_admin_reads_orders_of_deleted_accounts(client, auth, admin_client, db, 
     run_jobs()
     db.session.execute(Order.__table__.update().values(status="delivered"))
     db.session.commit()
-    accounts.delete_account(db.session.get(type(user), user.id), PASSWORD)
+    deletion.delete_account(db.session.get(type(user), user.id), PASSWORD)
     db.session.commit()
     page = admin_client.get(f"/admin/orders/{order.number}").get_data(as_text=True)
     assert order.number in page and "Deleted customer" in page and "gone_soon@example.com" not in page

@@ -8,6 +8,7 @@ from ..authz import owned_or_404
 from ..extensions import db
 from ..links import public_url
 from ..models import Address
+from ..services.closure import deletion
 from ..services.commerce import payments
 from ..services.people import accounts, registration
 from ..utils import FAILED, attempt, attempt_flash, confirm_code, page_number, resend_code, safe_next
@@ -102,8 +103,8 @@ def resend_email_code():
 @bp.route("/delete", methods=["GET", "POST"])
 def delete():
     form = DeleteAccountForm()
-    blockers = accounts.deletion_blockers(current_user)
-    if form.validate_on_submit() and attempt(form, lambda: accounts.delete_account(
+    blockers = deletion.deletion_blockers(current_user)
+    if form.validate_on_submit() and attempt(form, lambda: deletion.delete_account(
             current_user, form.password.data, ip=auth_session.client_ip())) is not FAILED:
         auth_session.sign_out()
         flash("Your account is deleted. Thank you for shopping with us.", "info")

@@ -222,7 +222,7 @@ def test_upgrading_moves_waiting_holds_up(app, db, rented_out):
 
 
 def test_account_deletion_cancels_open_holds(app, db, rented_out):
-    from webapp.services.people import lifecycle
+    from webapp.services.closure import lifecycle
 
     book, rental = rented_out
     leaver, next_one = shopper("leaver"), shopper("next")

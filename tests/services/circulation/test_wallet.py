@@ -174,12 +174,13 @@ def test_deleting_a_user_removes_their_ledger(db, user):
 def test_money_in_the_wallet_blocks_account_deletion(app, db):
     from tests.conftest import PASSWORD
     from webapp.services.circulation import wallet as wallet_service
+    from webapp.services.closure import deletion
     from webapp.services.people import accounts
 
     user = accounts.create_user("saver", "saver@example.com", PASSWORD)
     db.session.commit()
     wallet_service.credit(user.id, 1250, "refund", reference="FO-TEST")
     db.session.commit()
-    assert accounts.deletion_blockers(user) == ["Your wallet still holds $12.50: spend it, or ask us to pay it out, first."]
+    assert deletion.deletion_blockers(user) == ["Your wallet still holds $12.50: spend it, or ask us to pay it out, first."]
     with pytest.raises(accounts.AccountError):
-        accounts.delete_account(user, PASSWORD)
+        deletion.delete_account(user, PASSWORD)

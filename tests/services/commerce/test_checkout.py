@@ -262,6 +262,7 @@ def test_cart_view_reports_price_and_stock_changes(app, db, make_book):
 
 def test_deleting_an_account_keeps_its_orders_anonymised(app, db, make_book, run_jobs):
     from tests.conftest import PASSWORD
+    from webapp.services.closure import deletion
     from webapp.services.people import accounts
 
     book = make_book(on_hand=3)
@@ -270,10 +271,10 @@ def test_deleting_an_account_keeps_its_orders_anonymised(app, db, make_book, run
     order = start(user, [(book, 1, "buy", 1)])
     pay(order)
     run_jobs()
-    assert accounts.deletion_blockers(db.session.get(type(user), user.id))  # not shipped yet
+    assert deletion.deletion_blockers(db.session.get(type(user), user.id))  # not shipped yet
     db.session.execute(Order.__table__.update().values(status="delivered"))
     db.session.commit()
-    accounts.delete_account(db.session.get(type(user), user.id), PASSWORD)
+    deletion.delete_account(db.session.get(type(user), user.id), PASSWORD)
     db.session.commit()
     kept = db.session.get(Order, order.id)
     assert kept.status == "delivered" and kept.total_cents > 0 and kept.lines[0].title

@@ -21,6 +21,7 @@ from webapp.models import (
     utcnow,
 )
 from webapp.services.circulation import holds, wallet
+from webapp.services.closure import deletion
 from webapp.services.commerce import cart, charges, checkout, fulfilment, orders, payments, test_gateway
 from webapp.services.people import accounts
 from webapp.services.platform import outbox
@@ -48,7 +49,7 @@ def test_deleting_an_account_closes_its_open_payment_pages_first(app, db, make_b
     user = shopper("leaver")
     order = start(user, [(book, 1, "buy", 1)])
     charge, _ = charges.start(user, "top_up", 2000, success_url=lambda c: "s", cancel_url=lambda c: "c")
-    accounts.delete_account(user, PASSWORD)
+    deletion.delete_account(user, PASSWORD)
     db.session.commit()
     assert fresh(db, Order, order.id).status == "cancelled" and fresh(db, Inventory, book.id).reserved == 0
     assert db.session.get(GatewaySession, order.payment_session_id).status == "expired"
@@ -69,7 +70,7 @@ def test_a_wallet_part_given_back_by_closing_a_checkout_blocks_deletion(app, db,
                                        use_wallet=True, success_url=lambda o: "s", cancel_url=lambda o: "c")
     assert wallet.balance(user.id) == 0
     with pytest.raises(accounts.AccountError, match="wallet still holds"):
-        accounts.delete_account(user, PASSWORD)
+        deletion.delete_account(user, PASSWORD)
     db.session.rollback()
     assert fresh(db, Order, order.id).status == "cancelled" and wallet.balance(user.id) == 1000
     assert fresh(db, accounts.User, user.id).deleted_at is None
@@ -87,7 +88,7 @@ def test_a_copy_held_for_a_deleted_account_goes_to_the_next_reader(app, db, make
     db.session.commit()
     assert fresh(db, Hold, hold_a.id).status == "ready"
     start(leaver, [(book, 1, "buy", 1)])  # leaver collects it in a checkout ... then deletes the account
-    accounts.delete_account(fresh(db, accounts.User, leaver.id), PASSWORD)
+    deletion.delete_account(fresh(db, accounts.User, leaver.id), PASSWORD)
     db.session.commit()
     assert fresh(db, Hold, hold_a.id).status == "cancelled"
     assert fresh(db, Hold, hold_b.id).status == "ready"  # not left waiting behind a closed account

@@ -181,22 +181,6 @@ def test_email_change_is_reverified(app, db):
     assert user.email == "new@example.com" and user.is_verified
 
 
-def test_delete_account_anonymises(app, db):
-    user = accounts.create_user("reader", "reader@example.com", PASSWORD)
-    accounts.save_address(user, {"full_name": "Ann Reader", "line1": "1 Main St", "city": "Springfield",
-                                 "postcode": "12345", "country": "us"})
-    db.session.commit()
-    with pytest.raises(AccountError):
-        accounts.delete_account(user, "wrong password")
-    accounts.delete_account(user, PASSWORD)
-    db.session.commit()
-    user = db.session.get(User, user.id)
-    assert user.username == f"deleted_{user.id}" and "reader" not in user.email
-    assert user.full_name is None and user.addresses == [] and not user.is_active
-    assert accounts.authenticate("reader", PASSWORD) is None
-    assert accounts.username_errors("reader") == []  # the old name is free again
-
-
 def test_addresses_belong_to_their_owner(app, db):
     ann = accounts.create_user("ann", "ann@example.com", PASSWORD)
     bob = accounts.create_user("bob", "bob@example.com", PASSWORD)

@@ -1,5 +1,6 @@
-"""Accounts: validation rules, sign-in, passwords and reset links, profile and addresses, deletion. Registration
-and the emailed codes are services.people.registration; signed-in sessions are services.people.sessions.
+"""Accounts: validation rules, sign-in, passwords and reset links, profile and addresses, and the anonymising
+that ends an account (deleting one is services.closure.deletion). Registration and the emailed codes are
+services.people.registration; signed-in sessions are services.people.sessions.
 
 Plain functions over the session; views pass in what they know about the request (ip,
 user agent). Rule violations raise AccountError with per-field messages; callers commit.
@@ -20,6 +21,7 @@ from zxcvbn import zxcvbn
 from ...extensions import db
 from ...models import Address, EmailCode, LoginEvent, RecoveryCode, User, utcnow
 from ..platform import audit, mail
+from . import sessions
 from .passwords import hash_password, needs_rehash, verify_password
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{3,30}$")
@@ -172,8 +174,6 @@ def end_sessions(user: User, *, keep_token: str | None = None, reason: str = "si
     """End every signed-in session of this user at once, but the one `keep_token` names: remember-me cookies,
     a second factor still being typed, and sign-ins still in flight (the session version moves on, and a session
     made from an older one is refused). Returns how many sessions ended."""
-    from . import sessions
-
     version = db.session.execute(update(User).where(User.id == user.id)
                                  .values(session_version=User.session_version + 1).returning(User.session_version)
                                  .execution_options(synchronize_session=False)).scalar_one()
@@ -306,31 +306,11 @@ def delete_address(user: User, address: Address) -> None:
         user.addresses[0].is_default = True
 
 
-# ---- deletion ----
+# ---- deletion (the process is services.closure.deletion; this is the people part) ----
 
-def deletion_blockers(user: User) -> list[str]:
-    """Reasons an account cannot be deleted yet. Each later module adds its own check here."""
-    from . import lifecycle
-
-    return lifecycle.deletion_blockers(user)
-
-
-def delete_account(user: User, password: str, *, ip: str | None = None) -> None:
-    """Anonymise the account: personal data goes, orders and the audit trail stay."""
-    if not verify_password(user.password_hash, password or ""):
-        raise AccountError("Your password is not right.", "password")
-    from ..commerce import payments
-    from . import lifecycle
-
-    try:  # before anything is written: nothing may be paid once the account is gone
-        lifecycle.close_open_payments(user)
-    except payments.PaymentError as exc:
-        raise AccountError(f"We could not close a payment you have in progress ({exc}). Please try again in a "
-                           "minute.") from None
-    blockers = deletion_blockers(user)
-    if blockers:
-        raise AccountError({"": blockers})
-    lifecycle.before_delete(user)
+def anonymise(user: User, *, ip: str | None = None) -> None:
+    """The person's own data goes: name, address book, password, second factor, codes and sign-ins; the user
+    row stays (orders and the audit trail point at it), signed out everywhere and unable to sign in."""
     user.username = f"deleted_{user.id}"
     user.email = f"deleted-{user.id}@deleted.invalid"
     user.full_name = None

@@ -9,7 +9,12 @@ and a paid plan simply ends.
 """
 from __future__ import annotations
 
-from ...models import User
+from sqlalchemy import select
+
+from ...extensions import db
+from ...models import Charge, Order, Subscription, User
+from ..circulation import holds, wallet
+from ..commerce import charges, fulfilment, orders, payment_events, payments
 
 
 def close_open_payments(user: User) -> None:
@@ -17,15 +22,10 @@ def close_open_payments(user: User) -> None:
     settle what they were for (the checkout is cancelled and its stock, code and wallet part go back; the
     top-up closes). Commits after each. Raises PaymentError if the provider cannot be reached: deletion
     waits rather than leave a page that could still take money."""
-    from sqlalchemy import select
-
-    from ...extensions import db
-    from ...models import Charge, Order
-    from ..commerce import charges, fulfilment, payment_events, payments
-
     db.session.rollback()
-    orders = db.session.scalars(select(Order).where(Order.user_id == user.id, Order.status == "pending_payment")).all()
-    for order in orders:
+    pending_orders = db.session.scalars(
+        select(Order).where(Order.user_id == user.id, Order.status == "pending_payment")).all()
+    for order in pending_orders:
         try:
             fulfilment.cancel_unpaid(order, reason="Account deleted.", actor_id=user.id)
         except payments.AlreadyPaid:
@@ -48,25 +48,18 @@ def close_open_payments(user: User) -> None:
 
 
 def deletion_blockers(user: User) -> list[str]:
-    from ..circulation import wallet
-    from ..commerce import orders
-
+    """What must be settled first: orders not yet shipped, books still out, money left in the wallet."""
     return orders.deletion_blockers(user) + wallet.deletion_blockers(user)
 
 
 def before_delete(user: User) -> None:
-    from ..circulation import holds
-    from ..commerce import orders
-
+    """Everything but the person's own data, in the deletion's transaction."""
     holds.cancel_all(user, "Account deleted.")
     orders.anonymise_orders(user)
     _end_plan(user)
 
 
 def _end_plan(user: User) -> None:
-    from ...extensions import db
-    from ...models import Subscription
-
     sub = db.session.get(Subscription, user.id)
     if sub is not None:
         sub.tier, sub.next_tier, sub.current_period_end = "free", None, None
