@@ -44,8 +44,7 @@ def test_different_seeds_give_different_books(app, db):
 
 def test_demo_sales_history_feeds_the_admin_home_reports_and_author_dashboard(app, db):
     from webapp.models import SalesDailyTotal
-    from webapp.services.insight import dashboard
-    from webapp.services.people import authors
+    from webapp.services.insight import author_figures, dashboard
 
     demo.seed(60, seed_value=4)
     orders = db.session.scalars(select(Order)).all()
@@ -59,5 +58,5 @@ def test_demo_sales_history_feeds_the_admin_home_reports_and_author_dashboard(ap
     assert db.session.scalar(select(func.sum(SalesDailyTotal.orders))) == len(kept)  # the reports' rollups
     author_user = db.session.scalar(select(User).where(User.username == "author"))
     mine = db.session.scalar(select(Author).where(Author.user_id == author_user.id))
-    figures = authors.figures(mine)
+    figures = author_figures.figures(mine)
     assert figures.total_sold + figures.total_rented > 0 and figures.total_revenue_cents > 0

@@ -119,7 +119,7 @@ LINK_RACE = ("AuthorError: That account was linked to another author just now.",
 @pytest.mark.skipif(not using_postgres(), reason="needs TEST_DATABASE_URL (PostgreSQL): threads racing")
 def test_two_admins_creating_the_same_author_at_once(app, auth, db):
     from webapp.extensions import db as thread_db
-    from webapp.services.people import authors
+    from webapp.services.people import author_admin
 
     for i in range(2):
         auth.user(f"editor{i}", role="admin")
@@ -128,8 +128,8 @@ def test_two_admins_creating_the_same_author_at_once(app, auth, db):
     def saving(name_for, user_login=None):
         def work(i):
             admin = thread_db.session.scalar(select(User).where(User.username == f"editor{i}"))
-            return lambda: authors.save_author(None, actor=admin, name=name_for(i), bio=None, city=None,
-                                               goodreads_url=None, user_login=user_login)
+            return lambda: author_admin.save_author(None, actor=admin, name=name_for(i), bio=None, city=None,
+                                                    goodreads_url=None, user_login=user_login)
         return work
 
     saved = 0
@@ -151,11 +151,11 @@ def test_two_admins_creating_the_same_author_at_once(app, auth, db):
 
 def test_a_lost_author_race_is_a_message_not_a_500(app, auth, admin_client, db, monkeypatch):
     """The tie, made certain: the slug this save computed was taken by the time it is written."""
-    from webapp.services.people import authors
+    from webapp.services.people import author_admin
 
     first = auth.post("/admin/authors/new", {"name": "Jane Racer"}, client=admin_client)
     assert first.status_code == 303
-    monkeypatch.setattr(authors, "unique_slug", lambda name, exclude_id=None: "jane-racer")
+    monkeypatch.setattr(author_admin, "unique_slug", lambda name, exclude_id=None: "jane-racer")
     r = auth.post("/admin/authors/new", {"name": "Jane Racer"}, client=admin_client)
     assert r.status_code == 200 and NAME_RACE.removeprefix("AuthorError: ") in r.get_data(as_text=True)
     assert db.session.scalar(select(func.count(Author.id)).where(Author.name == "Jane Racer")) == 1

@@ -7,6 +7,7 @@ from flask_login import current_user
 from ..auth import session as auth_session
 from ..extensions import db
 from ..htmx import render_page_or_partial
+from ..services.people import author_admin
 from ..services.people import authors as author_service
 from ..services.people.accounts import AccountError
 from ..services.platform import uploads
@@ -19,7 +20,7 @@ from .author_forms import AuthorFilterForm, AuthorForm, DeleteForm
 def authors():
     form = AuthorFilterForm(request.args)
     form.validate()
-    result = author_service.list_authors(q=form.q.data or "",
+    result = author_admin.list_authors(q=form.q.data or "",
                                          page=(form.page.data if not form.page.errors else None) or 1)
     return render_page_or_partial("admin/authors.html", "admin/_authors_table.html", form=form, result=result)
 
@@ -41,14 +42,14 @@ def _form_page(form: AuthorForm, author=None):
     return render_template("admin/author_form.html", form=form, author=author, linked=linked,
                            bank_mask=author_service.masked_bank_account(author) if author else None,
                            has_books=author_service.has_books(author) if author else False,
-                           history=author_service.history(author) if author else [], delete_form=DeleteForm())
+                           history=author_admin.history(author) if author else [], delete_form=DeleteForm())
 
 
 @bp.route("/authors/new", methods=["GET", "POST"])
 def author_new():
     form = AuthorForm()
     if form.validate_on_submit():
-        result = attempt(form, lambda: author_service.save_author(
+        result = attempt(form, lambda: author_admin.save_author(
             None, actor=current_user, name=form.name.data, bio=form.bio.data, city=form.city.data,
             goodreads_url=form.goodreads_url.data, user_login=form.user_login.data, photo=_upload(form.photo),
             ip=auth_session.client_ip()))
@@ -67,7 +68,7 @@ def author_edit(author_id: int):
         linked = author_service.linked_user(author)
         form.user_login.data = linked.username if linked else ""
     if form.validate_on_submit():
-        result = attempt(form, lambda: author_service.save_author(
+        result = attempt(form, lambda: author_admin.save_author(
             author, actor=current_user, name=form.name.data, bio=form.bio.data, city=form.city.data,
             goodreads_url=form.goodreads_url.data, user_login=form.user_login.data, photo=_upload(form.photo),
             remove_photo=form.remove_photo.data, ip=auth_session.client_ip()))
@@ -87,7 +88,7 @@ def author_delete(author_id: int):
         abort(400)
     name = author.name
     try:
-        photos = author_service.delete_author(author, actor=current_user, ip=auth_session.client_ip())
+        photos = author_admin.delete_author(author, actor=current_user, ip=auth_session.client_ip())
     except AccountError as exc:
         db.session.rollback()
         flash(str(exc), "error")

@@ -5,6 +5,7 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, Form, SelectChoice, SelectField, StringField, TextAreaField, URLField
 from wtforms.validators import Length, Optional
 
+from ..services.insight import author_figures
 from ..services.people import authors
 
 
@@ -12,7 +13,7 @@ class PeriodForm(Form):
     """GET filter for the dashboard (no CSRF: it changes nothing)."""
 
     period = SelectField("Period", default="12m", validators=[Optional()],
-                         choices=[SelectChoice(k, v) for k, v in authors.PERIODS.items()])
+                         choices=[SelectChoice(k, v) for k, v in author_figures.PERIODS.items()])
 
 
 class ProfileForm(FlaskForm):

@@ -8,7 +8,7 @@ from flask_login import current_user
 from ..auth import session as auth_session
 from ..extensions import db
 from ..htmx import render_page_or_partial
-from ..services.insight import charts
+from ..services.insight import author_figures, charts
 from ..services.people import authors
 from ..services.platform import uploads
 from ..utils import FAILED, attempt
@@ -20,7 +20,7 @@ from .forms import ActionForm, PeriodForm, ProfileForm
 def _charts(period: str, labels: tuple[str, ...], sold: tuple[int, ...], rented: tuple[int, ...],
             revenue: tuple[int, ...]):
     """Same figures, same pictures: drawn once per change, not per page view."""
-    span = authors.PERIODS[period].lower()
+    span = author_figures.PERIODS[period].lower()
     units = charts.line_chart(labels, {"Sold": sold, "Rented": rented}, title=f"Copies sold and rented, {span}",
                               description=f"from {labels[0]} to {labels[-1]}; the figures are in the table below")
     money = charts.line_chart(labels, {"Revenue": revenue}, title=f"Your revenue, {span}", money=True,
@@ -31,9 +31,9 @@ def _charts(period: str, labels: tuple[str, ...], sold: tuple[int, ...], rented:
 @bp.get("")
 def dashboard():
     form = PeriodForm(request.args)
-    period = form.period.data if form.validate() and form.period.data in authors.PERIODS else "12m"
+    period = form.period.data if form.validate() and form.period.data in author_figures.PERIODS else "12m"
     form.period.data = period
-    view = authors.figures(g.author, period)
+    view = author_figures.figures(g.author, period)
     units_chart, revenue_chart = _charts(period, tuple(view.labels), tuple(view.sold), tuple(view.rented),
                                          tuple(view.revenue_cents))
     return render_page_or_partial("author/dashboard.html", "author/_figures.html", form=form, view=view,

@@ -12,6 +12,7 @@ import re
 import secrets
 import warnings
 from pathlib import Path
+from typing import Protocol
 
 from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -30,11 +31,17 @@ class UploadError(ValueError):
     """The upload cannot be used; the message is for the person who sent it."""
 
 
+class Readable(Protocol):
+    """An upload as the services take it: werkzeug's FileStorage, or any binary file object."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 def _root() -> Path:
     return Path(current_app.config["UPLOAD_DIR"])
 
 
-def save_image(stream, kind: str) -> str:
+def save_image(stream: Readable, kind: str) -> str:
     """Store an uploaded image in every size of `kind`. Returns its stored name ("covers/<token>").
 
     `stream` is a file-like object (werkzeug FileStorage or bytes IO). Raises UploadError."""
@@ -109,7 +116,7 @@ def delete(stored: str | None) -> None:
         (_root() / kind / f"{token}-{size_name}.jpg").unlink(missing_ok=True)
 
 
-def url_args(stored: str | None, size: str = "full") -> dict | None:
+def url_args(stored: str | None, size: str = "full") -> dict[str, str] | None:
     """Arguments for url_for("main.media", **args), or None when there is no image."""
     if not stored or not _STORED.match(stored):
         return None
