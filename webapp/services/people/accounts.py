@@ -233,12 +233,8 @@ def send_password_reset(email: str, reset_url_for) -> bool:
     user = db.session.scalar(select(User).where(User.email == normalized))
     if user is None or user.deleted_at is not None or not user.is_active_account:
         return False
-    link = reset_url_for(reset_token(user))
-    shop = current_app.config["SHOP_NAME"]
-    mail.send(user.email, f"Reset your {shop} password",
-              f"Hello {user.display_name},\n\nSomeone (hopefully you) asked to reset your password. "
-              f"Open this link within an hour to choose a new one:\n\n{link}\n\n"
-              f"If it wasn't you, ignore this email: your password stays the same.\n\n— {shop}")
+    mail.send_template(user.email, "account_password_reset", name=user.display_name,
+                       link=reset_url_for(reset_token(user)))
     return True
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -151,8 +150,6 @@ def resend_sign_up(code_id: int) -> int:
 
 def prune_decoys(now=None) -> int:
     """Forget decoy codes a day after they expired (the daily prune job)."""
-    from sqlalchemy import delete
-
     cutoff = (now or utcnow()) - timedelta(days=1)
     return db.session.execute(delete(EmailCode).where(EmailCode.purpose == "decoy", EmailCode.expires_at < cutoff)
                               .execution_options(synchronize_session=False)).rowcount
@@ -173,14 +170,8 @@ def _tell_owner_of_registration(owner: User, *, ip: str | None, sign_in_url: str
     audit.record(action, object_type="user", object_id=owner.id, ip=ip)
     if recent is not None or owner.deleted_at is not None:
         return
-    shop = current_app.config["SHOP_NAME"]
-    sign_in = f"Sign in: {sign_in_url}\n" if sign_in_url else ""
-    reset = f"Forgot your password? Reset it: {reset_url}\n" if reset_url else ""
-    mail.send(owner.email, f"Someone tried to register at {shop} with your email address",
-              f"Hello {owner.display_name},\n\nSomeone just tried to create a new {shop} account with this email "
-              f"address, which already has an account: yours (username {owner.username}). No new account was "
-              f"created and nothing about your account changed.\n\nIf it was you, sign in or reset your password "
-              f"instead:\n\n{sign_in}{reset}\nIf it wasn't you, you can ignore this email.\n\n— {shop}")
+    mail.send_template(owner.email, "account_registration_attempt", name=owner.display_name,
+                       username=owner.username, sign_in_url=sign_in_url, reset_url=reset_url)
 
 
 def _latest_code(user: User, purpose: str) -> EmailCode | None:
@@ -202,14 +193,9 @@ def issue_code(user: User, purpose: str, *, new_email: str | None = None, thrott
     record = EmailCode(user_id=user.id, purpose=purpose, new_email=new_email, expires_at=now + CODE_TTL,
                        code_hash=keyed_hash(f"{user.id}:{code}", "email-code"), created_at=now)
     db.session.add(record)
-    shop = current_app.config["SHOP_NAME"]
-    if purpose == "verify":
-        subject, intro = f"Your {shop} verification code: {code}", "Welcome! Confirm your email address"
-    else:
-        subject, intro = f"Confirm your new {shop} email: {code}", "Confirm this new email address for your account"
-    mail.send(new_email or user.email, subject,
-              f"Hello {user.display_name},\n\n{intro} with this code:\n\n    {code}\n\n"
-              f"It is valid for 15 minutes. If you did not ask for it, you can ignore this email.\n\n— {shop}")
+    template = "account_verify_code" if purpose == "verify" else "account_new_email_code"
+    mail.send_template(new_email or user.email, template, name=user.display_name, code=code,
+                       minutes=int(CODE_TTL.total_seconds()) // 60)
     return record
 
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, or_, select
 
+from ...extensions import db
 from ...models import ROLES, AuditLog, User
-from ..platform import audit, paging
+from ..platform import audit, mail, paging
 from . import accounts, registration
 from .accounts import AccountError
 
@@ -77,13 +78,8 @@ def force_password_reset(actor: User, user: User, reset_url_for, *, ip: str | No
     _guard_self(actor, user, "force a password reset on")
     user.password_hash = accounts.UNUSABLE_PASSWORD + ":" + user.password_hash[-16:]
     accounts.end_sessions(user, reason="password_reset_by_staff")
-    from ..platform import mail
-
-    mail.send(user.email, "Please choose a new password",
-              f"Hello {user.display_name},\n\nFor your security, an administrator has asked you to choose a new "
-              f"password. Your old password no longer works. Set a new one within an hour here:\n\n"
-              f"{reset_url_for(accounts.reset_token(user))}\n\nIf the link expires, use 'Forgot password' on the "
-              f"sign-in page.")
+    mail.send_template(user.email, "account_password_reset_by_staff", name=user.display_name,
+                       link=reset_url_for(accounts.reset_token(user)))
     audit.record("admin.user_password_reset_forced", actor_id=actor.id, object_type="user", object_id=user.id, ip=ip)
 
 
@@ -96,8 +92,6 @@ def end_sessions(actor: User, user: User, *, ip: str | None = None) -> int:
 
 
 def audit_for(user: User, limit: int = 30) -> list[AuditLog]:
-    from ...extensions import db
-
     return list(db.session.scalars(
         select(AuditLog).where(or_(AuditLog.actor_id == user.id,
                                    (AuditLog.object_type == "user") & (AuditLog.object_id == str(user.id))))
