@@ -43,7 +43,9 @@ def close_open_payments(user: User) -> None:
                 payment_events.apply_provider_state(payments.gateway(provider).retrieve(session_id))
                 db.session.commit()
                 continue
-        charges.expire_charge(db.session.get(Charge, charge.id))
+        current = db.session.get(Charge, charge.id)  # as it is now, after the provider was asked
+        if current is not None:
+            charges.expire_charge(current)
         db.session.commit()
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from ...extensions import db
 from ...models import PAID_STATUSES, Author, Book, BookAuthor, Inventory, Order, OrderLine, utcnow
@@ -69,7 +71,9 @@ def _period_start(period: str, now: datetime) -> tuple[datetime, list[date]]:
     return datetime(months[0].year, months[0].month, 1, tzinfo=UTC), months
 
 
-def _bucket(column, monthly: bool):
+def _bucket(column: ColumnElement[datetime] | InstrumentedAttribute[datetime | None], monthly: bool
+            ) -> ColumnElement[str]:
+    """The month ("2025-03") or day ("2025-03-14") of a UTC timestamp, as text, in the database's dialect."""
     if db.session.get_bind().dialect.name == "postgresql":
         return func.to_char(func.timezone("UTC", column), "YYYY-MM" if monthly else "YYYY-MM-DD")
     return func.strftime("%Y-%m" if monthly else "%Y-%m-%d", column)
@@ -91,7 +95,7 @@ def figures(author: Author, period: str = "12m", now: datetime | None = None) ->
     # Co-written books count in full for each author, as in the shop's reports (sales by author): integer cents.
     revenue = func.coalesce(func.sum(OrderLine.line_cents), 0)
 
-    def lines(*columns):
+    def lines(*columns: ColumnElement[Any]) -> Select[Any]:
         return (select(*columns).select_from(OrderLine)
                 .join(authors_per_book, authors_per_book.c.book_id == OrderLine.book_id)
                 .join(Order, Order.id == OrderLine.order_id)

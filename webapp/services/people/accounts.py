@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
@@ -20,7 +22,7 @@ from zxcvbn import zxcvbn
 
 from ...extensions import db
 from ...models import Address, EmailCode, LoginEvent, RecoveryCode, User, utcnow
-from ..platform import audit, mail
+from ..platform import audit, dml, mail
 from . import sessions
 from .passwords import hash_password, needs_rehash, verify_password
 
@@ -30,7 +32,9 @@ MAX_PASSWORD = 256
 RESET_MAX_AGE = 3600
 RESET_USED = "This reset link has already been used or is no longer valid."
 UNUSABLE_PASSWORD = "!unusable"
-_DUMMY_HASH = None
+# The reset page's absolute URL for a token: the view builds it (webapp.links.public_url), the service mails it.
+ResetUrlFor = Callable[[str], str]
+_DUMMY_HASH: str | None = None
 
 
 class AccountError(Exception):
@@ -152,8 +156,8 @@ def authenticate(login: str, password: str) -> User | None:
     if needs_rehash(user.password_hash):
         # Only over the hash just checked: a reset committed meanwhile must not be undone by an old password.
         checked, new_hash = user.password_hash, hash_password(password)
-        if db.session.execute(update(User).where(User.id == user.id, User.password_hash == checked)
-                              .values(password_hash=new_hash).execution_options(synchronize_session=False)).rowcount:
+        if dml.changed(update(User).where(User.id == user.id, User.password_hash == checked)
+                       .values(password_hash=new_hash).execution_options(synchronize_session=False)):
             set_committed_value(user, "password_hash", new_hash)
     return user if user.is_active else None
 
@@ -194,10 +198,10 @@ def set_password(user: User, new_password: str, *,
     if check.errors:
         raise AccountError({"password": check.errors})
     checked, new_hash, now = user.password_hash, hash_password(new_password), utcnow()
-    if not db.session.execute(
+    if not dml.changed(
             update(User).where(User.id == user.id, User.password_hash == checked)
             .values(password_hash=new_hash, password_changed_at=now)
-            .execution_options(synchronize_session=False)).rowcount:
+            .execution_options(synchronize_session=False)):
         raise AccountError(changed_meanwhile)
     set_committed_value(user, "password_hash", new_hash)
     set_committed_value(user, "password_changed_at", now)
@@ -224,7 +228,7 @@ def reset_token(user: User) -> str:
     return _serializer().dumps({"uid": user.id, "pw": _password_fingerprint(user)})
 
 
-def send_password_reset(email: str, reset_url_for) -> bool:
+def send_password_reset(email: str, reset_url_for: ResetUrlFor) -> bool:
     """Email a reset link if the address belongs to an active account. The caller says the same either way."""
     try:
         normalized = normalize_email(email)
@@ -273,7 +277,7 @@ def update_profile(user: User, full_name: str | None) -> None:
 ADDRESS_FIELDS = ("full_name", "line1", "line2", "city", "region", "postcode", "country", "phone")
 
 
-def save_address(user: User, data: dict, address: Address | None = None) -> Address:
+def save_address(user: User, data: Mapping[str, Any], address: Address | None = None) -> Address:
     if address is not None and address.user_id != user.id:
         raise PermissionError("not your address")
     if address is None:

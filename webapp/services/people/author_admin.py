@@ -100,7 +100,7 @@ def save_author(author: Author | None, *, actor: User, name: str, bio: str | Non
         raise AuthorError(errors)
 
     creating = author is None
-    if creating:
+    if author is None:
         author = Author(name=name, slug=unique_slug(name))
         db.session.add(author)
         diff = Diff({}, {"name": name, "slug": author.slug})

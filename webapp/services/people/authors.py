@@ -78,7 +78,7 @@ def clean_goodreads(url: str | None) -> str | None:
     parts = urlsplit(url)
     query = f"?{parts.query}" if parts.query else ""
     fragment = f"#{parts.fragment}" if parts.fragment else ""
-    return f"https://{parts.hostname.lower()}{parts.path or '/'}{query}{fragment}"
+    return f"https://{(parts.hostname or '').lower()}{parts.path or '/'}{query}{fragment}"
 
 
 def compact_bank_account(raw: str | None) -> str:

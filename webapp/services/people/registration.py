@@ -7,7 +7,7 @@ CODE_MAX_ATTEMPTS codes or use one twice.
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -15,7 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ...extensions import db
 from ...models import AuditLog, EmailCode, User, utcnow
-from ..platform import audit, mail
+from ..platform import audit, dml, mail
 from ..platform.crypto import keyed_hash, same
 from .accounts import (
     AccountError,
@@ -49,7 +49,8 @@ def register(username: str, email: str, password: str, *, ip: str | None = None,
              sign_in_url: str | None = None, reset_url: str | None = None) -> User | None:
     """Create a customer account and email it a verification code; None when the email already has an account
     (see `sign_up`, what the registration form calls)."""
-    return _register(username, email, password, ip=ip, sign_in_url=sign_in_url, reset_url=reset_url)[0]
+    account, is_new = _register(username, email, password, ip=ip, sign_in_url=sign_in_url, reset_url=reset_url)
+    return account if is_new else None
 
 
 def sign_up(username: str, email: str, password: str, *, ip: str | None = None,
@@ -66,15 +67,15 @@ def sign_up(username: str, email: str, password: str, *, ip: str | None = None,
     A taken username is still said to be taken: a username is a handle the visitor chooses and must be unique,
     so the form cannot accept it quietly. It tells the visitor only that some account uses that name, never
     its email address; guessing passwords for it meets the sign-in limits per account."""
-    user, owner = _register(username, email, password, ip=ip, sign_in_url=sign_in_url, reset_url=reset_url)
-    if user is not None:
-        return _latest_code(user, "verify").id
-    return _new_decoy(owner).id
+    account, is_new = _register(username, email, password, ip=ip, sign_in_url=sign_in_url, reset_url=reset_url)
+    if is_new:
+        return _existing(_latest_code(account, "verify")).id
+    return _new_decoy(account).id
 
 
-def _register(username: str, email: str, password: str, *, ip, sign_in_url, reset_url
-              ) -> tuple[User | None, User | None]:
-    """(the new account, None), or (None, the account that already has this address)."""
+def _register(username: str, email: str, password: str, *, ip: str | None, sign_in_url: str | None,
+              reset_url: str | None) -> tuple[User, bool]:
+    """(the new account, True), or (the account that already has this address, False)."""
     username = (username or "").strip()
     errors = {"username": username_errors(username), "email": email_format_errors(email)}
     errors["password"] = check_password(password, username=username, email=email).errors
@@ -100,9 +101,9 @@ def _register(username: str, email: str, password: str, *, ip, sign_in_url, rese
         else:
             issue_code(user, "verify")
             audit.record("user.registered", actor_id=user.id, object_type="user", object_id=user.id, ip=ip)
-            return user, None
+            return user, True
     _tell_owner_of_registration(owner, ip=ip, sign_in_url=sign_in_url, reset_url=reset_url)
-    return None, owner
+    return owner, False
 
 
 def _new_decoy(owner: User) -> EmailCode:
@@ -113,6 +114,21 @@ def _new_decoy(owner: User) -> EmailCode:
     db.session.add(record)
     db.session.flush()
     return record
+
+
+def _existing(record: EmailCode | None) -> EmailCode:
+    """A code this request has just written (so it exists)."""
+    if record is None:
+        raise AccountError(NO_CODE, "code")
+    return record
+
+
+def _owner(record: EmailCode) -> User:
+    """The account a code belongs to (a foreign key: codes go with their account)."""
+    user = db.session.get(User, record.user_id)
+    if user is None:
+        raise AccountError(NO_CODE, "code")
+    return user
 
 
 def _sign_up_code(code_id: int | None) -> EmailCode:
@@ -128,7 +144,7 @@ def confirm_sign_up(code_id: int, code: str) -> User:
     must be committed even when this raises; callers commit."""
     record = _sign_up_code(code_id)
     _spend(record, code, never_right=record.purpose == "decoy")
-    user = db.session.get(User, record.user_id)
+    user = _owner(record)
     user.email_verified_at = record.used_at
     return user
 
@@ -137,7 +153,7 @@ def resend_sign_up(code_id: int) -> int:
     """"Send me a new code" on the registration page: the id of the new code (a new decoy for a decoy), with the
     same throttle either way (ThrottledError)."""
     record = _sign_up_code(code_id)
-    owner = db.session.get(User, record.user_id)
+    owner = _owner(record)
     if record.purpose == "verify":
         return issue_code(owner, "verify").id
     now = utcnow()
@@ -148,11 +164,11 @@ def resend_sign_up(code_id: int) -> int:
     return _new_decoy(owner).id
 
 
-def prune_decoys(now=None) -> int:
+def prune_decoys(now: datetime | None = None) -> int:
     """Forget decoy codes a day after they expired (the daily prune job)."""
     cutoff = (now or utcnow()) - timedelta(days=1)
-    return db.session.execute(delete(EmailCode).where(EmailCode.purpose == "decoy", EmailCode.expires_at < cutoff)
-                              .execution_options(synchronize_session=False)).rowcount
+    return dml.changed(delete(EmailCode).where(EmailCode.purpose == "decoy", EmailCode.expires_at < cutoff)
+                       .execution_options(synchronize_session=False))
 
 
 REGISTRATION_NOTICE_EVERY = timedelta(hours=1)
@@ -209,7 +225,7 @@ def confirm_code(user: User, purpose: str, code: str) -> None:
     now = record.used_at
     if purpose == "verify":
         user.email_verified_at = now
-    elif purpose == "change_email":
+    elif purpose == "change_email" and record.new_email is not None:
         if email_errors(record.new_email, exclude_user_id=user.id):
             raise AccountError("That email address is now used by another account.", "code")
         old = user.email
@@ -241,9 +257,9 @@ def _spend(record: EmailCode, code: str, *, never_right: bool = False) -> None:
     set_committed_value(record, "attempts", tries)
     if never_right or not same(record.code_hash, keyed_hash(f"{record.user_id}:{(code or '').strip()}", "email-code")):
         raise AccountError(wrong_code_message(tries), "code")
-    if not db.session.execute(
+    if not dml.changed(
             update(EmailCode).where(EmailCode.id == record.id, EmailCode.used_at.is_(None))
-            .values(used_at=now).execution_options(synchronize_session=False)).rowcount:
+            .values(used_at=now).execution_options(synchronize_session=False)):
         raise AccountError(NO_CODE, "code")
     set_committed_value(record, "used_at", now)
 

@@ -14,10 +14,11 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 
 from ...extensions import db
 from ...models import UserSession, utcnow
+from ..platform import dml
 
 TOUCH_EVERY = timedelta(minutes=5)
 PRUNE_AFTER = timedelta(days=90)
@@ -52,7 +53,7 @@ def carry_over(user_id: int, token: str, version: int) -> None:
                        .values(session_version=version).execution_options(synchronize_session=False))
 
 
-def _live(now: datetime):
+def _live(now: datetime) -> tuple[ColumnElement[bool], ...]:
     """SQL: not ended, not past its lifetime, not idle too long."""
     longest, idle = _limits()
     return (UserSession.revoked_at.is_(None), UserSession.created_at > now - longest,
@@ -85,8 +86,8 @@ def end(user_id: int, *, token: str | None = None, session_id: int | None = None
         where.append(UserSession.id == session_id)
     else:
         raise ValueError("name the session to end")
-    return bool(db.session.execute(update(UserSession).where(*where).values(revoked_at=utcnow(), revoked_reason=reason)
-                                   .execution_options(synchronize_session=False)).rowcount)
+    return bool(dml.changed(update(UserSession).where(*where).values(revoked_at=utcnow(), revoked_reason=reason)
+                            .execution_options(synchronize_session=False)))
 
 
 def end_all(user_id: int, *, reason: str, keep_token: str | None = None) -> int:
@@ -94,8 +95,8 @@ def end_all(user_id: int, *, reason: str, keep_token: str | None = None) -> int:
     stmt = update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
     if keep_token:
         stmt = stmt.where(UserSession.token_hash != _hash(keep_token))
-    return db.session.execute(stmt.values(revoked_at=utcnow(), revoked_reason=reason)
-                              .execution_options(synchronize_session=False)).rowcount
+    return dml.changed(stmt.values(revoked_at=utcnow(), revoked_reason=reason)
+                       .execution_options(synchronize_session=False))
 
 
 def active(user_id: int, now: datetime | None = None) -> list[UserSession]:
@@ -105,7 +106,7 @@ def active(user_id: int, now: datetime | None = None) -> list[UserSession]:
 
 
 def is_current(row: UserSession, token: str | None) -> bool:
-    return bool(token) and row.token_hash == _hash(token)
+    return bool(token) and token is not None and row.token_hash == _hash(token)
 
 
 _BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("FxiOS/", "Firefox"),
@@ -130,8 +131,8 @@ def prune(now: datetime | None = None) -> int:
     now = now or utcnow()
     longest, idle = _limits()
     cutoff = now - PRUNE_AFTER
-    gone = db.session.execute(delete(UserSession).where(or_(
+    gone = dml.changed(delete(UserSession).where(or_(
         UserSession.revoked_at < cutoff, UserSession.last_seen_at < cutoff - idle,
-        UserSession.created_at < cutoff - longest)).execution_options(synchronize_session=False)).rowcount
+        UserSession.created_at < cutoff - longest)).execution_options(synchronize_session=False))
     db.session.commit()
     return gone

@@ -71,7 +71,8 @@ def resend_verification(actor: User, user: User, *, ip: str | None = None) -> No
     audit.record("admin.user_verification_resent", actor_id=actor.id, object_type="user", object_id=user.id, ip=ip)
 
 
-def force_password_reset(actor: User, user: User, reset_url_for, *, ip: str | None = None) -> None:
+def force_password_reset(actor: User, user: User, reset_url_for: accounts.ResetUrlFor, *,
+                         ip: str | None = None) -> None:
     """Lock the current password, sign the user out everywhere and email a reset link."""
     if user.deleted_at is not None:
         raise AccountError("This account was deleted.")

@@ -14,7 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ...extensions import db
 from ...models import RecoveryCode, User, utcnow
-from ..platform import audit, locks
+from ..platform import audit, dml, locks
 from ..platform.crypto import decrypt, encrypt, keyed_hash, same
 from .accounts import AccountError
 from .passwords import verify_password
@@ -103,15 +103,15 @@ def verify(user: User, code: str) -> str | None:
 
     Each is consumed by one conditional UPDATE, so of many requests racing with one code exactly one wins
     (the row, not the copy of it this request read, decides)."""
-    if not user.has_2fa:
+    if not user.has_2fa or user.totp_secret is None:
         return None
     code = (code or "").strip()
     step = _step_matching(decrypt(user.totp_secret), code)
     if step is not None:
-        won = db.session.execute(
+        won = dml.changed(
             update(User).where(User.id == user.id,
                                or_(User.totp_last_step.is_(None), User.totp_last_step < step))
-            .values(totp_last_step=step).execution_options(synchronize_session=False)).rowcount
+            .values(totp_last_step=step).execution_options(synchronize_session=False))
         if not won:
             return None  # this step or a later one was already used (a replay, or another request won)
         set_committed_value(user, "totp_last_step", step)
@@ -123,9 +123,9 @@ def verify(user: User, code: str) -> str | None:
                                                                     RecoveryCode.used_at.is_(None))):
             if same(record.code_hash, wanted):
                 now = utcnow()
-                won = db.session.execute(
+                won = dml.changed(
                     update(RecoveryCode).where(RecoveryCode.id == record.id, RecoveryCode.used_at.is_(None))
-                    .values(used_at=now).execution_options(synchronize_session=False)).rowcount
+                    .values(used_at=now).execution_options(synchronize_session=False))
                 if not won:
                     return None  # another request used it first
                 set_committed_value(record, "used_at", now)

@@ -4,8 +4,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import ColumnElement, and_, func, or_, select, text
 
 from ...extensions import db
 from ...models import AuditLog, User
@@ -13,8 +14,8 @@ from ...models.types import db_int
 
 
 def record(action: str, *, actor_id: int | None = None, object_type: str | None = None,
-           object_id: int | str | None = None, before: dict | None = None, after: dict | None = None,
-           ip: str | None = None, note: str | None = None) -> AuditLog:
+           object_id: int | str | None = None, before: dict[str, Any] | None = None,
+           after: dict[str, Any] | None = None, ip: str | None = None, note: str | None = None) -> AuditLog:
     entry = AuditLog(action=action, actor_id=actor_id, object_type=object_type,
                      object_id=None if object_id is None else str(object_id),
                      before=before, after=after, ip=ip, note=note)
@@ -62,7 +63,7 @@ def _bytewise_collation() -> bool:
     """True when text sorts by code point (SQLite; PostgreSQL with the C / C.UTF-8 collation): then a prefix
     is also a range of ix_audit_log_action. (PostgreSQL's LIKE uses a plain btree index only under "C".)"""
     bind = db.session.get_bind()
-    key = str(bind.url)
+    key = str(bind.engine.url)
     if key not in _BYTEWISE:
         if bind.dialect.name == "sqlite":
             _BYTEWISE[key] = True
@@ -74,7 +75,7 @@ def _bytewise_collation() -> bool:
     return _BYTEWISE[key]
 
 
-def action_clause(action: str):
+def action_clause(action: str) -> ColumnElement[bool] | None:
     """"order." or "order" or "order.*": every action starting with "order."; "order.shipped": exactly that."""
     action = (action or "").strip().lower()[:60]
     if not action:

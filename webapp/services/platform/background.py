@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 
 from ...extensions import db
 from ...models import BackgroundTask, utcnow
-from . import queues
+from . import dml, queues
 
 log = logging.getLogger(__name__)
 RUN_JOB = "jobs.background.run_task"  # by name: jobs call the services, never the other way round
@@ -101,14 +101,16 @@ def start(kind: str, title: str, *, params: dict[str, Any] | None = None, user_i
 def execute(task_id: int) -> str:
     """Run one task (the worker's side). Idempotent: a finished or failed task is not run again, and two
     workers cannot both claim a queued task."""
-    claimed = db.session.execute(
+    claimed = dml.changed(
         update(BackgroundTask).where(BackgroundTask.id == task_id, BackgroundTask.status == "queued")
         .values(status="running", started_at=utcnow(), message="Started.")
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False))
     db.session.commit()
     if not claimed:
         return "skipped"
     task = db.session.get(BackgroundTask, task_id)
+    if task is None:  # claimed a moment ago, and tasks are never deleted: cannot happen
+        raise LookupError(f"background task {task_id} vanished after its claim")
     _load_runners()
     func = _RUNNERS.get(task.kind)
     try:

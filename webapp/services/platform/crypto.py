@@ -84,12 +84,13 @@ def decrypt(token: str) -> str:
 
 
 def _hash_key() -> str:
-    key = current_app.config.get("CODE_HASH_KEY")
+    key: str | None = current_app.config.get("CODE_HASH_KEY")
     if key:
         return key
     if current_app.config.get("FOLIO_CONFIG") == "production":  # ProductionConfig.init refuses this first
         raise RuntimeError("CODE_HASH_KEY is not set")
-    return current_app.config["SECRET_KEY"]
+    secret: str = current_app.config["SECRET_KEY"]
+    return secret
 
 
 def keyed_hash(value: str, purpose: str) -> str:

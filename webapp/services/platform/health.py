@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import text
 
-from ...extensions import db, get_redis
+from ...extensions import db
+from . import queues
 
 log = logging.getLogger(__name__)
 
 
-def _probe(name: str, fn) -> dict:
+def _probe(name: str, fn: Callable[[], object]) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         fn()
@@ -25,11 +28,11 @@ def _probe(name: str, fn) -> dict:
     return {"ok": True, "state": "up", "ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
-def check() -> dict:
+def check() -> dict[str, Any]:
     database = _probe("database", lambda: db.session.execute(text("SELECT 1")))
     if not database["ok"]:
         db.session.rollback()
-    redis_status = _probe("redis", lambda: get_redis().ping())
+    redis_status = _probe("redis", lambda: queues.connection().ping())
     failing = [name for name, probe in (("database", database), ("redis", redis_status)) if not probe["ok"]]
     return {"status": "unavailable" if failing else "ok", "failing": failing, "database": database,
             "redis": redis_status}

@@ -16,17 +16,21 @@ ENCRYPTED lists every column holding services.platform.crypto ciphertext: a new 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import select, update
+from sqlalchemy.orm import InstrumentedAttribute
 
 from ...extensions import db
 from ...models import Author, User
+from . import dml
 from .crypto import data_keys
 
 # (model, column name): every column that services.platform.crypto.encrypt writes.
-ENCRYPTED = ((User, "totp_secret"), (Author, "bank_account_encrypted"))
+ENCRYPTED: tuple[tuple[type[User] | type[Author], str], ...] = (
+    (User, "totp_secret"), (Author, "bank_account_encrypted"))
 
 
 @dataclass
@@ -48,13 +52,14 @@ class ColumnReport:
         return text
 
 
-def rotate(batch_size: int = 500, progress=None) -> list[ColumnReport]:
+def rotate(batch_size: int = 500, progress: Callable[[str], object] | None = None) -> list[ColumnReport]:
     """Re-encrypt every encrypted value under the newest key (module docstring). One report per column."""
     keys = data_keys()
     newest, every = Fernet(keys[0]), MultiFernet([Fernet(k) for k in keys])
     reports = []
     for model, column_name in ENCRYPTED:
-        column, pk = getattr(model, column_name), model.id
+        column: InstrumentedAttribute[str] = getattr(model, column_name)  # nullable: only non-NULL rows are read
+        pk: InstrumentedAttribute[int] = model.id
         report = ColumnReport(f"{model.__tablename__}.{column_name}")
         last_id = 0
         while True:
@@ -77,8 +82,8 @@ def rotate(batch_size: int = 500, progress=None) -> list[ColumnReport]:
                 except InvalidToken:
                     report.unreadable.append(row_id)
             for row_id, old, new in changes:
-                done = db.session.execute(update(model).where(pk == row_id, column == old).values({column_name: new})
-                                          .execution_options(synchronize_session=False)).rowcount
+                done = dml.changed(update(model).where(pk == row_id, column == old).values({column_name: new})
+                                   .execution_options(synchronize_session=False))
                 if done:
                     report.rotated += 1
                 else:

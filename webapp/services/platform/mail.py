@@ -12,9 +12,11 @@ import logging
 import re
 import smtplib
 import ssl
+from collections.abc import Mapping
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
+from typing import Any
 
 from flask import current_app
 from markupsafe import Markup, escape
@@ -111,7 +113,7 @@ def deliver(message_id: int, *, final_attempt: bool = False) -> str:
     return "sent"
 
 
-def _smtp_send(message: OutboundEmail, config) -> None:
+def _smtp_send(message: OutboundEmail, config: Mapping[str, Any]) -> None:
     email = EmailMessage()
     email["From"] = config["MAIL_DEFAULT_SENDER"]
     email["To"] = message.recipient

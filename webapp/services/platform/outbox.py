@@ -27,7 +27,7 @@ from sqlalchemy import func, select, update
 
 from ...extensions import db
 from ...models import OutboxMessage, utcnow
-from . import queues, upsert
+from . import dml, queues, upsert
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +89,12 @@ def _retry_delay(attempts: int) -> timedelta:
 def _claim(message_id: int, now: datetime) -> bool:
     """Take the message for LEASE seconds if it is due; only one deliverer wins."""
     lease = timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
-    claimed = db.session.execute(
+    claimed = dml.changed(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id, OutboxMessage.status == "pending",
                OutboxMessage.next_attempt_at <= now)
         .values(next_attempt_at=now + lease, attempts=OutboxMessage.attempts + 1)
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False))
     db.session.commit()  # the lease is visible before any work starts; no lock is held during it
     return bool(claimed)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, func, select
 
@@ -12,10 +12,14 @@ COUNT_CAP = 10_000
 
 
 class Pager:
-    """What the shared pager partial needs; subclasses provide `page` and `pages`."""
+    """What the shared pager partial needs; subclasses provide `page` and `pages`, each as a field or a property."""
 
-    page: int
-    pages: int
+    if TYPE_CHECKING:  # declared for the type checker only: a real property here would shadow a subclass's field
+        @property
+        def page(self) -> int: ...
+
+        @property
+        def pages(self) -> int: ...
 
     @property
     def has_prev(self) -> bool:
@@ -28,7 +32,7 @@ class Pager:
 
 @dataclass
 class Page(Pager):
-    items: list
+    items: list[Any]  # models, or rows when paginated with scalars=False
     page: int
     per_page: int
     total: int

@@ -11,17 +11,19 @@ rollback.
 from __future__ import annotations
 
 import logging
+from typing import TypeVar
 
 import redis
 from flask import Flask, current_app
 from rq import Queue, Retry
 from rq.job import Job
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 log = logging.getLogger(__name__)
 _PENDING = "folio_pending_jobs"
 _DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+S = TypeVar("S", bound=Session)
 
 
 def init_app(app: Flask) -> None:
@@ -42,6 +44,12 @@ def init_app(app: Flask) -> None:
     }
 
 
+def connection() -> redis.Redis:
+    """The app's Redis connection (fakeredis in-process when testing without TEST_REDIS_URL)."""
+    found: redis.Redis = current_app.extensions["folio_redis"]
+    return found
+
+
 def queue(name: str = "default") -> Queue:
     queues: dict[str, Queue] = current_app.extensions["folio_queues"]
     return queues[name]
@@ -58,7 +66,7 @@ def enqueue(job: str, *args: object, queue_name: str = "default", retry: Retry |
         return None
 
 
-def enqueue_after_commit(session: Session, job: str, *args: object, queue_name: str = "default",
+def enqueue_after_commit(session: Session | scoped_session[S], job: str, *args: object, queue_name: str = "default",
                          retry: Retry | None = None, **kwargs: object) -> None:
     """Enqueue the job named `job` once `session` commits; nothing happens if it rolls back."""
     session.info.setdefault(_PENDING, []).append((job, args, queue_name, retry, kwargs))

@@ -7,7 +7,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
 
 
-def safe_cell(value) -> str:
+def safe_cell(value: object) -> str:
     """Text as written to a CSV cell: a leading apostrophe when it would start a formula (numbers, negative
     ones included, stay as they are)."""
     text = "" if value is None else str(value)

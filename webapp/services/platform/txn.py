@@ -5,27 +5,27 @@ committed after a view (auth.session)."""
 from __future__ import annotations
 
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, scoped_session
 
 _WROTE = "folio_wrote"
 
 
 @event.listens_for(Session, "after_flush")
-def _flushed(session, _context) -> None:
+def _flushed(session: Session, _context: UOWTransaction) -> None:
     session.info[_WROTE] = True
 
 
 @event.listens_for(Session, "do_orm_execute")
-def _executed(state) -> None:
+def _executed(state: ORMExecuteState) -> None:
     if state.is_insert or state.is_update or state.is_delete:
         state.session.info[_WROTE] = True
 
 
 @event.listens_for(Session, "after_commit")
 @event.listens_for(Session, "after_rollback")
-def _ended(session) -> None:
+def _ended(session: Session) -> None:
     session.info.pop(_WROTE, None)
 
 
-def has_writes(session) -> bool:
+def has_writes(session: Session | scoped_session[Session]) -> bool:
     return bool(session.info.get(_WROTE) or session.new or session.dirty or session.deleted)

@@ -83,7 +83,7 @@ def _open_verified(data: bytes) -> Image.Image:
             if probe.width * probe.height > max_pixels:
                 raise UploadError("The image has too many pixels; upload a smaller one.")
             probe.verify()  # structure check; the image must be reopened after this
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))
             image.load()
     except UploadError:
         raise
