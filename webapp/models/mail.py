@@ -1,3 +1,5 @@
+"""Outgoing email: every message is a row before it is sent (services.platform.mail writes and delivers it),
+so a message is never lost to a Redis outage or a failed SMTP server."""
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,3 +1,6 @@
+"""People's tables: accounts (users), their addresses, emailed codes, recovery codes, sign-in history, and the
+audit log of who did what. Changed through services.people (accounts, registration, twofactor, staff) and
+services.platform.audit."""
 from __future__ import annotations
 
 from datetime import datetime
