@@ -1,9 +1,11 @@
 import smtplib
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from webapp.models import OutboundEmail
+from jobs.email import deliver_email
+from webapp.models import OutboundEmail, utcnow
 from webapp.services.platform import mail
 
 
@@ -78,8 +80,6 @@ def test_smtp_delivery_when_mail_server_is_set(app, db, run_jobs, smtp):
 
 
 def test_failed_delivery_is_recorded_retried_and_finally_marked_failed(app, db, smtp, monkeypatch):
-    from jobs.email import deliver_email
-
     smtp.fail_times = 1
     message_id = mail.send("reader@example.com", "Retry me", "Body").id
     db.session.commit()
@@ -110,8 +110,6 @@ def test_rq_retries_a_failing_job(app, db, run_jobs, smtp):
 
 
 def test_delivery_is_idempotent(app, db, run_jobs):
-    from jobs.email import deliver_email
-
     message_id = mail.send("reader@example.com", "Once", "Body").id
     db.session.commit()
     run_jobs()
@@ -120,10 +118,6 @@ def test_delivery_is_idempotent(app, db, run_jobs):
 
 
 def test_stale_queued_mail_is_requeued(app, db):
-    from datetime import timedelta
-
-    from webapp.models import utcnow
-
     message = OutboundEmail(recipient="x@example.com", subject="Stuck", body_text="b",
                             created_at=utcnow() - timedelta(hours=1))
     db.session.add(message)

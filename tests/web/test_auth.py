@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from tests.conftest import ADMIN_TOTP, PASSWORD
 from webapp.models import LoginEvent, OutboundEmail, User
+from webapp.services.people import accounts
 
 
 def test_register_validates_every_field_inline_and_on_submit(client, auth):
@@ -207,8 +208,6 @@ def test_every_admin_url_is_refused_to_non_admins(app, client, auth, login_as):
 
 
 def test_users_cannot_touch_each_others_addresses(client, auth, db):
-    from webapp.services.people import accounts
-
     ann = auth.user("ann_user")
     accounts.save_address(ann, {"full_name": "Ann", "line1": "1 Secret Lane", "city": "X", "postcode": "1",
                                 "country": "GB"})

@@ -7,11 +7,13 @@ import re
 from datetime import timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import func, select
 
 from tests.concurrency import race
 from tests.conftest import PASSWORD, using_postgres
-from webapp.models import AuditLog, OutboundEmail, User
+from webapp.models import AuditLog, OutboundEmail, User, utcnow
+from webapp.services.people import registration
 
 NEW_PASSWORD = "velvet harbour lantern 58"
 
@@ -119,8 +121,6 @@ def test_a_taken_username_is_still_said(app, auth, db):
 
 @pytest.mark.skipif(not using_postgres(), reason="needs TEST_DATABASE_URL (PostgreSQL): threads racing")
 def test_two_registrations_racing_for_one_new_address_make_one_account(app, db):
-    from webapp.services.people import registration
-
     def work(i):
         return lambda: registration.register(f"racer_{i}", "race@example.com", PASSWORD)
 
@@ -169,10 +169,6 @@ def test_replaying_the_cookie_counts_tries_alike(app, auth):
 
 
 def test_codes_expire_alike(app, auth):
-    import time_machine
-
-    from webapp.models import utcnow
-
     with time_machine.travel(utcnow(), tick=False) as traveller:
         fresh, probe = _pair(app, auth)
         traveller.shift(timedelta(minutes=16))

@@ -6,7 +6,9 @@ import time_machine
 from sqlalchemy import select
 
 from tests.conftest import ADMIN_TOTP, PASSWORD
+from webapp.extensions import db as other_db
 from webapp.models import AuditLog, UserSession, utcnow
+from webapp.services.people import accounts
 
 BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
 PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile Safari/604.1"
@@ -138,16 +140,12 @@ def test_admin_two_factor_sign_in_makes_a_session_only_after_the_second_factor(a
 def test_a_sign_in_in_flight_while_the_password_changes_does_not_survive_it(app, client, auth, db, monkeypatch):
     """The password was checked, then (before the session was made) the owner changed it elsewhere: the
     session this sign-in makes is dead on arrival."""
-    from webapp.services.people import accounts
-
     user = auth.user("reader1")
     real = accounts.authenticate
 
     def checked_then_changed_elsewhere(login, password):
         found = real(login, password)
         with app.app_context():  # the owner, in another request, changes the password meanwhile
-            from webapp.extensions import db as other_db
-
             owner = other_db.session.get(type(found), user.id)
             accounts.change_password(owner, PASSWORD, "a brand new passphrase 4411")
             other_db.session.commit()

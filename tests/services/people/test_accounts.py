@@ -3,6 +3,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from tests.conftest import PASSWORD
@@ -131,8 +132,6 @@ def test_authenticate_by_username_or_email_and_rejects_inactive(app, db):
 
 
 def test_login_rehashes_when_parameters_change(app, db):
-    from argon2 import PasswordHasher
-
     user = accounts.create_user("reader", "reader@example.com", PASSWORD)
     user.password_hash = PasswordHasher(time_cost=2, memory_cost=4096, parallelism=2).hash(PASSWORD)
     old = user.password_hash

@@ -17,11 +17,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from tests.concurrency import race
 from tests.conftest import PASSWORD, using_postgres
+from webapp.extensions import db as thread_db
 from webapp.models import AuditLog, EmailCode, OutboundEmail, RecoveryCode, User
 from webapp.services.people import accounts, registration, twofactor
 from webapp.services.people.accounts import AccountError
 from webapp.services.people.passwords import verify_password
 from webapp.services.people.registration import CODE_MAX_ATTEMPTS
+from webapp.utils import confirm_code
 
 needs_postgres = pytest.mark.skipif(not using_postgres(), reason="needs TEST_DATABASE_URL (PostgreSQL): "
                                     "SQLite serialises writers, so there is no race to test")
@@ -70,8 +72,6 @@ def _code_form(code: str):
 def _confirm_like_the_form(user: User, purpose: str, code: str) -> None:
     """Submit a code the way the /verify and /account/email/confirm views do (utils.confirm_code commits a
     wrong try); raise Refused with the message shown when it is refused."""
-    from webapp.utils import confirm_code
-
     form = _code_form(code)
     if not confirm_code(form, user, purpose):
         raise Refused(" ".join(form.code.errors + form.form_errors))
@@ -80,8 +80,6 @@ def _confirm_like_the_form(user: User, purpose: str, code: str) -> None:
 def _race_as(app, user_id: int, action, n: int) -> list[str]:
     """Run action(user, i) in n threads released together, each with its own session holding the user."""
     def work(i: int):
-        from webapp.extensions import db as thread_db
-
         user = thread_db.session.get(User, user_id)  # connect and read before the start line
         return lambda: action(user, i)
 
@@ -337,8 +335,6 @@ def test_two_recovery_code_regenerations_at_once_leave_ten_valid_codes(app, db):
     user_id = user.id  # read here: a thread must not reload the main session's objects
 
     def work(i):
-        from webapp.extensions import db as thread_db
-
         me = thread_db.session.get(User, user_id)
         return lambda: twofactor.regenerate_recovery_codes(me)
 
@@ -356,8 +352,6 @@ def test_two_tabs_turning_two_factor_on_at_once_keep_one_secret(app, db):
     secrets_ = [twofactor.new_secret() for _ in range(2)]
 
     def work(i):
-        from webapp.extensions import db as thread_db
-
         me = thread_db.session.get(User, user_id)
         return lambda: twofactor.enable(me, secrets_[i], pyotp.TOTP(secrets_[i]).now())
 

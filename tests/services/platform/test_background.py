@@ -1,7 +1,9 @@
 """Background tasks: queued after commit, run once by the worker, progress and outcome stored, failures recorded."""
+from datetime import timedelta
+
 import pytest
 
-from webapp.models import BackgroundTask
+from webapp.models import BackgroundTask, utcnow
 from webapp.services.platform import background
 
 
@@ -60,10 +62,6 @@ def test_status_polls_until_done_then_answers_286(app, db, admin_client, run_job
 
 
 def test_a_task_whose_worker_died_is_marked_failed_not_left_running(app, db):
-    from datetime import timedelta
-
-    from webapp.models import utcnow
-
     stuck = background.start("test:count", "Counting", params={"n": 1})
     fresh = background.start("test:count", "Counting", params={"n": 1})
     stuck.status, stuck.started_at = "running", utcnow() - timedelta(hours=2)
