@@ -1,12 +1,13 @@
+"""The payment reconciliation job (scheduled every few minutes by jobs.cron)."""
 from __future__ import annotations
+
+from webapp.services.commerce import reconcile
 
 from . import job
 
 
 @job
-def reconcile_payments() -> dict:
+def reconcile_payments() -> dict[str, int]:
     """Every few minutes: settle orders, top-ups and plan charges still pending past their payment page's
     expiry by asking the provider (fulfil, credit, refund or release)."""
-    from webapp.services.commerce import reconcile
-
     return reconcile.run()

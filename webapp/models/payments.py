@@ -1,9 +1,12 @@
 """Payment-provider records: verified provider events (each applied once), the offline test gateway's
 checkout sessions (what Stripe keeps on its side), the outbox of work a payment must trigger, and the
-payment issues staff must look at."""
+payment issues staff must look at. Also the states a charge (models.membership.Charge) and a gateway
+session move through, with the one table of moves each allows (the services' conditional UPDATEs refuse
+any other)."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -12,7 +15,60 @@ from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
 OUTBOX_STATUSES = ("pending", "delivered", "failed")
-PAYMENT_ISSUE_KINDS = ("amount_mismatch", "outbox_failed", "provider_refund")
+
+
+class ChargeStatus(StrEnum):
+    """A charge (a top-up or a plan paid by card): waiting for its payment page, paid (credited), or
+    expired (the page closed unpaid; a refused payment leaves it expired too, with refunded_at set)."""
+
+    PENDING = "pending"
+    PAID = "paid"
+    EXPIRED = "expired"
+
+
+CHARGE_TRANSITIONS: dict[ChargeStatus, frozenset[ChargeStatus]] = {
+    ChargeStatus.PENDING: frozenset({ChargeStatus.PAID, ChargeStatus.EXPIRED}),
+    # A payment that arrives after its page closed is credited all the same (a wallet can always take it),
+    # or, when it cannot be used, refunded: the charge then stays expired and records the refund.
+    ChargeStatus.EXPIRED: frozenset({ChargeStatus.PAID, ChargeStatus.EXPIRED}),
+    ChargeStatus.PAID: frozenset(),
+}
+
+
+class SessionStatus(StrEnum):
+    """A hosted payment page, at Stripe or the offline gateway: open, complete (paid, or a bank debit on its
+    way) or expired (closed unpaid)."""
+
+    OPEN = "open"
+    COMPLETE = "complete"
+    EXPIRED = "expired"
+
+
+# One payment per page: it is taken or the page closes, and either is final.
+SESSION_TRANSITIONS: dict[SessionStatus, frozenset[SessionStatus]] = {
+    SessionStatus.OPEN: frozenset({SessionStatus.COMPLETE, SessionStatus.EXPIRED}),
+    SessionStatus.COMPLETE: frozenset(),
+    SessionStatus.EXPIRED: frozenset(),
+}
+
+
+class SessionPayment(StrEnum):
+    """The money side of an offline-gateway session (Stripe reports only unpaid or paid)."""
+
+    UNPAID = "unpaid"
+    PAID = "paid"
+    REFUNDED = "refunded"  # in part or in full: amount_refunded says how much
+
+
+class IssueKind(StrEnum):
+    """Why a payment needs a person (see services.commerce.payment_issues)."""
+
+    AMOUNT_MISMATCH = "amount_mismatch"
+    OUTBOX_FAILED = "outbox_failed"
+    PROVIDER_REFUND = "provider_refund"
+
+
+PAYMENT_ISSUE_KINDS = tuple(IssueKind)
 
 
 class PaymentEvent(Model):
@@ -50,8 +106,8 @@ class GatewaySession(Model):
     line_items: Mapped[list] = mapped_column(JSON)
     success_url: Mapped[str] = mapped_column(Text)
     cancel_url: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(10), default="open")
-    payment_status: Mapped[str] = mapped_column(String(10), default="unpaid")
+    status: Mapped[str] = mapped_column(String(10), default=SessionStatus.OPEN)
+    payment_status: Mapped[str] = mapped_column(String(10), default=SessionPayment.UNPAID)
     payment_intent_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     amount_refunded: Mapped[int] = mapped_column(default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(String(200))

@@ -1,3 +1,4 @@
+"""The test gateway's card form (what Stripe's hosted page asks for)."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm

@@ -1,9 +1,11 @@
+"""The offline test gateway's hosted payment page: card form, pay, and where a closed page sends the shopper."""
 from __future__ import annotations
 
 from flask import abort, redirect, render_template
 
 from ..extensions import db
 from ..models import GatewaySession
+from ..models.payments import SessionStatus
 from ..services.commerce import payments
 from ..services.commerce.test_gateway import TestGateway
 from . import bp
@@ -21,7 +23,7 @@ def session_page(session_id: str):
     state = gateway.retrieve(checkout.id)
     form = CardForm()
     error = None
-    if state.status != "open":
+    if state.status != SessionStatus.OPEN:
         if state.paid and form.is_submitted():
             return redirect(checkout.success_url, 303)
         return render_template("pay/closed.html", checkout=checkout, state=state)

@@ -5,18 +5,25 @@ whichever comes first; each charge is applied once). A plan bought by card is a 
 the plan's price followed, in the same transaction, by the plan change paid from the wallet; if the
 plan can no longer be applied as quoted (say the customer changed plans meanwhile), the money
 simply stays in the wallet and the customer is told so.
+
+A charge's status moves only through `transition` (one conditional UPDATE, within the moves
+models.payments.CHARGE_TRANSITIONS allows), so the webhook, the success page and the reconciler can race
+for the same payment and only one of them acts.
 """
 from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, CursorResult, Executable, select, update
 
 from ...extensions import db
 from ...models import Charge, User, utcnow
+from ...models.payments import CHARGE_TRANSITIONS, ChargeStatus, IssueKind
 from ..circulation import subscriptions, wallet
 from ..platform import audit, mail
 from ..platform.money import money
@@ -24,18 +31,41 @@ from . import payment_issues, payments
 from .fulfilment import Payment
 
 log = logging.getLogger(__name__)
+PENDING, PAID, EXPIRED = ChargeStatus.PENDING, ChargeStatus.PAID, ChargeStatus.EXPIRED
 
 
 class ChargeError(ValueError):
     pass
 
 
+class ChargeStateError(ValueError):
+    """A status move that CHARGE_TRANSITIONS does not allow: a bug, never a customer's doing."""
+
+
+def _changed(statement: Executable) -> bool:
+    """Run a one-row UPDATE; True if it changed the row."""
+    result = db.session.execute(statement.execution_options(synchronize_session=False))
+    # An UPDATE's result is a CursorResult (it has the row count); SQLAlchemy types execute() more loosely.
+    return cast("CursorResult[Any]", result).rowcount == 1
+
+
+def transition(charge_id: int, from_statuses: tuple[ChargeStatus, ...], to_status: ChargeStatus,
+               *conditions: ColumnElement[bool], **values: object) -> bool:
+    """Move the charge to `to_status` if it is still in one of `from_statuses` (and meets `conditions`); True
+    if this call did it. Raises ChargeStateError, before touching anything, for a move the table refuses."""
+    refused = [status for status in from_statuses if to_status not in CHARGE_TRANSITIONS[status]]
+    if refused:
+        raise ChargeStateError(f"a charge cannot go from {', '.join(refused)} to {to_status}")
+    return _changed(update(Charge).where(Charge.id == charge_id, Charge.status.in_(from_statuses), *conditions)
+                    .values(status=to_status, **values))
+
+
 def _new_reference() -> str:
     return "CH-" + secrets.token_hex(5).upper()
 
 
-def start(user: User, purpose: str, amount_cents: int, *, success_url, cancel_url, tier: str | None = None
-          ) -> tuple[Charge, str]:
+def start(user: User, purpose: str, amount_cents: int, *, success_url: Callable[[Charge], str],
+          cancel_url: Callable[[Charge], str], tier: str | None = None) -> tuple[Charge, str]:
     """Open a gateway checkout for a top-up or a plan. Returns (charge, payment URL).
 
     Commits: the charge is stored before the provider is called (no transaction across the network call);
@@ -48,7 +78,7 @@ def start(user: User, purpose: str, amount_cents: int, *, success_url, cancel_ur
             raise ChargeError(f"Top-ups are from {money(low)} to {money(high)}.")
         title, description = f"{config['SHOP_NAME']} wallet top-up", f"Wallet top-up of {money(amount_cents)}"
     elif purpose == "subscription":
-        if amount_cents <= 0 or tier not in ("plus", "premium"):
+        if amount_cents <= 0 or tier is None or tier not in ("plus", "premium"):
             raise ChargeError("Nothing to pay for this plan change.")
         label = subscriptions.tier(tier).label
         title, description = f"{config['SHOP_NAME']} {label} plan", f"{label} plan, {money(amount_cents)}"
@@ -58,7 +88,7 @@ def start(user: User, purpose: str, amount_cents: int, *, success_url, cancel_ur
         raise ChargeError("Please confirm your email address first.")
     expires_at = utcnow() + timedelta(minutes=config["CHECKOUT_EXPIRY_MINUTES"] + 1)
     charge = Charge(reference=_new_reference(), user_id=user.id, purpose=purpose, tier=tier,
-                    amount_cents=amount_cents, currency=config["CURRENCY"], status="pending",
+                    amount_cents=amount_cents, currency=config["CURRENCY"], status=PENDING,
                     payment_provider=payments.provider_name(), expires_at=expires_at)
     db.session.add(charge)
     db.session.commit()
@@ -72,13 +102,11 @@ def start(user: User, purpose: str, amount_cents: int, *, success_url, cancel_ur
                                                                             cancel_url(charge))
     except payments.PaymentError:
         db.session.rollback()
-        db.session.execute(update(Charge).where(Charge.id == charge.id, Charge.status == "pending")
-                           .values(status="expired").execution_options(synchronize_session=False))
+        transition(charge.id, (PENDING,), EXPIRED)
         db.session.commit()
         raise
-    db.session.execute(update(Charge).where(Charge.id == charge.id, Charge.payment_session_id.is_(None))
-                       .values(payment_session_id=session.id, payment_url=session.url)
-                       .execution_options(synchronize_session=False))
+    _changed(update(Charge).where(Charge.id == charge.id, Charge.payment_session_id.is_(None))
+             .values(payment_session_id=session.id, payment_url=session.url))
     db.session.commit()
     db.session.refresh(charge)
     return charge, session.url
@@ -103,23 +131,20 @@ def complete(payment: Payment) -> str:
     problem = payment.mismatch(charge.amount_cents, charge.currency, "the payment")
     if problem:
         return _refuse(charge, payment, problem)
-    if charge.status == "paid":
+    if charge.status == PAID:
         return "already"
     owner = db.session.get(User, charge.user_id)
     if owner is None or owner.deleted_at is not None:
         return _refuse(charge, payment, "the account had been closed", tell_staff=False)
-    done = db.session.execute(update(Charge).where(Charge.id == charge.id, Charge.status.in_(("pending", "expired")),
-                                                   Charge.refunded_at.is_(None))
-                              .values(status="paid", paid_at=utcnow(), payment_intent_id=payment.payment_intent_id)
-                              .execution_options(synchronize_session=False)).rowcount
-    if not done:
+    if not transition(charge.id, (PENDING, EXPIRED), PAID, Charge.refunded_at.is_(None), paid_at=utcnow(),
+                      payment_intent_id=payment.payment_intent_id):
         return "already"
     db.session.refresh(charge)
+    plan = subscriptions.tier(charge.tier).label if charge.tier else None
     wallet.credit(charge.user_id, charge.amount_cents, "top_up", reference=charge.reference,
-                  note="Card payment" + (f" for the {subscriptions.tier(charge.tier).label} plan" if charge.tier else ""))
+                  note="Card payment" + (f" for the {plan} plan" if plan else ""))
     user = db.session.get(User, charge.user_id)
-    shop = current_app.config["SHOP_NAME"]
-    if charge.purpose == "subscription" and user is not None:
+    if charge.purpose == "subscription" and charge.tier and user is not None:
         try:
             with db.session.begin_nested():
                 q = subscriptions.quote_change(user, charge.tier)
@@ -129,19 +154,15 @@ def complete(payment: Payment) -> str:
                 subscriptions.change(user, charge.tier, paid_reference=charge.reference)
         except (subscriptions.SubscriptionError, wallet.InsufficientFunds) as exc:
             log.warning("charge %s: plan not applied: %s", charge.reference, exc)
-            mail.send(user.email, f"Your {shop} payment is in your wallet",
-                      f"Hello {user.display_name},\n\nWe received {money(charge.amount_cents)} for the "
-                      f"{subscriptions.tier(charge.tier).label} plan, but your plan had changed meanwhile, so the "
-                      f"money is in your wallet. You can use it for a plan or for books.\n\n— {shop}")
+            mail.send_template(user.email, "charge_plan_kept_in_wallet", name=user.display_name,
+                               amount_cents=charge.amount_cents, plan=plan)
             return "credited"
-        mail.send(user.email, f"Welcome to {shop} {subscriptions.tier(charge.tier).label}",
-                  f"Hello {user.display_name},\n\nThank you: your {subscriptions.tier(charge.tier).label} plan is "
-                  f"active. Receipt {charge.reference}, {money(charge.amount_cents)} by card.\n\n— {shop}")
+        mail.send_template(user.email, "charge_plan_active", name=user.display_name, plan=plan,
+                           reference=charge.reference, amount_cents=charge.amount_cents)
         return "subscribed"
     if user is not None:
-        mail.send(user.email, f"{money(charge.amount_cents)} added to your {shop} wallet",
-                  f"Hello {user.display_name},\n\nWe added {money(charge.amount_cents)} to your wallet "
-                  f"(receipt {charge.reference}).\n\n— {shop}")
+        mail.send_template(user.email, "charge_top_up", name=user.display_name, reference=charge.reference,
+                           amount_cents=charge.amount_cents)
     audit.record("wallet.top_up", actor_id=charge.user_id, object_type="charge", object_id=charge.reference,
                  after={"amount_cents": charge.amount_cents})
     return "credited"
@@ -150,13 +171,10 @@ def complete(payment: Payment) -> str:
 def _refuse(charge: Charge, payment: Payment, problem: str, *, tell_staff: bool = True) -> str:
     """Not credited: refund what was paid, once per session (the charge is closed by one conditional UPDATE),
     and for a mismatch raise a payment issue for staff."""
-    closed = db.session.execute(
-        update(Charge).where(Charge.id == charge.id, Charge.status.in_(("pending", "expired")),
-                             Charge.refunded_at.is_(None))
-        .values(status="expired", refunded_at=utcnow(), payment_intent_id=payment.payment_intent_id)
-        .execution_options(synchronize_session=False)).rowcount
+    closed = transition(charge.id, (PENDING, EXPIRED), EXPIRED, Charge.refunded_at.is_(None), refunded_at=utcnow(),
+                        payment_intent_id=payment.payment_intent_id)
     if tell_staff:
-        payment_issues.record("amount_mismatch", f"session:{payment.session_id}",
+        payment_issues.record(IssueKind.AMOUNT_MISMATCH, f"session:{payment.session_id}",
                               f"Payment {charge.reference}: {problem}. Not credited; the payment is refunded.",
                               charge_reference=charge.reference, amount_cents=payment.amount_cents,
                               currency=payment.currency)
@@ -168,11 +186,8 @@ def _refuse(charge: Charge, payment: Payment, problem: str, *, tell_staff: bool 
                                 key=f"refund-{payment.session_id}", reason=problem, charge_reference=charge.reference)
         user = db.session.get(User, charge.user_id)
         if user is not None and user.deleted_at is None:
-            shop = current_app.config["SHOP_NAME"]
-            mail.send(user.email, f"Your {shop} payment {charge.reference} is being refunded",
-                      f"Hello {user.display_name},\n\nWe received {money(payment.amount_cents)} for payment "
-                      f"{charge.reference}, but it did not match what was asked, so we did not use it. We are "
-                      f"refunding it in full to your card.\n\n— {shop}")
+            mail.send_template(user.email, "charge_refused", name=user.display_name, reference=charge.reference,
+                               amount_cents=payment.amount_cents)
     return "refunded" if not tell_staff else "mismatch"
 
 
@@ -185,9 +200,7 @@ def expire(session_id: str) -> str:
 
 def expire_charge(charge: Charge) -> str:
     """The payment page closed unpaid. A payment that still arrives later is credited all the same."""
-    done = db.session.execute(update(Charge).where(Charge.id == charge.id, Charge.status == "pending")
-                              .values(status="expired").execution_options(synchronize_session=False)).rowcount
-    return "expired" if done else "already"
+    return "expired" if transition(charge.id, (PENDING,), EXPIRED) else "already"
 
 
 def refund_confirmed(payment_intent_id: str, amount_refunded: int) -> str:
@@ -199,11 +212,11 @@ def refund_confirmed(payment_intent_id: str, amount_refunded: int) -> str:
         return "unknown"
     audit.record("charge.refunded", actor_id=None, object_type="charge", object_id=charge.reference,
                  after={"amount_refunded_cents": amount_refunded})
-    if charge.status != "paid":
+    if charge.status != PAID:
         return "refunded"
-    taken_back = db.session.execute(update(Charge).where(Charge.id == charge.id, Charge.refunded_at.is_(None))
-                                    .values(refunded_at=utcnow()).execution_options(synchronize_session=False)).rowcount
-    if not taken_back:
+    # The charge stays paid (it was, and the wallet was credited); refunded_at records the money going back.
+    if not _changed(update(Charge).where(Charge.id == charge.id, Charge.refunded_at.is_(None))
+                    .values(refunded_at=utcnow())):
         return "already"
     amount = min(amount_refunded, charge.amount_cents)
     take = min(amount, wallet.balance(charge.user_id))
@@ -211,7 +224,7 @@ def refund_confirmed(payment_intent_id: str, amount_refunded: int) -> str:
         wallet.debit(charge.user_id, take, "adjustment", reference=f"{charge.reference}-refunded",
                      note=f"Payment {charge.reference} was refunded to your card")
     if take < amount:
-        payment_issues.record("provider_refund", f"refund:{payment_intent_id}:{amount_refunded}",
+        payment_issues.record(IssueKind.PROVIDER_REFUND, f"refund:{payment_intent_id}:{amount_refunded}",
                               f"Payment {charge.reference} ({money(charge.amount_cents)}) was refunded at the payment "
                               f"provider, but only {money(take)} was left in the wallet to take back: "
                               f"{money(amount - take)} was spent meanwhile.",
@@ -220,10 +233,11 @@ def refund_confirmed(payment_intent_id: str, amount_refunded: int) -> str:
 
 
 def confirm_from_provider(charge: Charge) -> str:
-    """Success page: ask the provider whether the session is paid, and apply it if so."""
-    from . import payment_events
-
-    if charge.status != "pending" or not charge.payment_session_id:
+    """Success page: ask the provider whether the session is paid, and credit it if so (the webhook may not
+    have arrived yet; whichever comes first applies it, the other finds it done)."""
+    if charge.status != PENDING or not charge.payment_session_id:
         return charge.status
-    provider, session_id = charge.payment_provider, charge.payment_session_id
-    return payment_events.apply_provider_state(payments.gateway(provider).retrieve(session_id))
+    state = payments.gateway(charge.payment_provider).retrieve(charge.payment_session_id)
+    if not state.paid:
+        return state.unpaid_outcome
+    return complete(Payment(state.id, state.payment_intent, state.amount_total, state.currency))

@@ -3,6 +3,11 @@ and apply what it reports to the order or charge it is about. The success pages,
 and the outbox apply a provider's answer (`apply_provider_state`) through the same functions, so the
 webhook and they can race without doing anything twice.
 
+This module sits above the code it dispatches to (services.commerce.fulfilment for orders,
+services.commerce.charges for top-ups and plans) and above the gateways: none of them imports it. The one
+gateway-side path that must apply a payment (a page paid while the outbox was closing it) is handed
+`apply_provider_state` when this module loads (`payments.settle_paid_with`).
+
 A signed event of a shape we cannot read (no id, a list where an object belongs, a text amount, an id
 too long to store) raises MalformedEvent: the webhook answers 400 and nothing changes.
 """
@@ -11,14 +16,16 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import stripe
 from flask import current_app
 
 from ...models import PaymentEvent, utcnow
 from ..platform import upsert
+from . import charges, fulfilment, payments
 from .fulfilment import Payment
-from .payments import SessionState
+from .provider import SessionState
 
 log = logging.getLogger(__name__)
 MAX_ID = 255
@@ -39,15 +46,15 @@ class UnknownPayment(LookupError):
 class ProviderEvent:
     id: str
     type: str
-    object: dict  # the event's data.object, its fields checked for the types we act on
-    raw: dict
+    object: dict[str, Any]  # the event's data.object, its fields checked for the types we act on
+    raw: dict[str, Any]
 
 
 class BadSignature(ValueError):
     pass
 
 
-def verify(payload: bytes, signature_header: str | None):
+def verify(payload: bytes, signature_header: str | None) -> object:
     """The decoded body if the signature (and its timestamp, within 5 minutes) is valid; raises BadSignature
     otherwise, and MalformedEvent for a signed body that is not JSON. The shape is checked by `parse`."""
     secret = current_app.config["STRIPE_WEBHOOK_SECRET"]
@@ -64,9 +71,7 @@ def verify(payload: bytes, signature_header: str | None):
         raise MalformedEvent("the body is not JSON") from None
 
 
-def _text(value, what: str, *, required: bool = True, limit: int = MAX_ID) -> str | None:
-    if value is None and not required:
-        return None
+def _text(value: object, what: str, *, limit: int = MAX_ID) -> str:
     if not isinstance(value, str) or not value or len(value) > limit or "\x00" in value:
         raise MalformedEvent(f"{what} must be text of 1 to {limit} characters")
     try:
@@ -76,14 +81,18 @@ def _text(value, what: str, *, required: bool = True, limit: int = MAX_ID) -> st
     return value
 
 
-def _intent(value) -> str | None:
+def _optional_text(value: object, what: str, *, limit: int = MAX_ID) -> str | None:
+    return None if value is None else _text(value, what, limit=limit)
+
+
+def _intent(value: object) -> str | None:
     """A payment intent id, given as text or (expanded) as an object with an id."""
     if isinstance(value, dict):
         return _text(value.get("id"), "payment_intent.id")
-    return _text(value, "payment_intent", required=False)
+    return _optional_text(value, "payment_intent")
 
 
-def _cents(value, what: str, *, required: bool = False) -> int | None:
+def _cents(value: object, what: str, *, required: bool = False) -> int | None:
     if value is None and not required:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10**12:
@@ -91,7 +100,7 @@ def _cents(value, what: str, *, required: bool = False) -> int | None:
     return value
 
 
-def parse(event: dict) -> ProviderEvent:
+def parse(event: object) -> ProviderEvent:
     """Check the fields we rely on and normalise them (an expanded payment intent becomes its id)."""
     if not isinstance(event, dict):
         raise MalformedEvent("the event must be an object")
@@ -102,7 +111,7 @@ def parse(event: dict) -> ProviderEvent:
     if not isinstance(obj, dict):
         raise MalformedEvent("data.object must be an object")
     if kind in SESSION_EVENTS:
-        currency = _text(obj.get("currency"), "currency", required=False, limit=3)
+        currency = _optional_text(obj.get("currency"), "currency", limit=3)
         obj = {"id": _text(obj.get("id"), "session id"), "payment_status": obj.get("payment_status"),
                "payment_intent": _intent(obj.get("payment_intent")),
                "amount_total": _cents(obj.get("amount_total"), "amount_total"),
@@ -140,8 +149,6 @@ def handle(event: ProviderEvent) -> str:
 
 def settle(payment: Payment) -> str:
     """A payment the provider confirms: to its order, or to its charge (a top-up or a plan)."""
-    from . import charges, fulfilment
-
     if fulfilment.order_for_session(payment.session_id) is not None:
         return fulfilment.fulfil(payment)
     if charges.by_session(payment.session_id) is not None:
@@ -151,16 +158,12 @@ def settle(payment: Payment) -> str:
 
 
 def _closed_unpaid(session_id: str, *, failed: bool) -> str:
-    from . import charges, fulfilment
-
     if fulfilment.order_for_session(session_id) is not None:
         return fulfilment.payment_failed(session_id) if failed else fulfilment.expire(session_id)
     return charges.expire(session_id)
 
 
 def _refunded(payment_intent_id: str, amount_refunded: int) -> str:
-    from . import charges, fulfilment
-
     outcome = fulfilment.refund_confirmed(payment_intent_id, amount_refunded)
     if outcome == "unknown":
         outcome = charges.refund_confirmed(payment_intent_id, amount_refunded)
@@ -172,5 +175,8 @@ def _refunded(payment_intent_id: str, amount_refunded: int) -> str:
 def apply_provider_state(state: SessionState) -> str:
     """What the provider says about a session now (asked by a success page, the reconciler or the outbox)."""
     if not state.paid:
-        return "pending" if state.status == "open" else state.status
+        return state.unpaid_outcome
     return settle(Payment(state.id, state.payment_intent, state.amount_total, state.currency))
+
+
+payments.settle_paid_with(apply_provider_state)

@@ -1,20 +1,25 @@
 """Payment issues: what the shop could not settle by itself and a person must look at. A payment whose
 amount or currency did not match what it was for (refunded automatically, but it may be fraud or a bug),
 outbox work that kept failing (a refund the provider refused), or a refund made at the provider (its
-dashboard, a dispute) for something already shipped, partly refunded, or a top-up already spent. Each is recorded once per reference,
-audited, shown on the admin home and listed at /admin/payments until staff resolve it."""
+dashboard, a dispute) for something already shipped, partly refunded, or a top-up already spent. Each is
+recorded once per reference, audited, shown on the admin home and listed at /admin/payments until staff
+resolve it (once: open -> resolved, by one conditional UPDATE on resolved_at). Imports nothing else of
+commerce, so every payment module can record an issue."""
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, func, select, update
 
 from ...extensions import db
 from ...models import Charge, Order, OutboxMessage, PaymentIssue, User, utcnow
+from ...models.payments import IssueKind
 from ..platform import audit, paging, upsert
 
-KIND_LABELS = {
-    "amount_mismatch": "Paid amount did not match",
-    "outbox_failed": "Provider work kept failing",
-    "provider_refund": "Refunded at the provider",
+KIND_LABELS: dict[str, str] = {
+    IssueKind.AMOUNT_MISMATCH: "Paid amount did not match",
+    IssueKind.OUTBOX_FAILED: "Provider work kept failing",
+    IssueKind.PROVIDER_REFUND: "Refunded at the provider",
 }
 
 
@@ -78,10 +83,12 @@ def resolve(issue_id: int, *, actor: User, note: str, ip: str | None = None) -> 
     issue = db.session.get(PaymentIssue, issue_id)
     if issue is None:
         raise IssueError("No such issue.")
-    done = db.session.execute(update(PaymentIssue).where(PaymentIssue.id == issue_id, PaymentIssue.resolved_at.is_(None))
-                              .values(resolved_at=utcnow(), resolved_by_id=actor.id, resolution=note)
-                              .execution_options(synchronize_session=False)).rowcount
-    if not done:
+    result = db.session.execute(update(PaymentIssue)
+                                .where(PaymentIssue.id == issue_id, PaymentIssue.resolved_at.is_(None))
+                                .values(resolved_at=utcnow(), resolved_by_id=actor.id, resolution=note)
+                                .execution_options(synchronize_session=False))
+    # An UPDATE's result is a CursorResult (it has the row count); SQLAlchemy types execute() more loosely.
+    if not cast("CursorResult[Any]", result).rowcount:
         raise IssueError("This issue was already resolved.")
     db.session.refresh(issue)
     audit.record("payment.issue_resolved", actor_id=actor.id, object_type="payment_issue", object_id=issue.id, ip=ip,

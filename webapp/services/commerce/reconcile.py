@@ -14,6 +14,7 @@ one that the provider cannot answer for is retried on the next run and does not 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -21,7 +22,9 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import Charge, Order, utcnow
+from ...models.payments import ChargeStatus, SessionStatus
 from . import charges, fulfilment, payment_events, payments
+from .provider import SessionState
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +36,14 @@ def run(now: datetime | None = None, limit: int = 1000) -> dict[str, int]:
     order_ids = db.session.scalars(select(Order.id).where(Order.status == "pending_payment",
                                                           Order.reservation_expires_at < cutoff)
                                    .order_by(Order.reservation_expires_at).limit(limit)).all()
-    charge_ids = db.session.scalars(select(Charge.id).where(Charge.status == "pending", Charge.expires_at < cutoff)
+    charge_ids = db.session.scalars(select(Charge.id).where(Charge.status == ChargeStatus.PENDING,
+                                                            Charge.expires_at < cutoff)
                                     .order_by(Charge.expires_at).limit(limit)).all()
     db.session.rollback()
     counts: dict[str, int] = {}
-    for kind, ids, settle in (("order", order_ids, _order), ("charge", charge_ids, _charge)):
+    work: tuple[tuple[str, Sequence[int], Callable[[int], str]], ...] = (("order", order_ids, _order),
+                                                                        ("charge", charge_ids, _charge))
+    for kind, ids, settle in work:
         for record_id in ids:
             try:
                 outcome = settle(record_id)
@@ -55,10 +61,10 @@ def run(now: datetime | None = None, limit: int = 1000) -> dict[str, int]:
     return counts
 
 
-def _close_at_provider(provider: str, session_id: str) -> payments.SessionState:
+def _close_at_provider(provider: str, session_id: str) -> SessionState:
     """The session's state after making sure it can no longer be paid."""
     state = payments.gateway(provider).retrieve(session_id)
-    if state.status == "open":
+    if state.status == SessionStatus.OPEN:
         try:
             payments.close_page(provider, session_id)
         except payments.AlreadyPaid:
@@ -77,27 +83,26 @@ def _order(order_id: int) -> str:
     try:
         state = _close_at_provider(order.payment_provider, order.payment_session_id)
     except payments.NoSuchSession:
-        return fulfilment.expire_order(db.session.get(Order, order_id), note)
+        return fulfilment.expire_order(db.session.get_one(Order, order_id), note)
     if state.paid:
         return payment_events.apply_provider_state(state)
-    if state.status == "complete":
+    if state.status == SessionStatus.COMPLETE:
         return "awaiting"  # paid by a method that settles later; the provider will tell us
-    order = db.session.get(Order, order_id)
-    return fulfilment.expire_order(order, note)
+    return fulfilment.expire_order(db.session.get_one(Order, order_id), note)
 
 
 def _charge(charge_id: int) -> str:
     charge = db.session.get(Charge, charge_id)
-    if charge is None or charge.status != "pending":
+    if charge is None or charge.status != ChargeStatus.PENDING:
         return "settled"
     if not charge.payment_session_id:
         return charges.expire_charge(charge)
     try:
         state = _close_at_provider(charge.payment_provider, charge.payment_session_id)
     except payments.NoSuchSession:
-        return charges.expire_charge(db.session.get(Charge, charge_id))
+        return charges.expire_charge(db.session.get_one(Charge, charge_id))
     if state.paid:
         return payment_events.apply_provider_state(state)
-    if state.status == "complete":
+    if state.status == SessionStatus.COMPLETE:
         return "awaiting"
-    return charges.expire_charge(db.session.get(Charge, charge_id))
+    return charges.expire_charge(db.session.get_one(Charge, charge_id))

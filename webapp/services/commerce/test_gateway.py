@@ -1,8 +1,9 @@
 """The offline test gateway: a hosted-checkout look-alike at /pay/test/<session> for when Stripe keys are not
 set (development, tests, demos; never production). It behaves like Stripe where it matters:
 
-- a session takes one payment: Pay moves it open -> complete with one conditional UPDATE, so a
-  double-clicked Pay charges once and the second submit shows the first result;
+- a session takes one payment: Pay moves it open -> complete with one conditional UPDATE (`_move`, which
+  allows only the moves in models.payments.SESSION_TRANSITIONS), so a double-clicked Pay charges once and
+  the second submit shows the first result;
 - closing a session (expire) and paying it race to the same row: exactly one wins, and a close that
   loses answers AlreadyPaid, as Stripe's expire does for a completed session;
 - refunds name the payment intent that was charged and are idempotent by key;
@@ -15,16 +16,19 @@ import json
 import logging
 import secrets
 import time
+from typing import Any, cast
 
+import stripe
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
 from ...models import Charge, GatewaySession, Order, utcnow
+from ...models.payments import SESSION_TRANSITIONS, SessionPayment, SessionStatus
 from ..platform import outbox
 from . import payment_issues
-from .payments import (
+from .provider import (
     API_VERSION,
     AlreadyPaid,
     CheckoutRequest,
@@ -74,6 +78,24 @@ def card_problem(card_number: str, exp_month: int, exp_year: int, cvc: str) -> s
     return TEST_CARDS[number]
 
 
+class SessionStateError(ValueError):
+    """A move of a session's status that SESSION_TRANSITIONS does not allow (a bug, never a customer's doing)."""
+
+
+def _move(session_id: str, from_status: SessionStatus, to_status: SessionStatus, *conditions: ColumnElement[bool],
+          **values: object) -> bool:
+    """Move the session from `from_status` to `to_status` if it is still there (and meets `conditions`); True
+    if this call did it. The one way a session's status changes."""
+    if to_status not in SESSION_TRANSITIONS[from_status]:
+        raise SessionStateError(f"a checkout session cannot go from {from_status} to {to_status}")
+    result = db.session.execute(update(GatewaySession)
+                                .where(GatewaySession.id == session_id, GatewaySession.status == from_status,
+                                       *conditions)
+                                .values(status=to_status, **values).execution_options(synchronize_session=False))
+    # An UPDATE's result is a CursorResult (it has the row count); SQLAlchemy types execute() more loosely.
+    return cast("CursorResult[Any]", result).rowcount == 1
+
+
 class TestGateway:
     """The offline gateway. Each method is a provider call: it runs outside the caller's transaction and
     commits its own work, as Stripe's servers would."""
@@ -94,6 +116,8 @@ class TestGateway:
             except IntegrityError:  # the same request at the same moment: Stripe answers both with one session
                 db.session.rollback()
                 existing = self._by_key(request.idempotency_key)
+                if existing is None:
+                    raise
         return CheckoutSession(existing.id, f"/pay/test/{existing.id}")
 
     def _by_key(self, key: str) -> GatewaySession | None:
@@ -110,27 +134,22 @@ class TestGateway:
         leave_transaction()
         # A page whose time is up is closed for good, as at Stripe (which also sends checkout.session.expired;
         # here the reconciliation job does that work).
-        db.session.execute(update(GatewaySession).where(GatewaySession.id == session_id, GatewaySession.status == "open",
-                                                        GatewaySession.expires_at < utcnow())
-                           .values(status="expired").execution_options(synchronize_session=False))
+        _move(session_id, SessionStatus.OPEN, SessionStatus.EXPIRED, GatewaySession.expires_at < utcnow())
         db.session.commit()
         s = self._session(session_id)
-        state = SessionState(s.id, s.status, "paid" if s.payment_status in ("paid", "refunded") else "unpaid",
-                             s.payment_intent_id, s.amount_total, s.currency)
+        state = SessionState(s.id, s.status, _stripe_payment_status(s), s.payment_intent_id, s.amount_total,
+                             s.currency)
         db.session.rollback()
         return state
 
     def expire(self, session_id: str) -> None:
         """Close the payment page; AlreadyPaid if it was paid first. Stripe sends checkout.session.expired."""
         leave_transaction()
-        closed = db.session.execute(update(GatewaySession)
-                                    .where(GatewaySession.id == session_id, GatewaySession.status == "open")
-                                    .values(status="expired").execution_options(synchronize_session=False)).rowcount
-        if not closed:
+        if not _move(session_id, SessionStatus.OPEN, SessionStatus.EXPIRED):
             s = self._session(session_id)
             status = s.status
             db.session.rollback()
-            if status == "complete":
+            if status == SessionStatus.COMPLETE:
                 raise AlreadyPaid()
             return  # already expired
         s = self._session(session_id)
@@ -138,11 +157,12 @@ class TestGateway:
         _queue_event("checkout.session.expired", session_object(s), key=f"expired-{session_id}")
         db.session.commit()
 
-    def refund(self, payment_intent_id: str, amount_cents: int, *, idempotency_key: str, metadata: dict) -> None:
+    def refund(self, payment_intent_id: str, amount_cents: int, *, idempotency_key: str,
+               metadata: dict[str, str]) -> None:
         """Refund part or all of the payment; the same idempotency key refunds once."""
         leave_transaction()
         s = db.session.scalar(select(GatewaySession).where(GatewaySession.payment_intent_id == payment_intent_id))
-        if s is None or s.payment_status == "unpaid":
+        if s is None or s.payment_status == SessionPayment.UNPAID:
             db.session.rollback()
             raise outbox.PermanentFailure(f"No payment {payment_intent_id} to refund.")
         if outbox.exists(f"event-refund-{idempotency_key}"):
@@ -151,7 +171,8 @@ class TestGateway:
         done = db.session.execute(
             update(GatewaySession)
             .where(GatewaySession.id == s.id, GatewaySession.amount_refunded + amount_cents <= GatewaySession.amount_total)
-            .values(amount_refunded=GatewaySession.amount_refunded + amount_cents, payment_status="refunded")
+            .values(amount_refunded=GatewaySession.amount_refunded + amount_cents,
+                    payment_status=SessionPayment.REFUNDED)
             .returning(GatewaySession.amount_refunded)
             .execution_options(synchronize_session=False)).scalar_one_or_none()
         if done is None:
@@ -170,10 +191,10 @@ class TestGateway:
         decline message. Raises PaymentError when the page is closed."""
         leave_transaction()
         s = self._session(session_id)
-        if s.status == "complete":
+        if s.status == SessionStatus.COMPLETE:
             db.session.rollback()
             return None  # a second submit shows the first result
-        if s.status != "open" or s.expires_at < utcnow():
+        if s.status != SessionStatus.OPEN or s.expires_at < utcnow():
             db.session.rollback()
             raise PaymentError("This checkout session is no longer open.")
         problem = card_problem(card_number, exp_month, exp_year, cvc)
@@ -186,18 +207,14 @@ class TestGateway:
                 db.session.rollback()
             return problem
         intent = "pi_test_" + secrets.token_hex(12)
-        paid = db.session.execute(
-            update(GatewaySession)
-            .where(GatewaySession.id == session_id, GatewaySession.status == "open",
-                   GatewaySession.expires_at > utcnow())
-            .values(status="complete", payment_status="paid", payment_intent_id=intent, last_error=None)
-            .execution_options(synchronize_session=False)).rowcount
+        paid = _move(session_id, SessionStatus.OPEN, SessionStatus.COMPLETE, GatewaySession.expires_at > utcnow(),
+                     payment_status=SessionPayment.PAID, payment_intent_id=intent, last_error=None)
         if not paid:  # a twin submit or a close won the race: report what happened
             db.session.rollback()
             s = self._session(session_id)
             status = s.status
             db.session.rollback()
-            if status == "complete":
+            if status == SessionStatus.COMPLETE:
                 return None
             raise PaymentError("This checkout session is no longer open.")
         db.session.refresh(s)
@@ -206,7 +223,12 @@ class TestGateway:
         return None
 
 
-def session_object(s: GatewaySession) -> dict:
+def _stripe_payment_status(s: GatewaySession) -> str:
+    """The session's payment status as Stripe reports it (Stripe has no "refunded" here: a refund is its own object)."""
+    return "unpaid" if s.payment_status == SessionPayment.UNPAID else "paid"
+
+
+def session_object(s: GatewaySession) -> dict[str, Any]:
     """The Stripe-format checkout.session object for a test gateway session."""
     if s.order_id is not None:
         reference = db.session.scalar(select(Order.number).where(Order.id == s.order_id))
@@ -216,7 +238,7 @@ def session_object(s: GatewaySession) -> dict:
         metadata = {"charge_reference": reference}
     return {
         "id": s.id, "object": "checkout.session", "mode": "payment", "status": s.status,
-        "payment_status": "paid" if s.payment_status in ("paid", "refunded") else "unpaid",
+        "payment_status": _stripe_payment_status(s),
         "payment_intent": s.payment_intent_id, "amount_total": s.amount_total, "currency": s.currency,
         "customer_email": s.customer_email, "client_reference_id": reference,
         "metadata": metadata, "livemode": False,
@@ -224,7 +246,7 @@ def session_object(s: GatewaySession) -> dict:
     }
 
 
-def _queue_event(event_type: str, obj: dict, *, key: str) -> bool:
+def _queue_event(event_type: str, obj: dict[str, Any], *, key: str) -> bool:
     """A Stripe-format event for our webhook, in the outbox with the change it reports (once per key)."""
     event = {"id": "evt_test_" + secrets.token_hex(12), "object": "event", "api_version": API_VERSION,
              "created": int(time.time()), "livemode": False, "type": event_type, "data": {"object": obj},
@@ -234,9 +256,7 @@ def _queue_event(event_type: str, obj: dict, *, key: str) -> bool:
 
 def sign(payload: str, secret: str, timestamp: int | None = None) -> str:
     """A Stripe-Signature header for `payload` (what Stripe sends with each webhook)."""
-    import stripe
-
-    return stripe.WebhookSignature.generate_signature_header(payload, secret, timestamp)
+    return str(stripe.WebhookSignature.generate_signature_header(payload, secret, timestamp))
 
 
 class DeliveryFailed(RuntimeError):
@@ -244,10 +264,10 @@ class DeliveryFailed(RuntimeError):
 
 
 @outbox.handler("test_gateway_event", gave_up=payment_issues.outbox_gave_up)
-def _deliver(payload: dict) -> None:
+def _deliver(payload: dict[str, Any]) -> None:
     """POST the signed event to our own webhook, through the same WSGI stack a Stripe delivery takes, in
     a fresh app context (the webhook's own session). Non-2xx answers raise, so the outbox retries."""
-    app = current_app._get_current_object()
+    app = current_app  # the proxy names the same app inside the fresh context pushed below
     body = json.dumps(payload["event"])
     signature = sign(body, app.config["STRIPE_WEBHOOK_SECRET"])
     with app.app_context(), app.test_client() as client:
