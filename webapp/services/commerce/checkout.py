@@ -248,7 +248,8 @@ def _open_payment_page(order: Order, success_url: OrderURL, cancel_url: OrderURL
     """Steps 2 and 3: ask the provider for the page (no transaction open), then attach it to the order."""
     request, success, cancel = order_request(order), success_url(order), cancel_url(order)
     try:
-        session = payments.gateway(order.payment_provider).create_checkout(request, success, cancel)
+        session: payments.CheckoutSession = payments.gateway(order.payment_provider).create_checkout(
+            request, success, cancel)
     except payments.PaymentError:
         db.session.rollback()
         fulfilment.cancel_unpaid(order, reason="The payment page could not be opened.", close_now=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, date, datetime, time
+
 from sqlalchemy import func, or_, select, update
 
 from ...extensions import db
