@@ -11,7 +11,7 @@ from ..models import Order, User
 from ..services.circulation import wallet
 from ..services.commerce import orders as order_service
 from ..services.commerce import payments
-from ..services.commerce.orders import OrderStateError
+from ..services.commerce.order_state import OrderStateError
 from ..utils import attempt_flash
 from . import bp
 from .order_forms import CancelForm, DeliverForm, MarkPaidForm, OrderFilterForm, RefundForm, ShipForm

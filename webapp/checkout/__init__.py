@@ -1,3 +1,4 @@
+"""Checkout blueprint: from the cart to the payment page and back (routes in checkout.routes)."""
 from flask import Blueprint
 
 bp = Blueprint("checkout", __name__)

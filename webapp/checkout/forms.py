@@ -1,3 +1,5 @@
+"""The checkout form: where to ship (a saved address or a new one), whether the wallet pays, and the one-time
+token that makes a resubmitted form find the order it already made."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm

@@ -1,3 +1,6 @@
+"""Checkout pages: the form (address, wallet, one-time token), the way to the payment page, the success page
+(confirmed with the provider, never trusting the redirect) and the page the provider sends a shopper back to.
+The work is services.commerce.checkout; these views only read the request and say what happened."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
@@ -8,7 +11,7 @@ from ..authz import owned_or_404
 from ..cart import store
 from ..extensions import db
 from ..links import public_url
-from ..models import Address, Book
+from ..models import Address, Book, Order, OrderStatus
 from ..services.circulation import wallet
 from ..services.commerce import cart, checkout, orders, payments
 from ..services.commerce.checkout import CheckoutError, ShippingAddress
@@ -81,7 +84,7 @@ def index():
                            wallet_cents=wallet.balance(current_user.id))
 
 
-def _success_url(order) -> str:
+def _success_url(order: Order) -> str:
     return public_url("checkout.success", number=order.number)
 
 
@@ -108,7 +111,7 @@ def _address_from(form: CheckoutForm) -> ShippingAddress:
                            (f.region.data or "").strip() or None, (f.phone.data or "").strip() or None)
 
 
-def _own_order(number: str):
+def _own_order(number: str) -> Order:
     return owned_or_404(orders.by_number(number))
 
 
@@ -121,9 +124,9 @@ def success(number: str):
     return render_template("checkout/success.html", order=order)
 
 
-def _confirm(order) -> None:
+def _confirm(order: Order) -> None:
     """Ask the provider about a pending order; if it cannot answer now, the webhook or the poll will."""
-    if order.status == "pending_payment":
+    if order.status == OrderStatus.PENDING_PAYMENT:
         try:
             checkout.confirm(order)
         except payments.PaymentError:
@@ -138,13 +141,13 @@ def success_status(number: str):
     order = _own_order(number)
     _confirm(order)
     _forget_cart_if_paid(order)
-    done = order.status != "pending_payment"
+    done = order.status != OrderStatus.PENDING_PAYMENT
     return render_template("checkout/_status.html", order=order), 286 if done else 200
 
 
-def _forget_cart_if_paid(order) -> None:
+def _forget_cart_if_paid(order: Order) -> None:
     pending = session.get("checkout_order")
-    if order.status == "paid" and pending and pending.get("number") == order.number:
+    if order.status == OrderStatus.PAID and pending and pending.get("number") == order.number:
         if pending.get("buy_now"):
             session.pop(BUY_NOW_KEY, None)
         else:
@@ -169,7 +172,7 @@ def cancelled(number: str):
         if order.paid_at is not None:
             flash("Your payment has already gone through.", "info")
             return redirect(url_for("checkout.success", number=order.number), 303)
-        if status == "cancelled":
+        if status == OrderStatus.CANCELLED:
             flash("No payment was taken. Your cart is as you left it.", "info")
         return redirect(url_for("cart.index"), 303)
     return render_template("checkout/cancelled.html", order=order)

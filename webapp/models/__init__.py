@@ -4,16 +4,21 @@ from .inventory import Inventory, StockAlert, StockMovement
 from .mail import OutboundEmail
 from .membership import HOLD_STATUSES, OPEN_HOLD, TIERS, Charge, Hold, Subscription
 from .orders import (
+    AUTOMATIC_ORDER_MOVES,
     LINE_MODES,
     ORDER_STATUSES,
+    ORDER_TRANSITIONS,
     PAID_STATUSES,
     CartLine,
     DiscountCode,
     DiscountRedemption,
+    LineMode,
     Order,
     OrderEvent,
     OrderLine,
+    OrderStatus,
     Rental,
+    staff_moves,
 )
 from .payments import (
     OUTBOX_STATUSES,
@@ -40,7 +45,7 @@ from .wallet import WALLET_REASONS, WalletEntry
 
 __all__ = [
     "CartLine", "DiscountCode", "DiscountRedemption", "GatewaySession", "LINE_MODES", "ORDER_STATUSES", "PAID_STATUSES", "Order",
-    "OrderEvent", "OrderLine", "PaymentEvent", "Rental",
+    "OrderEvent", "OrderLine", "OrderStatus", "ORDER_TRANSITIONS", "AUTOMATIC_ORDER_MOVES", "LineMode", "staff_moves", "PaymentEvent", "Rental",
     "Address", "AuditLog", "EmailCode", "LoginEvent", "RecoveryCode",
     "Author", "Book", "BookAuthor", "Genre", "Inventory", "OutboundEmail", "ROLES", "SearchTerm",
     "StockMovement", "UTCDateTime", "User", "book_genres", "slugify", "utcnow",

@@ -1,8 +1,12 @@
 """Carts, discount codes, orders (with line snapshots and a status timeline) and rentals.
-Payment-provider records live in models.payments."""
+Payment-provider records live in models.payments.
+
+An order's status is an OrderStatus; how it may move is ORDER_TRANSITIONS, the one table that the conditional
+update in services.commerce.order_state enforces and that the staff actions are derived from."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -10,10 +14,61 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
-ORDER_STATUSES = ("pending_payment", "paid", "shipped", "delivered", "cancelled", "refunded", "expired")
+
+class OrderStatus(StrEnum):
+    """Where an order is. The values are what orders.status (and order_events.status) store, so the column,
+    its CHECK constraint and the migrations are unchanged; a member compares equal to its stored string."""
+
+    PENDING_PAYMENT = "pending_payment"  # stock reserved, waiting for the payment page
+    PAID = "paid"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"  # called off, paid or not; a paid one becomes refunded once the money is back
+    REFUNDED = "refunded"
+    EXPIRED = "expired"  # never paid: the payment page closed and the stock went back
+
+    @property
+    def words(self) -> str:
+        """The status as people read it ("pending payment")."""
+        return self.value.replace("_", " ")
+
+
+_S = OrderStatus
+# How an order's status may move: from-status -> the statuses it may move to. The one rule: every conditional
+# status update goes through services.commerce.order_state.transition, which refuses any other move.
+ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    _S.PENDING_PAYMENT: frozenset({_S.PAID, _S.CANCELLED, _S.EXPIRED}),
+    _S.EXPIRED: frozenset({_S.PAID}),  # paid late while its books were still here, or marked paid by staff
+    _S.CANCELLED: frozenset({_S.PAID, _S.REFUNDED}),  # cancelled unpaid, then paid late; or a paid one's refund settled
+    _S.PAID: frozenset({_S.SHIPPED, _S.CANCELLED, _S.REFUNDED}),  # refunded: in full at the provider, before shipping
+    _S.SHIPPED: frozenset({_S.DELIVERED, _S.REFUNDED}),
+    _S.DELIVERED: frozenset({_S.REFUNDED}),
+    _S.REFUNDED: frozenset(),
+}
+# The moves only the payment flow makes (a late payment, a refund settling), never a staff action.
+AUTOMATIC_ORDER_MOVES: frozenset[tuple[OrderStatus, OrderStatus]] = frozenset({
+    (_S.CANCELLED, _S.PAID), (_S.CANCELLED, _S.REFUNDED)})
+
+
+def staff_moves(status: str) -> frozenset[OrderStatus]:
+    """The statuses staff may move an order in `status` to: the transition table less the automatic moves."""
+    current = OrderStatus(status)
+    return frozenset(to for to in ORDER_TRANSITIONS[current] if (current, to) not in AUTOMATIC_ORDER_MOVES)
+
+
+ORDER_STATUSES: tuple[OrderStatus, ...] = tuple(OrderStatus)
 # Orders that count as sales (revenue, units, frequent-reader history): paid and not cancelled or refunded since.
-PAID_STATUSES = ("paid", "shipped", "delivered")
-LINE_MODES = ("buy", "rent")
+PAID_STATUSES: tuple[OrderStatus, ...] = (_S.PAID, _S.SHIPPED, _S.DELIVERED)
+
+
+class LineMode(StrEnum):
+    """How a cart or order line takes its copies (the stored values of cart_lines.mode and order_lines.mode)."""
+
+    BUY = "buy"
+    RENT = "rent"
+
+
+LINE_MODES: tuple[LineMode, ...] = tuple(LineMode)
 
 
 class CartLine(Model):
@@ -30,7 +85,7 @@ class CartLine(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     book_id: Mapped[int] = mapped_column(ForeignKey("books.id", ondelete="CASCADE"))
-    mode: Mapped[str] = mapped_column(String(4), default="buy")
+    mode: Mapped[str] = mapped_column(String(4), default=LineMode.BUY)
     quantity: Mapped[int] = mapped_column(default=1)
     rental_days: Mapped[int] = mapped_column(default=7)
     seen_unit_cents: Mapped[int] = mapped_column()  # the price the shopper last saw
@@ -89,7 +144,7 @@ class Order(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)  # random, shown to customers
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    status: Mapped[str] = mapped_column(String(20), default="pending_payment")
+    status: Mapped[str] = mapped_column(String(20), default=OrderStatus.PENDING_PAYMENT)
     email: Mapped[str] = mapped_column(String(254))
     ship_name: Mapped[str] = mapped_column(String(120))
     ship_line1: Mapped[str] = mapped_column(String(200))
@@ -142,7 +197,17 @@ class Order(Model):
 
     @property
     def cancellable(self) -> bool:
-        return self.status in ("pending_payment", "paid")
+        """The customer may still call it off (before it ships)."""
+        return OrderStatus.CANCELLED in ORDER_TRANSITIONS[OrderStatus(self.status)]
+
+    @property
+    def is_sale(self) -> bool:
+        """Paid and not cancelled or refunded since (PAID_STATUSES)."""
+        return self.status in PAID_STATUSES
+
+    @property
+    def status_words(self) -> str:
+        return OrderStatus(self.status).words
 
     def shipping_lines(self) -> list[str]:
         return [p for p in (self.ship_name, self.ship_line1, self.ship_line2,
@@ -180,10 +245,14 @@ class OrderEvent(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))  # an OrderStatus: the order's status when this happened
     note: Mapped[str | None] = mapped_column(Text)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def status_words(self) -> str:
+        return OrderStatus(self.status).words
 
 
 class DiscountRedemption(Model):

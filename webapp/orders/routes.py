@@ -1,3 +1,5 @@
+"""A customer's own orders (anyone else's are a 404): the list, an order with its timeline, the receipt once
+paid, and cancelling before it ships (services.commerce.orders.cancel)."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -6,6 +8,7 @@ from flask_login import current_user, login_required
 from ..auth import session as auth_session
 from ..authz import owned_or_404
 from ..extensions import db
+from ..models import Order, OrderStatus
 from ..services.commerce import checkout, orders, payments
 from ..services.commerce.order_state import OrderStateError
 from . import bp
@@ -17,7 +20,7 @@ def _signed_in():
     """Orders are private: every page needs a signed-in customer."""
 
 
-def _own(number: str):
+def _own(number: str) -> Order:
     """The order if it is the signed-in customer's; 404 for anyone else's (no hint it exists)."""
     return owned_or_404(orders.by_number(number))
 
@@ -60,6 +63,6 @@ def cancel(number: str):
         flash(str(exc), "error")
     else:
         db.session.commit()
-        refunded = " The money is in your wallet." if order.status == "refunded" else " The refund is on its way."
+        refunded = " The money is in your wallet." if order.status == OrderStatus.REFUNDED else " The refund is on its way."
         flash("Your order is cancelled." + (refunded if order.paid_at else ""), "success")
     return redirect(url_for("orders.detail", number=order.number), 303)

@@ -4,20 +4,23 @@ of the cart is priced afresh by services.commerce.pricing and reports what chang
 last looked (price or stock)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import joinedload, selectinload
 
 from ...extensions import db
-from ...models import Book, BookAuthor, CartLine, User, utcnow
+from ...models import LINE_MODES, Book, BookAuthor, CartLine, LineMode, User, utcnow
+from ..circulation import holds, subscriptions
 from ..inventory import stock
 from ..platform import locks, upsert
 from ..platform.money import money
 from . import pricing
 
-MODES = ("buy", "rent")
+MODES = LINE_MODES
 
 
 class CartError(ValueError):
@@ -27,7 +30,7 @@ class CartError(ValueError):
 @dataclass
 class CartItem:
     book_id: int
-    mode: str = "buy"
+    mode: str = LineMode.BUY  # a LineMode value
     quantity: int = 1
     days: int = 7
     seen_unit_cents: int = 0
@@ -130,11 +133,12 @@ def _upsert_lines(user_id: int, items: list[CartItem]) -> None:
     db.session.execute(stmt)
 
 
-def to_session(items: list[CartItem]) -> list[dict]:
+def to_session(items: list[CartItem]) -> list[dict[str, Any]]:
     return [asdict(i) for i in items]
 
 
-def from_session(data) -> list[CartItem]:
+def from_session(data: Iterable[dict[str, Any]] | None) -> list[CartItem]:
+    """The cart a visitor's session holds (as written by to_session)."""
     items = []
     for raw in data or []:
         try:
@@ -149,8 +153,8 @@ def from_session(data) -> list[CartItem]:
 
 # ---- reading ----
 
-def _books(ids) -> dict[int, Book]:
-    ids = list(set(ids))
+def _books(book_ids: Iterable[int]) -> dict[int, Book]:
+    ids = list(set(book_ids))
     if not ids:
         return {}
     stmt = (select(Book).where(Book.id.in_(ids))
@@ -191,16 +195,14 @@ def view(items: list[CartItem], *, user: User | None = None, code: str | None = 
             item.seen_unit_cents = unit
         lines.append(LineView(item, book, unit, unit * item.quantity, available.get(book.id, 0)))
     quote = pricing.quote([line.line_cents for line in lines], user=user, code=code,
-                          purchase_cents=sum(line.line_cents for line in lines if line.item.mode == "buy"))
+                          purchase_cents=sum(line.line_cents for line in lines if line.item.mode == LineMode.BUY))
     return CartView(lines=lines, quote=quote, changes=changes, code=code)
 
 
 # ---- changing ----
 
-def _available(book_ids, user: User | None) -> dict[int, int]:
+def _available(book_ids: Iterable[int], user: User | None) -> dict[int, int]:
     """Copies this shopper can have: what is on sale plus any copy set aside for them by a hold."""
-    from ..circulation import holds
-
     available = stock.available_map(book_ids)
     if user is not None and getattr(user, "is_authenticated", False):
         for book_id, held in holds.ready_map(user.id, available).items():
@@ -234,8 +236,6 @@ def _book(book_id: int) -> Book:
 def rental_days_limit(user: User | None) -> int:
     """The longest loan this shopper may choose: their plan's, or the longest any plan allows for a
     visitor (checked against their plan at checkout)."""
-    from ..circulation import subscriptions
-
     if user is not None and getattr(user, "is_authenticated", False):
         return subscriptions.tier_of(user).max_rental_days
     return subscriptions.max_rental_days()
@@ -249,7 +249,7 @@ def _days(days: int, user: User | None) -> int:
     return days
 
 
-def add(items: list[CartItem], book_id: int, *, mode: str = "buy", quantity: int = 1, days: int = 7,
+def add(items: list[CartItem], book_id: int, *, mode: str = LineMode.BUY, quantity: int = 1, days: int = 7,
         user: User | None = None) -> str | None:
     """Add copies; returns a notice when the quantity had to be capped. Raises CartError."""
     if mode not in MODES:
@@ -257,7 +257,7 @@ def add(items: list[CartItem], book_id: int, *, mode: str = "buy", quantity: int
     if quantity < 1:
         raise CartError("Quantity must be at least 1.")
     book = _book(book_id)
-    if mode == "rent":
+    if mode == LineMode.RENT:
         days = _days(days, user)
         if not book.rental_week_cents:
             raise CartError("This book is not available to rent.")
@@ -270,7 +270,7 @@ def add(items: list[CartItem], book_id: int, *, mode: str = "buy", quantity: int
         items.append(CartItem(book_id, mode, allowed, days, pricing.unit_cents(book, mode, days)))
     else:
         existing.quantity = allowed
-        if mode == "rent":
+        if mode == LineMode.RENT:
             existing.days = days
             existing.seen_unit_cents = pricing.unit_cents(book, mode, days)
     return notice
@@ -278,6 +278,8 @@ def add(items: list[CartItem], book_id: int, *, mode: str = "buy", quantity: int
 
 def update(items: list[CartItem], book_id: int, mode: str, *, quantity: int | None = None,
            days: int | None = None, new_mode: str | None = None, user: User | None = None) -> str | None:
+    """Change a line's quantity, loan length or mode (folding into the other line of that mode); returns a
+    notice when the quantity had to be capped. Raises CartError."""
     item = next((i for i in items if i.key == (book_id, mode)), None)
     if item is None:
         raise CartError("That book is not in your cart.")
@@ -286,7 +288,7 @@ def update(items: list[CartItem], book_id: int, mode: str, *, quantity: int | No
     if new_mode and new_mode != item.mode:
         if new_mode not in MODES:
             raise CartError("Choose to buy or to rent.")
-        if new_mode == "rent" and not book.rental_week_cents:
+        if new_mode == LineMode.RENT and not book.rental_week_cents:
             raise CartError("This book is not available to rent.")
         twin = next((i for i in items if i.key == (book_id, new_mode)), None)
         if twin is not None:  # fold into the existing line of that kind
@@ -295,10 +297,10 @@ def update(items: list[CartItem], book_id: int, mode: str, *, quantity: int | No
             item = twin
         else:
             item.mode = new_mode
-        if item.mode == "rent":
+        if item.mode == LineMode.RENT:
             item.days = min(item.days, rental_days_limit(user))
         item.seen_unit_cents = pricing.unit_cents(book, item.mode, item.days)
-    if days is not None and item.mode == "rent":
+    if days is not None and item.mode == LineMode.RENT:
         item.days = _days(days, user)
         item.seen_unit_cents = pricing.unit_cents(book, item.mode, item.days)
     if quantity is not None:
@@ -321,7 +323,7 @@ def merge(into: list[CartItem], other: list[CartItem], user: User | None = None)
     """Fold a visitor's cart into the shopper's saved cart at sign-in (quantities add up, capped; rental
     lengths cut to the shopper's plan)."""
     for item in other:
-        days = min(item.days, rental_days_limit(user)) if item.mode == "rent" else item.days
+        days = min(item.days, rental_days_limit(user)) if item.mode == LineMode.RENT else item.days
         try:
             add(into, item.book_id, mode=item.mode, quantity=item.quantity, days=days, user=user)
         except CartError:

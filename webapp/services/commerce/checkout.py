@@ -17,18 +17,20 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 
 from ...extensions import db
-from ...models import DiscountCode, Order, OrderLine, User, utcnow
-from ..circulation import rentals, wallet
+from ...models import DiscountCode, LineMode, Order, OrderLine, OrderStatus, User, utcnow
+from ..circulation import holds, rentals, wallet
 from ..inventory import stock
-from ..platform import locks
-from . import cart, fulfilment, payments
+from ..platform import audit, locks
+from . import cart, fulfilment, payment_events, payments
 from .order_state import event, stock_lines, transition
 
 _NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -38,6 +40,11 @@ _OPENING = timedelta(minutes=1)
 _MIN_LEFT = timedelta(minutes=1)
 # A wallet payment of the same cart this recent was a twin submit (another tab, no token), not a new purchase.
 _TWIN_WINDOW = timedelta(minutes=1)
+
+
+# Where the customer goes after the provider's page, for an order: built by the blueprint (links are not
+# the service's business).
+OrderURL = Callable[[Order], str]
 
 
 class CheckoutError(ValueError):
@@ -69,13 +76,14 @@ def new_token() -> str:
 
 def checkout_key(items: list[cart.CartItem], code: str | None, address: ShippingAddress, use_wallet: bool) -> str:
     """What makes two checkouts the same checkout."""
-    lines = sorted((i.book_id, i.mode, i.quantity, i.days if i.mode == "rent" else 0) for i in items)
+    lines = sorted((i.book_id, i.mode, i.quantity, i.days if i.mode == LineMode.RENT else 0) for i in items)
     raw = json.dumps([lines, (code or "").strip().upper(), asdict(address), bool(use_wallet)], sort_keys=True)
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def start_checkout(user: User, items: list[cart.CartItem], address: ShippingAddress, *, code: str | None,
-                   success_url, cancel_url, use_wallet: bool = False, token: str | None = None) -> tuple[Order, str]:
+                   success_url: OrderURL, cancel_url: OrderURL, use_wallet: bool = False,
+                   token: str | None = None) -> tuple[Order, str]:
     """Reserve and open the payment page. Returns (order, URL to send the customer to: the payment page, or
     the success page when the wallet paid it all or it was paid already).
 
@@ -90,7 +98,8 @@ def start_checkout(user: User, items: list[cart.CartItem], address: ShippingAddr
     return order, _open_payment_page(order, success_url, cancel_url)
 
 
-def _reserve(user: User, items, address, *, code, success_url, use_wallet, token) -> tuple[Order, str | None]:
+def _reserve(user: User, items: list[cart.CartItem], address: ShippingAddress, *, code: str | None,
+             success_url: OrderURL, use_wallet: bool, token: str | None) -> tuple[Order, str | None]:
     if not user.is_verified:
         raise CheckoutError("Please confirm your email address before checking out.")
     if not items:
@@ -99,7 +108,7 @@ def _reserve(user: User, items, address, *, code, success_url, use_wallet, token
     key = checkout_key(items, code, address, use_wallet)
     prior = order_for_token(user, token)
     if prior is not None:
-        if prior.status == "pending_payment" or prior.paid_at is not None:
+        if prior.status == OrderStatus.PENDING_PAYMENT or prior.paid_at is not None:
             return prior, destination(prior, success_url)
         token = None  # that checkout ended unpaid: this submit starts a new one
     just_paid = db.session.scalar(select(Order).where(
@@ -107,12 +116,13 @@ def _reserve(user: User, items, address, *, code, success_url, use_wallet, token
         Order.paid_at > utcnow() - _TWIN_WINDOW).order_by(Order.paid_at.desc()).limit(1))
     if just_paid is not None:
         return just_paid, success_url(just_paid)
-    pending = db.session.scalar(select(Order).where(Order.user_id == user.id, Order.status == "pending_payment")
+    pending = db.session.scalar(select(Order)
+                                .where(Order.user_id == user.id, Order.status == OrderStatus.PENDING_PAYMENT)
                                 .order_by(Order.created_at.desc()).limit(1))
     if pending is not None:
         opening = pending.payment_url is None and pending.created_at > utcnow() - _OPENING
-        if pending.checkout_key == key and (pending.payment_url or opening) \
-                and pending.reservation_expires_at > utcnow() + _MIN_LEFT:
+        time_left = pending.reservation_expires_at is not None and pending.reservation_expires_at > utcnow() + _MIN_LEFT
+        if pending.checkout_key == key and (pending.payment_url or opening) and time_left:
             return pending, pending.payment_url
         _supersede(pending, user)
     return _create(user, items, address, code=code, key=key, token=token, use_wallet=use_wallet,
@@ -126,10 +136,10 @@ def order_for_token(user: User, token: str | None) -> Order | None:
     return db.session.scalar(select(Order).where(Order.user_id == user.id, Order.idempotency_key == token[:64]))
 
 
-def destination(order: Order, success_url) -> str | None:
+def destination(order: Order, success_url: OrderURL) -> str | None:
     """Where a resubmitted checkout goes: the pending order's payment page (None while it is being opened),
     or the success page of a paid one."""
-    if order.status == "pending_payment":
+    if order.status == OrderStatus.PENDING_PAYMENT:
         return order.payment_url
     return success_url(order) if order.paid_at is not None else None
 
@@ -140,8 +150,9 @@ def _supersede(order: Order, user: User) -> None:
     fulfilment.cancel_unpaid(order, reason="Replaced by a newer checkout.", actor_id=user.id, close_now=False)
 
 
-def _create(user: User, items, address, *, code, key, token, use_wallet, success_url) -> tuple[Order, str | None]:
-    rented = [(i.book_id, i.quantity, i.days) for i in items if i.mode == "rent"]
+def _create(user: User, items: list[cart.CartItem], address: ShippingAddress, *, code: str | None, key: str,
+            token: str | None, use_wallet: bool, success_url: OrderURL) -> tuple[Order, str | None]:
+    rented = [(i.book_id, i.quantity, i.days) for i in items if i.mode == LineMode.RENT]
     problem = rentals.allowance_problem(user, rented) if rented else None
     if problem:
         raise CheckoutError(problem)
@@ -154,7 +165,7 @@ def _create(user: User, items, address, *, code, key, token, use_wallet, success
     quote = priced.quote
     config = current_app.config
     order = Order(
-        number=new_number(), user_id=user.id, status="pending_payment", email=user.email,
+        number=new_number(), user_id=user.id, status=OrderStatus.PENDING_PAYMENT, email=user.email,
         ship_name=address.full_name, ship_line1=address.line1, ship_line2=address.line2, ship_city=address.city,
         ship_region=address.region, ship_postcode=address.postcode, ship_country=address.country.upper(),
         ship_phone=address.phone, currency=config["CURRENCY"], subtotal_cents=quote.subtotal_cents,
@@ -169,20 +180,18 @@ def _create(user: User, items, address, *, code, key, token, use_wallet, success
     for line in priced.lines:
         order.lines.append(OrderLine(
             book_id=line.book.id, title=line.book.title, isbn13=line.book.isbn13, mode=line.item.mode,
-            rental_days=line.item.days if line.item.mode == "rent" else None, quantity=line.item.quantity,
+            rental_days=line.item.days if line.item.mode == LineMode.RENT else None, quantity=line.item.quantity,
             unit_cents=line.unit_cents, line_cents=line.line_cents))
     db.session.add(order)
     db.session.flush()
-    from ..circulation import holds
-
     # Copies set aside for this customer by their holds pass to the order first (services.circulation.holds).
     holds.claim_for_order(user.id, [book_id for book_id, _ in stock_lines(order)], order.id)
     # Re-checked here, on the final POST, whatever the cart page said: all lines or none.
     stock.reserve(stock_lines(order), reference=order.number, actor_id=user.id)
     if quote.discount is not None:
         _redeem(quote.discount, order, user)
-    event(order, "pending_payment", f"Checkout started; stock reserved for {config['CHECKOUT_EXPIRY_MINUTES']} "
-          "minutes.")
+    event(order, OrderStatus.PENDING_PAYMENT,
+          f"Checkout started; stock reserved for {config['CHECKOUT_EXPIRY_MINUTES']} minutes.")
     if use_wallet:
         balance = wallet.balance(user.id)
         if balance >= order.total_cents:
@@ -205,7 +214,7 @@ def _pay_from_wallet(order: Order, user: User) -> None:
     order.wallet_cents = order.total_cents
     order.payment_session_id = f"wallet-{order.number}"
     db.session.flush()
-    if not transition(order.id, ("pending_payment",), "paid", paid_at=utcnow()):
+    if not transition(order.id, (OrderStatus.PENDING_PAYMENT,), OrderStatus.PAID, paid_at=utcnow()):
         raise CheckoutError("This order changed meanwhile; please try again.")
     db.session.refresh(order)
     fulfilment.complete_sale(order)
@@ -221,37 +230,42 @@ def _redeem(discount: DiscountCode, order: Order, user: User) -> None:
 
 def order_request(order: Order) -> payments.CheckoutRequest:
     """What the provider's page asks for: the order's card part, with its lines for the customer to see."""
-    items = [{"title": line.title, "quantity": line.quantity, "amount": line.line_cents, "mode": line.mode}
-             for line in order.lines]
+    items: list[dict[str, str | int]] = [
+        {"title": line.title, "quantity": line.quantity, "amount": line.line_cents, "mode": line.mode}
+        for line in order.lines]
     if order.wallet_cents:
         items.append({"title": "Paid from your wallet", "quantity": 1, "amount": -order.wallet_cents, "mode": "wallet"})
-    summary = "; ".join(f"{line.quantity} × {line.title}" + (" (rental)" if line.mode == "rent" else "")
+    summary = "; ".join(f"{line.quantity} × {line.title}" + (" (rental)" if line.mode == LineMode.RENT else "")
                         for line in order.lines)[:500]
+    expires_at = order.reservation_expires_at
+    assert expires_at is not None  # every order gets one when it is made (_create)
     return payments.CheckoutRequest(reference=order.number, amount_cents=order.card_cents, currency=order.currency,
                                     email=order.email, title=f"{current_app.config['SHOP_NAME']} order {order.number}",
-                                    description=summary, line_items=items, expires_at=order.reservation_expires_at,
-                                    order_id=order.id)
+                                    description=summary, line_items=items, expires_at=expires_at, order_id=order.id)
 
 
-def _open_payment_page(order: Order, success_url, cancel_url) -> str:
+def _open_payment_page(order: Order, success_url: OrderURL, cancel_url: OrderURL) -> str:
     """Steps 2 and 3: ask the provider for the page (no transaction open), then attach it to the order."""
     request, success, cancel = order_request(order), success_url(order), cancel_url(order)
     try:
-        session = payments.gateway(order.payment_provider).create_checkout(request, success, cancel)
+        session: payments.CheckoutSession = payments.gateway(order.payment_provider).create_checkout(
+            request, success, cancel)
     except payments.PaymentError:
         db.session.rollback()
         fulfilment.cancel_unpaid(order, reason="The payment page could not be opened.", close_now=False)
         db.session.commit()
         raise
-    attached = db.session.execute(
+    result = db.session.execute(
         update(Order).where(Order.id == order.id, Order.payment_session_id.is_(None))
         .values(payment_session_id=session.id, payment_url=session.url)
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False))
+    assert isinstance(result, CursorResult)  # an UPDATE's result: its rowcount says whether this call attached it
+    attached = result.rowcount
     db.session.commit()
     db.session.refresh(order)
     if not attached and order.payment_session_id != session.id:
         raise payments.PaymentError("This checkout changed meanwhile; please try again.")
-    if order.status != "pending_payment":
+    if order.status != OrderStatus.PENDING_PAYMENT:
         if order.paid_at is not None:
             return success
         raise CheckoutError("This checkout ended before its payment page opened; please check out again.")
@@ -264,9 +278,7 @@ def abandon(order: Order, *, actor: User, ip: str | None = None) -> str:
     """"Back to my cart" from the payment page: close the page at the provider first, then give the copies
     back. If the customer paid before the page closed, the payment is applied instead. Returns the order's
     status now ("cancelled", "paid", ...). Commits."""
-    from ..platform import audit
-
-    if order.status != "pending_payment":
+    if order.status != OrderStatus.PENDING_PAYMENT:
         return order.status
     try:
         cancelled = fulfilment.cancel_unpaid(order, reason="Payment cancelled by the customer.", actor_id=actor.id)
@@ -277,8 +289,8 @@ def abandon(order: Order, *, actor: User, ip: str | None = None) -> str:
         return order.status
     if cancelled:
         audit.record("order.cancelled", actor_id=actor.id, object_type="order", object_id=order.number, ip=ip,
-                     before={"status": "pending_payment"}, after={"status": "cancelled",
-                                                                  "reason": "Payment cancelled by the customer."})
+                     before={"status": OrderStatus.PENDING_PAYMENT},
+                     after={"status": OrderStatus.CANCELLED, "reason": "Payment cancelled by the customer."})
     db.session.commit()
     db.session.refresh(order)
     return order.status
@@ -287,9 +299,8 @@ def abandon(order: Order, *, actor: User, ip: str | None = None) -> str:
 def confirm(order: Order) -> str:
     """The success page: ask the provider (server side, never trusting the redirect) whether the order's
     session is paid, and apply it if so. Commits."""
-    from . import payment_events
-
-    if order.status != "pending_payment" or not order.payment_session_id or order.payment_provider == "wallet":
+    if order.status != OrderStatus.PENDING_PAYMENT or not order.payment_session_id \
+            or order.payment_provider == "wallet":
         return order.status
     provider, session_id = order.payment_provider, order.payment_session_id
     outcome = payment_events.apply_provider_state(payments.gateway(provider).retrieve(session_id))

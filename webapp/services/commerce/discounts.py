@@ -10,21 +10,24 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
 from ...models import DiscountCode, DiscountRedemption, Order, User, utcnow
 from ..people.accounts import AccountError
 from ..platform import audit, paging
+from ..platform.money import plain
 from .pricing import normalise_code
 
 CODE_RE = re.compile(r"[A-Z0-9][A-Z0-9_-]{2,39}")
 KINDS = {"percent": "Percent off", "fixed": "Amount off"}
 STATES = {"active": "Active", "scheduled": "Scheduled", "expired": "Expired", "used_up": "Used up",
           "inactive": "Deactivated"}
-MAX_FIXED_CENTS = 1_000_000  # $10,000: far above any basket; stops a typo of a few extra zeros
+MAX_FIXED_CENTS = 1_000_000  # 10,000.00: far above any basket; stops a typo of a few extra zeros
 MAX_LIMIT = 1_000_000
 
 
@@ -59,7 +62,7 @@ def state_of(discount: DiscountCode, now: datetime | None = None) -> str:
     return "active"
 
 
-def _state_clause(state: str, now: datetime):
+def _state_clause(state: str, now: datetime) -> ColumnElement[bool] | None:
     used_up = and_(DiscountCode.max_uses.is_not(None), DiscountCode.uses_count >= DiscountCode.max_uses)
     expired = and_(DiscountCode.ends_at.is_not(None), DiscountCode.ends_at < now)
     scheduled = and_(DiscountCode.starts_at.is_not(None), DiscountCode.starts_at > now)
@@ -128,12 +131,12 @@ def _check(data: DiscountInput, existing: DiscountCode | None = None) -> Discoun
     elif data.kind == "percent" and not 1 <= value <= 100:
         err("value", "A percentage must be a whole number from 1 to 100.")
     elif data.kind == "fixed" and not 0 < value <= MAX_FIXED_CENTS:
-        err("value", "An amount off must be more than 0.00 and at most 10,000.00.")
+        err("value", f"An amount off must be more than {plain(0)} and at most {plain(MAX_FIXED_CENTS)}.")
     min_subtotal = data.min_subtotal_cents or 0
     if min_subtotal < 0:
-        err("min_subtotal", "The minimum order must be 0.00 or more.")
+        err("min_subtotal", f"The minimum order must be {plain(0)} or more.")
     elif min_subtotal > MAX_FIXED_CENTS:
-        err("min_subtotal", "The minimum order can be at most 10,000.00.")
+        err("min_subtotal", f"The minimum order can be at most {plain(MAX_FIXED_CENTS)}.")
     if data.starts_at and data.ends_at and data.ends_at <= data.starts_at:
         err("ends_at", "The end must be after the start.")
     for field, limit in (("max_uses", data.max_uses), ("max_uses_per_user", data.max_uses_per_user)):
@@ -150,7 +153,7 @@ def _check(data: DiscountInput, existing: DiscountCode | None = None) -> Discoun
                          max_uses=data.max_uses, max_uses_per_user=data.max_uses_per_user, active=bool(data.active))
 
 
-def snapshot(discount: DiscountCode) -> dict:
+def snapshot(discount: DiscountCode) -> dict[str, Any]:
     """The code's settings as JSON-friendly values (for the audit log)."""
     return {"code": discount.code, "kind": discount.kind, "value": discount.value,
             "description": discount.description, "min_subtotal_cents": discount.min_subtotal_cents,
@@ -208,13 +211,14 @@ def delete_code(actor: User, discount: DiscountCode, *, ip: str | None = None) -
     redeeming the code at the same moment wins and the delete is refused."""
     if ever_used(discount):
         raise DiscountError(f"“{discount.code}” has been used by orders, so it cannot be deleted: deactivate it.")
-    before = snapshot(discount)
-    done = db.session.execute(delete(DiscountCode).where(DiscountCode.id == discount.id,
-                                                         DiscountCode.uses_count == 0)
-                              .execution_options(synchronize_session=False)).rowcount
-    if not done:
+    before, code = snapshot(discount), discount.code
+    result = db.session.execute(delete(DiscountCode).where(DiscountCode.id == discount.id,
+                                                           DiscountCode.uses_count == 0)
+                                .execution_options(synchronize_session=False))
+    assert isinstance(result, CursorResult)  # a DELETE's result: its rowcount says whether the code went
+    if not result.rowcount:
         raise DiscountError(f"“{discount.code}” was just used or removed, so it was not deleted.")
     db.session.expunge(discount)
     audit.record("discount.deleted", actor_id=actor.id, object_type="discount", object_id=discount.id, ip=ip,
                  before=before)
-    return before["code"]
+    return code

@@ -20,15 +20,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.engine import CursorResult
 
 from ...extensions import db
-from ...models import Book, DiscountCode, DiscountRedemption, Order, Rental, User, utcnow
-from ..circulation import wallet
+from ...models import Book, DiscountCode, DiscountRedemption, LineMode, Order, OrderStatus, Rental, User, utcnow
+from ..circulation import holds, rentals, wallet
 from ..inventory import stock
 from ..inventory.stock import SoldOut
 from ..platform.money import money
-from . import order_mail, payment_issues, payments
-from .order_state import OrderStateError, event, lock_customer, stock_lines, transition
+from . import cart, order_mail, payment_issues, payments
+from .order_state import OrderStateError, event, lock_customer, stock_lines, transition, update_while
 
 log = logging.getLogger(__name__)
 
@@ -73,14 +74,14 @@ def fulfil(payment: Payment) -> str:
     problem = payment.mismatch(order.card_cents, order.currency, "the order (by card)")
     if problem:
         return _refuse_mismatch(order, payment, problem)
-    if order.status == "pending_payment":
-        if transition(order.id, ("pending_payment",), "paid", paid_at=utcnow(),
+    if order.status == OrderStatus.PENDING_PAYMENT:
+        if transition(order.id, (OrderStatus.PENDING_PAYMENT,), OrderStatus.PAID, paid_at=utcnow(),
                       payment_intent_id=payment.payment_intent_id):
             db.session.refresh(order)
             complete_sale(order)
             return "paid"
         db.session.refresh(order)  # lost a race: decide by what the order is now
-    if order.status in ("expired", "cancelled") and order.paid_at is None:
+    if order.status in (OrderStatus.EXPIRED, OrderStatus.CANCELLED) and order.paid_at is None:
         return _late(order, payment)
     return "already"
 
@@ -94,16 +95,15 @@ def _refuse_mismatch(order: Order, payment: Payment, problem: str) -> str:
                                  order_number=order.number, amount_cents=payment.amount_cents,
                                  currency=payment.currency):
         return "already"
-    if order.status == "pending_payment" and transition(order.id, ("pending_payment",), "cancelled",
-                                                        cancelled_at=utcnow(),
-                                                        payment_intent_id=payment.payment_intent_id):
+    pending = OrderStatus.PENDING_PAYMENT
+    if order.status == pending and transition(order.id, (pending,), OrderStatus.CANCELLED, cancelled_at=utcnow(),
+                                              payment_intent_id=payment.payment_intent_id):
         db.session.refresh(order)
         release_unpaid(order)
-        event(order, "cancelled", f"The payment did not match the order ({problem}): the order was cancelled and "
-              "the payment is being refunded.")
-    elif order.paid_at is None and transition(order.id, (order.status,), order.status,
-                                              Order.payment_intent_id.is_(None),
-                                              payment_intent_id=payment.payment_intent_id):
+        event(order, OrderStatus.CANCELLED, f"The payment did not match the order ({problem}): the order was "
+              "cancelled and the payment is being refunded.")
+    elif order.paid_at is None and update_while(order.id, OrderStatus(order.status), Order.payment_intent_id.is_(None),
+                                                payment_intent_id=payment.payment_intent_id):
         db.session.refresh(order)  # an order that had ended: its page now says a payment came and goes back
         event(order, order.status, f"A payment did not match the order ({problem}): it is being refunded.")
     _refund_payment(order, payment, key=f"refund-mismatch-{payment.session_id}")
@@ -122,19 +122,20 @@ def _refund_payment(order: Order, payment: Payment, *, key: str) -> None:
 def _late(order: Order, payment: Payment) -> str:
     """Paid after the order had ended unpaid. Claim the payment for this order first (one caller wins), then
     take its stock, wallet part and code use again: all of them, or refund."""
-    ended = order.status
-    if not transition(order.id, (ended,), ended, Order.paid_at.is_(None), Order.payment_intent_id.is_(None),
-                      payment_intent_id=payment.payment_intent_id):
+    ended = OrderStatus(order.status)
+    if not update_while(order.id, ended, Order.paid_at.is_(None), Order.payment_intent_id.is_(None),
+                        payment_intent_id=payment.payment_intent_id):
         return "already"
     db.session.refresh(order)
     problem = retake(order)
     if problem is None:
-        if not transition(order.id, (ended,), "paid", paid_at=utcnow()):
+        if not transition(order.id, (ended,), OrderStatus.PAID, paid_at=utcnow()):
             raise OrderStateError("order changed while fulfilling")  # rolled back by the caller; retried
         db.session.refresh(order)
         complete_sale(order, f"Payment received after the order had {_ended_words(ended)}; the books were still "
                              "here, so the order is complete.")
         return "paid"
+    assert payment.amount_cents is not None  # a payment without an amount is a mismatch, refused before this
     event(order, ended, f"{money(payment.amount_cents)} was paid after the order had {_ended_words(ended)} and "
           f"{problem}: the payment is being refunded.")
     _refund_payment(order, payment, key=f"refund-{order.number}")
@@ -145,21 +146,19 @@ def _late(order: Order, payment: Payment) -> str:
     return "refunded"
 
 
-def _ended_words(status: str) -> str:
-    return "expired" if status == "expired" else "been cancelled"
+def _ended_words(status: OrderStatus) -> str:
+    return "expired" if status == OrderStatus.EXPIRED else "been cancelled"
 
 
 def retake(order: Order) -> str | None:
     """An order that ended unpaid is being paid after all: take its stock (its customer's held copies first),
     its wallet part and its code use again, within its customer's limits now (the customer lock is held), all or
     nothing. None when done, otherwise why not."""
-    from ..circulation import holds, rentals
-
     customer = db.session.get(User, order.user_id) if order.user_id else None
     if customer is None or customer.deleted_at is not None:
         return "your account had been closed"
     rented = [(line.book_id, line.quantity, line.rental_days or 7) for line in order.lines
-              if line.mode == "rent" and line.book_id is not None]
+              if line.mode == LineMode.RENT and line.book_id is not None]
     problem = rentals.allowance_problem(customer, rented) if rented else None
     if problem:
         return f"your plan no longer allowed its rentals ({problem.rstrip('.')})"
@@ -195,7 +194,7 @@ def redeem(discount: DiscountCode, order: Order, user_id: int | None) -> str | N
             select(func.count()).select_from(DiscountRedemption)
             .join(Order, Order.id == DiscountRedemption.order_id)
             .where(DiscountRedemption.discount_code_id == discount.id, DiscountRedemption.user_id == user_id,
-                   Order.status.not_in(("expired", "cancelled"))))
+                   Order.status.not_in((OrderStatus.EXPIRED, OrderStatus.CANCELLED)))) or 0
         if used >= discount.max_uses_per_user:
             return "used_by_customer"
     taken = db.session.execute(
@@ -203,9 +202,9 @@ def redeem(discount: DiscountCode, order: Order, user_id: int | None) -> str | N
         .where(DiscountCode.id == discount.id,
                (DiscountCode.max_uses.is_(None)) | (DiscountCode.uses_count < DiscountCode.max_uses))
         .values(uses_count=DiscountCode.uses_count + 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not taken:
+        .execution_options(synchronize_session=False))
+    assert isinstance(taken, CursorResult)  # an UPDATE's result: its rowcount says whether a use was left
+    if not taken.rowcount:
         return "used_up"
     db.session.add(DiscountRedemption(discount_code_id=discount.id, user_id=user_id, order_id=order.id))
     return None
@@ -231,13 +230,13 @@ def _unredeem(order: Order) -> None:
 def complete_sale(order: Order, note: str = "Payment received.", actor_id: int | None = None) -> None:
     """The one sale path (gateway, wallet or manual payment): stock committed, rentals start, the books leave
     the customer's saved cart, receipt sent."""
-    stock.commit(stock_lines(order, "buy"), reference=order.number, reason="sale")
-    stock.commit(stock_lines(order, "rent"), reference=order.number, reason="rental_out")
+    stock.commit(stock_lines(order, LineMode.BUY), reference=order.number, reason="sale")
+    stock.commit(stock_lines(order, LineMode.RENT), reference=order.number, reason="rental_out")
     now = utcnow()
     for line in order.lines:
         if line.book_id is None:
             continue
-        if line.mode == "buy":
+        if line.mode == LineMode.BUY:
             db.session.execute(update(Book).where(Book.id == line.book_id)
                                .values(units_sold=Book.units_sold + line.quantity)
                                .execution_options(synchronize_session=False))
@@ -247,10 +246,8 @@ def complete_sale(order: Order, note: str = "Payment received.", actor_id: int |
                                       order_line_id=line.id, starts_at=now,
                                       due_at=now + timedelta(days=line.rental_days or 7)))
     if order.user_id is not None:
-        from . import cart
-
         cart.remove_user_lines(order.user_id, {(line.book_id, line.mode) for line in order.lines if line.book_id})
-    event(order, "paid", note, actor_id)
+    event(order, OrderStatus.PAID, note, actor_id)
     order_mail.send_receipt(order)
 
 
@@ -260,8 +257,6 @@ def release_unpaid(order: Order, actor_id: int | None = None) -> None:
     """An unpaid order ends (expired, failed, cancelled): its stock goes back, except copies it had collected
     from holds whose window is still open (those are set aside for the customer again); the code use and
     any wallet part are returned."""
-    from ..circulation import holds
-
     lines = dict(stock_lines(order))
     for hold_id, book_id in holds.reinstate_for_order(order.id):
         stock.release([(book_id, 1)], reference=order.number, actor_id=actor_id, reallocate=False)
@@ -283,11 +278,11 @@ def expire(session_id: str, note: str = "The payment session expired; stock rele
 
 def expire_order(order: Order, note: str) -> str:
     lock_customer(order)
-    if not transition(order.id, ("pending_payment",), "expired"):
+    if not transition(order.id, (OrderStatus.PENDING_PAYMENT,), OrderStatus.EXPIRED):
         return "already"
     db.session.refresh(order)
     release_unpaid(order)
-    event(order, "expired", note)
+    event(order, OrderStatus.EXPIRED, note)
     return "expired"
 
 
@@ -302,11 +297,11 @@ def cancel_unpaid(order: Order, *, reason: str, actor_id: int | None = None, clo
     is raised and nothing changes. Otherwise (or when the provider cannot be reached) the page is closed
     through the outbox after commit, and a payment that slips in meanwhile is honoured or refunded by
     `fulfil`. False if the order was no longer pending."""
-    provider_page = order.payment_session_id and order.payment_provider in ("stripe", "test")
+    session_id = order.payment_session_id if order.payment_provider in ("stripe", "test") else None
     closed = False
-    if provider_page and close_now:
+    if session_id and close_now:
         try:
-            payments.close_page(order.payment_provider, order.payment_session_id)
+            payments.close_page(order.payment_provider, session_id)
             closed = True
         except payments.AlreadyPaid:
             raise
@@ -314,14 +309,13 @@ def cancel_unpaid(order: Order, *, reason: str, actor_id: int | None = None, clo
             log.warning("could not close the payment page of %s now (%s): closing it after commit", order.number, exc)
         db.session.refresh(order)
     lock_customer(order)  # after the provider call: no lock is held across the network
-    if not transition(order.id, ("pending_payment",), "cancelled", cancelled_at=utcnow()):
+    if not transition(order.id, (OrderStatus.PENDING_PAYMENT,), OrderStatus.CANCELLED, cancelled_at=utcnow()):
         return False
     db.session.refresh(order)
     release_unpaid(order, actor_id)
-    event(order, "cancelled", reason, actor_id)
-    if provider_page and not closed:
-        payments.request_expiry(provider=order.payment_provider, session_id=order.payment_session_id,
-                                reference=order.number)
+    event(order, OrderStatus.CANCELLED, reason, actor_id)
+    if session_id and not closed:
+        payments.request_expiry(provider=order.payment_provider, session_id=session_id, reference=order.number)
     return True
 
 
@@ -331,7 +325,7 @@ def reverse_sale(order: Order, actor_id: int | None, note: str) -> None:
     for book_id, quantity in stock_lines(order):
         stock.adjust(book_id, quantity, "return", actor_id=actor_id, reference=order.number, note=note)
     for line in order.lines:
-        if line.mode == "buy" and line.book_id:
+        if line.mode == LineMode.BUY and line.book_id:
             db.session.execute(update(Book).where(Book.id == line.book_id, Book.units_sold >= line.quantity)
                                .values(units_sold=Book.units_sold - line.quantity)
                                .execution_options(synchronize_session=False))
@@ -352,16 +346,17 @@ def refund_confirmed(payment_intent_id: str, amount_refunded: int) -> str:
         return "unknown"
     lock_customer(order)
     db.session.refresh(order)
-    if order.status == "paid" and amount_refunded >= order.card_cents:
+    if order.status == OrderStatus.PAID and amount_refunded >= order.card_cents:
         return _refunded_at_provider(order, amount_refunded)
-    ours = order.status in ("cancelled", "refunded", "expired")  # we asked for it; the wallet part went back then
+    # Refunds we asked for: the order had ended, and its wallet part went back then.
+    ours = order.status in (OrderStatus.CANCELLED, OrderStatus.REFUNDED, OrderStatus.EXPIRED)
     total = min(order.total_cents, amount_refunded + (order.wallet_cents if ours else 0))
     if order.refunded_at is not None and order.refunded_cents >= total:
         return "already"
     order.refunded_cents = total
     order.refunded_at = utcnow()
     if order.paid_at is not None and total >= order.total_cents:
-        transition(order.id, ("cancelled",), "refunded")
+        transition(order.id, (OrderStatus.CANCELLED,), OrderStatus.REFUNDED)
         db.session.refresh(order)
     event(order, order.status, f"Refund of {money(amount_refunded)} confirmed by the payment provider.")
     if not ours:
@@ -374,15 +369,15 @@ def refund_confirmed(payment_intent_id: str, amount_refunded: int) -> str:
 
 def _refunded_at_provider(order: Order, amount_refunded: int) -> str:
     """An unshipped order's card payment was refunded in full at the provider: call the order off."""
-    if not transition(order.id, ("paid",), "refunded", cancelled_at=utcnow(), refunded_at=utcnow(),
-                      refunded_cents=order.total_cents):
+    if not transition(order.id, (OrderStatus.PAID,), OrderStatus.REFUNDED, cancelled_at=utcnow(),
+                      refunded_at=utcnow(), refunded_cents=order.total_cents):
         return "already"
     db.session.refresh(order)
     reverse_sale(order, None, "refunded at the payment provider")
     if order.wallet_cents and order.user_id:
         wallet.credit(order.user_id, order.wallet_cents, "refund", reference=order.number,
                       note=f"Order {order.number} refunded")
-    event(order, "refunded", f"{money(amount_refunded)} was refunded to the card at the payment provider: the "
-          "order is called off and its books are back on the shelf.")
+    event(order, OrderStatus.REFUNDED, f"{money(amount_refunded)} was refunded to the card at the payment provider: "
+          "the order is called off and its books are back on the shelf.")
     order_mail.send_refunded(order, order.wallet_cents, amount_refunded, "your card")
     return "refunded"

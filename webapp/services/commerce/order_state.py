@@ -1,40 +1,63 @@
 """How an order's status moves: one conditional UPDATE per transition (so when two callers race, one wins
-and the other learns it), a timeline entry for each, and the (book, quantity) lines stock moves by.
-Used by checkout, fulfilment and the staff operations in services.commerce.orders."""
+and the other learns it), only along models.ORDER_TRANSITIONS (a move the table does not have is a bug and is
+refused before the database is touched), a timeline entry for each, and the (book, quantity) lines stock moves
+by. Used by checkout, fulfilment and the staff operations in services.commerce.orders."""
 from __future__ import annotations
 
-from sqlalchemy import update
+from collections.abc import Iterable
+
+from sqlalchemy import ColumnElement, update
+from sqlalchemy.engine import CursorResult
 
 from ...extensions import db
-from ...models import Order, OrderEvent, utcnow
+from ...models import ORDER_TRANSITIONS, LineMode, Order, OrderEvent, OrderStatus, utcnow
+from ..platform import locks
 
 
 class OrderStateError(ValueError):
     pass
 
 
-def transition(order_id: int, from_statuses: tuple[str, ...], to_status: str, *conditions, **values) -> bool:
+def transition(order_id: int, from_statuses: Iterable[OrderStatus], to_status: OrderStatus,
+               *conditions: ColumnElement[bool], **values: object) -> bool:
     """Move the order to `to_status` if it is still in one of `from_statuses` (and meets `conditions`);
-    True if this call did it."""
+    True if this call did it. Raises OrderStateError, without touching the order, if ORDER_TRANSITIONS does not
+    allow the move from each of `from_statuses`."""
+    sources = tuple(from_statuses)
+    for source in sources:
+        if to_status not in ORDER_TRANSITIONS[source]:
+            raise OrderStateError(f"An order cannot go from {source.words} to {to_status.words}.")
+    return _update(order_id, sources, *conditions, status=to_status, **values)
+
+
+def update_while(order_id: int, status: OrderStatus, *conditions: ColumnElement[bool], **values: object) -> bool:
+    """Change the order's other columns if it is still in `status` (and meets `conditions`), leaving the status
+    as it is: how a payment claims an order that has ended (one caller wins). True if this call did it."""
+    return _update(order_id, (status,), *conditions, **values)
+
+
+def _update(order_id: int, statuses: tuple[OrderStatus, ...], *conditions: ColumnElement[bool],
+            **values: object) -> bool:
     result = db.session.execute(
-        update(Order).where(Order.id == order_id, Order.status.in_(from_statuses), *conditions)
-        .values(status=to_status, updated_at=utcnow(), **values)
+        update(Order).where(Order.id == order_id, Order.status.in_(statuses), *conditions)
+        .values(updated_at=utcnow(), **values)
         .execution_options(synchronize_session=False)
     )
+    assert isinstance(result, CursorResult)  # an UPDATE's result; its rowcount says whether this call won
     return result.rowcount == 1
 
 
 def lock_customer(order: Order) -> None:
     """The customer lock (services.platform.locks) before changing an order that touches stock, wallet or cart."""
-    from ..platform import locks
-
     locks.customer(order.user_id)
 
 
 def event(order: Order, status: str, note: str | None = None, actor_id: int | None = None) -> None:
-    db.session.add(OrderEvent(order_id=order.id, status=status, note=note, actor_id=actor_id))
+    """A line in the order's timeline; `status` is an OrderStatus (often the order's own, for a note)."""
+    db.session.add(OrderEvent(order_id=order.id, status=OrderStatus(status), note=note, actor_id=actor_id))
 
 
-def stock_lines(order: Order, mode: str | None = None) -> list[tuple[int, int]]:
+def stock_lines(order: Order, mode: LineMode | None = None) -> list[tuple[int, int]]:
+    """(book, quantity) for the order's lines (of `mode`, if given) whose book still exists."""
     return [(line.book_id, line.quantity) for line in order.lines
             if line.book_id is not None and (mode is None or line.mode == mode)]

@@ -9,13 +9,14 @@ and staff (or two staff) act at once, one wins and the other is told. Card refun
 from __future__ import annotations
 
 import logging
+from datetime import UTC, date, datetime, time
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 
 from ...extensions import db
-from ...models import ORDER_STATUSES, PAID_STATUSES, Order, OrderEvent, Rental, User, utcnow
+from ...models import ORDER_STATUSES, PAID_STATUSES, Order, OrderEvent, OrderStatus, Rental, User, staff_moves, utcnow
 from ..circulation import wallet
-from ..platform import audit
+from ..platform import audit, paging
 from ..platform.money import money
 from . import fulfilment, order_mail, payments
 from .order_state import OrderStateError, event, lock_customer, transition
@@ -32,26 +33,26 @@ def cancel(order: Order, *, actor: User, reason: str = "Cancelled by the custome
     the payment is refunded, to the card (through the outbox) or at once to the customer's wallet (always, if
     the wallet paid). Staff may also record `refund_to="manual"` for an order paid outside the shop."""
     before = order.status
-    if order.status == "paid":
+    if order.status == OrderStatus.PAID:
         _check_refund_to(order, refund_to)
-    if order.status == "pending_payment":
+    if order.status == OrderStatus.PENDING_PAYMENT:
         if not fulfilment.cancel_unpaid(order, reason=reason, actor_id=actor.id, close_now=close_now):
             raise OrderStateError("This order changed meanwhile; please reload.")
-    elif order.status == "paid":
+    elif order.status == OrderStatus.PAID:
         lock_customer(order)
-        if not transition(order.id, ("paid",), "cancelled", cancelled_at=utcnow()):
+        if not transition(order.id, (OrderStatus.PAID,), OrderStatus.CANCELLED, cancelled_at=utcnow()):
             raise OrderStateError("This order changed meanwhile; please reload.")
         db.session.refresh(order)
         fulfilment.reverse_sale(order, actor.id, "order cancelled before shipping")
-        event(order, "cancelled", reason, actor.id)
+        event(order, OrderStatus.CANCELLED, reason, actor.id)
         to_wallet, to_card = _pay_back(order, refund_to, actor, "cancelled")
         order_mail.send_cancelled(order, refunded=True, wallet_cents=to_wallet, card_cents=to_card,
                                   rest_to="you the way you paid" if refund_to == "manual" else "your card")
     else:
-        raise OrderStateError(f"An order that is {order.status.replace('_', ' ')} cannot be cancelled.")
+        raise OrderStateError(f"An order that is {order.status_words} cannot be cancelled.")
     audit.record("order.cancelled", actor_id=actor.id, object_type="order", object_id=order.number, ip=ip,
                  before={"status": before}, after={"status": order.status, "reason": reason} | (
-                     {"refund_to": refund_to} if before == "paid" else {}))
+                     {"refund_to": refund_to} if before == OrderStatus.PAID else {}))
 
 
 def _pay_back(order: Order, refund_to: str, actor: User, verb: str) -> tuple[int, int]:
@@ -60,23 +61,26 @@ def _pay_back(order: Order, refund_to: str, actor: User, verb: str) -> tuple[int
     rest to the card through the outbox, or recorded as refunded outside the shop. Returns (to wallet, to card
     or outside)."""
     owed = order.total_cents - order.refunded_cents
-    to_wallet = min(owed, order.total_cents if refund_to == "wallet" else order.wallet_cents) if order.user_id else 0
-    if to_wallet:
+    to_wallet = 0
+    if order.user_id is not None:
+        to_wallet = min(owed, order.total_cents if refund_to == "wallet" else order.wallet_cents)
+    if to_wallet and order.user_id is not None:
         wallet.credit(order.user_id, to_wallet, "refund", reference=order.number, note=f"Order {order.number} {verb}",
                       actor_id=actor.id)
-        event(order, "refunded" if to_wallet == owed else order.status,
+        event(order, OrderStatus.REFUNDED if to_wallet == owed else order.status,
               f"{money(to_wallet)} refunded to the customer's wallet.", actor.id)
     rest = owed - to_wallet
     if rest and refund_to == "manual":
-        event(order, "refunded", f"{money(rest)} refunded outside the shop (recorded by staff).", actor.id)
+        event(order, OrderStatus.REFUNDED, f"{money(rest)} refunded outside the shop (recorded by staff).", actor.id)
     elif rest:
         _refund_card(order, rest)
-        event(order, "refunded", f"Refund of {money(rest)} to the card requested from the payment provider.", actor.id)
+        event(order, OrderStatus.REFUNDED, f"Refund of {money(rest)} to the card requested from the payment provider.",
+              actor.id)
     settled = order.total_cents if (not rest or refund_to == "manual") else order.refunded_cents + to_wallet
     order.refunded_cents = settled
     if settled >= order.total_cents:
         order.refunded_at = utcnow()
-        transition(order.id, ("cancelled",), "refunded")
+        transition(order.id, (OrderStatus.CANCELLED,), OrderStatus.REFUNDED)
         db.session.refresh(order)
     return to_wallet, rest
 
@@ -102,20 +106,37 @@ REFUND_TO = {
     "wallet": "The customer's wallet (instant)",
     "manual": "Refunded outside the shop (record only; for manual payments)",
 }
+# Each staff action and the status it moves an order to. Which of them an order offers is not listed anywhere:
+# it follows from models.ORDER_TRANSITIONS (see allowed_actions).
+STAFF_ACTIONS: dict[str, OrderStatus] = {
+    "mark_paid": OrderStatus.PAID,
+    "ship": OrderStatus.SHIPPED,
+    "deliver": OrderStatus.DELIVERED,
+    "cancel": OrderStatus.CANCELLED,
+    "refund": OrderStatus.REFUNDED,
+}
 
 
-def _words(status: str) -> str:
-    return status.replace("_", " ")
+def allowed_actions(order: Order) -> set[str]:
+    """What staff can do to the order now: the actions whose move the transition table allows from its status
+    (less the moves only a payment makes). The page shows these; each operation checks again."""
+    moves = staff_moves(order.status)
+    return {action for action, to in STAFF_ACTIONS.items() if to in moves}
+
+
+def _check_allowed(order: Order, action: str, what: str) -> None:
+    if action not in allowed_actions(order):
+        raise _refused(order, what)
 
 
 def _refused(order: Order, what: str) -> OrderStateError:
-    return OrderStateError(f"Order {order.number} is {_words(order.status)}, so it cannot be {what}.")
+    return OrderStateError(f"Order {order.number} is {order.status_words}, so it cannot be {what}.")
 
 
 def _lost_race(order: Order, what: str) -> OrderStateError:
     db.session.refresh(order)
     return OrderStateError(f"Order {order.number} was changed by someone else meanwhile (it is now "
-                           f"{_words(order.status)}), so it was not {what}. Check the timeline.")
+                           f"{order.status_words}), so it was not {what}. Check the timeline.")
 
 
 def _note(text: str | None, what: str, *, required: bool, limit: int = 200) -> str:
@@ -140,7 +161,7 @@ def _check_refund_to(order: Order, refund_to: str) -> None:
         raise OrderStateError("The customer's account is gone, so there is no wallet to refund to.")
 
 
-def _staff_audit(action: str, order: Order, actor: User, before: str, ip: str | None, **after) -> None:
+def _staff_audit(action: str, order: Order, actor: User, before: str, ip: str | None, **after: object) -> None:
     audit.record(action, actor_id=actor.id, object_type="order", object_id=order.number, ip=ip,
                  before={"status": before}, after={"status": order.status, **after})
 
@@ -150,8 +171,9 @@ def mark_paid(order: Order, *, actor: User, reference: str, ip: str | None = Non
     then completes exactly as after a gateway payment. An expired order can be marked paid only if its stock
     (and any wallet part) can be taken again."""
     reference = _note(reference, "the payment reference or a note", required=True)
-    before = order.status
-    if order.status == "pending_payment" and order.payment_session_id:
+    _check_allowed(order, "mark_paid", "marked paid")
+    before = OrderStatus(order.status)
+    if before == OrderStatus.PENDING_PAYMENT and order.payment_session_id:
         try:  # close the online payment page first (outside any transaction), so nobody can pay it twice
             payments.close_page(order.payment_provider, order.payment_session_id)
         except payments.AlreadyPaid:
@@ -161,10 +183,9 @@ def mark_paid(order: Order, *, actor: User, reference: str, ip: str | None = Non
             raise OrderStateError(f"The online payment page of order {order.number} could not be closed ({exc}), "
                                   "so it was not marked paid: try again in a moment.") from None
         db.session.refresh(order)
-        before = order.status
-        if before != "pending_payment":
+        if order.status != before:
             raise _refused(order, "marked paid")
-    elif order.status == "expired":
+    elif before == OrderStatus.EXPIRED:
         if order.payment_intent_id:
             raise OrderStateError(f"A card payment for order {order.number} arrived after it expired and is being "
                                   "refunded, so it cannot be marked paid. Ask the customer to order again.")
@@ -173,10 +194,8 @@ def mark_paid(order: Order, *, actor: User, reference: str, ip: str | None = Non
         if problem:
             raise OrderStateError(f"Order {order.number} expired and {problem}, so it cannot be marked paid. "
                                   "Ask the customer to order again.")
-    elif order.status != "pending_payment":
-        raise _refused(order, "marked paid")
     lock_customer(order)
-    if not transition(order.id, (before,), "paid", paid_at=utcnow(), payment_provider=MANUAL_PROVIDER,
+    if not transition(order.id, (before,), OrderStatus.PAID, paid_at=utcnow(), payment_provider=MANUAL_PROVIDER,
                       payment_intent_id=None):
         raise _lost_race(order, "marked paid")
     db.session.refresh(order)
@@ -187,32 +206,30 @@ def mark_paid(order: Order, *, actor: User, reference: str, ip: str | None = Non
 def mark_shipped(order: Order, *, actor: User, tracking: str | None = None, ip: str | None = None) -> None:
     """Paid → shipped; the customer gets the shipped email (with the tracking note, if any)."""
     tracking = _note(tracking, "the tracking note", required=False)
-    if order.status != "paid":
-        raise _refused(order, "shipped")
-    if not transition(order.id, ("paid",), "shipped", shipped_at=utcnow()):
+    _check_allowed(order, "ship", "shipped")
+    if not transition(order.id, (OrderStatus.PAID,), OrderStatus.SHIPPED, shipped_at=utcnow()):
         raise _lost_race(order, "shipped")
     db.session.refresh(order)
-    event(order, "shipped", f"Shipped. Tracking: {tracking}" if tracking else "Shipped.", actor.id)
+    event(order, OrderStatus.SHIPPED, f"Shipped. Tracking: {tracking}" if tracking else "Shipped.", actor.id)
     order_mail.send_shipped(order, tracking or None)
-    _staff_audit("order.shipped", order, actor, "paid", ip, **({"tracking": tracking} if tracking else {}))
+    _staff_audit("order.shipped", order, actor, OrderStatus.PAID, ip,
+                 **({"tracking": tracking} if tracking else {}))
 
 
 def mark_delivered(order: Order, *, actor: User, ip: str | None = None) -> None:
     """Shipped → delivered."""
-    if order.status != "shipped":
-        raise _refused(order, "marked delivered")
-    if not transition(order.id, ("shipped",), "delivered", delivered_at=utcnow()):
+    _check_allowed(order, "deliver", "marked delivered")
+    if not transition(order.id, (OrderStatus.SHIPPED,), OrderStatus.DELIVERED, delivered_at=utcnow()):
         raise _lost_race(order, "marked delivered")
     db.session.refresh(order)
-    event(order, "delivered", "Delivered.", actor.id)
-    _staff_audit("order.delivered", order, actor, "shipped", ip)
+    event(order, OrderStatus.DELIVERED, "Delivered.", actor.id)
+    _staff_audit("order.delivered", order, actor, OrderStatus.SHIPPED, ip)
 
 
 def staff_cancel(order: Order, *, actor: User, reason: str, refund_to: str = "card", ip: str | None = None) -> None:
     """Cancel an unpaid or paid order (stock returns; a paid order is refunded in full), via `cancel`."""
     reason = _note(reason, "the reason for cancelling", required=True)
-    if order.status not in ("pending_payment", "paid"):
-        raise _refused(order, "cancelled")
+    _check_allowed(order, "cancel", "cancelled")
     try:
         cancel(order, actor=actor, reason=f"Cancelled by staff: {reason}", ip=ip, refund_to=refund_to)
     except payments.AlreadyPaid:
@@ -227,46 +244,30 @@ def refund(order: Order, *, actor: User, reason: str, refund_to: str = "card", i
     stay with the customer (rentals stay out until returned). Partial refunds are not supported: the order
     has one refunded amount and no partially-refunded state."""
     reason = _note(reason, "the reason for the refund", required=True)
-    if order.status == "paid":
+    if order.status == OrderStatus.REFUNDED:
+        raise OrderStateError(f"Order {order.number} was already refunded.")
+    _check_allowed(order, "refund", "refunded")
+    if order.status == OrderStatus.PAID:  # not shipped yet: called off (its books come back), then refunded
         cancel(order, actor=actor, reason=f"Cancelled and refunded by staff: {reason}", ip=ip, refund_to=refund_to)
         return
-    if order.status not in ("shipped", "delivered"):
-        raise _refused(order, "refunded") if order.status != "refunded" else OrderStateError(
-            f"Order {order.number} was already refunded.")
     _check_refund_to(order, refund_to)
     before = order.status
-    if not transition(order.id, ("shipped", "delivered"), "refunded"):
+    if not transition(order.id, (OrderStatus.SHIPPED, OrderStatus.DELIVERED), OrderStatus.REFUNDED):
         raise _lost_race(order, "refunded")
     db.session.refresh(order)
-    event(order, "refunded", f"Refund by staff: {reason}", actor.id)
+    event(order, OrderStatus.REFUNDED, f"Refund by staff: {reason}", actor.id)
     to_wallet, to_card = _pay_back(order, refund_to, actor, "refunded")
-    order_mail.send_refunded(order, to_wallet, to_card, "you the way you paid" if refund_to == "manual" else "your card")
+    order_mail.send_refunded(order, to_wallet, to_card,
+                             "you the way you paid" if refund_to == "manual" else "your card")
     _staff_audit("order.refunded", order, actor, before, ip, refund_to=refund_to, amount_cents=order.total_cents,
                  reason=reason)
 
 
-def allowed_actions(order: Order) -> set[str]:
-    """What staff can do to the order now (the page shows these; the services check again)."""
-    return {
-        "pending_payment": {"mark_paid", "cancel"},
-        "expired": {"mark_paid"},
-        "paid": {"ship", "cancel", "refund"},
-        "shipped": {"deliver", "refund"},
-        "delivered": {"refund"},
-    }.get(order.status, set())
-
-
-def admin_list(*, q: str = "", status: str = "", dates: str = "created", date_from=None, date_to=None,
-               page: int = 1, per_page: int = 25):
+def admin_list(*, q: str = "", status: str = "", dates: str = "created", date_from: date | None = None,
+               date_to: date | None = None, page: int = 1, per_page: int = 25) -> paging.Page:
     """Orders for the admin list, newest first, each with its customer's username: rows of (Order, username).
     `q` matches the order number, the email or the username; `dates` is "created" or "paid" for the range
     (whole UTC days, both ends included)."""
-    from datetime import UTC, datetime, time
-
-    from sqlalchemy import func, or_
-
-    from ..platform import paging
-
     stmt = select(Order, User.username).outerjoin(User, User.id == Order.user_id)
     if status in ORDER_STATUSES:
         stmt = stmt.where(Order.status == status)
@@ -313,15 +314,14 @@ def timeline(order: Order) -> list[OrderEvent]:
     return list(db.session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id)))
 
 
-# ---- account deletion (see services.people.lifecycle) ----
+# ---- account closing (see services.closure) ----
 
 def deletion_blockers(user: User) -> list[str]:
-    from sqlalchemy import func
-
+    """Why this customer's account cannot be closed yet (books out, orders not shipped); empty when it can."""
     rentals = db.session.scalar(select(func.count()).select_from(Rental)
                                 .where(Rental.user_id == user.id, Rental.status == "active")) or 0
     unshipped = db.session.scalar(select(func.count()).select_from(Order)
-                                  .where(Order.user_id == user.id, Order.status == "paid")) or 0
+                                  .where(Order.user_id == user.id, Order.status == OrderStatus.PAID)) or 0
     reasons = []
     if rentals:
         reasons.append(f"You still have {rentals} rented book{'s' if rentals != 1 else ''} to return.")
@@ -333,7 +333,8 @@ def deletion_blockers(user: User) -> list[str]:
 
 def anonymise_orders(user: User) -> None:
     """Orders stay for the accounts; the personal details on them go."""
-    for order in db.session.scalars(select(Order).where(Order.user_id == user.id, Order.status == "pending_payment")):
+    unpaid = select(Order).where(Order.user_id == user.id, Order.status == OrderStatus.PENDING_PAYMENT)
+    for order in db.session.scalars(unpaid):
         # Inside the deletion's transaction: the payment page closes through the outbox after commit.
         cancel(order, actor=user, reason="Account deleted.", close_now=False)
     db.session.execute(

@@ -9,18 +9,20 @@ after discounts, rounded half up to the cent.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
 
 from ...extensions import db
-from ...models import PAID_STATUSES, Book, DiscountCode, DiscountRedemption, Order, User, utcnow
+from ...models import PAID_STATUSES, Book, DiscountCode, DiscountRedemption, LineMode, Order, OrderStatus, User, utcnow
+from ..circulation import subscriptions
 from ..platform.money import money
 
 
 def unit_cents(book: Book, mode: str, days: int = 7) -> int:
     """What one copy costs: the price to buy it, or the weekly rental price pro rata for the days."""
-    if mode == "buy":
+    if mode == LineMode.BUY:
         return book.price_cents
     return _round_div(book.rental_week_cents * max(1, days), 7)
 
@@ -51,7 +53,8 @@ class Quote:
         """How much more to spend for free shipping (0 when already free or nothing to ship)."""
         if not self.shipping_cents:
             return 0
-        return max(0, current_app.config["FREE_SHIPPING_THRESHOLD_CENTS"] - (self.subtotal_cents - self.discount_cents))
+        threshold: int = current_app.config["FREE_SHIPPING_THRESHOLD_CENTS"]
+        return max(0, threshold - (self.subtotal_cents - self.discount_cents))
 
 
 def quote(line_totals: list[int], *, user: User | None = None, code: str | None = None,
@@ -84,8 +87,6 @@ def member_discount_pct(user: User | None) -> tuple[int, str]:
     """(percent off purchases, what it is made of) for this customer: plan + frequent reader, capped."""
     if user is None or not getattr(user, "is_authenticated", False):
         return 0, ""
-    from ..circulation import subscriptions
-
     config = current_app.config
     plan = subscriptions.tier_of(user)
     parts, pct = [], 0
@@ -102,13 +103,11 @@ def member_discount_pct(user: User | None) -> tuple[int, str]:
 
 def is_frequent_reader(user_id: int) -> bool:
     """FREQUENT_READER_ORDERS paid orders within the last FREQUENT_READER_DAYS days."""
-    from datetime import timedelta
-
     config = current_app.config
     since = utcnow() - timedelta(days=config["FREQUENT_READER_DAYS"])
     paid = db.session.scalar(select(func.count()).select_from(Order).where(
         Order.user_id == user_id, Order.status.in_(PAID_STATUSES), Order.paid_at >= since)) or 0
-    return paid >= config["FREQUENT_READER_ORDERS"]
+    return paid >= int(config["FREQUENT_READER_ORDERS"])
 
 
 def discount_amount(discount: DiscountCode, subtotal: int) -> int:
@@ -143,8 +142,8 @@ def check_discount(code: str, subtotal: int, user: User | None) -> tuple[Discoun
             select(func.count()).select_from(DiscountRedemption)
             .join(Order, Order.id == DiscountRedemption.order_id)
             .where(DiscountRedemption.discount_code_id == discount.id, DiscountRedemption.user_id == user.id,
-                   Order.status.not_in(("expired", "cancelled")))
-        )
+                   Order.status.not_in((OrderStatus.EXPIRED, OrderStatus.CANCELLED)))
+        ) or 0
         if used >= discount.max_uses_per_user:
             return None, f"You have already used “{code}”."
     return discount, None
