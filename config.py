@@ -50,6 +50,20 @@ def _list(name: str) -> list[str] | None:
     return items or None
 
 
+def _plan(key: str, *, price_cents: int | None, discount_pct: int | None, max_rental_days: int, max_books: int,
+          hold_window_days: int) -> dict[str, int]:
+    """One row of the PLANS setting. Each default can be overridden by its environment variable, named after
+    the plan's `key`: PLAN_PRICE_<KEY>_CENTS (per period), PLAN_DISCOUNT_PCT_<KEY>, RENTAL_MAX_DAYS_<KEY>,
+    MAX_BOOKS_<KEY>, HOLD_WINDOW_DAYS_<KEY>. None is a fixed 0: the Free plan costs nothing and takes nothing off."""
+    return {
+        "price_cents": 0 if price_cents is None else _int(f"PLAN_PRICE_{key}_CENTS", price_cents),
+        "discount_pct": 0 if discount_pct is None else _int(f"PLAN_DISCOUNT_PCT_{key}", discount_pct),
+        "max_rental_days": _int(f"RENTAL_MAX_DAYS_{key}", max_rental_days),
+        "max_books": _int(f"MAX_BOOKS_{key}", max_books),
+        "hold_window_days": _int(f"HOLD_WINDOW_DAYS_{key}", hold_window_days),
+    }
+
+
 def check_public_url(raw: str, *, https: bool) -> str:
     """PUBLIC_URL without a trailing slash; ValueError says what is wrong with it (an https URL when `https`)."""
     url = (raw or "").strip().rstrip("/")
@@ -121,26 +135,23 @@ class Config:
     OUTBOX_RETRY_BASE_SECONDS = _int("OUTBOX_RETRY_BASE_SECONDS", 30)
     OUTBOX_MAX_ATTEMPTS = _int("OUTBOX_MAX_ATTEMPTS", 15)
     MAX_QUANTITY_PER_LINE = _int("MAX_QUANTITY_PER_LINE", 10)
-    # Plans: Free / Plus / Premium. Rentals are in days (priced pro rata from the weekly price).
-    RENTAL_MAX_DAYS_FREE = _int("RENTAL_MAX_DAYS_FREE", 3)
-    RENTAL_MAX_DAYS_PLUS = _int("RENTAL_MAX_DAYS_PLUS", 7)
-    RENTAL_MAX_DAYS_PREMIUM = _int("RENTAL_MAX_DAYS_PREMIUM", 14)
-    MAX_BOOKS_FREE = _int("MAX_BOOKS_FREE", 1)  # rentals out + open holds at once
-    MAX_BOOKS_PLUS = _int("MAX_BOOKS_PLUS", 5)
-    MAX_BOOKS_PREMIUM = _int("MAX_BOOKS_PREMIUM", 10)
-    PLAN_PRICE_PLUS_CENTS = _int("PLAN_PRICE_PLUS_CENTS", 799)  # per period
-    PLAN_PRICE_PREMIUM_CENTS = _int("PLAN_PRICE_PREMIUM_CENTS", 1499)
-    PLAN_DISCOUNT_PCT_PLUS = _int("PLAN_DISCOUNT_PCT_PLUS", 10)  # off purchases
-    PLAN_DISCOUNT_PCT_PREMIUM = _int("PLAN_DISCOUNT_PCT_PREMIUM", 15)
+    # Plans (models.Tier names them, services.circulation.subscriptions reads them): one row per plan, cheapest
+    # first. Rentals are in days (priced pro rata from the weekly price); max_books counts rentals out, rentals in
+    # an unpaid checkout and open holds at once; discount_pct is off purchases; hold_window_days is how long a
+    # set-aside copy waits. Each number is also an environment variable (see _plan).
+    PLANS = {
+        "free": _plan("FREE", price_cents=None, discount_pct=None, max_rental_days=3, max_books=1,
+                      hold_window_days=2),
+        "plus": _plan("PLUS", price_cents=799, discount_pct=10, max_rental_days=7, max_books=5, hold_window_days=4),
+        "premium": _plan("PREMIUM", price_cents=1499, discount_pct=15, max_rental_days=14, max_books=10,
+                         hold_window_days=7),
+    }
     SUBSCRIPTION_PERIOD_DAYS = _int("SUBSCRIPTION_PERIOD_DAYS", 30)
     FREQUENT_READER_ORDERS = _int("FREQUENT_READER_ORDERS", 5)  # paid orders ...
     FREQUENT_READER_DAYS = _int("FREQUENT_READER_DAYS", 90)  # ... within this many days ...
     FREQUENT_READER_PCT = _int("FREQUENT_READER_PCT", 5)  # ... earn this much off purchases,
     MEMBER_DISCOUNT_CAP_PCT = _int("MEMBER_DISCOUNT_CAP_PCT", 20)  # stacked with the plan's, up to this
-    # Holds: how long a set-aside copy waits for its customer, and an optional fee when it is not collected.
-    HOLD_WINDOW_DAYS_FREE = _int("HOLD_WINDOW_DAYS_FREE", 2)
-    HOLD_WINDOW_DAYS_PLUS = _int("HOLD_WINDOW_DAYS_PLUS", 4)
-    HOLD_WINDOW_DAYS_PREMIUM = _int("HOLD_WINDOW_DAYS_PREMIUM", 7)
+    # Holds: an optional fee when a set-aside copy is not collected in its window (the window is the plan's).
     HOLD_NO_SHOW_FEE_CENTS = _int("HOLD_NO_SHOW_FEE_CENTS", 0)
     WALLET_TOP_UP_MIN_CENTS = _int("WALLET_TOP_UP_MIN_CENTS", 500)
     WALLET_TOP_UP_MAX_CENTS = _int("WALLET_TOP_UP_MAX_CENTS", 50000)

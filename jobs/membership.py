@@ -1,21 +1,22 @@
+"""Scheduled upkeep of customers' memberships: hold expiry, plan renewal, old sessions."""
 from __future__ import annotations
+
+from webapp.extensions import db
+from webapp.services.circulation import holds, subscriptions
+from webapp.services.people import registration, sessions
 
 from . import job
 
 
 @job
-def expire_holds() -> dict:
+def expire_holds() -> dict[str, int]:
     """Every few minutes: close ready holds whose pick-up window has passed; their copies go to the next in line."""
-    from webapp.services.circulation import holds
-
     return {"expired": holds.expire_due()}
 
 
 @job
-def renew_subscriptions() -> dict:
+def renew_subscriptions() -> dict[str, int]:
     """Hourly: renew plans whose period has ended (wallet), apply scheduled downgrades, lapse unpaid plans to Free."""
-    from webapp.services.circulation import subscriptions
-
     return subscriptions.renew_due()
 
 
@@ -23,9 +24,6 @@ def renew_subscriptions() -> dict:
 def prune_sessions() -> int:
     """Daily: forget signed-in sessions that ended or lapsed more than 90 days ago, and stale registration
     decoys (services.people.registration)."""
-    from webapp.extensions import db
-    from webapp.services.people import registration, sessions
-
     decoys = registration.prune_decoys()
     db.session.commit()
     return sessions.prune() + decoys

@@ -172,3 +172,30 @@ def test_cart_rental_length_follows_the_plan(client, auth, db, make_book):
     assert "Rental added" in r.get_data(as_text=True) or "Added" in r.get_data(as_text=True)
     assert "for 14 days" in client.get("/cart").get_data(as_text=True)
     assert db.session.get(User, user.id) is not None
+
+
+def test_plan_page_queue_notes_come_from_the_plan_table(client, auth):
+    auth.user("reader")
+    auth.login("reader")
+    page = client.get("/account/subscription").get_data(as_text=True)
+    notes = re.findall(r"<li>Held copies wait (\d+) days([^<]*)</li>", page)
+    assert notes == [("2", ""), ("4", "; ahead of Free in holds queues"), ("7", "; first in every holds queue")]
+
+
+def test_holds_pages_name_the_plan_priority_and_how_closed_holds_ended(client, admin_client, auth, db, make_book):
+    book = _out_of_stock(db, make_book, auth.user("renter"))
+    plus, free = auth.user("plusreader"), auth.user("freereader")
+    db.session.add(Subscription(user_id=plus.id, tier="plus", current_period_start=utcnow(),
+                                current_period_end=utcnow() + timedelta(days=30)))
+    db.session.commit()
+    holds.place(plus, book)
+    gone = holds.place(free, book)
+    db.session.commit()
+    rows = re.findall(r'<tr data-testid="hold-row">\s*<td>Queue Book</td>\s*<td>.*?</td>\s*<td>(\w+)</td>',
+                      admin_client.get("/admin/holds?view=waiting").get_data(as_text=True), re.S)
+    assert rows == ["Plus", "Free"]
+    holds.cancel(gone, free)
+    db.session.commit()
+    auth.login("freereader")
+    page = client.get("/account/holds").get_data(as_text=True)
+    assert "Queue Book: cancelled" in page

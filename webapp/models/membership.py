@@ -5,6 +5,8 @@ services.commerce.charges."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -12,17 +14,68 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
-TIERS = ("free", "plus", "premium")
-HOLD_STATUSES = ("waiting", "ready", "fulfilled", "cancelled", "expired")
-OPEN_HOLD = ("waiting", "ready")
+if TYPE_CHECKING:
+    from .catalog import Book
+
+
+class Tier(StrEnum):
+    """A subscription plan's name, cheapest first: the order ranks them (an upgrade goes right) and sets the
+    holds queue priority (the last is served first). What each plan costs and allows is the PLANS setting,
+    read through services.circulation.subscriptions. The values are what the `tier` columns store."""
+
+    FREE = "free"
+    PLUS = "plus"
+    PREMIUM = "premium"
+
+    @property
+    def label(self) -> str:
+        """The plan's name as customers read it."""
+        return self.value.capitalize()
+
+    @property
+    def rank(self) -> int:
+        return list(Tier).index(self)
+
+    @property
+    def hold_priority(self) -> int:
+        """Holds queue priority: 0 (the dearest plan) is served before 1 before 2 (Free)."""
+        return len(Tier) - 1 - self.rank
+
+    @classmethod
+    def for_priority(cls, priority: int) -> Tier:
+        """The plan whose holds queue at this priority."""
+        return list(cls)[len(cls) - 1 - priority]
+
+
+class HoldStatus(StrEnum):
+    """Where a hold is in its life. The values are what the `status` column stores."""
+
+    WAITING = "waiting"  # in the book's queue
+    READY = "ready"  # a copy is set aside (reserved in stock under reference hold-<id>) until expires_at
+    FULFILLED = "fulfilled"  # the set-aside copy went into the customer's order
+    CANCELLED = "cancelled"  # by the customer, by their account closing, or because the book left the shop
+    EXPIRED = "expired"  # the pick-up window passed
+
+
+# The only moves a hold's status may make (services.circulation.holds refuses any other).
+HOLD_MOVES: dict[HoldStatus, frozenset[HoldStatus]] = {
+    HoldStatus.WAITING: frozenset({HoldStatus.READY, HoldStatus.CANCELLED}),
+    HoldStatus.READY: frozenset({HoldStatus.FULFILLED, HoldStatus.EXPIRED, HoldStatus.CANCELLED}),
+    # The order that collected the copy went unpaid while the pick-up window was still open.
+    HoldStatus.FULFILLED: frozenset({HoldStatus.READY}),
+    HoldStatus.CANCELLED: frozenset(),
+    HoldStatus.EXPIRED: frozenset(),
+}
+OPEN_HOLD = (HoldStatus.WAITING, HoldStatus.READY)  # a place in the queue or a copy set aside
+# How a closed hold ended, in the customer's words.
+HOLD_OUTCOMES = {HoldStatus.FULFILLED: "collected", HoldStatus.CANCELLED: "cancelled",
+                 HoldStatus.EXPIRED: "expired (not collected in time)"}
+TIERS = tuple(Tier)
+HOLD_STATUSES = tuple(HoldStatus)
 
 
 class Hold(Model):
-    """One customer's place in one book's queue.
-
-    waiting -> ready (a copy is set aside: reserved in stock under reference hold-<id>)
-    ready -> fulfilled (checked out) | expired (window passed) | cancelled
-    waiting -> cancelled
+    """One customer's place in one book's queue; its status moves as HOLD_MOVES allows.
     The queue order is (priority, queued_at, id): priority 0 = Premium, 1 = Plus, 2 = Free."""
 
     __tablename__ = "holds"
@@ -42,7 +95,7 @@ class Hold(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     book_id: Mapped[int] = mapped_column(ForeignKey("books.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(10), default="waiting")
+    status: Mapped[str] = mapped_column(String(10), default=HoldStatus.WAITING)
     priority: Mapped[int] = mapped_column()
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -52,7 +105,26 @@ class Hold(Model):
     fee_cents: Mapped[int] = mapped_column(default=0, server_default="0")  # no-show fee
     fee_paid_cents: Mapped[int] = mapped_column(default=0, server_default="0")
 
-    book = relationship("Book", lazy="joined")
+    book: Mapped[Book] = relationship(lazy="joined")
+
+    @property
+    def is_ready(self) -> bool:
+        """A copy is set aside for the customer."""
+        return self.status == HoldStatus.READY
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.status == HoldStatus.WAITING
+
+    @property
+    def outcome(self) -> str:
+        """How the hold ended (the status itself while it is open)."""
+        return HOLD_OUTCOMES.get(HoldStatus(self.status), self.status)
+
+    @property
+    def queue_tier(self) -> Tier:
+        """The plan this hold queues for (its priority)."""
+        return Tier.for_priority(self.priority)
 
     @property
     def fee_due_cents(self) -> int:
@@ -60,7 +132,7 @@ class Hold(Model):
 
 
 class Subscription(Model):
-    """A customer's plan. No row (or tier 'free') means Free. `next_tier` is what the plan becomes at
+    """A customer's plan (a Tier). No row (or tier 'free') means Free. `next_tier` is what the plan becomes at
     the end of the current period (a downgrade or cancellation); NULL renews the same tier."""
 
     __tablename__ = "subscriptions"
@@ -71,7 +143,7 @@ class Subscription(Model):
     )
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    tier: Mapped[str] = mapped_column(String(10), default="free")
+    tier: Mapped[str] = mapped_column(String(10), default=Tier.FREE)
     current_period_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
     current_period_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
     next_tier: Mapped[str | None] = mapped_column(String(10))

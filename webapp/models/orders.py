@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
 from .types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from .catalog import Book
 
 
 class OrderStatus(StrEnum):
@@ -266,7 +270,23 @@ class DiscountRedemption(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class RentalStatus(StrEnum):
+    """Where a rented copy is. The values are what the `status` column stores."""
+
+    ACTIVE = "active"  # out with the customer
+    RETURNED = "returned"  # back on the shelf (late fee, if any, settled or recorded at return)
+
+
+# The only moves a rental's status may make (services.circulation.rentals refuses any other).
+RENTAL_MOVES: dict[RentalStatus, frozenset[RentalStatus]] = {
+    RentalStatus.ACTIVE: frozenset({RentalStatus.RETURNED}),
+    RentalStatus.RETURNED: frozenset(),
+}
+
+
 class Rental(Model):
+    """One rented copy: active until it comes back (or its order is called off), then returned."""
+
     __tablename__ = "rentals"
     __table_args__ = (
         CheckConstraint("status IN ('active', 'returned')", name="status_valid"),
@@ -280,7 +300,7 @@ class Rental(Model):
     book_id: Mapped[int] = mapped_column(ForeignKey("books.id", ondelete="CASCADE"), index=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(10), default="active")
+    status: Mapped[str] = mapped_column(String(10), default=RentalStatus.ACTIVE)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -290,7 +310,11 @@ class Rental(Model):
     reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # "due in 2 days", once
     overdue_notice_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # "overdue", once
 
-    book = relationship("Book", lazy="joined")
+    book: Mapped[Book] = relationship(lazy="joined")
+
+    @property
+    def is_returned(self) -> bool:
+        return self.status == RentalStatus.RETURNED
 
     @property
     def fee_due_cents(self) -> int:

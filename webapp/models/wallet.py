@@ -3,6 +3,7 @@ through services.circulation.wallet, which writes one entry per change with the 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -10,16 +11,21 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
-WALLET_REASONS = (
-    "top_up",  # money in through the payment gateway
-    "order_payment",  # an order paid fully or partly from the wallet
-    "refund",  # an order refunded to the wallet
-    "cancellation",  # a cancelled order's payment returned to the wallet
-    "late_fee",  # an overdue rental
-    "hold_fee",  # a held copy not collected in its window (HOLD_NO_SHOW_FEE_CENTS)
-    "subscription",  # a subscription period paid from the wallet
-    "adjustment",  # a manual correction by staff, with a note
-)
+
+class WalletReason(StrEnum):
+    """Why a wallet balance changed. The values are what the `reason` column stores."""
+
+    TOP_UP = "top_up"  # money in through the payment gateway
+    ORDER_PAYMENT = "order_payment"  # an order paid fully or partly from the wallet
+    REFUND = "refund"  # an order refunded to the wallet
+    CANCELLATION = "cancellation"  # a cancelled order's payment returned to the wallet
+    LATE_FEE = "late_fee"  # an overdue rental
+    HOLD_FEE = "hold_fee"  # a held copy not collected in its window (HOLD_NO_SHOW_FEE_CENTS)
+    SUBSCRIPTION = "subscription"  # a subscription period paid from the wallet
+    ADJUSTMENT = "adjustment"  # a manual correction by staff, with a note
+
+
+WALLET_REASONS = tuple(WalletReason)
 
 
 class WalletEntry(Model):

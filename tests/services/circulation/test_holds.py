@@ -1,4 +1,5 @@
 """The holds queue: tiered order, allocation when copies come back, pick-up windows, expiry, limits."""
+import re
 from datetime import timedelta
 
 import pytest
@@ -7,6 +8,7 @@ from sqlalchemy import func, select
 
 from tests.checkout_helpers import pay, settle, shopper, start
 from webapp.models import Hold, Inventory, Order, OutboundEmail, Rental, Subscription, utcnow
+from webapp.models.membership import HOLD_MOVES, OPEN_HOLD, HoldStatus
 from webapp.services.circulation import holds, rentals, wallet
 from webapp.services.commerce import fulfilment, orders
 from webapp.services.commerce.checkout import CheckoutError
@@ -304,3 +306,29 @@ def test_archiving_a_book_closes_its_queue_and_tells_the_customers(app, db, make
     assert (inventory.on_hand, inventory.reserved) == (1, 0)  # the set-aside copy is back on the shelf
     told = db.session.scalars(select(OutboundEmail.recipient).where(OutboundEmail.subject.contains("is cancelled")))
     assert sorted(told) == ["first_away@example.com", "second_away@example.com"]
+
+
+def test_a_move_the_transition_table_forbids_is_refused_and_changes_nothing(app, db, rented_out):
+    book, _rental = rented_out
+    reader = shopper("mover")
+    hold = holds.place(reader, book)
+    db.session.commit()
+    assert HoldStatus.FULFILLED not in HOLD_MOVES[HoldStatus.WAITING]  # a copy must be set aside first
+    with pytest.raises(ValueError, match="cannot go from waiting to fulfilled"):
+        holds._move(hold.id, HoldStatus.WAITING, HoldStatus.FULFILLED, closed_at=utcnow())
+    holds.cancel(hold, reader)
+    db.session.commit()
+    with pytest.raises(ValueError, match="cannot go from cancelled to waiting"):
+        holds._move(hold.id, HoldStatus.CANCELLED, HoldStatus.WAITING, closed_at=None)
+    db.session.rollback()
+    db.session.expire_all()
+    again = db.session.get(Hold, hold.id)
+    assert again.status == "cancelled" and again.closed_at is not None and again.order_id is None
+
+
+def test_the_hold_statuses_are_the_ones_the_database_allows(app):
+    check = next(c for c in Hold.__table__.constraints if getattr(c, "name", "").endswith("status_valid"))
+    assert set(re.findall(r"'([a-z_]+)'", str(check.sqltext))) == set(HoldStatus) == set(HOLD_MOVES)
+    assert all(moves <= set(HoldStatus) for moves in HOLD_MOVES.values())
+    # Closed holds stay closed, except a collected copy whose order went unpaid.
+    assert {s for s in HoldStatus if s not in OPEN_HOLD and HOLD_MOVES[s]} == {HoldStatus.FULFILLED}

@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 
 import pytest
@@ -6,6 +7,7 @@ from sqlalchemy import func, select
 
 from tests.checkout_helpers import settle, shopper, start
 from webapp.models import Inventory, Rental, StockMovement
+from webapp.models.orders import RENTAL_MOVES, RentalStatus
 from webapp.services.circulation import rentals, wallet
 from webapp.services.commerce.checkout import CheckoutError
 
@@ -119,3 +121,32 @@ def test_every_scheduled_job_can_be_run_by_name(runner):
     for name in SCHEDULED_JOBS:
         result = runner.invoke(args=["jobs", "run", name])
         assert result.exit_code == 0, (name, result.output)
+
+
+def test_a_move_the_transition_table_forbids_is_refused_and_changes_nothing(app, db, rented):
+    _user, _book, rental = rented
+    rentals.mark_returned(rental, actor=shopper("clerk"))
+    db.session.commit()
+    before = (rental.status, rental.returned_at, rental.fee_cents)
+    assert RentalStatus.ACTIVE not in RENTAL_MOVES[RentalStatus.RETURNED]
+    with pytest.raises(ValueError, match="cannot go from returned to active"):
+        rentals._move(Rental.id == rental.id, RentalStatus.RETURNED, RentalStatus.ACTIVE)
+    db.session.rollback()
+    db.session.expire_all()
+    again = db.session.get(Rental, rental.id)
+    assert (again.status, again.returned_at, again.fee_cents) == before == ("returned", before[1], 0)
+
+
+def test_the_rental_statuses_are_the_ones_the_database_allows(app):
+    check = next(c for c in Rental.__table__.constraints if getattr(c, "name", "").endswith("status_valid"))
+    assert set(re.findall(r"'([a-z_]+)'", str(check.sqltext))) == set(RentalStatus) == set(RENTAL_MOVES)
+    assert all(moves <= set(RentalStatus) for moves in RENTAL_MOVES.values())
+
+
+def test_an_order_called_off_ends_its_rentals_without_a_fee(app, db, rented):
+    _user, _book, rental = rented
+    assert rentals.end_for_order(rental.order_id) == 1
+    assert rentals.end_for_order(rental.order_id) == 0  # once
+    db.session.commit()
+    db.session.refresh(rental)
+    assert rental.is_returned and rental.returned_at is not None and rental.fee_cents == 0

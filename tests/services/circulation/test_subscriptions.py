@@ -1,6 +1,10 @@
 """Plans: subscribe, upgrade (pro rata), downgrade and cancel at period end, renewal from the wallet,
 member discounts in the one pricing service, and card payments through gateway charges."""
+import json
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -201,3 +205,35 @@ def test_wallet_part_payment_with_a_member_discount_end_to_end(app, db, make_boo
     run_jobs()
     db.session.refresh(order)
     assert order.status == "paid"
+
+
+def test_the_plan_table_is_one_setting_read_through_the_service(app):
+    assert [p.name for p in subscriptions.all_tiers()] == ["free", "plus", "premium"]
+    assert [(p.price_cents, p.discount_pct, p.max_rental_days, p.max_books, p.hold_window_days, p.hold_priority)
+            for p in subscriptions.all_tiers()] == [(0, 0, 3, 1, 2, 2), (799, 10, 7, 5, 4, 1), (1499, 15, 14, 10, 7, 0)]
+    assert [subscriptions.for_priority(p).label for p in (0, 1, 2)] == ["Premium", "Plus", "Free"]
+    saved = app.config["PLANS"]
+    app.config["PLANS"] = {**saved, "plus": {**saved["plus"], "max_books": 6, "discount_pct": 12}}
+    try:
+        plus = subscriptions.tier("plus")
+        assert (plus.max_books, plus.discount_pct, plus.label) == (6, 12, "Plus")
+    finally:
+        app.config["PLANS"] = saved
+    with pytest.raises(subscriptions.SubscriptionError):
+        subscriptions.tier("gold")
+
+
+def test_each_plan_number_is_still_its_own_environment_variable(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PLAN_PRICE_PLUS_CENTS": "899",
+           "PLAN_DISCOUNT_PCT_PREMIUM": "20", "RENTAL_MAX_DAYS_FREE": "4", "MAX_BOOKS_PLUS": "6",
+           "HOLD_WINDOW_DAYS_PREMIUM": "9"}
+    code = "import config, json; print(json.dumps(config.Config.PLANS, sort_keys=True))"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                            cwd=str(Path(__file__).resolve().parents[3]))
+    plans = json.loads(result.stdout)
+    assert plans["free"] == {"price_cents": 0, "discount_pct": 0, "max_rental_days": 4, "max_books": 1,
+                             "hold_window_days": 2}
+    assert plans["plus"] == {"price_cents": 899, "discount_pct": 10, "max_rental_days": 7, "max_books": 6,
+                             "hold_window_days": 4}
+    assert plans["premium"] == {"price_cents": 1499, "discount_pct": 20, "max_rental_days": 14, "max_books": 10,
+                                "hold_window_days": 9}

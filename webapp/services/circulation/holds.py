@@ -12,27 +12,33 @@ Both steps are conditional updates inside the caller's transaction; on PostgreSQ
 stays locked until commit, so concurrent returns of the same book allocate one hold each and never
 give one copy to two customers. A ready hold is collected at checkout (`claim_for_order`), cancelled
 (the copy goes to the next in line), or expires (`expire_due`, every few minutes; optional no-show fee
-from the wallet, the copy goes to the next in line, who is emailed).
+from the wallet, the copy goes to the next in line, who is emailed). A hold's status changes only through
+`_move`, which allows the moves in models.membership.HOLD_MOVES.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
 from ...models import OPEN_HOLD, Book, Hold, Order, OrderLine, Rental, User, utcnow
+from ...models.membership import HOLD_MOVES, HoldStatus
+from ...models.orders import RentalStatus
+from ...models.wallet import WalletReason
 from ..inventory import stock
 from ..platform import audit, locks, mail, paging
-from ..platform.money import money
 from . import subscriptions, wallet
 
 
 class HoldError(ValueError):
-    pass
+    """A hold the customer cannot place or cancel; the message is for them."""
 
 
 def _ref(hold_id: int) -> str:
@@ -43,7 +49,7 @@ def books_in_use(user_id: int) -> int:
     """Rentals out, rentals in an unpaid checkout and open holds: what the plan's "books at once"
     limit counts."""
     rentals = db.session.scalar(select(func.count()).select_from(Rental)
-                                .where(Rental.user_id == user_id, Rental.status == "active")) or 0
+                                .where(Rental.user_id == user_id, Rental.status == RentalStatus.ACTIVE)) or 0
     pending = db.session.scalar(select(func.coalesce(func.sum(OrderLine.quantity), 0))
                                 .join(Order, Order.id == OrderLine.order_id)
                                 .where(Order.user_id == user_id, Order.status == "pending_payment",
@@ -70,7 +76,7 @@ def place(user: User, book: Book, now: datetime | None = None) -> Hold:
     if books_in_use(user.id) >= plan.max_books:
         raise HoldError(f"Your {plan.label} plan allows {plan.max_books} book{'s' if plan.max_books != 1 else ''} "
                         "at once (rentals and holds). Return a book, cancel a hold, or upgrade your plan.")
-    hold = Hold(user_id=user.id, book_id=book.id, status="waiting", priority=plan.hold_priority,
+    hold = Hold(user_id=user.id, book_id=book.id, status=HoldStatus.WAITING, priority=plan.hold_priority,
                 queued_at=now or utcnow())
     try:
         with db.session.begin_nested():
@@ -91,45 +97,46 @@ def cancel(hold: Hold, user: User, *, reason: str = "Cancelled by the customer."
     # Close by the status the row really has now, not the one loaded earlier: a waiting hold
     # may have been made ready (copy set aside) by a concurrent return since we read it.
     was = None
-    for status in ("ready", "waiting"):
-        if _close(hold.id, status, "cancelled"):
+    for status in (HoldStatus.READY, HoldStatus.WAITING):
+        if _move(hold.id, status, HoldStatus.CANCELLED, closed_at=utcnow()):
             was = status
             break
     if was is None:
         raise HoldError("This hold is already closed.")
-    if was == "ready":
+    if was == HoldStatus.READY:
         stock.release([(hold.book_id, 1)], reference=_ref(hold.id), actor_id=user.id)  # -> next in line
     db.session.refresh(hold)
     audit.record("hold.cancelled", actor_id=user.id, object_type="hold", object_id=hold.id,
                  after={"was": was, "reason": reason})
 
 
-def _close(hold_id: int, from_status: str, to_status: str) -> bool:
-    """Conditional status move; True when this transaction made it."""
-    return bool(db.session.execute(update(Hold).where(Hold.id == hold_id, Hold.status == from_status)
-                                   .values(status=to_status, closed_at=utcnow())
-                                   .execution_options(synchronize_session=False)).rowcount)
+def _move(hold_id: int, from_status: HoldStatus, to_status: HoldStatus, **values: object) -> bool:
+    """The one way a hold's status changes: a conditional UPDATE that moves it only if it is still
+    `from_status`. A move HOLD_MOVES does not allow is refused (ValueError) before touching the row.
+    True when this transaction made the move."""
+    if to_status not in HOLD_MOVES[from_status]:
+        raise ValueError(f"A hold cannot go from {from_status} to {to_status}.")
+    result = db.session.execute(update(Hold).where(Hold.id == hold_id, Hold.status == from_status)
+                                .values(status=to_status, **values).execution_options(synchronize_session=False))
+    return bool(cast("CursorResult[Any]", result).rowcount)  # the scoped session's execute is typed as rows
 
 
 def close_for_book(book: Book, *, actor_id: int | None, reason: str = "The book is no longer sold.") -> int:
     """The book leaves the shop (archived): every open hold on it is cancelled, set-aside copies go back on
     the shelf (no one is left to pass them to) and each customer is told. Returns how many were closed."""
     closed = 0
-    for status in ("waiting", "ready"):  # waiting first, so a released copy is not handed to a closing hold
+    for status in (HoldStatus.WAITING, HoldStatus.READY):  # waiting first: a released copy goes to no closing hold
         for hold in db.session.scalars(select(Hold).where(Hold.book_id == book.id, Hold.status == status)
                                        .order_by(Hold.id)).all():
-            if not _close(hold.id, status, "cancelled"):
+            if not _move(hold.id, status, HoldStatus.CANCELLED, closed_at=utcnow()):
                 continue  # moved meanwhile (claimed at checkout, expired): nothing to do here
-            if status == "ready":
+            if status == HoldStatus.READY:
                 stock.release([(book.id, 1)], reference=_ref(hold.id), actor_id=actor_id, reallocate=False)
             audit.record("hold.cancelled", actor_id=actor_id, object_type="hold", object_id=hold.id,
                          after={"was": status, "reason": reason})
             user = db.session.get(User, hold.user_id)
             if user is not None and user.deleted_at is None:
-                shop = current_app.config["SHOP_NAME"]
-                mail.send(user.email, f"Your hold on “{book.title}” is cancelled",
-                          f"Hello {user.display_name},\n\nWe are sorry: “{book.title}” is no longer sold at {shop}, "
-                          f"so your hold on it is cancelled. Nothing was charged.\n\n— {shop}")
+                mail.send_template(user.email, "hold_book_withdrawn", name=user.display_name, book=book)
             closed += 1
     return closed
 
@@ -145,7 +152,7 @@ def cancel_all(user: User, reason: str) -> int:
 # ---- the queue ----
 
 def _next_waiting(book_id: int, skip: set[int]) -> Hold | None:
-    stmt = (select(Hold).where(Hold.book_id == book_id, Hold.status == "waiting")
+    stmt = (select(Hold).where(Hold.book_id == book_id, Hold.status == HoldStatus.WAITING)
             .order_by(Hold.priority, Hold.queued_at, Hold.id).limit(1))
     if skip:
         stmt = stmt.where(Hold.id.not_in(skip))
@@ -165,12 +172,9 @@ def allocate(book_id: int, now: datetime | None = None) -> list[Hold]:
             stock.reserve([(book_id, 1)], reference=_ref(hold.id))
         except stock.SoldOut:
             break
-        window = timedelta(days=subscriptions.tier(subscriptions.ORDER[2 - hold.priority]).hold_window_days)
-        made_ready = db.session.execute(
-            update(Hold).where(Hold.id == hold.id, Hold.status == "waiting")
-            .values(status="ready", ready_at=now, expires_at=now + window)
-            .execution_options(synchronize_session=False)).rowcount
-        if not made_ready:  # cancelled meanwhile: the copy goes back and the next hold is tried
+        window = timedelta(days=subscriptions.for_priority(hold.priority).hold_window_days)
+        if not _move(hold.id, HoldStatus.WAITING, HoldStatus.READY, ready_at=now, expires_at=now + window):
+            # cancelled meanwhile: the copy goes back and the next hold is tried
             stock.release([(book_id, 1)], reference=_ref(hold.id), reallocate=False)
             skip.add(hold.id)
             continue
@@ -180,18 +184,15 @@ def allocate(book_id: int, now: datetime | None = None) -> list[Hold]:
     return ready
 
 
-def claim_for_order(user_id: int, book_ids, order_id: int) -> dict[int, int]:
+def claim_for_order(user_id: int, book_ids: Iterable[int], order_id: int) -> dict[int, int]:
     """At checkout: the customer's set-aside copies of these books pass to the order. Returns
     {book_id: 1} for each claimed hold; their reservations are released without re-allocation so the
     order can reserve them at once (the caller's transaction holds the inventory rows)."""
     claimed: dict[int, int] = {}
-    holds = db.session.scalars(select(Hold).where(Hold.user_id == user_id, Hold.status == "ready",
+    holds = db.session.scalars(select(Hold).where(Hold.user_id == user_id, Hold.status == HoldStatus.READY,
                                                   Hold.book_id.in_(list(set(book_ids))))).all()
     for hold in holds:
-        done = db.session.execute(update(Hold).where(Hold.id == hold.id, Hold.status == "ready")
-                                  .values(status="fulfilled", closed_at=utcnow(), order_id=order_id)
-                                  .execution_options(synchronize_session=False)).rowcount
-        if done:
+        if _move(hold.id, HoldStatus.READY, HoldStatus.FULFILLED, closed_at=utcnow(), order_id=order_id):
             stock.release([(hold.book_id, 1)], reference=_ref(hold.id), reallocate=False)
             claimed[hold.book_id] = 1
     return claimed
@@ -202,56 +203,47 @@ def reinstate_for_order(order_id: int, now: datetime | None = None) -> list[tupl
     Returns [(hold_id, book_id)] per reinstated hold: the caller moves those copies from the order back to it."""
     now = now or utcnow()
     kept = []
-    for hold in db.session.scalars(select(Hold).where(Hold.order_id == order_id, Hold.status == "fulfilled")).all():
-        if hold.expires_at and hold.expires_at > now and db.session.execute(
-                update(Hold).where(Hold.id == hold.id, Hold.status == "fulfilled")
-                .values(status="ready", closed_at=None, order_id=None)
-                .execution_options(synchronize_session=False)).rowcount:
+    for hold in db.session.scalars(select(Hold).where(Hold.order_id == order_id,
+                                                      Hold.status == HoldStatus.FULFILLED)).all():
+        if hold.expires_at and hold.expires_at > now and _move(hold.id, HoldStatus.FULFILLED, HoldStatus.READY,
+                                                               closed_at=None, order_id=None):
             kept.append((hold.id, hold.book_id))
     return kept
 
 
-def ready_map(user_id: int | None, book_ids) -> dict[int, int]:
+def ready_map(user_id: int | None, book_ids: Iterable[int]) -> dict[int, int]:
     """{book_id: copies set aside for this customer} (1 per ready hold)."""
     ids = list(set(book_ids))
     if user_id is None or not ids:
         return {}
     rows = db.session.execute(select(Hold.book_id, func.count()).where(
-        Hold.user_id == user_id, Hold.status == "ready", Hold.book_id.in_(ids)).group_by(Hold.book_id))
-    return dict(rows.all())
+        Hold.user_id == user_id, Hold.status == HoldStatus.READY, Hold.book_id.in_(ids)).group_by(Hold.book_id))
+    return {book_id: count for book_id, count in rows.all()}
 
 
-# ---- expiry (jobs.holds, every few minutes) ----
+# ---- expiry (jobs.membership, every few minutes) ----
 
 def expire_due(now: datetime | None = None, limit: int = 500) -> int:
     """Close ready holds whose window has passed: optional no-show fee, copy to the next in line."""
     now = now or utcnow()
-    due = db.session.scalars(select(Hold).where(Hold.status == "ready", Hold.expires_at < now)
+    due = db.session.scalars(select(Hold).where(Hold.status == HoldStatus.READY, Hold.expires_at < now)
                              .order_by(Hold.expires_at).limit(limit)).all()
     expired = 0
-    fee = current_app.config["HOLD_NO_SHOW_FEE_CENTS"]
+    fee = int(current_app.config["HOLD_NO_SHOW_FEE_CENTS"])
     for hold in due:
-        done = db.session.execute(update(Hold).where(Hold.id == hold.id, Hold.status == "ready")
-                                  .values(status="expired", closed_at=now, fee_cents=fee)
-                                  .execution_options(synchronize_session=False)).rowcount
-        if not done:
+        if not _move(hold.id, HoldStatus.READY, HoldStatus.EXPIRED, closed_at=now, fee_cents=fee):
             db.session.rollback()
             continue
         db.session.refresh(hold)
         if fee:
             paid = min(fee, wallet.balance(hold.user_id))
             if paid:
-                wallet.debit(hold.user_id, paid, "hold_fee", reference=_ref(hold.id),
+                wallet.debit(hold.user_id, paid, WalletReason.HOLD_FEE, reference=_ref(hold.id),
                              note=f"Held copy not collected: {hold.book.title}"[:200])
                 hold.fee_paid_cents = paid
         user = db.session.get(User, hold.user_id)
         if user is not None and user.deleted_at is None:
-            shop = current_app.config["SHOP_NAME"]
-            fee_text = f" A no-show fee of {money(fee)} applies." if fee else ""
-            mail.send(user.email, f"Your hold on “{hold.book.title}” has expired",
-                      f"Hello {user.display_name},\n\nThe copy of “{hold.book.title}” we set aside for you was not "
-                      f"collected by {hold.expires_at:%-d %B %H:%M} UTC, so it has gone to the next reader in the "
-                      f"queue.{fee_text} You can place a new hold from the book's page.\n\n— {shop}")
+            mail.send_template(user.email, "hold_expired", name=user.display_name, hold=hold, fee_cents=fee)
         stock.release([(hold.book_id, 1)], reference=_ref(hold.id))  # -> next in line, who is emailed
         db.session.commit()
         expired += 1
@@ -261,37 +253,40 @@ def expire_due(now: datetime | None = None, limit: int = 500) -> int:
 # ---- reading ----
 
 def open_hold(user_id: int, book_id: int) -> Hold | None:
+    """The customer's waiting or ready hold on the book (at most one, by a unique index)."""
     return db.session.scalar(select(Hold).where(Hold.user_id == user_id, Hold.book_id == book_id,
                                                 Hold.status.in_(OPEN_HOLD)))
 
 
 def position(hold: Hold) -> int | None:
     """1 for the next in line. None once the hold is not waiting."""
-    if hold.status != "waiting":
+    if not hold.is_waiting:
         return None
     ahead = db.session.scalar(select(func.count()).select_from(Hold).where(
-        Hold.book_id == hold.book_id, Hold.status == "waiting",
+        Hold.book_id == hold.book_id, Hold.status == HoldStatus.WAITING,
         or_(Hold.priority < hold.priority,
             and_(Hold.priority == hold.priority,
                  or_(Hold.queued_at < hold.queued_at, and_(Hold.queued_at == hold.queued_at, Hold.id < hold.id))))))
     return (ahead or 0) + 1
 
 
-def positions(hold_list) -> dict[int, int]:
+def positions(hold_list: Sequence[Hold]) -> dict[int, int]:
     """{hold id: queue position} for the waiting holds among `hold_list`, in one query."""
-    waiting = [h for h in hold_list if h.status == "waiting"]
+    waiting = [h for h in hold_list if h.is_waiting]
     if not waiting:
         return {}
     rank = func.row_number().over(partition_by=Hold.book_id, order_by=(Hold.priority, Hold.queued_at, Hold.id))
     ranked = (select(Hold.id.label("id"), rank.label("pos"))
-              .where(Hold.status == "waiting", Hold.book_id.in_({h.book_id for h in waiting})).subquery())
+              .where(Hold.status == HoldStatus.WAITING, Hold.book_id.in_({h.book_id for h in waiting})).subquery())
     wanted = [h.id for h in waiting]
-    return dict(db.session.execute(select(ranked.c.id, ranked.c.pos).where(ranked.c.id.in_(wanted))).all())
+    rows = db.session.execute(select(ranked.c.id, ranked.c.pos).where(ranked.c.id.in_(wanted))).all()
+    return dict(cast("list[tuple[int, int]]", rows))  # a subquery's columns are untyped: both are integers
 
 
 def queue_length(book_id: int) -> int:
+    """Readers waiting for the book (a renewal is refused while anyone is)."""
     return db.session.scalar(select(func.count()).select_from(Hold)
-                             .where(Hold.book_id == book_id, Hold.status == "waiting")) or 0
+                             .where(Hold.book_id == book_id, Hold.status == HoldStatus.WAITING)) or 0
 
 
 def for_user(user_id: int) -> tuple[list[tuple[Hold, int | None]], list[Hold]]:
@@ -300,36 +295,33 @@ def for_user(user_id: int) -> tuple[list[tuple[Hold, int | None]], list[Hold]]:
                                .order_by(Hold.queued_at.desc(), Hold.id.desc()).limit(200)).all()
     where = positions(holds)
     open_ = [(h, where.get(h.id)) for h in holds if h.status in OPEN_HOLD]
-    open_.sort(key=lambda pair: (pair[0].status != "ready", pair[1] or 0))
+    open_.sort(key=lambda pair: (not pair[0].is_ready, pair[1] or 0))
     return open_, [h for h in holds if h.status not in OPEN_HOLD][:50]
 
 
 def admin_list(view: str = "ready", page: int = 1, per_page: int = 25) -> paging.Page:
+    """The staff list: set-aside copies by expiry, waiting holds by queue, or closed holds, newest first."""
     stmt = select(Hold)
     if view == "waiting":
-        stmt = stmt.where(Hold.status == "waiting").order_by(Hold.book_id, Hold.priority, Hold.queued_at, Hold.id)
+        stmt = stmt.where(Hold.status == HoldStatus.WAITING).order_by(Hold.book_id, Hold.priority, Hold.queued_at,
+                                                                      Hold.id)
     elif view == "ready":
-        stmt = stmt.where(Hold.status == "ready").order_by(Hold.expires_at, Hold.id)
+        stmt = stmt.where(Hold.status == HoldStatus.READY).order_by(Hold.expires_at, Hold.id)
     else:
         stmt = stmt.where(Hold.status.not_in(OPEN_HOLD)).order_by(Hold.closed_at.desc(), Hold.id.desc())
     return paging.paginate(stmt, page, per_page)
 
 
 def unpaid_fees_cents(user_id: int) -> int:
+    """No-show fees the wallet could not cover: they block renting, as late fees do."""
     return db.session.scalar(select(func.coalesce(func.sum(Hold.fee_cents - Hold.fee_paid_cents), 0))
                              .where(Hold.user_id == user_id)) or 0
 
 
 def _email_ready(hold: Hold) -> None:
     user = db.session.get(User, hold.user_id)
-    if user is None or user.deleted_at is not None:
-        return
-    shop = current_app.config["SHOP_NAME"]
-    mail.send(user.email, f"“{hold.book.title}” is waiting for you",
-              f"Hello {user.display_name},\n\nGood news: a copy of “{hold.book.title}” is set aside for you until "
-              f"{hold.expires_at:%A %-d %B %H:%M} UTC. Add it to your cart (to buy or to rent) and check out before "
-              f"then; after that it goes to the next reader in the queue.\n\n— {shop}")
-
+    if user is not None and user.deleted_at is None:
+        mail.send_template(user.email, "hold_ready", name=user.display_name, hold=hold)
 
 
 @dataclass
@@ -343,10 +335,11 @@ class Panel:
 
 
 def panel(user: User | None, book_id: int) -> Panel:
+    """The book page's holds box for this shopper (visitors see only the queue length)."""
     result = Panel(waiting=queue_length(book_id))
     if user is not None and getattr(user, "is_authenticated", False):
         result.hold = open_hold(user.id, book_id)
         if result.hold is not None:
             result.position = position(result.hold)
-            result.held = 1 if result.hold.status == "ready" else 0
+            result.held = 1 if result.hold.is_ready else 0
     return result

@@ -1,4 +1,8 @@
-"""Subscriptions: Free, Plus and Premium, what each allows, and the plan's life cycle.
+"""Subscriptions: Free, Plus and Premium, what each allows (the plan table), and the plan's life cycle.
+
+What each plan costs and allows is one table, the PLANS setting (config.py, each number overridable by its
+environment variable); models.Tier names and orders the plans. Everything that asks what a plan allows
+(rental limits, the holds queue, member prices, the plan page) reads it through `tier` / `tier_of` here.
 
 A plan runs for SUBSCRIPTION_PERIOD_DAYS. Subscribing or upgrading takes effect at once (an upgrade
 pays the price difference for the rest of the period); downgrading and cancelling take effect at the
@@ -11,73 +15,88 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, cast
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 
 from ...extensions import db
 from ...models import Hold, Subscription, User, utcnow
-from ..platform import audit
-from ..platform.money import money
+from ...models.membership import HoldStatus, Tier
+from ...models.wallet import WalletReason
+from ..platform import audit, mail
 from . import wallet
 
-ORDER = ("free", "plus", "premium")
-LABELS = {"free": "Free", "plus": "Plus", "premium": "Premium"}
+ORDER = tuple(Tier)  # cheapest first
 
 
 class SubscriptionError(ValueError):
-    pass
+    """A plan change that is not possible; the message is for the customer."""
 
 
 @dataclass(frozen=True)
-class Tier:
-    name: str
-    price_cents: int
+class Plan:
+    """What one tier costs and allows: a row of the PLANS setting."""
+
+    name: Tier
+    price_cents: int  # per period
     max_rental_days: int
-    max_books: int  # rentals out + open holds at once
+    max_books: int  # rentals out + rentals in an unpaid checkout + open holds, at once
     discount_pct: int  # off purchases
-    hold_window_days: int
+    hold_window_days: int  # how long a set-aside copy waits
 
     @property
     def label(self) -> str:
-        return LABELS[self.name]
+        return self.name.label
 
     @property
     def rank(self) -> int:
-        return ORDER.index(self.name)
+        return self.name.rank
 
     @property
     def hold_priority(self) -> int:
         """Queue priority: 0 (Premium) is served before 1 (Plus) before 2 (Free)."""
-        return len(ORDER) - 1 - self.rank
+        return self.name.hold_priority
+
+    @property
+    def is_free(self) -> bool:
+        return self.name == Tier.FREE
 
 
-def tier(name: str) -> Tier:
+def tier(name: str) -> Plan:
+    """The plan called `name` (a Tier value), from the PLANS setting."""
     if name not in ORDER:
         raise SubscriptionError("Unknown plan.")
-    c = current_app.config
-    key = name.upper()
-    return Tier(name=name, price_cents=0 if name == "free" else c[f"PLAN_PRICE_{key}_CENTS"],
-                max_rental_days=c[f"RENTAL_MAX_DAYS_{key}"], max_books=c[f"MAX_BOOKS_{key}"],
-                discount_pct=0 if name == "free" else c[f"PLAN_DISCOUNT_PCT_{key}"],
-                hold_window_days=c[f"HOLD_WINDOW_DAYS_{key}"])
+    row: dict[str, int] = current_app.config["PLANS"][name]
+    return Plan(name=Tier(name), **row)
 
 
-def all_tiers() -> list[Tier]:
+def all_tiers() -> list[Plan]:
+    """Every plan, cheapest first (the plan page compares them)."""
     return [tier(name) for name in ORDER]
 
 
+def for_priority(priority: int) -> Plan:
+    """The plan whose holds queue at this priority."""
+    return tier(Tier.for_priority(priority))
+
+
 def subscription_of(user_id: int) -> Subscription | None:
+    """The customer's subscription row (None: never subscribed, so Free)."""
     return db.session.get(Subscription, user_id)
 
 
-def tier_name_of(user_id: int | None) -> str:
+def tier_name_of(user_id: int | None) -> Tier:
+    """The customer's tier now, in one small query (Free for visitors and non-subscribers)."""
     if user_id is None:
-        return "free"
-    return db.session.scalar(select(Subscription.tier).where(Subscription.user_id == user_id)) or "free"
+        return Tier.FREE
+    name = db.session.scalar(select(Subscription.tier).where(Subscription.user_id == user_id))
+    return Tier(name) if name else Tier.FREE
 
 
-def tier_of(user: User | None) -> Tier:
+def tier_of(user: User | None) -> Plan:
     """The customer's plan now (Free for visitors)."""
     return tier(tier_name_of(user.id if user is not None and user.is_authenticated else None))
 
@@ -93,31 +112,52 @@ def _period() -> timedelta:
 
 # ---- prices ----
 
+class ChangeKind(StrEnum):
+    """What choosing a plan does, seen from the customer's current one."""
+
+    SUBSCRIBE = "subscribe"  # from Free: pay the full price now, a new period starts
+    UPGRADE = "upgrade"  # pay the difference for the rest of the period, at once
+    DOWNGRADE = "downgrade"  # at the end of the period
+    CANCEL = "cancel"  # back to Free at the end of the period
+    RESUME = "resume"  # call off a scheduled downgrade or cancellation
+    SAME = "same"  # nothing to do
+
+
 @dataclass
 class ChangeQuote:
-    kind: str  # subscribe | upgrade | downgrade | cancel | resume | same
-    tier: Tier
+    """What choosing `tier` would do, and what it costs now."""
+
+    kind: ChangeKind
+    tier: Plan
     charge_cents: int  # due now
     effective: datetime | None  # when a downgrade/cancel takes effect
 
 
 def quote_change(user: User, target: str, now: datetime | None = None) -> ChangeQuote:
+    """What changing to `target` would do and cost now (the plan page shows one per plan)."""
     now = now or utcnow()
     new = tier(target)
     sub = subscription_of(user.id)
-    current = tier(sub.tier if sub else "free")
+    current = tier(sub.tier if sub else Tier.FREE)
     if new.name == current.name:
         if sub is not None and sub.next_tier is not None and sub.next_tier != current.name:
-            return ChangeQuote("resume", new, 0, None)
-        return ChangeQuote("same", new, 0, None)
-    if current.name == "free":
-        return ChangeQuote("subscribe", new, new.price_cents, None)
+            return ChangeQuote(ChangeKind.RESUME, new, 0, None)
+        return ChangeQuote(ChangeKind.SAME, new, 0, None)
+    if sub is None or current.is_free:
+        return ChangeQuote(ChangeKind.SUBSCRIBE, new, new.price_cents, None)
+    end = _period_end(sub)
     if new.rank > current.rank:
-        left = max(timedelta(0), sub.current_period_end - now)
-        part = left / _period()
-        return ChangeQuote("upgrade", new, max(1, round((new.price_cents - current.price_cents) * part)),
-                           sub.current_period_end)
-    return ChangeQuote("cancel" if new.name == "free" else "downgrade", new, 0, sub.current_period_end)
+        part = max(timedelta(0), end - now) / _period()
+        return ChangeQuote(ChangeKind.UPGRADE, new, max(1, round((new.price_cents - current.price_cents) * part)),
+                           end)
+    return ChangeQuote(ChangeKind.CANCEL if new.is_free else ChangeKind.DOWNGRADE, new, 0, end)
+
+
+def _period_end(sub: Subscription) -> datetime:
+    """The end of a paid plan's period (every paid plan has one)."""
+    if sub.current_period_end is None:
+        raise SubscriptionError("This plan has no period; please contact us.")
+    return sub.current_period_end
 
 
 # ---- changes ----
@@ -133,26 +173,26 @@ def change(user: User, target: str, *, paid_reference: str | None = None, now: d
     SubscriptionError; the caller commits."""
     now = now or utcnow()
     q = quote_change(user, target, now)
-    sub = subscription_of(user.id)
-    if q.kind == "same":
+    if q.kind == ChangeKind.SAME:
         raise SubscriptionError(f"You are already on {q.tier.label}.")
     if q.charge_cents:
         reference = paid_reference or _reference(user.id, q.kind, now)
-        wallet.debit(user.id, q.charge_cents, "subscription", reference=reference,
+        wallet.debit(user.id, q.charge_cents, WalletReason.SUBSCRIPTION, reference=reference,
                      note=f"{q.tier.label} plan ({q.kind})")
-    if q.kind == "subscribe":
-        if sub is None:
-            sub = Subscription(user_id=user.id)
-            db.session.add(sub)
+    sub = subscription_of(user.id)
+    if sub is None:  # only a subscription starts without a row (the other kinds need a paid plan)
+        sub = Subscription(user_id=user.id)
+        db.session.add(sub)
+    if q.kind == ChangeKind.SUBSCRIBE:
         sub.tier, sub.next_tier = q.tier.name, None
         sub.current_period_start, sub.current_period_end = now, now + _period()
         _reprioritise(user.id, q.tier)
-    elif q.kind == "upgrade":
+    elif q.kind == ChangeKind.UPGRADE:
         sub.tier, sub.next_tier = q.tier.name, None
         _reprioritise(user.id, q.tier)
-    elif q.kind in ("downgrade", "cancel"):
+    elif q.kind in (ChangeKind.DOWNGRADE, ChangeKind.CANCEL):
         sub.next_tier = q.tier.name
-    elif q.kind == "resume":
+    elif q.kind == ChangeKind.RESUME:
         sub.next_tier = None
     db.session.flush()
     audit.record(f"subscription.{q.kind}", actor_id=user.id, object_type="user", object_id=user.id, ip=ip,
@@ -160,70 +200,62 @@ def change(user: User, target: str, *, paid_reference: str | None = None, now: d
     return q
 
 
-def _reprioritise(user_id: int, new: Tier) -> None:
+def _reprioritise(user_id: int, new: Plan) -> None:
     """Waiting holds move to the new plan's place in their queues (keeping their queue time)."""
-    db.session.execute(update(Hold).where(Hold.user_id == user_id, Hold.status == "waiting")
+    db.session.execute(update(Hold).where(Hold.user_id == user_id, Hold.status == HoldStatus.WAITING)
                        .values(priority=new.hold_priority).execution_options(synchronize_session=False))
 
 
-# ---- renewal (jobs.subscriptions, hourly) ----
+# ---- renewal (jobs.membership, hourly) ----
 
 def renew_due(now: datetime | None = None, limit: int = 500) -> dict[str, int]:
     """Plans whose period has ended: renew (charging the wallet), switch to the chosen lower plan, or
     fall back to Free when the wallet cannot pay. Each period is handled once, however often this runs."""
-    from ..platform import mail
-
     now = now or utcnow()
     counts = {"renewed": 0, "changed": 0, "lapsed": 0}
-    due = db.session.scalars(select(Subscription).where(Subscription.tier != "free",
+    due = db.session.scalars(select(Subscription).where(Subscription.tier != Tier.FREE,
                                                         Subscription.current_period_end <= now)
                              .order_by(Subscription.current_period_end).limit(limit)).all()
     for sub in due:
-        old_end, old_tier = sub.current_period_end, sub.tier
+        old_end, old_tier = _period_end(sub), tier(sub.tier)
         target = tier(sub.next_tier or sub.tier)
         user = db.session.get(User, sub.user_id)
         # Claim this period: only one run moves it forward.
-        claimed = db.session.execute(
+        claimed = cast("CursorResult[Any]", db.session.execute(  # the scoped session's execute is typed as rows
             update(Subscription).where(Subscription.user_id == sub.user_id, Subscription.current_period_end == old_end,
-                                       Subscription.tier == old_tier)
+                                       Subscription.tier == old_tier.name)
             .values(tier=target.name, next_tier=None, current_period_start=old_end,
-                    current_period_end=old_end + _period() if target.name != "free" else None, updated_at=now)
-            .execution_options(synchronize_session=False)).rowcount
+                    current_period_end=None if target.is_free else old_end + _period(), updated_at=now)
+            .execution_options(synchronize_session=False))).rowcount
         if not claimed:
             db.session.rollback()
             continue
-        outcome = "changed" if target.name != old_tier else "renewed"
-        if target.name != "free":
+        outcome = "changed" if target.name != old_tier.name else "renewed"
+        if not target.is_free:
             try:
-                wallet.debit(sub.user_id, target.price_cents, "subscription",
+                wallet.debit(sub.user_id, target.price_cents, WalletReason.SUBSCRIPTION,
                              reference=_reference(sub.user_id, "renewal", old_end),
                              note=f"{target.label} plan renewal")
             except wallet.InsufficientFunds:
                 db.session.execute(update(Subscription).where(Subscription.user_id == sub.user_id)
-                                   .values(tier="free", next_tier=None, current_period_end=None)
+                                   .values(tier=Tier.FREE, next_tier=None, current_period_end=None)
                                    .execution_options(synchronize_session=False))
-                target, outcome = tier("free"), "lapsed"
-        if target.name != old_tier:
+                target, outcome = tier(Tier.FREE), "lapsed"
+        if target.name != old_tier.name:
             _reprioritise(sub.user_id, target)
         if user is not None and user.deleted_at is None:
-            mail.send(user.email, *_renewal_email(user, outcome, tier(old_tier), target, old_end))
+            _renewal_email(user, outcome, old_tier, target, old_end)
         db.session.commit()
         counts[outcome] += 1
     return counts
 
 
-def _renewal_email(user: User, outcome: str, old: Tier, new: Tier, when: datetime) -> tuple[str, str]:
-    shop = current_app.config["SHOP_NAME"]
-    hello = f"Hello {user.display_name},\n\n"
+def _renewal_email(user: User, outcome: str, old: Plan, new: Plan, when: datetime) -> None:
     if outcome == "renewed":
-        return (f"Your {shop} {new.label} plan is renewed",
-                hello + f"We renewed your {new.label} plan for another {current_app.config['SUBSCRIPTION_PERIOD_DAYS']} "
-                f"days and took {money(new.price_cents)} from your wallet.\n\n— {shop}")
-    if outcome == "lapsed":
-        return (f"Your {shop} {old.label} plan has ended",
-                hello + f"Your {old.label} plan ended on {when:%-d %B %Y}: your wallet did not hold "
-                f"{money(old.price_cents if old.name != 'free' else 0)} to renew it, so you are on the Free plan now. "
-                "Top up your wallet and subscribe again from your account whenever you like.\n\n— " + shop)
-    return (f"Your {shop} plan is now {new.label}",
-            hello + f"As you asked, your plan changed from {old.label} to {new.label} on {when:%-d %B %Y}"
-            + (f" and we took {money(new.price_cents)} from your wallet" if new.price_cents else "") + f".\n\n— {shop}")
+        mail.send_template(user.email, "subscription_renewed", name=user.display_name, plan=new,
+                           period_days=current_app.config["SUBSCRIPTION_PERIOD_DAYS"])
+    elif outcome == "lapsed":
+        mail.send_template(user.email, "subscription_lapsed", name=user.display_name, old=old, ended=when)
+    else:
+        mail.send_template(user.email, "subscription_changed", name=user.display_name, old=old, new=new,
+                           changed=when)

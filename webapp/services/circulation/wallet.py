@@ -19,6 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ...extensions import db
 from ...models import WALLET_REASONS, User, WalletEntry
+from ...models.wallet import WalletReason
 from ..platform import paging
 from ..platform.money import money
 
@@ -67,14 +68,15 @@ def statement(user_id: int, page: int = 1, per_page: int = 25) -> paging.Page:
     return paging.paginate(stmt, page, per_page)
 
 
-_DESCRIPTIONS = {
-    "top_up": "Top-up",
-    "order_payment": "Payment for order",
-    "refund": "Refund for order",
-    "cancellation": "Cancelled order",
-    "late_fee": "Late fee",
-    "subscription": "Subscription",
-    "adjustment": "Adjustment",
+_DESCRIPTIONS: dict[str, str] = {
+    WalletReason.TOP_UP: "Top-up",
+    WalletReason.ORDER_PAYMENT: "Payment for order",
+    WalletReason.REFUND: "Refund for order",
+    WalletReason.CANCELLATION: "Cancelled order",
+    WalletReason.LATE_FEE: "Late fee",
+    WalletReason.HOLD_FEE: "Hold fee",
+    WalletReason.SUBSCRIPTION: "Subscription",
+    WalletReason.ADJUSTMENT: "Adjustment",
 }
 
 
@@ -86,7 +88,7 @@ def describe(entry: WalletEntry) -> str:
 
 # ---- internals ----
 
-def _checked(cents, reason: str) -> int:
+def _checked(cents: object, reason: str) -> int:
     if isinstance(cents, bool) or not isinstance(cents, int) or cents <= 0:
         raise WalletError("A wallet amount must be a positive whole number of cents.")
     if reason not in WALLET_REASONS:
@@ -148,7 +150,7 @@ def _change_balance(user_id: int, delta: int) -> int | None:
     return after
 
 
-def deletion_blockers(user) -> list[str]:
+def deletion_blockers(user: User) -> list[str]:
     """Money left in the wallet must be spent or paid out before the account can go."""
     left = balance(user.id)
     if left > 0:

@@ -329,9 +329,7 @@ def reverse_sale(order: Order, actor_id: int | None, note: str) -> None:
             db.session.execute(update(Book).where(Book.id == line.book_id, Book.units_sold >= line.quantity)
                                .values(units_sold=Book.units_sold - line.quantity)
                                .execution_options(synchronize_session=False))
-    db.session.execute(update(Rental).where(Rental.order_id == order.id, Rental.status == "active")
-                       .values(status="returned", returned_at=utcnow())
-                       .execution_options(synchronize_session=False))
+    rentals.end_for_order(order.id)
 
 
 # ---- refunds confirmed by the provider ----
