@@ -57,7 +57,7 @@ class Progress:
 Runner = Callable[[BackgroundTask, Progress], Outcome]
 _RUNNERS: dict[str, Runner] = {}
 # Modules that register runners; imported on first use so every process (web, worker) knows every kind.
-RUNNER_MODULES: list[str] = ["webapp.services.catalog.book_import", "webapp.services.insight.reports"]
+RUNNER_MODULES: list[str] = ["webapp.services.catalog.book_import", "webapp.services.insight.runners"]
 _loaded = False
 
 
