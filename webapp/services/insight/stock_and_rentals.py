@@ -93,12 +93,12 @@ class RentalsAndHolds(TypedDict):
 # they go quiet rather than fail once alerts is typed) can then be dropped.
 def _threshold() -> ColumnElement[int]:
     """A book's low-stock threshold, as alerts defines it."""
-    return alerts.threshold_sql()  # type: ignore[no-untyped-call, no-any-return, unused-ignore]  # alerts: untyped
+    return alerts.threshold_sql()  # type: ignore[no-untyped-call, no-any-return, unused-ignore]
 
 
 def _low() -> ColumnElement[bool]:
     """"Low stock", as alerts defines it everywhere it is shown."""
-    return alerts.low_sql()  # type: ignore[no-untyped-call, no-any-return, unused-ignore]  # alerts: untyped
+    return alerts.low_sql()  # type: ignore[no-untyped-call, no-any-return, unused-ignore]
 
 
 def inventory_status(limit: int = 25, today: date | None = None) -> InventoryStatus:
