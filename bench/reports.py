@@ -261,7 +261,8 @@ def measure(app, repeat: int) -> list[tuple[str, float]]:
 
     from webapp.extensions import db
     from webapp.models import BackgroundTask, Order, utcnow
-    from webapp.services.insight import reports
+    from webapp.services.insight import rollups, sales_figures, stock_and_rentals, weekly
+    from webapp.services.insight.periods import Period
     from webapp.services.platform import background
 
     figures: list[tuple[str, float]] = []
@@ -275,7 +276,7 @@ def measure(app, repeat: int) -> list[tuple[str, float]]:
     with app.app_context():
         print("rollups:")
         t = time.perf_counter()
-        result = reports.refresh_rollups(full=True)
+        result = rollups.refresh_rollups(full=True)
         record("full rebuild (sales_daily + totals)", time.perf_counter() - t, f"{result['days']} days")
         db.session.execute(text("ANALYZE sales_daily; ANALYZE sales_daily_totals"))
         db.session.commit()
@@ -291,34 +292,34 @@ def measure(app, repeat: int) -> list[tuple[str, float]]:
                            .values(status="refunded", refunded_cents=Order.total_cents, updated_at=now))
         db.session.commit()
         t = time.perf_counter()
-        result = reports.refresh_rollups()
+        result = rollups.refresh_rollups()
         record("incremental refresh (503 orders changed)", time.perf_counter() - t, f"{result['days']} days")
         t = time.perf_counter()
-        result = reports.refresh_rollups()
+        result = rollups.refresh_rollups()
         record("incremental refresh, repeated (overlap re-read)", time.perf_counter() - t, f"{result['days']} days")
         db.session.remove()
 
         today = utcnow().date()
-        periods = {"30 days": reports.Period(today - timedelta(days=29), today),
-                   "2 years": reports.Period(today - timedelta(days=730), today)}
+        periods = {"30 days": Period(today - timedelta(days=29), today),
+                   "2 years": Period(today - timedelta(days=730), today)}
         print("report queries (service functions):")
         for label, period in periods.items():
             for g in ("day", "month"):
-                s, _ = timed(lambda p=period, g=g: reports.sales_over_time(p, g), repeat)
+                s, _ = timed(lambda p=period, g=g: sales_figures.sales_over_time(p, g), repeat)
                 record(f"sales over time, {label}, {g}", s)
-            s, _ = timed(lambda p=period: reports.best_sellers(p, 50), repeat)
+            s, _ = timed(lambda p=period: sales_figures.best_sellers(p, 50), repeat)
             record(f"best sellers (50), {label}", s)
-            s, rows = timed(lambda p=period: reports.least_sold(p, 50), repeat)
+            s, rows = timed(lambda p=period: sales_figures.least_sold(p, 50), repeat)
             record(f"least sold (50), {label}", s, f"{sum(1 for r in rows if not r['units_sold'] + r['units_rented'])}"
                                                    " with no sales")
-            s, _ = timed(lambda p=period: reports.genre_sales(p), repeat)
+            s, _ = timed(lambda p=period: sales_figures.genre_sales(p), repeat)
             record(f"sales by genre, {label}", s)
-            s, _ = timed(lambda p=period: reports.author_sales(p, 50), repeat)
+            s, _ = timed(lambda p=period: sales_figures.author_sales(p, 50), repeat)
             record(f"sales by author (50), {label}", s)
-            s, _ = timed(lambda p=period: reports.rentals_and_holds(p, 50), repeat)
+            s, _ = timed(lambda p=period: stock_and_rentals.rentals_and_holds(p, 50), repeat)
             record(f"rentals and holds, {label}", s)
             db.session.remove()
-        s, _ = timed(lambda: reports.inventory_status(50), repeat)
+        s, _ = timed(lambda: stock_and_rentals.inventory_status(50), repeat)
         record("inventory status", s)
         db.session.remove()
 
@@ -346,7 +347,7 @@ def measure(app, repeat: int) -> list[tuple[str, float]]:
                 f", {'2 years' if params['from'] == periods['2 years'].start.isoformat() else '30 days'}")
             extra = f", {params['granularity']}" if "granularity" in params else ""
             record(f"task {kind}{span}{extra}", statistics.median(timings))
-        s, result = timed(lambda: reports.weekly_figures(reports.week_summarised(today)), repeat)
+        s, result = timed(lambda: weekly.weekly_figures(weekly.week_summarised(today)), repeat)
         record("weekly summary figures", s)
     return figures
 

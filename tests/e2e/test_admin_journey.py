@@ -52,7 +52,7 @@ def shop(app) -> Shop:
     from webapp.extensions import db
     from webapp.models import Author, Rental, utcnow
     from webapp.services.commerce import discounts
-    from webapp.services.insight import reports
+    from webapp.services.insight import rollups
 
     with app.app_context():
         auth = Auth(app, None)
@@ -74,7 +74,7 @@ def shop(app) -> Shop:
         db.session.commit()
         rental = db.session.scalars(select(Rental).where(Rental.book_id == rented.id)).one()
         assert rental.status == "active"
-        reports.refresh_rollups(full=True)
+        rollups.refresh_rollups(full=True)
 
         discounts.create(boss, discounts.DiscountInput(code="SPRING10", kind="percent", value=10,
                                                        description="Spring sale"))

@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from tests.checkout_helpers import settle, shopper, start
 from webapp.models import BackgroundTask
-from webapp.services.insight import reports
+from webapp.services.insight import rollups, runners
+from webapp.services.insight.periods import Period
 
 
 def _post(client, auth, url, data=None, htmx=False, **kwargs):
@@ -68,12 +69,12 @@ def test_report_csvs_do_not_carry_formulas_and_dollar_signs_are_text(app, db, ma
         order = start(user, [(book, 1, "buy", 0)])
         settle(order, f"pi_{order.id}", order.card_cents)
     db.session.commit()
-    reports.refresh_rollups(full=True)
+    rollups.refresh_rollups(full=True)
     db.session.commit()
     today = date.today()
     outputs = {}
     for kind in ("report:books", "report:genres"):
-        task = reports.start(kind, reports.Period(today.replace(day=1), today))
+        task = runners.start(kind, Period(today.replace(day=1), today))
         db.session.commit()
         run_jobs()
         db.session.expire_all()

@@ -8,7 +8,8 @@ import time_machine
 
 from tests.checkout_helpers import settle, shopper, start
 from webapp.models import BackgroundTask
-from webapp.services.insight import reports
+from webapp.services.insight import rollups
+from webapp.services.platform import background
 
 
 def post(client, auth, data, **kwargs):
@@ -22,7 +23,7 @@ def sold(app, db, make_book):
         order = start(shopper("buyer"), [(book, 2, "buy", 0)])
         settle(order, "pi_web", order.card_cents)
         db.session.commit()
-    reports.refresh_rollups(full=True)
+    rollups.refresh_rollups(full=True)
     return book
 
 
@@ -111,7 +112,6 @@ def test_reports_are_admin_only_and_other_tasks_are_not_reports(app, client, aut
     auth.user("reader")
     auth.login("reader")
     assert client.get("/admin/reports").status_code == 403
-    from webapp.services.platform import background
 
     @background.runner("test:other")
     def _other(task, progress):

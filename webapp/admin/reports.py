@@ -14,29 +14,30 @@ from wtforms.validators import InputRequired, Optional
 from ..extensions import db
 from ..htmx import is_htmx, render_page_or_partial
 from ..models import utcnow
-from ..services.insight import reports as report_service
+from ..services.insight import exports, rollups, runners
+from ..services.insight.periods import GRANULARITIES, LIMITS, Period, ReportError, validate_period
 from ..services.platform import background
 from . import bp
+from .routes import task_context
 
 
 class ReportForm(FlaskForm):
     report = SelectField("Report", validators=[InputRequired()],
-                         choices=[SelectChoice(k, v) for k, v in report_service.KINDS.items()])
+                         choices=[SelectChoice(k, v) for k, v in runners.KINDS.items()])
     date_from = DateField("From (UTC)", validators=[Optional()])
     date_to = DateField("To (UTC)", validators=[Optional()])
-    granularity = SelectField("Figures per", choices=[SelectChoice(k, v) for k, v in
-                                                      report_service.GRANULARITIES.items()])
+    granularity = SelectField("Figures per", choices=[SelectChoice(k, v) for k, v in GRANULARITIES.items()])
     limit = SelectField("Rows in ranked lists", coerce=int, default=25,
-                        choices=[SelectChoice(n, str(n)) for n in report_service.LIMITS])
+                        choices=[SelectChoice(n, str(n)) for n in LIMITS])
 
     def validate(self, extra_validators=None) -> bool:
         if not super().validate(extra_validators):
             return False
-        if self.report.data not in report_service.PERIOD_KINDS:
+        if self.report.data not in runners.PERIOD_KINDS:
             return True
         try:
-            report_service.validate_period(self.date_from.data, self.date_to.data)
-        except report_service.ReportError as exc:
+            validate_period(self.date_from.data, self.date_to.data)
+        except ReportError as exc:
             self.date_to.errors = [*self.date_to.errors, str(exc)]
             return False
         return True
@@ -49,12 +50,10 @@ def _new_form(submitted: bool) -> ReportForm:
 
 
 def _page(form: ReportForm, task=None, status: int = 200):
-    from .routes import task_context
-
     context = task_context(task) if task is not None else {}
     return render_page_or_partial("admin/reports.html", "admin/_report_form.html", status=status, form=form,
-                                  recent=report_service.recent(), rollups=report_service.rollup_state(),
-                                  revenue_definition=report_service.REVENUE_DEFINITION, **context)
+                                  recent=runners.recent(), rollups=rollups.rollup_state(),
+                                  revenue_definition=rollups.REVENUE_DEFINITION, **context)
 
 
 @bp.get("/reports")
@@ -68,9 +67,9 @@ def start_report():
     if not form.validate_on_submit():
         return _page(form)  # 200 with the errors (htmx 2 does not swap 4xx answers)
     period = None
-    if form.report.data in report_service.PERIOD_KINDS:
-        period = report_service.Period(form.date_from.data, form.date_to.data)
-    task = report_service.start(form.report.data, period, granularity=form.granularity.data,
+    if form.report.data in runners.PERIOD_KINDS:
+        period = Period(form.date_from.data, form.date_to.data)
+    task = runners.start(form.report.data, period, granularity=form.granularity.data,
                                 limit=form.limit.data, user_id=current_user.id)
     db.session.commit()
     if not is_htmx():
@@ -80,8 +79,6 @@ def start_report():
 
 @bp.get("/reports/<int:task_id>")
 def report(task_id: int):
-    from .routes import task_context
-
     task = background.get(task_id)
     if task is None or not task.kind.startswith("report:"):
         abort(404)
@@ -92,5 +89,5 @@ def report(task_id: int):
 def report_chart(task, name: str) -> Markup | None:
     """One chart of a finished report, as inline SVG. The SVG was drawn by services.insight.charts (matplotlib escapes
     every text in it, book titles included) and stored on the task row by the report's runner."""
-    svg = report_service.chart_from(task.output_svg, name)
+    svg = exports.chart_from(task.output_svg, name)
     return Markup(svg) if svg and svg.lstrip().startswith("<svg") else None

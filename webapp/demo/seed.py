@@ -451,7 +451,7 @@ def _ensure_sales_history(rng: random.Random) -> int:
     seed's, so these sales are not replayed through the stock ledger."""
     from ..models import Order, OrderEvent, OrderLine
     from ..services.commerce import checkout as order_service
-    from ..services.insight import reports
+    from ..services.insight import rollups
 
     if db.session.scalar(select(Order.id).limit(1)) is not None:
         return 0
@@ -505,5 +505,5 @@ def _ensure_sales_history(rng: random.Random) -> int:
         db.session.add(OrderEvent(order_id=order.id, status=status, note="Demo sales history.",
                                   created_at=paid_at))
     db.session.flush()
-    reports.refresh_rollups(full=True)
+    rollups.refresh_rollups(full=True)
     return SALES_HISTORY_ORDERS

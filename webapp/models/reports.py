@@ -2,7 +2,7 @@
 
 `sales_daily` holds one row per (UTC payment day, book) with the units bought, units rented and line revenue
 of the orders that count as revenue (paid, shipped, delivered); `sales_daily_totals` one row per day with the
-order-level figures. services.insight.reports keeps them current (an incremental refresh every 10 minutes, a full
+order-level figures. services.insight.rollups keeps them current (an incremental refresh every 10 minutes, a full
 rebuild nightly) and records when in `report_rollup_state`, which the report pages quote.
 """
 from __future__ import annotations

@@ -23,3 +23,9 @@ def test_charts_carry_no_inline_css_so_the_content_security_policy_keeps_them_st
     assert "style=" not in svg and "<style" not in svg
     assert 'stroke="#1d4ed8"' in svg and 'stroke="#b45309"' in svg  # both series keep their colours
     assert 'fill="none"' in svg  # lines are not filled black
+
+
+def test_money_axis_is_in_the_shops_currency(app, monkeypatch):
+    monkeypatch.setitem(app.config, "CURRENCY", "eur")
+    svg = charts.bar_chart(["A", "B"], [250000, 100000], title="Revenue", money=True)
+    assert ">€2,400<" in svg and "$" not in svg  # ticks every €600, from cents

@@ -13,8 +13,11 @@ from collections.abc import Sequence
 import matplotlib
 from markupsafe import Markup
 
+from ..platform.money import money as format_money  # `money=` is the charts' flag for money axes
+
 matplotlib.use("Agg")  # no display; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 _LOCK = threading.Lock()  # pyplot keeps global state: one figure at a time per process
@@ -37,15 +40,16 @@ matplotlib.rcParams.update({
 })
 
 
-def _money_axis(value, _pos) -> str:
-    return f"${value / 100:,.0f}"
+def _money_axis(value: float, _pos: int | None) -> str:
+    """An axis tick in cents, as whole units of the shop's currency ("$1,235")."""
+    return format_money(round(value), whole=True)
 
 
-def _count_axis(value, _pos) -> str:
+def _count_axis(value: float, _pos: int | None) -> str:
     return f"{value:,.0f}"
 
 
-def _finish(fig, title: str, description: str) -> Markup:
+def _finish(fig: Figure, title: str, description: str) -> Markup:
     """The figure as inline SVG markup. Text in it (titles, book names) was escaped by matplotlib's SVG
     writer, so it is marked safe here once and templates never need |safe."""
     buffer = io.StringIO()
@@ -65,7 +69,7 @@ _STYLE_ATTR = re.compile(r'\sstyle="([^"]*)"')
 _STYLE_ELEMENT = re.compile(r"<style[^>]*>.*?</style>", re.S)
 
 
-def _presentation(match: re.Match) -> str:
+def _presentation(match: re.Match[str]) -> str:
     """style="fill: #fff; stroke-width: 2" -> fill="#fff" stroke-width="2" (SVG presentation attributes)."""
     attributes = []
     for declaration in match.group(1).split(";"):

@@ -1,6 +1,6 @@
 """The admin home: the shop at a glance. A handful of indexed aggregate queries, no loops over rows.
 
-Revenue is counted as in the reports (services.insight.reports): orders paid and not cancelled or refunded since
+Revenue is counted as in the reports (services.insight.rollups): orders paid and not cancelled or refunded since
 (PAID_STATUSES), on the UTC day they were paid, at their total less any partial refund. Integer cents.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ from ...extensions import db
 from ...models import PAID_STATUSES, Book, Hold, Inventory, Order, Rental, utcnow
 from ..commerce import payment_issues
 from ..inventory import alerts
+from .sql import utc_day
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,6 @@ def overview(now: datetime | None = None) -> Overview:
 def _daily(since: datetime, now: datetime) -> tuple[list[date], list[int], list[int]]:
     """Net revenue (total less refunds) and paid orders per UTC day since `since`, zero-filled. One query,
     read from the covering index ix_orders_paid_at (paid_at, status, total_cents, refunded_cents)."""
-    from .reports import utc_day
-
     day = utc_day(Order.paid_at)  # the UTC day whatever the database session's time zone
     rows = db.session.execute(
         select(day, func.sum(Order.total_cents - Order.refunded_cents), func.count())
@@ -86,10 +85,11 @@ def stock_counts() -> tuple[int, int]:
     the few archived books' rows taken off, instead of joining every low row to books."""
     default = current_app.config["LOW_STOCK_THRESHOLD"]
     ceiling = max(default, db.session.scalar(select(func.max(Inventory.low_stock_threshold))) or 0)
-    counts = (func.coalesce(func.sum(case((alerts.low_sql(), 1), else_=0)), 0),
+    low_stock = alerts.low_sql()  # type: ignore[no-untyped-call, unused-ignore]  # alerts is not typed yet
+    counts = (func.coalesce(func.sum(case((low_stock, 1), else_=0)), 0),
               func.coalesce(func.sum(case((Inventory.available <= 0, 1), else_=0)), 0))
-    low, out = db.session.execute(select(*counts).where(Inventory.available <= ceiling)).one()
-    archived_low, archived_out = db.session.execute(
+    every = db.session.execute(select(*counts).where(Inventory.available <= ceiling)).one()
+    archived = db.session.execute(
         select(*counts).select_from(Book).join(Inventory, Inventory.book_id == Book.id)
         .where(Book.active.is_(False), Inventory.available <= ceiling)).one()
-    return int(low) - int(archived_low), int(out) - int(archived_out)
+    return int(every[0]) - int(archived[0]), int(every[1]) - int(archived[1])  # (low, out)

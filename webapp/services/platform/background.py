@@ -62,7 +62,7 @@ Runner = Callable[[BackgroundTask, Progress], Outcome]
 _RUNNERS: dict[str, Runner] = {}
 # Modules that register runners; imported by name on first use (they sit above platform, which may not import
 # them) so every process (web, worker) knows every kind.
-RUNNER_MODULES: list[str] = ["webapp.services.catalog.book_import", "webapp.services.insight.reports"]
+RUNNER_MODULES: list[str] = ["webapp.services.catalog.book_import", "webapp.services.insight.runners"]
 _loaded = False
 
 
