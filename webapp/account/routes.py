@@ -3,14 +3,16 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from ..actions import FAILED, attempt, attempt_flash, confirm_code, resend_code
 from ..auth import session as auth_session
 from ..authz import owned_or_404
+from ..clients import client_ip
 from ..extensions import db
 from ..links import public_url
 from ..models import Address
 from ..services.commerce import payments
 from ..services.people import accounts, registration
-from ..utils import FAILED, attempt, attempt_flash, confirm_code, page_number, resend_code, safe_next
+from ..utils import page_number, safe_next
 from . import bp
 from .forms import (
     AddressForm,
@@ -104,7 +106,7 @@ def delete():
     form = DeleteAccountForm()
     blockers = accounts.deletion_blockers(current_user)
     if form.validate_on_submit() and attempt(form, lambda: accounts.delete_account(
-            current_user, form.password.data, ip=auth_session.client_ip())) is not FAILED:
+            current_user, form.password.data, ip=client_ip())) is not FAILED:
         auth_session.sign_out()
         flash("Your account is deleted. Thank you for shopping with us.", "info")
         return redirect(url_for("catalog.home"), 303)
@@ -218,7 +220,7 @@ def change_subscription():
     if q.charge_cents and form.pay_with.data == "card":
         return _start_charge("subscription", q.charge_cents, "account.subscription", tier=q.tier.name)
     try:
-        q = subscriptions.change(current_user, form.tier.data, ip=auth_session.client_ip())
+        q = subscriptions.change(current_user, form.tier.data, ip=client_ip())
     except (subscriptions.SubscriptionError, wallet_service.InsufficientFunds) as exc:
         db.session.rollback()
         flash(f"{exc} Pay by card or top up your wallet." if isinstance(exc, wallet_service.InsufficientFunds)

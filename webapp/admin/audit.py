@@ -13,7 +13,7 @@ from ..models import AuditLog, DiscountCode
 from ..services.platform import audit as audit_service
 from ..services.platform.money import money
 from . import bp
-from .order_forms import AuditFilterForm
+from .audit_forms import AuditFilterForm
 
 
 def _show(key: str, value) -> str:

@@ -49,7 +49,7 @@ def _new_form(submitted: bool) -> ReportForm:
 
 
 def _page(form: ReportForm, task=None, status: int = 200):
-    from .routes import task_context
+    from .tasks import task_context
 
     context = task_context(task) if task is not None else {}
     return render_page_or_partial("admin/reports.html", "admin/_report_form.html", status=status, form=form,
@@ -80,7 +80,7 @@ def start_report():
 
 @bp.get("/reports/<int:task_id>")
 def report(task_id: int):
-    from .routes import task_context
+    from .tasks import task_context
 
     task = background.get(task_id)
     if task is None or not task.kind.startswith("report:"):

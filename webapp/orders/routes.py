@@ -3,8 +3,8 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..auth import session as auth_session
 from ..authz import owned_or_404
+from ..clients import client_ip
 from ..extensions import db
 from ..services.commerce import checkout, orders, payments
 from ..services.commerce.order_state import OrderStateError
@@ -46,7 +46,7 @@ def cancel(number: str):
     order = _own(number)
     try:
         refund_to = "wallet" if request.form.get("refund_to") == "wallet" else "card"
-        orders.cancel(order, actor=current_user, ip=auth_session.client_ip(), refund_to=refund_to)
+        orders.cancel(order, actor=current_user, ip=client_ip(), refund_to=refund_to)
     except payments.AlreadyPaid:  # paid in another tab before the payment page closed: keep the order
         db.session.rollback()
         try:

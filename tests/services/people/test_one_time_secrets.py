@@ -70,7 +70,7 @@ def _code_form(code: str):
 def _confirm_like_the_form(user: User, purpose: str, code: str) -> None:
     """Submit a code the way the /verify and /account/email/confirm views do (utils.confirm_code commits a
     wrong try); raise Refused with the message shown when it is refused."""
-    from webapp.utils import confirm_code
+    from webapp.actions import confirm_code
 
     form = _code_form(code)
     if not confirm_code(form, user, purpose):
