@@ -195,7 +195,7 @@ class Config:
     @classmethod
     def init(cls) -> None:
         """Hook run by create_app before the config is applied: what is set must make sense (http allowed)."""
-        from webapp.services.platform.crypto import parse_keys
+        from webapp.services.platform.crypto import parse_keys  # not at the top: webapp imports config
 
         try:
             if cls.PUBLIC_URL:
@@ -291,7 +291,7 @@ class ProductionConfig(Config):
     def _init_keys_and_url(cls) -> None:
         """Data keys that are Fernet keys and not derived from SECRET_KEY, a code-hash key of its own, an https
         PUBLIC_URL, and TRUSTED_HOSTS from it."""
-        from webapp.services.platform.crypto import key_from_secret, parse_keys
+        from webapp.services.platform.crypto import key_from_secret, parse_keys  # as above: webapp imports config
 
         try:
             keys = parse_keys(os.environ["DATA_ENCRYPTION_KEYS"])
