@@ -19,7 +19,7 @@ load_dotenv(BASE_DIR / ".env")
 
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
-    if raw in (None, ""):
+    if raw is None or raw == "":
         return default
     try:
         return int(raw)
@@ -68,7 +68,8 @@ def check_public_url(raw: str, *, https: bool) -> str:
 
 def _trusted_hosts(public_url: str | None, extra: list[str] | None) -> list[str]:
     """PUBLIC_URL's host name and the extra TRUSTED_HOSTS."""
-    hosts = [urlsplit(public_url).hostname] if public_url else []
+    hostname = urlsplit(public_url).hostname if public_url else None
+    hosts = [hostname] if hostname else []
     return hosts + [h for h in extra or () if h not in hosts]
 
 
@@ -298,11 +299,11 @@ class ProductionConfig(Config):
             public_url = check_public_url(os.environ["PUBLIC_URL"], https=True)
         except ValueError as exc:
             raise SystemExit(f"Folio production config: {exc}") from None
-        if urlsplit(public_url).hostname in ("localhost", "127.0.0.1", "::1") \
-                or urlsplit(public_url).hostname.endswith(".localhost"):
+        hostname = urlsplit(public_url).hostname or ""  # check_public_url made sure there is one
+        if hostname in ("localhost", "127.0.0.1", "::1") or hostname.endswith(".localhost"):
             raise SystemExit("Folio production config: PUBLIC_URL names this machine (localhost); give the address "
                              "customers use, like https://shop.example.com")
-        legacy = key_from_secret(cls.SECRET_KEY)
+        legacy = key_from_secret(cls.SECRET_KEY or "")  # set by init() just before
         if keys[0] == legacy:
             raise SystemExit("Folio production config: DATA_ENCRYPTION_KEYS' first key is derived from SECRET_KEY; "
                              "put a new key first (`flask --app wsgi keys generate`) and run `keys rotate`")

@@ -54,7 +54,7 @@ def create_app(config: type[Config] | str | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
-    login_manager.login_view = "auth.login"  # type: ignore[assignment]  # an endpoint name, as Flask-Login documents
+    login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to see that page."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"

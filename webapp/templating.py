@@ -19,7 +19,7 @@ def b64encode(text: str) -> str:
 
 def url_with(**changes: str | int | None) -> str:
     """The current URL with some query arguments replaced (None removes one)."""
-    return current_url(request.args.to_dict(flat=True) | changes)
+    return current_url({**request.args.to_dict(flat=True), **changes})
 
 
 def url_only(**args: str | int | None) -> str:

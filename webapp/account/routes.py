@@ -226,7 +226,7 @@ def _why_not(exc: Exception) -> str:
 @bp.post("/wallet/top-up")
 def top_up():
     form = TopUpForm()
-    if not form.validate():
+    if not form.validate() or form.amount.data is None:
         flash("; ".join(form.amount.errors) or "Enter an amount.", "error")
         return redirect(url_for("account.wallet"), 303)
     cents = money.from_decimal(form.amount.data)

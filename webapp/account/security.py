@@ -67,7 +67,8 @@ def end_session(session_id: int):
         flash("That device was already signed out.", "info")
         return redirect(url_for("account.security"), 303)
     db.session.commit()
-    if auth_session.current_token() and sessions.find(current_user.id, auth_session.current_token()) is None:
+    token = auth_session.current_token()
+    if token and sessions.find(current_user.id, token) is None:
         auth_session.sign_out()  # that was this device
         flash("You are signed out.", "info")
         return redirect(url_for("auth.login"), 303)

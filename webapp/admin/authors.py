@@ -11,6 +11,7 @@ from ..htmx import render_page_or_partial
 from ..services.people import authors as author_service
 from ..services.people.accounts import AccountError
 from ..services.platform import uploads
+from ..utils import uploaded_file
 from . import bp
 from .author_forms import AuthorFilterForm, AuthorForm, DeleteForm
 
@@ -31,11 +32,6 @@ def _author_or_404(author_id: int):
     return author
 
 
-def _upload(field):
-    data = field.data
-    return data if data is not None and getattr(data, "filename", "") else None
-
-
 def _form_page(form: AuthorForm, author=None):
     linked = author_service.linked_user(author) if author else None
     return render_template("admin/author_form.html", form=form, author=author, linked=linked,
@@ -50,7 +46,7 @@ def author_new():
     if form.validate_on_submit():
         result = attempt(form, lambda: author_service.save_author(
             None, actor=current_user, name=form.name.data, bio=form.bio.data, city=form.city.data,
-            goodreads_url=form.goodreads_url.data, user_login=form.user_login.data, photo=_upload(form.photo),
+            goodreads_url=form.goodreads_url.data, user_login=form.user_login.data, photo=uploaded_file(form.photo),
             ip=client_ip()))
         if result is not FAILED:
             author, _ = result
@@ -69,7 +65,7 @@ def author_edit(author_id: int):
     if form.validate_on_submit():
         result = attempt(form, lambda: author_service.save_author(
             author, actor=current_user, name=form.name.data, bio=form.bio.data, city=form.city.data,
-            goodreads_url=form.goodreads_url.data, user_login=form.user_login.data, photo=_upload(form.photo),
+            goodreads_url=form.goodreads_url.data, user_login=form.user_login.data, photo=uploaded_file(form.photo),
             remove_photo=form.remove_photo.data, ip=client_ip()))
         if result is not FAILED:
             for stored in result[1]:

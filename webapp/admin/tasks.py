@@ -2,6 +2,8 @@
 until the task is done, and the CSV a finished task made."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, abort, request
 
 from ..htmx import render_page_or_partial
@@ -16,7 +18,7 @@ TASK_OUTPUT_TEMPLATES: dict[str, str] = {
 }
 
 
-def task_context(task: BackgroundTask) -> dict[str, object]:
+def task_context(task: BackgroundTask) -> dict[str, Any]:  # Any: template context, as render_template takes it
     """What the task templates need: the task, and the template that shows what its kind made."""
     template = next((t for prefix, t in TASK_OUTPUT_TEMPLATES.items() if task.kind.startswith(prefix)), None)
     return {"task": task, "task_outputs_template": template or "admin/_task_no_outputs.html"}

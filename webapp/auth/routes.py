@@ -155,7 +155,6 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         user = accounts.authenticate(form.login.data, form.password.data)
-        checked_version = user.session_version if user is not None else None  # before anything commits
         if user is None:
             found = accounts.find_by_login(form.login.data)
             if found is not None:
@@ -163,17 +162,17 @@ def login():
                                       user_agent=user_agent())
                 db.session.commit()
             form.form_errors = ["That username/email and password do not match an active account."]
-        elif user.has_2fa:
+            return render_template("auth/login.html", form=form)
+        checked_version = user.session_version  # before anything commits
+        if user.has_2fa:
             db.session.commit()  # a rehash, if any
             auth_session.set_pending(user, bool(form.remember.data), checked_version)
             return redirect(url_for("auth.second_factor", next=request.args.get("next")), 303)
-        else:
-            accounts.record_login(user, success=True, method="password", ip=client_ip(),
-                                  user_agent=user_agent())
-            db.session.commit()
-            auth_session.sign_in(user, remember=bool(form.remember.data), version=checked_version)
-            flash(f"Welcome back, {user.display_name}.", "success")
-            return redirect(safe_next(url_for("catalog.home")), 303)
+        accounts.record_login(user, success=True, method="password", ip=client_ip(), user_agent=user_agent())
+        db.session.commit()
+        auth_session.sign_in(user, remember=bool(form.remember.data), version=checked_version)
+        flash(f"Welcome back, {user.display_name}.", "success")
+        return redirect(safe_next(url_for("catalog.home")), 303)
     return render_template("auth/login.html", form=form)
 
 

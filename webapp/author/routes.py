@@ -12,6 +12,7 @@ from ..htmx import render_page_or_partial
 from ..services.insight import charts
 from ..services.people import authors
 from ..services.platform import uploads
+from ..utils import uploaded_file
 from . import bp
 from .forms import ActionForm, PeriodForm, ProfileForm
 
@@ -40,11 +41,6 @@ def dashboard():
                                   author=g.author, units_chart=units_chart, revenue_chart=revenue_chart)
 
 
-def _upload(field):
-    data = field.data
-    return data if data is not None and getattr(data, "filename", "") else None
-
-
 @bp.route("/profile", methods=["GET", "POST"])
 def profile():
     author = g.author
@@ -54,7 +50,7 @@ def profile():
     if form.validate_on_submit():
         result = attempt(form, lambda: authors.update_profile(
             author, actor=current_user, bio=form.bio.data, city=form.city.data,
-            goodreads_url=form.goodreads_url.data, photo=_upload(form.photo), remove_photo=form.remove_photo.data,
+            goodreads_url=form.goodreads_url.data, photo=uploaded_file(form.photo), remove_photo=form.remove_photo.data,
             bank_account=form.bank_account.data, ip=client_ip()))
         if result is not FAILED:
             for stored in result:

@@ -51,7 +51,7 @@ def mini():
 def add():
     form = AddForm()
     notice = error = None
-    if not form.validate():
+    if not form.validate() or form.book_id.data is None:
         error = "Please choose a valid quantity and rental length."
     elif form.mode.data == "rent" and current_user.is_authenticated and rentals.rental_block_reason(current_user):
         error = rentals.rental_block_reason(current_user)
@@ -77,7 +77,7 @@ def add():
 def update():
     form = LineForm()
     notice = error = None
-    if not form.validate():
+    if not form.validate() or form.book_id.data is None:
         error = "Please enter a quantity from 0 to 99 and a valid rental length."
     else:
         try:
@@ -87,8 +87,9 @@ def update():
         except cart.CartError as exc:
             error = str(exc)
     if not is_htmx():
-        if error or notice:
-            flash(error or notice, "error" if error else "info")
+        message = error or notice
+        if message:
+            flash(message, "error" if error else "info")
         return redirect(url_for("cart.index"), 303)
     return _cart_response(_view(acknowledge=True), notice=notice, error=error)
 
@@ -138,7 +139,7 @@ def remove_discount():
 def buy_now():
     """Buy one book straight away, skipping (and keeping) the cart."""
     form = AddForm()
-    if not form.validate():
+    if not form.validate() or form.book_id.data is None:
         flash("Please try again.", "error")
         return redirect(url_for("catalog.books"), 303)
     items: list[cart.CartItem] = []

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import TypedDict
 
 from werkzeug.datastructures import MultiDict
 from wtforms import BooleanField, Form, IntegerField, SearchField, SelectChoice, SelectField
@@ -12,6 +13,13 @@ from ..models import Genre
 from ..security import FiniteDecimalField
 from ..services.catalog.search import LANGUAGES, SORTS, BookQuery
 from ..services.platform import money
+
+
+class PageFilter(TypedDict, total=False):
+    """What a listing page fixes, whatever its form says: the genre page its genre, the author page its author."""
+
+    genre: str
+    author_id: int
 
 
 class BookFilterForm(Form):
@@ -32,7 +40,7 @@ class BookFilterForm(Form):
         self.min_price.label.text = f"Min price ({symbol})"
         self.max_price.label.text = f"Max price ({symbol})"
 
-    def to_query(self, per_page: int, **fixed: str | int | None) -> BookQuery:
+    def to_query(self, per_page: int, fixed: PageFilter | None = None) -> BookQuery:
         """Build a query from the valid fields; an invalid field is ignored (its error is shown)."""
         self.validate()
         for field in self:  # one message per field is enough ("not a number", not also "out of range")
@@ -56,4 +64,4 @@ class BookFilterForm(Form):
             page=ok(self.page) or 1,
             per_page=per_page,
         )
-        return replace(query, **fixed)  # a page's own filter (its genre, its author) wins over the form's
+        return replace(query, **fixed) if fixed else query  # the page's own filter wins over the form's
