@@ -1,3 +1,5 @@
+"""The account pages: profile, addresses, email change, closing the account; the reader's holds, rentals, plan
+and wallet (top-ups and plans paid by card go through the payment page: services.commerce.charges)."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for

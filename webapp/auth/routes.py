@@ -1,3 +1,5 @@
+"""Sign-up (with an emailed code), sign-in (password, then the second factor for accounts that have one), sign-out
+and password resets. Wrong passwords are rate-limited per account and per address."""
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for

@@ -1,3 +1,4 @@
+"""The author area's pages: the sales dashboard (charts cached per figures) and the author's own profile."""
 from __future__ import annotations
 
 from functools import lru_cache

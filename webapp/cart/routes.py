@@ -1,3 +1,5 @@
+"""The cart: its page and the header's mini cart, adding and changing lines (htmx or plain posts), discount
+codes, and buy-now (one book, straight to checkout, the cart kept)."""
 from __future__ import annotations
 
 from dataclasses import replace
