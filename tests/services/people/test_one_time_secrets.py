@@ -63,12 +63,12 @@ def _wrong(code: str) -> str:
 
 
 def _code_form(code: str):
-    """Just what utils.confirm_code reads and writes on a CodeForm."""
+    """Just what actions.confirm_code reads and writes on a CodeForm."""
     return SimpleNamespace(code=SimpleNamespace(data=code, errors=[]), form_errors=[])
 
 
 def _confirm_like_the_form(user: User, purpose: str, code: str) -> None:
-    """Submit a code the way the /verify and /account/email/confirm views do (utils.confirm_code commits a
+    """Submit a code the way the /verify and /account/email/confirm views do (actions.confirm_code commits a
     wrong try); raise Refused with the message shown when it is refused."""
     from webapp.actions import confirm_code
 
