@@ -19,7 +19,7 @@ load_dotenv(BASE_DIR / ".env")
 
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
-    if raw in (None, ""):
+    if raw is None or raw == "":
         return default
     try:
         return int(raw)
@@ -82,7 +82,8 @@ def check_public_url(raw: str, *, https: bool) -> str:
 
 def _trusted_hosts(public_url: str | None, extra: list[str] | None) -> list[str]:
     """PUBLIC_URL's host name and the extra TRUSTED_HOSTS."""
-    hosts = [urlsplit(public_url).hostname] if public_url else []
+    hostname = urlsplit(public_url).hostname if public_url else None
+    hosts = [hostname] if hostname else []
     return hosts + [h for h in extra or () if h not in hosts]
 
 
@@ -206,7 +207,7 @@ class Config:
     @classmethod
     def init(cls) -> None:
         """Hook run by create_app before the config is applied: what is set must make sense (http allowed)."""
-        from webapp.services.platform.crypto import parse_keys
+        from webapp.services.platform.crypto import parse_keys  # not at the top: webapp imports config
 
         try:
             if cls.PUBLIC_URL:
@@ -302,18 +303,18 @@ class ProductionConfig(Config):
     def _init_keys_and_url(cls) -> None:
         """Data keys that are Fernet keys and not derived from SECRET_KEY, a code-hash key of its own, an https
         PUBLIC_URL, and TRUSTED_HOSTS from it."""
-        from webapp.services.platform.crypto import key_from_secret, parse_keys
+        from webapp.services.platform.crypto import key_from_secret, parse_keys  # as above: webapp imports config
 
         try:
             keys = parse_keys(os.environ["DATA_ENCRYPTION_KEYS"])
             public_url = check_public_url(os.environ["PUBLIC_URL"], https=True)
         except ValueError as exc:
             raise SystemExit(f"Folio production config: {exc}") from None
-        if urlsplit(public_url).hostname in ("localhost", "127.0.0.1", "::1") \
-                or urlsplit(public_url).hostname.endswith(".localhost"):
+        hostname = urlsplit(public_url).hostname or ""  # check_public_url made sure there is one
+        if hostname in ("localhost", "127.0.0.1", "::1") or hostname.endswith(".localhost"):
             raise SystemExit("Folio production config: PUBLIC_URL names this machine (localhost); give the address "
                              "customers use, like https://shop.example.com")
-        legacy = key_from_secret(cls.SECRET_KEY)
+        legacy = key_from_secret(cls.SECRET_KEY or "")  # set by init() just before
         if keys[0] == legacy:
             raise SystemExit("Folio production config: DATA_ENCRYPTION_KEYS' first key is derived from SECRET_KEY; "
                              "put a new key first (`flask --app wsgi keys generate`) and run `keys rotate`")

@@ -123,3 +123,23 @@ def test_deploy_units_migrate_only_in_the_release_step(app):
         assert f"folio-worker@{instance}" in unit
         assert worker_queues((instance,), tuple(app.config["RQ_QUEUES"]))
     assert not (deploy / "folio-worker.service").exists()
+
+
+def test_rq_cron_and_jobs_run_share_one_schedule(app):
+    """`rq cron --path . jobs/cron.py` (the Procfile's scheduler) registers exactly the jobs of jobs/schedule.py,
+    on their queues and times, and `flask jobs run` offers the same names."""
+    import fakeredis
+    from rq.cron import CronScheduler
+
+    from jobs.schedule import SCHEDULE
+    from webapp.cli import SCHEDULED_JOBS
+
+    assert "rq cron --url $REDIS_URL --path . jobs/cron.py" in _procfile()["scheduler"]
+    scheduler = CronScheduler(connection=fakeredis.FakeRedis())
+    scheduler.load_config_from_file("jobs/cron.py")
+    registered = sorted((j.name, j.func_name, j.queue_name, j.interval, j.cron) for j in scheduler.get_jobs())
+    assert registered == sorted((s.name, s.function, s.queue, s.interval, s.cron) for s in SCHEDULE)
+    assert len(registered) == len({s.name for s in SCHEDULE})  # each name once
+    assert sorted(SCHEDULED_JOBS) == sorted(s.name for s in SCHEDULE)
+    for scheduled in SCHEDULE:
+        assert callable(scheduled.load()) and (scheduled.interval is None) != (scheduled.cron is None)

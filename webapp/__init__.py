@@ -6,13 +6,37 @@ import os
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config, get_config
 
+from . import (
+    cli,
+    db_events,
+    errors,
+    models,  # noqa: F401  (every table on db.metadata before the app starts)
+    security,
+    templating,
+)
+from .account import bp as account_bp
+from .admin import bp as admin_bp
+from .auth import bp as auth_bp
+from .auth import session as auth_session
+from .author import bp as author_bp
+from .cart import bp as cart_bp
+from .catalog import bp as catalog_bp
+from .checkout import bp as checkout_bp
+from .dev import bp as dev_bp
 from .extensions import csrf, db, limiter, login_manager, migrate
+from .main import bp as main_bp
+from .orders import bp as orders_bp
+from .pay import bp as pay_bp
+from .services.platform import queues
+from .webhooks import bp as webhooks_bp
 
 
 def create_app(config: type[Config] | str | None = None) -> Flask:
+    """The Flask app for a config (a Config class, or its name; None: FOLIO_CONFIG from the environment)."""
     config_cls = get_config(config) if config is None or isinstance(config, str) else config
     config_cls.init()
 
@@ -25,9 +49,6 @@ def create_app(config: type[Config] | str | None = None) -> Flask:
         app.config["REDIS_URL"] = _redis_url_from_file(app)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-    from . import models  # noqa: F401  (register tables)
-    from .services.platform import queues
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
@@ -42,26 +63,8 @@ def create_app(config: type[Config] | str | None = None) -> Flask:
         app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] if shared else "memory://"
     limiter.init_app(app)
     queues.init_app(app)
-
-    from .db_events import install as install_db_events
-    install_db_events(app)
-
-    from .security import install as install_security
-    install_security(app)
-
-    from .account import bp as account_bp
-    from .admin import bp as admin_bp
-    from .auth import bp as auth_bp
-    from .author import bp as author_bp
-    from .cart import bp as cart_bp
-    from .catalog import bp as catalog_bp
-    from .checkout import bp as checkout_bp
-    from .dev import bp as dev_bp
-    from .errors import install as install_errors
-    from .main import bp as main_bp
-    from .orders import bp as orders_bp
-    from .pay import bp as pay_bp
-    from .webhooks import bp as webhooks_bp
+    db_events.install(app)
+    security.install(app)
 
     app.register_blueprint(main_bp)
     app.register_blueprint(catalog_bp)
@@ -77,17 +80,10 @@ def create_app(config: type[Config] | str | None = None) -> Flask:
     app.register_blueprint(webhooks_bp)
     if config_cls.NAME != "production" and app.config.get("DEV_OUTBOX_ENABLED"):  # /dev/* never in production
         app.register_blueprint(dev_bp)
-    install_errors(app)
-
-    from .templating import install as install_templating
-    install_templating(app)
-
-    from .cli import register as register_cli
-    register_cli(app)
-
-    from .auth.session import install as install_sessions
-    install_sessions(app)
-
+    errors.install(app)
+    templating.install(app)
+    cli.register(app)
+    auth_session.install(app)
     return app
 
 
@@ -97,9 +93,8 @@ def _trust_proxies(app: Flask, hops: int) -> None:
     and sign-in records then see the visitor, not 127.0.0.1. X-Forwarded-Host is never believed: links come
     from PUBLIC_URL."""
     if hops > 0:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # the WSGI middleware pattern Flask documents
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
 
 
 def _redis_url_from_file(app: Flask) -> str | None:

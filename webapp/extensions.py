@@ -12,6 +12,8 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from .clients import client_key
+
 # Stable constraint names so Alembic migrations are reviewable on PostgreSQL and SQLite alike.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -39,26 +41,6 @@ else:
 migrate = Migrate(compare_type=True, render_as_batch=True)
 csrf = CSRFProtect()
 login_manager = LoginManager()
-def client_key() -> str:
-    """Who a rate limit counts: the visitor's address (as ProxyFix reports it behind TRUSTED_PROXIES), or for
-    IPv6 its /64, since one host or home network usually holds a whole /64 and could otherwise take a fresh
-    address for every guess."""
-    import ipaddress
-
-    from flask import request
-
-    raw = request.remote_addr or ""
-    try:
-        address = ipaddress.ip_address(raw)
-    except ValueError:
-        return raw
-    if address.version == 6:
-        if address.ipv4_mapped:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{address}/64", strict=False))
-    return str(address)
-
-
 limiter = Limiter(key_func=client_key, default_limits=[])
 
 
@@ -66,6 +48,3 @@ def get_redis():
     """The app's Redis connection (fakeredis in-process when testing without TEST_REDIS_URL)."""
     return current_app.extensions["folio_redis"]
 
-
-def get_queue(name: str = "default"):
-    return current_app.extensions["folio_queues"][name]

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlencode
 
-from flask import make_response, render_template, request
+from flask import Response, make_response, render_template, request
 
 
 def is_htmx() -> bool:
@@ -17,7 +19,7 @@ def is_htmx() -> bool:
     )
 
 
-def render_page_or_partial(page: str, partial: str, status: int = 200, **context):
+def render_page_or_partial(page: str, partial: str, status: int = 200, **context: Any) -> Response:
     """Full page normally, only `partial` for htmx; caches must key on HX-Request."""
     template = partial if is_htmx() else page
     response = make_response(render_template(template, **context), status)
@@ -25,7 +27,7 @@ def render_page_or_partial(page: str, partial: str, status: int = 200, **context
     return response
 
 
-def trigger(response, event: str, detail=None):
+def trigger(response: Response, event: str, detail: object = None) -> Response:
     """Add a server-to-page event in the response's HX-Trigger header."""
     existing = response.headers.get("HX-Trigger")
     events = json.loads(existing) if existing else {}
@@ -34,7 +36,7 @@ def trigger(response, event: str, detail=None):
     return response
 
 
-def current_url(args: dict) -> str:
+def current_url(args: Mapping[str, object]) -> str:
     """This page's path with these query arguments (empty ones left out). Built from request.path, not url_for:
     a query argument named like one of url_for's own (endpoint, _external, _method, a view argument) must stay
     a query argument, never change the link's host or break the page."""

@@ -3,10 +3,14 @@ no-store` on every private page, and the rules about hostile input that hold for
 byte anywhere is refused, integers stay within what a database integer holds, decimals are finite."""
 from __future__ import annotations
 
-from flask import Flask, abort, request
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask, Response, abort, request
 from flask_login import current_user
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import IntegerConverter, Map
 from wtforms import DecimalField, IntegerField
+from wtforms.form import BaseForm
 from wtforms.validators import StopValidation
 
 from .models.types import DB_INT_MAX, DB_INT_MIN
@@ -34,7 +38,7 @@ class DatabaseIntConverter(IntegerConverter):
     """`<int:...>` in every route, bounded to what a database integer (every id column) holds: a 10- or 25-digit
     id is a 404, not an "integer out of range" or overflow error (500) in the query."""
 
-    def __init__(self, map, *args, **kwargs):
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:  # Any: werkzeug's own converter arguments
         kwargs.setdefault("max", DB_INT_MAX)
         super().__init__(map, *args, **kwargs)
 
@@ -42,7 +46,9 @@ class DatabaseIntConverter(IntegerConverter):
 class _OneMessage:
     """A value that is not a number gets that one message, not also the range check's about the missing number."""
 
-    def pre_validate(self, form):
+    process_errors: list[str]  # the field's, from WTForms
+
+    def pre_validate(self, form: BaseForm) -> None:
         if self.process_errors:
             raise StopValidation()
 
@@ -52,7 +58,9 @@ class DatabaseIntegerField(_OneMessage, IntegerField):
     holds is a field error ("Not a valid integer value."), not an "integer out of range" or overflow error (500)
     in the query. The form twin of DatabaseIntConverter."""
 
-    def process_formdata(self, valuelist):
+    data: int | None
+
+    def process_formdata(self, valuelist: list[str]) -> None:
         super().process_formdata(valuelist)
         if self.data is not None and not DB_INT_MIN <= self.data <= DB_INT_MAX:
             self.data = None
@@ -64,7 +72,9 @@ class FiniteDecimalField(_OneMessage, DecimalField):
     reads them), which then break the first comparison (NumberRange: a 500) or the arithmetic after it. Every
     decimal field of the site's forms is one of these."""
 
-    def process_formdata(self, valuelist):
+    data: Decimal | None
+
+    def process_formdata(self, valuelist: list[str]) -> None:
         super().process_formdata(valuelist)
         if self.data is not None and not self.data.is_finite():
             self.data = None
@@ -77,7 +87,7 @@ def install(app: Flask) -> None:
     production = app.config["FOLIO_CONFIG"] == "production"
 
     @app.before_request
-    def _no_nul_bytes():
+    def _no_nul_bytes() -> None:
         """A NUL byte in the path or in a query or form value is never a real person's input, and PostgreSQL
         refuses it in text: answer 400 once here rather than a 500 from whichever query meets it first (an order
         number, a genre slug, a payment session id...). (Uploaded files are not form values and are not
@@ -91,7 +101,7 @@ def install(app: Flask) -> None:
         return None
 
     @app.before_request
-    def _forms_take_form_data():
+    def _forms_take_form_data() -> None:
         """The site's forms read form data. A JSON body would reach them too (Flask-WTF reads it), with values of
         any type (numbers, lists, 1e999) and past the NUL check above: answer 415 once here instead. The webhook
         (signed JSON) and the JSON API have their own parsing."""
@@ -101,7 +111,7 @@ def install(app: Flask) -> None:
         return None
 
     @app.after_request
-    def _private_pages_are_not_stored(response):
+    def _private_pages_are_not_stored(response: Response) -> Response:
         """`Cache-Control: no-store` on every private page, here once rather than per route: every page of the
         private blueprints (account, orders and receipts, checkout and the payment page, cart, admin, author,
         sign-in), and any page answered to a signed-in person (the catalog then shows their name, cart and
@@ -115,7 +125,7 @@ def install(app: Flask) -> None:
         return response
 
     @app.after_request
-    def _headers(response):
+    def _headers(response: Response) -> Response:
         h = response.headers
         h.setdefault("Content-Security-Policy", CSP)
         h.setdefault("X-Content-Type-Options", "nosniff")

@@ -200,3 +200,21 @@ def test_a_burst_against_many_accounts_from_one_address_is_held_back(app, auth):
     with ThreadPoolExecutor(max_workers=70) as pool:
         answers = list(pool.map(guess, range(70)))
     assert answers.count(200) <= 60 and answers.count(429) >= 10, answers
+
+
+def test_too_many_attempts_shows_the_sign_in_form_there_and_the_error_page_elsewhere(app, client, auth):
+    """The auth blueprint answers 429 on its sign-in forms itself (the form again, saying when to retry); any
+    other limited page gets the site's error page with the same words, and an API client JSON."""
+    auth.user("victim")
+    for _ in range(5):
+        auth.login("victim", "not the password!")
+    page = auth.login("victim")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 429 and 'name="password"' in body and re.search(r"try again in \d+ minutes?", body)
+    for _ in range(5):
+        auth.post("/password/forgot", {"email": "someone@example.com"})
+    page = auth.post("/password/forgot", {"email": "someone@example.com"})
+    body = page.get_data(as_text=True)
+    assert page.status_code == 429 and 'name="email"' not in body and re.search(r"try again in \d+ minutes?", body)
+    answer = auth.post("/password/forgot", {"email": "someone@example.com"}, headers={"Accept": "application/json"})
+    assert answer.status_code == 429 and answer.get_json()["error"]["code"] == "too_many_requests"

@@ -1,3 +1,5 @@
+"""Forms for the account pages: profile, addresses, email and password, two-factor set-up, closing the account,
+holds, plans and wallet top-ups."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
@@ -13,6 +15,7 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Num
 
 from ..security import DatabaseIntegerField, FiniteDecimalField
 from ..services.people import accounts
+from ..services.platform import money
 
 
 class ProfileForm(FlaskForm):
@@ -76,5 +79,9 @@ class PlanForm(FlaskForm):
 
 
 class TopUpForm(FlaskForm):
-    amount = FiniteDecimalField("Amount (USD)", places=2, validators=[InputRequired(message="Enter an amount."),
-                                                                       NumberRange(min=0, max=100000)])
+    amount = FiniteDecimalField("Amount", places=2, validators=[InputRequired(message="Enter an amount."),
+                                                                NumberRange(min=0, max=100000)])
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.amount.label.text = f"Amount ({money.symbol()})"  # in the shop's currency (a setting)

@@ -1,17 +1,27 @@
+"""The account pages: profile, addresses, email change, closing the account; the reader's holds, rentals, plan
+and wallet (top-ups and plans paid by card go through the payment page: services.commerce.charges)."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from ..actions import FAILED, attempt, attempt_flash, confirm_code, resend_code
 from ..auth import session as auth_session
 from ..authz import owned_or_404
+from ..clients import client_ip
 from ..extensions import db
+from ..htmx import render_page_or_partial
 from ..links import public_url
-from ..models import Address
+from ..models import Address, Book, Hold, Rental
+from ..services.circulation import holds as hold_service
+from ..services.circulation import rentals as rental_service
+from ..services.circulation import subscriptions
+from ..services.circulation import wallet as wallet_service
 from ..services.closure import deletion
-from ..services.commerce import payments
+from ..services.commerce import charges, payments
 from ..services.people import accounts, registration
-from ..utils import FAILED, attempt, attempt_flash, confirm_code, page_number, resend_code, safe_next
+from ..services.platform import money
+from ..utils import page_number, safe_next
 from . import bp
 from .forms import (
     AddressForm,
@@ -105,7 +115,7 @@ def delete():
     form = DeleteAccountForm()
     blockers = deletion.deletion_blockers(current_user)
     if form.validate_on_submit() and attempt(form, lambda: deletion.delete_account(
-            current_user, form.password.data, ip=auth_session.client_ip())) is not FAILED:
+            current_user, form.password.data, ip=client_ip())) is not FAILED:
         auth_session.sign_out()
         flash("Your account is deleted. Thank you for shopping with us.", "info")
         return redirect(url_for("catalog.home"), 303)
@@ -114,11 +124,6 @@ def delete():
 
 @bp.get("/wallet")
 def wallet():
-    from flask import request
-
-    from ..htmx import render_page_or_partial
-    from ..services.circulation import wallet as wallet_service
-
     page = request.args.get("page", "1")
     result = wallet_service.statement(current_user.id, page_number(page))
     return render_page_or_partial("account/wallet.html", "account/_wallet_statement.html", result=result,
@@ -128,8 +133,6 @@ def wallet():
 
 @bp.get("/rentals")
 def rentals():
-    from ..services.circulation import rentals as rental_service
-
     active, past = rental_service.for_user(current_user)
     return render_template("account/rentals.html", active=active, past=past, rentals=rental_service,
                            blocked=rental_service.rental_block_reason(current_user))
@@ -137,9 +140,6 @@ def rentals():
 
 @bp.post("/rentals/<int:rental_id>/renew")
 def renew_rental(rental_id: int):
-    from ..models import Rental
-    from ..services.circulation import rentals as rental_service
-
     rental = owned_or_404(db.session.get(Rental, rental_id))
     attempt_flash(lambda: rental_service.renew(rental, current_user), rental_service.RentalError,
                   lambda _: (f"Renewed: “{rental.book.title}” is now due {rental.due_at:%-d %B %Y}.", "success"))
@@ -150,9 +150,6 @@ def renew_rental(rental_id: int):
 
 @bp.get("/holds")
 def holds():
-    from ..services.circulation import holds as hold_service
-    from ..services.circulation import subscriptions
-
     open_holds, closed = hold_service.for_user(current_user.id)
     plan = subscriptions.tier_of(current_user)
     return render_template("account/holds.html", open_holds=open_holds, closed=closed, plan=plan,
@@ -161,19 +158,16 @@ def holds():
 
 @bp.post("/holds")
 def place_hold():
-    from ..models import Book
-    from ..services.circulation import holds as hold_service
-
     form = HoldForm()
     book = db.session.get(Book, form.book_id.data) if form.validate() else None
     if book is None or not book.active:
         abort(404)
 
-    def placed(hold):
+    def placed(hold: Hold) -> str:
         if hold.status == "ready":
-            return f"Good timing: a copy of “{book.title}” is set aside for you.", "success"
+            return f"Good timing: a copy of “{book.title}” is set aside for you."
         return (f"You are number {hold_service.position(hold)} in the queue for “{book.title}”. "
-                "We will email you when a copy is set aside for you.", "success")
+                "We will email you when a copy is set aside for you.")
 
     attempt_flash(lambda: hold_service.place(current_user, book), hold_service.HoldError, placed)
     return redirect(url_for("catalog.book", book_id=book.id, slug=book.slug), 303)
@@ -181,9 +175,6 @@ def place_hold():
 
 @bp.post("/holds/<int:hold_id>/cancel")
 def cancel_hold(hold_id: int):
-    from ..models import Hold
-    from ..services.circulation import holds as hold_service
-
     hold = owned_or_404(db.session.get(Hold, hold_id))
     attempt_flash(lambda: hold_service.cancel(hold, current_user), hold_service.HoldError,
                   lambda _: (f"Your hold on “{hold.book.title}” is cancelled.", "info"))
@@ -194,9 +185,6 @@ def cancel_hold(hold_id: int):
 
 @bp.get("/subscription")
 def subscription():
-    from ..services.circulation import subscriptions
-    from ..services.circulation import wallet as wallet_service
-
     return render_template("account/subscription.html", plans=subscriptions.all_tiers(),
                            current=subscriptions.tier_of(current_user),
                            sub=subscriptions.subscription_of(current_user.id),
@@ -207,10 +195,6 @@ def subscription():
 
 @bp.post("/subscription")
 def change_subscription():
-    from ..services.circulation import subscriptions
-    from ..services.circulation import wallet as wallet_service
-    from ..services.platform.money import money
-
     form = PlanForm()
     if not form.validate():
         flash("Please choose a plan.", "error")
@@ -218,50 +202,48 @@ def change_subscription():
     q = subscriptions.quote_change(current_user, form.tier.data)
     if q.charge_cents and form.pay_with.data == "card":
         return _start_charge("subscription", q.charge_cents, "account.subscription", tier=q.tier.name)
-    try:
-        q = subscriptions.change(current_user, form.tier.data, ip=auth_session.client_ip())
-    except (subscriptions.SubscriptionError, wallet_service.InsufficientFunds) as exc:
-        db.session.rollback()
-        flash(f"{exc} Pay by card or top up your wallet." if isinstance(exc, wallet_service.InsufficientFunds)
-              else str(exc), "error")
-        return redirect(url_for("account.subscription"), 303)
-    db.session.commit()
+    attempt_flash(lambda: subscriptions.change(current_user, form.tier.data, ip=client_ip()),
+                  (subscriptions.SubscriptionError, wallet_service.InsufficientFunds), _plan_changed,
+                  explain=_why_not)
+    return redirect(url_for("account.subscription"), 303)
+
+
+def _plan_changed(q: subscriptions.ChangeQuote) -> str:
+    """The flash after a plan change, in the words of the kind of change."""
     messages = {
-        "subscribe": lambda: f"Welcome to {q.tier.label}! {money(q.charge_cents)} was taken from your wallet.",
-        "upgrade": lambda: f"You are on {q.tier.label} now. {money(q.charge_cents)} was taken from your wallet.",
+        "subscribe": lambda: f"Welcome to {q.tier.label}! {money.money(q.charge_cents)} was taken from your wallet.",
+        "upgrade": lambda: f"You are on {q.tier.label} now. {money.money(q.charge_cents)} was taken from your wallet.",
         "downgrade": lambda: f"Your plan becomes {q.tier.label} on {q.effective:%-d %B %Y}.",
         "cancel": lambda: f"Your plan ends on {q.effective:%-d %B %Y}; you keep its benefits until then.",
         "resume": lambda: "Your plan will renew as before.",
     }
-    flash(messages[q.kind](), "success")
-    return redirect(url_for("account.subscription"), 303)
+    return messages[q.kind]()
+
+
+def _why_not(exc: Exception) -> str:
+    return f"{exc} Pay by card or top up your wallet." if isinstance(exc, wallet_service.InsufficientFunds) else str(exc)
 
 
 # ---- wallet top-up and gateway payments ----
 
 @bp.post("/wallet/top-up")
 def top_up():
-
     form = TopUpForm()
-    if not form.validate():
+    if not form.validate() or form.amount.data is None:
         flash("; ".join(form.amount.errors) or "Enter an amount.", "error")
         return redirect(url_for("account.wallet"), 303)
-    cents = int((form.amount.data * 100).to_integral_value())
+    cents = money.from_decimal(form.amount.data)
     return _start_charge("top_up", cents, "account.wallet")
 
 
 def _start_charge(kind: str, cents: int, back_endpoint: str, **details):
     """Open a payment page for a top-up or a plan; on failure say why and go back where we came from."""
-    from ..services.commerce import charges
-
-    try:
-        _, url = charges.start(current_user, kind, cents, success_url=_charge_done_url,
-                               cancel_url=lambda c: public_url(back_endpoint), **details)
-    except (charges.ChargeError, payments.PaymentError) as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
+    started = attempt_flash(lambda: charges.start(current_user, kind, cents, success_url=_charge_done_url,
+                                                  cancel_url=lambda c: public_url(back_endpoint), **details),
+                            (charges.ChargeError, payments.PaymentError), None)
+    if started is FAILED:
         return redirect(url_for(back_endpoint), 303)
-    db.session.commit()
+    _, url = started
     return redirect(url, 303)
 
 
@@ -272,8 +254,6 @@ def _charge_done_url(charge) -> str:
 @bp.get("/payments/<reference>")
 def charge_done(reference: str):
     """Where the payment page returns to: confirm with the provider (the webhook may not have arrived yet)."""
-    from ..services.commerce import charges
-
     charge = owned_or_404(charges.by_reference(current_user.id, reference))
     try:
         charges.confirm_from_provider(charge)

@@ -4,12 +4,13 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, session, url_for
 from flask_login import current_user
 
+from ..actions import FAILED, attempt, attempt_flash
 from ..auth import session as auth_session
+from ..clients import client_ip
 from ..extensions import db
-from ..services.people import accounts, twofactor
+from ..services.people import accounts, sessions, twofactor
 from ..services.people.accounts import AccountError
 from ..services.platform import crypto
-from ..utils import FAILED, attempt
 from . import bp
 from .forms import PasswordChangeForm, PasswordConfirmForm, TwoFactorSetupForm
 
@@ -20,7 +21,7 @@ SETUP_KEY = "totp_setup_secret"  # the secret being set up, encrypted, until its
 def change_password():
     form = PasswordChangeForm()
     if form.validate_on_submit() and attempt(form, lambda: accounts.change_password(
-            current_user, form.current_password.data, form.password.data, ip=auth_session.client_ip())) is not FAILED:
+            current_user, form.current_password.data, form.password.data, ip=client_ip())) is not FAILED:
         auth_session.refresh_login(current_user)
         flash("Your password is changed. Every other session has been signed out.", "success")
         return redirect(url_for("account.security"), 303)
@@ -32,10 +33,8 @@ def security():
     return _security_page()
 
 
-def _security_page(fresh_codes: list[str] | None = None):
+def _security_page(fresh_codes: list[str] | None = None) -> str:
     """The security page; freshly made recovery codes are shown in this one response only."""
-    from ..services.people import sessions
-
     return render_template("account/security.html", logins=accounts.recent_logins(current_user),
                            recovery_left=twofactor.remaining_recovery_codes(current_user) if current_user.has_2fa else 0,
                            disable_form=PasswordConfirmForm(), fresh_codes=fresh_codes,
@@ -64,13 +63,12 @@ def sign_out_everywhere():
 
 @bp.post("/security/sessions/<int:session_id>/end")
 def end_session(session_id: int):
-    from ..services.people import sessions
-
     if not sessions.end(current_user.id, session_id=session_id, reason="signed_out_from_another_device"):
         flash("That device was already signed out.", "info")
         return redirect(url_for("account.security"), 303)
     db.session.commit()
-    if auth_session.current_token() and sessions.find(current_user.id, auth_session.current_token()) is None:
+    token = auth_session.current_token()
+    if token and sessions.find(current_user.id, token) is None:
         auth_session.sign_out()  # that was this device
         flash("You are signed out.", "info")
         return redirect(url_for("auth.login"), 303)
@@ -93,7 +91,7 @@ def setup_2fa():
     form = TwoFactorSetupForm()
     if form.validate_on_submit():
         codes = attempt(form, lambda: twofactor.enable(current_user, secret, form.code.data,
-                                                       ip=auth_session.client_ip()))
+                                                       ip=client_ip()))
         if codes is not FAILED:
             session.pop(SETUP_KEY, None)
             flash("Two-factor authentication is on. Save your recovery codes now: they are shown only once.",
@@ -108,16 +106,14 @@ def regenerate_codes():
     form = PasswordConfirmForm()
     if not current_user.has_2fa:
         return redirect(url_for("account.setup_2fa"))
-    try:
+
+    def make_codes() -> list[str]:
         if not form.validate_on_submit():
             raise AccountError("Enter your password to make new recovery codes.")
-        codes = twofactor.new_recovery_codes(current_user, form.password.data, ip=auth_session.client_ip())
-    except AccountError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-    else:
-        db.session.commit()
-        flash("New recovery codes are ready; the old ones no longer work.", "success")
+        return twofactor.new_recovery_codes(current_user, form.password.data, ip=client_ip())
+
+    codes = attempt_flash(make_codes, AccountError, "New recovery codes are ready; the old ones no longer work.")
+    if codes is not FAILED:
         return _security_page(codes)
     return redirect(url_for("account.security"), 303)
 
@@ -126,14 +122,8 @@ def regenerate_codes():
 def disable_2fa():
     form = PasswordConfirmForm()
     if form.validate_on_submit():
-        try:
-            twofactor.disable(current_user, form.password.data, ip=auth_session.client_ip())
-        except AccountError as exc:
-            db.session.rollback()
-            flash(str(exc), "error")
-        else:
-            db.session.commit()
-            flash("Two-factor authentication is off.", "info")
+        attempt_flash(lambda: twofactor.disable(current_user, form.password.data, ip=client_ip()), AccountError,
+                      "Two-factor authentication is off.", "info")
     else:
         flash("Enter your password to turn two-factor authentication off.", "error")
     return redirect(url_for("account.security"), 303)

@@ -19,4 +19,17 @@ def _admins_with_2fa_only():
     return None
 
 
-from . import audit, authors, books, discounts, home, orders_admin, payments, reports, routes  # noqa: E402,F401
+from . import (  # noqa: E402,F401  (the views register themselves on bp)
+    audit,
+    authors,
+    books,
+    discounts,
+    holds,
+    home,
+    orders_admin,
+    payments,
+    rentals,
+    reports,
+    tasks,
+    users,
+)

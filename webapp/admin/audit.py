@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from flask import current_app, request, url_for
 from sqlalchemy import select
+from werkzeug.routing import Rule
 
 from ..extensions import db
 from ..htmx import render_page_or_partial
@@ -13,10 +15,10 @@ from ..models import AuditLog, DiscountCode
 from ..services.platform import audit as audit_service
 from ..services.platform.money import money
 from . import bp
-from .order_forms import AuditFilterForm
+from .audit_forms import AuditFilterForm
 
 
-def _show(key: str, value) -> str:
+def _show(key: str, value: object) -> str:
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -40,7 +42,7 @@ def changes(entry: AuditLog) -> list[tuple[str, str, str]]:
 _BOOK_EDIT = re.compile(r"/admin/books/<[^>/]+>/edit")
 
 
-def _book_edit_rule():
+def _book_edit_rule() -> Rule | None:
     """The book editor's route, if the admin books screen provides one (/admin/books/<id>/edit)."""
     for rule in current_app.url_map.iter_rules():
         if _BOOK_EDIT.fullmatch(rule.rule) and "GET" in (rule.methods or ()) and len(rule.arguments) == 1:
@@ -50,11 +52,12 @@ def _book_edit_rule():
 
 def object_links(entries: list[AuditLog]) -> dict[int, str]:
     """{entry id: URL of its object's admin page} where there is one (one query for all discount codes)."""
-    discount_ids = {int(e.object_id) for e in entries if e.object_type == "discount" and (e.object_id or "").isdigit()}
+    discount_ids = {int(e.object_id) for e in entries if e.object_type == "discount" and e.object_id
+                    and e.object_id.isdigit()}
     live = set(db.session.scalars(select(DiscountCode.id).where(DiscountCode.id.in_(discount_ids)))) \
         if discount_ids else set()
     book_rule = _book_edit_rule()
-    links = {}
+    links: dict[int, str] = {}
     for e in entries:
         oid = e.object_id or ""
         if e.object_type == "user" and oid.isdigit():
@@ -64,7 +67,8 @@ def object_links(entries: list[AuditLog]) -> dict[int, str]:
         elif e.object_type == "discount" and oid.isdigit() and int(oid) in live:
             links[e.id] = url_for("admin.discount_edit", discount_id=int(oid))
         elif e.object_type == "book" and oid.isdigit() and book_rule is not None:
-            links[e.id] = url_for(book_rule.endpoint, **{next(iter(book_rule.arguments)): int(oid)})
+            book_id: dict[str, Any] = {next(iter(book_rule.arguments)): int(oid)}  # Any: url_for's **values
+            links[e.id] = url_for(book_rule.endpoint, **book_id)
     return links
 
 

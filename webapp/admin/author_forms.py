@@ -1,3 +1,4 @@
+"""Forms for the admin authors screens: the list's filters, the author editor, the delete button."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm

@@ -4,14 +4,15 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..auth import session as auth_session
+from ..actions import FAILED, attempt, attempt_flash
+from ..clients import client_ip
 from ..extensions import db
 from ..htmx import render_page_or_partial
 from ..services.people import author_admin
 from ..services.people import authors as author_service
 from ..services.people.accounts import AccountError
 from ..services.platform import uploads
-from ..utils import FAILED, attempt
+from ..utils import uploaded_file
 from . import bp
 from .author_forms import AuthorFilterForm, AuthorForm, DeleteForm
 
@@ -32,11 +33,6 @@ def _author_or_404(author_id: int):
     return author
 
 
-def _upload(field):
-    data = field.data
-    return data if data is not None and getattr(data, "filename", "") else None
-
-
 def _form_page(form: AuthorForm, author=None):
     linked = author_service.linked_user(author) if author else None
     return render_template("admin/author_form.html", form=form, author=author, linked=linked,
@@ -51,8 +47,8 @@ def author_new():
     if form.validate_on_submit():
         result = attempt(form, lambda: author_admin.save_author(
             None, actor=current_user, name=form.name.data, bio=form.bio.data, city=form.city.data,
-            goodreads_url=form.goodreads_url.data, user_login=form.user_login.data, photo=_upload(form.photo),
-            ip=auth_session.client_ip()))
+            goodreads_url=form.goodreads_url.data, user_login=form.user_login.data, photo=uploaded_file(form.photo),
+            ip=client_ip()))
         if result is not FAILED:
             author, _ = result
             flash(f"Author “{author.name}” created.", "success")
@@ -70,8 +66,8 @@ def author_edit(author_id: int):
     if form.validate_on_submit():
         result = attempt(form, lambda: author_admin.save_author(
             author, actor=current_user, name=form.name.data, bio=form.bio.data, city=form.city.data,
-            goodreads_url=form.goodreads_url.data, user_login=form.user_login.data, photo=_upload(form.photo),
-            remove_photo=form.remove_photo.data, ip=auth_session.client_ip()))
+            goodreads_url=form.goodreads_url.data, user_login=form.user_login.data, photo=uploaded_file(form.photo),
+            remove_photo=form.remove_photo.data, ip=client_ip()))
         if result is not FAILED:
             for stored in result[1]:
                 uploads.delete(stored)
@@ -87,14 +83,10 @@ def author_delete(author_id: int):
     if not DeleteForm().validate_on_submit():
         abort(400)
     name = author.name
-    try:
-        photos = author_admin.delete_author(author, actor=current_user, ip=auth_session.client_ip())
-    except AccountError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
+    photos = attempt_flash(lambda: author_admin.delete_author(author, actor=current_user, ip=client_ip()),
+                           AccountError, f"Author “{name}” deleted.")
+    if photos is FAILED:
         return redirect(url_for("admin.author_edit", author_id=author_id), 303)
-    db.session.commit()
     for stored in photos:
         uploads.delete(stored)
-    flash(f"Author “{name}” deleted.", "success")
     return redirect(url_for("admin.authors"), 303)

@@ -21,7 +21,8 @@ from flask import (
 from flask_login import current_user
 from markupsafe import escape
 
-from ..auth.session import client_ip
+from ..actions import FAILED, attempt, attempt_flash
+from ..clients import client_ip
 from ..extensions import db
 from ..htmx import current_url, is_htmx, render_page_or_partial
 from ..models.types import db_int
@@ -29,7 +30,7 @@ from ..services.catalog import book_import, catalog_admin
 from ..services.catalog.search import LANGUAGES
 from ..services.inventory import stock
 from ..services.platform import background
-from ..utils import FAILED, attempt, attempt_flash, safe_next
+from ..utils import safe_next
 from . import bp
 from .book_forms import BookFilterForm, BookForm, ImportForm, InlineEditForm, StockAdjustForm
 from .forms import ActionForm
@@ -259,7 +260,7 @@ def book_delete(book_id: int):
 
 @bp.route("/books/import", methods=["GET", "POST"])
 def books_import():
-    from .routes import task_context
+    from .tasks import task_context
 
     form = ImportForm()
     if form.validate_on_submit():

@@ -4,17 +4,16 @@ from __future__ import annotations
 from functools import lru_cache
 
 from flask import render_template
+from markupsafe import Markup
 
-from ..services.insight import dashboard
+from ..services.insight import charts, dashboard
 from ..services.inventory import alerts
 from . import bp
 
 
 @lru_cache(maxsize=16)
-def _revenue_chart(labels: tuple[str, ...], revenue: tuple[int, ...]):
+def _revenue_chart(labels: tuple[str, ...], revenue: tuple[int, ...]) -> Markup:
     """Same figures, same picture: drawn once per change of the 30-day series, not per page view."""
-    from ..services.insight import charts
-
     return charts.line_chart(labels, {"Revenue": revenue}, title="Revenue, last 30 days", money=True,
                              description=f"daily revenue from {labels[0]} to {labels[-1]}; "
                                          "the figures are in the table below the chart")

@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..auth import session as auth_session
+from ..actions import attempt_flash
+from ..clients import client_ip
 from ..extensions import db
 from ..htmx import render_page_or_partial
 from ..models import Order, User
@@ -12,7 +13,6 @@ from ..services.circulation import wallet
 from ..services.commerce import orders as order_service
 from ..services.commerce import payments
 from ..services.commerce.order_state import OrderStateError
-from ..utils import attempt_flash
 from . import bp
 from .order_forms import CancelForm, DeliverForm, MarkPaidForm, OrderFilterForm, RefundForm, ShipForm
 
@@ -72,7 +72,7 @@ def _act(number: str, form_name: str, form, action, success: str):
 def order_mark_paid(number: str):
     form = MarkPaidForm()
     return _act(number, "paid_form", form, lambda o: order_service.mark_paid(
-        o, actor=current_user, reference=form.reference.data, ip=auth_session.client_ip()),
+        o, actor=current_user, reference=form.reference.data, ip=client_ip()),
         "Order {number} is marked paid: the stock is committed and the receipt is on its way to the customer.")
 
 
@@ -80,7 +80,7 @@ def order_mark_paid(number: str):
 def order_ship(number: str):
     form = ShipForm()
     return _act(number, "ship_form", form, lambda o: order_service.mark_shipped(
-        o, actor=current_user, tracking=form.tracking.data, ip=auth_session.client_ip()),
+        o, actor=current_user, tracking=form.tracking.data, ip=client_ip()),
         "Order {number} is marked shipped and the customer was emailed.")
 
 
@@ -88,7 +88,7 @@ def order_ship(number: str):
 def order_deliver(number: str):
     form = DeliverForm()
     return _act(number, "deliver_form", form, lambda o: order_service.mark_delivered(
-        o, actor=current_user, ip=auth_session.client_ip()), "Order {number} is marked delivered.")
+        o, actor=current_user, ip=client_ip()), "Order {number} is marked delivered.")
 
 
 @bp.post("/orders/<number>/cancel")
@@ -96,7 +96,7 @@ def order_cancel(number: str):
     form = CancelForm()
     return _act(number, "cancel_form", form, lambda o: order_service.staff_cancel(
         o, actor=current_user, reason=form.cancel_reason.data, refund_to=form.cancel_refund_to.data,
-        ip=auth_session.client_ip()), "Order {number} is cancelled; its stock is back on the shelf "
+        ip=client_ip()), "Order {number} is cancelled; its stock is back on the shelf "
         "(and a paid order is refunded: see the timeline).")
 
 
@@ -105,5 +105,5 @@ def order_refund(number: str):
     form = RefundForm()
     return _act(number, "refund_form", form, lambda o: order_service.refund(
         o, actor=current_user, reason=form.refund_reason.data, refund_to=form.refund_to.data,
-        ip=auth_session.client_ip()), "Order {number} is refunded in full (a card refund completes when the "
+        ip=client_ip()), "Order {number} is refunded in full (a card refund completes when the "
         "payment provider confirms it: see the timeline).")

@@ -8,11 +8,12 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from ..auth import session as auth_session
+from ..actions import attempt_flash
+from ..clients import client_ip
 from ..htmx import render_page_or_partial
 from ..services.commerce import payment_issues
 from ..services.platform import outbox
-from ..utils import attempt_flash, page_number
+from ..utils import page_number
 from . import bp
 
 STATES = {"open": "To check", "resolved": "Resolved", "all": "All"}
@@ -39,6 +40,6 @@ def payment_issue_resolve(issue_id: int):
         flash("Say what was done about it (up to 300 characters).", "error")
     else:
         attempt_flash(lambda: payment_issues.resolve(issue_id, actor=current_user, note=form.note.data,
-                                                     ip=auth_session.client_ip()),
+                                                     ip=client_ip()),
                       payment_issues.IssueError, lambda issue: ("Marked resolved.", "success"))
     return redirect(url_for("admin.payments"), 303)

@@ -18,7 +18,7 @@ from ..services.insight import exports, rollups, runners
 from ..services.insight.periods import GRANULARITIES, LIMITS, Period, ReportError, validate_period
 from ..services.platform import background
 from . import bp
-from .routes import task_context
+from .tasks import task_context
 
 
 class ReportForm(FlaskForm):

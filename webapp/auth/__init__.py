@@ -1,3 +1,4 @@
+"""Signing up, in and out: registration with an emailed code, sign-in with a second factor, password resets."""
 from flask import Blueprint
 
 bp = Blueprint("auth", __name__)

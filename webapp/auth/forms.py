@@ -1,3 +1,4 @@
+"""Forms for registration, sign-in, the second factor and password resets."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm

@@ -1,18 +1,23 @@
+"""Sign-up (with an emailed code), sign-in (password, then the second factor for accounts that have one), sign-out
+and password resets. Wrong passwords are rate-limited per account and per address."""
 from __future__ import annotations
 
-import math
-import time
-
 from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from werkzeug.exceptions import HTTPException
 
-from ..extensions import client_key, db, limiter
+from ..actions import FAILED, apply_errors, attempt, attempt_flash, confirm_code
+from ..actions import resend_code as send_new_code
+from ..clients import client_ip, client_key, user_agent
+from ..errors import http_error, retry_message, wants_json
+from ..extensions import db, limiter
 from ..links import public_url
 from ..models import User
 from ..services.people import accounts, registration, twofactor
 from ..services.people.accounts import AccountError
-from ..utils import FAILED, apply_errors, attempt, confirm_code, safe_next
-from ..utils import resend_code as send_new_code
+from ..utils import safe_next
 from . import bp
 from . import session as auth_session
 from .forms import CodeForm, ForgotForm, LoginForm, RegisterForm, ResetForm, SecondFactorForm
@@ -47,7 +52,7 @@ def register():
     form = RegisterForm()
     if form.validate_on_submit():
         code_id = attempt(form, lambda: registration.sign_up(
-            form.username.data, form.email.data, form.password.data, ip=auth_session.client_ip(),
+            form.username.data, form.email.data, form.password.data, ip=client_ip(),
             sign_in_url=public_url("auth.login"), reset_url=public_url("auth.forgot_password")))
         if code_id is not FAILED:
             # The same answer and the same next page whether the address was new or already had an account (its
@@ -93,15 +98,10 @@ def resend_registration_code():
     pending = auth_session.registration()
     if pending is None:
         return redirect(url_for("auth.register"))
-    try:
-        code_id = registration.resend_sign_up(pending["code"])
-    except AccountError as exc:
-        db.session.rollback()
-        flash(str(exc), "error")
-    else:
-        db.session.commit()
+    code_id = attempt_flash(lambda: registration.resend_sign_up(pending["code"]), AccountError,
+                            "We sent you a new code.")
+    if code_id is not FAILED:
         auth_session.registration_code_sent(code_id)
-        flash("We sent you a new code.", "success")
     return redirect(url_for("auth.confirm_registration"), 303)
 
 
@@ -157,25 +157,24 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         user = accounts.authenticate(form.login.data, form.password.data)
-        checked_version = user.session_version if user is not None else None  # before anything commits
         if user is None:
             found = accounts.find_by_login(form.login.data)
             if found is not None:
-                accounts.record_login(found, success=False, method="password", ip=auth_session.client_ip(),
-                                      user_agent=auth_session.user_agent())
+                accounts.record_login(found, success=False, method="password", ip=client_ip(),
+                                      user_agent=user_agent())
                 db.session.commit()
             form.form_errors = ["That username/email and password do not match an active account."]
-        elif user.has_2fa:
+            return render_template("auth/login.html", form=form)
+        checked_version = user.session_version  # before anything commits
+        if user.has_2fa:
             db.session.commit()  # a rehash, if any
             auth_session.set_pending(user, bool(form.remember.data), checked_version)
             return redirect(url_for("auth.second_factor", next=request.args.get("next")), 303)
-        else:
-            accounts.record_login(user, success=True, method="password", ip=auth_session.client_ip(),
-                                  user_agent=auth_session.user_agent())
-            db.session.commit()
-            auth_session.sign_in(user, remember=bool(form.remember.data), version=checked_version)
-            flash(f"Welcome back, {user.display_name}.", "success")
-            return redirect(safe_next(url_for("catalog.home")), 303)
+        accounts.record_login(user, success=True, method="password", ip=client_ip(), user_agent=user_agent())
+        db.session.commit()
+        auth_session.sign_in(user, remember=bool(form.remember.data), version=checked_version)
+        flash(f"Welcome back, {user.display_name}.", "success")
+        return redirect(safe_next(url_for("catalog.home")), 303)
     return render_template("auth/login.html", form=form)
 
 
@@ -193,8 +192,8 @@ def second_factor():
     form = SecondFactorForm()
     if form.validate_on_submit():
         method = twofactor.verify(user, form.code.data)
-        accounts.record_login(user, success=bool(method), method=method or "totp", ip=auth_session.client_ip(),
-                              user_agent=auth_session.user_agent())
+        accounts.record_login(user, success=bool(method), method=method or "totp", ip=client_ip(),
+                              user_agent=user_agent())
         db.session.commit()
         if method:
             auth_session.sign_in(user, remember=pending.get("remember", False), version=pending["v"])
@@ -240,27 +239,21 @@ def reset_password(token: str):
         return redirect(url_for("auth.forgot_password"))
     form = ResetForm()
     if form.validate_on_submit() and attempt(
-            form, lambda: accounts.reset_password(token, form.password.data, ip=auth_session.client_ip())) is not FAILED:
+            form, lambda: accounts.reset_password(token, form.password.data, ip=client_ip())) is not FAILED:
         auth_session.sign_out()
         flash("Your password is changed and every other session is signed out. Please sign in.", "success")
         return redirect(url_for("auth.login"), 303)
     return render_template("auth/reset.html", form=form, user=user)
 
 
-def retry_message() -> str:
-    """'Try again in N minutes' for the limit that was just hit."""
-    current = limiter.current_limit
-    seconds = max(0.0, current.reset_at - time.time()) if current is not None else 60
-    minutes = max(1, math.ceil(seconds / 60))
-    return f"Too many attempts. Please try again in {minutes} minute{'s' if minutes != 1 else ''}."
-
-
-def too_many_attempts():
-    """429 on the sign-in forms: the same form again, saying when to retry (None for other pages)."""
-    forms = {"auth.login": (LoginForm, "auth/login.html"), "auth.second_factor": (SecondFactorForm,
-                                                                                  "auth/second_factor.html")}
-    if request.endpoint not in forms:
-        return None
+@bp.errorhandler(429)
+def too_many_attempts(exc: HTTPException) -> ResponseReturnValue:
+    """429 on the sign-in forms: the same form again, saying when to retry (the site's error page elsewhere)."""
+    forms: dict[str, tuple[type[FlaskForm], str]] = {
+        "auth.login": (LoginForm, "auth/login.html"),
+        "auth.second_factor": (SecondFactorForm, "auth/second_factor.html")}
+    if wants_json() or request.endpoint not in forms:
+        return http_error(exc)
     form_cls, template = forms[request.endpoint]
     form = form_cls()
     form.form_errors = [retry_message()]

@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask, g, request, session
+from flask import Flask, g, session
 from flask_login import current_user, login_user, logout_user
 
+from ..cart_store import merge_visitor_cart
+from ..clients import client_ip, user_agent
 from ..extensions import db, login_manager
 from ..models import User
 from ..services.people import sessions
+from ..services.platform import txn
 
 PENDING_KEY = "pending_2fa"
 PENDING_TTL = 300  # seconds to type the second factor
 KEEP_ACROSS_LOGIN = ("cart", "discount_code")  # what an anonymous visitor keeps when signing in
-
-
-def client_ip() -> str | None:
-    return request.remote_addr
-
-
-def user_agent() -> str:
-    return request.headers.get("User-Agent", "")[:300]
 
 
 def current_token() -> str | None:
@@ -41,7 +36,9 @@ def _login(user: User, remember: bool, version: int | None = None) -> None:
     the cookies that name it: a browser-session cookie, or with "keep me signed in" a lasting one and the
     remember-me cookie. Commits."""
     version = user.session_version if version is None else version
-    user.login_token = sessions.start(user.id, version, ip=client_ip(), user_agent=user_agent(), remember=remember)
+    # (login_token: a per-request attribute the model declares as None, not a column: models/users.py)
+    user.login_token = sessions.start(  # type: ignore[assignment]
+        user.id, version, ip=client_ip(), user_agent=user_agent(), remember=remember)
     db.session.commit()
     login_user(user, remember=remember)
     session.permanent = remember
@@ -51,8 +48,6 @@ def sign_in(user: User, remember: bool = False, *, version: int | None = None) -
     """Sign this browser in. `version`: the user's session_version as read when the password or second factor
     was checked (the view reads it before anything commits), so a sign-in in flight while every session was
     ended does not survive it."""
-    from ..cart.store import merge_visitor_cart
-
     rotate_session()
     _login(user, remember, version)
     merge_visitor_cart(user)
@@ -127,7 +122,7 @@ def load_user(login_id: str) -> User | None:
     user = db.session.get(User, int(user_id))
     if user is None or not user.is_active or record.session_version != user.session_version:
         return None  # a sign-in that was still in flight when every session was ended
-    user.login_token = token
+    user.login_token = token  # type: ignore[assignment]  # per request, not a column (see _login)
     if sessions.touch_due(record):
         g.folio_touch_session = record.id
     return user
@@ -136,8 +131,6 @@ def load_user(login_id: str) -> User | None:
 def _uncommitted_writes() -> bool:
     """Whether the view left writes uncommitted (an error page after a rollback would not; a bug might): then
     the last-seen time waits for another request rather than commit them."""
-    from ..services.platform import txn
-
     return txn.has_writes(db.session)
 
 

@@ -1,3 +1,4 @@
+"""Forms for the author area: the figures' period, the profile, and its buttons."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm

@@ -1,3 +1,4 @@
+"""The author area's pages: the sales dashboard (charts cached per figures) and the author's own profile."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -5,13 +6,14 @@ from functools import lru_cache
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..auth import session as auth_session
+from ..actions import FAILED, attempt
+from ..clients import client_ip
 from ..extensions import db
 from ..htmx import render_page_or_partial
 from ..services.insight import author_figures, charts
 from ..services.people import authors
 from ..services.platform import uploads
-from ..utils import FAILED, attempt
+from ..utils import uploaded_file
 from . import bp
 from .forms import ActionForm, PeriodForm, ProfileForm
 
@@ -40,11 +42,6 @@ def dashboard():
                                   author=g.author, units_chart=units_chart, revenue_chart=revenue_chart)
 
 
-def _upload(field):
-    data = field.data
-    return data if data is not None and getattr(data, "filename", "") else None
-
-
 @bp.route("/profile", methods=["GET", "POST"])
 def profile():
     author = g.author
@@ -54,8 +51,8 @@ def profile():
     if form.validate_on_submit():
         result = attempt(form, lambda: authors.update_profile(
             author, actor=current_user, bio=form.bio.data, city=form.city.data,
-            goodreads_url=form.goodreads_url.data, photo=_upload(form.photo), remove_photo=form.remove_photo.data,
-            bank_account=form.bank_account.data, ip=auth_session.client_ip()))
+            goodreads_url=form.goodreads_url.data, photo=uploaded_file(form.photo), remove_photo=form.remove_photo.data,
+            bank_account=form.bank_account.data, ip=client_ip()))
         if result is not FAILED:
             for stored in result:
                 uploads.delete(stored)
@@ -70,7 +67,7 @@ def remove_bank():
     if not ActionForm().validate_on_submit():
         flash("Your session expired. Please try again.", "error")
         return redirect(url_for("author.profile"), 303)
-    removed = authors.remove_bank_account(g.author, actor=current_user, ip=auth_session.client_ip())
+    removed = authors.remove_bank_account(g.author, actor=current_user, ip=client_ip())
     db.session.commit()
     flash("Your bank details are removed." if removed else "There were no bank details to remove.", "info")
     return redirect(url_for("author.profile"), 303)

@@ -1,3 +1,4 @@
+"""The cart pages and buttons (add, change, remove, discount code, buy now); the cart itself is cart_store."""
 from flask import Blueprint
 
 bp = Blueprint("cart", __name__)

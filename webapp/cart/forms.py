@@ -1,3 +1,4 @@
+"""Forms for the cart's buttons: add a book, change a line, a discount code."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm

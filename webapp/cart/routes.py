@@ -1,3 +1,5 @@
+"""The cart: its page and the header's mini cart, adding and changing lines (htmx or plain posts), discount
+codes, and buy-now (one book, straight to checkout, the cart kept)."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -5,11 +7,12 @@ from dataclasses import replace
 from flask import flash, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
+from .. import cart_store
 from ..htmx import is_htmx, render_page_or_partial, trigger
 from ..services.circulation import rentals
 from ..services.commerce import cart, pricing
 from ..utils import safe_next
-from . import bp, store
+from . import bp
 from .forms import AddForm, DiscountForm, LineForm
 
 
@@ -19,14 +22,14 @@ def _user():
 
 def _view(acknowledge: bool = False) -> cart.CartView:
     """Price the cart. What pricing changed in it (lines dropped, quantities lowered, prices seen) is saved
-    through store.change(), priced again there under the lock, and only when something did change."""
-    items = store.load()
+    through cart_store.change(), priced again there under the lock, and only when something did change."""
+    items = cart_store.load()
     seen = [replace(i) for i in items]
-    view = cart.view(items, user=_user(), code=store.code(), acknowledge=acknowledge)
+    view = cart.view(items, user=_user(), code=cart_store.code(), acknowledge=acknowledge)
     if items == seen:
         return view
-    with store.change() as items:
-        return cart.view(items, user=_user(), code=store.code(), acknowledge=acknowledge)
+    with cart_store.change() as items:
+        return cart.view(items, user=_user(), code=cart_store.code(), acknowledge=acknowledge)
 
 
 def _cart_response(view: cart.CartView, notice: str | None = None, error: str | None = None, status: int = 200):
@@ -43,27 +46,27 @@ def index():
 
 @bp.get("/cart/mini")
 def mini():
-    return render_template("cart/_mini.html", count=store.count())
+    return render_template("cart/_mini.html", count=cart_store.count())
 
 
 @bp.post("/cart/add")
 def add():
     form = AddForm()
     notice = error = None
-    if not form.validate():
+    if not form.validate() or form.book_id.data is None:
         error = "Please choose a valid quantity and rental length."
     elif form.mode.data == "rent" and current_user.is_authenticated and rentals.rental_block_reason(current_user):
         error = rentals.rental_block_reason(current_user)
     else:
         try:
-            with store.change() as items:
+            with cart_store.change() as items:
                 notice = cart.add(items, form.book_id.data, mode=form.mode.data, quantity=form.quantity.data or 1,
                                   days=form.days.data or 7, user=_user())
         except cart.CartError as exc:
             error = str(exc)
     if is_htmx():
         response = make_response(render_template("cart/_add_result.html", error=error, notice=notice, form=form))
-        return trigger(response, "cartUpdated", {"count": store.count()})
+        return trigger(response, "cartUpdated", {"count": cart_store.count()})
     if error:
         flash(error, "error")
     else:
@@ -76,18 +79,19 @@ def add():
 def update():
     form = LineForm()
     notice = error = None
-    if not form.validate():
+    if not form.validate() or form.book_id.data is None:
         error = "Please enter a quantity from 0 to 99 and a valid rental length."
     else:
         try:
-            with store.change() as items:
+            with cart_store.change() as items:
                 notice = cart.update(items, form.book_id.data, form.mode.data, quantity=form.quantity.data,
                                      days=form.days.data, new_mode=form.new_mode.data or None, user=_user())
         except cart.CartError as exc:
             error = str(exc)
     if not is_htmx():
-        if error or notice:
-            flash(error or notice, "error" if error else "info")
+        message = error or notice
+        if message:
+            flash(message, "error" if error else "info")
         return redirect(url_for("cart.index"), 303)
     return _cart_response(_view(acknowledge=True), notice=notice, error=error)
 
@@ -96,7 +100,7 @@ def update():
 def remove():
     form = LineForm()
     if form.book_id.data and form.mode.data:
-        with store.change() as items:
+        with cart_store.change() as items:
             cart.remove(items, form.book_id.data, form.mode.data)
     if not is_htmx():
         flash("Removed from your cart.", "info")
@@ -110,11 +114,11 @@ def apply_discount():
     error = None
     if form.validate():
         code = pricing.normalise_code(form.code.data)
-        store.set_code(code)
+        cart_store.set_code(code)
         view = _view()
         if view.quote.discount is None:
             error = view.quote.discount_error
-            store.set_code(None)
+            cart_store.set_code(None)
             view = _view()
     else:
         error = "; ".join(form.code.errors) or "Please try again."
@@ -127,7 +131,7 @@ def apply_discount():
 
 @bp.post("/cart/discount/remove")
 def remove_discount():
-    store.set_code(None)
+    cart_store.set_code(None)
     if not is_htmx():
         return redirect(url_for("cart.index"), 303)
     return _cart_response(_view(), notice="Discount removed.")
@@ -137,7 +141,7 @@ def remove_discount():
 def buy_now():
     """Buy one book straight away, skipping (and keeping) the cart."""
     form = AddForm()
-    if not form.validate():
+    if not form.validate() or form.book_id.data is None:
         flash("Please try again.", "error")
         return redirect(url_for("catalog.books"), 303)
     items: list[cart.CartItem] = []

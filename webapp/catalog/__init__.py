@@ -1,3 +1,4 @@
+"""The public catalog: home page, book listings with filters, book pages, genres, authors."""
 from flask import Blueprint
 
 bp = Blueprint("catalog", __name__)

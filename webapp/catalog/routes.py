@@ -1,25 +1,27 @@
+"""The catalog: home page, book listings (all books, a genre, an author) with filters, a book's page, covers."""
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from ..extensions import db
 from ..htmx import current_url, is_htmx, render_page_or_partial
-from ..models import Genre
+from ..models import Book, Genre
 from ..services.catalog import covers, search
 from ..services.circulation import holds
 from ..services.commerce import cart, pricing
 from . import bp
-from .forms import BookFilterForm
+from .forms import BookFilterForm, PageFilter
 
 
-def _listing(template: str, *, title: str, fixed: dict | None = None, **context):
+def _listing(template: str, *, title: str, fixed: PageFilter | None = None, **context: Any) -> Response:
     genres = list(db.session.scalars(select(Genre).order_by(Genre.name)))
     form = BookFilterForm(request.args, genres)
-    query = form.to_query(current_app.config["PAGE_SIZE"], **(fixed or {}))
+    query = form.to_query(current_app.config["PAGE_SIZE"], fixed)
     result = search.search_books(query)
     response = render_page_or_partial(template, "catalog/_results.html", form=form, result=result, title=title,
                                       sorts=search.SORTS, languages=search.LANGUAGES, **context)
@@ -56,7 +58,7 @@ def book(book_id: int, slug: str | None = None):
 
 @bp.get("/books/<int:book_id>/cover.svg")
 def cover(book_id: int):
-    book = db.session.get(search.Book, book_id)
+    book = db.session.get(Book, book_id)
     if book is None:
         abort(404)
     svg = covers.svg_cover(book.title, book.author_names, book.isbn13)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
-from ..auth import session as auth_session
+from .. import cart_store as store
 from ..authz import owned_or_404
-from ..cart import store
+from ..clients import client_ip
 from ..extensions import db
 from ..links import public_url
 from ..models import Address, Book, Order, OrderStatus
@@ -164,7 +164,7 @@ def cancelled(number: str):
     order = _own_order(number)
     if request.method == "POST":
         try:
-            status = checkout.abandon(order, actor=current_user, ip=auth_session.client_ip())
+            status = checkout.abandon(order, actor=current_user, ip=client_ip())
         except payments.PaymentError as exc:
             db.session.rollback()
             flash(f"We could not stop the payment just now ({exc}). Please try again.", "error")

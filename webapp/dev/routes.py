@@ -1,3 +1,4 @@
+"""The development outbox: every email the shop sent, readable in the browser."""
 from __future__ import annotations
 
 from flask import abort, render_template

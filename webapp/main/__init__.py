@@ -1,3 +1,4 @@
+"""Pages of no particular area: the health check, the favicon, uploaded images."""
 from flask import Blueprint
 
 bp = Blueprint("main", __name__)

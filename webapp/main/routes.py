@@ -1,3 +1,4 @@
+"""Pages that belong to no area: the health check, the favicon, and uploaded images."""
 from __future__ import annotations
 
 from flask import abort, jsonify, redirect, send_from_directory, url_for
@@ -20,8 +21,9 @@ def favicon():
 @bp.get("/media/<kind>/<name>")
 def media(kind: str, name: str):
     """Uploaded images (re-encoded JPEGs with random names; see services.platform.uploads)."""
-    if kind not in uploads.SIZES or not uploads.FILE_NAME.match(name):
+    path = uploads.path_for(f"{kind}/{name[:32]}") if kind in uploads.SIZES and uploads.FILE_NAME.match(name) else None
+    if path is None:
         abort(404)
-    response = send_from_directory(uploads.path_for(f"{kind}/{name[:32]}").parent, name, max_age=86400 * 30)
+    response = send_from_directory(path.parent, name, max_age=86400 * 30)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from ..auth import session as auth_session
 from ..authz import owned_or_404
+from ..clients import client_ip
 from ..extensions import db
 from ..models import Order, OrderStatus
 from ..services.commerce import checkout, orders, payments
@@ -49,7 +49,7 @@ def cancel(number: str):
     order = _own(number)
     try:
         refund_to = "wallet" if request.form.get("refund_to") == "wallet" else "card"
-        orders.cancel(order, actor=current_user, ip=auth_session.client_ip(), refund_to=refund_to)
+        orders.cancel(order, actor=current_user, ip=client_ip(), refund_to=refund_to)
     except payments.AlreadyPaid:  # paid in another tab before the payment page closed: keep the order
         db.session.rollback()
         try:

@@ -17,13 +17,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from tests.concurrency import race
 from tests.conftest import PASSWORD, using_postgres
+from webapp.actions import confirm_code
 from webapp.extensions import db as thread_db
 from webapp.models import AuditLog, EmailCode, OutboundEmail, RecoveryCode, User
 from webapp.services.people import accounts, registration, twofactor
 from webapp.services.people.accounts import AccountError
 from webapp.services.people.passwords import verify_password
 from webapp.services.people.registration import CODE_MAX_ATTEMPTS
-from webapp.utils import confirm_code
 
 needs_postgres = pytest.mark.skipif(not using_postgres(), reason="needs TEST_DATABASE_URL (PostgreSQL): "
                                     "SQLite serialises writers, so there is no race to test")
@@ -65,12 +65,12 @@ def _wrong(code: str) -> str:
 
 
 def _code_form(code: str):
-    """Just what utils.confirm_code reads and writes on a CodeForm."""
+    """Just what actions.confirm_code reads and writes on a CodeForm."""
     return SimpleNamespace(code=SimpleNamespace(data=code, errors=[]), form_errors=[])
 
 
 def _confirm_like_the_form(user: User, purpose: str, code: str) -> None:
-    """Submit a code the way the /verify and /account/email/confirm views do (utils.confirm_code commits a
+    """Submit a code the way the /verify and /account/email/confirm views do (actions.confirm_code commits a
     wrong try); raise Refused with the message shown when it is refused."""
     form = _code_form(code)
     if not confirm_code(form, user, purpose):

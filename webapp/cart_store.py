@@ -1,5 +1,8 @@
 """Where the current shopper's cart lives: the session for visitors, the database once signed in.
 
+Outside the cart blueprint because the whole site needs it: the header counts the cart on every page, signing
+in merges a visitor's cart, and checkout empties it.
+
 Two ways in: `load()` to read (show, count, check out) and `change()` to change. A signed-in shopper may
 have several tabs posting at once, so `change()` locks their row before loading and saves only what
 changed: each change applies once, on top of the one before. Visitor carts live in the cookie session,
@@ -12,9 +15,11 @@ from dataclasses import replace
 
 from flask import session
 from flask_login import current_user
+from sqlalchemy import func, select
 
-from ..extensions import db
-from ..services.commerce import cart
+from .extensions import db
+from .models import CartLine, User
+from .services.commerce import cart
 
 SESSION_KEY = "cart"
 CODE_KEY = "discount_code"
@@ -65,17 +70,14 @@ def set_code(value: str | None) -> None:
 
 
 def count() -> int:
+    """How many copies the cart holds (the header's badge): one query, no cart loaded."""
     if current_user.is_authenticated:
-        from sqlalchemy import func, select
-
-        from ..models import CartLine
-
         return db.session.scalar(select(func.coalesce(func.sum(CartLine.quantity), 0))
                                  .where(CartLine.user_id == current_user.id)) or 0
     return sum(i.quantity for i in cart.from_session(session.get(SESSION_KEY)))
 
 
-def merge_visitor_cart(user) -> None:
+def merge_visitor_cart(user: User) -> None:
     """At sign-in: fold the visitor's session cart into the shopper's saved cart."""
     visitor = cart.from_session(session.pop(SESSION_KEY, None))
     if not visitor:
@@ -84,7 +86,7 @@ def merge_visitor_cart(user) -> None:
         cart.merge(items, visitor, user)
 
 
-def clear(book_keys=None) -> None:
+def clear(book_keys: set[tuple[int, str]] | None = None) -> None:
     """Empty the cart (or drop the given (book_id, mode) lines) after a paid order."""
     with change() as items:
         items[:] = [] if book_keys is None else [i for i in items if i.key not in book_keys]
