@@ -43,7 +43,7 @@ def test_search_rebuild_terms_command(runner, make_book):
 def test_seed_gives_the_demo_admin_2fa_with_the_published_key(runner, db):
     import pyotp
 
-    from webapp.cli import DEMO_ADMIN_TOTP
+    from webapp.demo.accounts import DEMO_ADMIN_TOTP
     from webapp.models import User
     from webapp.services.people import twofactor
 

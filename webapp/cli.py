@@ -1,4 +1,4 @@
-"""Flask CLI commands: seed, worker, data-key rotation, search maintenance."""
+"""Flask CLI commands: worker, scheduled jobs, data-key rotation, search maintenance (and the demo ones)."""
 from __future__ import annotations
 
 import re
@@ -9,31 +9,12 @@ from rq import SimpleWorker
 
 from jobs import schedule
 
+from .demo import cli as demo_cli
 from .extensions import db
 from .services.catalog import search
 from .services.people import accounts
 from .services.platform import crypto, keys
 from .services.platform.queues import queue
-
-# The demo admin's TOTP key: demo data only, printed by `make run` (admins must use 2FA).
-DEMO_ADMIN_TOTP = "FOLIODEMOADMIN2FA7ONLYFORDEMOS22"
-
-
-def _demo_admin_2fa() -> None:
-    """Turn on two-factor authentication for the demo admin with the published demo key."""
-    import pyotp
-    from sqlalchemy import select
-
-    from .models import User
-    from .services.people import twofactor
-
-    admin = db.session.scalar(select(User).where(User.username == "admin", User.role == "admin"))
-    if admin is None or admin.has_2fa:
-        return
-    twofactor.enable(admin, DEMO_ADMIN_TOTP, pyotp.TOTP(DEMO_ADMIN_TOTP).now())
-    admin.totp_last_step = None
-    db.session.commit()
-
 
 # What `flask --app wsgi jobs run NAME` can run: the jobs `rq cron` schedules (one list: jobs/schedule.py).
 SCHEDULED_JOBS = schedule.BY_NAME
@@ -56,40 +37,7 @@ def worker_queues(requested: tuple[str, ...], known: tuple[str, ...]) -> list[st
 
 
 def register(app: Flask) -> None:
-    @app.cli.command("seed")
-    @click.option("--books", default=2000, show_default=True, type=click.IntRange(0, 5_000_000),
-                  help="How many demo books the catalog should hold for this seed.")
-    @click.option("--seed", "seed_value", default=1, show_default=True, type=int, help="Random seed.")
-    @click.option("--no-users", is_flag=True, help="Do not create the demo customer and admin.")
-    @click.option("--quiet", is_flag=True)
-    def seed_command(books: int, seed_value: int, no_users: bool, quiet: bool):
-        """Load deterministic demo data (idempotent: re-runs add nothing twice)."""
-        from .demo import seed as demo
-
-        result = demo.seed(books, seed_value, progress=None if quiet else click.echo, with_users=not no_users)
-        if not no_users:
-            _demo_admin_2fa()
-        click.echo(f"Seeded {result.books_added} books and {result.authors_added} authors "
-                   f"in {result.seconds:.1f}s.")
-        for role, login, password in ([] if quiet else result.users):
-            click.echo(f"  demo {role}: login '{login}', password '{password}'")
-
-    @app.cli.command("demo-credentials")
-    def demo_credentials():
-        """Print the demo accounts created by `seed`."""
-        from .demo.seed import DEMO_USERS
-
-        for role, username, _email, password, _name in DEMO_USERS:
-            click.echo(f"  demo {role}: login '{username}', password '{password}'")
-        click.echo(f"  demo admin two-factor key: {DEMO_ADMIN_TOTP} (add it to an authenticator app, "
-                   "or run `flask --app wsgi demo-totp` for the current code)")
-
-    @app.cli.command("demo-totp")
-    def demo_totp():
-        """Print the demo admin's current two-factor code (demo data only)."""
-        import pyotp
-
-        click.echo(pyotp.TOTP(DEMO_ADMIN_TOTP).now())
+    demo_cli.register(app)  # seed, demo-credentials, demo-totp
 
     @app.cli.command("create-admin")
     @click.option("--email", prompt=True, help="The admin's email address.")
