@@ -1,7 +1,7 @@
-"""Schedule for `rq cron` (run exactly one such process: see Procfile): every job in jobs/schedule.py."""
+"""Schedule for `rq cron` (run exactly one such process: see Procfile): every job in webapp/schedule.py."""
 from rq import cron
 
-from jobs.schedule import SCHEDULE
+from webapp.schedule import SCHEDULE
 
 for scheduled in SCHEDULE:
     cron.register(scheduled.load(), queue_name=scheduled.queue, interval=scheduled.interval, cron=scheduled.cron,

@@ -126,13 +126,13 @@ def test_deploy_units_migrate_only_in_the_release_step(app):
 
 
 def test_rq_cron_and_jobs_run_share_one_schedule(app):
-    """`rq cron --path . jobs/cron.py` (the Procfile's scheduler) registers exactly the jobs of jobs/schedule.py,
+    """`rq cron --path . jobs/cron.py` (the Procfile's scheduler) registers exactly the jobs of webapp/schedule.py,
     on their queues and times, and `flask jobs run` offers the same names."""
     import fakeredis
     from rq.cron import CronScheduler
 
-    from jobs.schedule import SCHEDULE
     from webapp.cli import SCHEDULED_JOBS
+    from webapp.schedule import SCHEDULE
 
     assert "rq cron --url $REDIS_URL --path . jobs/cron.py" in _procfile()["scheduler"]
     scheduler = CronScheduler(connection=fakeredis.FakeRedis())

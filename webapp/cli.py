@@ -7,8 +7,7 @@ import click
 from flask import Flask, current_app
 from rq import SimpleWorker
 
-from jobs import schedule
-
+from . import schedule
 from .demo import cli as demo_cli
 from .extensions import db
 from .services.catalog import search
@@ -16,7 +15,7 @@ from .services.people import accounts
 from .services.platform import crypto, keys
 from .services.platform.queues import queue
 
-# What `flask --app wsgi jobs run NAME` can run: the jobs `rq cron` schedules (one list: jobs/schedule.py).
+# What `flask --app wsgi jobs run NAME` can run: the jobs `rq cron` schedules (one list: webapp/schedule.py).
 SCHEDULED_JOBS = schedule.BY_NAME
 
 

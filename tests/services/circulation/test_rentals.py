@@ -116,7 +116,7 @@ def test_every_scheduled_job_can_be_run_by_name(runner):
 
     from webapp.cli import SCHEDULED_JOBS
 
-    cron = (Path(__file__).resolve().parents[3] / "jobs" / "schedule.py").read_text()
+    cron = (Path(__file__).resolve().parents[3] / "webapp" / "schedule.py").read_text()
     assert sorted(re.findall(r'[^_]name="([a-z-]+)"', cron)) == sorted(SCHEDULED_JOBS)  # every cron job runs by name
     for name in SCHEDULED_JOBS:
         result = runner.invoke(args=["jobs", "run", name])
