@@ -27,6 +27,7 @@ def create_app(config: type[Config] | str | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from . import models  # noqa: F401  (register tables)
+    from .services import connect as connect_services
     from .services.platform import queues
 
     db.init_app(app)
@@ -42,6 +43,7 @@ def create_app(config: type[Config] | str | None = None) -> Flask:
         app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] if shared else "memory://"
     limiter.init_app(app)
     queues.init_app(app)
+    connect_services()  # listeners across the service layers (stock -> holds); idempotent
 
     from .db_events import install as install_db_events
     install_db_events(app)

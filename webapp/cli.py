@@ -207,8 +207,8 @@ def register(app: Flask) -> None:
     @search_group.command("rebuild-terms")
     def rebuild_terms():
         """Rebuild the "did you mean" vocabulary now."""
-        from .services.catalog import search
+        from .services.catalog import vocabulary
 
-        count = search.rebuild_terms()
+        count = vocabulary.rebuild_terms()
         db.session.commit()
         click.echo(f"{count} terms")

@@ -278,9 +278,9 @@ def seed(books: int, seed_value: int = 1, progress: Callable[[str], None] | None
         else:
             _write_generic(rows, say)
         db.session.commit()
-    from ..services.catalog import search
+    from ..services.catalog import vocabulary
 
-    terms = search.rebuild_terms()
+    terms = vocabulary.rebuild_terms()
     db.session.commit()
     say(f"search vocabulary: {terms} terms")
     if with_users:
