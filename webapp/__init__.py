@@ -31,6 +31,7 @@ from .extensions import csrf, db, limiter, login_manager, migrate
 from .main import bp as main_bp
 from .orders import bp as orders_bp
 from .pay import bp as pay_bp
+from .services import connect as connect_services
 from .services.platform import queues
 from .webhooks import bp as webhooks_bp
 
@@ -63,6 +64,7 @@ def create_app(config: type[Config] | str | None = None) -> Flask:
         app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] if shared else "memory://"
     limiter.init_app(app)
     queues.init_app(app)
+    connect_services()  # listeners across the service layers (stock -> holds); idempotent
     db_events.install(app)
     security.install(app)
 

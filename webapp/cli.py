@@ -10,7 +10,7 @@ from rq import SimpleWorker
 from . import schedule
 from .demo import cli as demo_cli
 from .extensions import db
-from .services.catalog import search
+from .services.catalog import vocabulary
 from .services.people import accounts
 from .services.platform import crypto, keys
 from .services.platform.queues import queue
@@ -132,6 +132,6 @@ def register(app: Flask) -> None:
     @search_group.command("rebuild-terms")
     def rebuild_terms():
         """Rebuild the "did you mean" vocabulary now."""
-        count = search.rebuild_terms()
+        count = vocabulary.rebuild_terms()
         db.session.commit()
         click.echo(f"{count} terms")

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from webapp.models import AuditLog, BackgroundTask, Book, Genre, Hold, StockMovement, User
+from webapp.models import AuditLog, BackgroundTask, Book, Genre, Hold, Inventory, StockMovement, User
 from webapp.services.inventory import stock
 from webapp.services.platform import uploads
 
@@ -367,8 +367,6 @@ def test_the_export_link_follows_the_filters(admin_client, make_book):
 
 
 def test_the_same_stock_adjustment_sent_twice_is_applied_once(admin_client, auth, make_book, db):
-    from webapp.models import Inventory
-
     book = make_book("Double Click", on_hand=5)
     page = admin_client.get(f"/admin/books/{book.id}/stock").get_data(as_text=True)
     assert re.search(r'<input[^>]*name="expected_on_hand"[^>]*value="5"', page)

@@ -2,6 +2,10 @@ import re
 
 import pytest
 
+from webapp.extensions import db
+from webapp.models import Author
+from webapp.services.catalog import vocabulary
+
 
 def card_titles(html: bytes) -> list[str]:
     return re.findall(r'class="book-title"><a href="[^"]+">([^<]+)</a>', html.decode())
@@ -87,9 +91,7 @@ def test_price_filter_in_dollars(client, make_book):
 
 def test_no_results_offers_help(client, make_book):
     make_book("The Lantern Keeper")
-    from webapp.services.catalog import search
-    search.rebuild_terms()
-    from webapp.extensions import db
+    vocabulary.rebuild_terms()
     db.session.commit()
     r = client.get("/books?q=qqqqzzz")
     assert b"No books found" in r.data and b"Check the spelling" in r.data
@@ -140,8 +142,6 @@ def test_genre_and_author_pages(client, make_book):
     assert r.status_code == 200 and card_titles(r.data) == ["Dragon Tide"]
     r = client.get("/genres")
     assert b"Fantasy" in r.data and b"Crime" in r.data
-    from webapp.extensions import db
-    from webapp.models import Author
     author = db.session.query(Author).filter_by(name="Lia Wren").one()
     r = client.get(f"/authors/{author.id}")
     assert r.status_code == 200 and set(card_titles(r.data)) == {"Dragon Tide", "Cold Case"}

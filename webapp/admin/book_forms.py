@@ -1,5 +1,5 @@
 """Forms of the admin books section. The field names are the CSV column names, and the values are checked by
-services.catalog.catalog_admin (the same rules as the CSV import): these forms carry the values and the CSRF token."""
+services.catalog.book_values (the same rules as the CSV import): these forms carry the values and the CSRF token."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
@@ -17,7 +17,8 @@ from wtforms import (
 )
 from wtforms.validators import NumberRange, Optional
 
-from ..services.catalog.catalog_admin import ADJUST_REASONS, SORTS, STATUS_FILTERS, STOCK_FILTERS
+from ..services.catalog.admin_listing import SORTS, STATUS_FILTERS, STOCK_FILTERS
+from ..services.catalog.stock_changes import ADJUST_REASONS
 
 
 class BookFilterForm(Form):

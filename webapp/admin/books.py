@@ -2,7 +2,8 @@
 
 The list is a GET form (search, filters, sort) that htmx turns into live filtering of #books-table; each row edits
 its price and stock in place (htmx swaps the row for an edit row and back). Everything also works without
-JavaScript: the row's Edit link opens the full edit page. The rules are in services.catalog.catalog_admin."""
+JavaScript: the row's Edit link opens the full edit page. The rules are in services.catalog (book_values, editing,
+stock_changes)."""
 from __future__ import annotations
 
 from datetime import date
@@ -26,25 +27,27 @@ from ..clients import client_ip
 from ..extensions import db
 from ..htmx import current_url, is_htmx, render_page_or_partial
 from ..models.types import db_int
-from ..services.catalog import book_import, catalog_admin
+from ..services.catalog import admin_listing, book_import, editing, names, stock_changes
+from ..services.catalog.book_values import CatalogError
 from ..services.catalog.search import LANGUAGES
 from ..services.inventory import stock
-from ..services.platform import background
+from ..services.platform import background, money
 from ..utils import safe_next
 from . import bp
 from .book_forms import BookFilterForm, BookForm, ImportForm, InlineEditForm, StockAdjustForm
 from .forms import ActionForm
+from .tasks import task_context
 
 
-def _filters(form: BookFilterForm) -> catalog_admin.BookFilters:
+def _filters(form: BookFilterForm) -> admin_listing.BookFilters:
     genre = form.ok("genre")
-    return catalog_admin.BookFilters(q=(form.q.data or "").strip()[:100], genre_id=int(genre) if genre else None,
+    return admin_listing.BookFilters(q=(form.q.data or "").strip()[:100], genre_id=int(genre) if genre else None,
                                      stock=form.ok("stock") or "", status=form.ok("status") or "",
                                      sort=form.ok("sort") or "title")
 
 
 def _filter_form() -> BookFilterForm:
-    form = BookFilterForm(request.args, catalog_admin.genre_choices())
+    form = BookFilterForm(request.args, admin_listing.genre_choices())
     form.validate()
     return form
 
@@ -58,7 +61,7 @@ def _tidy_args(form) -> dict:
 @bp.get("/books")
 def books():
     form = _filter_form()
-    result = catalog_admin.list_books(_filters(form), page=form.ok("page") or 1)
+    result = admin_listing.list_books(_filters(form), page=form.ok("page") or 1)
     response = render_page_or_partial("admin/books.html", "admin/_books_table.html", form=form, result=result,
                                       export_args=_tidy_args(form))
     if is_htmx():  # the address bar gets the tidy URL, without the form's empty fields
@@ -81,14 +84,14 @@ def book_suggest(kind: str):
     """<option>s for the authors/genres <datalist>: existing names that complete the last name being typed."""
     typed = request.args.get(kind, "")[:500]
     head = typed.rsplit(",", 1)[0].strip() + ", " if "," in typed else ""
-    names = catalog_admin.suggest_names(kind, typed)
-    return "".join(f'<option value="{escape(head + name)}"></option>' for name in names)
+    found = names.suggest_names(kind, typed)
+    return "".join(f'<option value="{escape(head + name)}"></option>' for name in found)
 
 
 # ---- one row: show, edit in place, save ----
 
 def _row_book(book_id: int):
-    book = catalog_admin.book_for_row(book_id)
+    book = admin_listing.book_for_row(book_id)
     if book is None:
         abort(404)
     return book
@@ -96,7 +99,7 @@ def _row_book(book_id: int):
 
 def _inline_form(book, **overrides) -> InlineEditForm:
     on_hand = str(book.inventory.on_hand if book.inventory else 0)
-    data = {"price": catalog_admin.money_input(book.price_cents), "stock": on_hand, "expected_stock": on_hand}
+    data = {"price": money.plain(book.price_cents), "stock": on_hand, "expected_stock": on_hand}
     data.update(overrides)
     return InlineEditForm(formdata=None, data=data)
 
@@ -123,7 +126,7 @@ def book_row_save(book_id: int):
     if not form.validate_on_submit():
         form.form_errors = ["Your session expired. Reload the page and try again."]
         return render_template("admin/_book_row_edit.html", book=book, form=form)
-    saved = attempt(form, lambda: catalog_admin.inline_update(
+    saved = attempt(form, lambda: editing.inline_update(
         book, form.price.data, form.stock.data, expected_stock=form.expected_stock.data, actor_id=current_user.id,
         ip=client_ip()))
     book = _row_book(book_id)
@@ -142,20 +145,20 @@ def book_row_save(book_id: int):
 
 def _cover_stream(form: BookForm):
     upload = form.cover.data
-    return upload.stream if upload is not None and getattr(upload, "filename", "") else None
+    return upload.stream if upload is not None and getattr(upload, "filename", None) else None
 
 
 def _form_page(form: BookForm, book=None, status: int = 200):
     return render_template("admin/book_form.html", form=form, book=book, languages=LANGUAGES,
-                           usage=catalog_admin.usage(book.id) if book else [], action_form=ActionForm()), status
+                           usage=editing.usage(book.id) if book else [], action_form=ActionForm()), status
 
 
 @bp.route("/books/new", methods=["GET", "POST"])
 def book_new():
     form = BookForm(data={"language": "en", "stock": "0"})
     if form.validate_on_submit():
-        book = attempt(form, lambda: catalog_admin.create_book(form.values(creating=True), actor_id=current_user.id,
-                                                               ip=client_ip(), cover=_cover_stream(form)))
+        book = attempt(form, lambda: editing.create_book(form.values(creating=True), actor_id=current_user.id,
+                                                         ip=client_ip(), cover=_cover_stream(form)))
         if book is not FAILED:
             flash(f"Added “{book.title}”.", "success")
             return redirect(url_for("admin.book_edit", book_id=book.id), 303)
@@ -163,13 +166,13 @@ def book_new():
 
 
 def _edit_data(book) -> dict:
-    money = catalog_admin.money_input
+    plain = money.plain
     inv = book.inventory
     return {
         "isbn": book.isbn13, "title": book.title, "subtitle": book.subtitle or "",
         "authors": ", ".join(a.name for a in book.authors), "genres": ", ".join(g.name for g in book.genres),
-        "price": money(book.price_cents), "rental_week_price": money(book.rental_week_cents),
-        "cost_price": money(book.cost_cents),
+        "price": plain(book.price_cents), "rental_week_price": plain(book.rental_week_cents),
+        "cost_price": plain(book.cost_cents),
         "low_stock_threshold": "" if inv is None or inv.low_stock_threshold is None else str(inv.low_stock_threshold),
         "pages": str(book.pages or ""), "published_on": book.published_on.isoformat() if book.published_on else "",
         "language": book.language, "publisher": book.publisher or "", "description": book.description or "",
@@ -177,7 +180,7 @@ def _edit_data(book) -> dict:
 
 
 def _edit_book(book_id: int):
-    book = catalog_admin.book_for_edit(book_id)
+    book = admin_listing.book_for_edit(book_id)
     if book is None:
         abort(404)
     return book
@@ -188,7 +191,7 @@ def book_edit(book_id: int):
     book = _edit_book(book_id)
     form = BookForm(data=_edit_data(book))
     if form.validate_on_submit():
-        saved = attempt(form, lambda: catalog_admin.update_book(
+        saved = attempt(form, lambda: editing.update_book(
             book, form.values(creating=False), actor_id=current_user.id, ip=client_ip(), cover=_cover_stream(form),
             remove_cover=bool(form.remove_cover.data)))
         if saved is not FAILED:
@@ -205,7 +208,7 @@ def book_stock(book_id: int):
     book = _row_book(book_id)
     form = StockAdjustForm()
     if form.validate_on_submit():
-        state = attempt(form, lambda: catalog_admin.adjust_stock(book, form.delta.data, form.reason.data,
+        state = attempt(form, lambda: stock_changes.adjust_stock(book, form.delta.data, form.reason.data,
                                                                  form.note.data, actor_id=current_user.id,
                                                                  ip=client_ip(),
                                                                  expected_on_hand=form.expected_on_hand.data))
@@ -215,7 +218,7 @@ def book_stock(book_id: int):
         book = _row_book(book_id)
     form.expected_on_hand.data = str(stock.state(book_id).on_hand)  # what this page shows, sent back with the form
     return render_template("admin/book_stock.html", book=book, form=form,
-                           ledger=catalog_admin.recent_ledger(book_id))
+                           ledger=stock_changes.recent_ledger(book_id))
 
 
 # ---- archive, restore, delete ----
@@ -235,12 +238,12 @@ def _toggle(book_id: int, action, message: str):
 
 @bp.post("/books/<int:book_id>/archive")
 def book_archive(book_id: int):
-    return _toggle(book_id, catalog_admin.archive_book, "Archived: hidden from the shop.")
+    return _toggle(book_id, editing.archive_book, "Archived: hidden from the shop.")
 
 
 @bp.post("/books/<int:book_id>/restore")
 def book_restore(book_id: int):
-    return _toggle(book_id, catalog_admin.restore_book, "Restored: back in the shop.")
+    return _toggle(book_id, editing.restore_book, "Restored: back in the shop.")
 
 
 @bp.post("/books/<int:book_id>/delete")
@@ -249,8 +252,8 @@ def book_delete(book_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     title = book.title
-    done = attempt_flash(lambda: catalog_admin.delete_book(book, actor_id=current_user.id, ip=client_ip()),
-                         catalog_admin.CatalogError, lambda _: (f"Deleted “{title}”.", "success"))
+    done = attempt_flash(lambda: editing.delete_book(book, actor_id=current_user.id, ip=client_ip()),
+                         CatalogError, lambda _: (f"Deleted “{title}”.", "success"))
     if done is FAILED:
         return redirect(url_for("admin.book_edit", book_id=book_id), 303)
     return redirect(url_for("admin.books"), 303)
@@ -260,8 +263,6 @@ def book_delete(book_id: int):
 
 @bp.route("/books/import", methods=["GET", "POST"])
 def books_import():
-    from .tasks import task_context
-
     form = ImportForm()
     if form.validate_on_submit():
         upload = form.file.data
@@ -273,17 +274,17 @@ def books_import():
             form.file.errors.append(f"The file is too large: the limit is {limit / (1024 * 1024):g} MB.")
         else:
             try:
-                task = book_import.start(data, upload.filename, user_id=current_user.id, ip=client_ip())
+                started = book_import.start(data, upload.filename, user_id=current_user.id, ip=client_ip())
             except book_import.ImportRefused as exc:
                 db.session.rollback()
                 form.file.errors.append(str(exc))
             else:
                 db.session.commit()
-                ignored = task.params.get("ignored_columns")
+                ignored = (started.params or {}).get("ignored_columns")
                 if ignored:
                     flash(f"Unknown column{'s' if len(ignored) > 1 else ''} {', '.join(ignored)} will be ignored; "
                           "the other columns are being imported.", "info")
-                return redirect(url_for("admin.books_import", task=task.id), 303)
+                return redirect(url_for("admin.books_import", task=started.id), 303)
     task = None
     task_id = db_int(request.args.get("task"))
     if task_id is not None:

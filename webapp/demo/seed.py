@@ -16,7 +16,7 @@ from sqlalchemy import insert, select
 
 from ..extensions import db
 from ..models import Author, Book, Genre, slugify
-from ..services.catalog import search
+from ..services.catalog import vocabulary
 from . import bulk
 from .accounts import ensure_demo_users, link_demo_author
 from .books import GENRES, author_pool, book_rows, isbn_for
@@ -100,7 +100,7 @@ def seed(books: int, seed_value: int = 1, progress: Callable[[str], None] | None
         else:
             bulk.write_generic(rows, say)
         db.session.commit()
-    terms = search.rebuild_terms()
+    terms = vocabulary.rebuild_terms()
     db.session.commit()
     say(f"search vocabulary: {terms} terms")
     if with_users:

@@ -5,10 +5,12 @@ import io
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from webapp.models import AuditLog, Author, BackgroundTask, Book, StockMovement, User
-from webapp.services.catalog import book_import, catalog_admin
+from webapp.services.catalog import admin_listing, book_import, editing
 from webapp.services.catalog.book_import import ImportRefused
+from webapp.services.catalog.isbn import isbn13_from_body
 from webapp.services.inventory import stock
 from webapp.services.platform import background
 
@@ -110,7 +112,7 @@ def test_existing_isbn_updates_only_the_columns_in_the_file(app, db, run_jobs, m
     task = _run(db, run_jobs, f"isbn,price,stock,publisher\n{book.isbn13},11.00,8,\n", admin)
     assert task.result["updated"] == 1, task.result
     db.session.expire_all()
-    book = catalog_admin.book_for_edit(book.id)
+    book = admin_listing.book_for_edit(book.id)
     assert (book.title, book.price_cents, book.cost_cents, book.publisher) == ("Old Title", 1100, 400, None)
     assert [g.name for g in book.genres] == ["Poetry"] and stock.state(book.id) == stock.StockState(8, 2)
     movement = db.session.scalars(select(StockMovement).where(StockMovement.reason == "adjustment")).one()
@@ -138,7 +140,7 @@ def test_a_failing_row_leaves_nothing_half_written(app, db, run_jobs, make_book)
                                       "4 copies are reserved for checkouts and holds, so stock on hand cannot go "
                                       "below 4."}]
     db.session.expire_all()
-    kept = catalog_admin.book_for_edit(book.id)
+    kept = admin_listing.book_for_edit(book.id)
     assert (kept.title, kept.author_names) == ("Reserved", "Ann Able")
     assert db.session.scalar(select(func.count()).select_from(Author).where(Author.name == "Brand New")) == 1
     fresh = db.session.scalars(select(Book).where(Book.isbn13 == GOOD_1)).one()
@@ -148,8 +150,6 @@ def test_a_failing_row_leaves_nothing_half_written(app, db, run_jobs, make_book)
 def test_progress_is_reported_in_batches_between_rows(app, db, monkeypatch):
     monkeypatch.setattr(book_import, "BATCH", 50)
     rows = [f"978{n:09d}" for n in range(120)]
-    from webapp.services.catalog.isbn import isbn13_from_body
-
     text = "isbn,title,authors,price\n" + "".join(f"{isbn13_from_body(r[:12])},Book {i},Writer {i % 7},1.00\n"
                                                   for i, r in enumerate(rows))
     task = background.start("import:books", "t", input_text=text)
@@ -184,7 +184,7 @@ def test_export_streams_in_chunks_and_imports_back_unchanged(app, db, run_jobs, 
     assert first["title"] == "'=cmd|' /C calc'!A0" and first["subtitle"] == "'-sub"  # not run as formulas
     assert (first["authors"], first["genres"]) == ("Ann Able; Bo, Bell", "Poetry; Travel")
     assert (first["price"], first["cost_price"], first["stock"], first["pages"]) == ("12.50", "", "3", "12")
-    archived = list(book_import.export_csv(catalog_admin.BookFilters(status="archived")))
+    archived = list(book_import.export_csv(admin_listing.BookFilters(status="archived")))
     assert "Archived" in "".join(archived) and "calc" not in "".join(archived)
     # round trip: importing the export changes nothing
     task = _run(db, run_jobs, text, admin)
@@ -214,16 +214,14 @@ def test_start_checks_the_file_first(app, db):
 def test_a_batch_the_database_refuses_is_written_again_row_by_row(app, db, run_jobs, monkeypatch):
     """New books are written a batch at a time; when the database refuses the batch, each row gets its own
     savepoint, so only the bad row is lost (and the new author it shares with the others is kept once)."""
-    from sqlalchemy.exc import IntegrityError
-
-    real = catalog_admin._set_threshold
+    real = editing._set_threshold
 
     def refuse_13(book_id, threshold):
         if threshold == 13:
             raise IntegrityError("UPDATE inventory", {}, RuntimeError("refused"))
         return real(book_id, threshold)
 
-    monkeypatch.setattr(catalog_admin, "_set_threshold", refuse_13)
+    monkeypatch.setattr(editing, "_set_threshold", refuse_13)
     text = ("isbn,title,authors,price,low_stock_threshold\n"
             f"{GOOD_1},One,Solo Writer,1.00,2\n"
             "9780198534532,Two,Solo Writer,1.00,13\n"

@@ -3,7 +3,7 @@ from datetime import date
 from sqlalchemy import text
 
 from webapp.models import Author, Book
-from webapp.services.catalog import search
+from webapp.services.catalog import search, vocabulary
 from webapp.services.catalog.search import BookQuery
 
 
@@ -41,7 +41,7 @@ def test_last_word_matches_as_a_prefix(app, make_book):
 
 def test_typo_shows_corrected_results_with_did_you_mean(app, make_book):
     make_book("The Lantern Keeper")
-    search.rebuild_terms()
+    vocabulary.rebuild_terms()
     result = search.search_books(BookQuery(q="lantren"))
     assert result.corrected_from == "lantren"
     assert result.suggestion == "lantern"
@@ -50,7 +50,7 @@ def test_typo_shows_corrected_results_with_did_you_mean(app, make_book):
 
 def test_nothing_close_gives_an_empty_result_without_suggestion(app, make_book):
     make_book("The Lantern Keeper")
-    search.rebuild_terms()
+    vocabulary.rebuild_terms()
     result = search.search_books(BookQuery(q="zzqxv"))
     assert result.total == 0 and result.books == [] and result.suggestion is None
 

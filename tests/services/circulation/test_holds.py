@@ -284,7 +284,7 @@ def test_an_unpaid_rental_checkout_counts_towards_the_plan(app, db, make_book):
 
 
 def test_archiving_a_book_closes_its_queue_and_tells_the_customers(app, db, make_book):
-    from webapp.services.catalog import catalog_admin
+    from webapp.services.catalog import editing
 
     book = make_book("Going Away", on_hand=1)
     renter = shopper("renter_away")
@@ -298,7 +298,7 @@ def test_archiving_a_book_closes_its_queue_and_tells_the_customers(app, db, make
     rentals.mark_returned(rental, actor=shopper("clerk_away"))
     db.session.commit()
     assert [h.status for h in db.session.scalars(select(Hold).order_by(Hold.id))] == ["ready", "waiting"]
-    assert catalog_admin.archive_book(book, actor_id=None)
+    assert editing.archive_book(book, actor_id=None)
     db.session.commit()
     db.session.expire_all()
     assert {h.status for h in db.session.scalars(select(Hold))} == {"cancelled"}

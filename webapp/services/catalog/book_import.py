@@ -9,7 +9,7 @@ Columns (a header row is required; names are case-insensitive, in any order):
     subtitle, genres (";"-separated, found or created), rental_week_price, cost_price, stock, low_stock_threshold,
     language, publisher, published_on (YYYY-MM-DD), pages, description      optional.
 
-Money is written like 12.50. Every value is checked by the same rules as the admin form (services.catalog.catalog_admin).
+Money is written like 12.50. Every value is checked by the same rules as the admin form (services.catalog.book_values).
 
 Updating an existing book: only the columns in the file are written. A column that is present with an empty cell
 clears that optional value (cost_price, subtitle, genres, publisher, pages, published_on, description,
@@ -34,19 +34,23 @@ import io
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from typing import TypedDict
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import joinedload, selectinload
 
 from ...extensions import db
-from ...models import Author, Book, BookAuthor, Genre, Inventory, book_genres
-from ..platform import audit, background
+from ...models import Author, BackgroundTask, Book, BookAuthor, Genre, Inventory, book_genres
+from ..platform import audit, background, money
 from ..platform.spreadsheet import safe_cell, unsafe_cell
-from . import catalog_admin
-from .catalog_admin import CatalogError
+from .admin_listing import BookFilters, filter_conditions
+from .book_values import FIELDS, CatalogError, CleanBook, FieldError, clean_book, parse_isbn
+from .editing import apply, create_many
+from .names import NameResolver
+from .vocabulary import remember_search_terms
 
-COLUMNS = catalog_admin.FIELDS
+COLUMNS = FIELDS
 MAX_COLUMNS = 50
 REQUIRED_COLUMNS = ("isbn",)
 LIST_SEP = ";"
@@ -54,6 +58,14 @@ BATCH = 100  # rows per savepoint batch; progress is reported (and committed) af
 MAX_REPORTED_ERRORS = 1000
 EXPORT_CHUNK = 1000
 _TEXT_COLUMNS = {"title", "subtitle", "authors", "genres", "publisher", "description"}
+
+
+class RowError(TypedDict):
+    """One problem of the import, as reported: the row number (1 is the header), the column ("" for the row)."""
+
+    row: int
+    column: str
+    message: str
 
 
 class ImportRefused(ValueError):
@@ -73,7 +85,7 @@ def unknown_columns(names: list[str]) -> list[str]:
     return [name for name in names if name and name not in COLUMNS]
 
 
-def unknown_column_errors(names: list[str]) -> list[dict]:
+def unknown_column_errors(names: list[str]) -> list[RowError]:
     return [{"row": 1, "column": name,
              "message": f"Unknown column, ignored: nothing in it was imported. The columns are: {', '.join(COLUMNS)}."}
             for name in unknown_columns(names)]
@@ -146,8 +158,8 @@ class Importer:
     updated: int = 0
     unchanged: int = 0
     failed_rows: int = 0
-    errors: list[dict] = field(default_factory=list)
-    resolver: catalog_admin.NameResolver = field(default_factory=catalog_admin.NameResolver)
+    errors: list[RowError] = field(default_factory=list)
+    resolver: NameResolver = field(default_factory=NameResolver)
     _seen: dict[str, int] = field(default_factory=dict)
 
     def error(self, row: Row, column: str, message: str) -> None:
@@ -160,8 +172,8 @@ class Importer:
                 self._fail(row, "", "This row has more cells than the header has columns.")
                 continue
             try:
-                isbn13 = catalog_admin.parse_isbn(row.values.get("isbn"), check_unique=False)
-            except catalog_admin.FieldError as exc:
+                isbn13 = parse_isbn(row.values.get("isbn"), check_unique=False)
+            except FieldError as exc:
                 self._fail(row, "isbn", str(exc))
                 continue
             if isbn13 in self._seen:
@@ -176,12 +188,12 @@ class Importer:
                 selectinload(Book.author_links).joinedload(BookAuthor.author), selectinload(Book.genres),
                 joinedload(Book.inventory))).unique()}
         terms: list[str] = []
-        new_rows: list[tuple[Row, dict]] = []
+        new_rows: list[tuple[Row, CleanBook]] = []
         for row, isbn13 in keyed:
             book = existing.get(isbn13)
             try:
-                clean = catalog_admin.clean_book(dict(row.values, isbn=isbn13), book=book, check_isbn_unique=False,
-                                                 list_sep=LIST_SEP)
+                clean = clean_book(dict(row.values, isbn=isbn13), book=book, check_isbn_unique=False,
+                                   list_sep=LIST_SEP)
             except CatalogError as exc:
                 self._fail_all(row, exc)
                 continue
@@ -191,17 +203,16 @@ class Importer:
                 self._one(row, book, clean, terms)
         if new_rows:
             self._create(new_rows, terms)
-        catalog_admin.remember_search_terms(terms)
+        remember_search_terms(terms)
 
-    def _create(self, new_rows: list[tuple[Row, dict]], terms: list[str]) -> None:
+    def _create(self, new_rows: list[tuple[Row, CleanBook]], terms: list[str]) -> None:
         """The batch's new books together in one savepoint; if the database refuses it, one savepoint per row."""
         self.resolver.begin()
         collected: list[str] = []
         try:
             with db.session.begin_nested():
-                catalog_admin.create_many([clean for _, clean in new_rows], actor_id=self.actor_id,
-                                          resolver=self.resolver, reference=self.reference,
-                                          notes=[self._note(row) for row, _ in new_rows], terms=collected)
+                create_many([clean for _, clean in new_rows], actor_id=self.actor_id, resolver=self.resolver,
+                            reference=self.reference, notes=[self._note(row) for row, _ in new_rows], terms=collected)
         except (CatalogError, DBAPIError):
             self.resolver.forget_created()
             for row, clean in new_rows:
@@ -213,14 +224,14 @@ class Importer:
     def _note(self, row: Row) -> str:
         return f"CSV import ({self.reference}), row {row.number}"
 
-    def _one(self, row: Row, book: Book | None, clean: dict, terms: list[str]) -> None:
+    def _one(self, row: Row, book: Book | None, clean: CleanBook, terms: list[str]) -> None:
         """One row in its own savepoint: saved whole, or not at all and reported."""
         self.resolver.begin()
         collected: list[str] = []
         try:
             with db.session.begin_nested():
-                saved = catalog_admin.apply(book, clean, actor_id=self.actor_id, resolver=self.resolver,
-                                            reference=self.reference, note=self._note(row), terms=collected)
+                saved = apply(book, clean, actor_id=self.actor_id, resolver=self.resolver,
+                              reference=self.reference, note=self._note(row), terms=collected)
         except CatalogError as exc:
             self.resolver.forget_created()
             self._fail_all(row, exc)
@@ -247,7 +258,7 @@ class Importer:
             for message in messages:
                 self.error(row, column, message)
 
-    def result(self, total: int) -> dict:
+    def result(self, total: int) -> dict[str, object]:
         return {"rows": total, "created": self.created, "updated": self.updated, "unchanged": self.unchanged,
                 "failed": self.failed_rows, "errors": self.errors[:MAX_REPORTED_ERRORS],
                 "errors_total": len(self.errors)}
@@ -262,7 +273,7 @@ class Importer:
         return buffer.getvalue()
 
 
-def start(data: bytes, filename: str, *, user_id: int | None, ip: str | None = None):
+def start(data: bytes, filename: str, *, user_id: int | None, ip: str | None = None) -> BackgroundTask:
     """Check an uploaded file (encoding, header) and start the import task. Raises ImportRefused."""
     text = decode(data)
     names, rows = read_csv(text)
@@ -279,7 +290,7 @@ def start(data: bytes, filename: str, *, user_id: int | None, ip: str | None = N
 
 
 @background.runner("import:books")
-def run_import(task, progress) -> background.Outcome:
+def run_import(task: BackgroundTask, progress: background.Progress) -> background.Outcome:
     task_id, actor_id, filename = task.id, task.requested_by_id, (task.params or {}).get("filename")
     names, rows = read_csv(task.input_text or "")  # ImportRefused: the task fails with its message
     total = len(rows)
@@ -302,24 +313,24 @@ def run_import(task, progress) -> background.Outcome:
 
 # ---- export ----
 
-def record_export(filters: catalog_admin.BookFilters, *, actor_id: int | None, ip: str | None = None) -> None:
+def record_export(filters: BookFilters, *, actor_id: int | None, ip: str | None = None) -> None:
     audit.record("admin.books_exported", actor_id=actor_id, object_type="book",
                  after={"filters": {k: v for k, v in asdict(filters).items() if v}}, ip=ip)
 
 
-def _cell(column: str, value) -> str:
+def _cell(column: str, value: object) -> str:
     return safe_cell(value) if column in _TEXT_COLUMNS else ("" if value is None else str(value))
 
 
-def export_csv(filters: catalog_admin.BookFilters | None = None, chunk: int = EXPORT_CHUNK) -> Iterator[str]:
+def export_csv(filters: BookFilters | None = None, chunk: int = EXPORT_CHUNK) -> Iterator[str]:
     """The books matching `filters` (all by default) as CSV text pieces, in id order, streamed: rows are read
     `chunk` at a time (yield_per) with their authors and genres, so memory stays flat however big the catalog."""
-    money = catalog_admin.money_input
+    plain = money.plain
     stmt = (select(Book.id, Book.isbn13, Book.title, Book.subtitle, Book.price_cents, Book.rental_week_cents,
                    Book.cost_cents, Inventory.on_hand, Inventory.low_stock_threshold, Book.language, Book.publisher,
                    Book.published_on, Book.pages, Book.description)
             .outerjoin(Inventory, Inventory.book_id == Book.id)
-            .where(*catalog_admin.filter_conditions(filters or catalog_admin.BookFilters()))
+            .where(*filter_conditions(filters or BookFilters()))
             .order_by(Book.id).execution_options(yield_per=chunk))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -339,8 +350,8 @@ def export_csv(filters: catalog_admin.BookFilters | None = None, chunk: int = EX
             values = {
                 "isbn": r.isbn13, "title": r.title, "subtitle": r.subtitle,
                 "authors": f"{LIST_SEP} ".join(authors.get(r.id, [])), "genres": f"{LIST_SEP} ".join(genres.get(r.id, [])),
-                "price": money(r.price_cents), "rental_week_price": money(r.rental_week_cents),
-                "cost_price": money(r.cost_cents), "stock": r.on_hand if r.on_hand is not None else 0,
+                "price": plain(r.price_cents), "rental_week_price": plain(r.rental_week_cents),
+                "cost_price": plain(r.cost_cents), "stock": r.on_hand if r.on_hand is not None else 0,
                 "low_stock_threshold": r.low_stock_threshold, "language": r.language, "publisher": r.publisher,
                 "published_on": r.published_on.isoformat() if r.published_on else None, "pages": r.pages,
                 "description": r.description,
@@ -349,7 +360,7 @@ def export_csv(filters: catalog_admin.BookFilters | None = None, chunk: int = EX
         yield buffer.getvalue()
 
 
-def _names_by_book(stmt) -> dict[int, list[str]]:
+def _names_by_book(stmt: Select[int, str]) -> dict[int, list[str]]:
     found: dict[int, list[str]] = {}
     for book_id, name in db.session.execute(stmt):
         found.setdefault(book_id, []).append(name)

@@ -21,9 +21,3 @@ def normalize(value: str) -> str:
 def isbn13_from_body(body12: str) -> str:
     return body12 + _ean.calc_check_digit(body12)
 
-
-def hyphenate(isbn13: str) -> str:
-    try:
-        return _isbn.format(isbn13)
-    except Exception:  # ranges unknown to stdnum: show it plain
-        return isbn13

@@ -7,37 +7,36 @@ only in their description, and the work per request is bounded however many book
 match (see `_pg_relevance`, SEARCH_COUNT_CAP). SQLite: the `books_fts` FTS5
 table (kept in step by triggers), ranked with bm25 using the same column weights.
 The last word typed is matched as a prefix so results narrow while typing. When a
-query finds nothing, each word is checked against the `search_terms` vocabulary
-(pg_trgm similarity on PostgreSQL, difflib on SQLite) for a "did you mean".
+query finds nothing, services.catalog.vocabulary suggests a "did you mean" (the
+words are cut the same way there).
 """
 from __future__ import annotations
 
-import difflib
-import re
-from collections import Counter
 from dataclasses import dataclass, replace
+from typing import Any, TypedDict
 
 from flask import current_app
 from sqlalchemy import (
+    ColumnElement,
     Select,
+    Subquery,
     any_,
     case,
-    delete,
     exists,
     func,
-    insert,
     literal,
     literal_column,
     select,
     text,
     union_all,
 )
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, joinedload, selectinload
 
 from ...extensions import db
-from ...models import Author, Book, BookAuthor, Genre, Inventory, SearchTerm, book_genres
+from ...models import Author, Book, BookAuthor, Genre, Inventory, book_genres
 from ...models.catalog import TITLE_AUTHOR_TSVECTOR
 from ..platform.paging import Pager
+from .vocabulary import suggest_query, tokenize
 
 SORTS = {
     "relevance": "Relevance",
@@ -52,9 +51,6 @@ COUNT_CAP = 10_000  # counts beyond this show as "10,000+" (bounded work per req
 # a table row read (the GIN index cannot say which rows are visible), and at a million books the rows of a
 # common word's first 10,000 matches span half the table, far more than stays in shared buffers.
 SEARCH_COUNT_CAP = 1_000
-MAX_QUERY_CHARS = 200
-MAX_TOKENS = 8
-_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _WEIGHTS = "10.0, 8.0, 5.0, 1.0"  # bm25 weights: title, subtitle, author_names, description (SQLite)
 
 
@@ -94,23 +90,24 @@ class BookPage(Pager):
     genre: Genre | None = None
 
     @property
-    def page(self) -> int:
+    def page(self) -> int:  # type: ignore[override]  # read-only here: the page is the query's
         return self.query.page
-
-
-def tokenize(q: str) -> list[str]:
-    return [t for t in _TOKEN.findall((q or "")[:MAX_QUERY_CHARS].lower()) if len(t) <= 40][:MAX_TOKENS]
 
 
 def _dialect() -> str:
     return db.session.get_bind().dialect.name
 
 
-def _match(tokens: list[str]):
-    """(where-clause, order-by relevance expression) for the dialect in use."""
+# An ORDER BY term; the columns sorted on have different types.
+OrderBy = ColumnElement[Any]
+
+
+def _match(tokens: list[str]) -> tuple[ColumnElement[bool], OrderBy | Subquery]:
+    """(where-clause, order-by relevance expression) for the dialect in use; on SQLite the relevance is the FTS
+    subquery to join, whose `rank` column orders."""
     if _dialect() == "postgresql":
         tsquery = _pg_tsquery(tokens)
-        vector = literal_column("books.search_vector")
+        vector: ColumnElement[str] = literal_column("books.search_vector")
         return vector.op("@@")(tsquery), func.ts_rank(vector, tsquery).desc()
     terms = ['"' + t + '"' + ("*" if i == len(tokens) - 1 else "") for i, t in enumerate(tokens)]
     fts = (
@@ -123,22 +120,22 @@ def _match(tokens: list[str]):
     return Book.id.in_(select(fts.c.book_id)), fts
 
 
-def _pg_tsquery(tokens: list[str], weights: str = ""):
+def _pg_tsquery(tokens: list[str], weights: str = "") -> ColumnElement[str]:
     """Every word, the last as a prefix; `weights` ("AB") restricts the match to those parts of search_vector."""
     last = len(tokens) - 1
     labels = [(":*" if i == last else (":" if weights else "")) + weights for i in range(len(tokens))]
     return func.to_tsquery("english", " & ".join(t + label for t, label in zip(tokens, labels, strict=True)))
 
 
-def _conditions(query: BookQuery, genre: Genre | None, linked_ids_first: bool = False) -> list:
+def _conditions(query: BookQuery, genre: Genre | None, linked_ids_first: bool = False) -> list[ColumnElement[bool]]:
     """The listing filters other than the search words.
 
     `linked_ids_first` (PostgreSQL counts): the genre/author filter becomes `id = ANY(ARRAY(<their book ids>))`,
     so counting a genre's books collects its ids from the link table's index and probes each book by id,
     instead of hashing the genre's ids and scanning the other filters' index for them (several times the work).
     """
-    where = [Book.active.is_(True)]
-    links = []
+    where: list[ColumnElement[bool]] = [Book.active.is_(True)]
+    links: list[tuple[ColumnElement[int] | InstrumentedAttribute[int], ColumnElement[bool]]] = []
     if genre is not None:
         links.append((book_genres.c.book_id, book_genres.c.genre_id == genre.id))
     if query.author_id:
@@ -159,21 +156,23 @@ def _conditions(query: BookQuery, genre: Genre | None, linked_ids_first: bool = 
     return where
 
 
-def _filtered(query: BookQuery, genre: Genre | None, linked_ids_first: bool = False) -> tuple[Select, object]:
+def _filtered(query: BookQuery, genre: Genre | None,
+              linked_ids_first: bool = False) -> tuple[Select[Book], OrderBy | None]:
     stmt = select(Book)
-    relevance = None
+    relevance: OrderBy | None = None
     tokens = query.tokens
     if tokens:
-        where, relevance = _match(tokens)
-        if hasattr(relevance, "c"):  # SQLite: join the FTS subquery for its bm25 rank
-            stmt = stmt.join(relevance, relevance.c.book_id == Book.id)
-            relevance = relevance.c.rank.asc()
+        where, match = _match(tokens)
+        if isinstance(match, Subquery):  # SQLite: join the FTS subquery for its bm25 rank
+            stmt = stmt.join(match, match.c.book_id == Book.id)
+            relevance = match.c.rank.asc()
         else:
             stmt = stmt.where(where)
+            relevance = match
     return stmt.where(*_conditions(query, genre, linked_ids_first)), relevance
 
 
-_ORDER = {
+_ORDER: dict[str, tuple[OrderBy, ...]] = {
     "newest": (Book.published_on.desc(), Book.id.desc()),
     "bestselling": (Book.units_sold.desc(), Book.id.desc()),
     "title": (Book.title.asc(), Book.id.asc()),
@@ -182,7 +181,7 @@ _ORDER = {
 }
 
 
-def with_listing_details(stmt: Select) -> Select:
+def with_listing_details(stmt: Select[Book]) -> Select[Book]:
     """Eager-load what a book card shows, in a fixed number of queries whatever the page size."""
     return stmt.options(
         selectinload(Book.author_links).joinedload(BookAuthor.author),
@@ -196,7 +195,7 @@ def search_books(query: BookQuery, *, suggest: bool = True) -> BookPage:
         genre = db.session.scalar(select(Genre).where(Genre.slug == query.genre))
         if genre is None:
             return BookPage(query=query, books=[], total=0, total_capped=False, pages=1)
-    max_page = current_app.config["MAX_PAGE"]
+    max_page = int(current_app.config["MAX_PAGE"])
     if query.effective_sort == "relevance" and _dialect() == "postgresql":
         total, pages, page, ids = _pg_relevance(query, genre, max_page)
     else:
@@ -233,7 +232,7 @@ def _ordered_ids(query: BookQuery, genre: Genre | None, max_page: int) -> tuple[
     """(capped total, pages, page, ids on the page) for any sort, on any database."""
     stmt, relevance = _filtered(query, genre)
     sort = query.effective_sort
-    order = (relevance, Book.id.asc()) if sort == "relevance" else _ORDER[sort]
+    order = (relevance, Book.id.asc()) if sort == "relevance" and relevance is not None else _ORDER[sort]
     ids_only = stmt.with_only_columns(Book.id)
     counted = ids_only
     if _dialect() == "postgresql" and (genre is not None or query.author_id):
@@ -244,7 +243,8 @@ def _ordered_ids(query: BookQuery, genre: Genre | None, max_page: int) -> tuple[
     return _fetch_page(ordered, count, query, max_page)
 
 
-def _fetch_page(ordered: Select, count: Select, query: BookQuery, max_page: int) -> tuple[int, int, int, list[int]]:
+def _fetch_page(ordered: Select[int, int], count: Select[int], query: BookQuery,
+                max_page: int) -> tuple[int, int, int, list[int]]:
     """Run `ordered` (rows of id, total) for the requested page; past the last page, show the last page."""
     page = min(max(1, query.page), max_page)
     rows = db.session.execute(ordered.limit(query.per_page).offset((page - 1) * query.per_page)).all()
@@ -284,7 +284,7 @@ def _pg_relevance(query: BookQuery, genre: Genre | None, max_page: int) -> tuple
     in_title_or_authors = _pg_tsquery(tokens, weights="AB")
     where = _conditions(query, genre)
     window = SEARCH_COUNT_CAP + 1
-    vector = literal_column("books.search_vector")
+    vector: ColumnElement[str] = literal_column("books.search_vector")
     rank = func.ts_rank(vector, tsquery).label("rank")
 
     found = (select(Book.id.label("id"), rank, vector.op("@@")(in_title_or_authors).label("strong"))
@@ -305,56 +305,6 @@ def _pg_relevance(query: BookQuery, genre: Genre | None, max_page: int) -> tuple
     ordered = select(candidates.c.id, func.count().over().label("total")).order_by(
         candidates.c.tier, candidates.c.rank.desc(), candidates.c.id)
     return _fetch_page(ordered, select(func.count()).select_from(candidates), query, max_page)
-
-
-def suggest_query(q: str) -> str | None:
-    """A corrected query ("did you mean"), or None when every word is known or nothing is close."""
-    tokens = tokenize(q)
-    changed = False
-    corrected = []
-    for token in tokens:
-        best = _closest_term(token) if len(token) >= 3 else None
-        if best and best != token:
-            corrected.append(best)
-            changed = True
-        else:
-            corrected.append(token)
-    return " ".join(corrected) if changed else None
-
-
-def _closest_term(token: str) -> str | None:
-    if db.session.scalar(select(SearchTerm.term).where(SearchTerm.term == token)):
-        return token
-    if _dialect() == "postgresql":
-        return db.session.scalar(
-            select(SearchTerm.term)
-            .where(SearchTerm.term.op("%")(token))
-            .order_by(func.similarity(SearchTerm.term, token).desc(), SearchTerm.frequency.desc())
-            .limit(1)
-        )
-    candidates = db.session.scalars(
-        select(SearchTerm.term).where(
-            SearchTerm.term.startswith(token[0]),
-            func.length(SearchTerm.term).between(len(token) - 2, len(token) + 2),
-        ).order_by(SearchTerm.frequency.desc()).limit(5000)
-    ).all()
-    matches = difflib.get_close_matches(token, candidates, n=1, cutoff=0.7)
-    return matches[0] if matches else None
-
-
-def rebuild_terms(batch: int = 5000) -> int:
-    """Rebuild the suggestion vocabulary from active titles and author names."""
-    counts: Counter[str] = Counter()
-    rows = db.session.execute(
-        select(Book.title, Book.author_names).where(Book.active.is_(True)).execution_options(yield_per=batch)
-    )
-    for title, names in rows:
-        counts.update({w for w in _TOKEN.findall(f"{title} {names}".lower()) if 3 <= len(w) <= 40 and not w.isdigit()})
-    db.session.execute(delete(SearchTerm))
-    items = [{"term": t, "frequency": n} for t, n in counts.items()]
-    for start in range(0, len(items), batch):
-        db.session.execute(insert(SearchTerm), items[start:start + batch])
-    return len(items)
 
 
 def book_detail(book_id: int) -> Book | None:
@@ -394,7 +344,13 @@ def _books_by_ids(ids: list[int]) -> list[Book]:
     return [found[i] for i in ids if i in found]
 
 
-def home_sections(limit: int = 8) -> dict:
+class HomeSections(TypedDict):
+    new_arrivals: list[Book]
+    bestsellers: list[Book]
+    genres: list[Genre]
+
+
+def home_sections(limit: int = 8) -> HomeSections:
     base = with_listing_details(select(Book)).where(Book.active.is_(True))
     return {
         "new_arrivals": list(db.session.scalars(base.order_by(*_ORDER["newest"]).limit(limit)).unique()),

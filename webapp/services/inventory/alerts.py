@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import InstrumentedAttribute
 
 from ...extensions import db
 from ...models import Book, Inventory, StockAlert, User, utcnow
@@ -22,12 +23,12 @@ def threshold_for(own: int | None) -> int:
     return own if own is not None else current_app.config["LOW_STOCK_THRESHOLD"]
 
 
-def threshold_sql():
+def threshold_sql() -> ColumnElement[int]:
     """The same threshold in SQL: the book's own, else LOW_STOCK_THRESHOLD."""
     return func.coalesce(Inventory.low_stock_threshold, current_app.config["LOW_STOCK_THRESHOLD"])
 
 
-def low_sql(available=Inventory.available):
+def low_sql(available: ColumnElement[int] | InstrumentedAttribute[int] = Inventory.available) -> ColumnElement[bool]:
     """"Low stock" everywhere it is shown (books filter, admin home, inventory report): some left, but no more
     than the threshold. Out of stock (available <= 0) is counted apart."""
     return and_(available > 0, available <= threshold_sql())
@@ -86,18 +87,12 @@ def send_digest(now: datetime | None = None) -> dict[str, int]:
         .order_by(StockAlert.available, StockAlert.created_at).limit(500).with_for_update(of=StockAlert)).all()
     if not alerts:
         return {"alerts": 0, "emails": 0}
-    available = dict(db.session.execute(select(Inventory.book_id, Inventory.available)
-                                        .where(Inventory.book_id.in_([a.book_id for a in alerts]))).all())
-    lines = [f"- {a.book.title} (ISBN {a.book.isbn13}): {available.get(a.book_id, 0)} available, "
-             f"threshold {a.threshold}" for a in alerts]
-    shop = current_app.config["SHOP_NAME"]
-    body = (f"{len(alerts)} book{'s' if len(alerts) != 1 else ''} fell to {'their' if len(alerts) != 1 else 'its'} "
-            "low-stock threshold or ran out since the last digest:\n\n"
-            + "\n".join(lines) + "\n\nRestock from the admin panel: Books, filtered by low stock.\n")
+    available: dict[int, int] = {book_id: count for book_id, count in db.session.execute(
+        select(Inventory.book_id, Inventory.available).where(Inventory.book_id.in_([a.book_id for a in alerts])))}
     admins = db.session.scalars(select(User.email).where(User.role == "admin", User.is_active_account.is_(True),
                                                          User.deleted_at.is_(None))).all()
     for email in admins:
-        mail.send(email, f"{shop}: {len(alerts)} book{'s' if len(alerts) != 1 else ''} low on stock", body)
+        mail.send_template(email, "low_stock_digest", alerts=alerts, available=available)
     db.session.execute(update(StockAlert).where(StockAlert.id.in_([a.id for a in alerts]))
                        .values(digested_at=now).execution_options(synchronize_session=False))
     return {"alerts": len(alerts), "emails": len(admins)}

@@ -3,15 +3,24 @@
 Every change is a single conditional UPDATE, so concurrent callers cannot drive a
 count negative or reserve more than is available; the CHECK constraints on
 `inventory` are the last line of defence.
+
+When copies become available (a restock, a return, a released reservation) the listeners registered with
+`on_copies_freed` are told, in the same transaction: the holds queue takes them first. Circulation sits above
+inventory, so it is wired in at app start (services.connect) rather than called from here.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
 from ...extensions import db
 from ...models import Inventory, StockMovement
+from . import alerts
+
+CopiesFreedListener = Callable[[int], object]
+_copies_freed_listeners: list[CopiesFreedListener] = []
 
 
 class StockError(Exception):
@@ -62,16 +71,21 @@ def adjust(book_id: int, delta: int, reason: str, *, actor_id: int | None = None
 
 def _watch(book_id: int, before: int, after: int, threshold: int | None) -> None:
     """Available stock moved: raise or close the book's low-stock alert when it crosses the threshold."""
-    from . import alerts
-
     alerts.crossed(book_id, before, after, threshold)
 
 
-def _copies_freed(book_id: int) -> None:
-    """Copies became available: the book's holds queue is served first (services.circulation.holds)."""
-    from ..circulation import holds
+def on_copies_freed(listener: CopiesFreedListener) -> None:
+    """Call `listener(book_id)` whenever copies of a book become available, synchronously in the same transaction,
+    in the order registered (services.connect registers the holds queue's allocation). Registering the same
+    listener again does nothing, so building several apps in one process does not allocate twice."""
+    if listener not in _copies_freed_listeners:
+        _copies_freed_listeners.append(listener)
 
-    holds.allocate(book_id)
+
+def _copies_freed(book_id: int) -> None:
+    """Copies became available: the listeners (the book's holds queue first) take what they need."""
+    for listener in list(_copies_freed_listeners):
+        listener(book_id)
 
 
 def create_inventory(book_id: int, on_hand: int, *, actor_id: int | None = None,
@@ -88,12 +102,12 @@ def create_inventory(book_id: int, on_hand: int, *, actor_id: int | None = None,
 class SoldOut(StockError):
     """Not enough available stock for one of the lines; nothing was reserved."""
 
-    def __init__(self, book_id: int, wanted: int, available: int):
+    def __init__(self, book_id: int, wanted: int, available: int) -> None:
         self.book_id, self.wanted, self.available = book_id, wanted, available
         super().__init__(f"Only {available} available (wanted {wanted}).")
 
 
-def _merged(lines) -> list[tuple[int, int]]:
+def _merged(lines: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     """(book_id, quantity) summed per book and sorted by book id: a fixed lock order, so no deadlocks."""
     totals: dict[int, int] = {}
     for book_id, quantity in lines:
@@ -103,7 +117,7 @@ def _merged(lines) -> list[tuple[int, int]]:
     return sorted(totals.items())
 
 
-def reserve(lines, *, reference: str, actor_id: int | None = None) -> None:
+def reserve(lines: Iterable[tuple[int, int]], *, reference: str, actor_id: int | None = None) -> None:
     """Set copies aside for a checkout: all lines or none (the caller rolls back on SoldOut).
 
     Each line is one conditional UPDATE, so two checkouts can never both take the last copy."""
@@ -123,7 +137,8 @@ def reserve(lines, *, reference: str, actor_id: int | None = None) -> None:
         _watch(book_id, after + quantity, after, done.low_stock_threshold)
 
 
-def release(lines, *, reference: str, actor_id: int | None = None, reallocate: bool = True) -> None:
+def release(lines: Iterable[tuple[int, int]], *, reference: str, actor_id: int | None = None,
+            reallocate: bool = True) -> None:
     """Give reserved copies back (checkout expired or cancelled, hold closed). The freed copies go to the
     book's holds queue first, unless `reallocate` is False (the caller passes them on itself)."""
     for book_id, quantity in _merged(lines):
@@ -144,22 +159,23 @@ def release(lines, *, reference: str, actor_id: int | None = None, reallocate: b
             _copies_freed(book_id)
 
 
-def commit(lines, *, reference: str, reason: str = "sale") -> None:
+def commit(lines: Iterable[tuple[int, int]], *, reference: str, reason: str = "sale") -> None:
     """Reserved copies leave the shop (sold, or rented out): on_hand and reserved both go down."""
     for book_id, quantity in _merged(lines):
         done = db.session.execute(
             update(Inventory)
             .where(Inventory.book_id == book_id, Inventory.reserved >= quantity, Inventory.on_hand >= quantity)
             .values(reserved=Inventory.reserved - quantity, on_hand=Inventory.on_hand - quantity)
+            .returning(Inventory.book_id)
             .execution_options(synchronize_session=False)
-        ).rowcount
-        if not done:
+        ).one_or_none()
+        if done is None:
             raise StockError(f"Book {book_id}: {quantity} copies were not reserved.")
         db.session.add(StockMovement(book_id=book_id, on_hand_delta=-quantity, reserved_delta=-quantity,
                                      reason=reason, reference=reference))
 
 
-def available_map(book_ids) -> dict[int, int]:
+def available_map(book_ids: Iterable[int]) -> dict[int, int]:
     """Available copies (on_hand - reserved) for many books in one query."""
     ids = list(set(book_ids))
     if not ids:
