@@ -32,3 +32,18 @@ _.next_cursor, _.is_first, _.actor_unknown  # admin/_audit_table.html
 _.member_discount_label, _.free_shipping_gap_cents, _.is_empty  # cart/_totals.html, cart/_cart.html
 _.days_left  # account/rentals.html: rentals.days_left(r)
 _.rental_week_price, _.cost_price  # book form fields: admin/book_form.html, admin/book_import.html
+
+# Keys of TypedDicts that services return and templates, CSV exports or emails read (vulture sees the class body
+# only): insight report results, the weekly summary, the catalog home sections
+_.value_cost_cents, _.value_price_cents, _.titles_without_cost, _.in_stock_ok, _.turnover_days, _.turnover
+_.units_sold_window, _.days_of_cover, _.copies_on_hand, _.default_threshold, _.accruing_cents, _.fees_charged_cents
+_.fees_collected_cents, _.outstanding_cents, _.rentals_with_balance, _.books_waited_for, _.waiting_since
+_.suggested_restock, _.late_fee_per_day_cents, _.rollups_refreshed_at, _.aov_cents, _.in_catalog_since
+_.titles_sold, _.previous, _.new_arrivals, _.bestsellers
+
+# Read by templates only (models)
+_.is_sale  # orders/index.html, checkout/_status.html, checkout/cancelled.html
+_.queue_tier  # admin/_holds_table.html
+
+# Enum members reached by value (Tier("plus")), never by name
+_.PLUS, _.PREMIUM

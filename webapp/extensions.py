@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask import current_app
 from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -42,9 +41,3 @@ migrate = Migrate(compare_type=True, render_as_batch=True)
 csrf = CSRFProtect()
 login_manager = LoginManager()
 limiter = Limiter(key_func=client_key, default_limits=[])
-
-
-def get_redis():
-    """The app's Redis connection (fakeredis in-process when testing without TEST_REDIS_URL)."""
-    return current_app.extensions["folio_redis"]
-

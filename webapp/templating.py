@@ -30,7 +30,7 @@ def url_only(**args: str | int | None) -> str:
 def image_url(stored: str | None, size: str = "full") -> str | None:
     """URL of an uploaded image (cover, author photo) in one size, or None."""
     args = url_args(stored, size)
-    return url_for("main.media", **args) if args else None
+    return url_for("main.media", kind=args["kind"], name=args["name"]) if args else None
 
 
 def install(app: Flask) -> None:

@@ -195,7 +195,7 @@ def book_edit(book_id: int):
             book, form.values(creating=False), actor_id=current_user.id, ip=client_ip(), cover=_cover_stream(form),
             remove_cover=bool(form.remove_cover.data)))
         if saved is not FAILED:
-            flash(f"Saved “{saved.book.title}”." if saved.changed else "Nothing to change.", "success")
+            flash(f"Saved “{book.title}”." if saved.changed else "Nothing to change.", "success")
             return redirect(url_for("admin.book_edit", book_id=book_id), 303)
         book = _edit_book(book_id)
     return _form_page(form, book)

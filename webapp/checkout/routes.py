@@ -151,7 +151,7 @@ def _forget_cart_if_paid(order: Order) -> None:
         if pending.get("buy_now"):
             session.pop(BUY_NOW_KEY, None)
         else:
-            store.clear({(line.book_id, line.mode) for line in order.lines})
+            store.clear({(line.book_id, line.mode) for line in order.lines if line.book_id is not None})
             store.set_code(None)
         session.pop("checkout_order", None)
 

@@ -53,9 +53,5 @@ class WalletEntry(Model):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    @property
-    def is_credit(self) -> bool:
-        return self.amount_cents > 0
-
     def __repr__(self) -> str:
         return f"<WalletEntry {self.user_id} {self.amount_cents:+d} {self.reason}>"

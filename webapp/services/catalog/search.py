@@ -90,7 +90,7 @@ class BookPage(Pager):
     genre: Genre | None = None
 
     @property
-    def page(self) -> int:  # type: ignore[override]  # read-only here: the page is the query's
+    def page(self) -> int:  # read-only here: the page is the query's
         return self.query.page
 
 

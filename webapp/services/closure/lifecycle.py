@@ -28,10 +28,11 @@ def close_open_payments(user: User) -> None:
     for order in pending_orders:
         try:
             fulfilment.cancel_unpaid(order, reason="Account deleted.", actor_id=user.id)
-        except payments.AlreadyPaid:
+        except payments.AlreadyPaid:  # only an order with a payment page can have been paid meanwhile
             db.session.rollback()
-            payment_events.apply_provider_state(payments.gateway(order.payment_provider)
-                                                .retrieve(order.payment_session_id))
+            if order.payment_session_id:
+                payment_events.apply_provider_state(payments.gateway(order.payment_provider)
+                                                    .retrieve(order.payment_session_id))
         db.session.commit()
     pending = db.session.scalars(select(Charge).where(Charge.user_id == user.id, Charge.status == "pending")).all()
     for charge in pending:

@@ -43,7 +43,7 @@ class Page(Pager):
         return max(1, -(-self.total // self.per_page))
 
 
-def paginate(stmt: Select[Any], page: int, per_page: int = 25, *, scalars: bool = True) -> Page:
+def paginate(stmt: Select[*tuple[Any, ...]], page: int, per_page: int = 25, *, scalars: bool = True) -> Page:
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).limit(COUNT_CAP + 1).subquery()))
     total = total or 0
     pages = max(1, -(-min(total, COUNT_CAP) // per_page))

@@ -4,6 +4,8 @@ transaction asks here: a payment-provider call (services.commerce.payments.leave
 committed after a view (auth.session)."""
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, scoped_session
 
@@ -27,5 +29,5 @@ def _ended(session: Session) -> None:
     session.info.pop(_WROTE, None)
 
 
-def has_writes(session: Session | scoped_session[Session]) -> bool:
+def has_writes(session: Session | scoped_session[Any]) -> bool:
     return bool(session.info.get(_WROTE) or session.new or session.dirty or session.deleted)
