@@ -9,7 +9,7 @@ from flask import Flask, request, url_for
 from . import cart_store
 from .htmx import current_url
 from .links import public_url
-from .services.platform.money import money
+from .services.platform.money import money, plain, symbol
 from .services.platform.uploads import url_args
 
 
@@ -35,6 +35,8 @@ def image_url(stored: str | None, size: str = "full") -> str | None:
 
 def install(app: Flask) -> None:
     app.add_template_filter(money, "money")
+    app.add_template_filter(plain, "money_plain")  # "12.50": amounts in form fields
+    app.add_template_global(symbol, "currency_symbol")
     app.add_template_filter(b64encode, "b64encode")
     app.add_template_global(image_url, "image_url")
     app.add_template_global(public_url, "public_url")  # absolute links (canonical): PUBLIC_URL, not Host

@@ -19,6 +19,7 @@ from wtforms.validators import NumberRange, Optional
 
 from ..services.catalog.admin_listing import SORTS, STATUS_FILTERS, STOCK_FILTERS
 from ..services.catalog.stock_changes import ADJUST_REASONS
+from ..services.platform import money
 
 
 class BookFilterForm(Form):
@@ -71,6 +72,13 @@ class BookForm(FlaskForm):
     VALUE_FIELDS = ("isbn", "title", "subtitle", "authors", "genres", "price", "rental_week_price", "cost_price",
                     "low_stock_threshold", "pages", "published_on", "language", "publisher", "description")
 
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        symbol = money.symbol()  # prices are typed in the shop's currency (a setting)
+        self.price.label.text = f"Price ({symbol})"
+        self.rental_week_price.label.text = f"Rental price per week ({symbol})"
+        self.cost_price.label.text = f"Cost price ({symbol})"
+
     def values(self, creating: bool) -> dict:
         data = {name: self[name].data for name in self.VALUE_FIELDS}
         if creating:
@@ -84,6 +92,10 @@ class InlineEditForm(FlaskForm):
     price = StringField("Price ($)")
     stock = StringField("Stock on hand")
     expected_stock = HiddenField()
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.price.label.text = f"Price ({money.symbol()})"
 
 
 class StockAdjustForm(FlaskForm):

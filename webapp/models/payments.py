@@ -14,8 +14,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
-OUTBOX_STATUSES = ("pending", "delivered", "failed")
-
 
 class ChargeStatus(StrEnum):
     """A charge (a top-up or a plan paid by card): waiting for its payment page, paid (credited), or
@@ -115,6 +113,18 @@ class GatewaySession(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class OutboxStatus(StrEnum):
+    """Where an outbox message is: pending (due at next_attempt_at, or leased until then), delivered, or failed
+    after OUTBOX_MAX_ATTEMPTS (a person looks at it; staff may send it again)."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+OUTBOX_STATUSES: tuple[OutboxStatus, ...] = tuple(OutboxStatus)
+
+
 class OutboxMessage(Model):
     """Work a transaction must cause elsewhere (a provider refund, the test gateway's webhook delivery):
     written in the same transaction as the change that needs it, then delivered by the worker. Redis only
@@ -132,7 +142,7 @@ class OutboxMessage(Model):
     kind: Mapped[str] = mapped_column(String(30))
     key: Mapped[str] = mapped_column(String(160), unique=True)  # one message per piece of work
     payload: Mapped[dict] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(10), default="pending")
+    status: Mapped[str] = mapped_column(String(10), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from ...extensions import db
 from ...models import OPEN_HOLD, Book, Hold, Order, OrderLine, Rental, User, utcnow
 from ...models.membership import HOLD_MOVES, HoldStatus
-from ...models.orders import RentalStatus
+from ...models.orders import OrderStatus, RentalStatus
 from ...models.wallet import WalletReason
 from ..inventory import stock
 from ..platform import audit, locks, mail, paging
@@ -52,7 +52,7 @@ def books_in_use(user_id: int) -> int:
                                 .where(Rental.user_id == user_id, Rental.status == RentalStatus.ACTIVE)) or 0
     pending = db.session.scalar(select(func.coalesce(func.sum(OrderLine.quantity), 0))
                                 .join(Order, Order.id == OrderLine.order_id)
-                                .where(Order.user_id == user_id, Order.status == "pending_payment",
+                                .where(Order.user_id == user_id, Order.status == OrderStatus.PENDING_PAYMENT,
                                        OrderLine.mode == "rent")) or 0
     holds = db.session.scalar(select(func.count()).select_from(Hold)
                               .where(Hold.user_id == user_id, Hold.status.in_(OPEN_HOLD))) or 0

@@ -13,6 +13,8 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import Charge, Order, Subscription, User
+from ...models.orders import OrderStatus
+from ...models.payments import ChargeStatus
 from ..circulation import holds, wallet
 from ..commerce import charges, fulfilment, orders, payment_events, payments
 
@@ -24,7 +26,7 @@ def close_open_payments(user: User) -> None:
     waits rather than leave a page that could still take money."""
     db.session.rollback()
     pending_orders = db.session.scalars(
-        select(Order).where(Order.user_id == user.id, Order.status == "pending_payment")).all()
+        select(Order).where(Order.user_id == user.id, Order.status == OrderStatus.PENDING_PAYMENT)).all()
     for order in pending_orders:
         try:
             fulfilment.cancel_unpaid(order, reason="Account deleted.", actor_id=user.id)
@@ -34,7 +36,7 @@ def close_open_payments(user: User) -> None:
                 payment_events.apply_provider_state(payments.gateway(order.payment_provider)
                                                     .retrieve(order.payment_session_id))
         db.session.commit()
-    pending = db.session.scalars(select(Charge).where(Charge.user_id == user.id, Charge.status == "pending")).all()
+    pending = db.session.scalars(select(Charge).where(Charge.user_id == user.id, Charge.status == ChargeStatus.PENDING)).all()
     for charge in pending:
         provider, session_id = charge.payment_provider, charge.payment_session_id
         if session_id:

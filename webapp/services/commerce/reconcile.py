@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import Charge, Order, utcnow
+from ...models.orders import OrderStatus
 from ...models.payments import ChargeStatus, SessionStatus
 from . import charges, fulfilment, payment_events, payments
 from .provider import SessionState
@@ -33,7 +34,7 @@ def run(now: datetime | None = None, limit: int = 1000) -> dict[str, int]:
     """Settle what is overdue. Returns counts of outcomes (for the job's log and the tests)."""
     now = now or utcnow()
     cutoff = now - timedelta(minutes=current_app.config["RESERVATION_GRACE_MINUTES"])
-    order_ids = db.session.scalars(select(Order.id).where(Order.status == "pending_payment",
+    order_ids = db.session.scalars(select(Order.id).where(Order.status == OrderStatus.PENDING_PAYMENT,
                                                           Order.reservation_expires_at < cutoff)
                                    .order_by(Order.reservation_expires_at).limit(limit)).all()
     charge_ids = db.session.scalars(select(Charge.id).where(Charge.status == ChargeStatus.PENDING,
@@ -75,7 +76,7 @@ def _close_at_provider(provider: str, session_id: str) -> SessionState:
 
 def _order(order_id: int) -> str:
     order = db.session.get(Order, order_id)
-    if order is None or order.status != "pending_payment":
+    if order is None or order.status != OrderStatus.PENDING_PAYMENT:
         return "settled"
     note = "Checkout not paid in time: the payment page was closed and the stock released."
     if not order.payment_session_id:  # the page was never opened (a crash before the provider answered)

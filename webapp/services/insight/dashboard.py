@@ -13,6 +13,8 @@ from sqlalchemy import case, func, select
 
 from ...extensions import db
 from ...models import PAID_STATUSES, Book, Hold, Inventory, Order, Rental, utcnow
+from ...models.membership import HoldStatus
+from ...models.orders import RentalStatus
 from ..commerce import payment_issues
 from ..inventory import alerts
 from .sql import utc_day
@@ -58,11 +60,11 @@ def overview(now: datetime | None = None) -> Overview:
                               sum(orders[first:])))
     low, out = stock_counts()
     overdue = db.session.scalar(select(func.count()).select_from(Rental)
-                                .where(Rental.status == "active", Rental.due_at < now)) or 0
-    holds = dict(db.session.execute(select(Hold.status, func.count()).where(Hold.status.in_(("waiting", "ready")))
+                                .where(Rental.status == RentalStatus.ACTIVE, Rental.due_at < now)) or 0
+    holds = dict(db.session.execute(select(Hold.status, func.count()).where(Hold.status.in_((HoldStatus.WAITING, HoldStatus.READY)))
                                     .group_by(Hold.status)).all())
     return Overview(periods=periods, low_stock=low, out_of_stock=out, overdue_rentals=overdue,
-                    holds_waiting=holds.get("waiting", 0), holds_ready=holds.get("ready", 0),
+                    holds_waiting=holds.get(HoldStatus.WAITING, 0), holds_ready=holds.get(HoldStatus.READY, 0),
                     payment_issues=payment_issues.open_count(),
                     days=days, daily_revenue_cents=revenue, daily_orders=orders, generated_at=now)
 

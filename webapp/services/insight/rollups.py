@@ -34,10 +34,11 @@ from ...models import (
     book_genres,
     utcnow,
 )
+from ...models.orders import OrderStatus
 from ..platform import upsert
 from .sql import as_date, as_int, is_postgres, midnight, tune_session, utc_day
 
-CANCELLED_STATUSES = ("cancelled", "refunded")  # paid, then cancelled or refunded: kept apart from revenue
+CANCELLED_STATUSES = (OrderStatus.CANCELLED, OrderStatus.REFUNDED)  # paid, then cancelled or refunded: kept apart from revenue
 REVENUE_DEFINITION = (
     "Revenue counts orders that are paid, shipped or delivered, on the UTC day they were paid, at the amount "
     "charged (goods after discounts, plus shipping and tax) less any partial refund. Orders cancelled or "

@@ -12,6 +12,8 @@ from sqlalchemy import BigInteger, ColumnElement, and_, case, cast, exists, func
 
 from ...extensions import db
 from ...models import Book, Hold, Inventory, Rental, SalesBookTotal, SalesDaily, utcnow
+from ...models.membership import HoldStatus
+from ...models.orders import RentalStatus
 from ..inventory import alerts
 from .periods import Period
 from .sql import AnyRow, as_int, ceil_days_since, tune_session
@@ -171,7 +173,7 @@ def rentals_and_holds(period: Period, limit: int = 25, now: datetime | None = No
     now = now or utcnow()
     r = Rental
     fee_per_day: int = current_app.config["LATE_FEE_PER_DAY_CENTS"]
-    active = r.status == "active"
+    active = r.status == RentalStatus.ACTIVE
     overdue = and_(active, r.due_at < now)
     returned_in = and_(r.returned_at >= period.starts_at, r.returned_at < period.ends_before)
     row = db.session.execute(select(
@@ -190,13 +192,13 @@ def rentals_and_holds(period: Period, limit: int = 25, now: datetime | None = No
         "started": as_int(row[3]), "returned": as_int(row[4]), "fees_charged_cents": as_int(row[5]),
         "fees_collected_cents": as_int(row[6]), "outstanding_cents": as_int(row[7]),
         "rentals_with_balance": as_int(row[8])}
-    h = db.session.execute(select(func.sum(case((Hold.status == "waiting", 1), else_=0)),
-                                  func.sum(case((Hold.status == "ready", 1), else_=0)),
-                                  func.count(func.distinct(case((Hold.status == "waiting", Hold.book_id)))))
-                           .where(Hold.status.in_(("waiting", "ready")))).one()
+    h = db.session.execute(select(func.sum(case((Hold.status == HoldStatus.WAITING, 1), else_=0)),
+                                  func.sum(case((Hold.status == HoldStatus.READY, 1), else_=0)),
+                                  func.count(func.distinct(case((Hold.status == HoldStatus.WAITING, Hold.book_id)))))
+                           .where(Hold.status.in_((HoldStatus.WAITING, HoldStatus.READY)))).one()
     holds: HoldFigures = {"waiting": as_int(h[0]), "ready": as_int(h[1]), "books_waited_for": as_int(h[2])}
     demand = (select(Hold.book_id, func.count().label("waiting"), func.min(Hold.queued_at).label("oldest"))
-              .where(Hold.status == "waiting").group_by(Hold.book_id)
+              .where(Hold.status == HoldStatus.WAITING).group_by(Hold.book_id)
               .order_by(func.count().desc(), func.min(Hold.queued_at), Hold.book_id).limit(limit).subquery())
     most_held = db.session.execute(
         select(Book.id, Book.title, Book.author_names, demand.c.waiting, demand.c.oldest, Inventory.on_hand,

@@ -217,7 +217,7 @@ def issue_code(user: User, purpose: str, *, new_email: str | None = None, thrott
 
 def confirm_code(user: User, purpose: str, code: str) -> None:
     """Check a code; on success apply it (verify / change email). Every try is counted, the right one too, and
-    the count must be committed even when this raises (utils.confirm_code does); callers commit."""
+    the count must be committed even when this raises (actions.confirm_code does); callers commit."""
     record = _latest_code(user, purpose)
     if record is None:
         raise AccountError(NO_CODE, "code")

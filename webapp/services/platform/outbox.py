@@ -27,6 +27,7 @@ from sqlalchemy import func, select, update
 
 from ...extensions import db
 from ...models import OutboxMessage, utcnow
+from ...models.payments import OutboxStatus
 from . import dml, queues, upsert
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def add(kind: str, key: str, payload: Payload) -> bool:
     """Write a message in the caller's transaction, once per `key` (False if that key exists already, even
     when a twin writer is racing for it). It is handed to a worker when the transaction commits."""
     message_id = upsert.insert_once(OutboxMessage, OutboxMessage.id, kind=kind, key=key[:160], payload=payload,
-                                    status="pending", attempts=0, next_attempt_at=utcnow(), created_at=utcnow())
+                                    status=OutboxStatus.PENDING, attempts=0, next_attempt_at=utcnow(), created_at=utcnow())
     if message_id is None:
         return False
     queues.enqueue_after_commit(db.session, DELIVER_JOB, message_id, queue_name="default")
@@ -91,7 +92,7 @@ def _claim(message_id: int, now: datetime) -> bool:
     lease = timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
     claimed = dml.changed(
         update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.status == "pending",
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.PENDING,
                OutboxMessage.next_attempt_at <= now)
         .values(next_attempt_at=now + lease, attempts=OutboxMessage.attempts + 1)
         .execution_options(synchronize_session=False))
@@ -116,10 +117,10 @@ def deliver(message_id: int, now: datetime | None = None) -> str:
         db.session.rollback()
         return _failed(message_id, kind, attempts, exc, now, permanent=isinstance(exc, PermanentFailure))
     db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
-                       .values(status="delivered", delivered_at=utcnow(), last_error=None)
+                       .values(status=OutboxStatus.DELIVERED, delivered_at=utcnow(), last_error=None)
                        .execution_options(synchronize_session=False))
     db.session.commit()
-    return "delivered"
+    return OutboxStatus.DELIVERED
 
 
 def _failed(message_id: int, kind: str, attempts: int, exc: Exception, now: datetime, *, permanent: bool) -> str:
@@ -127,10 +128,10 @@ def _failed(message_id: int, kind: str, attempts: int, exc: Exception, now: date
     give_up = permanent or attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]
     values: dict[str, object] = {"last_error": error}
     if give_up:
-        values["status"] = "failed"
+        values["status"] = OutboxStatus.FAILED
     else:
         values["next_attempt_at"] = now + _retry_delay(attempts)
-    db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.status == "pending")
+    db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.PENDING)
                        .values(**values).execution_options(synchronize_session=False))
     callback = _GAVE_UP.get(kind) if give_up else None
     message = db.session.get(OutboxMessage, message_id) if callback is not None else None
@@ -147,7 +148,7 @@ def dispatch_due(now: datetime | None = None, limit: int = 200) -> dict[str, int
     deliveries whose worker died). Returns counts by outcome."""
     now = now or utcnow()
     ids = db.session.scalars(select(OutboxMessage.id)
-                             .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+                             .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
                              .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)).all()
     db.session.rollback()
     counts: dict[str, int] = {}
@@ -160,7 +161,7 @@ def dispatch_due(now: datetime | None = None, limit: int = 200) -> dict[str, int
 def summary() -> dict[str, Any]:
     """Pending and failed messages, and when the oldest pending one was written (for the admin panel)."""
     rows = db.session.execute(select(OutboxMessage.status, func.count(), func.min(OutboxMessage.created_at))
-                              .where(OutboxMessage.status.in_(("pending", "failed")))
+                              .where(OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.FAILED)))
                               .group_by(OutboxMessage.status)).all()
     found = {status: (count, oldest) for status, count, oldest in rows}
     return {"pending": found.get("pending", (0, None))[0], "oldest_pending": found.get("pending", (0, None))[1],
