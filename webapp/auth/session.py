@@ -36,8 +36,8 @@ def _login(user: User, remember: bool, version: int | None = None) -> None:
     the cookies that name it: a browser-session cookie, or with "keep me signed in" a lasting one and the
     remember-me cookie. Commits."""
     version = user.session_version if version is None else version
-    # (login_token: a per-request attribute the model declares as None, not a column: models/users.py)
-    user.login_token = sessions.start(  # type: ignore[assignment]
+    # (login_token: a per-request attribute, not a column: models/users.py)
+    user.login_token = sessions.start(
         user.id, version, ip=client_ip(), user_agent=user_agent(), remember=remember)
     db.session.commit()
     login_user(user, remember=remember)
@@ -122,7 +122,7 @@ def load_user(login_id: str) -> User | None:
     user = db.session.get(User, int(user_id))
     if user is None or not user.is_active or record.session_version != user.session_version:
         return None  # a sign-in that was still in flight when every session was ended
-    user.login_token = token  # type: ignore[assignment]  # per request, not a column (see _login)
+    user.login_token = token  # per request, not a column (see _login)
     if sessions.touch_due(record):
         g.folio_touch_session = record.id
     return user

@@ -4,6 +4,7 @@ services.platform.audit."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask_login import UserMixin
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, false, func, true
@@ -51,7 +52,10 @@ class User(UserMixin, Model):
 
     # The token of the signed-in session this request belongs to (services.people.sessions); set at sign-in and by
     # the user loader, never stored on the row. Flask-Login keeps get_id() in the session and remember cookies.
-    login_token = None
+    if TYPE_CHECKING:  # typed for mypy; at run time a plain class attribute, so SQLAlchemy maps no column
+        login_token: str | None
+    else:
+        login_token = None
 
     def get_id(self) -> str:
         return f"{self.id}:{self.login_token or ''}"

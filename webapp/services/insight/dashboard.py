@@ -87,7 +87,7 @@ def stock_counts() -> tuple[int, int]:
     the few archived books' rows taken off, instead of joining every low row to books."""
     default = current_app.config["LOW_STOCK_THRESHOLD"]
     ceiling = max(default, db.session.scalar(select(func.max(Inventory.low_stock_threshold))) or 0)
-    low_stock = alerts.low_sql()  # type: ignore[no-untyped-call, unused-ignore]  # alerts is not typed yet
+    low_stock = alerts.low_sql()
     counts = (func.coalesce(func.sum(case((low_stock, 1), else_=0)), 0),
               func.coalesce(func.sum(case((Inventory.available <= 0, 1), else_=0)), 0))
     every = db.session.execute(select(*counts).where(Inventory.available <= ceiling)).one()

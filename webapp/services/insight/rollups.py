@@ -211,7 +211,7 @@ def _shift_totals(days: list[date], sign: int) -> None:
                      .where(s.day.in_(days)).group_by(BookAuthor.author_id))
     for table, key, stmt in ((SalesBookTotal, "book_id", book_totals),
                              (SalesAuthorTotal, "author_id", author_totals)):
-        statement = upsert.insert(table)  # type: ignore[no-untyped-call, unused-ignore]  # upsert is not typed yet
+        statement = upsert.insert(table)
         add = statement.from_select([key, "units", "revenue_cents"], stmt)
         db.session.execute(add.on_conflict_do_update(index_elements=[key], set_={
             "units": table.units + add.excluded.units,

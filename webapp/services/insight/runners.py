@@ -54,11 +54,7 @@ def _params(task: BackgroundTask) -> dict[str, Any]:
     return task.params or {}
 
 
-# platform.background.runner is not typed yet: the ignores on the runners below (marked `unused-ignore` so they
-# go quiet rather than fail once it is typed) can then be dropped.
-
-
-@background.runner("report:sales")  # type: ignore[untyped-decorator, unused-ignore]
+@background.runner("report:sales")
 def _run_sales(task: BackgroundTask, progress: background.Progress) -> background.Outcome:
     period = period_from_params(_params(task))
     progress(0, 2, "Adding up sales…")
@@ -71,7 +67,7 @@ def _run_sales(task: BackgroundTask, progress: background.Progress) -> backgroun
                               result={**data, "freshness": fresh}, csv=out.csv, svg=out.svg)
 
 
-@background.runner("report:books")  # type: ignore[untyped-decorator, unused-ignore]
+@background.runner("report:books")
 def _run_books(task: BackgroundTask, progress: background.Progress) -> background.Outcome:
     period, limit = period_from_params(_params(task)), limit_from_params(_params(task))
     progress(0, 3, "Ranking best sellers…")
@@ -86,7 +82,7 @@ def _run_books(task: BackgroundTask, progress: background.Progress) -> backgroun
                               result=data, csv=out.csv, svg=out.svg)
 
 
-@background.runner("report:genres")  # type: ignore[untyped-decorator, unused-ignore]
+@background.runner("report:genres")
 def _run_genres(task: BackgroundTask, progress: background.Progress) -> background.Outcome:
     period, limit = period_from_params(_params(task)), limit_from_params(_params(task))
     progress(0, 3, "Adding up sales by genre…")
@@ -101,7 +97,7 @@ def _run_genres(task: BackgroundTask, progress: background.Progress) -> backgrou
                               "with sales.", result=data, csv=out.csv, svg=out.svg)
 
 
-@background.runner("report:inventory")  # type: ignore[untyped-decorator, unused-ignore]
+@background.runner("report:inventory")
 def _run_inventory(task: BackgroundTask, progress: background.Progress) -> background.Outcome:
     limit = limit_from_params(_params(task))
     progress(0, 2, "Valuing the stock…")
@@ -115,7 +111,7 @@ def _run_inventory(task: BackgroundTask, progress: background.Progress) -> backg
                               result={**data, "freshness": fresh}, csv=out.csv, svg=out.svg)
 
 
-@background.runner("report:rentals")  # type: ignore[untyped-decorator, unused-ignore]
+@background.runner("report:rentals")
 def _run_rentals(task: BackgroundTask, progress: background.Progress) -> background.Outcome:
     period, limit = period_from_params(_params(task)), limit_from_params(_params(task))
     progress(0, 2, "Counting rentals and holds…")

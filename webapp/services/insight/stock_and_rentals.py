@@ -91,16 +91,14 @@ class RentalsAndHolds(TypedDict):
     limit: int
 
 
-# services.inventory.alerts is not typed yet: its SQL is typed here, and the ignores (marked `unused-ignore` so
-# they go quiet rather than fail once alerts is typed) can then be dropped.
 def _threshold() -> ColumnElement[int]:
     """A book's low-stock threshold, as alerts defines it."""
-    return alerts.threshold_sql()  # type: ignore[no-untyped-call, no-any-return, unused-ignore]
+    return alerts.threshold_sql()
 
 
 def _low() -> ColumnElement[bool]:
     """"Low stock", as alerts defines it everywhere it is shown."""
-    return alerts.low_sql()  # type: ignore[no-untyped-call, no-any-return, unused-ignore]
+    return alerts.low_sql()
 
 
 def inventory_status(limit: int = 25, today: date | None = None) -> InventoryStatus:
