@@ -6,7 +6,7 @@ webhook and they can race without doing anything twice.
 This module sits above the code it dispatches to (services.commerce.fulfilment for orders,
 services.commerce.charges for top-ups and plans) and above the gateways: none of them imports it. The one
 gateway-side path that must apply a payment (a page paid while the outbox was closing it) is handed
-`apply_provider_state` when this module loads (`payments.settle_paid_with`).
+`apply_provider_state` at start (`services.connect()` -> `payments.settle_paid_with`).
 
 A signed event of a shape we cannot read (no id, a list where an object belongs, a text amount, an id
 too long to store) raises MalformedEvent: the webhook answers 400 and nothing changes.
@@ -178,5 +178,3 @@ def apply_provider_state(state: SessionState) -> str:
         return state.unpaid_outcome
     return settle(Payment(state.id, state.payment_intent, state.amount_total, state.currency))
 
-
-payments.settle_paid_with(apply_provider_state)

@@ -102,7 +102,7 @@ _apply_paid: ApplyPaid | None = None
 
 def settle_paid_with(apply: ApplyPaid) -> None:
     """Name what applies a payment that came in while its page was being closed. That is
-    services.commerce.payment_events (it hands over `apply_provider_state` when it loads): it applies payments
+    services.commerce.payment_events (`services.connect()` hands over `apply_provider_state`): it applies payments
     to orders and charges, which use this module, so this module cannot import it."""
     global _apply_paid
     _apply_paid = apply
@@ -116,6 +116,6 @@ def _expire(payload: dict[str, Any]) -> None:
         # Paid before it could be closed: apply the payment now (its order was cancelled meanwhile, so it is
         # fulfilled if the stock can be taken again, else refunded), whether or not the webhook comes.
         if _apply_paid is None:
-            raise RuntimeError("nothing applies payments (services.commerce.payment_events is not loaded)") from None
+            raise RuntimeError("nothing applies payments (services.connect() was not called)") from None
         _apply_paid(gateway(payload["provider"]).retrieve(payload["session_id"]))
         db.session.commit()
