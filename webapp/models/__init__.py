@@ -2,7 +2,7 @@ from .background import TASK_STATUSES, BackgroundTask
 from .catalog import Author, Book, BookAuthor, Genre, book_genres, slugify
 from .inventory import Inventory, StockAlert, StockMovement
 from .mail import OutboundEmail
-from .membership import HOLD_STATUSES, OPEN_HOLD, TIERS, Charge, Hold, Subscription
+from .membership import HOLD_STATUSES, OPEN_HOLD, TIERS, Hold, Subscription
 from .orders import (
     AUTOMATIC_ORDER_MOVES,
     LINE_MODES,
@@ -23,6 +23,7 @@ from .orders import (
 from .payments import (
     OUTBOX_STATUSES,
     PAYMENT_ISSUE_KINDS,
+    Charge,
     GatewaySession,
     OutboxMessage,
     PaymentEvent,

@@ -1,14 +1,13 @@
-"""Holds (the queue for books that are out), subscriptions (Free / Plus / Premium) and charges
-(money taken through the payment gateway for something other than an order: wallet top-ups and
-subscription periods). Change them only through services.circulation.holds / services.circulation.subscriptions /
-services.commerce.charges."""
+"""Holds (the queue for books that are out) and subscriptions (Free / Plus / Premium). Change them only
+through services.circulation.holds / services.circulation.subscriptions. Charges (top-ups and plan periods paid
+by card) are payment records: models.payments."""
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
@@ -149,36 +148,3 @@ class Subscription(Model):
     next_tier: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
-
-
-class Charge(Model):
-    """Money paid through the gateway that is not an order: it lands in the wallet (a top-up), and for a
-    subscription is then taken from the wallet for the plan, so the ledger shows both."""
-
-    __tablename__ = "charges"
-    __table_args__ = (
-        CheckConstraint("purpose IN ('top_up','subscription')", name="purpose_valid"),
-        CheckConstraint("status IN ('pending','paid','expired')", name="status_valid"),
-        CheckConstraint("amount_cents > 0", name="amount_positive"),
-        CheckConstraint("tier IS NULL OR tier IN ('plus','premium')", name="tier_valid"),
-        Index("ix_charges_user_created", "user_id", "created_at"),
-        Index("ix_charges_status_expires", "status", "expires_at"),  # the reconciliation job's scan
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    reference: Mapped[str] = mapped_column(String(30), unique=True)  # CH-XXXXXXXX, shown to the customer
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    purpose: Mapped[str] = mapped_column(String(20))
-    tier: Mapped[str | None] = mapped_column(String(10))
-    amount_cents: Mapped[int] = mapped_column()
-    currency: Mapped[str] = mapped_column(String(3), default="usd")
-    status: Mapped[str] = mapped_column(String(10), default="pending")
-    payment_provider: Mapped[str] = mapped_column(String(10))
-    payment_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
-    payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
-    payment_url: Mapped[str | None] = mapped_column(Text)
-    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when the payment page closes
-    # A payment that could not be applied (wrong amount or currency) is refunded: status stays expired.
-    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,6 +1,7 @@
-"""Payment-provider records: verified provider events (each applied once), the offline test gateway's
-checkout sessions (what Stripe keeps on its side), the outbox of work a payment must trigger, and the
-payment issues staff must look at. Also the states a charge (models.membership.Charge) and a gateway
+"""Payment records: charges (money taken through the gateway for something other than an order: wallet top-ups
+and plan periods; changed only through services.commerce.charges), verified provider events (each applied
+once), the offline test gateway's checkout sessions (what Stripe keeps on its side), the outbox of work a
+payment must trigger, and the payment issues staff must look at. Also the states a charge and a gateway
 session move through, with the one table of moves each allows (the services' conditional UPDATEs refuse
 any other)."""
 from __future__ import annotations
@@ -31,6 +32,39 @@ CHARGE_TRANSITIONS: dict[ChargeStatus, frozenset[ChargeStatus]] = {
     ChargeStatus.EXPIRED: frozenset({ChargeStatus.PAID, ChargeStatus.EXPIRED}),
     ChargeStatus.PAID: frozenset(),
 }
+
+
+class Charge(Model):
+    """Money paid through the gateway that is not an order: it lands in the wallet (a top-up), and for a
+    subscription is then taken from the wallet for the plan, so the ledger shows both."""
+
+    __tablename__ = "charges"
+    __table_args__ = (
+        CheckConstraint("purpose IN ('top_up','subscription')", name="purpose_valid"),
+        CheckConstraint("status IN ('pending','paid','expired')", name="status_valid"),
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        CheckConstraint("tier IS NULL OR tier IN ('plus','premium')", name="tier_valid"),
+        Index("ix_charges_user_created", "user_id", "created_at"),
+        Index("ix_charges_status_expires", "status", "expires_at"),  # the reconciliation job's scan
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(30), unique=True)  # CH-XXXXXXXX, shown to the customer
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(20))
+    tier: Mapped[str | None] = mapped_column(String(10))
+    amount_cents: Mapped[int] = mapped_column()
+    currency: Mapped[str] = mapped_column(String(3), default="usd")
+    status: Mapped[str] = mapped_column(String(10), default=ChargeStatus.PENDING)
+    payment_provider: Mapped[str] = mapped_column(String(10))
+    payment_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    payment_url: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when the payment page closes
+    # A payment that could not be applied (wrong amount or currency) is refunded: status stays expired.
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class SessionStatus(StrEnum):

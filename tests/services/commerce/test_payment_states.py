@@ -13,7 +13,7 @@ from webapp.models.payments import (
     SessionStatus,
 )
 from webapp.services.commerce import charges, payment_events, test_gateway
-from webapp.services.commerce.fulfilment import Payment
+from webapp.services.commerce.provider import Payment
 
 
 def fresh(db, model, row_id):

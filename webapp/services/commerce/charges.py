@@ -28,7 +28,7 @@ from ..circulation import subscriptions, wallet
 from ..platform import audit, mail
 from ..platform.money import money
 from . import payment_issues, payments
-from .fulfilment import Payment
+from .provider import Payment
 
 log = logging.getLogger(__name__)
 PENDING, PAID, EXPIRED = ChargeStatus.PENDING, ChargeStatus.PAID, ChargeStatus.EXPIRED

@@ -16,7 +16,6 @@ none is lost if the provider is down and none is sent if the transaction rolls b
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
@@ -30,31 +29,9 @@ from ..inventory.stock import SoldOut
 from ..platform.money import money
 from . import cart, order_mail, payment_issues, payments
 from .order_state import OrderStateError, event, lock_customer, stock_lines, transition, update_while
+from .provider import Payment
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Payment:
-    """A payment the provider reports as taken for a checkout session."""
-
-    session_id: str
-    payment_intent_id: str | None
-    amount_cents: int | None
-    currency: str | None
-
-    def mismatch(self, amount_cents: int, currency: str, what: str) -> str | None:
-        """Why this payment cannot pay `amount_cents` in `currency` (for `what`), or None: nothing is
-        fulfilled for less than its total, nor in another currency."""
-        if not isinstance(self.amount_cents, int) or isinstance(self.amount_cents, bool):
-            return "the provider did not say how much was paid"
-        if (self.currency or "").lower() != currency.lower():
-            return f"it was paid in {(self.currency or '?').upper()} but {what} is in {currency.upper()}"
-        if self.amount_cents != amount_cents:
-            return f"{money(self.amount_cents)} was paid but {what} needed {money(amount_cents)}"
-        if not self.payment_intent_id and amount_cents:
-            return "the provider did not name the payment"
-        return None
 
 
 def order_for_session(session_id: str) -> Order | None:

@@ -23,9 +23,8 @@ from flask import current_app
 
 from ...models import PaymentEvent, utcnow
 from ..platform import upsert
-from . import charges, fulfilment, payments
-from .fulfilment import Payment
-from .provider import SessionState
+from . import charges, fulfilment
+from .provider import Payment, SessionState
 
 log = logging.getLogger(__name__)
 MAX_ID = 255

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from ...extensions import db
 from ...models.payments import SessionStatus
 from ..platform import txn
+from ..platform.money import money
 
 API_VERSION = "2025-01-27.acacia"  # Stripe's API version, which the test gateway's events also follow
 
@@ -110,3 +111,26 @@ def leave_transaction() -> None:
     if txn.has_writes(session):
         raise RuntimeError("payment-provider call inside a transaction that has written: commit first")
     session.rollback()
+
+
+@dataclass(frozen=True)
+class Payment:
+    """A payment the provider reports as taken for a checkout session."""
+
+    session_id: str
+    payment_intent_id: str | None
+    amount_cents: int | None
+    currency: str | None
+
+    def mismatch(self, amount_cents: int, currency: str, what: str) -> str | None:
+        """Why this payment cannot pay `amount_cents` in `currency` (for `what`), or None: nothing is
+        fulfilled for less than its total, nor in another currency."""
+        if not isinstance(self.amount_cents, int) or isinstance(self.amount_cents, bool):
+            return "the provider did not say how much was paid"
+        if (self.currency or "").lower() != currency.lower():
+            return f"it was paid in {(self.currency or '?').upper()} but {what} is in {currency.upper()}"
+        if self.amount_cents != amount_cents:
+            return f"{money(self.amount_cents)} was paid but {what} needed {money(amount_cents)}"
+        if not self.payment_intent_id and amount_cents:
+            return "the provider did not name the payment"
+        return None
