@@ -20,7 +20,8 @@ def test_money_rule():
     assert book_values.parse_money("", required=False) is None
     for bad, message in [("-1", "cannot be negative"), ("$-3.00", "cannot be negative"), ("12.505", "like 12.50"),
                          ("12,50", "like 12.50"), ("abc", "like 12.50"), ("1e3", "like 12.50"),
-                         ("", "is required"), ("100000.01", "at most")]:
+                         ("", "is required"), ("100000.01", "at most"), ("abc7", "like 12.50"),
+                         ("12kg", "like 12.50"), ("£12", "like 12.50"), (".5", "like 12.50"), ("12.", "like 12.50")]:
         with pytest.raises(FieldError, match=message):
             book_values.parse_money(bad)
     assert money.plain(1250) == "12.50" and money.plain(7) == "0.07"

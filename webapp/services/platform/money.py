@@ -16,9 +16,10 @@ from flask import current_app, has_app_context
 
 DEFAULT_CURRENCY = "USD"
 DEFAULT_LOCALE = "en_US"
-# What a person may type for an amount: digits with optional thousands commas, then optional decimals.
-# A currency sign in front (or a code after) is allowed and ignored; anything else is refused.
-_AMOUNT = re.compile(r"^\s*[^\d\s.,-]{0,3}\s*(\d{1,3}(?:,\d{3})+|\d+)?(?:\.(\d*))?\s*[A-Za-z]{0,3}\s*$")
+# What a person may type for an amount: digits (thousands commas allowed), then optionally a point and decimals.
+# The shop's own currency sign in front or its code before or after are allowed and ignored (`_strip_currency`);
+# any other sign or letters are refused, so "£12" in a dollar shop or "12kg" is not quietly read as 12.
+_AMOUNT = re.compile(r"^(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?$", re.ASCII)
 MAX_CENTS = 2**31 - 1  # every money column is a 32-bit integer
 
 
@@ -78,6 +79,24 @@ def from_decimal(value: Decimal, code: str | None = None) -> int:
     return int(value.scaleb(digits(code)).to_integral_value())
 
 
+def _strip_currency(raw: str, code: str | None) -> str:
+    """`raw` without the shop's currency sign in front ("$12", "-$12", "$-12") or its code before or after
+    ("USD 12", "12 usd"); anything else is left for the amount pattern to refuse."""
+    code = (code or currency()).upper()
+    upper = raw.upper()
+    if upper.startswith(code):
+        raw = raw[len(code):]
+    elif upper.endswith(code):
+        raw = raw[:-len(code)]
+    raw = raw.strip()
+    sign = symbol(code)
+    for prefix in (sign, "-" + sign):
+        if raw.startswith(prefix):
+            raw = ("-" if prefix.startswith("-") else "") + raw[len(prefix):]
+            break
+    return raw.strip()
+
+
 def parse(text: str | None, code: str | None = None, *, what: str = "Amount", maximum: int = MAX_CENTS) -> int | None:
     """What a person typed ("12", "12.5", "1,234.50", "$12.50") as cents; None for an empty field.
 
@@ -85,13 +104,13 @@ def parse(text: str | None, code: str | None = None, *, what: str = "Amount", ma
     """
     if text is None or not str(text).strip():
         return None
-    raw = str(text).strip()
+    raw = _strip_currency(str(text).strip(), code)
     if raw.startswith("-") or "-" in raw:
         raise MoneyError(f"{what} cannot be negative.")
     match = _AMOUNT.match(raw)
-    if not match or (match.group(1) is None and not match.group(2)):
+    if not match:
         raise MoneyError(f"{what} must be an amount like {plain(1250, code)}.")
-    whole, fraction = (match.group(1) or "0").replace(",", ""), match.group(2) or ""
+    whole, fraction = match.group(1).replace(",", ""), match.group(2) or ""
     places = digits(code)
     if len(fraction) > places:
         raise MoneyError(f"{what} can have at most {places} decimal places." if places else
