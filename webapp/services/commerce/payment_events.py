@@ -23,7 +23,7 @@ from flask import current_app
 
 from ...models import PaymentEvent, utcnow
 from ..platform import upsert
-from . import charges, fulfilment, payments
+from . import charges, fulfilment
 from .fulfilment import Payment
 from .provider import SessionState
 
