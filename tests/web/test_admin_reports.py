@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
+from markupsafe import Markup
 
 from tests.checkout_helpers import settle, shopper, start
 from webapp.models import BackgroundTask
@@ -121,3 +122,28 @@ def test_reports_are_admin_only_and_other_tasks_are_not_reports(app, client, aut
     db.session.commit()
     assert admin_client.get(f"/admin/reports/{task.id}").status_code == 404
     assert admin_client.get("/admin/reports/999999").status_code == 404
+
+
+def test_each_stored_chart_is_shown_by_its_name_and_no_other(app, admin_client, auth, db, sold, run_jobs):
+    response = post(admin_client, auth, {"report": "report:genres", "date_from": "2026-03-01", "date_to": "2026-03-31",
+                                         "granularity": "day", "limit": "10"})
+    task_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    run_jobs()
+    db.session.expire_all()
+    task = db.session.get(BackgroundTask, task_id)
+    assert list(task.output_charts) == ["genres", "authors"]  # the row holds the charts by name
+    page = admin_client.get(f"/admin/reports/{task_id}")
+    assert page.status_code == 200 and page.text.count("<svg") == 2
+    for svg in task.output_charts.values():
+        assert svg in page.text  # each one inline, as stored
+
+    report_chart = app.jinja_env.globals["report_chart"]
+    assert report_chart(task, "authors") == Markup(task.output_charts["authors"])
+    assert report_chart(task, "revenue") is None  # not one of this report's charts
+
+    # Text a migrated row kept from before its first marker (name "") is never shown, nor is a chart not an SVG.
+    task.output_charts = {"": "<svg>stray</svg>", "genres": "not a chart", "authors": task.output_charts["authors"]}
+    db.session.commit()
+    page = admin_client.get(f"/admin/reports/{task_id}")
+    assert page.status_code == 200 and page.text.count("<svg") == 1 and "stray" not in page.text
+    assert "not a chart" not in page.text

@@ -14,7 +14,7 @@ from wtforms.validators import InputRequired, Optional
 from ..extensions import db
 from ..htmx import is_htmx, render_page_or_partial
 from ..models import utcnow
-from ..services.insight import exports, rollups, runners
+from ..services.insight import rollups, runners
 from ..services.insight.periods import GRANULARITIES, LIMITS, Period, ReportError, validate_period
 from ..services.platform import background
 from . import bp
@@ -87,7 +87,8 @@ def report(task_id: int):
 
 @bp.app_template_global()
 def report_chart(task, name: str) -> Markup | None:
-    """One chart of a finished report, as inline SVG. The SVG was drawn by services.insight.charts (matplotlib escapes
-    every text in it, book titles included) and stored on the task row by the report's runner."""
-    svg = exports.chart_from(task.output_svg, name)
+    """One chart of a finished report by name, as inline SVG (None when the task has no chart by that name). The SVG
+    was drawn by services.insight.charts (matplotlib escapes every text in it, book titles included) and stored in
+    the task row's `output_charts` by the report's runner."""
+    svg = (task.output_charts or {}).get(name)
     return Markup(svg) if svg and svg.lstrip().startswith("<svg") else None

@@ -34,7 +34,10 @@ class BackgroundTask(Model):
     job_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     result: Mapped[dict | None] = mapped_column(JSON)  # summary figures, per-row errors, chart series
     output_csv: Mapped[str | None] = mapped_column(Text)
-    output_svg: Mapped[str | None] = mapped_column(Text)
+    # A report's charts by name ({"revenue": "<svg ...>", ...}), inline SVG drawn by services.insight.charts.
+    # Rows migrated from the old one-text-column format may also keep, under "", text that stood before the
+    # first chart marker: no chart is ever asked for by that name (see migration 0011).
+    output_charts: Mapped[dict[str, str] | None] = mapped_column(JSON)
     input_text: Mapped[str | None] = mapped_column(Text)  # an uploaded CSV, until the job has read it
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

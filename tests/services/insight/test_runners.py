@@ -4,7 +4,7 @@ from datetime import date
 import pytest
 
 from webapp.models import BackgroundTask
-from webapp.services.insight import exports, periods, runners
+from webapp.services.insight import periods, runners
 from webapp.services.platform import background
 
 
@@ -28,8 +28,9 @@ def test_each_report_task_stores_figures_chart_and_csv(rolled, db, run_jobs):
         "cancelled_or_refunded_amount",
         "2026-02-23,0,0.00,0.00,0,0,0.00",
         f"2026-03-02,3,{(6998 + 2 * rent) / 100:.2f},{round((6998 + 2 * rent) / 3) / 100:.2f},6,0,0.00"]
-    assert exports.chart_from(sales.output_svg, "revenue").startswith("<svg")
-    assert exports.chart_from(sales.output_svg, "orders").startswith("<svg")
+    assert set(sales.output_charts) == {"revenue", "orders"}  # the charts by name, in the row's JSON column
+    assert all(svg.startswith("<svg") and svg.rstrip().endswith("</svg>") for svg in sales.output_charts.values())
+    assert "<!--chart:" not in "".join(sales.output_charts.values())
     assert sales.result["freshness"]["rollups_refreshed_at"]
 
     books = _run(db, run_jobs, "report:books", limit=10)
@@ -37,16 +38,18 @@ def test_each_report_task_stores_figures_chart_and_csv(rolled, db, run_jobs):
     assert lines[0] == "list,rank,book_id,title,authors,units_sold,units_rented,revenue,on_hand,available,in_catalog_since"
     assert lines[1].startswith("best,1,") and ",Alpha,Ann Author,2,2," in lines[1]
     assert [line.split(",")[3] for line in lines if line.startswith("least,")] == ["Epsilon", "Beta", "Gamma", "Alpha"]
-    assert "Alpha" in exports.chart_from(books.output_svg, "best")
+    assert list(books.output_charts) == ["best"] and "Alpha" in books.output_charts["best"]
 
     genres = _run(db, run_jobs, "report:genres", limit=10)
     assert "genre,Fiction,3,2," in genres.output_csv and "author,Cy Poet,1,0,10.00,1" in genres.output_csv
+    assert list(genres.output_charts) == ["genres", "authors"] and "Cy Poet" in genres.output_charts["authors"]
     inventory = _run(db, run_jobs, "report:inventory", limit=10)
     assert inventory.result["summary"]["value_cost_cents"] == 13300
     assert "summary,,low_stock,2" in inventory.output_csv and "out_of_stock," in inventory.output_csv
+    assert list(inventory.output_charts) == ["stock"] and inventory.output_charts["stock"].startswith("<svg")
     holds = _run(db, run_jobs, "report:rentals", limit=10)
     assert holds.result["holds"]["waiting"] == 4 and "most_held," in holds.output_csv
-    assert "Delta" in exports.chart_from(holds.output_svg, "holds")
+    assert list(holds.output_charts) == ["holds"] and "Delta" in holds.output_charts["holds"]
     assert [t.id for t in runners.recent()] == [holds.id, inventory.id, genres.id, books.id, sales.id]
 
 

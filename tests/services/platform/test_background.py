@@ -14,7 +14,8 @@ def _count(task, progress):
         progress(i, n, f"row {i}")
     if task.params.get("explode"):
         raise ValueError("row 3 is not a book")
-    return background.Outcome(message=f"Counted {n}.", result={"n": n}, csv="n\n" + str(n) + "\n")
+    return background.Outcome(message=f"Counted {n}.", result={"n": n}, csv="n\n" + str(n) + "\n",
+                              charts={"count": f"<svg>{n}</svg>", "half": f"<svg>{n / 2}</svg>"})
 
 
 def test_task_runs_after_commit_and_stores_its_outcome(app, db, run_jobs):
@@ -28,6 +29,7 @@ def test_task_runs_after_commit_and_stores_its_outcome(app, db, run_jobs):
     task = db.session.get(BackgroundTask, task.id)
     assert (task.status, task.progress, task.total, task.percent) == ("finished", 3, 3, 100)
     assert task.message == "Counted 3." and task.result == {"n": 3} and task.output_csv == "n\n3\n"
+    assert task.output_charts == {"count": "<svg>3</svg>", "half": "<svg>1.5</svg>"}  # stored by name, as JSON
     assert background.execute(task.id) == "skipped"  # a second delivery of the job does nothing
 
 

@@ -64,7 +64,7 @@ def _run_sales(task: BackgroundTask, progress: background.Progress) -> backgroun
     out = exports.sales(data, period)
     t = data["totals"]
     return background.Outcome(f"{t['orders']:,} orders, {money(t['revenue_cents'])} revenue.",
-                              result={**data, "freshness": fresh}, csv=out.csv, svg=out.svg)
+                              result={**data, "freshness": fresh}, csv=out.csv, charts=out.charts)
 
 
 @background.runner("report:books")
@@ -79,7 +79,7 @@ def _run_books(task: BackgroundTask, progress: background.Progress) -> backgroun
     out = exports.books(best, least, period)
     zero = sum(1 for b in least if not b["units_sold"] and not b["units_rented"])
     return background.Outcome(f"Top {len(best)} best sellers; {zero} in-stock books listed with no sales.",
-                              result=data, csv=out.csv, svg=out.svg)
+                              result=data, csv=out.csv, charts=out.charts)
 
 
 @background.runner("report:genres")
@@ -94,7 +94,7 @@ def _run_genres(task: BackgroundTask, progress: background.Progress) -> backgrou
     progress(2, 3, "Drawing the charts…")
     out = exports.genres(genres, authors, period)
     return background.Outcome(f"{sum(1 for g in genres if g['revenue_cents'])} genres and {len(authors)} authors "
-                              "with sales.", result=data, csv=out.csv, svg=out.svg)
+                              "with sales.", result=data, csv=out.csv, charts=out.charts)
 
 
 @background.runner("report:inventory")
@@ -108,7 +108,7 @@ def _run_inventory(task: BackgroundTask, progress: background.Progress) -> backg
     s = data["summary"]
     return background.Outcome(f"{s['titles']:,} titles, {money(s['value_cost_cents'])} at cost; "
                               f"{s['low_stock']:,} low, {s['out_of_stock']:,} out of stock.",
-                              result={**data, "freshness": fresh}, csv=out.csv, svg=out.svg)
+                              result={**data, "freshness": fresh}, csv=out.csv, charts=out.charts)
 
 
 @background.runner("report:rentals")
@@ -122,4 +122,4 @@ def _run_rentals(task: BackgroundTask, progress: background.Progress) -> backgro
     r = data["rentals"]
     return background.Outcome(f"{r['active']:,} rentals out, {r['overdue']:,} overdue; "
                               f"{data['holds']['waiting']:,} holds waiting.",
-                              result={**data, "freshness": fresh}, csv=out.csv, svg=out.svg)
+                              result={**data, "freshness": fresh}, csv=out.csv, charts=out.charts)

@@ -36,7 +36,7 @@ class Outcome:
     message: str
     result: dict[str, Any] | None = None
     csv: str | None = None
-    svg: str | None = None
+    charts: dict[str, str] | None = None  # name -> inline SVG, stored as BackgroundTask.output_charts
 
 
 class Progress:
@@ -129,7 +129,7 @@ def execute(task_id: int) -> str:
         return "failed"
     db.session.execute(update(BackgroundTask).where(BackgroundTask.id == task_id).values(
         status="finished", finished_at=utcnow(), message=outcome.message[:300], result=outcome.result,
-        output_csv=outcome.csv, output_svg=outcome.svg, input_text=None,
+        output_csv=outcome.csv, output_charts=outcome.charts, input_text=None,
         progress=BackgroundTask.total))
     db.session.commit()
     return "finished"
