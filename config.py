@@ -14,7 +14,10 @@ from urllib.parse import urlsplit
 from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent
-load_dotenv(BASE_DIR / ".env")
+# A developer's .env configures `make run`; the test suite sets FOLIO_DOTENV=0 so its settings (a CURRENCY, a
+# plan price) cannot change what the tests see.
+if os.environ.get("FOLIO_DOTENV", "1") != "0":
+    load_dotenv(BASE_DIR / ".env")
 
 
 def _int(name: str, default: int) -> int:

@@ -14,7 +14,9 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from config import TestingConfig
+os.environ["FOLIO_DOTENV"] = "0"  # before config is imported: a developer's .env must not reach the tests
+
+from config import TestingConfig  # noqa: E402
 
 _TMP = tempfile.mkdtemp(prefix="folio-tests-")
 
