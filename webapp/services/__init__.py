@@ -4,12 +4,17 @@ The packages are layered (see the import contracts in pyproject.toml): a package
 so a lower package that has news for a higher one (stock freed copies; a book was archived; a payment page
 turned out paid while it was being closed) offers a listener registry, and `connect()` below wires the higher
 module's handler into it. This module is the one place that knows both sides, which is why it may import them.
+
+Importing this package also imports every module that registers outbox handlers (commerce.payments,
+commerce.test_gateway) and background-task runners (catalog.book_import, insight.runners), so any process
+that uses a service knows every kind of message and task, without platform naming the modules above it.
 """
 from __future__ import annotations
 
-from .catalog import editing
+from .catalog import book_import, editing  # noqa: F401  (book_import registers its runner)
 from .circulation import holds
-from .commerce import payment_events, payments
+from .commerce import payment_events, payments, test_gateway  # noqa: F401  (test_gateway registers a handler)
+from .insight import runners  # noqa: F401  (registers the report runners)
 from .inventory import stock
 
 

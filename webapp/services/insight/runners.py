@@ -2,7 +2,7 @@
 services.platform.background): which reports exist, queueing one, and the runner that builds each, storing its
 figures (JSON), CSV and charts on the task row for the admin pages to show.
 
-This module is listed in platform.background.RUNNER_MODULES, so every process registers these runners.
+webapp/services/__init__.py imports this module, so every process registers these runners.
 """
 from __future__ import annotations
 

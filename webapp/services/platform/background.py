@@ -11,7 +11,6 @@ committed at once so the polling page sees it) and stores its outcome, or the fa
 """
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,18 +59,8 @@ class Progress:
 
 Runner = Callable[[BackgroundTask, Progress], Outcome]
 _RUNNERS: dict[str, Runner] = {}
-# Modules that register runners; imported by name on first use (they sit above platform, which may not import
-# them) so every process (web, worker) knows every kind.
-RUNNER_MODULES: list[str] = ["webapp.services.catalog.book_import", "webapp.services.insight.runners"]
-_loaded = False
-
-
-def _load_runners() -> None:
-    global _loaded
-    if not _loaded:
-        for name in RUNNER_MODULES:
-            importlib.import_module(name)
-        _loaded = True
+# Runners register themselves with @runner when their module is imported; importing webapp.services imports
+# every module that has one (webapp/services/__init__.py), so every process (web, worker) knows every kind.
 
 
 def runner(kind: str) -> Callable[[Runner], Runner]:
@@ -86,7 +75,6 @@ def runner(kind: str) -> Callable[[Runner], Runner]:
 def start(kind: str, title: str, *, params: dict[str, Any] | None = None, user_id: int | None = None,
           input_text: str | None = None, queue_name: str = "reports") -> BackgroundTask:
     """Create the task row and enqueue it once the caller's transaction commits."""
-    _load_runners()
     if kind not in _RUNNERS:
         raise ValueError(f"no runner registered for {kind!r}")
     task = BackgroundTask(kind=kind, title=title[:200], params=params or {}, requested_by_id=user_id,
@@ -111,7 +99,6 @@ def execute(task_id: int) -> str:
     task = db.session.get(BackgroundTask, task_id)
     if task is None:  # claimed a moment ago, and tasks are never deleted: cannot happen
         raise LookupError(f"background task {task_id} vanished after its claim")
-    _load_runners()
     func = _RUNNERS.get(task.kind)
     try:
         if func is None:

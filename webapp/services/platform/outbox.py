@@ -16,7 +16,6 @@ issue for staff), so the outbox needs to know nothing about the work it carries.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -37,9 +36,8 @@ Handler = Callable[[Payload], None]
 GaveUp = Callable[[OutboxMessage, str], None]
 _HANDLERS: dict[str, Handler] = {}
 _GAVE_UP: dict[str, GaveUp] = {}
-# Modules that register handlers: imported by name on first delivery (they sit above platform, which may not
-# import them), so every process knows every kind.
-HANDLER_MODULES = ("webapp.services.commerce.payments", "webapp.services.commerce.test_gateway")
+# Handlers register themselves with @handler when their module is imported; importing webapp.services imports
+# every module that has one (webapp/services/__init__.py), so every process knows every kind.
 DELIVER_JOB = "jobs.outbox.deliver_message"  # by name: jobs call the services, never the other way round
 
 
@@ -61,9 +59,6 @@ def handler(kind: str, *, gave_up: GaveUp | None = None) -> Callable[[Handler], 
 
 
 def _handler_for(kind: str) -> Handler:
-    if kind not in _HANDLERS:
-        for name in HANDLER_MODULES:
-            importlib.import_module(name)
     return _HANDLERS[kind]
 
 
