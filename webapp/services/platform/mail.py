@@ -28,7 +28,7 @@ from ...models import OutboundEmail, utcnow
 from . import queues
 
 log = logging.getLogger(__name__)
-_LINK = re.compile(r"https?://[^\s<>\"']+")
+_LINK = re.compile(r"https?://[^\s<>\"']+?(?=[.,;:!?)]*(?:\s|$))")
 RETRY_INTERVALS = [10, 30, 120, 600, 1800]
 DELIVER_JOB = "jobs.email.deliver_email"  # by name: jobs call the services, never the other way round
 
@@ -45,28 +45,40 @@ def send(recipient: str, subject: str, body_text: str, body_html: str | None = N
 def render(template: str, /, **context: object) -> tuple[str, str, str]:
     """(subject, text, html) of the email `template`: templates/email/<template>.txt, whose `subject` block is
     the subject and whose `body` block is the text; the HTML part is templates/email/<template>.html when the
-    email wants its own layout, otherwise the text's paragraphs (escaped, links clickable) in email/base.html.
-    Both sign with SHOP_NAME and PUBLIC_URL. Rendered with the app's Jinja environment but no request: links
+    email wants its own layout, otherwise the text's paragraphs (escaped; the shop's own links clickable) in
+    email/base.html. Both end with the text's `signature` block (SHOP_NAME and PUBLIC_URL unless the email
+    replaces it), so an email that must carry one link only has one in both parts. Rendered with the app's Jinja environment but no request: links
     in the context must come from webapp.links.public_url, never from a request's Host."""
     env = current_app.jinja_env
     config = current_app.config
     values = {"shop_name": config["SHOP_NAME"], "shop_url": (config.get("PUBLIC_URL") or "").rstrip("/"), **context}
     text_template = env.get_template(f"email/{template}.txt")
     subject = "".join(text_template.blocks["subject"](text_template.new_context(values))).strip()
-    text = text_template.render(values).strip() + "\n"
-    body = text_template.blocks["body"](text_template.new_context(values))
+    text = text_template.render(values).strip()
+    body = "".join(text_template.blocks["body"](text_template.new_context(values))).strip()
+    signature = text[len(body):].strip() if text.startswith(body) else ""
+    signature = signature.removeprefix("--").strip()
+    shop_url = str(values["shop_url"])
     html_template = env.select_template([f"email/{template}.html", "email/base.html"])
-    html = html_template.render(values, subject=subject, paragraphs=_paragraphs("".join(body)))
-    return " ".join(subject.split()), text, html
+    html = html_template.render(values, subject=subject, paragraphs=_paragraphs(body, shop_url),
+                                signature=_paragraphs(signature, shop_url))
+    return " ".join(subject.split()), text + "\n", html
 
 
-def _paragraphs(text: str) -> list[Markup]:
-    """Plain text as HTML paragraphs: escaped, line breaks kept, http(s) links clickable."""
+def _paragraphs(text: str, shop_url: str) -> list[Markup]:
+    """Plain text as HTML paragraphs: escaped, line breaks kept, and the shop's own links (PUBLIC_URL) made
+    clickable. Other URLs stay text: they can only come from what people typed (a name, an address), and an
+    email from the shop must not offer a stranger's link to click."""
+    def link(match: re.Match[str]) -> str:
+        url = match.group(0)
+        own = shop_url and (url == shop_url or url.startswith(shop_url + "/") or url.startswith(shop_url + "?"))
+        return f'<a href="{url}">{url}</a>' if own else url
+
     out = []
     for block in re.split(r"\n\s*\n", text.strip()):
-        escaped = str(escape(block.strip()))
-        linked = _LINK.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)
-        out.append(Markup(linked.replace("\n", "<br>\n")))
+        if block.strip():
+            linked = _LINK.sub(link, str(escape(block.strip())))
+            out.append(Markup(linked.replace("\n", "<br>\n")))
     return out
 
 
