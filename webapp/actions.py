@@ -17,7 +17,7 @@ from flask_wtf import FlaskForm
 from .extensions import db
 from .models import User
 from .services.people import accounts, registration
-from .services.people.accounts import AccountError
+from .services.platform.errors import RuleError
 
 T = TypeVar("T")
 E = TypeVar("E", bound=Exception)
@@ -36,8 +36,8 @@ FAILED: Literal[Failed.FAILED] = Failed.FAILED
 Success = str | Callable[[T], str | tuple[str, str]] | None
 
 
-def apply_errors(form: FlaskForm, exc: AccountError) -> None:
-    """Show a service's AccountError messages on the form's fields (or above the form)."""
+def apply_errors(form: FlaskForm, exc: RuleError) -> None:
+    """Show a service's RuleError messages on the form's fields (or above the form)."""
     for name, messages in exc.errors.items():
         field = getattr(form, name, None) if name else None
         if field is not None:
@@ -51,7 +51,7 @@ def attempt(form: FlaskForm, action: Callable[[], T]) -> T | Literal[Failed.FAIL
     back, put the rule's messages on the form and return FAILED (the view shows the form again)."""
     try:
         result = action()
-    except AccountError as exc:
+    except RuleError as exc:
         db.session.rollback()
         apply_errors(form, exc)
         return FAILED

@@ -2,6 +2,6 @@
 
 Owns search and listing (search, vocabulary), the staff's list and edits (book_values: the rules; names: authors and
 genres; admin_listing; editing; stock_changes; cover_files), the CSV import/export (book_import), generated covers
-and ISBNs. May import inventory (stock counts and low-stock alerts), people (the error base class) and platform;
+and ISBNs. May import inventory (stock counts and low-stock alerts) and platform;
 never circulation or commerce: news for them goes through listener registries (editing.on_archived).
 """

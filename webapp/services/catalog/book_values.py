@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import Book
-from ..people.accounts import AccountError
 from ..platform import money
+from ..platform.errors import RuleError
 from . import isbn
 
 # The fields of a book as staff enter them: the form's field names and the CSV's column names.
@@ -60,7 +60,7 @@ class CleanBook(TypedDict, total=False):
     description: str | None
 
 
-class CatalogError(AccountError):
+class CatalogError(RuleError):
     """A catalog rule was broken. `errors` maps field names (form fields = CSV columns) to messages."""
 
 

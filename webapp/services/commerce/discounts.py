@@ -18,8 +18,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
 from ...models import DiscountCode, DiscountRedemption, Order, User, utcnow
-from ..people.accounts import AccountError
 from ..platform import audit, paging
+from ..platform.errors import RuleError
 from ..platform.money import plain
 from .pricing import normalise_code
 
@@ -31,7 +31,7 @@ MAX_FIXED_CENTS = 1_000_000  # 10,000.00: far above any basket; stops a typo of 
 MAX_LIMIT = 1_000_000
 
 
-class DiscountError(AccountError):
+class DiscountError(RuleError):
     """A discount rule was broken; `errors` maps form field names to messages."""
 
 

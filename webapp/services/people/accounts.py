@@ -23,6 +23,7 @@ from zxcvbn import zxcvbn
 from ...extensions import db
 from ...models import Address, EmailCode, LoginEvent, RecoveryCode, User, utcnow
 from ..platform import audit, dml, mail
+from ..platform.errors import RuleError
 from . import sessions
 from .passwords import hash_password, needs_rehash, verify_password
 
@@ -37,12 +38,8 @@ ResetUrlFor = Callable[[str], str]
 _DUMMY_HASH: str | None = None
 
 
-class AccountError(Exception):
-    """A rule was broken. `errors` maps field names to messages ("" for the whole form)."""
-
-    def __init__(self, errors: dict[str, list[str]] | str, field_name: str = ""):
-        self.errors = errors if isinstance(errors, dict) else {field_name: [errors]}
-        super().__init__("; ".join(m for ms in self.errors.values() for m in ms))
+class AccountError(RuleError):
+    """An account rule was broken (see platform.errors.RuleError)."""
 
 
 class ThrottledError(AccountError):
