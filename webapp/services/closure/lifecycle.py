@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import Charge, Order, Subscription, User
+from ...models.membership import Tier
 from ...models.orders import OrderStatus
 from ...models.payments import ChargeStatus
 from ..circulation import holds, wallet
@@ -67,4 +68,4 @@ def before_delete(user: User) -> None:
 def _end_plan(user: User) -> None:
     sub = db.session.get(Subscription, user.id)
     if sub is not None:
-        sub.tier, sub.next_tier, sub.current_period_end = "free", None, None
+        sub.tier, sub.next_tier, sub.current_period_end = Tier.FREE, None, None

@@ -15,6 +15,7 @@ from sqlalchemy import func, or_, select, update
 
 from ...extensions import db
 from ...models import ORDER_STATUSES, PAID_STATUSES, Order, OrderEvent, OrderStatus, Rental, User, staff_moves, utcnow
+from ...models.orders import RentalStatus
 from ..circulation import wallet
 from ..platform import audit, paging
 from ..platform.money import money
@@ -319,7 +320,7 @@ def timeline(order: Order) -> list[OrderEvent]:
 def deletion_blockers(user: User) -> list[str]:
     """Why this customer's account cannot be closed yet (books out, orders not shipped); empty when it can."""
     rentals = db.session.scalar(select(func.count()).select_from(Rental)
-                                .where(Rental.user_id == user.id, Rental.status == "active")) or 0
+                                .where(Rental.user_id == user.id, Rental.status == RentalStatus.ACTIVE)) or 0
     unshipped = db.session.scalar(select(func.count()).select_from(Order)
                                   .where(Order.user_id == user.id, Order.status == OrderStatus.PAID)) or 0
     reasons = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 import stripe
 from flask import current_app
 
+from ...models.payments import SessionStatus
 from ..platform import outbox
 from .provider import (
     AlreadyPaid,
@@ -93,9 +94,9 @@ class StripeGateway:
             self.client.v1.checkout.sessions.expire(session_id)
         except stripe.InvalidRequestError as exc:
             state = self.retrieve(session_id)
-            if state.status == "complete":
+            if state.status == SessionStatus.COMPLETE:
                 raise AlreadyPaid() from exc
-            if state.status != "expired":
+            if state.status != SessionStatus.EXPIRED:
                 raise PaymentError(f"Stripe could not close the payment page: {_says(exc)}") from exc
         except stripe.StripeError as exc:
             raise PaymentError(f"Stripe could not close the payment page: {_says(exc)}") from exc
