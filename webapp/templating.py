@@ -9,6 +9,7 @@ from flask import Flask, request, url_for
 from . import cart_store
 from .htmx import current_url
 from .links import public_url
+from .models.background import TaskStatus
 from .models.membership import HoldStatus
 from .models.orders import LineMode, OrderStatus, RentalStatus
 from .models.payments import ChargeStatus
@@ -41,7 +42,7 @@ def install(app: Flask) -> None:
     app.add_template_filter(plain, "money_plain")  # "12.50": amounts in form fields
     app.add_template_global(symbol, "currency_symbol")
     # The status enums, so templates compare with OrderStatus.PAID rather than a bare string
-    for enum in (OrderStatus, LineMode, RentalStatus, HoldStatus, ChargeStatus):
+    for enum in (OrderStatus, LineMode, RentalStatus, HoldStatus, ChargeStatus, TaskStatus):
         app.add_template_global(enum, enum.__name__)
     app.add_template_filter(b64encode, "b64encode")
     app.add_template_global(image_url, "image_url")

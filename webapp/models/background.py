@@ -4,6 +4,7 @@ one row is jobs.background.run_task."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -11,7 +12,17 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
-TASK_STATUSES = ("queued", "running", "finished", "failed")
+
+class TaskStatus(StrEnum):
+    """Where a background task is: queued (waiting for a worker), running, then finished or failed."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+TASK_STATUSES: tuple[TaskStatus, ...] = tuple(TaskStatus)
 
 
 class BackgroundTask(Model):

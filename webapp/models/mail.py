@@ -3,6 +3,7 @@ so a message is never lost to a Redis outage or a failed SMTP server."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -11,6 +12,16 @@ from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
 STATUSES = ("queued", "sent", "outbox", "failed")
+
+
+class EmailStatus(StrEnum):
+    """Where an email is: queued for the worker, sent over SMTP, kept in the development outbox (no
+    MAIL_SERVER), or failed after the last retry (kept, never dropped)."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    OUTBOX = "outbox"
+    FAILED = "failed"
 
 
 class OutboundEmail(Model):
@@ -28,7 +39,7 @@ class OutboundEmail(Model):
     subject: Mapped[str] = mapped_column(String(200))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(10), default="queued")
+    status: Mapped[str] = mapped_column(String(10), default=EmailStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

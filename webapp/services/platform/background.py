@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 
 from ...extensions import db
 from ...models import BackgroundTask, utcnow
+from ...models.background import TaskStatus
 from . import dml, queues
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def start(kind: str, title: str, *, params: dict[str, Any] | None = None, user_i
     if kind not in _RUNNERS:
         raise ValueError(f"no runner registered for {kind!r}")
     task = BackgroundTask(kind=kind, title=title[:200], params=params or {}, requested_by_id=user_id,
-                          input_text=input_text, status="queued")
+                          input_text=input_text, status=TaskStatus.QUEUED)
     db.session.add(task)
     db.session.flush()
     queues.enqueue_after_commit(db.session, RUN_JOB, task.id, queue_name=queue_name,
@@ -90,8 +91,8 @@ def execute(task_id: int) -> str:
     """Run one task (the worker's side). Idempotent: a finished or failed task is not run again, and two
     workers cannot both claim a queued task."""
     claimed = dml.changed(
-        update(BackgroundTask).where(BackgroundTask.id == task_id, BackgroundTask.status == "queued")
-        .values(status="running", started_at=utcnow(), message="Started.")
+        update(BackgroundTask).where(BackgroundTask.id == task_id, BackgroundTask.status == TaskStatus.QUEUED)
+        .values(status=TaskStatus.RUNNING, started_at=utcnow(), message="Started.")
         .execution_options(synchronize_session=False))
     db.session.commit()
     if not claimed:
@@ -109,17 +110,17 @@ def execute(task_id: int) -> str:
         db.session.rollback()
         log.exception("background task %s (%s) failed", task_id, getattr(task, "kind", "?"))
         db.session.execute(update(BackgroundTask).where(BackgroundTask.id == task_id).values(
-            status="failed", finished_at=utcnow(), input_text=None,
+            status=TaskStatus.FAILED, finished_at=utcnow(), input_text=None,
             message=f"Failed: {exc}"[:300] if isinstance(exc, ValueError) else "Failed: an unexpected error; "
                                                                                "the details are in the worker log."))
         db.session.commit()
-        return "failed"
+        return TaskStatus.FAILED
     db.session.execute(update(BackgroundTask).where(BackgroundTask.id == task_id).values(
-        status="finished", finished_at=utcnow(), message=outcome.message[:300], result=outcome.result,
+        status=TaskStatus.FINISHED, finished_at=utcnow(), message=outcome.message[:300], result=outcome.result,
         output_csv=outcome.csv, output_charts=outcome.charts, input_text=None,
         progress=BackgroundTask.total))
     db.session.commit()
-    return "finished"
+    return TaskStatus.FINISHED
 
 
 def get(task_id: int) -> BackgroundTask | None:
@@ -137,16 +138,16 @@ def requeue_stale(older_than_minutes: int = 15) -> int:
     """Tasks still queued long after they were created (Redis was down at enqueue time): enqueue again."""
     now = utcnow()
     cutoff = now - timedelta(minutes=older_than_minutes)
-    ids = db.session.scalars(select(BackgroundTask.id).where(BackgroundTask.status == "queued",
+    ids = db.session.scalars(select(BackgroundTask.id).where(BackgroundTask.status == TaskStatus.QUEUED,
                                                              BackgroundTask.created_at < cutoff)).all()
     for task_id in ids:
         queues.enqueue(RUN_JOB, task_id, queue_name="reports")
     # Running far past the job timeout: the worker died under it (deploy, out of memory). Say so, so the page
     # stops waiting; an import can be run again safely (known ISBNs are updated, not duplicated).
     limit = now - timedelta(seconds=current_app.config.get("BACKGROUND_TASK_TIMEOUT", 1800)) - timedelta(minutes=5)
-    db.session.execute(update(BackgroundTask).where(BackgroundTask.status == "running",
+    db.session.execute(update(BackgroundTask).where(BackgroundTask.status == TaskStatus.RUNNING,
                                                     BackgroundTask.started_at < limit)
-                       .values(status="failed", finished_at=now, input_text=None,
+                       .values(status=TaskStatus.FAILED, finished_at=now, input_text=None,
                                message="Interrupted: the worker stopped while running this. Start it again.")
                        .execution_options(synchronize_session=False))
     db.session.commit()

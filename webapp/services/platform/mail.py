@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 
 from ...extensions import db
 from ...models import OutboundEmail, utcnow
+from ...models.mail import EmailStatus
 from . import queues
 
 log = logging.getLogger(__name__)
@@ -100,29 +101,29 @@ def deliver(message_id: int, *, final_attempt: bool = False) -> str:
     if message is None:
         log.warning("email %s no longer exists", message_id)
         return "missing"
-    if message.status in ("sent", "outbox"):
+    if message.status in (EmailStatus.SENT, EmailStatus.OUTBOX):
         return message.status
     message.attempts += 1
     config = current_app.config
     if not config.get("MAIL_SERVER"):
-        message.status = "outbox"
+        message.status = EmailStatus.OUTBOX
         message.sent_at = utcnow()
         db.session.commit()
-        return "outbox"
+        return EmailStatus.OUTBOX
     try:
         _smtp_send(message, config)
     except Exception as exc:
         message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
         if final_attempt:
-            message.status = "failed"
+            message.status = EmailStatus.FAILED
         db.session.commit()
         log.error("email %s to %s failed (attempt %s): %s", message.id, message.recipient, message.attempts, exc)
         raise
-    message.status = "sent"
+    message.status = EmailStatus.SENT
     message.sent_at = utcnow()
     message.last_error = None
     db.session.commit()
-    return "sent"
+    return EmailStatus.SENT
 
 
 def _smtp_send(message: OutboundEmail, config: Mapping[str, Any]) -> None:
@@ -147,7 +148,7 @@ def requeue_stale(older_than: timedelta = timedelta(minutes=10)) -> int:
     """Re-enqueue messages still queued after `older_than` (their job never ran)."""
     cutoff = utcnow() - older_than
     ids = db.session.scalars(
-        select(OutboundEmail.id).where(OutboundEmail.status == "queued", OutboundEmail.created_at < cutoff).limit(500)
+        select(OutboundEmail.id).where(OutboundEmail.status == EmailStatus.QUEUED, OutboundEmail.created_at < cutoff).limit(500)
     ).all()
     for message_id in ids:
         queues.enqueue(DELIVER_JOB, message_id, queue_name="email")
