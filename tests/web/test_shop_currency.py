@@ -1,6 +1,8 @@
 """Prices are labelled and read in the shop's currency (the CURRENCY setting), not always in dollars."""
 from sqlalchemy import select
 
+from tests.checkout_helpers import pay, start
+from tests.factories import make_book
 from webapp.models import DiscountCode
 
 
@@ -27,3 +29,20 @@ def test_discount_amounts_are_read_and_shown_in_the_shops_currency(app, admin_cl
     page = admin_client.get(f"/admin/discounts/{found.id}/edit").get_data(as_text=True)
     assert 'value="5.50"' in page and 'value="1020.00"' in page
     assert "€5.50" in admin_client.get("/admin/discounts").get_data(as_text=True)
+
+
+def test_an_order_shows_the_currency_it_was_paid_in_after_the_shop_changes_currency(app, client, auth, db,
+                                                                                    monkeypatch):
+    """Changing CURRENCY must not relabel past receipts: an order keeps the currency it was charged in."""
+    user = auth.user()
+    book = make_book("Old Money", price_cents=1500)
+    db.session.commit()
+    order = start(user, [(book, 1, "buy", 7)])
+    pay(order)
+    auth.login()
+    assert "$15.00" in client.get(f"/orders/{order.number}").get_data(as_text=True)
+    monkeypatch.setitem(app.config, "CURRENCY", "eur")
+    page = client.get(f"/orders/{order.number}").get_data(as_text=True)
+    assert "$15.00" in page and "€15.00" not in page
+    listing = client.get("/orders").get_data(as_text=True)
+    assert f"{order.number}" in listing and "€" not in listing

@@ -130,7 +130,7 @@ class Payment:
         if (self.currency or "").lower() != currency.lower():
             return f"it was paid in {(self.currency or '?').upper()} but {what} is in {currency.upper()}"
         if self.amount_cents != amount_cents:
-            return f"{money(self.amount_cents)} was paid but {what} needed {money(amount_cents)}"
+            return f"{money(self.amount_cents, currency)} was paid but {what} needed {money(amount_cents, currency)}"
         if not self.payment_intent_id and amount_cents:
             return "the provider did not name the payment"
         return None
