@@ -57,7 +57,7 @@ class HoldStatus(StrEnum):
 
 
 # The only moves a hold's status may make (services.circulation.holds refuses any other).
-HOLD_MOVES: dict[HoldStatus, frozenset[HoldStatus]] = {
+HOLD_TRANSITIONS: dict[HoldStatus, frozenset[HoldStatus]] = {
     HoldStatus.WAITING: frozenset({HoldStatus.READY, HoldStatus.CANCELLED}),
     HoldStatus.READY: frozenset({HoldStatus.FULFILLED, HoldStatus.EXPIRED, HoldStatus.CANCELLED}),
     # The order that collected the copy went unpaid while the pick-up window was still open.
@@ -74,7 +74,7 @@ HOLD_STATUSES = tuple(HoldStatus)
 
 
 class Hold(Model):
-    """One customer's place in one book's queue; its status moves as HOLD_MOVES allows.
+    """One customer's place in one book's queue; its status moves as HOLD_TRANSITIONS allows.
     The queue order is (priority, queued_at, id): priority 0 = Premium, 1 = Plus, 2 = Free."""
 
     __tablename__ = "holds"

@@ -278,7 +278,7 @@ class RentalStatus(StrEnum):
 
 
 # The only moves a rental's status may make (services.circulation.rentals refuses any other).
-RENTAL_MOVES: dict[RentalStatus, frozenset[RentalStatus]] = {
+RENTAL_TRANSITIONS: dict[RentalStatus, frozenset[RentalStatus]] = {
     RentalStatus.ACTIVE: frozenset({RentalStatus.RETURNED}),
     RentalStatus.RETURNED: frozenset(),
 }

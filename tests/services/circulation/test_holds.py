@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from tests.checkout_helpers import pay, settle, shopper, start
 from webapp.models import Hold, Inventory, Order, OutboundEmail, Rental, Subscription, utcnow
-from webapp.models.membership import HOLD_MOVES, OPEN_HOLD, HoldStatus
+from webapp.models.membership import HOLD_TRANSITIONS, OPEN_HOLD, HoldStatus
 from webapp.services.circulation import holds, rentals, wallet
 from webapp.services.commerce import fulfilment, orders
 from webapp.services.commerce.checkout import CheckoutError
@@ -313,7 +313,7 @@ def test_a_move_the_transition_table_forbids_is_refused_and_changes_nothing(app,
     reader = shopper("mover")
     hold = holds.place(reader, book)
     db.session.commit()
-    assert HoldStatus.FULFILLED not in HOLD_MOVES[HoldStatus.WAITING]  # a copy must be set aside first
+    assert HoldStatus.FULFILLED not in HOLD_TRANSITIONS[HoldStatus.WAITING]  # a copy must be set aside first
     with pytest.raises(ValueError, match="cannot go from waiting to fulfilled"):
         holds._move(hold.id, HoldStatus.WAITING, HoldStatus.FULFILLED, closed_at=utcnow())
     holds.cancel(hold, reader)
@@ -328,7 +328,7 @@ def test_a_move_the_transition_table_forbids_is_refused_and_changes_nothing(app,
 
 def test_the_hold_statuses_are_the_ones_the_database_allows(app):
     check = next(c for c in Hold.__table__.constraints if getattr(c, "name", "").endswith("status_valid"))
-    assert set(re.findall(r"'([a-z_]+)'", str(check.sqltext))) == set(HoldStatus) == set(HOLD_MOVES)
-    assert all(moves <= set(HoldStatus) for moves in HOLD_MOVES.values())
+    assert set(re.findall(r"'([a-z_]+)'", str(check.sqltext))) == set(HoldStatus) == set(HOLD_TRANSITIONS)
+    assert all(moves <= set(HoldStatus) for moves in HOLD_TRANSITIONS.values())
     # Closed holds stay closed, except a collected copy whose order went unpaid.
-    assert {s for s in HoldStatus if s not in OPEN_HOLD and HOLD_MOVES[s]} == {HoldStatus.FULFILLED}
+    assert {s for s in HoldStatus if s not in OPEN_HOLD and HOLD_TRANSITIONS[s]} == {HoldStatus.FULFILLED}

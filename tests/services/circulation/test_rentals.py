@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from tests.checkout_helpers import settle, shopper, start
 from webapp.models import Inventory, Rental, StockMovement
-from webapp.models.orders import RENTAL_MOVES, RentalStatus
+from webapp.models.orders import RENTAL_TRANSITIONS, RentalStatus
 from webapp.services.circulation import rentals, wallet
 from webapp.services.commerce.checkout import CheckoutError
 
@@ -128,7 +128,7 @@ def test_a_move_the_transition_table_forbids_is_refused_and_changes_nothing(app,
     rentals.mark_returned(rental, actor=shopper("clerk"))
     db.session.commit()
     before = (rental.status, rental.returned_at, rental.fee_cents)
-    assert RentalStatus.ACTIVE not in RENTAL_MOVES[RentalStatus.RETURNED]
+    assert RentalStatus.ACTIVE not in RENTAL_TRANSITIONS[RentalStatus.RETURNED]
     with pytest.raises(ValueError, match="cannot go from returned to active"):
         rentals._move(Rental.id == rental.id, RentalStatus.RETURNED, RentalStatus.ACTIVE)
     db.session.rollback()
@@ -139,8 +139,8 @@ def test_a_move_the_transition_table_forbids_is_refused_and_changes_nothing(app,
 
 def test_the_rental_statuses_are_the_ones_the_database_allows(app):
     check = next(c for c in Rental.__table__.constraints if getattr(c, "name", "").endswith("status_valid"))
-    assert set(re.findall(r"'([a-z_]+)'", str(check.sqltext))) == set(RentalStatus) == set(RENTAL_MOVES)
-    assert all(moves <= set(RentalStatus) for moves in RENTAL_MOVES.values())
+    assert set(re.findall(r"'([a-z_]+)'", str(check.sqltext))) == set(RentalStatus) == set(RENTAL_TRANSITIONS)
+    assert all(moves <= set(RentalStatus) for moves in RENTAL_TRANSITIONS.values())
 
 
 def test_an_order_called_off_ends_its_rentals_without_a_fee(app, db, rented):

@@ -3,7 +3,7 @@
 Owns rentals (due dates, renewal, returns, late fees, reminder emails), holds (the queue for books that are
 out: allocation, pick-up windows, expiry), subscriptions (the plan table and a plan's life cycle) and the
 wallet (the one place that changes a balance, with its ledger). Statuses move only as the transition tables
-beside their enums allow (models.orders.RENTAL_MOVES, models.membership.HOLD_MOVES).
+beside their enums allow (models.orders.RENTAL_TRANSITIONS, models.membership.HOLD_TRANSITIONS).
 
 May import catalog, inventory, people and platform (and models); never commerce, insight or closure, which
 build on it (checkout asks `rentals.allowance_problem`, pricing asks `subscriptions.tier_of`).

@@ -13,7 +13,7 @@ stays locked until commit, so concurrent returns of the same book allocate one h
 give one copy to two customers. A ready hold is collected at checkout (`claim_for_order`), cancelled
 (the copy goes to the next in line), or expires (`expire_due`, every few minutes; optional no-show fee
 from the wallet, the copy goes to the next in line, who is emailed). A hold's status changes only through
-`_move`, which allows the moves in models.membership.HOLD_MOVES.
+`_move`, which allows the moves in models.membership.HOLD_TRANSITIONS.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
 from ...models import OPEN_HOLD, Book, Hold, Order, OrderLine, Rental, User, utcnow
-from ...models.membership import HOLD_MOVES, HoldStatus
+from ...models.membership import HOLD_TRANSITIONS, HoldStatus
 from ...models.orders import OrderStatus, RentalStatus
 from ...models.wallet import WalletReason
 from ..inventory import stock
@@ -112,9 +112,9 @@ def cancel(hold: Hold, user: User, *, reason: str = "Cancelled by the customer."
 
 def _move(hold_id: int, from_status: HoldStatus, to_status: HoldStatus, **values: object) -> bool:
     """The one way a hold's status changes: a conditional UPDATE that moves it only if it is still
-    `from_status`. A move HOLD_MOVES does not allow is refused (ValueError) before touching the row.
+    `from_status`. A move HOLD_TRANSITIONS does not allow is refused (ValueError) before touching the row.
     True when this transaction made the move."""
-    if to_status not in HOLD_MOVES[from_status]:
+    if to_status not in HOLD_TRANSITIONS[from_status]:
         raise ValueError(f"A hold cannot go from {from_status} to {to_status}.")
     result = db.session.execute(update(Hold).where(Hold.id == hold_id, Hold.status == from_status)
                                 .values(status=to_status, **values).execution_options(synchronize_session=False))

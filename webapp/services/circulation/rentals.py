@@ -3,7 +3,7 @@
 A late fee accrues per started day past the due date (LATE_FEE_PER_DAY_CENTS). At return it
 is charged to the customer's wallet as far as the balance allows; the rest stays on the rental
 as a balance due. A customer with an overdue rental or an unpaid fee cannot rent again.
-A rental's status changes only through `_move`, which allows the moves in models.orders.RENTAL_MOVES.
+A rental's status changes only through `_move`, which allows the moves in models.orders.RENTAL_TRANSITIONS.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from ...extensions import db
 from ...models import Rental, User, utcnow
-from ...models.orders import RENTAL_MOVES, RentalStatus
+from ...models.orders import RENTAL_TRANSITIONS, RentalStatus
 from ...models.wallet import WalletReason
 from ..inventory import stock
 from ..platform import audit, mail, paging
@@ -108,9 +108,9 @@ def _rowcount(result: object) -> int:
 
 def _move(which: ColumnElement[bool], from_status: RentalStatus, to_status: RentalStatus, **values: object) -> int:
     """The one way a rental's status changes: a conditional UPDATE of the rentals matching `which` that are still
-    `from_status`. A move RENTAL_MOVES does not allow is refused (ValueError) before touching a row. Returns how
+    `from_status`. A move RENTAL_TRANSITIONS does not allow is refused (ValueError) before touching a row. Returns how
     many rentals this transaction moved."""
-    if to_status not in RENTAL_MOVES[from_status]:
+    if to_status not in RENTAL_TRANSITIONS[from_status]:
         raise ValueError(f"A rental cannot go from {from_status} to {to_status}.")
     return _rowcount(db.session.execute(
         update(Rental).where(which, Rental.status == from_status).values(status=to_status, **values)
