@@ -1,4 +1,4 @@
-"""The payment reconciliation job (scheduled every few minutes by jobs.cron)."""
+"""The payment reconciliation job (scheduled every few minutes: webapp/schedule.py)."""
 from __future__ import annotations
 
 from webapp.services.commerce import reconcile

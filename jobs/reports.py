@@ -1,4 +1,4 @@
-"""Reports: keep the sales rollups current and email the weekly summary (scheduled in jobs/cron.py)."""
+"""Reports: keep the sales rollups current and email the weekly summary (scheduled in webapp/schedule.py)."""
 from __future__ import annotations
 
 from webapp.services.insight import rollups, weekly

@@ -1,6 +1,7 @@
 """Folio: an online bookstore. `create_app(config)` builds the Flask app."""
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from pathlib import Path
@@ -44,6 +45,9 @@ def create_app(config: type[Config] | str | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     _trust_proxies(app, config_cls.TRUSTED_PROXIES)
     app.config.from_object(config_cls)
+    # The plan table is a nested dict on the config class: each app gets its own copy, so changing one app's
+    # plans (a test, a script) never changes another's.
+    app.config["PLANS"] = copy.deepcopy(app.config["PLANS"])
     app.config["FOLIO_CONFIG"] = config_cls.NAME
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config.get("REDIS_URL"):

@@ -255,7 +255,7 @@ def _charge_done_url(charge) -> str:
 def charge_done(reference: str):
     """Where the payment page returns to: confirm with the provider (the webhook may not have arrived yet)."""
     charge = owned_or_404(charges.by_reference(current_user.id, reference))
-    try:
+    try:  # the provider may not know yet: the webhook or the reconciler settles it, the page says so
         charges.confirm_from_provider(charge)
         db.session.commit()
     except payments.PaymentError:

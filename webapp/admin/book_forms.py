@@ -54,9 +54,9 @@ class BookForm(FlaskForm):
     subtitle = StringField("Subtitle")
     authors = StringField("Authors", description="Separate names with commas. New names are added as authors.")
     genres = StringField("Genres", description="Separate genres with commas. New names are added as genres.")
-    price = StringField("Price ($)", description="Like 12.50.")
-    rental_week_price = StringField("Rental price per week ($)", description="Like 2.99; 0 or empty: not for rent.")
-    cost_price = StringField("Cost price ($)", description="What the shop pays per copy (optional).")
+    price = StringField("Price", description="Like 12.50.")  # labels name the currency: __init__
+    rental_week_price = StringField("Rental price per week", description="Like 2.99; 0 or empty: not for rent.")
+    cost_price = StringField("Cost price", description="What the shop pays per copy (optional).")
     stock = StringField("Copies in stock", description="The opening stock count.")
     low_stock_threshold = StringField("Low-stock threshold",
                                       description="Alert when available copies fall to this; empty: the shop default.")
@@ -89,7 +89,7 @@ class BookForm(FlaskForm):
 class InlineEditForm(FlaskForm):
     """Price and stock edited in the table row (the CSRF token travels in the htmx header)."""
 
-    price = StringField("Price ($)")
+    price = StringField("Price")  # the label names the currency: __init__
     stock = StringField("Stock on hand")
     expected_stock = HiddenField()
 

@@ -273,7 +273,7 @@ def books_import():
         elif len(data) > limit:
             form.file.errors.append(f"The file is too large: the limit is {limit / (1024 * 1024):g} MB.")
         else:
-            try:
+            try:  # the refusal goes on the file field, like the form's own checks above
                 started = book_import.start(data, upload.filename, user_id=current_user.id, ip=client_ip())
             except book_import.ImportRefused as exc:
                 db.session.rollback()

@@ -57,6 +57,7 @@ def index():
         form.token.data = checkout.new_token()
     if form.validate_on_submit():
         address = _address_from(form)
+        # Not actions.attempt_flash: a sold-out book gets its own message, and both failures go back to the cart
         try:
             order, pay_url = checkout.start_checkout(
                 current_user, items, address, code=code,
@@ -163,7 +164,7 @@ def cancelled(number: str):
     the reserved copies back; if the payment went through first, the order is completed instead."""
     order = _own_order(number)
     if request.method == "POST":
-        try:
+        try:  # a provider error leaves the order as it was: say so and let the shopper try again
             status = checkout.abandon(order, actor=current_user, ip=client_ip())
         except payments.PaymentError as exc:
             db.session.rollback()

@@ -47,6 +47,7 @@ def receipt(number: str):
 @bp.post("/<number>/cancel")
 def cancel(number: str):
     order = _own(number)
+    # Not actions.attempt_flash: three outcomes (paid meanwhile in another tab: keep the order; refused; done)
     try:
         refund_to = "wallet" if request.form.get("refund_to") == "wallet" else "card"
         orders.cancel(order, actor=current_user, ip=client_ip(), refund_to=refund_to)

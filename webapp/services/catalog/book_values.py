@@ -30,7 +30,7 @@ LABELS = {
     "low_stock_threshold": "Low-stock threshold", "language": "Language", "publisher": "Publisher",
     "published_on": "Published on", "pages": "Pages", "description": "Description",
 }
-MAX_MONEY_CENTS = 10_000_000  # $100,000.00 per copy is a typo, not a book
+MAX_MONEY_CENTS = 10_000_000  # 100,000.00 (in the shop's currency) for one copy is a typo, not a book
 MAX_STOCK = 1_000_000
 MAX_PAGES = 100_000
 MAX_AUTHORS = 10
