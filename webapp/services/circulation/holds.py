@@ -20,11 +20,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
@@ -33,7 +32,8 @@ from ...models.membership import HOLD_TRANSITIONS, HoldStatus
 from ...models.orders import OrderStatus, RentalStatus
 from ...models.wallet import WalletReason
 from ..inventory import stock
-from ..platform import audit, locks, mail, paging
+from ..platform import audit, dml, locks, mail, paging
+from ..platform.states import require_move
 from . import subscriptions, wallet
 
 
@@ -112,13 +112,11 @@ def cancel(hold: Hold, user: User, *, reason: str = "Cancelled by the customer."
 
 def _move(hold_id: int, from_status: HoldStatus, to_status: HoldStatus, **values: object) -> bool:
     """The one way a hold's status changes: a conditional UPDATE that moves it only if it is still
-    `from_status`. A move HOLD_TRANSITIONS does not allow is refused (ValueError) before touching the row.
-    True when this transaction made the move."""
-    if to_status not in HOLD_TRANSITIONS[from_status]:
-        raise ValueError(f"A hold cannot go from {from_status} to {to_status}.")
-    result = db.session.execute(update(Hold).where(Hold.id == hold_id, Hold.status == from_status)
-                                .values(status=to_status, **values).execution_options(synchronize_session=False))
-    return bool(cast("CursorResult[Any]", result).rowcount)  # the scoped session's execute is typed as rows
+    `from_status`. A move HOLD_TRANSITIONS does not allow is refused (states.IllegalMove, a ValueError) before
+    touching the row. True when this transaction made the move."""
+    require_move(HOLD_TRANSITIONS, (from_status,), to_status, what="a hold")
+    return bool(dml.changed(update(Hold).where(Hold.id == hold_id, Hold.status == from_status)
+                            .values(status=to_status, **values).execution_options(synchronize_session=False)))
 
 
 def close_for_book(book: Book, *, actor_id: int | None, reason: str = "The book is no longer sold.") -> int:

@@ -10,11 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
 
 from flask import current_app
 from sqlalchemy import ColumnElement, func, select, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import InstrumentedAttribute
 
 from ...extensions import db
@@ -22,8 +20,9 @@ from ...models import Rental, User, utcnow
 from ...models.orders import RENTAL_TRANSITIONS, RentalStatus
 from ...models.wallet import WalletReason
 from ..inventory import stock
-from ..platform import audit, mail, paging
+from ..platform import audit, dml, mail, paging
 from ..platform.money import money
+from ..platform.states import require_move
 from . import holds, subscriptions, wallet
 
 
@@ -101,20 +100,14 @@ def allowance_problem(user: User, rented: Sequence[tuple[int, int, int]]) -> str
 
 # ---- status moves ----
 
-def _rowcount(result: object) -> int:
-    """Rows an UPDATE changed (the scoped session's `execute` is typed as returning rows)."""
-    return cast("CursorResult[Any]", result).rowcount
-
-
 def _move(which: ColumnElement[bool], from_status: RentalStatus, to_status: RentalStatus, **values: object) -> int:
     """The one way a rental's status changes: a conditional UPDATE of the rentals matching `which` that are still
-    `from_status`. A move RENTAL_TRANSITIONS does not allow is refused (ValueError) before touching a row. Returns how
-    many rentals this transaction moved."""
-    if to_status not in RENTAL_TRANSITIONS[from_status]:
-        raise ValueError(f"A rental cannot go from {from_status} to {to_status}.")
-    return _rowcount(db.session.execute(
+    `from_status`. A move RENTAL_TRANSITIONS does not allow is refused (states.IllegalMove, a ValueError) before
+    touching a row. Returns how many rentals this transaction moved."""
+    require_move(RENTAL_TRANSITIONS, (from_status,), to_status, what="a rental")
+    return dml.changed(
         update(Rental).where(which, Rental.status == from_status).values(status=to_status, **values)
-        .execution_options(synchronize_session=False)))
+        .execution_options(synchronize_session=False))
 
 
 def renew(rental: Rental, user: User) -> None:
@@ -131,9 +124,9 @@ def renew(rental: Rental, user: User) -> None:
         raise RentalError("Another reader is waiting for this book, so it cannot be renewed; please return it "
                           "by the due date.")
     length = rental.due_at - rental.starts_at
-    done = _rowcount(db.session.execute(
+    done = dml.changed(
         update(Rental).where(Rental.id == rental.id, Rental.renewed.is_(False), Rental.status == RentalStatus.ACTIVE)
-        .values(renewed=True, due_at=rental.due_at + length).execution_options(synchronize_session=False)))
+        .values(renewed=True, due_at=rental.due_at + length).execution_options(synchronize_session=False))
     if not done:
         raise RentalError("This rental changed meanwhile; please reload.")
     db.session.refresh(rental)
@@ -191,9 +184,9 @@ def admin_list(view: str = "active", page: int = 1, per_page: int = 25, now: dat
 
 def _claim(rental_id: int, column: InstrumentedAttribute[datetime | None], now: datetime) -> bool:
     """Mark a notice as sent, once: only the call that flips it from NULL sends the email."""
-    return _rowcount(db.session.execute(
+    return dml.changed(
         update(Rental).where(Rental.id == rental_id, column.is_(None), Rental.status == RentalStatus.ACTIVE)
-        .values({column.key: now}).execution_options(synchronize_session=False))) == 1
+        .values({column.key: now}).execution_options(synchronize_session=False)) == 1
 
 
 def _notify(rentals_due: Iterable[Rental], column: InstrumentedAttribute[datetime | None], now: datetime,

@@ -16,17 +16,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, cast
 
 from flask import current_app
 from sqlalchemy import select, update
-from sqlalchemy.engine import CursorResult
 
 from ...extensions import db
 from ...models import Hold, Subscription, User, utcnow
 from ...models.membership import HoldStatus, Tier
 from ...models.wallet import WalletReason
-from ..platform import audit, mail
+from ..platform import audit, dml, mail
 from . import wallet
 
 ORDER = tuple(Tier)  # cheapest first
@@ -221,12 +219,12 @@ def renew_due(now: datetime | None = None, limit: int = 500) -> dict[str, int]:
         target = tier(sub.next_tier or sub.tier)
         user = db.session.get(User, sub.user_id)
         # Claim this period: only one run moves it forward.
-        claimed = cast("CursorResult[Any]", db.session.execute(  # the scoped session's execute is typed as rows
+        claimed = dml.changed(
             update(Subscription).where(Subscription.user_id == sub.user_id, Subscription.current_period_end == old_end,
                                        Subscription.tier == old_tier.name)
             .values(tier=target.name, next_tier=None, current_period_start=old_end,
                     current_period_end=None if target.is_free else old_end + _period(), updated_at=now)
-            .execution_options(synchronize_session=False))).rowcount
+            .execution_options(synchronize_session=False))
         if not claimed:
             db.session.rollback()
             continue

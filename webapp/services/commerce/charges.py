@@ -16,17 +16,17 @@ import logging
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import ColumnElement, CursorResult, Executable, select, update
+from sqlalchemy import ColumnElement, Update, select, update
 
 from ...extensions import db
 from ...models import Charge, User, utcnow
 from ...models.payments import CHARGE_TRANSITIONS, ChargeStatus, IssueKind
 from ..circulation import subscriptions, wallet
-from ..platform import audit, mail
+from ..platform import audit, dml, mail
 from ..platform.money import money
+from ..platform.states import IllegalMove, require_move
 from . import payment_issues, payments
 from .provider import Payment
 
@@ -38,24 +38,20 @@ class ChargeError(ValueError):
     pass
 
 
-class ChargeStateError(ValueError):
+class ChargeStateError(IllegalMove):
     """A status move that CHARGE_TRANSITIONS does not allow: a bug, never a customer's doing."""
 
 
-def _changed(statement: Executable) -> bool:
+def _changed(statement: Update) -> bool:
     """Run a one-row UPDATE; True if it changed the row."""
-    result = db.session.execute(statement.execution_options(synchronize_session=False))
-    # An UPDATE's result is a CursorResult (it has the row count); SQLAlchemy types execute() more loosely.
-    return cast("CursorResult[Any]", result).rowcount == 1
+    return dml.changed(statement.execution_options(synchronize_session=False)) == 1
 
 
 def transition(charge_id: int, from_statuses: tuple[ChargeStatus, ...], to_status: ChargeStatus,
                *conditions: ColumnElement[bool], **values: object) -> bool:
     """Move the charge to `to_status` if it is still in one of `from_statuses` (and meets `conditions`); True
     if this call did it. Raises ChargeStateError, before touching anything, for a move the table refuses."""
-    refused = [status for status in from_statuses if to_status not in CHARGE_TRANSITIONS[status]]
-    if refused:
-        raise ChargeStateError(f"a charge cannot go from {', '.join(refused)} to {to_status}")
+    require_move(CHARGE_TRANSITIONS, from_statuses, to_status, what="a charge", error=ChargeStateError)
     return _changed(update(Charge).where(Charge.id == charge_id, Charge.status.in_(from_statuses), *conditions)
                     .values(status=to_status, **values))
 

@@ -23,13 +23,12 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
-from sqlalchemy.engine import CursorResult
 
 from ...extensions import db
 from ...models import DiscountCode, LineMode, Order, OrderLine, OrderStatus, User, utcnow
 from ..circulation import holds, rentals, wallet
 from ..inventory import stock
-from ..platform import audit, locks
+from ..platform import audit, dml, locks
 from . import cart, fulfilment, payment_events, payments
 from .order_state import event, stock_lines, transition
 
@@ -255,12 +254,10 @@ def _open_payment_page(order: Order, success_url: OrderURL, cancel_url: OrderURL
         fulfilment.cancel_unpaid(order, reason="The payment page could not be opened.", close_now=False)
         db.session.commit()
         raise
-    result = db.session.execute(
+    attached = dml.changed(  # whether this call attached it
         update(Order).where(Order.id == order.id, Order.payment_session_id.is_(None))
         .values(payment_session_id=session.id, payment_url=session.url)
         .execution_options(synchronize_session=False))
-    assert isinstance(result, CursorResult)  # an UPDATE's result: its rowcount says whether this call attached it
-    attached = result.rowcount
     db.session.commit()
     db.session.refresh(order)
     if not attached and order.payment_session_id != session.id:

@@ -13,12 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
 from ...models import DiscountCode, DiscountRedemption, Order, User, utcnow
-from ..platform import audit, paging
+from ..platform import audit, dml, paging
 from ..platform.errors import RuleError
 from ..platform.money import plain
 from .pricing import normalise_code
@@ -212,11 +211,8 @@ def delete_code(actor: User, discount: DiscountCode, *, ip: str | None = None) -
     if ever_used(discount):
         raise DiscountError(f"“{discount.code}” has been used by orders, so it cannot be deleted: deactivate it.")
     before, code = snapshot(discount), discount.code
-    result = db.session.execute(delete(DiscountCode).where(DiscountCode.id == discount.id,
-                                                           DiscountCode.uses_count == 0)
-                                .execution_options(synchronize_session=False))
-    assert isinstance(result, CursorResult)  # a DELETE's result: its rowcount says whether the code went
-    if not result.rowcount:
+    if not dml.changed(delete(DiscountCode).where(DiscountCode.id == discount.id, DiscountCode.uses_count == 0)
+                       .execution_options(synchronize_session=False)):
         raise DiscountError(f"“{discount.code}” was just used or removed, so it was not deleted.")
     db.session.expunge(discount)
     audit.record("discount.deleted", actor_id=actor.id, object_type="discount", object_id=discount.id, ip=ip,

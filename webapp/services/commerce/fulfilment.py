@@ -19,13 +19,13 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.engine import CursorResult
 
 from ...extensions import db
 from ...models import Book, DiscountCode, DiscountRedemption, LineMode, Order, OrderStatus, Rental, User, utcnow
 from ..circulation import holds, rentals, wallet
 from ..inventory import stock
 from ..inventory.stock import SoldOut
+from ..platform import dml
 from ..platform.money import money
 from . import cart, order_mail, payment_issues, payments
 from .order_state import OrderStateError, event, lock_customer, stock_lines, transition, update_while
@@ -174,14 +174,13 @@ def redeem(discount: DiscountCode, order: Order, user_id: int | None) -> str | N
                    Order.status.not_in((OrderStatus.EXPIRED, OrderStatus.CANCELLED)))) or 0
         if used >= discount.max_uses_per_user:
             return "used_by_customer"
-    taken = db.session.execute(
+    taken = dml.changed(  # whether a use was left
         update(DiscountCode)
         .where(DiscountCode.id == discount.id,
                (DiscountCode.max_uses.is_(None)) | (DiscountCode.uses_count < DiscountCode.max_uses))
         .values(uses_count=DiscountCode.uses_count + 1)
         .execution_options(synchronize_session=False))
-    assert isinstance(taken, CursorResult)  # an UPDATE's result: its rowcount says whether a use was left
-    if not taken.rowcount:
+    if not taken:
         return "used_up"
     db.session.add(DiscountRedemption(discount_code_id=discount.id, user_id=user_id, order_id=order.id))
     return None

@@ -7,15 +7,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import ColumnElement, update
-from sqlalchemy.engine import CursorResult
 
 from ...extensions import db
 from ...models import ORDER_TRANSITIONS, LineMode, Order, OrderEvent, OrderStatus, utcnow
-from ..platform import locks
+from ..platform import dml, locks
+from ..platform.states import require_move
 
 
 class OrderStateError(ValueError):
-    pass
+    """An order cannot be changed as asked: a refusal people see (staff actions, the customer's cancel), or,
+    from `transition`, a move ORDER_TRANSITIONS does not have (a bug)."""
 
 
 def transition(order_id: int, from_statuses: Iterable[OrderStatus], to_status: OrderStatus,
@@ -24,9 +25,7 @@ def transition(order_id: int, from_statuses: Iterable[OrderStatus], to_status: O
     True if this call did it. Raises OrderStateError, without touching the order, if ORDER_TRANSITIONS does not
     allow the move from each of `from_statuses`."""
     sources = tuple(from_statuses)
-    for source in sources:
-        if to_status not in ORDER_TRANSITIONS[source]:
-            raise OrderStateError(f"An order cannot go from {source.words} to {to_status.words}.")
+    require_move(ORDER_TRANSITIONS, sources, to_status, what="an order", error=OrderStateError)
     return _update(order_id, sources, *conditions, status=to_status, **values)
 
 
@@ -38,13 +37,11 @@ def update_while(order_id: int, status: OrderStatus, *conditions: ColumnElement[
 
 def _update(order_id: int, statuses: tuple[OrderStatus, ...], *conditions: ColumnElement[bool],
             **values: object) -> bool:
-    result = db.session.execute(
+    return dml.changed(
         update(Order).where(Order.id == order_id, Order.status.in_(statuses), *conditions)
         .values(updated_at=utcnow(), **values)
         .execution_options(synchronize_session=False)
-    )
-    assert isinstance(result, CursorResult)  # an UPDATE's result; its rowcount says whether this call won
-    return result.rowcount == 1
+    ) == 1
 
 
 def lock_customer(order: Order) -> None:

@@ -7,14 +7,12 @@ resolve it (once: open -> resolved, by one conditional UPDATE on resolved_at). I
 commerce, so every payment module can record an issue."""
 from __future__ import annotations
 
-from typing import Any, cast
-
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import func, select, update
 
 from ...extensions import db
 from ...models import Charge, Order, OutboxMessage, PaymentIssue, User, utcnow
 from ...models.payments import IssueKind
-from ..platform import audit, paging, upsert
+from ..platform import audit, dml, paging, upsert
 
 KIND_LABELS: dict[str, str] = {
     IssueKind.AMOUNT_MISMATCH: "Paid amount did not match",
@@ -83,12 +81,10 @@ def resolve(issue_id: int, *, actor: User, note: str, ip: str | None = None) -> 
     issue = db.session.get(PaymentIssue, issue_id)
     if issue is None:
         raise IssueError("No such issue.")
-    result = db.session.execute(update(PaymentIssue)
-                                .where(PaymentIssue.id == issue_id, PaymentIssue.resolved_at.is_(None))
-                                .values(resolved_at=utcnow(), resolved_by_id=actor.id, resolution=note)
-                                .execution_options(synchronize_session=False))
-    # An UPDATE's result is a CursorResult (it has the row count); SQLAlchemy types execute() more loosely.
-    if not cast("CursorResult[Any]", result).rowcount:
+    if not dml.changed(update(PaymentIssue)
+                       .where(PaymentIssue.id == issue_id, PaymentIssue.resolved_at.is_(None))
+                       .values(resolved_at=utcnow(), resolved_by_id=actor.id, resolution=note)
+                       .execution_options(synchronize_session=False)):
         raise IssueError("This issue was already resolved.")
     db.session.refresh(issue)
     audit.record("payment.issue_resolved", actor_id=actor.id, object_type="payment_issue", object_id=issue.id, ip=ip,

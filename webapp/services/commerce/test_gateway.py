@@ -16,17 +16,18 @@ import json
 import logging
 import secrets
 import time
-from typing import Any, cast
+from typing import Any
 
 import stripe
 from flask import current_app
-from sqlalchemy import ColumnElement, CursorResult, select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
 from ...models import Charge, GatewaySession, Order, utcnow
 from ...models.payments import SESSION_TRANSITIONS, SessionPayment, SessionStatus
-from ..platform import outbox
+from ..platform import dml, outbox
+from ..platform.states import IllegalMove, require_move
 from . import payment_issues
 from .provider import (
     API_VERSION,
@@ -78,7 +79,7 @@ def card_problem(card_number: str, exp_month: int, exp_year: int, cvc: str) -> s
     return TEST_CARDS[number]
 
 
-class SessionStateError(ValueError):
+class SessionStateError(IllegalMove):
     """A move of a session's status that SESSION_TRANSITIONS does not allow (a bug, never a customer's doing)."""
 
 
@@ -86,14 +87,10 @@ def _move(session_id: str, from_status: SessionStatus, to_status: SessionStatus,
           **values: object) -> bool:
     """Move the session from `from_status` to `to_status` if it is still there (and meets `conditions`); True
     if this call did it. The one way a session's status changes."""
-    if to_status not in SESSION_TRANSITIONS[from_status]:
-        raise SessionStateError(f"a checkout session cannot go from {from_status} to {to_status}")
-    result = db.session.execute(update(GatewaySession)
-                                .where(GatewaySession.id == session_id, GatewaySession.status == from_status,
-                                       *conditions)
-                                .values(status=to_status, **values).execution_options(synchronize_session=False))
-    # An UPDATE's result is a CursorResult (it has the row count); SQLAlchemy types execute() more loosely.
-    return cast("CursorResult[Any]", result).rowcount == 1
+    require_move(SESSION_TRANSITIONS, (from_status,), to_status, what="a checkout session", error=SessionStateError)
+    return dml.changed(update(GatewaySession)
+                       .where(GatewaySession.id == session_id, GatewaySession.status == from_status, *conditions)
+                       .values(status=to_status, **values).execution_options(synchronize_session=False)) == 1
 
 
 class TestGateway:

@@ -16,5 +16,5 @@ from ...extensions import db
 
 def changed(statement: UpdateBase) -> int:
     """Run an UPDATE or DELETE in the current session; the number of rows it matched."""
-    result = cast("CursorResult[Any]", db.session.execute(statement))  # DML executes to a CursorResult
+    result = cast(CursorResult[Any], db.session.execute(statement))  # DML executes to a CursorResult
     return result.rowcount
