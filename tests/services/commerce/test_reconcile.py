@@ -152,6 +152,27 @@ def test_a_second_checkout_with_another_cart_replaces_the_first_and_closes_its_p
     assert count(db, Order, Order.user_id == user.id, Order.status == "pending_payment") == 1
 
 
+def test_a_superseded_page_paid_in_the_other_tab_before_it_closes_is_applied_once(app, db, make_book):
+    """Two tabs: the second checkout (another cart) supersedes the first, but the first tab pays before the outbox
+    closes its page. Closing finds it paid (AlreadyPaid) and hands the payment to payment_events through the hook
+    services.connect() wires; the gateway's own event for the same payment then changes nothing."""
+    a, b = make_book("Paid Anyway", on_hand=2), make_book("Other Cart", on_hand=2)
+    user = shopper()
+    first = start(user, [(a, 1, "buy", 1)])
+    second = start(user, [(b, 1, "buy", 1)])
+    assert fresh(db, Order, first.id).status == "cancelled"
+    assert pay(first) is None  # paid: the first tab's page was still open at the provider
+    [close, event] = db.session.scalars(select(OutboxMessage.kind).order_by(OutboxMessage.id)).all()
+    assert (close, event) == ("expire_session", "test_gateway_event")  # the close is delivered first
+    assert drain() >= 2
+    paid = fresh(db, Order, first.id)
+    assert paid.status == "paid" and paid.paid_at is not None  # its copy could be taken again: a late sale
+    assert fresh(db, Inventory, a.id).on_hand == 1 and fresh(db, Inventory, a.id).reserved == 0
+    assert receipts(db) == 1  # applied once, though the close and the event both reported it
+    assert count(db, OutboxMessage, OutboxMessage.kind == "refund") == 0
+    assert fresh(db, Order, second.id).status == "pending_payment"
+
+
 def test_a_crash_after_the_page_closed_but_before_the_stock_went_back_is_finished(app, db, make_book):
     """"Back to my cart" closed the page at the provider, then the process died before the order was cancelled:
     the reconciler finds the page closed and releases the copies."""
