@@ -56,10 +56,6 @@ def _run(func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
 
 
 def job_request_id() -> str | None:
-    """The id this job's log lines carry: the one of the request (or job) that enqueued it; for a job nobody's
-    request enqueued (the scheduler's), its own RQ job id; outside RQ (a direct call), whatever is bound."""
+    """The id this job's log lines carry (request_ids.for_job); outside RQ (a direct call), whatever is bound."""
     current = get_current_job()
-    if current is None:
-        return request_ids.current()
-    carried = current.meta.get(request_ids.META_KEY)
-    return carried if isinstance(carried, str) and request_ids.ACCEPTED.fullmatch(carried) else current.id
+    return request_ids.current() if current is None else request_ids.for_job(current.meta, current.id)

@@ -13,7 +13,7 @@ from .demo import cli as demo_cli
 from .extensions import db
 from .services.catalog import vocabulary
 from .services.people import accounts
-from .services.platform import backup, crypto, keys
+from .services.platform import backup, crypto, keys, request_ids
 from .services.platform.queues import queue
 
 # What `flask --app wsgi jobs run NAME` can run: the jobs `rq cron` schedules (one list: webapp/schedule.py).
@@ -34,6 +34,16 @@ def worker_queues(requested: tuple[str, ...], known: tuple[str, ...]) -> list[st
     if unknown:
         raise ValueError(f"unknown queue(s): {', '.join(unknown)}; Folio's queues are {', '.join(known)}")
     return names or list(known)
+
+
+class FolioWorker(SimpleWorker):
+    """RQ's SimpleWorker with the job's request id bound while it handles the job, so RQ's own lines about it
+    ("Successfully completed", "Job OK", a failure's traceback) carry the id of the request that enqueued it, as
+    the job's lines do (jobs.job binds it too, for a plain `rq worker`)."""
+
+    def execute_job(self, job, queue):
+        with request_ids.bound(request_ids.for_job(job.meta, job.id)):
+            return super().execute_job(job, queue)
 
 
 def register(app: Flask) -> None:
@@ -75,7 +85,7 @@ def register(app: Flask) -> None:
             raise click.BadParameter(str(exc), param_hint="QUEUES") from None
         click.echo(f"Folio worker on queue(s): {', '.join(names)}", err=True)
         connection = current_app.extensions["folio_redis"]
-        w = SimpleWorker([queue(n) for n in names], connection=connection)
+        w = FolioWorker([queue(n) for n in names], connection=connection)
         w.work(burst=burst, with_scheduler=not burst)
 
     @app.cli.group("jobs")

@@ -175,3 +175,18 @@ def test_development_logs_stay_readable():
     assert request_log.formatter("text").format(record).endswith("webapp.x: hello there [abcdef123456]")
     with pytest.raises(ValueError):
         request_log.formatter("xml")
+
+
+def test_the_folio_worker_logs_its_own_lines_about_a_job_under_the_jobs_id(app, json_lines):
+    """`flask worker` runs cli.FolioWorker: RQ's "Job OK" line carries the id the job was enqueued under."""
+    from webapp.cli import FolioWorker
+    from webapp.services.platform import queues
+
+    with request_ids.bound("req-worker-0001"):
+        job = queues.enqueue("jobs.search.rebuild_search_terms", queue_name="reports")
+    assert job is not None and job.meta == {"request_id": "req-worker-0001"}
+    with app.app_context():
+        FolioWorker([app.extensions["folio_queues"]["reports"]], connection=app.extensions["folio_redis"]).work(
+            burst=True)
+    ok = [line for line in json_lines() if line["logger"] == "rq.worker" and "Job OK" in line["message"]]
+    assert [line["request_id"] for line in ok] == ["req-worker-0001"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 
@@ -61,6 +61,13 @@ def bound(request_id: str | None) -> Iterator[None]:
         yield
     finally:
         unbind(token)
+
+
+def for_job(meta: Mapping[str, object], job_id: str) -> str:
+    """The id a job's log lines carry: the one of the request (or job) that enqueued it, from the job's meta;
+    for a job nobody's request enqueued (the scheduler's), its own RQ job id."""
+    carried = meta.get(META_KEY)
+    return carried if isinstance(carried, str) and ACCEPTED.fullmatch(carried) else job_id
 
 
 def install_record_factory() -> None:
