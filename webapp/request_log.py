@@ -14,7 +14,6 @@ import logging
 import time
 
 from flask import Flask, Response, g, request
-from flask_login import current_user
 from pythonjsonlogger.json import JsonFormatter
 
 from .services.platform import request_ids
@@ -106,12 +105,14 @@ def _logged_path() -> str:
 
 
 def _user_id() -> int | None:
-    """The signed-in user's id (the row id: never get_id(), which holds the session's login token), or None.
-    Never raises: the line about a failed request must still be written (loading the user needs the database,
-    which may be why it failed)."""
+    """The signed-in user's row id (never get_id(), which holds the session's login token), when this request
+    has already loaded the user (Flask-Login keeps it in g._login_user), else None. Loading it here would read
+    the session on public, cacheable pages (Flask then adds `Vary: Cookie`, which defeats shared caches) and cost
+    a query on pages built to need none. Never raises: the line about a failed request must still be written."""
+    user = g.get("_login_user")
     try:
-        return int(current_user.id) if current_user.is_authenticated else None
-    except Exception:  # logging must not turn an answer into an error
+        return int(user.id) if user is not None and user.is_authenticated else None
+    except Exception:  # logging must not turn an answer into an error (an expired row, a dead connection)
         return None
 
 

@@ -93,8 +93,7 @@ def test_a_request_and_the_job_it_enqueued_log_the_same_id(app, client, auth, ru
 
     from webapp.services.platform import mail
 
-    user = auth.user("reader1")
-    auth.login("reader1")
+    auth.user("reader1")
     delivered = mail.deliver
 
     def logging_deliver(message_id, **kwargs):
@@ -116,11 +115,21 @@ def test_a_request_and_the_job_it_enqueued_log_the_same_id(app, client, auth, ru
                   if line["logger"] == "webapp.request_log" and line["path"] == "/password/forgot")
     assert access["request_id"] == "req-forgot-0001"
     assert access["method"] == "POST" and access["status"] == 303 and access["duration_ms"] >= 0
-    assert access["user_id"] == user.id
+    assert access["user_id"] is None  # a visitor
     assert {"time", "level", "message"} <= access.keys()
     job_line = next(line for line in lines if line["logger"] == "tests.job")
     assert job_line["request_id"] == "req-forgot-0001" and job_line["message"].startswith("delivering ")
     assert request_ids.current() is None  # the worker unbound it after the job
+
+
+def test_the_signed_in_users_id_is_logged(client, auth, json_lines):
+    user = auth.user("reader1")
+    auth.login("reader1")
+    assert client.get("/account", headers={"X-Request-ID": "req-account-01"}).status_code == 200
+    health = client.get("/healthz", headers={"X-Request-ID": "req-healthz-01"})
+    assert health.status_code == 200
+    by_id = {line["request_id"]: line for line in json_lines() if line["logger"] == "webapp.request_log"}
+    assert by_id["req-account-01"]["user_id"] == user.id and by_id["req-healthz-01"]["user_id"] == user.id
 
 
 def test_a_job_nobody_enqueued_from_a_request_logs_its_own_job_id(app, run_jobs, monkeypatch, json_lines):
