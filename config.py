@@ -204,6 +204,17 @@ class Config:
     # client cannot choose its own address by sending the header itself.
     TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    # Logs (webapp.request_log): "json" (one object per line on stderr; production's default) or "text".
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    # /readyz (services.platform.health.readiness): the backlog ages past which it answers "degraded", and the
+    # bearer token that shows its details to a monitor that is not on this machine (empty: loopback only).
+    READYZ_TOKEN = os.environ.get("READYZ_TOKEN") or None
+    READYZ_QUEUE_MAX_AGE_SECONDS = _int("READYZ_QUEUE_MAX_AGE_SECONDS", 300)
+    READYZ_EMAIL_MAX_AGE_SECONDS = _int("READYZ_EMAIL_MAX_AGE_SECONDS", 900)
+    READYZ_OUTBOX_MAX_AGE_SECONDS = _int("READYZ_OUTBOX_MAX_AGE_SECONDS", 900)
+    # `flask --app wsgi backup` writes here unless given --output (services.platform.backup).
+    BACKUP_DIR = os.environ.get("BACKUP_DIR", str(BASE_DIR / "instance" / "backups"))
     TESTING = False
     DEBUG = False
 
@@ -272,6 +283,7 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     NAME = "production"
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"

@@ -12,6 +12,8 @@ _ = Whitelist()
 _.login_view, _.login_message, _.login_message_category, _.session_protection  # webapp/__init__.py
 _.max_age  # response.cache_control.max_age (webapp/catalog/routes.py)
 _.folio_touch_session  # flask.g, popped by name in webapp/auth/session.py
+_.request_id_token, _.request_started  # flask.g, read by name in webapp/request_log.py
+_.mtime  # tarfile.TarInfo, read by tarfile (webapp/services/platform/backup.py)
 
 # Alembic hooks, passed to context.configure by migrations/env.py (Alembic's argument names)
 _.include_object, _.render_item, _.reflected, _.compare_to, _.autogen_context

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import logging
 import os
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from . import (
     db_events,
     errors,
     models,  # noqa: F401  (every table on db.metadata before the app starts)
+    request_log,
     security,
     templating,
 )
@@ -53,7 +53,7 @@ def create_app(config: type[Config] | str | None = None) -> Flask:
     if not app.config.get("REDIS_URL"):
         app.config["REDIS_URL"] = _redis_url_from_file(app)
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _logging(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
@@ -101,6 +101,12 @@ def _trust_proxies(app: Flask, hops: int) -> None:
     if hops > 0:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # the WSGI middleware pattern Flask documents
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=0)
+
+
+def _logging(app: Flask) -> None:
+    """JSON or text logs, and the request id (bound first, logged last): see webapp.request_log."""
+    request_log.configure(app)
+    request_log.install(app)
 
 
 def _redis_url_from_file(app: Flask) -> str | None:

@@ -1,7 +1,8 @@
-"""Flask CLI commands: worker, scheduled jobs, data-key rotation, search maintenance (and the demo ones)."""
+"""Flask CLI commands: worker, scheduled jobs, data-key rotation, search maintenance, backups (and the demo ones)."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -12,7 +13,7 @@ from .demo import cli as demo_cli
 from .extensions import db
 from .services.catalog import vocabulary
 from .services.people import accounts
-from .services.platform import crypto, keys
+from .services.platform import backup, crypto, keys, request_ids
 from .services.platform.queues import queue
 
 # What `flask --app wsgi jobs run NAME` can run: the jobs `rq cron` schedules (one list: webapp/schedule.py).
@@ -35,8 +36,19 @@ def worker_queues(requested: tuple[str, ...], known: tuple[str, ...]) -> list[st
     return names or list(known)
 
 
+class FolioWorker(SimpleWorker):
+    """RQ's SimpleWorker with the job's request id bound while it handles the job, so RQ's own lines about it
+    ("Successfully completed", "Job OK", a failure's traceback) carry the id of the request that enqueued it, as
+    the job's lines do (jobs.job binds it too, for a plain `rq worker`)."""
+
+    def execute_job(self, job, queue):
+        with request_ids.bound(request_ids.for_job(job.meta, job.id)):
+            return super().execute_job(job, queue)
+
+
 def register(app: Flask) -> None:
     demo_cli.register(app)  # seed, demo-credentials, demo-totp
+    _register_backups(app)
 
     @app.cli.command("create-admin")
     @click.option("--email", prompt=True, help="The admin's email address.")
@@ -73,7 +85,7 @@ def register(app: Flask) -> None:
             raise click.BadParameter(str(exc), param_hint="QUEUES") from None
         click.echo(f"Folio worker on queue(s): {', '.join(names)}", err=True)
         connection = current_app.extensions["folio_redis"]
-        w = SimpleWorker([queue(n) for n in names], connection=connection)
+        w = FolioWorker([queue(n) for n in names], connection=connection)
         w.work(burst=burst, with_scheduler=not burst)
 
     @app.cli.group("jobs")
@@ -135,3 +147,46 @@ def register(app: Flask) -> None:
         count = vocabulary.rebuild_terms()
         db.session.commit()
         click.echo(f"{count} terms")
+
+
+def _size(count: int) -> str:
+    return f"{count / 1_000_000:.1f} MB" if count >= 100_000 else f"{count:,} bytes"
+
+
+def _register_backups(app: Flask) -> None:
+    """`backup` and `restore` (services.platform.backup: one tar with the database dump and the uploads)."""
+
+    @app.cli.command("backup")
+    @click.option("--output", type=click.Path(path_type=Path), default=None,
+                  help="A .tar file to write, or a directory to write folio-backup-<UTC time>.tar in "
+                  "(default: BACKUP_DIR).")
+    @click.option("--keep", type=click.IntRange(1, None), default=None,
+                  help="Then delete all but the newest KEEP folio-backup-*.tar files in that directory.")
+    def backup_command(output: Path | None, keep: int | None):
+        """Back up the database (pg_dump, or SQLite's backup API) and the uploaded images into one tar file."""
+        try:
+            written = backup.backup(output)
+        except backup.BackupError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"Backup written: {written.path} ({_size(written.size)}; {written.dialect} database "
+                   f"{_size(written.database_bytes)}, {written.upload_files} uploaded file(s))")
+        if keep:
+            for gone in backup.prune(written.path.parent, keep):
+                click.echo(f"Deleted old backup {gone}")
+
+    @app.cli.command("restore")
+    @click.argument("path", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+    @click.option("--yes", is_flag=True, help="Confirm: the database and the uploaded images are REPLACED.")
+    def restore_command(path: Path, yes: bool):
+        """Replace the database and the uploaded images with a backup's. Stop the web and worker processes
+        first; refuses to run without --yes."""
+        if not yes:
+            raise click.UsageError("restore overwrites this shop's database and uploaded images with the "
+                                   f"backup's: run again with --yes to do it ({path})")
+        try:
+            restored = backup.restore(path)
+        except backup.BackupError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"Restored {restored.path}: {restored.dialect} database made {restored.created_at} "
+                   f"(schema revision {restored.revision}), {restored.upload_files} uploaded file(s). "
+                   "Run `flask --app wsgi db upgrade` if this code is newer than the backup.")
