@@ -90,12 +90,13 @@ def gunicorn_command(gunicorn: str, app: str, port: int, workers: int, threads: 
     return cmd + [app], {}
 
 
-def topology(action: str) -> None:
-    """deploy/topology.sh start|stop (nginx in front of two gunicorn instances; helper-owned script)."""
+def topology(action: str, env: dict[str, str]) -> None:
+    """deploy/topology.sh start|stop (nginx in front of two gunicorn instances), given the benchmark's production
+    environment (database, Redis, PUBLIC_URL) so the instances serve the benchmark database under PUBLIC_HOST."""
     script = ROOT / "deploy" / "topology.sh"
     if not script.exists():
         raise SystemExit("--topology: deploy/topology.sh is not in this checkout")
-    subprocess.run([str(script), action], cwd=ROOT, check=True)
+    subprocess.run([str(script), action], cwd=ROOT, env=env, check=True, stdout=sys.stderr)
 
 
 def request(port: int, method: str, path: str, headers: dict[str, str] | None = None, body: str | None = None,
