@@ -251,6 +251,7 @@ def main(argv=None) -> int:
         only.discard("checkout_start")
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
+    load_before = os.getloadavg()
     inputs = prepare_database(args)
     case_paths = paths(inputs)
     work = Path(tempfile.mkdtemp(prefix="http_bench."))
@@ -325,7 +326,9 @@ def main(argv=None) -> int:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     doc = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit.stdout.strip(),
-        "machine": {"cpus": os.cpu_count(), "python": srv.python_version(args.gunicorn)},
+        "machine": {"cpus": os.cpu_count(), "python": srv.python_version(args.gunicorn),
+                    # other work on the machine skews every figure: the 1-minute load before and after the run
+                    "loadavg_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)]},
         "settings": {"workers": args.workers, "threads": args.threads, "topology": args.topology,
                      "gunicorn_conf": use_conf and (ROOT / "gunicorn.conf.py").exists(),
                      "wrk": f"-t{args.wrk_threads} -c{args.connections} -d{args.duration:g}s "
