@@ -55,7 +55,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--gunicorn", default=str(Path(sys.executable).with_name("gunicorn")),
                    help="the gunicorn script (its Python runs the servers)")
     p.add_argument("--no-conf", action="store_true", help="ignore gunicorn.conf.py: plain -k sync -w N flags")
-    p.add_argument("--duration", type=float, default=8.0, help="seconds of wrk per case")
+    p.add_argument("--duration", type=float, default=6.0, help="seconds of wrk per case")
     p.add_argument("--warmup", type=float, default=2.0, help="seconds of wrk per case first, not counted")
     p.add_argument("--connections", type=int, default=8)
     p.add_argument("--wrk-threads", type=int, default=2)
@@ -310,7 +310,8 @@ def main(argv=None) -> int:
                 cookies = signed_in_session(args, host, port, stocked[0])
                 measure(case, port, host, ["/checkout"], cookies.header())
             for row in memory(masters):
-                rss_seen[row["pid"]] = row  # the last reading of each worker (recycled workers keep theirs)
+                # the last reading of each worker; one recycled by max_requests keeps its last one
+                rss_seen[row["pid"]] = {**row, "after_case": case}
     finally:
         if folio is not None:
             folio.stop()
