@@ -84,7 +84,9 @@ def gunicorn_command(gunicorn: str, app: str, port: int, workers: int, threads: 
     if use_conf and conf.exists():
         env = {"FOLIO_BIND": bind, "FOLIO_WEB_WORKERS": str(workers), "FOLIO_WEB_THREADS": str(threads)}
         return [gunicorn, "-c", str(conf), app], env
-    cmd = [gunicorn, "--bind", bind, "--workers", str(workers), "--worker-class", "gthread" if threads > 1 else "sync"]
+    # -c /dev/null: gunicorn would otherwise read ./gunicorn.conf.py by itself
+    cmd = [gunicorn, "-c", os.devnull, "--bind", bind, "--workers", str(workers),
+           "--worker-class", "gthread" if threads > 1 else "sync"]
     if threads > 1:
         cmd += ["--threads", str(threads)]
     return cmd + [app], {}
