@@ -177,7 +177,7 @@ def wrk(port: int, host: str, requests: list[str], headers: dict[str, str], args
     """One wrk run; its Lua done() hook prints the JSON this returns (plus req/s and ms figures)."""
     req_file, head_file = workdir / "requests.txt", workdir / "headers.txt"
     req_file.write_text("".join(r if "\t" in r else f"GET\t{r}\n" for r in requests))
-    head_file.write_text("".join(f"{k}: {v}\n" for k, v in {"Host": srv.PUBLIC_HOST, **headers}.items()))
+    head_file.write_text("".join(f"{k}: {v}\n" for k, v in {"Host": srv.host_header, **headers}.items()))
     env = {**os.environ, "WRK_REQUESTS_FILE": str(req_file), "WRK_HEADERS_FILE": str(head_file)}
     out = subprocess.run(["wrk", f"-t{args.wrk_threads}", f"-c{args.connections}", f"-d{max(1, round(seconds))}s",
                           "-s", str(LUA), f"http://{host}:{port}/"], env=env, capture_output=True, text=True,
@@ -284,8 +284,10 @@ def main(argv=None) -> int:
     rss_seen: dict[int, dict] = {}
     try:
         if args.topology:
-            srv.topology("start", env)
+            topology_env = {**os.environ, "DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url}
+            srv.topology("start", topology_env)
             url = urlsplit(args.url)
+            srv.host_header = url.netloc
             host, port, masters = url.hostname or "127.0.0.1", url.port or 80, srv.topology_masters()
         else:
             cmd, extra = srv.gunicorn_command(args.gunicorn, "wsgi:app", args.port, args.workers, args.threads,
@@ -316,7 +318,7 @@ def main(argv=None) -> int:
         if folio is not None:
             folio.stop()
         if args.topology:
-            srv.topology("stop", env)
+            srv.topology("stop", topology_env)
         shutil.rmtree(work, ignore_errors=True)
 
     bare_rps = results["bare"]["rps"]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC_HOST = "shop.example.com"  # production refuses a localhost PUBLIC_URL; requests carry this Host header
+host_header = PUBLIC_HOST  # what requests send as Host (--topology: the address nginx listens on)
 
 
 def production_env(database_url: str, redis_url: str) -> dict[str, str]:
@@ -93,8 +94,8 @@ def gunicorn_command(gunicorn: str, app: str, port: int, workers: int, threads: 
 
 
 def topology(action: str, env: dict[str, str]) -> None:
-    """deploy/topology.sh start|stop (nginx in front of two gunicorn instances), given the benchmark's production
-    environment (database, Redis, PUBLIC_URL) so the instances serve the benchmark database under PUBLIC_HOST."""
+    """deploy/topology.sh start|stop (nginx in front of two gunicorn instances, workers, the scheduler; it runs the
+    migrations first). Its own settings apply (FOLIO_CONFIG, ports: see the script); `env` names the database."""
     script = ROOT / "deploy" / "topology.sh"
     if not script.exists():
         raise SystemExit("--topology: deploy/topology.sh is not in this checkout")
@@ -107,7 +108,7 @@ def request(port: int, method: str, path: str, headers: dict[str, str] | None = 
     Secure and the Host is the public name, which a cookie jar would refuse over http://127.0.0.1)."""
     conn = http.client.HTTPConnection(host, port, timeout=30)
     try:
-        sent = {"Host": PUBLIC_HOST, **(headers or {})}
+        sent = {"Host": host_header, **(headers or {})}
         if body is not None:
             sent["Content-Type"] = "application/x-www-form-urlencoded"
         conn.request(method, path, body=body, headers=sent)
@@ -145,7 +146,7 @@ def worker_pids(master: int) -> list[int]:
 
 
 def topology_masters() -> list[int]:
-    """gunicorn masters serving wsgi:app on this machine whose parent is not gunicorn (for --topology)."""
+    """gunicorn masters serving wsgi:app from this checkout whose parent is not gunicorn (for --topology)."""
     masters = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -156,7 +157,11 @@ def topology_masters() -> list[int]:
             parent = Path(f"/proc/{ppid}/cmdline").read_bytes().decode(errors="replace")
         except (OSError, ValueError, IndexError):
             continue
-        if "gunicorn" in cmd and "wsgi:app" in cmd and "gunicorn" not in parent:
+        try:
+            here = (entry / "cwd").resolve() == ROOT
+        except OSError:
+            here = False
+        if here and "gunicorn" in cmd and "wsgi:app" in cmd and "gunicorn" not in parent:
             masters.append(int(entry.name))
     return masters
 
