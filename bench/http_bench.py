@@ -258,6 +258,7 @@ def main(argv=None) -> int:
     log_file = RESULTS / "http_bench.gunicorn.log"
     env = srv.production_env(args.database_url, args.redis_url)
     use_conf = not args.no_conf
+    conf_used = use_conf and (ROOT / "gunicorn.conf.py").exists()
     results: dict[str, dict] = {}
 
     def measure(case: str, port: int, host: str, requests: list[str], headers: dict[str, str]) -> None:
@@ -332,8 +333,9 @@ def main(argv=None) -> int:
         "machine": {"cpus": os.cpu_count(), "python": srv.python_version(args.gunicorn),
                     # other work on the machine skews every figure: the 1-minute load before and after the run
                     "loadavg_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)]},
-        "settings": {"workers": args.workers, "threads": args.threads, "topology": args.topology,
-                     "gunicorn_conf": use_conf and (ROOT / "gunicorn.conf.py").exists(),
+        "settings": {"workers": len(rss) if args.topology else args.workers, "threads": args.threads,
+                     "topology": f"{len(masters)} gunicorn instances behind {args.url}" if args.topology else False,
+                     "gunicorn_conf": conf_used,
                      "wrk": f"-t{args.wrk_threads} -c{args.connections} -d{args.duration:g}s "
                             f"(+{args.warmup:g}s warm-up)", "books": catalog_bench.book_count(args.database_url)},
         "cases": results, "rss_per_worker": rss, "targets": targets,
