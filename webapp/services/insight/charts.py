@@ -9,35 +9,45 @@ import io
 import re
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import matplotlib
 from markupsafe import Markup
 
 from ..platform.money import money as format_money  # `money=` is the charts' flag for money axes
 
-matplotlib.use("Agg")  # no display; must precede pyplot
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 _LOCK = threading.Lock()  # pyplot keeps global state: one figure at a time per process
 INK = "#1f2933"
 ACCENT = "#1d4ed8"
 SECOND = "#b45309"
 GRID = "#d9dee5"
+_ready = False
 
-matplotlib.rcParams.update({
-    "svg.fonttype": "none",  # text stays text (smaller, searchable, scales)
-    "text.parse_math": False,  # "$5 to $10" in a title is text, not TeX
-    "svg.hashsalt": "folio",  # deterministic ids: same data, same SVG
-    "font.size": 10,
-    "axes.edgecolor": GRID,
-    "axes.labelcolor": INK,
-    "xtick.color": INK,
-    "ytick.color": INK,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-})
+
+def _matplotlib() -> None:
+    """Import and set up matplotlib on the first chart (call with _LOCK held), not when the module is imported:
+    matplotlib and numpy are ~60 MB that a web worker serving the shop never needs, so only the admin and
+    report paths pay for them (tests/test_lazy_imports.py keeps it so)."""
+    global _ready
+    if not _ready:
+        import matplotlib
+
+        matplotlib.use("Agg")  # no display; must precede pyplot
+        matplotlib.rcParams.update({
+            "svg.fonttype": "none",  # text stays text (smaller, searchable, scales)
+            "text.parse_math": False,  # "$5 to $10" in a title is text, not TeX
+            "svg.hashsalt": "folio",  # deterministic ids: same data, same SVG
+            "font.size": 10,
+            "axes.edgecolor": GRID,
+            "axes.labelcolor": INK,
+            "xtick.color": INK,
+            "ytick.color": INK,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        })
+        _ready = True
 
 
 def _money_axis(value: float, _pos: int | None) -> str:
@@ -54,6 +64,8 @@ def _finish(fig: Figure, title: str, description: str) -> Markup:
     writer, so it is marked safe here once and templates never need |safe."""
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    import matplotlib.pyplot as plt  # loaded by _matplotlib() before any figure exists
+
     plt.close(fig)
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg"):]  # drop the XML prolog and doctype: this is inlined in HTML
@@ -97,6 +109,10 @@ def line_chart(labels: Sequence[str], series: dict[str, Sequence[float]], *, tit
                description: str = "", height: float = 2.6, width: float = 7.0) -> Markup:
     """One or two lines over time (labels are the x positions, e.g. dates). Money series are in cents."""
     with _LOCK:
+        _matplotlib()
+        import matplotlib.pyplot as plt
+        from matplotlib.ticker import FuncFormatter, MaxNLocator
+
         fig, ax = plt.subplots(figsize=(width, height))
         colours = [ACCENT, SECOND, "#047857", "#7c3aed"]
         x = range(len(labels))
@@ -120,6 +136,10 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, mon
     """Ranked bars (best sellers, genres): horizontal by default so long titles stay readable."""
     labels = [label if len(label) <= 40 else label[:39] + "…" for label in labels]
     with _LOCK:
+        _matplotlib()
+        import matplotlib.pyplot as plt
+        from matplotlib.ticker import FuncFormatter, MaxNLocator
+
         height = max(1.6, 0.32 * len(labels) + 0.8) if horizontal else 2.8
         fig, ax = plt.subplots(figsize=(width, height))
         formatter = FuncFormatter(_money_axis if money else _count_axis)

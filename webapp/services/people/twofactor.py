@@ -6,8 +6,6 @@ import secrets
 import time
 
 import pyotp
-import qrcode
-import qrcode.image.svg
 from flask import current_app
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
@@ -32,7 +30,11 @@ def provisioning_uri(user: User, secret: str) -> str:
 
 
 def qr_svg(data: str) -> str:
-    """An SVG QR code (served inline as an image; no network, no inline script)."""
+    """An SVG QR code (served inline as an image; no network, no inline script). qrcode is imported here: only
+    two-factor setup draws one, so web workers don't hold it from the start."""
+    import qrcode
+    import qrcode.image.svg
+
     image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
     buffer = io.BytesIO()
     image.save(buffer)

@@ -12,10 +12,12 @@ import re
 import secrets
 import warnings
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from flask import current_app
-from PIL import Image, ImageOps, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 # kind -> {size name: (max width, max height)}
 SIZES = {
@@ -53,6 +55,8 @@ def save_image(stream: Readable, kind: str) -> str:
         raise UploadError("The file is empty.")
     if len(data) > limit:
         raise UploadError(f"The image is too large: the limit is {limit // (1024 * 1024)} MB.")
+    from PIL import Image  # here, not at the top: a web worker that never receives an upload skips Pillow
+
     image = _open_verified(data)
     token = secrets.token_hex(16)
     folder = _root() / kind
@@ -73,6 +77,8 @@ def save_image(stream: Readable, kind: str) -> str:
 
 
 def _open_verified(data: bytes) -> Image.Image:
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     max_pixels = current_app.config["UPLOAD_MAX_PIXELS"]
     try:
         with warnings.catch_warnings():
