@@ -9,7 +9,7 @@ LOCK := $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-versio
 	--custom-compile-command "make lock"
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast e2e lint lint-ruff lint-types lint-imports lint-dead lock bench bench-reports clean
+.PHONY: help run test test-fast e2e lint lint-ruff lint-types lint-imports lint-dead lock bench bench-reports topology clean
 
 ## help: list the targets (`make` alone does this)
 help:
@@ -74,6 +74,10 @@ bench: $(VENV)/.dev
 bench-reports: $(VENV)/.dev
 	$(BIN)/python bench/reports.py --reuse
 	$(BIN)/python bench/admin_home.py --reuse
+
+## topology: nginx + two gunicorn instances + workers by queue + scheduler on DATABASE_URL/REDIS_URL (deploy/topology.sh)
+topology: $(VENV)/.dev
+	deploy/topology.sh start
 
 ## clean: remove the virtualenv, instance/ (the SQLite database, uploads) and test leftovers
 clean:
