@@ -10,6 +10,7 @@ Procfile, deploy/folio-web.service and deploy/topology.sh name it explicitly. Kn
   FOLIO_WEB_MAX_REQUESTS requests a worker serves before it is recycled (default 5000, +- jitter; 0: never)
   FOLIO_WEB_PRELOAD      1/0: load the app once in the master and fork it (default 1, see below)
   FOLIO_ACCESS_LOG       access log file ("-": stdout, the default; "" turns it off)
+  FOLIO_CONTROL_SOCKET   a path for gunicorn's control socket (gunicornc); off by default
 
 Worker class: SYNC, one request per process at a time, behind nginx (a buffering proxy: slow clients cost
 nginx a connection, not a worker; gunicorn's documentation asks for exactly this with sync workers).
@@ -82,6 +83,13 @@ errorlog = "-"
 access_log_format = ('%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms '
                      'rid=%({x-request-id}o)s')
 proc_name = "folio-web"
+# gunicorn's control socket (gunicornc) defaults to ONE path per user ($HOME/.gunicorn/gunicorn.ctl): several
+# instances on a machine (deploy/topology.sh runs two) would take it from each other. Off, unless
+# FOLIO_CONTROL_SOCKET names a path for this instance.
+control_socket = os.environ.get("FOLIO_CONTROL_SOCKET") or None
+control_socket_disable = control_socket is None
+if control_socket is None:
+    del control_socket
 
 if preload_app:
     # Python's advice for fork without exec: no collections in the master while the app loads (no freed holes
