@@ -28,8 +28,8 @@ from sqlalchemy import func, select
 from tests.conftest import PASSWORD, using_postgres
 from tests.ops.servers import ROOT, folio_env, free_port
 
-pytestmark = [
-    pytest.mark.topology,
+pytestmark = pytest.mark.topology
+needs_stack = [
     pytest.mark.skipif(not using_postgres() or not os.environ.get("TEST_REDIS_URL"),
                        reason="the topology runs on PostgreSQL + Redis (TEST_DATABASE_URL, TEST_REDIS_URL); "
                               "deploy/topology.sh refuses SQLite"),
@@ -151,6 +151,8 @@ def _wait_for_queues(redis_connection, seconds: float = 30) -> None:
     raise AssertionError("the workers did not drain the queues")
 
 
+@needs_stack[0]
+@needs_stack[1]
 def test_two_hundred_buyers_ten_copies_one_instance_killed(app, db, make_book, tmp_path):
     from webapp.models import GatewaySession, Inventory, Order, OrderLine, StockMovement
     from webapp.models.orders import OrderStatus
@@ -247,6 +249,8 @@ def test_two_hundred_buyers_ten_copies_one_instance_killed(app, db, make_book, t
     assert len(paid_orders) == COPIES and all(per_order[o.id] == 1 for o in paid_orders), "an order paid twice"
 
 
+@needs_stack[0]
+@needs_stack[1]
 def test_nginx_serves_static_files_compressed_with_long_cache_for_fingerprints(app, tmp_path):
     """Static files come from nginx itself (gzip on, a year for ?v= URLs) even with every app server down."""
     port, app_ports = free_port(), [free_port(), free_port()]
