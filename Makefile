@@ -9,7 +9,7 @@ LOCK := $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-versio
 	--custom-compile-command "make lock"
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast e2e lint lint-ruff lint-types lint-imports lint-dead lock bench bench-reports bench-http clean
+.PHONY: help run test test-fast e2e lint lint-ruff lint-types lint-imports lint-dead lock bench bench-reports bench-http topology clean
 
 ## help: list the targets (`make` alone does this)
 help:
@@ -78,6 +78,10 @@ bench-reports: $(VENV)/.dev
 ## bench-http: wrk through gunicorn (production settings) on every page at 1,000,000 books vs a bare view; JSON (BENCH_HTTP_ARGS)
 bench-http: $(VENV)/.dev
 	$(BIN)/python bench/http_bench.py $(BENCH_HTTP_ARGS)
+
+## topology: nginx + two gunicorn instances + workers by queue + scheduler on DATABASE_URL/REDIS_URL (deploy/topology.sh)
+topology: $(VENV)/.dev
+	deploy/topology.sh start
 
 ## clean: remove the virtualenv, instance/ (the SQLite database, uploads) and test leftovers
 clean:

@@ -17,6 +17,7 @@ from . import (
     models,  # noqa: F401  (every table on db.metadata before the app starts)
     request_log,
     security,
+    static_files,
     templating,
 )
 from .account import bp as account_bp
@@ -88,6 +89,7 @@ def create_app(config: type[Config] | str | None = None) -> Flask:
         app.register_blueprint(dev_bp)
     errors.install(app)
     templating.install(app)
+    static_files.install(app)  # fingerprinted /static/ URLs, long cache lifetimes
     cli.register(app)
     auth_session.install(app)
     return app

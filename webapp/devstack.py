@@ -89,6 +89,8 @@ def main() -> int:
         port = env.get("PORT", "5000")
         # honcho gives each process its own PORT (web 5000, worker 5100 ...): links in emails must name the web's.
         env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
+        # gunicorn.conf.py sizes production (2 workers per CPU); a developer's machine needs two.
+        env.setdefault("FOLIO_WEB_WORKERS", "2")
         print(f"* Folio on {env['PUBLIC_URL']}  (Ctrl-C stops web, workers, scheduler and Redis)")
         honcho = subprocess.Popen([str(BIN / "honcho"), "start", "-f", "Procfile", "-p", port], cwd=ROOT, env=env)
         try:
