@@ -317,23 +317,31 @@ def book_detail(book_id: int) -> Book | None:
 
 def related_books(book: Book, limit: int = 6) -> list[Book]:
     """More by the same authors, then bestsellers from the same genres."""
-    author_ids = [a.id for a in book.authors]
-    genre_ids = [g.id for g in book.genres]
+    return _books_by_ids(related_ids(book.id, [a.id for a in book.authors], [g.id for g in book.genres], limit))
+
+
+def related_ids(book_id: int, author_ids: list[int], genre_ids: list[int], limit: int = 6) -> list[int]:
+    """The ids of related_books, from the book's author and genre ids (what the cached book page keeps)."""
     ids: list[int] = []
     if author_ids:
         ids += db.session.scalars(
             select(Book.id).where(
-                Book.active.is_(True), Book.id != book.id,
+                Book.active.is_(True), Book.id != book_id,
                 exists().where(BookAuthor.book_id == Book.id, BookAuthor.author_id.in_(author_ids)),
             ).order_by(Book.units_sold.desc(), Book.id).limit(limit)
         ).all()
     if len(ids) < limit and genre_ids:
         ids += db.session.scalars(
             select(Book.id).where(
-                Book.active.is_(True), Book.id != book.id, Book.id.not_in(ids or [0]),
+                Book.active.is_(True), Book.id != book_id, Book.id.not_in(ids or [0]),
                 exists().where(book_genres.c.book_id == Book.id, book_genres.c.genre_id.in_(genre_ids)),
             ).order_by(Book.units_sold.desc(), Book.id).limit(limit - len(ids))
         ).all()
+    return ids
+
+
+def books_by_ids(ids: list[int]) -> list[Book]:
+    """These books (in this order) with what their cards show, in a fixed number of queries."""
     return _books_by_ids(ids)
 
 
