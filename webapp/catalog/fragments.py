@@ -28,6 +28,7 @@ NEXT_MARK = "\x1bfolio-next\x1b"
 BUY_BOX_MARK = "\x1bfolio-buy-box\x1b"
 CARD_TTL = 3600
 DETAIL_TTL = 3600
+FILTERS_TTL = 600
 
 
 def _render_salt() -> str:
@@ -116,6 +117,20 @@ def book_page(book_id: int, versions: cache.Versions) -> BookPage | None:
             "author_ids": [a.id for a in book.authors], "genre_ids": [g.id for g in book.genres]}
     cache.put(key, json.dumps(data), DETAIL_TTL)
     return _page(data)
+
+
+def filters(versions: cache.Versions, **context: Any) -> Markup:
+    """The listing's filter form (WTForms renders it slowly: a select of every genre and language), stored per
+    catalog version and query string (the form shows the query's values and errors, and the genres)."""
+    args = sorted(request.args.items(multi=True))
+    digest = hashlib.sha1(json.dumps([request.path, args, "genre" in context]).encode()).hexdigest()
+    key = f"{cache.PREFIX}filters:{RENDER_SALT}:{versions.catalog_tag}:{digest}"
+    found = cache.get(key)
+    if found is not None:
+        return Markup(found.decode())
+    html = render_template("catalog/_filters.html", **context)
+    cache.put(key, html, FILTERS_TTL)
+    return Markup(html)
 
 
 def _page(data: dict[str, Any]) -> BookPage:

@@ -34,9 +34,11 @@ def _listing(template: str, *, title: str, fixed: PageFilter | None = None, **co
     result = cached_reads.listing(query, versions)
     cards = fragments.cards(result.ids, versions.epoch, "h2", result.books)
     htmx = is_htmx()
+    shared = dict(form=form, result=result, sorts=search.SORTS, languages=search.LANGUAGES, **context)
+    if not htmx:
+        shared["filters_html"] = fragments.filters(versions, **shared)
     response = make_response(render_template(
-        "catalog/_results.html" if htmx else template, form=form, result=result, cards=cards, title=title,
-        sorts=search.SORTS, languages=search.LANGUAGES, cart_count=lambda: count, **context))
+        "catalog/_results.html" if htmx else template, cards=cards, title=title, cart_count=lambda: count, **shared))
     if htmx:  # the address bar gets the tidy URL, without the form's empty fields
         response.headers["HX-Push-Url"] = current_url(request.args.to_dict(flat=True))
     return conditional.finish(response, tag)

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from flask import current_app, has_app_context
 
 from . import queues
@@ -49,12 +51,17 @@ def _client() -> redis.Redis | None:
     if found is None:
         url = app.config.get("REDIS_URL")
         if url:
-            found = redis.Redis.from_url(url, socket_connect_timeout=SOCKET_TIMEOUT, socket_timeout=SOCKET_TIMEOUT,
-                                         retry_on_timeout=False)
+            found = connect(url)
         else:  # testing with fakeredis: the same in-process server as the queues
             found = queues.connection()
         app.extensions["folio_cache_redis"] = found
     return found
+
+
+def connect(url: str) -> redis.Redis:
+    """A connection for cache use: short timeouts and no retries (a miss is cheaper than waiting)."""
+    return redis.Redis.from_url(url, socket_connect_timeout=SOCKET_TIMEOUT, socket_timeout=SOCKET_TIMEOUT,
+                                retry=Retry(NoBackoff(), 0), retry_on_timeout=False)
 
 
 def _failed(what: str) -> None:
