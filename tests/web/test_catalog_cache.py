@@ -33,6 +33,7 @@ def second(app):
     yield other.test_client()
     with other.app_context():
         db.session.remove()
+        db.engine.dispose()  # its own pool: close its connections
 
 
 def _both(client, second, url):
@@ -236,5 +237,6 @@ def test_pages_work_when_a_real_redis_is_killed(app, client, make_book):
         assert time.monotonic() - started < 1  # the breaker: no timeout per request
     finally:
         server.kill()
+        server.wait()
         app.extensions["folio_cache_redis"] = saved
         cache.reset_breaker()

@@ -17,9 +17,24 @@ from ..extensions import db
 from ..services.catalog import cached_reads, covers, search
 from ..services.circulation import holds
 from ..services.commerce import cart, pricing
-from ..services.platform import cache
+from ..services.platform import cache, money
 from . import bp, conditional, fragments
 from .forms import BookFilterForm, PageFilter
+
+
+def _money(cents: int) -> str:
+    """A price as the page shows it: babel's formatting, remembered (the rent menu has a price per day)."""
+    currency = money.currency()
+    key = (currency, money.locale(), cents)
+    found = _MONEY.get(key)
+    if found is None:
+        found = _MONEY[key] = money.money(cents, currency)
+        if len(_MONEY) > 10_000:
+            _MONEY.clear()
+    return found
+
+
+_MONEY: dict[tuple[str, str, int], str] = {}
 
 
 def _listing(template: str, *, title: str, fixed: PageFilter | None = None, **context: Any) -> Response:
@@ -84,7 +99,8 @@ def book(book_id: int, slug: str | None = None):
     if cached is not None:
         return cached
     priced = SimpleNamespace(price_cents=page.price_cents, rental_week_cents=page.rental_week_cents or 0)
-    rent_options = [(d, pricing.unit_cents(priced, "rent", d)) for d in range(1, rent_days + 1)]  # type: ignore[arg-type]
+    rent_options = [(d, _money(pricing.unit_cents(priced, "rent", d)))  # type: ignore[arg-type]
+                    for d in range(1, rent_days + 1)]
     response = make_response(render_template(
         "catalog/book.html", page=page, book=page, related=fragments.related_cards(page, versions),
         hold_panel=hold_panel, rent_options=rent_options, default_days=min(7, rent_days),
