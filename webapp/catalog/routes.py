@@ -11,9 +11,9 @@ from typing import Any
 from flask import Response, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from ..extensions import db
 from ..htmx import current_url, is_htmx
 from ..models import Book
-from ..extensions import db
 from ..services.catalog import cached_reads, covers, search
 from ..services.circulation import holds
 from ..services.commerce import cart, pricing

@@ -55,9 +55,10 @@ def _load(key: str) -> object | None:
     if raw is None:
         return None
     try:
-        return json.loads(raw)
+        found: object = json.loads(raw)
     except ValueError:
         return None
+    return found
 
 
 def _store(key: str, value: object, ttl: int) -> None:

@@ -315,13 +315,9 @@ def book_detail(book_id: int) -> Book | None:
     )
 
 
-def related_books(book: Book, limit: int = 6) -> list[Book]:
-    """More by the same authors, then bestsellers from the same genres."""
-    return _books_by_ids(related_ids(book.id, [a.id for a in book.authors], [g.id for g in book.genres], limit))
-
-
 def related_ids(book_id: int, author_ids: list[int], genre_ids: list[int], limit: int = 6) -> list[int]:
-    """The ids of related_books, from the book's author and genre ids (what the cached book page keeps)."""
+    """More by the same authors, then bestsellers from the same genres: their ids, from the book's author and
+    genre ids (what the cached book page keeps)."""
     ids: list[int] = []
     if author_ids:
         ids += db.session.scalars(

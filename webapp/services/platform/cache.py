@@ -22,9 +22,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import redis
+from flask import current_app, has_app_context
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from flask import current_app, has_app_context
 
 from . import queues
 
@@ -99,7 +99,7 @@ def get_many(keys: Sequence[str]) -> list[bytes | None]:
     if client is None or not keys:
         return [None] * len(keys)
     try:
-        return list(client.mget(keys))
+        return [v if isinstance(v, bytes) or v is None else v.encode() for v in client.mget(keys)]
     except Exception:  # noqa: BLE001
         _failed("get")
         return [None] * len(keys)

@@ -52,13 +52,6 @@ def _changes(session: Session) -> Changes:
     return found
 
 
-def note_books(session: Session, book_ids: set[int] | list[int]) -> None:
-    """Say that these books changed in ways the session cannot see (a file on disk, say)."""
-    changes = _changes(session)
-    changes.books.update(book_ids)
-    changes.catalog = True
-
-
 def _table_name(obj: object) -> str | None:
     table = getattr(type(obj), "__table__", None)
     return getattr(table, "name", None)
@@ -110,7 +103,8 @@ def _ids_in(where: ClauseElement | None, column: str) -> set[int] | None:
 def _param_ids(parameters: Any, column: str) -> set[int] | None:
     rows = parameters if isinstance(parameters, (list, tuple)) else [parameters]
     ids = {row.get(column) for row in rows if isinstance(row, dict)}
-    return None if not ids or None in ids else {int(i) for i in ids}
+    found = {i for i in ids if isinstance(i, int)}
+    return found if found and len(found) == len(ids) else None
 
 
 @event.listens_for(Session, "do_orm_execute")
