@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,8 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
 from ..links import public_url
-from ..services.catalog import search
+from ..services.catalog import cached_reads, search
+from ..services.catalog.cached_reads import Tagged
 from ..services.platform import cache
 
 CSRF_MARK = "\x1bfolio-csrf\x1b"
@@ -48,25 +48,25 @@ def _fill(html: str) -> str:
     return html.replace(CSRF_MARK, str(escape(generate_csrf()))).replace(NEXT_MARK, str(escape(request.full_path)))
 
 
-def cards(ids: list[int], epoch: str, heading: str = "h3", loaded: Mapping[int, Any] | None = None) -> list[Markup]:
-    """The cards of these books, in order (a book that no longer exists is left out). `epoch`: the one this
-    request read first (cache.versions); the books' own versions are read here, in one round trip."""
-    if not ids:
-        return []
-    versions = cache.book_versions(ids)
-    keys = [f"{cache.PREFIX}card:{RENDER_SALT}:{heading}:{i}:{epoch}.{versions[i]}" for i in ids]
-    found = cache.get_many(keys)
-    html: dict[int, str] = {i: v.decode() for i, v in zip(ids, found, strict=True) if v is not None}
+def card_groups(groups: list[Tagged], heading: str = "h3") -> list[Markup]:
+    """The cards of each group of tagged books (cached_reads.tagged), in order, all read in one round trip; a
+    book that no longer exists is left out. A missing card is rendered from the database, read after its tag
+    was, so it is never older than the version it is stored under."""
+    keys = {i: f"{cache.PREFIX}card:{RENDER_SALT}:{heading}:{i}:{tag}" for group in groups for i, tag in group}
+    ids = list(keys)
+    html: dict[int, str] = {i: v.decode() for i, v in zip(ids, cache.get_many([keys[i] for i in ids]), strict=True)
+                            if v is not None}
     missing = [i for i in ids if i not in html]
     if missing:
-        books = {i: b for i, b in (loaded or {}).items() if i in missing}
-        need = [i for i in missing if i not in books]
-        books.update({b.id: b for b in search.books_by_ids(need)} if need else {})
-        fresh = {i: render_template("catalog/_card.html", book=books[i], heading=heading, csrf_mark=Markup(CSRF_MARK),
-                                    next_mark=Markup(NEXT_MARK)) for i in missing if i in books}
-        cache.set_many({k: fresh[i] for i, k in zip(ids, keys, strict=True) if i in fresh}, CARD_TTL)
+        fresh = {b.id: render_template("catalog/_card.html", book=b, heading=heading, csrf_mark=Markup(CSRF_MARK),
+                                       next_mark=Markup(NEXT_MARK)) for b in search.books_by_ids(missing)}
+        cache.set_many({keys[i]: text for i, text in fresh.items()}, CARD_TTL)
         html.update(fresh)
-    return [Markup(_fill(html[i])) for i in ids if i in html]
+    return [Markup(_fill("".join(html[i] for i, _ in group if i in html))) for group in groups]
+
+
+def cards(books: Tagged, heading: str = "h3") -> Markup:
+    return card_groups([books], heading)[0]
 
 
 @dataclass
@@ -92,10 +92,14 @@ class BookPage:
         return self
 
 
-def book_page(book_id: int, versions: cache.Versions) -> BookPage | None:
-    """The book page's shared parts, from the cache under the book's version (None: no such book)."""
-    key = f"{cache.PREFIX}detail:{RENDER_SALT}:{book_id}:{versions.book_tag(book_id)}"
-    raw = cache.get(key)
+def book_page_key(book_id: int, versions: cache.Versions) -> str:
+    return f"{cache.PREFIX}detail:{RENDER_SALT}:{book_id}:{versions.book_tag(book_id)}"
+
+
+def book_page(book_id: int, versions: cache.Versions, raw: bytes | None) -> BookPage | None:
+    """The book page's shared parts, from the cache under the book's version (None: no such book); `raw`: the
+    value of book_page_key, read by the caller with the other entries of the page."""
+    key = book_page_key(book_id, versions)
     if raw is not None:
         try:
             data = json.loads(raw)
@@ -119,15 +123,19 @@ def book_page(book_id: int, versions: cache.Versions) -> BookPage | None:
     return _page(data)
 
 
-def filters(versions: cache.Versions, **context: Any) -> Markup:
+def page_key() -> str:
+    """What a listing page's results and form depend on: its path and query string (in a fixed order)."""
+    return json.dumps([request.path, sorted(request.args.items(multi=True))])
+
+
+def filters_key(versions: cache.Versions) -> str:
+    digest = hashlib.sha1(page_key().encode()).hexdigest()
+    return f"{cache.PREFIX}filters:{RENDER_SALT}:{versions.catalog_tag}:{digest}"
+
+
+def filters(key: str, **context: Any) -> Markup:
     """The listing's filter form (WTForms renders it slowly: a select of every genre and language), stored per
     catalog version and query string (the form shows the query's values and errors, and the genres)."""
-    args = sorted(request.args.items(multi=True))
-    digest = hashlib.sha1(json.dumps([request.path, args, "genre" in context]).encode()).hexdigest()
-    key = f"{cache.PREFIX}filters:{RENDER_SALT}:{versions.catalog_tag}:{digest}"
-    found = cache.get(key)
-    if found is not None:
-        return Markup(found.decode())
     html = render_template("catalog/_filters.html", **context)
     cache.put(key, html, FILTERS_TTL)
     return Markup(html)
@@ -146,12 +154,6 @@ def _truncate(text: str, length: int = 155) -> str:
     return str(env.filters["truncate"](env, text, length))
 
 
-def related_cards(page: BookPage, versions: cache.Versions) -> list[Markup]:
+def related_cards(page: BookPage, versions: cache.Versions, raw: bytes | None) -> Markup:
     """"You may also like": ids under the catalog version, each card under its own book's version."""
-    from ..services.catalog import cached_reads
-
-    ids = cached_reads.related_ids(page.id, versions)
-    if ids is None:
-        ids = search.related_ids(page.id, page.author_ids, page.genre_ids)
-        cached_reads.remember_related(page.id, ids, versions)
-    return cards(ids, versions.epoch, "h3")
+    return cards(cached_reads.related(page.id, page.author_ids, page.genre_ids, versions, raw))

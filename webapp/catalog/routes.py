@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Response, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
+from markupsafe import Markup
 
 from ..extensions import db
 from ..htmx import current_url, is_htmx
@@ -37,23 +38,36 @@ def _money(cents: int) -> str:
 _MONEY: dict[tuple[str, str, int], str] = {}
 
 
-def _listing(template: str, *, title: str, fixed: PageFilter | None = None, **context: Any) -> Response:
-    versions = cache.versions()
+def _listing(template: str, *, title: str, versions: cache.Versions | None = None, genres_raw: bytes | None = None,
+             fixed: PageFilter | None = None, **context: Any) -> Response:
+    """A listing page in three round trips to Redis when warm (versions; genres, results and form; cards) and
+    no SQL; htmx requests get the results only."""
+    versions = versions or cache.versions()
     tag, count = conditional.etag(versions.catalog_tag, title)
     cached = conditional.not_modified(tag)
     if cached is not None:
         return cached
-    genres = cached_reads.genres(versions)
-    form = BookFilterForm(request.args, genres)
-    query = form.to_query(current_app.config["PAGE_SIZE"], fixed)
-    result = cached_reads.listing(query, versions)
-    cards = fragments.cards(result.ids, versions.epoch, "h2", result.books)
     htmx = is_htmx()
-    shared = dict(form=form, result=result, sorts=search.SORTS, languages=search.LANGUAGES, **context)
+    key = cached_reads.listing_key(versions, fragments.page_key())
+    filters_key = fragments.filters_key(versions)
+    wanted = [key] + ([] if htmx else [filters_key]) + ([cached_reads.genres_key(versions)] if genres_raw is None else [])
+    values = dict(zip(wanted, cache.get_many(wanted), strict=True))
+    genres_raw = genres_raw if genres_raw is not None else values.get(cached_reads.genres_key(versions))
+    result = cached_reads.cached_listing(values[key])
+    filters_html = None if htmx else values[filters_key]
+    form = None
+    if result is None or (not htmx and filters_html is None):
+        form = BookFilterForm(request.args, cached_reads.genres(versions, genres_raw))
+        query = form.to_query(current_app.config["PAGE_SIZE"], fixed)
+        if result is None:
+            result = cached_reads.listing(query, versions, key)
+    shared = dict(result=result, sorts=search.SORTS, languages=search.LANGUAGES, **context)
     if not htmx:
-        shared["filters_html"] = fragments.filters(versions, **shared)
+        shared["filters_html"] = Markup(filters_html.decode()) if filters_html is not None else \
+            fragments.filters(filters_key, form=form, **shared)
     response = make_response(render_template(
-        "catalog/_results.html" if htmx else template, cards=cards, title=title, cart_count=lambda: count, **shared))
+        "catalog/_results.html" if htmx else template, cards=fragments.cards(result.books, "h2"), title=title,
+        cart_count=lambda: count, **shared))
     if htmx:  # the address bar gets the tidy URL, without the form's empty fields
         response.headers["HX-Push-Url"] = current_url(request.args.to_dict(flat=True))
     return conditional.finish(response, tag)
@@ -66,11 +80,12 @@ def home():
     cached = conditional.not_modified(tag)
     if cached is not None:
         return cached
-    shelves = cached_reads.home_shelves(versions)
+    shelves_raw, genres_raw = cache.get_many([cached_reads.home_key(versions), cached_reads.genres_key(versions)])
+    shelves = cached_reads.home_shelves(versions, shelves_raw)
+    new_arrivals, bestsellers = fragments.card_groups([shelves["new_arrivals"], shelves["bestsellers"]])
     response = make_response(render_template(
-        "catalog/home.html", new_arrivals=fragments.cards(shelves["new_arrivals"], versions.epoch),
-        bestsellers=fragments.cards(shelves["bestsellers"], versions.epoch), genres=cached_reads.genres(versions),
-        cart_count=lambda: count))
+        "catalog/home.html", new_arrivals=new_arrivals, bestsellers=bestsellers,
+        genres=cached_reads.genres(versions, genres_raw), cart_count=lambda: count))
     return conditional.finish(response, tag)
 
 
@@ -83,7 +98,9 @@ def books():
 @bp.get("/books/<int:book_id>/<slug>")
 def book(book_id: int, slug: str | None = None):
     versions = cache.versions([book_id])
-    page = fragments.book_page(book_id, versions)
+    page_raw, related_raw = cache.get_many([fragments.book_page_key(book_id, versions),
+                                            cached_reads.related_key(book_id, versions)])
+    page = fragments.book_page(book_id, versions, page_raw)
     if page is None or not page.active:
         abort(404, "We couldn't find that book. It may have been removed from the catalog.")
     if slug is not None and slug != page.slug:
@@ -102,7 +119,7 @@ def book(book_id: int, slug: str | None = None):
     rent_options = [(d, _money(pricing.unit_cents(priced, "rent", d)))  # type: ignore[arg-type]
                     for d in range(1, rent_days + 1)]
     response = make_response(render_template(
-        "catalog/book.html", page=page, book=page, related=fragments.related_cards(page, versions),
+        "catalog/book.html", page=page, book=page, related=fragments.related_cards(page, versions, related_raw),
         hold_panel=hold_panel, rent_options=rent_options, default_days=min(7, rent_days),
         cart_count=lambda: count))
     return conditional.finish(response, tag)
@@ -138,17 +155,20 @@ def genres():
     cached = conditional.not_modified(tag)
     if cached is not None:
         return cached
-    response = make_response(render_template("catalog/genres.html", genres=cached_reads.genres(versions),
+    response = make_response(render_template("catalog/genres.html", genres=cached_reads.genres(versions, None),
                                              cart_count=lambda: count))
     return conditional.finish(response, tag)
 
 
 @bp.get("/genres/<slug>")
 def genre(slug: str):
-    found = next((g for g in cached_reads.genres(cache.versions()) if g.slug == slug), None)
+    versions = cache.versions()
+    genres_raw = cache.get(cached_reads.genres_key(versions))
+    found = next((g for g in cached_reads.genres(versions, genres_raw) if g.slug == slug), None)
     if found is None:
         abort(404, "There is no such genre.")
-    return _listing("catalog/genre.html", title=found.name, fixed={"genre": found.slug}, genre=found)
+    return _listing("catalog/genre.html", title=found.name, versions=versions, genres_raw=genres_raw,
+                    fixed={"genre": found.slug}, genre=found)
 
 
 @bp.get("/authors/<int:author_id>")

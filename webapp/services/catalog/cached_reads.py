@@ -4,12 +4,17 @@ Why: at a million books a search or a deep listing page costs milliseconds of SQ
 until the catalog changes. Each result is stored as JSON under the catalog version (services.platform.cache),
 so any change to the catalog is seen by the next request; the books themselves are rendered per book, under
 their own versions, by the catalog blueprint. Only ids and plain values are stored, never ORM objects.
+
+A stored list of books also keeps each book's version as read just after the list was built ("tags"): every
+change to a book bumps the catalog version too, so while the list is current those versions are, and a page
+reads its cards in one round trip instead of two. The keys are built here and read by the caller in one MGET
+with the other entries its page needs (`decode` turns a value back into data).
 """
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import select
 
@@ -22,6 +27,7 @@ from .search import BookQuery
 
 LIST_TTL = 600
 SHELF_TTL = 3600
+Tagged = list[tuple[int, str]]  # (book id, its cache tag "epoch.version")
 
 
 @dataclass(frozen=True)
@@ -33,25 +39,23 @@ class GenreRow:
 
 @dataclass
 class ResultPage(Pager):
-    """A listing page as the templates show it: the books are ids, rendered from their cached cards."""
+    """A listing page as the templates show it: the books are ids with their cache tags."""
 
     query: BookQuery
-    ids: list[int]
+    books: Tagged
     total: int
     total_capped: bool
     pages: int
     suggestion: str | None = None
     corrected_from: str | None = None
-    genre: GenreRow | None = None
-    books: dict[int, object] = field(default_factory=dict)  # Book rows already loaded on a miss (not stored)
 
     @property
     def page(self) -> int:
         return self.query.page
 
 
-def _load(key: str) -> object | None:
-    raw = cache.get(key)
+def decode(raw: bytes | None) -> object | None:
+    """A stored JSON value (None: a miss, or a value that is not JSON)."""
     if raw is None:
         return None
     try:
@@ -65,63 +69,85 @@ def _store(key: str, value: object, ttl: int) -> None:
     cache.put(key, json.dumps(value, separators=(",", ":")), ttl)
 
 
-def genres(versions: cache.Versions) -> list[GenreRow]:
-    """Every genre by name (the filter's choices, the genre list, the home page's chips)."""
-    key = f"{cache.PREFIX}genres:{versions.catalog_tag}"
-    found = _load(key)
+def tagged(ids: list[int], versions: cache.Versions) -> Tagged:
+    """These books with their cache tags, read now (after the list of ids was read from the database)."""
+    found = cache.book_versions(ids)
+    return [(i, f"{versions.epoch}.{found[i]}") for i in ids]
+
+
+def genres_key(versions: cache.Versions) -> str:
+    return f"{cache.PREFIX}genres:{versions.catalog_tag}"
+
+
+def genres(versions: cache.Versions, raw: bytes | None = None) -> list[GenreRow]:
+    """Every genre by name (the filter's choices, the genre list, the home page's chips); `raw`: the value of
+    genres_key when the caller already read it."""
+    found = decode(raw) if raw is not None else decode(cache.get(genres_key(versions)))
     if isinstance(found, list):
         return [GenreRow(*row) for row in found]
     rows = [GenreRow(g.id, g.slug, g.name) for g in db.session.scalars(select(Genre).order_by(Genre.name))]
-    _store(key, [[g.id, g.slug, g.name] for g in rows], SHELF_TTL)
+    _store(genres_key(versions), [[g.id, g.slug, g.name] for g in rows], SHELF_TTL)
     return rows
 
 
-def _query_key(query: BookQuery, versions: cache.Versions) -> str:
-    """One key per normalised query: the words as the search cuts them, the filters, the sort it applies."""
-    normal = replace(query, q=" ".join(query.tokens) if query.tokens else "", sort=query.effective_sort)
-    digest = hashlib.sha1(json.dumps(asdict(normal), sort_keys=True).encode()).hexdigest()
-    return f"{cache.PREFIX}list:{versions.catalog_tag}:{digest}"
+def listing_key(versions: cache.Versions, page_key: str) -> str:
+    """`page_key`: what the page's results depend on (its path and query string; the caller's choice)."""
+    return f"{cache.PREFIX}list:{versions.catalog_tag}:{hashlib.sha1(page_key.encode()).hexdigest()}"
 
 
-def listing(query: BookQuery, versions: cache.Versions) -> ResultPage:
-    """The page of results for `query` (search.search_books), from the cache when the catalog has not changed."""
-    key = _query_key(query, versions)
-    found = _load(key)
-    if isinstance(found, dict):
-        genre = GenreRow(*found["genre"]) if found.get("genre") else None
-        return ResultPage(query=replace(query, page=found["page"]), ids=found["ids"], total=found["total"],
-                          total_capped=found["capped"], pages=found["pages"], suggestion=found.get("suggestion"),
-                          corrected_from=found.get("corrected_from"), genre=genre)
-    result = search.search_books(query)
-    genre = GenreRow(result.genre.id, result.genre.slug, result.genre.name) if result.genre else None
-    page = ResultPage(query=replace(query, page=result.query.page), ids=[b.id for b in result.books],
+def cached_listing(raw: bytes | None) -> ResultPage | None:
+    found = decode(raw)
+    if not isinstance(found, dict):
+        return None
+    try:
+        return ResultPage(query=BookQuery(**found["query"]), books=[(i, t) for i, t in found["books"]],
+                          total=found["total"], total_capped=found["capped"], pages=found["pages"],
+                          suggestion=found["suggestion"], corrected_from=found["corrected_from"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def listing(query: BookQuery, versions: cache.Versions, key: str) -> ResultPage:
+    """The page of results for `query` (search.search_books), stored under `key` (listing_key)."""
+    result = search.search_books(query, with_books=False)
+    page = ResultPage(query=replace_page(query, result.query.page), books=tagged(result.ids, versions),
                       total=result.total, total_capped=result.total_capped, pages=result.pages,
-                      suggestion=result.suggestion, corrected_from=result.corrected_from, genre=genre,
-                      books={b.id: b for b in result.books})
-    _store(key, {"ids": page.ids, "total": page.total, "capped": page.total_capped, "pages": page.pages,
-                 "page": page.page, "suggestion": page.suggestion, "corrected_from": page.corrected_from,
-                 "genre": [genre.id, genre.slug, genre.name] if genre else None}, LIST_TTL)
+                      suggestion=result.suggestion, corrected_from=result.corrected_from)
+    _store(key, {"query": asdict(page.query), "books": page.books, "total": page.total, "capped": page.total_capped,
+                 "pages": page.pages, "suggestion": page.suggestion, "corrected_from": page.corrected_from}, LIST_TTL)
     return page
 
 
-def home_shelves(versions: cache.Versions, limit: int = 8) -> dict[str, list[int]]:
-    """The home page's shelves as book ids: new arrivals and bestsellers."""
-    key = f"{cache.PREFIX}home:{versions.catalog_tag}:{limit}"
-    found = _load(key)
+def replace_page(query: BookQuery, page: int) -> BookQuery:
+    return BookQuery(**{**asdict(query), "page": page})
+
+
+def home_key(versions: cache.Versions, limit: int = 8) -> str:
+    return f"{cache.PREFIX}home:{versions.catalog_tag}:{limit}"
+
+
+def home_shelves(versions: cache.Versions, raw: bytes | None, limit: int = 8) -> dict[str, Tagged]:
+    """The home page's shelves, new arrivals and bestsellers, as tagged book ids."""
+    found = decode(raw)
     if isinstance(found, dict):
-        return {"new_arrivals": found["new_arrivals"], "bestsellers": found["bestsellers"]}
+        return {name: [(i, t) for i, t in books] for name, books in found.items()}
     sections = search.home_sections(limit)
-    shelves = {"new_arrivals": [b.id for b in sections["new_arrivals"]],
-               "bestsellers": [b.id for b in sections["bestsellers"]]}
-    _store(key, shelves, SHELF_TTL)
+    shelves = {name: tagged([b.id for b in sections[name]], versions)  # type: ignore[literal-required]
+               for name in ("new_arrivals", "bestsellers")}
+    _store(home_key(versions, limit), shelves, SHELF_TTL)
     return shelves
 
 
-def related_ids(book_id: int, versions: cache.Versions) -> list[int] | None:
-    """The ids of the book page's "you may also like" books when cached (None: ask `remember_related`)."""
-    found = _load(f"{cache.PREFIX}related:{book_id}:{versions.catalog_tag}")
-    return found if isinstance(found, list) else None
+def related_key(book_id: int, versions: cache.Versions) -> str:
+    return f"{cache.PREFIX}related:{book_id}:{versions.catalog_tag}"
 
 
-def remember_related(book_id: int, ids: list[int], versions: cache.Versions) -> None:
-    _store(f"{cache.PREFIX}related:{book_id}:{versions.catalog_tag}", ids, SHELF_TTL)
+def related(book_id: int, author_ids: list[int], genre_ids: list[int], versions: cache.Versions,
+            raw: bytes | None) -> Tagged:
+    """The book page's "you may also like" books (search.related_ids), tagged."""
+    found = decode(raw)
+    if isinstance(found, list):
+        return [(i, t) for i, t in found]
+    books = tagged(search.related_ids(book_id, author_ids, genre_ids), versions)
+    _store(related_key(book_id, versions), books, SHELF_TTL)
+    return books

@@ -12,7 +12,7 @@ words are cut the same way there).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, TypedDict
 
 from flask import current_app
@@ -88,6 +88,7 @@ class BookPage(Pager):
     suggestion: str | None = None  # "did you mean"
     corrected_from: str | None = None  # results shown are for `suggestion`, not the query
     genre: Genre | None = None
+    ids: list[int] = field(default_factory=list)  # the books' ids, in order
 
     @property
     def page(self) -> int:  # read-only here: the page is the query's
@@ -189,7 +190,9 @@ def with_listing_details(stmt: Select[Book]) -> Select[Book]:
     )
 
 
-def search_books(query: BookQuery, *, suggest: bool = True) -> BookPage:
+def search_books(query: BookQuery, *, suggest: bool = True, with_books: bool = True) -> BookPage:
+    """The page of books for `query`; `with_books=False` leaves `books` empty and gives only `ids` (a caller
+    that renders the books from its cache)."""
     genre = None
     if query.genre:
         genre = db.session.scalar(select(Genre).where(Genre.slug == query.genre))
@@ -202,15 +205,15 @@ def search_books(query: BookQuery, *, suggest: bool = True) -> BookPage:
         total, pages, page, ids = _ordered_ids(query, genre, max_page)
     query = replace(query, page=page)
     # The page's ids first (from indexes where possible), then only those books with what their cards show.
-    books = _books_by_ids(ids)
+    books = _books_by_ids(ids) if with_books else []
     cap = _count_cap(query)
     result = BookPage(query=query, books=books, total=min(total, cap), total_capped=total > cap,
-                      pages=pages, genre=genre)
+                      pages=pages, genre=genre, ids=ids)
 
     if not total and suggest and query.tokens:
         suggestion = suggest_query(query.q)
         if suggestion:
-            corrected = search_books(replace(query, q=suggestion, page=1), suggest=False)
+            corrected = search_books(replace(query, q=suggestion, page=1), suggest=False, with_books=with_books)
             if corrected.total:
                 corrected.suggestion = suggestion
                 corrected.corrected_from = query.q
