@@ -25,6 +25,7 @@ from ..platform.paging import Pager
 from . import search
 from .search import BookQuery
 
+SCHEMA = "2"  # the stored values' shape: a new shape, new keys (an old process's entries are never misread)
 LIST_TTL = 600
 SHELF_TTL = 3600
 Tagged = list[tuple[int, str]]  # (book id, its cache tag "epoch.version")
@@ -54,6 +55,14 @@ class ResultPage(Pager):
         return self.query.page
 
 
+def _pairs(value: object) -> Tagged | None:
+    """A stored list of [id, tag] pairs, or None when it is not one."""
+    if not isinstance(value, list) or not all(
+            isinstance(p, list) and len(p) == 2 and isinstance(p[0], int) and isinstance(p[1], str) for p in value):
+        return None
+    return [(p[0], p[1]) for p in value]
+
+
 def decode(raw: bytes | None) -> object | None:
     """A stored JSON value (None: a miss, or a value that is not JSON)."""
     if raw is None:
@@ -76,14 +85,14 @@ def tagged(ids: list[int], versions: cache.Versions) -> Tagged:
 
 
 def genres_key(versions: cache.Versions) -> str:
-    return f"{cache.PREFIX}genres:{versions.catalog_tag}"
+    return f"{cache.PREFIX}genres{SCHEMA}:{versions.catalog_tag}"
 
 
 def genres(versions: cache.Versions, raw: bytes | None = None) -> list[GenreRow]:
     """Every genre by name (the filter's choices, the genre list, the home page's chips); `raw`: the value of
     genres_key when the caller already read it."""
     found = decode(raw) if raw is not None else decode(cache.get(genres_key(versions)))
-    if isinstance(found, list):
+    if isinstance(found, list) and all(isinstance(row, list) and len(row) == 3 for row in found):
         return [GenreRow(*row) for row in found]
     rows = [GenreRow(g.id, g.slug, g.name) for g in db.session.scalars(select(Genre).order_by(Genre.name))]
     _store(genres_key(versions), [[g.id, g.slug, g.name] for g in rows], SHELF_TTL)
@@ -92,7 +101,7 @@ def genres(versions: cache.Versions, raw: bytes | None = None) -> list[GenreRow]
 
 def listing_key(versions: cache.Versions, page_key: str) -> str:
     """`page_key`: what the page's results depend on (its path and query string; the caller's choice)."""
-    return f"{cache.PREFIX}list:{versions.catalog_tag}:{hashlib.sha1(page_key.encode()).hexdigest()}"
+    return f"{cache.PREFIX}list{SCHEMA}:{versions.catalog_tag}:{hashlib.sha1(page_key.encode()).hexdigest()}"
 
 
 def cached_listing(raw: bytes | None) -> ResultPage | None:
@@ -100,7 +109,10 @@ def cached_listing(raw: bytes | None) -> ResultPage | None:
     if not isinstance(found, dict):
         return None
     try:
-        return ResultPage(query=BookQuery(**found["query"]), books=[(i, t) for i, t in found["books"]],
+        books = _pairs(found["books"])
+        if books is None:
+            return None
+        return ResultPage(query=BookQuery(**found["query"]), books=books,
                           total=found["total"], total_capped=found["capped"], pages=found["pages"],
                           suggestion=found["suggestion"], corrected_from=found["corrected_from"])
     except (KeyError, TypeError, ValueError):
@@ -123,14 +135,16 @@ def replace_page(query: BookQuery, page: int) -> BookQuery:
 
 
 def home_key(versions: cache.Versions, limit: int = 8) -> str:
-    return f"{cache.PREFIX}home:{versions.catalog_tag}:{limit}"
+    return f"{cache.PREFIX}home{SCHEMA}:{versions.catalog_tag}:{limit}"
 
 
 def home_shelves(versions: cache.Versions, raw: bytes | None, limit: int = 8) -> dict[str, Tagged]:
     """The home page's shelves, new arrivals and bestsellers, as tagged book ids."""
     found = decode(raw)
     if isinstance(found, dict):
-        return {name: [(i, t) for i, t in books] for name, books in found.items()}
+        stored = {name: _pairs(found.get(name)) for name in ("new_arrivals", "bestsellers")}
+        if all(books is not None for books in stored.values()):
+            return {name: books or [] for name, books in stored.items()}
     sections = search.home_sections(limit)
     shelves = {name: tagged([b.id for b in sections[name]], versions)  # type: ignore[literal-required]
                for name in ("new_arrivals", "bestsellers")}
@@ -139,15 +153,15 @@ def home_shelves(versions: cache.Versions, raw: bytes | None, limit: int = 8) ->
 
 
 def related_key(book_id: int, versions: cache.Versions) -> str:
-    return f"{cache.PREFIX}related:{book_id}:{versions.catalog_tag}"
+    return f"{cache.PREFIX}related{SCHEMA}:{book_id}:{versions.catalog_tag}"
 
 
 def related(book_id: int, author_ids: list[int], genre_ids: list[int], versions: cache.Versions,
             raw: bytes | None) -> Tagged:
     """The book page's "you may also like" books (search.related_ids), tagged."""
-    found = decode(raw)
-    if isinstance(found, list):
-        return [(i, t) for i, t in found]
+    found = _pairs(decode(raw))
+    if found is not None:
+        return found
     books = tagged(search.related_ids(book_id, author_ids, genre_ids), versions)
     _store(related_key(book_id, versions), books, SHELF_TTL)
     return books
