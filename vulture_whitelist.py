@@ -12,6 +12,7 @@ _ = Whitelist()
 _.login_view, _.login_message, _.login_message_category, _.session_protection  # webapp/__init__.py
 _.max_age  # response.cache_control.max_age (webapp/catalog/routes.py)
 _.folio_touch_session  # flask.g, popped by name in webapp/auth/session.py
+_.folio_csrf_mark  # flask.g, read by name in webapp/catalog/fragments.py and visitor_pages.py
 _.canonical, _.body_before, _.body_after  # webapp/catalog/fragments.BookPage, read by catalog/book.html
 _.reset_breaker  # services.platform.cache: for tests and a shell after Redis is fixed (no waiting out the breaker)
 
