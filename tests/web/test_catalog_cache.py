@@ -240,3 +240,21 @@ def test_pages_work_when_a_real_redis_is_killed(app, client, make_book):
         server.wait()
         app.extensions["folio_cache_redis"] = saved
         cache.reset_breaker()
+
+
+def test_a_stored_visitor_page_carries_each_visitors_own_csrf_token(app, make_book):
+    book = make_book("Shared Page")
+    first, second_visitor = app.test_client(), app.test_client()
+    tokens = []
+    for c in (first, second_visitor):
+        html = c.get(f"/books/{book.id}").get_data(as_text=True)
+        assert "\x1b" not in html  # no placeholder left
+        tokens.append(re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1))
+        assert re.search(r'name="csrf_token" value="([^"]+)"', html).group(1) == tokens[-1]
+    assert tokens[0] != tokens[1]
+    added = second_visitor.post("/cart/add", data={"book_id": book.id, "mode": "buy", "quantity": 1,
+                                                   "csrf_token": tokens[1]})
+    assert added.status_code in (302, 303)
+    page = second_visitor.get("/books").get_data(as_text=True)  # a visitor with a cart: a page of their own
+    assert 'data-testid="cart-count">1<' in page and "\x1b" not in page
+    assert 'data-testid="cart-count">0<' in first.get("/books").get_data(as_text=True)

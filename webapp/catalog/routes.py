@@ -5,6 +5,7 @@ book bodies) and answer conditional GETs (.conditional); the cache versions are 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,7 +20,7 @@ from ..services.catalog import cached_reads, covers, search
 from ..services.circulation import holds
 from ..services.commerce import cart, pricing
 from ..services.platform import cache, money
-from . import bp, conditional, fragments
+from . import bp, conditional, fragments, visitor_pages
 from .forms import BookFilterForm, PageFilter
 
 
@@ -38,16 +39,8 @@ def _money(cents: int) -> str:
 _MONEY: dict[tuple[str, str, int], str] = {}
 
 
-def _listing(template: str, *, title: str, versions: cache.Versions | None = None, genres_raw: bytes | None = None,
-             fixed: PageFilter | None = None, **context: Any) -> Response:
-    """A listing page in three round trips to Redis when warm (versions; genres, results and form; cards) and
-    no SQL; htmx requests get the results only."""
-    versions = versions or cache.versions()
-    tag, count = conditional.etag(versions.catalog_tag, title)
-    cached = conditional.not_modified(tag)
-    if cached is not None:
-        return cached
-    htmx = is_htmx()
+def _render_listing(template: str, versions: cache.Versions, htmx: bool, genres_raw: bytes | None,
+                    fixed: PageFilter | None, *, title: str, count: int, **context: Any) -> Response:
     key = cached_reads.listing_key(versions, fragments.page_key())
     filters_key = fragments.filters_key(versions)
     wanted = [key] + ([] if htmx else [filters_key]) + ([cached_reads.genres_key(versions)] if genres_raw is None else [])
@@ -65,9 +58,31 @@ def _listing(template: str, *, title: str, versions: cache.Versions | None = Non
     if not htmx:
         shared["filters_html"] = Markup(filters_html.decode()) if filters_html is not None else \
             fragments.filters(filters_key, form=form, **shared)
-    response = make_response(render_template(
+    return make_response(render_template(
         "catalog/_results.html" if htmx else template, cards=fragments.cards(result.books, "h2"), title=title,
-        cart_count=lambda: count, **shared))
+        cart_count=lambda: count, csrf_token=visitor_pages.csrf_token, **shared))
+
+
+def _page(parts: tuple[object, ...], render: Callable[[], Response]) -> Response:
+    """The page: whole from the cache for a plain visitor (visitor_pages), rendered otherwise."""
+    return visitor_pages.serve(parts, render) if visitor_pages.plain_visitor() else render()
+
+
+def _listing(template: str, *, title: str, versions: cache.Versions | None = None, genres_raw: bytes | None = None,
+             fixed: PageFilter | None = None, **context: Any) -> Response:
+    """A listing page in three round trips to Redis when warm (versions; genres, results and form; cards) and
+    no SQL; htmx requests get the results only."""
+    versions = versions or cache.versions()
+    tag, count = conditional.etag(versions.catalog_tag, title)
+    cached = conditional.not_modified(tag)
+    if cached is not None:
+        return cached
+    htmx = is_htmx()
+
+    def render() -> Response:
+        return _render_listing(template, versions, htmx, genres_raw, fixed, title=title, count=count, **context)
+
+    response = _page((versions.catalog_tag, title), render)
     if htmx:  # the address bar gets the tidy URL, without the form's empty fields
         response.headers["HX-Push-Url"] = current_url(request.args.to_dict(flat=True))
     return conditional.finish(response, tag)
@@ -80,13 +95,17 @@ def home():
     cached = conditional.not_modified(tag)
     if cached is not None:
         return cached
-    shelves_raw, genres_raw = cache.get_many([cached_reads.home_key(versions), cached_reads.genres_key(versions)])
-    shelves = cached_reads.home_shelves(versions, shelves_raw)
-    new_arrivals, bestsellers = fragments.card_groups([shelves["new_arrivals"], shelves["bestsellers"]])
-    response = make_response(render_template(
-        "catalog/home.html", new_arrivals=new_arrivals, bestsellers=bestsellers,
-        genres=cached_reads.genres(versions, genres_raw), cart_count=lambda: count))
-    return conditional.finish(response, tag)
+
+    def render() -> Response:
+        shelves_raw, genres_raw = cache.get_many([cached_reads.home_key(versions), cached_reads.genres_key(versions)])
+        shelves = cached_reads.home_shelves(versions, shelves_raw)
+        new_arrivals, bestsellers = fragments.card_groups([shelves["new_arrivals"], shelves["bestsellers"]])
+        return make_response(render_template(
+            "catalog/home.html", new_arrivals=new_arrivals, bestsellers=bestsellers,
+            genres=cached_reads.genres(versions, genres_raw), cart_count=lambda: count,
+            csrf_token=visitor_pages.csrf_token))
+
+    return conditional.finish(_page((versions.catalog_tag,), render), tag)
 
 
 @bp.get("/books")
@@ -115,13 +134,17 @@ def book(book_id: int, slug: str | None = None):
     cached = conditional.not_modified(tag)
     if cached is not None:
         return cached
-    priced = SimpleNamespace(price_cents=page.price_cents, rental_week_cents=page.rental_week_cents or 0)
-    rent_options = [(d, _money(pricing.unit_cents(priced, "rent", d)))  # type: ignore[arg-type]
-                    for d in range(1, rent_days + 1)]
-    response = make_response(render_template(
-        "catalog/book.html", page=page, book=page, related=fragments.related_cards(page, versions, related_raw),
-        hold_panel=hold_panel, rent_options=rent_options, default_days=min(7, rent_days),
-        cart_count=lambda: count))
+
+    def render() -> Response:
+        priced = SimpleNamespace(price_cents=page.price_cents, rental_week_cents=page.rental_week_cents or 0)
+        rent_options = [(d, _money(pricing.unit_cents(priced, "rent", d)))  # type: ignore[arg-type]
+                        for d in range(1, rent_days + 1)]
+        return make_response(render_template(
+            "catalog/book.html", page=page, book=page, related=fragments.related_cards(page, versions, related_raw),
+            hold_panel=hold_panel, rent_options=rent_options, default_days=min(7, rent_days),
+            cart_count=lambda: count, csrf_token=visitor_pages.csrf_token))
+
+    response = _page((versions.catalog_tag, versions.book_tag(book_id), panel_state, rent_days), render)
     return conditional.finish(response, tag)
 
 
@@ -155,8 +178,9 @@ def genres():
     cached = conditional.not_modified(tag)
     if cached is not None:
         return cached
-    response = make_response(render_template("catalog/genres.html", genres=cached_reads.genres(versions, None),
-                                             cart_count=lambda: count))
+    response = _page((versions.catalog_tag,), lambda: make_response(render_template(
+        "catalog/genres.html", genres=cached_reads.genres(versions, None), cart_count=lambda: count,
+        csrf_token=visitor_pages.csrf_token)))
     return conditional.finish(response, tag)
 
 
