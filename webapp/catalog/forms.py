@@ -11,6 +11,7 @@ from wtforms.validators import NumberRange, Optional
 
 from ..models import Genre
 from ..security import FiniteDecimalField
+from ..services.catalog.cached_reads import GenreRow
 from ..services.catalog.search import LANGUAGES, SORTS, BookQuery
 from ..services.platform import money
 
@@ -33,7 +34,7 @@ class BookFilterForm(Form):
     sort = SelectField("Sort by", choices=[SelectChoice(k, v) for k, v in SORTS.items()], validators=[Optional()])
     page = IntegerField("Page", validators=[Optional(), NumberRange(min=1, max=1_000_000)])
 
-    def __init__(self, formdata: MultiDict[str, str], genres: Iterable[Genre], **kwargs: object) -> None:
+    def __init__(self, formdata: MultiDict[str, str], genres: Iterable[Genre | GenreRow], **kwargs: object) -> None:
         super().__init__(formdata, **kwargs)
         self.genre.choices = [SelectChoice("", "All genres")] + [SelectChoice(g.slug, g.name) for g in genres]
         symbol = money.symbol()  # in the shop's currency (a setting)

@@ -1,38 +1,111 @@
-"""The catalog: home page, book listings (all books, a genre, an author) with filters, a book's page, covers."""
+"""The catalog: home page, book listings (all books, a genre, an author) with filters, a book's page, covers.
+
+Reads go through the cache (services.catalog.cached_reads for ids and counts, .fragments for rendered cards and
+book bodies) and answer conditional GETs (.conditional); the cache versions are read first, once per request.
+"""
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
-from flask import Response, abort, current_app, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from markupsafe import Markup
 
 from ..extensions import db
-from ..htmx import current_url, is_htmx, render_page_or_partial
-from ..models import Book, Genre
-from ..services.catalog import covers, search
+from ..htmx import current_url, is_htmx
+from ..models import Book
+from ..services.catalog import cached_reads, covers, search
 from ..services.circulation import holds
 from ..services.commerce import cart, pricing
-from . import bp
+from ..services.platform import cache, money
+from . import bp, conditional, fragments, visitor_pages
 from .forms import BookFilterForm, PageFilter
 
 
-def _listing(template: str, *, title: str, fixed: PageFilter | None = None, **context: Any) -> Response:
-    genres = list(db.session.scalars(select(Genre).order_by(Genre.name)))
-    form = BookFilterForm(request.args, genres)
-    query = form.to_query(current_app.config["PAGE_SIZE"], fixed)
-    result = search.search_books(query)
-    response = render_page_or_partial(template, "catalog/_results.html", form=form, result=result, title=title,
-                                      sorts=search.SORTS, languages=search.LANGUAGES, **context)
-    if is_htmx():  # the address bar gets the tidy URL, without the form's empty fields
+def _money(cents: int) -> str:
+    """A price as the page shows it: babel's formatting, remembered (the rent menu has a price per day)."""
+    currency = money.currency()
+    key = (currency, money.locale(), cents)
+    found = _MONEY.get(key)
+    if found is None:
+        found = _MONEY[key] = money.money(cents, currency)
+        if len(_MONEY) > 10_000:
+            _MONEY.clear()
+    return found
+
+
+_MONEY: dict[tuple[str, str, int], str] = {}
+
+
+def _render_listing(template: str, versions: cache.Versions, htmx: bool, genres_raw: bytes | None,
+                    fixed: PageFilter | None, *, title: str, count: int, **context: Any) -> Response:
+    key = cached_reads.listing_key(versions, fragments.page_key())
+    filters_key = fragments.filters_key(versions)
+    wanted = [key] + ([] if htmx else [filters_key]) + ([cached_reads.genres_key(versions)] if genres_raw is None else [])
+    values = dict(zip(wanted, cache.get_many(wanted), strict=True))
+    genres_raw = genres_raw if genres_raw is not None else values.get(cached_reads.genres_key(versions))
+    result = cached_reads.cached_listing(values[key])
+    filters_html = None if htmx else values[filters_key]
+    form = None
+    if result is None or (not htmx and filters_html is None):
+        form = BookFilterForm(request.args, cached_reads.genres(versions, genres_raw))
+        query = form.to_query(current_app.config["PAGE_SIZE"], fixed)
+        if result is None:
+            result = cached_reads.listing(query, versions, key)
+    shared = dict(result=result, sorts=search.SORTS, languages=search.LANGUAGES, **context)
+    if not htmx:
+        shared["filters_html"] = Markup(filters_html.decode()) if filters_html is not None else \
+            fragments.filters(filters_key, form=form, **shared)
+    return make_response(render_template(
+        "catalog/_results.html" if htmx else template, cards=fragments.cards(result.books, "h2"), title=title,
+        cart_count=lambda: count, csrf_token=visitor_pages.csrf_token, **shared))
+
+
+def _page(parts: tuple[object, ...], render: Callable[[], Response]) -> Response:
+    """The page: whole from the cache for a plain visitor (visitor_pages), rendered otherwise."""
+    return visitor_pages.serve(parts, render) if visitor_pages.plain_visitor() else render()
+
+
+def _listing(template: str, *, title: str, versions: cache.Versions | None = None, genres_raw: bytes | None = None,
+             fixed: PageFilter | None = None, **context: Any) -> Response:
+    """A listing page in three round trips to Redis when warm (versions; genres, results and form; cards) and
+    no SQL; htmx requests get the results only."""
+    versions = versions or cache.versions()
+    tag, count = conditional.etag(versions.catalog_tag, title)
+    cached = conditional.not_modified(tag)
+    if cached is not None:
+        return cached
+    htmx = is_htmx()
+
+    def render() -> Response:
+        return _render_listing(template, versions, htmx, genres_raw, fixed, title=title, count=count, **context)
+
+    response = _page((versions.catalog_tag, title), render)
+    if htmx:  # the address bar gets the tidy URL, without the form's empty fields
         response.headers["HX-Push-Url"] = current_url(request.args.to_dict(flat=True))
-    return response
+    return conditional.finish(response, tag)
 
 
 @bp.get("/")
 def home():
-    return render_template("catalog/home.html", **search.home_sections())
+    versions = cache.versions()
+    tag, count = conditional.etag(versions.catalog_tag)
+    cached = conditional.not_modified(tag)
+    if cached is not None:
+        return cached
+
+    def render() -> Response:
+        shelves_raw, genres_raw = cache.get_many([cached_reads.home_key(versions), cached_reads.genres_key(versions)])
+        shelves = cached_reads.home_shelves(versions, shelves_raw)
+        new_arrivals, bestsellers = fragments.card_groups([shelves["new_arrivals"], shelves["bestsellers"]])
+        return make_response(render_template(
+            "catalog/home.html", new_arrivals=new_arrivals, bestsellers=bestsellers,
+            genres=cached_reads.genres(versions, genres_raw), cart_count=lambda: count,
+            csrf_token=visitor_pages.csrf_token))
+
+    return conditional.finish(_page((versions.catalog_tag,), render), tag)
 
 
 @bp.get("/books")
@@ -43,29 +116,55 @@ def books():
 @bp.get("/books/<int:book_id>")
 @bp.get("/books/<int:book_id>/<slug>")
 def book(book_id: int, slug: str | None = None):
-    book = search.book_detail(book_id)
-    if book is None or not book.active:
+    versions = cache.versions([book_id])
+    page_raw, related_raw = cache.get_many([fragments.book_page_key(book_id, versions),
+                                            cached_reads.related_key(book_id, versions)])
+    page = fragments.book_page(book_id, versions, page_raw)
+    if page is None or not page.active:
         abort(404, "We couldn't find that book. It may have been removed from the catalog.")
-    if slug is not None and slug != book.slug:
-        return redirect(url_for("catalog.book", book_id=book.id, slug=book.slug), 301)
+    if slug is not None and slug != page.slug:
+        return redirect(url_for("catalog.book", book_id=page.id, slug=page.slug), 301)
     user = current_user if current_user.is_authenticated else None
+    # Visitors see the holds queue only when the book is out of stock; signed-in people their own hold too.
+    hold_panel = holds.panel(user, book_id) if user is not None or page.available <= 0 else None
+    panel_state = None if hold_panel is None else (hold_panel.waiting, hold_panel.position, hold_panel.held,
+                                                   getattr(hold_panel.hold, "id", None))
     rent_days = cart.rental_days_limit(user)
-    rent_options = [(d, pricing.unit_cents(book, "rent", d)) for d in range(1, rent_days + 1)]
-    return render_template("catalog/book.html", book=book, related=search.related_books(book),
-                           languages=search.LANGUAGES, hold_panel=holds.panel(user, book.id),
-                           rent_options=rent_options, default_days=min(7, rent_days))
+    tag, count = conditional.etag(versions.catalog_tag, versions.book_tag(book_id), panel_state, rent_days)
+    cached = conditional.not_modified(tag)
+    if cached is not None:
+        return cached
+
+    def render() -> Response:
+        priced = SimpleNamespace(price_cents=page.price_cents, rental_week_cents=page.rental_week_cents or 0)
+        rent_options = [(d, _money(pricing.unit_cents(priced, "rent", d)))  # type: ignore[arg-type]
+                        for d in range(1, rent_days + 1)]
+        return make_response(render_template(
+            "catalog/book.html", page=page, book=page, related=fragments.related_cards(page, versions, related_raw),
+            hold_panel=hold_panel, rent_options=rent_options, default_days=min(7, rent_days),
+            cart_count=lambda: count, csrf_token=visitor_pages.csrf_token))
+
+    response = _page((versions.catalog_tag, versions.book_tag(book_id), panel_state, rent_days), render)
+    return conditional.finish(response, tag)
 
 
 @bp.get("/books/<int:book_id>/cover.svg")
 def cover(book_id: int):
-    book = db.session.get(Book, book_id)
-    if book is None:
-        abort(404)
-    svg = covers.svg_cover(book.title, book.author_names, book.isbn13)
-    etag = hashlib.sha1(svg.encode()).hexdigest()
+    """The generated cover (books without an uploaded one): public, validated by the book's version."""
+    versions = cache.versions([book_id])
+    etag = f"{fragments.RENDER_SALT}-{versions.book_tag(book_id)}-{book_id}"
     if request.if_none_match.contains(etag):
-        return "", 304
-    response = current_app.response_class(svg, mimetype="image/svg+xml")
+        response = current_app.response_class(status=304)
+    else:
+        key = f"{cache.PREFIX}cover:{book_id}:{versions.book_tag(book_id)}"
+        svg = (cache.get(key) or b"").decode()
+        if not svg:
+            found = db.session.get(Book, book_id)
+            if found is None:
+                abort(404)
+            svg = covers.svg_cover(found.title, found.author_names, found.isbn13)
+            cache.put(key, svg)
+        response = current_app.response_class(svg, mimetype="image/svg+xml")
     response.set_etag(etag)
     response.cache_control.public = True
     response.cache_control.max_age = 86400
@@ -74,15 +173,26 @@ def cover(book_id: int):
 
 @bp.get("/genres")
 def genres():
-    return render_template("catalog/genres.html", genres=list(db.session.scalars(select(Genre).order_by(Genre.name))))
+    versions = cache.versions()
+    tag, count = conditional.etag(versions.catalog_tag)
+    cached = conditional.not_modified(tag)
+    if cached is not None:
+        return cached
+    response = _page((versions.catalog_tag,), lambda: make_response(render_template(
+        "catalog/genres.html", genres=cached_reads.genres(versions, None), cart_count=lambda: count,
+        csrf_token=visitor_pages.csrf_token)))
+    return conditional.finish(response, tag)
 
 
 @bp.get("/genres/<slug>")
 def genre(slug: str):
-    found = db.session.scalar(select(Genre).where(Genre.slug == slug))
+    versions = cache.versions()
+    genres_raw = cache.get(cached_reads.genres_key(versions))
+    found = next((g for g in cached_reads.genres(versions, genres_raw) if g.slug == slug), None)
     if found is None:
         abort(404, "There is no such genre.")
-    return _listing("catalog/genre.html", title=found.name, fixed={"genre": found.slug}, genre=found)
+    return _listing("catalog/genre.html", title=found.name, versions=versions, genres_raw=genres_raw,
+                    fixed={"genre": found.slug}, genre=found)
 
 
 @bp.get("/authors/<int:author_id>")

@@ -16,6 +16,7 @@ from .circulation import holds
 from .commerce import payment_events, payments, test_gateway  # noqa: F401  (test_gateway registers a handler)
 from .insight import runners  # noqa: F401  (registers the report runners)
 from .inventory import stock
+from .platform import catalog_changes  # noqa: F401  (bumps the cache versions after every catalog change)
 
 
 def connect() -> None:

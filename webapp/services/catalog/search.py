@@ -12,7 +12,7 @@ words are cut the same way there).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, TypedDict
 
 from flask import current_app
@@ -88,6 +88,7 @@ class BookPage(Pager):
     suggestion: str | None = None  # "did you mean"
     corrected_from: str | None = None  # results shown are for `suggestion`, not the query
     genre: Genre | None = None
+    ids: list[int] = field(default_factory=list)  # the books' ids, in order
 
     @property
     def page(self) -> int:  # read-only here: the page is the query's
@@ -189,7 +190,9 @@ def with_listing_details(stmt: Select[Book]) -> Select[Book]:
     )
 
 
-def search_books(query: BookQuery, *, suggest: bool = True) -> BookPage:
+def search_books(query: BookQuery, *, suggest: bool = True, with_books: bool = True) -> BookPage:
+    """The page of books for `query`; `with_books=False` leaves `books` empty and gives only `ids` (a caller
+    that renders the books from its cache)."""
     genre = None
     if query.genre:
         genre = db.session.scalar(select(Genre).where(Genre.slug == query.genre))
@@ -202,15 +205,15 @@ def search_books(query: BookQuery, *, suggest: bool = True) -> BookPage:
         total, pages, page, ids = _ordered_ids(query, genre, max_page)
     query = replace(query, page=page)
     # The page's ids first (from indexes where possible), then only those books with what their cards show.
-    books = _books_by_ids(ids)
+    books = _books_by_ids(ids) if with_books else []
     cap = _count_cap(query)
     result = BookPage(query=query, books=books, total=min(total, cap), total_capped=total > cap,
-                      pages=pages, genre=genre)
+                      pages=pages, genre=genre, ids=ids)
 
     if not total and suggest and query.tokens:
         suggestion = suggest_query(query.q)
         if suggestion:
-            corrected = search_books(replace(query, q=suggestion, page=1), suggest=False)
+            corrected = search_books(replace(query, q=suggestion, page=1), suggest=False, with_books=with_books)
             if corrected.total:
                 corrected.suggestion = suggestion
                 corrected.corrected_from = query.q
@@ -315,25 +318,29 @@ def book_detail(book_id: int) -> Book | None:
     )
 
 
-def related_books(book: Book, limit: int = 6) -> list[Book]:
-    """More by the same authors, then bestsellers from the same genres."""
-    author_ids = [a.id for a in book.authors]
-    genre_ids = [g.id for g in book.genres]
+def related_ids(book_id: int, author_ids: list[int], genre_ids: list[int], limit: int = 6) -> list[int]:
+    """More by the same authors, then bestsellers from the same genres: their ids, from the book's author and
+    genre ids (what the cached book page keeps)."""
     ids: list[int] = []
     if author_ids:
         ids += db.session.scalars(
             select(Book.id).where(
-                Book.active.is_(True), Book.id != book.id,
+                Book.active.is_(True), Book.id != book_id,
                 exists().where(BookAuthor.book_id == Book.id, BookAuthor.author_id.in_(author_ids)),
             ).order_by(Book.units_sold.desc(), Book.id).limit(limit)
         ).all()
     if len(ids) < limit and genre_ids:
         ids += db.session.scalars(
             select(Book.id).where(
-                Book.active.is_(True), Book.id != book.id, Book.id.not_in(ids or [0]),
+                Book.active.is_(True), Book.id != book_id, Book.id.not_in(ids or [0]),
                 exists().where(book_genres.c.book_id == Book.id, book_genres.c.genre_id.in_(genre_ids)),
             ).order_by(Book.units_sold.desc(), Book.id).limit(limit - len(ids))
         ).all()
+    return ids
+
+
+def books_by_ids(ids: list[int]) -> list[Book]:
+    """These books (in this order) with what their cards show, in a fixed number of queries."""
     return _books_by_ids(ids)
 
 

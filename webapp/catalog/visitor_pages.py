@@ -1,0 +1,62 @@
+"""Whole catalog pages for plain visitors, kept in the cache.
+
+Why: once the catalog parts come from the cache, rendering the page around them (the header, the footer, a
+few dozen url_for calls) is most of a request's time. A visitor who is not signed in and has no cart, no
+discount code and no pending message sees exactly the same page as every other such visitor, except for the
+session's CSRF token; that page is stored whole (with a placeholder for the token) under the versions it
+shows and the request's path and query string, and the token is filled in per request. Anyone else gets a
+page rendered for them (from cached fragments).
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from flask import Response, g, make_response, request, session
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import escape
+
+from .. import cart_store
+from ..htmx import is_htmx
+from ..services.platform import cache
+from .fragments import CSRF_MARK, RENDER_SALT
+
+TTL = 600
+
+
+def plain_visitor() -> bool:
+    """Not signed in, nothing in the session that changes the page (cart, discount code, flashes)."""
+    return not current_user.is_authenticated and not any(
+        session.get(k) for k in (cart_store.SESSION_KEY, cart_store.CODE_KEY, "_flashes"))
+
+
+def _key(parts: tuple[object, ...]) -> str:
+    text = "\x1f".join(map(str, (request.path, sorted(request.args.items(multi=True)), is_htmx(), *parts)))
+    return f"{cache.PREFIX}page:{RENDER_SALT}:{hashlib.sha1(text.encode()).hexdigest()}"
+
+
+def serve(parts: tuple[object, ...], render: Callable[[], Response]) -> Response:
+    """The page for a plain visitor from the cache, or `render()`n with the token as a placeholder and stored.
+    `parts`: the versions (and anything else) the page shows beyond its path and query string."""
+    key = _key(parts)
+    token = str(escape(generate_csrf()))
+    found = cache.get(key)
+    if found is not None:
+        response = make_response(found.decode().replace(CSRF_MARK, token))
+        return response
+    g.folio_csrf_mark = True  # fragments._fill and the templates' csrf_token() write the placeholder
+    try:
+        response = render()
+    finally:
+        g.pop("folio_csrf_mark", None)
+    if response.status_code == 200:
+        html = response.get_data(as_text=True)
+        cache.put(key, html, TTL)
+        response.set_data(html.replace(CSRF_MARK, token))
+    return response
+
+
+def csrf_token() -> str:
+    """The templates' csrf_token() while a page is rendered for storing: the placeholder."""
+    return CSRF_MARK if g.get("folio_csrf_mark") else generate_csrf()

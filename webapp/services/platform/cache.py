@@ -1,0 +1,186 @@
+"""A small read cache on the app's Redis, with versioned keys, that never fails a page.
+
+Why: catalog pages are read thousands of times for each change; their rendered parts are kept in Redis under
+keys that name the versions of what they show, so a change makes new keys (the old entries age out by their
+TTL) and every app instance sees it on its next request. Three kinds of version:
+
+- `epoch`: everything (bumped when a change cannot be pinned down, or after a bump was lost to an outage);
+- `catalog`: anything in the catalog changed (listings, counts, shelves, suggestions);
+- `book:<id>`: that book's card and page.
+
+Bumps are made by services.platform.catalog_changes after the transaction commits. Every Redis error is a
+miss or a no-op: a page is then built from the database. After an error Redis is skipped for BREAKER_SECONDS,
+so an outage costs one short timeout per process, not one per request; a bump that could not be made is owed
+and paid as an epoch bump on the next successful contact (the TTLs bound what an owed bump could miss if the
+process ends first).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import redis
+from flask import current_app, has_app_context
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from . import queues
+
+log = logging.getLogger(__name__)
+
+PREFIX = "fc:"
+EPOCH_KEY = PREFIX + "epoch"
+CATALOG_KEY = PREFIX + "catalog"
+BREAKER_SECONDS = 5.0
+SOCKET_TIMEOUT = 0.25  # seconds: the cache answers in well under a millisecond, or not at all
+DEFAULT_TTL = 3600
+
+_down_until = 0.0  # monotonic time before which Redis is not tried (per process)
+_epoch_owed = False  # a bump failed: bump the epoch at the next successful contact
+
+
+def _client() -> redis.Redis | None:
+    """The cache's connection: the app's Redis, with short timeouts (the queues' connection waits 3 s to
+    connect, right for enqueueing, wrong for a cache read on every page)."""
+    if not has_app_context():
+        return None
+    app = current_app
+    found: redis.Redis | None = app.extensions.get("folio_cache_redis")
+    if found is None:
+        url = app.config.get("REDIS_URL")
+        if url:
+            found = connect(url)
+        else:  # testing with fakeredis: the same in-process server as the queues
+            found = queues.connection()
+        app.extensions["folio_cache_redis"] = found
+    return found
+
+
+def connect(url: str) -> redis.Redis:
+    """A connection for cache use: short timeouts and no retries (a miss is cheaper than waiting)."""
+    return redis.Redis.from_url(url, socket_connect_timeout=SOCKET_TIMEOUT, socket_timeout=SOCKET_TIMEOUT,
+                                retry=Retry(NoBackoff(), 0), retry_on_timeout=False)
+
+
+def _failed(what: str) -> None:
+    global _down_until
+    if time.monotonic() >= _down_until:
+        log.warning("cache: Redis unreachable (%s); serving from the database for %.0f s", what, BREAKER_SECONDS)
+    _down_until = time.monotonic() + BREAKER_SECONDS
+
+
+def _usable() -> redis.Redis | None:
+    """The connection, unless Redis failed within BREAKER_SECONDS; pays an owed epoch bump first."""
+    global _epoch_owed
+    if time.monotonic() < _down_until:
+        return None
+    client = _client()
+    if client is not None and _epoch_owed:
+        try:
+            client.incr(EPOCH_KEY)
+        except Exception:  # noqa: BLE001  (any Redis error is a miss; see the module docstring)
+            _failed("paying an owed bump")
+            return None
+        _epoch_owed = False
+    return client
+
+
+def reset_breaker() -> None:
+    """Forget a past failure (tests; an operator after fixing Redis need not wait BREAKER_SECONDS)."""
+    global _down_until
+    _down_until = 0.0
+
+
+def get_many(keys: Sequence[str]) -> list[bytes | None]:
+    """The values of `keys` in one round trip; a miss (or Redis down) is None."""
+    client = _usable()
+    if client is None or not keys:
+        return [None] * len(keys)
+    try:
+        return [v if isinstance(v, bytes) or v is None else v.encode() for v in client.mget(keys)]
+    except Exception:  # noqa: BLE001
+        _failed("get")
+        return [None] * len(keys)
+
+
+def get(key: str) -> bytes | None:
+    return get_many([key])[0]
+
+
+def set_many(items: Mapping[str, bytes | str], ttl: int = DEFAULT_TTL) -> None:
+    """Store values, each with `ttl` seconds to live, in one round trip; nothing happens when Redis is down."""
+    client = _usable()
+    if client is None or not items:
+        return
+    try:
+        pipe = client.pipeline(transaction=False)
+        for key, value in items.items():
+            pipe.set(key, value, ex=ttl)
+        pipe.execute()
+    except Exception:  # noqa: BLE001
+        _failed("set")
+
+
+def put(key: str, value: bytes | str, ttl: int = DEFAULT_TTL) -> None:
+    set_many({key: value}, ttl)
+
+
+@dataclass(frozen=True)
+class Versions:
+    """The versions a page depends on, read in one round trip at the start of a request (before any SQL, so
+    that data read afterwards is never older than the versions it is stored under)."""
+
+    epoch: str
+    catalog: str
+    books: dict[int, str]
+
+    @property
+    def catalog_tag(self) -> str:
+        return f"{self.epoch}.{self.catalog}"
+
+    def book_tag(self, book_id: int) -> str:
+        return f"{self.epoch}.{self.books.get(book_id, '0')}"
+
+
+def _text(value: bytes | None) -> str:
+    return value.decode() if value else "0"
+
+
+def versions(book_ids: Iterable[int] = ()) -> Versions:
+    ids = list(book_ids)
+    values = get_many([EPOCH_KEY, CATALOG_KEY] + [book_key(i) for i in ids])
+    return Versions(_text(values[0]), _text(values[1]), {i: _text(v) for i, v in zip(ids, values[2:], strict=True)})
+
+
+def book_versions(book_ids: Iterable[int]) -> dict[int, str]:
+    ids = list(book_ids)
+    return {i: _text(v) for i, v in zip(ids, get_many([book_key(i) for i in ids]), strict=True)}
+
+
+def book_key(book_id: int) -> str:
+    return f"{PREFIX}book:{book_id}"
+
+
+def bump(book_ids: Iterable[int] = (), *, catalog: bool = True, epoch: bool = False) -> None:
+    """New versions, so entries stored under the old ones are never read again. Call after the commit (see
+    catalog_changes). If Redis cannot be reached the bump is owed (an epoch bump at the next contact)."""
+    global _epoch_owed
+    ids = sorted(set(book_ids))
+    client = _usable()
+    if client is None:
+        _epoch_owed = True
+        return
+    try:
+        pipe = client.pipeline(transaction=False)
+        for book_id in ids:
+            pipe.incr(book_key(book_id))
+        if catalog or ids:
+            pipe.incr(CATALOG_KEY)
+        if epoch:
+            pipe.incr(EPOCH_KEY)
+        pipe.execute()
+    except Exception:  # noqa: BLE001
+        _epoch_owed = True
+        _failed("bump")
