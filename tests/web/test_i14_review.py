@@ -107,3 +107,30 @@ def test_page_numbers_past_the_end_do_not_grow_the_cache(client, make_book):
     for i in range(20):
         client.get(f"/books?page={1000 + i}")
     assert _cache_keys() - before <= 3
+
+
+@pytest.mark.xfail(strict=True, reason="h5 review: a bump that fails (one 0.25 s timeout) is owed only in the "
+                   "memory of the process that failed; other instances serve the old page until that process "
+                   "touches Redis again, and never if it was a CLI command or job that ended (up to the 1 h TTLs)")
+def test_a_failed_bump_is_not_lost_with_its_process(app, client, make_book, monkeypatch):
+    book = make_book("Hiccup", price_cents=1500)
+    book_id = book.id
+    assert "15.00" in client.get(f"/books/{book_id}").get_data(as_text=True)
+    real = cache._client()
+
+    class Hiccup:  # Redis answers everything but this one write in time (a fork for BGSAVE, a busy moment)
+        def pipeline(self, *args, **kwargs):
+            raise redis.exceptions.TimeoutError("Timeout reading from socket")
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    monkeypatch.setitem(app.extensions, "folio_cache_redis", Hiccup())
+    book.price_cents = 2345
+    db.session.commit()  # the bump times out; this process owes an epoch bump
+    monkeypatch.setitem(app.extensions, "folio_cache_redis", real)
+    # this process ends (a CLI import, a job); another instance, whose own breaker is closed, serves the page
+    monkeypatch.setattr(cache, "_epoch_owed", False)
+    cache.reset_breaker()
+    page = client.get(f"/books/{book_id}").get_data(as_text=True)
+    assert "23.45" in page and "15.00" not in page
