@@ -134,3 +134,37 @@ def test_a_failed_bump_is_not_lost_with_its_process(app, client, make_book, monk
     cache.reset_breaker()
     page = client.get(f"/books/{book_id}").get_data(as_text=True)
     assert "23.45" in page and "15.00" not in page
+
+
+def test_sign_in_answers_while_the_rate_limit_redis_hangs(app, blackhole):
+    """Production keeps rate limits in Redis: a hung one must cost a sign-in well under a second or two, not
+    redis-py's default 5 s per call (10 s measured for the first POST /login)."""
+    from tests.conftest import _Config
+    from webapp import create_app
+    from webapp.extensions import limiter
+
+    class HungLimits(_Config):
+        RATELIMIT_STORAGE_URI = blackhole
+        WTF_CSRF_ENABLED = False
+
+    saved = dict(vars(limiter))  # the limiter is one object for every app in this process: put the suite's back
+    other = create_app(HungLimits)
+    client = other.test_client()
+    try:
+        _sign_in_three_times(client)
+    finally:
+        vars(limiter).clear()
+        vars(limiter).update(saved)
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _sign_in_three_times(client) -> None:
+    for _ in range(3):
+        response, took = _timed_get(client, "/books", 10)
+        assert response is not None and response.status_code == 200 and took < 2, took
+        started = time.monotonic()
+        response = client.post("/login", data={"login": "nobody", "password": "wrong password"})
+        took = time.monotonic() - started
+        assert response.status_code == 200 and took < 2, took
