@@ -168,3 +168,16 @@ def _sign_in_three_times(client) -> None:
         response = client.post("/login", data={"login": "nobody", "password": "wrong password"})
         took = time.monotonic() - started
         assert response.status_code == 200 and took < 2, took
+
+
+def test_a_path_cannot_forge_a_line_in_the_text_log():
+    """Development's text log: a request for /books%0a<fake line> must stay one line (JSON escapes it anyway)."""
+    import logging
+
+    from webapp import request_log
+
+    record = logging.LogRecord("webapp.request_log", logging.INFO, __file__, 1, "%s %s %s", (
+        "GET", "/books\n2026-12-07 08:00:00 INFO webapp.auth: admin signed in\r", 404), None)
+    record.request_id = "abcdef123456"
+    line = request_log.formatter("text").format(record)
+    assert "\n" not in line and "\r" not in line and "\\n2026" in line
