@@ -181,3 +181,48 @@ def test_a_path_cannot_forge_a_line_in_the_text_log():
     record.request_id = "abcdef123456"
     line = request_log.formatter("text").format(record)
     assert "\n" not in line and "\r" not in line and "\\n2026" in line
+
+
+class _DownRedis:
+    """A cache connection whose every call fails, as a stopped Redis's does."""
+
+    def __getattr__(self, name):
+        def fail(*args, **kwargs):
+            raise redis.exceptions.ConnectionError("Connection refused")
+
+        return fail
+
+
+@pytest.mark.xfail(strict=True, reason="h5 review: while Redis is down every version reads '0', so the ETag "
+                   "stops changing: a browser revalidating a book page gets 304 for the old price through the "
+                   "whole outage (no validator should be given while the versions are unknown)")
+def test_no_304_for_a_changed_book_while_redis_is_down(app, make_book, monkeypatch):
+    book = make_book("Outage Price", price_cents=1500)
+    book_id = book.id
+    monkeypatch.setitem(app.extensions, "folio_cache_redis", _DownRedis())
+    cache.reset_breaker()
+    client = app.test_client()
+    first = client.get(f"/books/{book_id}")
+    assert first.status_code == 200 and "15.00" in first.get_data(as_text=True)
+    book.price_cents = 2345
+    db.session.commit()
+    cache.reset_breaker()  # the breaker's 5 s have passed; Redis is still down
+    again = client.get(f"/books/{book_id}", headers={"If-None-Match": first.headers.get("ETag", "none")})
+    assert again.status_code == 200 and "23.45" in again.get_data(as_text=True)
+
+
+@pytest.mark.xfail(strict=True, reason="h5 review: after Redis restarts empty the versions start again at 0, so "
+                   "validators handed out before the first change come back: a browser's copy from then is "
+                   "confirmed with 304 (seed the epoch with something never used before, e.g. the time, with SET NX)")
+def test_no_304_for_an_old_page_after_redis_restarts_empty(app, make_book):
+    book = make_book("Restart Price", price_cents=1500)
+    book_id = book.id
+    client = app.test_client()
+    queues.connection().flushdb()  # versions at 0, as on a fresh Redis
+    first = client.get(f"/books/{book_id}")
+    book.price_cents = 2345
+    db.session.commit()
+    assert "23.45" in client.get(f"/books/{book_id}").get_data(as_text=True)
+    queues.connection().flushdb()  # Redis restarts without persistence
+    again = client.get(f"/books/{book_id}", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 200 and "23.45" in again.get_data(as_text=True)
