@@ -2,9 +2,16 @@
 next page (the catalog cache is versioned by session events; a restore replaces the database wholesale)."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 
-from webapp.services.platform import backup
+from webapp.services.platform import backup, cache
+
+
+@pytest.fixture(autouse=True)
+def _redis_reachable():
+    """Another test may have left this process's cache breaker open (Redis 'down' for 5 s)."""
+    cache.reset_breaker()
 
 
 def test_a_restore_is_on_the_next_page(app, db, client, make_book, tmp_path, monkeypatch):
@@ -28,8 +35,6 @@ def test_a_restore_is_on_the_next_page(app, db, client, make_book, tmp_path, mon
 
 
 def test_cache_clear_command(app, db, client, runner, make_book):
-    from webapp.services.platform import cache
-
     book = make_book("Hand Edited", price_cents=1500)
     book_id = book.id
     db.session.remove()
