@@ -199,6 +199,10 @@ class Config:
     # come back to Redis when it answers again; sign-in and registration never fail for it.
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_SWALLOW_ERRORS = True
+    # A Redis that accepts connections but does not answer (paused, partitioned) must not hold a sign-in for
+    # redis-py's default 5 s per call (10 s measured for one POST /login): a sync worker would be gone for that
+    # long. Half a second, then the in-memory fallback above.
+    RATELIMIT_STORAGE_OPTIONS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
     # How many reverse proxies (nginx, a load balancer) stand in front of gunicorn and set X-Forwarded-For and
     # X-Forwarded-Proto. 0: the connection's address is the client's. Only this many hops are believed, so a
     # client cannot choose its own address by sending the header itself.

@@ -190,3 +190,14 @@ def _register_backups(app: Flask) -> None:
         click.echo(f"Restored {restored.path}: {restored.dialect} database made {restored.created_at} "
                    f"(schema revision {restored.revision}), {restored.upload_files} uploaded file(s). "
                    "Run `flask --app wsgi db upgrade` if this code is newer than the backup.")
+        if not restored.cache_cleared:
+            click.echo("Warning: Redis could not be reached, so cached catalog pages may still show the replaced "
+                       "data: run `flask --app wsgi cache-clear` once Redis is back.", err=True)
+
+    @app.cli.command("cache-clear")
+    def cache_clear_command():
+        """Make every cached catalog page unreachable (after changing the database behind the app's back: a
+        restore, hand-written SQL, a data migration); they are rebuilt from the database on the next request."""
+        if not backup.forget_cached_pages():
+            raise click.ClickException("Redis could not be reached: nothing was cleared")
+        click.echo("Cached catalog pages cleared.")

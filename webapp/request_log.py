@@ -29,7 +29,8 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802  (logging's name)
-        line = super().formatMessage(record)
+        # A request's path (and so a message) may hold a decoded %0a: escaped, so it cannot forge a second line.
+        line = super().formatMessage(record).replace("\r", "\\r").replace("\n", "\\n")
         request_id = getattr(record, "request_id", None)
         return f"{line} [{request_id}]" if request_id else line
 

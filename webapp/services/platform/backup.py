@@ -39,6 +39,7 @@ from sqlalchemy.engine import URL
 
 from ...extensions import db
 from ...models.types import utcnow
+from . import cache
 
 FORMAT = 1
 PREFIX = "folio-backup-"
@@ -76,6 +77,7 @@ class Restored:
     created_at: str
     revision: str | None
     upload_files: int
+    cache_cleared: bool  # False: Redis could not be reached, cached pages may show the replaced data
 
 
 def default_path(directory: Path, now: datetime | None = None) -> Path:
@@ -141,7 +143,19 @@ def restore(archive: Path) -> Restored:
         else:
             _restore_sqlite(dump, _sqlite_path(url))
         _swap_dir(staged, root)
-    return Restored(archive, dialect, str(manifest.get("created_at")), manifest.get("revision"), count)
+    return Restored(archive, dialect, str(manifest.get("created_at")), manifest.get("revision"), count,
+                    forget_cached_pages())
+
+
+def forget_cached_pages() -> bool:
+    """Make every cached catalog entry unreachable (a new cache epoch); True when Redis took it. Why after a
+    restore: the cache's versions are bumped by session events, and a restore replaces the database under them,
+    so pages cached since the backup (newer prices, stock, books since removed) would be served for up to their
+    TTLs (an hour) on the restored shop."""
+    before = cache.get(cache.EPOCH_KEY)
+    cache.bump((), catalog=True, epoch=True)
+    after = cache.get(cache.EPOCH_KEY)
+    return after is not None and after != before
 
 
 def prune(directory: Path, keep: int) -> list[Path]:

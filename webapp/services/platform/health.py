@@ -11,7 +11,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import redis
 from flask import current_app
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from sqlalchemy import func, select, text
@@ -23,6 +27,7 @@ from ...models.types import utcnow
 from . import queues
 
 log = logging.getLogger(__name__)
+PROBE_TIMEOUT = 1.0  # seconds: a Redis that answers slower than this is down, as far as a load balancer cares
 
 
 def _probe(name: str, fn: Callable[[], object]) -> dict[str, Any]:
@@ -39,7 +44,7 @@ def check() -> dict[str, Any]:
     database = _probe("database", lambda: db.session.execute(text("SELECT 1")))
     if not database["ok"]:
         db.session.rollback()
-    redis_status = _probe("redis", lambda: queues.connection().ping())
+    redis_status = _probe("redis", lambda: _redis().ping())
     failing = [name for name, probe in (("database", database), ("redis", redis_status)) if not probe["ok"]]
     return {"status": "unavailable" if failing else "ok", "failing": failing, "database": database,
             "redis": redis_status}
@@ -81,6 +86,27 @@ def readiness() -> dict[str, Any]:
     return report
 
 
+def _redis() -> redis.Redis:
+    """The app's Redis with short timeouts and no retries, for the probes. Why not the app's own connection: it
+    waits 3 s to connect and redis-py's default 5 s for each answer (RQ's blocking reads need that), so a Redis
+    that accepts connections and never answers held /readyz, and the sync worker serving it, for 5 s and more,
+    while the load balancer's probe had long given up. Built once per connection (tests swap it); an in-process
+    fake answers at once and is used as it is."""
+    connection = queues.connection()
+    if type(connection) is not redis.Redis:
+        return connection
+    found = current_app.extensions.get("folio_health_redis")
+    if found is None or found[0] is not connection:
+        pool = connection.connection_pool
+        settings = {k: v for k, v in pool.connection_kwargs.items() if not k.startswith(("orig_", "maint_"))}
+        settings.update(socket_timeout=PROBE_TIMEOUT, socket_connect_timeout=PROBE_TIMEOUT, retry=Retry(NoBackoff(), 0))
+        found = (connection, redis.Redis(connection_pool=redis.ConnectionPool(
+            connection_class=pool.connection_class, **settings)))
+        current_app.extensions["folio_health_redis"] = found
+    probe: redis.Redis = found[1]
+    return probe
+
+
 def _section(report: dict[str, Any], name: str, measure: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
     """`measure()`, or None with the warning "<name>:unknown" when it fails (logged)."""
     try:
@@ -106,7 +132,7 @@ def _queue_backlogs(now: datetime) -> dict[str, Any]:
     RQ's failed registry until their TTL; `rq requeue` or the admin retries them)."""
     backlogs: dict[str, Any] = {}
     for name in current_app.config["RQ_QUEUES"]:
-        queue = queues.queue(name)
+        queue = Queue(name, connection=_redis())
         oldest = None
         for job_id in queue.get_job_ids(0, 1):  # the head of the list is the next to run: the oldest
             try:
