@@ -64,10 +64,11 @@ def connect(url: str) -> redis.Redis:
                                 retry=Retry(NoBackoff(), 0), retry_on_timeout=False)
 
 
-def _failed(what: str) -> None:
+def _failed(what: str, error: BaseException | None = None) -> None:
     global _down_until
     if time.monotonic() >= _down_until:
-        log.warning("cache: Redis unreachable (%s); serving from the database for %.0f s", what, BREAKER_SECONDS)
+        log.warning("cache: Redis unreachable (%s: %r); serving from the database for %.0f s", what, error,
+                    BREAKER_SECONDS)
     _down_until = time.monotonic() + BREAKER_SECONDS
 
 
@@ -100,8 +101,8 @@ def get_many(keys: Sequence[str]) -> list[bytes | None]:
         return [None] * len(keys)
     try:
         return [v if isinstance(v, bytes) or v is None else v.encode() for v in client.mget(keys)]
-    except Exception:  # noqa: BLE001
-        _failed("get")
+    except Exception as exc:  # noqa: BLE001
+        _failed("get", exc)
         return [None] * len(keys)
 
 
@@ -119,8 +120,8 @@ def set_many(items: Mapping[str, bytes | str], ttl: int = DEFAULT_TTL) -> None:
         for key, value in items.items():
             pipe.set(key, value, ex=ttl)
         pipe.execute()
-    except Exception:  # noqa: BLE001
-        _failed("set")
+    except Exception as exc:  # noqa: BLE001
+        _failed("set", exc)
 
 
 def put(key: str, value: bytes | str, ttl: int = DEFAULT_TTL) -> None:
@@ -195,12 +196,12 @@ def versions_with_entry(book_ids: Sequence[int], prefix: str) -> tuple[Versions,
             entry = values[2 + len(ids)]
             return found, entry if isinstance(entry, bytes) or entry is None else str(entry).encode()
         except redis.ResponseError as exc:
-            if "unknown command" not in str(exc).lower() and "lua" not in str(exc).lower():
-                _failed("script")
-                return versions(ids), None
+            if "unknown command" not in str(exc).lower():
+                _failed("script", exc)
+                return Versions("0", "0", {i: "0" for i in ids}), None
             _scripts_unsupported = True
-        except Exception:  # noqa: BLE001
-            _failed("script")
+        except Exception as exc:  # noqa: BLE001
+            _failed("script", exc)
             return Versions("0", "0", {i: "0" for i in ids}), None
     found = versions(ids)
     return found, get(page_key(prefix, found, ids))
