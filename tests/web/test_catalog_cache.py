@@ -299,3 +299,33 @@ def test_a_plain_visitors_warm_page_is_one_round_trip_to_a_real_redis(app, clien
         page = client.get(f"/books/{book.id}").get_data(as_text=True)
         assert "23.45" in page and "15.00" not in page
         assert cache._scripts_unsupported is False and sent[0].upper() == "EVALSHA"
+
+
+def test_an_out_of_stock_book_page_is_stored_per_queue_length(client, make_book, count_queries, monkeypatch):
+    """A visitor's page of a book out of stock shows how many readers wait (not versioned): it is stored under
+    that number, read per request (one cheap count); a new hold is on the next page."""
+    from webapp.models import Hold, User
+
+    book = make_book("Sold Out Saga", on_hand=0)
+    url = f"/books/{book.id}"
+    page = client.get(url).get_data(as_text=True)
+    assert "Out of stock" in page and "waiting" not in page
+    client.delete_cookie("session")
+    from webapp.catalog import routes
+
+    with monkeypatch.context() as patched:
+        patched.setattr(routes, "render_template", lambda *a, **k: pytest.fail("rendered, not stored"))
+        with count_queries() as statements:
+            assert client.get(url).status_code == 200
+    assert len(statements) == 1, statements  # the queue's length, nothing else
+    reader = User(username="waiter", email="waiter@example.com", password_hash="!")
+    db.session.add(reader)
+    db.session.flush()
+    db.session.add(Hold(user_id=reader.id, book_id=book.id, status="waiting", priority=1))
+    db.session.commit()
+    client.delete_cookie("session")
+    assert "1 reader waiting" in " ".join(client.get(url).get_data(as_text=True).split())
+    client.delete_cookie("session")
+    with count_queries() as statements:
+        again = client.get(url).get_data(as_text=True)
+    assert "1 reader waiting" in " ".join(again.split()) and len(statements) == 1, statements

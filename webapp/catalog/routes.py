@@ -132,9 +132,12 @@ def book(book_id: int, slug: str | None = None):
     user = current_user if current_user.is_authenticated else None
     rent_days = cart.rental_days_limit(user)
     versions, found = visitor_pages.lookup((book_id,), (rent_days,))
-    # A visitor's page is stored only when it shows no holds panel (below), so a stored one has none.
+    visitor_panel = None  # what a visitor's holds box shows: (readers waiting, no position, none held, no hold)
+    if found == visitor_pages.LOOK_AGAIN:  # out of stock at this version: the page shows the queue's length
+        visitor_panel = (holds.queue_length(book_id), None, 0, None)
+        found = visitor_pages.stored(versions, (book_id,), (rent_days, visitor_panel))
     if (stored := _stored(versions, found, versions.catalog_tag, versions.book_tag(book_id), rent_days,
-                          None)) is not None:
+                          visitor_panel)) is not None:
         return stored
     page_raw, related_raw = cache.get_many([fragments.book_page_key(book_id, versions),
                                             cached_reads.related_key(book_id, versions)])
@@ -161,9 +164,11 @@ def book(book_id: int, slug: str | None = None):
             hold_panel=hold_panel, rent_options=rent_options, default_days=min(7, rent_days),
             cart_count=lambda: count, csrf_token=visitor_pages.csrf_token))
 
-    # The holds queue's length is not versioned: a page showing it is never stored.
-    response = visitor_pages.serve(versions, (book_id,), (rent_days,), render, store=hold_panel is None,
-                                   ttl=visitor_pages.BOOK_TTL)
+    # The holds queue's length is not versioned: a visitor's page showing it is stored under that length too, and
+    # the page's usual key says to look again (with the length read then).
+    extra: tuple[object, ...] = (rent_days,) if panel_state is None else (rent_days, panel_state)
+    response = visitor_pages.serve(versions, (book_id,), extra, render, ttl=visitor_pages.BOOK_TTL,
+                                   look_again_from=None if panel_state is None else (rent_days,))
     return conditional.finish(response, tag)
 
 

@@ -24,6 +24,9 @@ from .fragments import CSRF_MARK, RENDER_SALT
 
 TTL = 600
 BOOK_TTL = 3600  # a book page is asked for less often than a listing; its key still changes with the book
+# Stored instead of a page: "at these versions the page shows something unversioned; look again with it in the
+# key" (a book out of stock shows its holds queue's length, read per request: book routes).
+LOOK_AGAIN = b"\x1bfolio-look-again\x1b"
 
 
 def plain_visitor() -> bool:
@@ -47,16 +50,23 @@ def lookup(book_ids: tuple[int, ...] = (), extra: tuple[object, ...] = ()) -> tu
     return cache.versions_with_entry(book_ids, _prefix(extra))
 
 
+def stored(versions: cache.Versions, book_ids: tuple[int, ...], extra: tuple[object, ...]) -> bytes | None:
+    """The page stored under `extra` at these versions (the second look after LOOK_AGAIN), for a plain visitor."""
+    return cache.get(cache.page_key(_prefix(extra), versions, book_ids)) if plain_visitor() else None
+
+
 def respond(found: bytes) -> Response:
     """The stored page with this session's CSRF token."""
     return make_response(found.decode().replace(CSRF_MARK, str(escape(generate_csrf()))))
 
 
 def serve(versions: cache.Versions, book_ids: tuple[int, ...], extra: tuple[object, ...],
-          render: Callable[[], Response], *, store: bool = True, ttl: int = TTL) -> Response:
+          render: Callable[[], Response], *, ttl: int = TTL, look_again_from: tuple[object, ...] | None = None
+          ) -> Response:
     """For a plain visitor (a miss of `lookup`): `render()` with the token as a placeholder, stored under the
-    versions the page was rendered from (unless `store` is False: a page that shows something unversioned),
-    then the token filled in. Anyone else: `render()`."""
+    versions the page was rendered from, then the token filled in. Anyone else: `render()`. `look_again_from`:
+    the page shows something unversioned, which `extra` holds; LOOK_AGAIN is stored under that `extra` instead
+    (so the first lookup says to read it and look again)."""
     if not plain_visitor():
         return render()
     token = str(escape(generate_csrf()))
@@ -67,8 +77,10 @@ def serve(versions: cache.Versions, book_ids: tuple[int, ...], extra: tuple[obje
         g.pop("folio_csrf_mark", None)
     if response.status_code == 200:
         html = response.get_data(as_text=True)
-        if store:
-            cache.put(cache.page_key(_prefix(extra), versions, book_ids), html, ttl)
+        entries: dict[str, bytes | str] = {cache.page_key(_prefix(extra), versions, book_ids): html}
+        if look_again_from is not None:
+            entries[cache.page_key(_prefix(look_again_from), versions, book_ids)] = LOOK_AGAIN
+        cache.set_many(entries, ttl)
         response.set_data(html.replace(CSRF_MARK, token))
     return response
 
