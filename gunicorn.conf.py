@@ -53,6 +53,12 @@ def threads_refused(threads: int, version: tuple[int, int] = sys.version_info[:2
 
 
 worker_class = "sync"
+# Workers: 2 x CPU. Measured on the 2-core bench machine (bench/http_workers.py, 2/3/4 sync workers side by side,
+# shuffled rounds; bench/README.md): before caching 2 to 4 were within noise (3 a few per cent ahead); with cached
+# catalog pages (one Redis round trip each, CPU-bound) the 2026-12-07 comparison was again within noise (medians
+# within +-25 % of each other, in both directions, on a machine loaded by other work). A sync worker waits while
+# PostgreSQL and Redis answer; with the database on another machine (the scale-out case) that wait grows, and
+# 2 x CPU keeps the cores busy where CPU + 1 would leave them idle. Set FOLIO_WEB_WORKERS to override.
 workers = _int_env("FOLIO_WEB_WORKERS", 2 * (os.cpu_count() or multiprocessing.cpu_count()))
 threads = _int_env("FOLIO_WEB_THREADS", 1)
 if (_refusal := threads_refused(threads)) is not None:

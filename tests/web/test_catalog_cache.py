@@ -258,3 +258,74 @@ def test_a_stored_visitor_page_carries_each_visitors_own_csrf_token(app, make_bo
     page = second_visitor.get("/books").get_data(as_text=True)  # a visitor with a cart: a page of their own
     assert 'data-testid="cart-count">1<' in page and "\x1b" not in page
     assert 'data-testid="cart-count">0<' in first.get("/books").get_data(as_text=True)
+
+
+def test_a_plain_visitors_warm_page_is_one_round_trip_to_a_real_redis(app, client, make_book, monkeypatch):
+    """fakeredis has no Lua (the suite then takes the two-round-trip fallback): this runs the script on a real
+    Redis. A warm page for a visitor is ONE command (versions and page together); a change is still on the next
+    page; and the page stored for one visitor carries the next visitor's own CSRF token."""
+    from tests.ops import servers
+
+    with servers.redis_url(app) as url:
+        real = cache.connect(url)
+        sent: list[str] = []
+        execute = real.execute_command
+
+        def counted(*args, **kwargs):
+            sent.append(str(args[0]))
+            return execute(*args, **kwargs)
+
+        monkeypatch.setattr(real, "execute_command", counted)
+        monkeypatch.setitem(app.extensions, "folio_cache_redis", real)
+        monkeypatch.delitem(app.extensions, "folio_cache_script", raising=False)
+        monkeypatch.setattr(cache, "_scripts_unsupported", False)
+        cache.reset_breaker()
+        book = make_book("Scripted Tale", price_cents=1500)
+        for url_ in (f"/books/{book.id}", "/books", "/"):
+            assert client.get(url_).status_code == 200  # stored
+            client.delete_cookie("session")
+            sent.clear()
+            page = client.get(url_)
+            assert page.status_code == 200 and "Scripted Tale" in page.get_data(as_text=True)
+            assert [c.upper() for c in sent] == ["EVALSHA"], (url_, sent)
+        first_token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+        client.delete_cookie("session")
+        second_token = re.search(r'name="csrf_token" value="([^"]+)"',
+                                 client.get("/").get_data(as_text=True)).group(1)
+        assert first_token != second_token
+        book.price_cents = 2345
+        db.session.commit()
+        sent.clear()
+        page = client.get(f"/books/{book.id}").get_data(as_text=True)
+        assert "23.45" in page and "15.00" not in page
+        assert cache._scripts_unsupported is False and sent[0].upper() == "EVALSHA"
+
+
+def test_an_out_of_stock_book_page_is_stored_per_queue_length(client, make_book, count_queries, monkeypatch):
+    """A visitor's page of a book out of stock shows how many readers wait (not versioned): it is stored under
+    that number, read per request (one cheap count); a new hold is on the next page."""
+    from webapp.models import Hold, User
+
+    book = make_book("Sold Out Saga", on_hand=0)
+    url = f"/books/{book.id}"
+    page = client.get(url).get_data(as_text=True)
+    assert "Out of stock" in page and "waiting" not in page
+    client.delete_cookie("session")
+    from webapp.catalog import routes
+
+    with monkeypatch.context() as patched:
+        patched.setattr(routes, "render_template", lambda *a, **k: pytest.fail("rendered, not stored"))
+        with count_queries() as statements:
+            assert client.get(url).status_code == 200
+    assert len(statements) == 1, statements  # the queue's length, nothing else
+    reader = User(username="waiter", email="waiter@example.com", password_hash="!")
+    db.session.add(reader)
+    db.session.flush()
+    db.session.add(Hold(user_id=reader.id, book_id=book.id, status="waiting", priority=1))
+    db.session.commit()
+    client.delete_cookie("session")
+    assert "1 reader waiting" in " ".join(client.get(url).get_data(as_text=True).split())
+    client.delete_cookie("session")
+    with count_queries() as statements:
+        again = client.get(url).get_data(as_text=True)
+    assert "1 reader waiting" in " ".join(again.split()) and len(statements) == 1, statements

@@ -5,7 +5,6 @@ book bodies) and answer conditional GETs (.conditional); the cache versions are 
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -63,17 +62,29 @@ def _render_listing(template: str, versions: cache.Versions, htmx: bool, genres_
         cart_count=lambda: count, csrf_token=visitor_pages.csrf_token, **shared))
 
 
-def _page(parts: tuple[object, ...], render: Callable[[], Response]) -> Response:
-    """The page: whole from the cache for a plain visitor (visitor_pages), rendered otherwise."""
-    return visitor_pages.serve(parts, render) if visitor_pages.plain_visitor() else render()
+def _stored(versions: cache.Versions, found: bytes | None, *parts: object) -> Response | None:
+    """A plain visitor's page found by visitor_pages.lookup, or its 304 (None: not found)."""
+    if found is None:
+        return None
+    tag, _count = conditional.etag(*parts)
+    return conditional.not_modified(tag) or conditional.finish(_push_url(visitor_pages.respond(found)), tag)
 
 
-def _listing(template: str, *, title: str, versions: cache.Versions | None = None, genres_raw: bytes | None = None,
+_LISTINGS = frozenset({"catalog.books", "catalog.genre", "catalog.author"})
+
+
+def _push_url(response: Response) -> Response:
+    if is_htmx() and request.endpoint in _LISTINGS:  # the address bar gets the tidy URL, without the
+        response.headers["HX-Push-Url"] = current_url(request.args.to_dict(flat=True))  # form's empty fields
+    return response
+
+
+def _listing(template: str, *, title: str, versions: cache.Versions, genres_raw: bytes | None = None,
              fixed: PageFilter | None = None, **context: Any) -> Response:
-    """A listing page in three round trips to Redis when warm (versions; genres, results and form; cards) and
-    no SQL; htmx requests get the results only."""
-    versions = versions or cache.versions()
-    tag, count = conditional.etag(versions.catalog_tag, title)
+    """A listing page: for a plain visitor whole from the cache (the caller's lookup); otherwise in two or three
+    round trips to Redis when warm (versions; genres, results and form; cards) and no SQL. htmx requests get the
+    results only."""
+    tag, count = conditional.etag(versions.catalog_tag)
     cached = conditional.not_modified(tag)
     if cached is not None:
         return cached
@@ -82,15 +93,14 @@ def _listing(template: str, *, title: str, versions: cache.Versions | None = Non
     def render() -> Response:
         return _render_listing(template, versions, htmx, genres_raw, fixed, title=title, count=count, **context)
 
-    response = _page((versions.catalog_tag, title), render)
-    if htmx:  # the address bar gets the tidy URL, without the form's empty fields
-        response.headers["HX-Push-Url"] = current_url(request.args.to_dict(flat=True))
-    return conditional.finish(response, tag)
+    return conditional.finish(_push_url(visitor_pages.serve(versions, (), (), render)), tag)
 
 
 @bp.get("/")
 def home():
-    versions = cache.versions()
+    versions, found = visitor_pages.lookup()
+    if (stored := _stored(versions, found, versions.catalog_tag)) is not None:
+        return stored
     tag, count = conditional.etag(versions.catalog_tag)
     cached = conditional.not_modified(tag)
     if cached is not None:
@@ -105,18 +115,30 @@ def home():
             genres=cached_reads.genres(versions, genres_raw), cart_count=lambda: count,
             csrf_token=visitor_pages.csrf_token))
 
-    return conditional.finish(_page((versions.catalog_tag,), render), tag)
+    return conditional.finish(visitor_pages.serve(versions, (), (), render), tag)
 
 
 @bp.get("/books")
 def books():
-    return _listing("catalog/books.html", title="Books")
+    versions, found = visitor_pages.lookup()
+    if (stored := _stored(versions, found, versions.catalog_tag)) is not None:
+        return stored
+    return _listing("catalog/books.html", title="Books", versions=versions)
 
 
 @bp.get("/books/<int:book_id>")
 @bp.get("/books/<int:book_id>/<slug>")
 def book(book_id: int, slug: str | None = None):
-    versions = cache.versions([book_id])
+    user = current_user if current_user.is_authenticated else None
+    rent_days = cart.rental_days_limit(user)
+    versions, found = visitor_pages.lookup((book_id,), (rent_days,))
+    visitor_panel = None  # what a visitor's holds box shows: (readers waiting, no position, none held, no hold)
+    if found == visitor_pages.LOOK_AGAIN:  # out of stock at this version: the page shows the queue's length
+        visitor_panel = (holds.queue_length(book_id), None, 0, None)
+        found = visitor_pages.stored(versions, (book_id,), (rent_days, visitor_panel))
+    if (stored := _stored(versions, found, versions.catalog_tag, versions.book_tag(book_id), rent_days,
+                          visitor_panel)) is not None:
+        return stored
     page_raw, related_raw = cache.get_many([fragments.book_page_key(book_id, versions),
                                             cached_reads.related_key(book_id, versions)])
     page = fragments.book_page(book_id, versions, page_raw)
@@ -124,13 +146,11 @@ def book(book_id: int, slug: str | None = None):
         abort(404, "We couldn't find that book. It may have been removed from the catalog.")
     if slug is not None and slug != page.slug:
         return redirect(url_for("catalog.book", book_id=page.id, slug=page.slug), 301)
-    user = current_user if current_user.is_authenticated else None
     # Visitors see the holds queue only when the book is out of stock; signed-in people their own hold too.
     hold_panel = holds.panel(user, book_id) if user is not None or page.available <= 0 else None
     panel_state = None if hold_panel is None else (hold_panel.waiting, hold_panel.position, hold_panel.held,
                                                    getattr(hold_panel.hold, "id", None))
-    rent_days = cart.rental_days_limit(user)
-    tag, count = conditional.etag(versions.catalog_tag, versions.book_tag(book_id), panel_state, rent_days)
+    tag, count = conditional.etag(versions.catalog_tag, versions.book_tag(book_id), rent_days, panel_state)
     cached = conditional.not_modified(tag)
     if cached is not None:
         return cached
@@ -144,7 +164,11 @@ def book(book_id: int, slug: str | None = None):
             hold_panel=hold_panel, rent_options=rent_options, default_days=min(7, rent_days),
             cart_count=lambda: count, csrf_token=visitor_pages.csrf_token))
 
-    response = _page((versions.catalog_tag, versions.book_tag(book_id), panel_state, rent_days), render)
+    # The holds queue's length is not versioned: a visitor's page showing it is stored under that length too, and
+    # the page's usual key says to look again (with the length read then).
+    extra: tuple[object, ...] = (rent_days,) if panel_state is None else (rent_days, panel_state)
+    response = visitor_pages.serve(versions, (book_id,), extra, render, ttl=visitor_pages.BOOK_TTL,
+                                   look_again_from=None if panel_state is None else (rent_days,))
     return conditional.finish(response, tag)
 
 
@@ -173,12 +197,14 @@ def cover(book_id: int):
 
 @bp.get("/genres")
 def genres():
-    versions = cache.versions()
+    versions, found = visitor_pages.lookup()
+    if (stored := _stored(versions, found, versions.catalog_tag)) is not None:
+        return stored
     tag, count = conditional.etag(versions.catalog_tag)
     cached = conditional.not_modified(tag)
     if cached is not None:
         return cached
-    response = _page((versions.catalog_tag,), lambda: make_response(render_template(
+    response = visitor_pages.serve(versions, (), (), lambda: make_response(render_template(
         "catalog/genres.html", genres=cached_reads.genres(versions, None), cart_count=lambda: count,
         csrf_token=visitor_pages.csrf_token)))
     return conditional.finish(response, tag)
@@ -186,19 +212,25 @@ def genres():
 
 @bp.get("/genres/<slug>")
 def genre(slug: str):
-    versions = cache.versions()
+    versions, found = visitor_pages.lookup()
+    if (stored := _stored(versions, found, versions.catalog_tag)) is not None:
+        return stored
     genres_raw = cache.get(cached_reads.genres_key(versions))
-    found = next((g for g in cached_reads.genres(versions, genres_raw) if g.slug == slug), None)
-    if found is None:
+    match = next((g for g in cached_reads.genres(versions, genres_raw) if g.slug == slug), None)
+    if match is None:
         abort(404, "There is no such genre.")
-    return _listing("catalog/genre.html", title=found.name, versions=versions, genres_raw=genres_raw,
-                    fixed={"genre": found.slug}, genre=found)
+    return _listing("catalog/genre.html", title=match.name, versions=versions, genres_raw=genres_raw,
+                    fixed={"genre": match.slug}, genre=match)
 
 
 @bp.get("/authors/<int:author_id>")
 @bp.get("/authors/<int:author_id>/<slug>")
 def author(author_id: int, slug: str | None = None):
-    found = search.author(author_id)
-    if found is None:
+    versions, found = visitor_pages.lookup()
+    if (stored := _stored(versions, found, versions.catalog_tag)) is not None:
+        return stored
+    match = search.author(author_id)
+    if match is None:
         abort(404, "There is no such author.")
-    return _listing("catalog/author.html", title=found.name, fixed={"author_id": found.id}, author=found)
+    return _listing("catalog/author.html", title=match.name, versions=versions, fixed={"author_id": match.id},
+                    author=match)

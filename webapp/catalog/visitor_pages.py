@@ -23,6 +23,10 @@ from ..services.platform import cache
 from .fragments import CSRF_MARK, RENDER_SALT
 
 TTL = 600
+BOOK_TTL = 3600  # a book page is asked for less often than a listing; its key still changes with the book
+# Stored instead of a page: "at these versions the page shows something unversioned; look again with it in the
+# key" (a book out of stock shows its holds queue's length, read per request: book routes).
+LOOK_AGAIN = b"\x1bfolio-look-again\x1b"
 
 
 def plain_visitor() -> bool:
@@ -31,20 +35,41 @@ def plain_visitor() -> bool:
         session.get(k) for k in (cart_store.SESSION_KEY, cart_store.CODE_KEY, "_flashes"))
 
 
-def _key(parts: tuple[object, ...]) -> str:
-    text = "\x1f".join(map(str, (request.path, sorted(request.args.items(multi=True)), is_htmx(), *parts)))
+def _prefix(extra: tuple[object, ...]) -> str:
+    """The key's first part: the request's path, query string and kind (htmx or not), and `extra` (anything
+    else the page shows that is not a version); cache.page_key adds the versions' tags."""
+    text = "\x1f".join(map(str, (request.path, sorted(request.args.items(multi=True)), is_htmx(), *extra)))
     return f"{cache.PREFIX}page:{RENDER_SALT}:{hashlib.sha1(text.encode()).hexdigest()}"
 
 
-def serve(parts: tuple[object, ...], render: Callable[[], Response]) -> Response:
-    """The page for a plain visitor from the cache, or `render()`n with the token as a placeholder and stored.
-    `parts`: the versions (and anything else) the page shows beyond its path and query string."""
-    key = _key(parts)
+def lookup(book_ids: tuple[int, ...] = (), extra: tuple[object, ...] = ()) -> tuple[cache.Versions, bytes | None]:
+    """The versions this page depends on and, for a plain visitor, the stored page, in ONE round trip to
+    Redis (cache.versions_with_entry); anyone else gets the versions alone."""
+    if not plain_visitor():
+        return cache.versions(book_ids), None
+    return cache.versions_with_entry(book_ids, _prefix(extra))
+
+
+def stored(versions: cache.Versions, book_ids: tuple[int, ...], extra: tuple[object, ...]) -> bytes | None:
+    """The page stored under `extra` at these versions (the second look after LOOK_AGAIN), for a plain visitor."""
+    return cache.get(cache.page_key(_prefix(extra), versions, book_ids)) if plain_visitor() else None
+
+
+def respond(found: bytes) -> Response:
+    """The stored page with this session's CSRF token."""
+    return make_response(found.decode().replace(CSRF_MARK, str(escape(generate_csrf()))))
+
+
+def serve(versions: cache.Versions, book_ids: tuple[int, ...], extra: tuple[object, ...],
+          render: Callable[[], Response], *, ttl: int = TTL, look_again_from: tuple[object, ...] | None = None
+          ) -> Response:
+    """For a plain visitor (a miss of `lookup`): `render()` with the token as a placeholder, stored under the
+    versions the page was rendered from, then the token filled in. Anyone else: `render()`. `look_again_from`:
+    the page shows something unversioned, which `extra` holds; LOOK_AGAIN is stored under that `extra` instead
+    (so the first lookup says to read it and look again)."""
+    if not plain_visitor():
+        return render()
     token = str(escape(generate_csrf()))
-    found = cache.get(key)
-    if found is not None:
-        response = make_response(found.decode().replace(CSRF_MARK, token))
-        return response
     g.folio_csrf_mark = True  # fragments._fill and the templates' csrf_token() write the placeholder
     try:
         response = render()
@@ -52,7 +77,10 @@ def serve(parts: tuple[object, ...], render: Callable[[], Response]) -> Response
         g.pop("folio_csrf_mark", None)
     if response.status_code == 200:
         html = response.get_data(as_text=True)
-        cache.put(key, html, TTL)
+        entries: dict[str, bytes | str] = {cache.page_key(_prefix(extra), versions, book_ids): html}
+        if look_again_from is not None:
+            entries[cache.page_key(_prefix(look_again_from), versions, book_ids)] = LOOK_AGAIN
+        cache.set_many(entries, ttl)
         response.set_data(html.replace(CSRF_MARK, token))
     return response
 

@@ -310,12 +310,18 @@ def _pg_relevance(query: BookQuery, genre: Genre | None, max_page: int) -> tuple
     return _fetch_page(ordered, select(func.count()).select_from(candidates), query, max_page)
 
 
+def _in_one_query(stmt: Select[Book]) -> Select[Book]:
+    """What a card shows (authors, stock), joined into the books' own statement: for a few books named by id
+    (a book page, the cards missing from the cache) one round trip beats with_listing_details' two; a long
+    page with LIMIT keeps the select-in form (a joined collection would multiply its rows)."""
+    return stmt.options(joinedload(Book.author_links).joinedload(BookAuthor.author), joinedload(Book.inventory))
+
+
 def book_detail(book_id: int) -> Book | None:
-    return db.session.scalar(
-        with_listing_details(select(Book))
-        .options(selectinload(Book.genres))
-        .where(Book.id == book_id)
-    )
+    """A book with its authors, genres and stock, in ONE statement (an uncached book page's main read)."""
+    return db.session.scalars(
+        _in_one_query(select(Book)).options(joinedload(Book.genres)).where(Book.id == book_id)
+    ).unique().first()
 
 
 def related_ids(book_id: int, author_ids: list[int], genre_ids: list[int], limit: int = 6) -> list[int]:
@@ -347,7 +353,7 @@ def books_by_ids(ids: list[int]) -> list[Book]:
 def _books_by_ids(ids: list[int]) -> list[Book]:
     if not ids:
         return []
-    found = {b.id: b for b in db.session.scalars(with_listing_details(select(Book)).where(Book.id.in_(ids))).unique()}
+    found = {b.id: b for b in db.session.scalars(_in_one_query(select(Book)).where(Book.id.in_(ids))).unique()}
     return [found[i] for i in ids if i in found]
 
 

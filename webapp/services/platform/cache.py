@@ -64,10 +64,11 @@ def connect(url: str) -> redis.Redis:
                                 retry=Retry(NoBackoff(), 0), retry_on_timeout=False)
 
 
-def _failed(what: str) -> None:
+def _failed(what: str, error: BaseException | None = None) -> None:
     global _down_until
     if time.monotonic() >= _down_until:
-        log.warning("cache: Redis unreachable (%s); serving from the database for %.0f s", what, BREAKER_SECONDS)
+        log.warning("cache: Redis unreachable (%s: %r); serving from the database for %.0f s", what, error,
+                    BREAKER_SECONDS)
     _down_until = time.monotonic() + BREAKER_SECONDS
 
 
@@ -100,8 +101,8 @@ def get_many(keys: Sequence[str]) -> list[bytes | None]:
         return [None] * len(keys)
     try:
         return [v if isinstance(v, bytes) or v is None else v.encode() for v in client.mget(keys)]
-    except Exception:  # noqa: BLE001
-        _failed("get")
+    except Exception as exc:  # noqa: BLE001
+        _failed("get", exc)
         return [None] * len(keys)
 
 
@@ -119,8 +120,8 @@ def set_many(items: Mapping[str, bytes | str], ttl: int = DEFAULT_TTL) -> None:
         for key, value in items.items():
             pipe.set(key, value, ex=ttl)
         pipe.execute()
-    except Exception:  # noqa: BLE001
-        _failed("set")
+    except Exception as exc:  # noqa: BLE001
+        _failed("set", exc)
 
 
 def put(key: str, value: bytes | str, ttl: int = DEFAULT_TTL) -> None:
@@ -152,6 +153,58 @@ def versions(book_ids: Iterable[int] = ()) -> Versions:
     ids = list(book_ids)
     values = get_many([EPOCH_KEY, CATALOG_KEY] + [book_key(i) for i in ids])
     return Versions(_text(values[0]), _text(values[1]), {i: _text(v) for i, v in zip(ids, values[2:], strict=True)})
+
+
+# One round trip for a stored page: the versions (epoch, catalog, then each book's) and the entry whose key is
+# ARGV[1] followed by the tags those versions make (page_key below builds the same key in Python).
+_WITH_ENTRY = """
+local epoch = redis.call('GET', KEYS[1]) or '0'
+local out = {epoch}
+local key = ARGV[1]
+for i = 2, #KEYS do
+  local v = redis.call('GET', KEYS[i]) or '0'
+  out[#out + 1] = v
+  key = key .. ':' .. epoch .. '.' .. v
+end
+out[#out + 1] = redis.call('GET', key) or false
+return out
+"""
+_scripts_unsupported = False  # the server refused EVAL (fakeredis without Lua): two round trips instead
+
+
+def page_key(prefix: str, versions: Versions, book_ids: Sequence[int] = ()) -> str:
+    """`prefix` followed by the tags of the catalog and of each book: the key versions_with_entry reads."""
+    return prefix + f":{versions.catalog_tag}" + "".join(f":{versions.book_tag(i)}" for i in book_ids)
+
+
+def versions_with_entry(book_ids: Sequence[int], prefix: str) -> tuple[Versions, bytes | None]:
+    """The versions (as `versions`) and the entry at page_key(prefix, those versions, book_ids), in ONE round
+    trip (a Lua script: the key depends on the versions just read). Redis down: zero versions and a miss."""
+    global _scripts_unsupported
+    ids = list(book_ids)
+    client = _usable()
+    if client is not None and not _scripts_unsupported:
+        try:
+            script = current_app.extensions.get("folio_cache_script")
+            if script is None:
+                script = current_app.extensions["folio_cache_script"] = client.register_script(_WITH_ENTRY)
+            values = script(keys=[EPOCH_KEY, CATALOG_KEY] + [book_key(i) for i in ids], args=[prefix],
+                            client=client)
+            epoch = _text(values[0])
+            found = Versions(epoch, _text(values[1]),
+                             {i: _text(v) for i, v in zip(ids, values[2:2 + len(ids)], strict=True)})
+            entry = values[2 + len(ids)]
+            return found, entry if isinstance(entry, bytes) or entry is None else str(entry).encode()
+        except redis.ResponseError as exc:
+            if "unknown command" not in str(exc).lower():
+                _failed("script", exc)
+                return Versions("0", "0", {i: "0" for i in ids}), None
+            _scripts_unsupported = True
+        except Exception as exc:  # noqa: BLE001
+            _failed("script", exc)
+            return Versions("0", "0", {i: "0" for i in ids}), None
+    found = versions(ids)
+    return found, get(page_key(prefix, found, ids))
 
 
 def book_versions(book_ids: Iterable[int]) -> dict[int, str]:
