@@ -15,6 +15,7 @@ _.folio_touch_session  # flask.g, popped by name in webapp/auth/session.py
 _.request_id_token, _.request_started  # flask.g, read by name in webapp/request_log.py
 _.mtime  # tarfile.TarInfo, read by tarfile (webapp/services/platform/backup.py)
 _.folio_csrf_mark  # flask.g, read by name in webapp/catalog/fragments.py and visitor_pages.py
+_.folio_may_store  # flask.g, read by name in webapp/catalog/visitor_pages.may_store
 _.canonical, _.body_before, _.body_after  # webapp/catalog/fragments.BookPage, read by catalog/book.html
 _.reset_breaker  # services.platform.cache: for tests and a shell after Redis is fixed (no waiting out the breaker)
 

@@ -171,6 +171,7 @@ def test_warm_pages_run_few_queries(client, make_book, count_queries, url):
     make_book("Warm Other", authors=("Ann Author",), genres=("Fiction",))
     url = url.format(id=book.id)
     client.get(url)
+    client.get(url)  # a searched listing is stored from its second request (visitor_pages.may_store)
     with count_queries() as statements:
         assert client.get(url).status_code == 200
     assert len(statements) <= 1, statements  # the visitor's hold queue is read only when out of stock
@@ -329,3 +330,37 @@ def test_an_out_of_stock_book_page_is_stored_per_queue_length(client, make_book,
     with count_queries() as statements:
         again = client.get(url).get_data(as_text=True)
     assert "1 reader waiting" in " ".join(again.split()) and len(statements) == 1, statements
+
+
+def _stored_pages() -> set[bytes]:
+    from webapp.services.platform import queues
+
+    return set(queues.connection().keys(cache.PREFIX + "page:*"))
+
+
+def test_a_search_is_stored_from_its_second_request_and_a_made_up_address_never(client, make_book):
+    """Popular searches are cached; one-off ones and addresses no page links to cost no page in Redis."""
+    make_book("Searchable Tide")
+    client.get("/books")
+    before = _stored_pages()
+    client.get("/books?q=tide")
+    assert _stored_pages() == before  # first sighting: a marker only
+    client.get("/books?q=tide")
+    assert len(_stored_pages() - before) == 1
+    for _ in range(2):
+        assert client.get("/books?q=tide&utm_source=mail").status_code == 200
+        assert client.get("/books?q=tide&q=again").status_code == 200
+    assert len(_stored_pages() - before) == 1
+
+
+def test_a_search_cannot_make_the_page_echo_the_token(client, make_book):
+    """The token placeholder is filled only in pages built for storing, and such addresses hold no control
+    characters: a query spelling the placeholder is shown as typed, never replaced by the visitor's token."""
+    make_book("Token Tale")
+    page = client.get("/books?q=%1Bfolio-csrf%1B")
+    page = client.get("/books?q=%1Bfolio-csrf%1B")  # (a stored page would come from the second request)
+    html = page.get_data(as_text=True)
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', html).group(1)
+    plain = client.get("/books?q=nothingmatches").get_data(as_text=True)  # no results either
+    assert html.count(token) == plain.count(token)
+    assert token not in html.split("<title>")[1].split("</title>")[0]

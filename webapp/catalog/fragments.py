@@ -134,11 +134,12 @@ def filters_key(versions: cache.Versions) -> str:
     return f"{cache.PREFIX}filters:{RENDER_SALT}:{versions.catalog_tag}:{digest}"
 
 
-def filters(key: str, **context: Any) -> Markup:
+def filters(key: str | None, **context: Any) -> Markup:
     """The listing's filter form (WTForms renders it slowly: a select of every genre and language), stored per
     catalog version and query string (the form shows the query's values and errors, and the genres)."""
     html = render_template("catalog/_filters.html", **context)
-    cache.put(key, html, FILTERS_TTL)
+    if key is not None:  # None: this address is not stored (visitor_pages.may_store)
+        cache.put(key, html, FILTERS_TTL)
     return Markup(html)
 
 

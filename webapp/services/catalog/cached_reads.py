@@ -119,12 +119,15 @@ def cached_listing(raw: bytes | None) -> ResultPage | None:
         return None
 
 
-def listing(query: BookQuery, versions: cache.Versions, key: str) -> ResultPage:
-    """The page of results for `query` (search.search_books), stored under `key` (listing_key)."""
+def listing(query: BookQuery, versions: cache.Versions, key: str | None) -> ResultPage:
+    """The page of results for `query` (search.search_books), stored under `key` (listing_key; None: not
+    stored) unless the query asked for a page past the last one (each such number would be another entry)."""
     result = search.search_books(query, with_books=False)
     page = ResultPage(query=replace_page(query, result.query.page), books=tagged(result.ids, versions),
                       total=result.total, total_capped=result.total_capped, pages=result.pages,
                       suggestion=result.suggestion, corrected_from=result.corrected_from)
+    if key is None or page.query.page != query.page:
+        return page
     _store(key, {"query": asdict(page.query), "books": page.books, "total": page.total, "capped": page.total_capped,
                  "pages": page.pages, "suggestion": page.suggestion, "corrected_from": page.corrected_from}, LIST_TTL)
     return page
