@@ -96,6 +96,9 @@ class Config:
     SQLALCHEMY_DATABASE_URI = _database_url(os.environ.get("DATABASE_URL"))
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL")
+    # The catalog cache's Redis (default REDIS_URL): one of its own may run with maxmemory and
+    # `maxmemory-policy volatile-lru` (entries have TTLs, versions do not, so versions are never evicted).
+    CACHE_REDIS_URL = os.environ.get("CACHE_REDIS_URL")
     # Where `make run` wrote the address of the embedded Redis it started.
     REDIS_URL_FILE = os.environ.get("REDIS_URL_FILE", str(BASE_DIR / "instance" / "redis.url"))
     RQ_QUEUES = ("default", "email", "reports")
@@ -272,6 +275,7 @@ class TestingConfig(Config):
     TRUSTED_HOSTS = None
     SQLALCHEMY_DATABASE_URI = _database_url(os.environ.get("TEST_DATABASE_URL")) or "sqlite://"
     REDIS_URL = os.environ.get("TEST_REDIS_URL")  # None: fakeredis in-process
+    CACHE_REDIS_URL = None  # the cache shares the suite's Redis (a developer's CACHE_REDIS_URL must not reach it)
     WTF_CSRF_ENABLED = True
     DEV_OUTBOX_ENABLED = True
     MAIL_SERVER = None

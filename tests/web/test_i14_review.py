@@ -119,9 +119,6 @@ def test_page_numbers_past_the_end_do_not_grow_the_cache(client, make_book):
     assert _cache_keys() - before <= 3
 
 
-@pytest.mark.xfail(strict=True, reason="h5 review: a bump that fails (one 0.25 s timeout) is owed only in the "
-                   "memory of the process that failed; other instances serve the old page until that process "
-                   "touches Redis again, and never if it was a CLI command or job that ended (up to the 1 h TTLs)")
 def test_a_failed_bump_is_not_lost_with_its_process(app, client, make_book, monkeypatch):
     book = make_book("Hiccup", price_cents=1500)
     book_id = book.id
@@ -203,9 +200,6 @@ class _DownRedis:
         return fail
 
 
-@pytest.mark.xfail(strict=True, reason="h5 review: while Redis is down every version reads '0', so the ETag "
-                   "stops changing: a browser revalidating a book page gets 304 for the old price through the "
-                   "whole outage (no validator should be given while the versions are unknown)")
 def test_no_304_for_a_changed_book_while_redis_is_down(app, make_book, monkeypatch):
     book = make_book("Outage Price", price_cents=1500)
     book_id = book.id
@@ -221,9 +215,6 @@ def test_no_304_for_a_changed_book_while_redis_is_down(app, make_book, monkeypat
     assert again.status_code == 200 and "23.45" in again.get_data(as_text=True)
 
 
-@pytest.mark.xfail(strict=True, reason="h5 review: after Redis restarts empty the versions start again at 0, so "
-                   "validators handed out before the first change come back: a browser's copy from then is "
-                   "confirmed with 304 (seed the epoch with something never used before, e.g. the time, with SET NX)")
 def test_no_304_for_an_old_page_after_redis_restarts_empty(app, make_book):
     book = make_book("Restart Price", price_cents=1500)
     book_id = book.id

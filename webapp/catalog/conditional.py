@@ -4,7 +4,8 @@ Why from versions and not from the body: a 304 then costs no SQL and no renderin
 the catalog: the header (who is signed in, their role, whether their email is confirmed, the cart's count),
 the session's CSRF token, flashed messages, the htmx partial or the whole page. All of that is in the validator,
 so one visitor's page is never confirmed to another, and there is no validator while flashes are pending
-(they show once). Pages are `private, no-cache`: the browser keeps them and asks each time (security.py
+(they show once), nor while the versions are unknown (Redis did not answer: every version would read the same
+through the outage, so a changed page would be confirmed). Pages are `private, no-cache`: the browser keeps them and asks each time (security.py
 still sends `no-store` to signed-in people, which wins).
 """
 from __future__ import annotations
@@ -17,13 +18,14 @@ from flask_wtf.csrf import generate_csrf
 
 from .. import cart_store
 from ..htmx import is_htmx
+from ..services.platform import cache
 from .fragments import RENDER_SALT
 
 
 def etag(*parts: object) -> tuple[str | None, int]:
     """(the validator for this request and `parts` (versions and the like) or None, the cart's count)."""
     count = cart_store.count()
-    if session.get("_flashes"):
+    if session.get("_flashes") or any(isinstance(part, cache.Unknown) for part in parts):
         return None, count
     generate_csrf()  # the page embeds the session's token: make sure it exists before naming it
     raw_token = session.get(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), "")
