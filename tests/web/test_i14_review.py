@@ -1,8 +1,6 @@
-"""Issue 14 review (h5): hostile requests and Redis faults against the catalog cache and /readyz.
-
-Tests marked xfail(strict=True) show a defect in code being reworked elsewhere (the catalog cache): they fail
-today and must start passing (then lose the mark) when it is fixed.
-"""
+"""Hostile requests and Redis faults against the catalog cache and /readyz (each test failed on the first
+version of the cache: made-up addresses filling Redis, 304s for old pages during and after an outage, a lost
+bump, a hung Redis holding probes)."""
 from __future__ import annotations
 
 import socket

@@ -186,7 +186,7 @@ def cover(book_id: int):
     """The generated cover (books without an uploaded one): public, validated by the book's version."""
     versions = cache.versions([book_id])
     etag = f"{fragments.RENDER_SALT}-{versions.book_tag(book_id)}-{book_id}"
-    if request.if_none_match.contains(etag):
+    if versions.known and request.if_none_match.contains(etag):  # (unknown versions: never confirmed)
         response = current_app.response_class(status=304)
     else:
         key = f"{cache.PREFIX}cover:{book_id}:{versions.book_tag(book_id)}"
@@ -198,7 +198,8 @@ def cover(book_id: int):
             svg = covers.svg_cover(found.title, found.author_names, found.isbn13)
             cache.put(key, svg)
         response = current_app.response_class(svg, mimetype="image/svg+xml")
-    response.set_etag(etag)
+    if versions.known:
+        response.set_etag(etag)
     response.cache_control.public = True
     response.cache_control.max_age = 86400
     return response
