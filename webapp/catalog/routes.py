@@ -5,6 +5,7 @@ book bodies) and answer conditional GETs (.conditional); the cache versions are 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -105,8 +106,9 @@ def _listing(template: str, *, title: str, versions: cache.Versions, genres_raw:
     return conditional.finish(_push_url(visitor_pages.serve(versions, (), (), render)), tag)
 
 
-@bp.get("/")
-def home():
+def _whole_catalog_page(render: Callable[[cache.Versions, int], Response]) -> Response:
+    """A page that shows the catalog as a whole (home, the genre list): stored for plain visitors, validated by
+    the catalog's version. `render(versions, cart count)` builds it."""
     versions, found = visitor_pages.lookup()
     if (stored := _stored(versions, found, versions.catalog_tag)) is not None:
         return stored
@@ -114,8 +116,12 @@ def home():
     cached = conditional.not_modified(tag)
     if cached is not None:
         return cached
+    return conditional.finish(visitor_pages.serve(versions, (), (), lambda: render(versions, count)), tag)
 
-    def render() -> Response:
+
+@bp.get("/")
+def home():
+    def render(versions: cache.Versions, count: int) -> Response:
         shelves_raw, genres_raw = cache.get_many([cached_reads.home_key(versions), cached_reads.genres_key(versions)])
         shelves = cached_reads.home_shelves(versions, shelves_raw)
         new_arrivals, bestsellers = fragments.card_groups([shelves["new_arrivals"], shelves["bestsellers"]])
@@ -124,7 +130,7 @@ def home():
             genres=cached_reads.genres(versions, genres_raw), cart_count=lambda: count,
             csrf_token=visitor_pages.csrf_token))
 
-    return conditional.finish(visitor_pages.serve(versions, (), (), render), tag)
+    return _whole_catalog_page(render)
 
 
 @bp.get("/books")
@@ -207,17 +213,9 @@ def cover(book_id: int):
 
 @bp.get("/genres")
 def genres():
-    versions, found = visitor_pages.lookup()
-    if (stored := _stored(versions, found, versions.catalog_tag)) is not None:
-        return stored
-    tag, count = conditional.etag(versions.catalog_tag)
-    cached = conditional.not_modified(tag)
-    if cached is not None:
-        return cached
-    response = visitor_pages.serve(versions, (), (), lambda: make_response(render_template(
+    return _whole_catalog_page(lambda versions, count: make_response(render_template(
         "catalog/genres.html", genres=cached_reads.genres(versions, None), cart_count=lambda: count,
         csrf_token=visitor_pages.csrf_token)))
-    return conditional.finish(response, tag)
 
 
 @bp.get("/genres/<slug>")
