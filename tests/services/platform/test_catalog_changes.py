@@ -46,3 +46,29 @@ def test_other_tables_bump_nothing(app, make_book):
     db.session.execute(text("SELECT 1"))
     db.session.commit()
     assert cache.versions() == before
+
+
+def test_a_rolled_back_savepoint_keeps_what_the_transaction_changed_before_it(app, make_book):
+    """A savepoint's rollback (the CSV import's failed row, a duplicate name) is not the transaction's: the
+    change made before it still commits, so it must still be bumped."""
+    one = make_book("One")
+    before = cache.versions([one.id])
+    db.session.execute(update(Book).where(Book.id == one.id).values(price_cents=4321))
+    try:
+        with db.session.begin_nested():
+            db.session.execute(text("SELECT 1"))
+            raise ValueError("a row that fails")
+    except ValueError:
+        pass
+    db.session.commit()
+    assert cache.versions([one.id]).books[one.id] != before.books[one.id]
+
+
+def test_a_rolled_back_transaction_bumps_nothing(app, make_book):
+    one = make_book("One")
+    before = cache.versions([one.id])
+    db.session.execute(update(Book).where(Book.id == one.id).values(price_cents=4321))
+    db.session.rollback()
+    db.session.execute(text("SELECT 1"))
+    db.session.commit()
+    assert cache.versions([one.id]) == before

@@ -11,7 +11,8 @@ through the SQLAlchemy session, so two session events see them all:
   cannot be pinned down bumps the epoch (everything), which is always safe.
 
 What was seen is kept on the session and bumped in `after_commit` (services.platform.cache.bump): bumping
-before the commit would let a concurrent request store the old rows under the new version. A rollback drops it.
+before the commit would let a concurrent request store the old rows under the new version. A rollback drops it
+(a savepoint's does not: the transaction still commits what came before).
 """
 from __future__ import annotations
 
@@ -153,4 +154,9 @@ def _bump(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _drop(session: Session) -> None:
+    """A rollback of the whole transaction drops what it changed. A savepoint's rollback (the import's failed row,
+    a duplicate name) fires this too, but the transaction goes on and commits what it changed before: keep all
+    of it (a change made inside the savepoint is then bumped for nothing, which costs a miss, never staleness)."""
+    if session.in_nested_transaction():
+        return
     session.info.pop(_KEY, None)
