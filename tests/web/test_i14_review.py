@@ -17,16 +17,6 @@ from webapp.models import Author
 from webapp.services.platform import cache, queues
 
 
-@pytest.fixture(autouse=True)
-def _redis_reachable():
-    """Another test may have left this process's cache breaker open (Redis 'down' for 5 s): these tests need
-    the cache working, or the xfail ones would pass for the wrong reason."""
-    cache.reset_breaker()
-    owed_before = cache._epoch_owed
-    yield
-    cache._epoch_owed = owed_before
-
-
 @pytest.fixture
 def blackhole():
     """A TCP port that accepts connections (the kernel's backlog) and never answers: a hung Redis."""

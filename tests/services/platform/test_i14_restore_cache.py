@@ -2,16 +2,9 @@
 next page (the catalog cache is versioned by session events; a restore replaces the database wholesale)."""
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import text
 
 from webapp.services.platform import backup, cache
-
-
-@pytest.fixture(autouse=True)
-def _redis_reachable():
-    """Another test may have left this process's cache breaker open (Redis 'down' for 5 s)."""
-    cache.reset_breaker()
 
 
 def test_a_restore_is_on_the_next_page(app, db, client, make_book, tmp_path, monkeypatch):
