@@ -54,8 +54,8 @@ def _render_listing(template: str, versions: cache.Versions, htmx: bool, genres_
         query = form.to_query(current_app.config["PAGE_SIZE"], fixed)
         if result is None:
             result = cached_reads.listing(query, versions, key if visitor_pages.may_store() else None)
-    if result.query.page != _requested_page():  # past the last page: shown (the last one), never stored
-        visitor_pages.refuse_storing()
+            if result.query.page != query.page:  # past the last page: shown (the last one), never stored
+                visitor_pages.refuse_storing()
     shared = dict(result=result, sorts=search.SORTS, languages=search.LANGUAGES, **context)
     if not htmx:
         shared["filters_html"] = Markup(filters_html.decode()) if filters_html is not None else \
@@ -63,13 +63,6 @@ def _render_listing(template: str, versions: cache.Versions, htmx: bool, genres_
     return make_response(render_template(
         "catalog/_results.html" if htmx else template, cards=fragments.cards(result.books, "h2"), title=title,
         cart_count=lambda: count, csrf_token=visitor_pages.csrf_token, **shared))
-
-
-def _requested_page() -> int:
-    """The page number the address asks for (1 when it names none or an unreadable one)."""
-    raw = request.args.get("page", "")
-    number = int(raw) if raw.isascii() and raw.isdigit() else 0  # ("²".isdigit(), but int() refuses it)
-    return number if 0 < number <= 1_000_000 else 1
 
 
 def _stored(versions: cache.Versions, found: bytes | None, *parts: object) -> Response | None:
