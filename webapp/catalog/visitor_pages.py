@@ -17,10 +17,12 @@ from flask import Response, g, make_response, request, session
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
+from wtforms.fields.core import UnboundField
 
 from .. import cart_store
 from ..htmx import is_htmx
 from ..services.platform import cache
+from .forms import BookFilterForm
 from .fragments import CSRF_MARK, RENDER_SALT
 
 TTL = 600
@@ -29,8 +31,8 @@ BOOK_TTL = 3600  # a book page is asked for less often than a listing; its key s
 # key" (a book out of stock shows its holds queue's length, read per request: book routes).
 LOOK_AGAIN = b"\x1bfolio-look-again\x1b"
 SEEN_TTL = 600  # a filtered listing is stored when asked for again within this many seconds
-# What a listing's address may carry and still be stored (BookFilterForm's fields); other pages: nothing.
-LISTING_ARGS = frozenset({"q", "genre", "language", "min_price", "max_price", "in_stock", "sort", "page"})
+# What a listing's address may carry and still be stored: the filter form's fields; other pages: nothing.
+LISTING_ARGS = frozenset(name for name, value in vars(BookFilterForm).items() if isinstance(value, UnboundField))
 LISTINGS = frozenset({"catalog.books", "catalog.genre", "catalog.author"})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
