@@ -210,6 +210,13 @@ class Config:
     # X-Forwarded-Proto. 0: the connection's address is the client's. Only this many hops are believed, so a
     # client cannot choose its own address by sending the header itself.
     TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
+    # The JSON API (webapp.api): limits per client address and per token family (a token's sign-in), the
+    # sign-in route's own limit per address, and the origins allowed to call it from a browser (CORS; none by
+    # default: a comma-separated list of origins like https://app.example.com turns it on for those only).
+    API_RATE_LIMIT_PER_ADDRESS = os.environ.get("API_RATE_LIMIT_PER_ADDRESS", "600 per minute")
+    API_RATE_LIMIT_PER_TOKEN = os.environ.get("API_RATE_LIMIT_PER_TOKEN", "300 per minute")
+    API_SIGN_IN_LIMIT = os.environ.get("API_SIGN_IN_LIMIT", "10 per minute")
+    API_CORS_ORIGINS = _list("API_CORS_ORIGINS")
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     # Logs (webapp.request_log): "json" (one object per line on stderr; production's default) or "text".
     LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")

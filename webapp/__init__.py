@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from config import Config, get_config
 
 from . import (
+    api,
     cli,
     db_events,
     errors,
@@ -85,6 +86,7 @@ def create_app(config: type[Config] | str | None = None) -> Flask:
     if config_cls.NAME != "production":  # the offline test gateway never exists in production
         app.register_blueprint(pay_bp)
     app.register_blueprint(webhooks_bp)
+    api.init_app(app)  # /api/v1, /api/openapi.json, /api/docs
     if config_cls.NAME != "production" and app.config.get("DEV_OUTBOX_ENABLED"):  # /dev/* never in production
         app.register_blueprint(dev_bp)
     errors.install(app)

@@ -39,10 +39,69 @@ def retry_message() -> str:
     return f"Too many attempts. Please try again in {minutes} minute{'s' if minutes != 1 else ''}."
 
 
+# The JSON API's stable error codes by status, when the error itself names none (webapp.api.errors.ApiError does).
+API_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    409: "conflict", 413: "too_large", 415: "unsupported_media_type", 422: "validation_failed",
+    429: "rate_limited", 500: "internal_error", 503: "unavailable",
+}
+
+
+def is_api() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def api_error(status: int, message: str | None, *, code: str | None = None,
+              fields: dict[str, list[str]] | None = None, headers: dict[str, str] | None = None) -> Response:
+    """The JSON API's one error shape: {"error": {"code", "message", "fields"}}, never an HTML page."""
+    body = {"error": {"code": code or API_CODES.get(status, "error"),
+                      "message": message or TITLES.get(status, "Error"), "fields": fields or {}}}
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _fields(messages: object, prefix: str = "") -> dict[str, list[str]]:
+    """webargs' nested validation messages ({"json": {"items": {"0": {"quantity": [...]}}}}) as flat field
+    names ("items.0.quantity"), dropping the location ("json", "query") the client did not name."""
+    out: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = str(key) if key not in ("json", "query", "form", "path", "headers", "files") or prefix else ""
+            if name == "_schema":
+                name = ""
+            joined = ".".join(p for p in (prefix, name) if p)
+            out.update(_fields(value, joined) if isinstance(value, dict) else
+                       {joined: [str(m) for m in (value if isinstance(value, list) else [value])]})
+    return out
+
+
+def _api_http_error(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    data = getattr(exc, "data", None) or {}
+    fields = getattr(exc, "fields", None) or (_fields(data.get("messages")) if "messages" in data else None)
+    headers = dict(data.get("headers") or {})
+    message = exc.description
+    if status == 422 and fields and "messages" in data:
+        message = "Some of the values sent are not valid: " + "; ".join(
+            f"{name or 'body'}: {' '.join(msgs)}" for name, msgs in list(fields.items())[:5])
+    if status == 429:
+        current = limiter.current_limit
+        seconds = max(1, math.ceil(current.reset_at - time.time())) if current is not None else 60
+        headers.setdefault("Retry-After", str(seconds))
+        message = f"Too many requests. Please try again in {seconds} second{'s' if seconds != 1 else ''}."
+    return api_error(status, message, code=getattr(exc, "error_code", None), fields=fields, headers=headers)
+
+
 def http_error(exc: HTTPException) -> ResponseReturnValue:
     """The site's answer to an HTTP error (404, 429 ...): the error page, or JSON."""
     if isinstance(exc, SecurityError):  # a Host outside TRUSTED_HOSTS: no URL can be built, so no page
         return Response("Bad request: unknown host.\n", 400, mimetype="text/plain")
+    if is_api():
+        db.session.rollback()
+        return _api_http_error(exc)
     if exc.code == 429 and not wants_json():
         return _render(429, retry_message())
     return _render(exc.code or 500, exc.description)
@@ -54,6 +113,9 @@ def install(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unhandled(exc: Exception) -> ResponseReturnValue:
         log.exception("unhandled error on %s %s", request.method, request.path)
+        if is_api():
+            db.session.rollback()
+            return api_error(500, "Something went wrong on our side. It has been logged; please try again.")
         return _render(500, InternalServerError.description)
 
 

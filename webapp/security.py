@@ -28,8 +28,8 @@ CSP = "; ".join([
     "object-src 'none'",
 ])
 
-# Blueprints that read JSON bodies themselves (signed provider events; the JSON API).
-JSON_BLUEPRINTS = frozenset({"webhooks", "api"})
+# Blueprints that read JSON bodies themselves (signed provider events); and every path under /api/ (the JSON API).
+JSON_BLUEPRINTS = frozenset({"webhooks"})
 # Blueprints whose every page is about one person (or the shop's back office): never stored by a cache.
 PRIVATE_BLUEPRINTS = frozenset({"account", "admin", "auth", "author", "cart", "checkout", "dev", "orders", "pay"})
 
@@ -106,7 +106,7 @@ def install(app: Flask) -> None:
         any type (numbers, lists, 1e999) and past the NUL check above: answer 415 once here instead. The webhook
         (signed JSON) and the JSON API have their own parsing."""
         if request.is_json and request.method in ("POST", "PUT", "PATCH", "DELETE") \
-                and request.blueprint not in JSON_BLUEPRINTS:
+                and request.blueprint not in JSON_BLUEPRINTS and not request.path.startswith("/api/"):
             abort(415, description="This page takes form data, not JSON.")
         return None
 
@@ -118,6 +118,10 @@ def install(app: Flask) -> None:
         holds). Public catalog pages for visitors stay cacheable, as do static files and what a view itself
         marks public (book covers, uploaded images)."""
         if request.endpoint == "static":
+            return response
+        if request.path.startswith("/api/"):  # the API: private unless the view said public (catalog reads)
+            if not response.cache_control.public:
+                response.headers["Cache-Control"] = "no-store"
             return response
         if request.blueprint in PRIVATE_BLUEPRINTS or (
                 not response.cache_control.public and current_user.is_authenticated):

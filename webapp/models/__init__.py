@@ -39,7 +39,7 @@ from .reports import (
     WeeklySummarySend,
 )
 from .search import SearchTerm
-from .sessions import UserSession
+from .sessions import ApiRefreshToken, UserSession
 from .types import UTCDateTime, utcnow
 from .users import ROLES, Address, AuditLog, EmailCode, LoginEvent, RecoveryCode, User
 from .wallet import WALLET_REASONS, WalletEntry
@@ -54,5 +54,5 @@ __all__ = [
     "WALLET_REASONS", "WalletEntry", "HOLD_STATUSES", "OPEN_HOLD", "TIERS", "Charge", "Hold", "Subscription",
     "OUTBOX_STATUSES", "PAYMENT_ISSUE_KINDS", "OutboxMessage", "PaymentIssue",
     "ReportRollupState", "SalesAuthorTotal", "SalesBookTotal", "SalesDaily", "SalesDailyGenre", "SalesDailyTotal",
-    "WeeklySummarySend", "UserSession",
+    "WeeklySummarySend", "UserSession", "ApiRefreshToken",
 ]

@@ -32,3 +32,22 @@ class UserSession(Model):
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_reason: Mapped[str | None] = mapped_column(String(40))
+    # "web": a browser's cookie names this row. "api": a token family of the JSON API (services.people.api_tokens):
+    # its access tokens name the row by id, its refresh tokens are rows of ApiRefreshToken. Both are listed on the
+    # security page and end the same ways.
+    kind: Mapped[str] = mapped_column(String(10), default="web", server_default="web")
+    client_name: Mapped[str | None] = mapped_column(String(60))  # what an API client called itself ("folio-cli")
+
+
+class ApiRefreshToken(Model):
+    """Every refresh token a token family was given, by its SHA-256. A token is used once: using it marks the
+    row and gives the next one. A used token presented again means it was copied (or a client replayed it), so
+    the whole family ends (services.people.api_tokens.refresh)."""
+    __tablename__ = "api_refresh_tokens"
+    __table_args__ = (Index("ix_api_refresh_tokens_session", "session_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("user_sessions.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

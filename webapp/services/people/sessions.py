@@ -33,17 +33,26 @@ def _limits() -> tuple[timedelta, timedelta]:
     return timedelta(days=config["SESSION_MAX_DAYS"]), timedelta(days=config["SESSION_IDLE_DAYS"])
 
 
-def start(user_id: int, version: int, *, ip: str | None, user_agent: str | None, remember: bool) -> str:
+def start(user_id: int, version: int, *, ip: str | None, user_agent: str | None, remember: bool,
+          kind: str = "web", client_name: str | None = None) -> str:
     """A new session for this device; returns the token for the cookie (never stored as such). `version` is the
     user's session_version as read when the password (or second factor) was checked: if every session was
     ended since, the new one is dead on arrival (`is_current_version`)."""
+    return open_row(user_id, version, ip=ip, user_agent=user_agent, remember=remember, kind=kind,
+                    client_name=client_name)[0]
+
+
+def open_row(user_id: int, version: int, *, ip: str | None, user_agent: str | None, remember: bool,
+             kind: str = "web", client_name: str | None = None) -> tuple[str, UserSession]:
+    """`start`, also returning the new row (an API token family is named by its id)."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    db.session.add(UserSession(token_hash=_hash(token), user_id=user_id, created_at=now, last_seen_at=now,
-                               ip=ip, user_agent=(user_agent or "")[:300] or None, remember=remember,
-                               session_version=version))
+    row = UserSession(token_hash=_hash(token), user_id=user_id, created_at=now, last_seen_at=now, ip=ip,
+                      user_agent=(user_agent or "")[:300] or None, remember=remember, session_version=version,
+                      kind=kind, client_name=client_name)
+    db.session.add(row)
     db.session.flush()
-    return token
+    return token, row
 
 
 def carry_over(user_id: int, token: str, version: int) -> None:
@@ -65,7 +74,14 @@ def find(user_id: int, token: str, now: datetime | None = None) -> UserSession |
     if not token or len(token) > 100:
         return None
     return db.session.scalar(select(UserSession).where(UserSession.token_hash == _hash(token),
-                                                       UserSession.user_id == user_id, *_live(now or utcnow())))
+                                                       UserSession.user_id == user_id, UserSession.kind == "web",
+                                                       *_live(now or utcnow())))
+
+
+def find_by_id(session_id: int, user_id: int, now: datetime | None = None) -> UserSession | None:
+    """The live session with this id for this user, or None (an API token family: services.people.api_tokens)."""
+    return db.session.scalar(select(UserSession).where(UserSession.id == session_id, UserSession.user_id == user_id,
+                                                       *_live(now or utcnow())))
 
 
 def touch_due(row: UserSession, now: datetime | None = None) -> bool:
@@ -90,9 +106,12 @@ def end(user_id: int, *, token: str | None = None, session_id: int | None = None
                             .execution_options(synchronize_session=False)))
 
 
-def end_all(user_id: int, *, reason: str, keep_token: str | None = None) -> int:
-    """End every session of the user (but the one `keep_token` names, if given). Returns how many ended."""
+def end_all(user_id: int, *, reason: str, keep_token: str | None = None, kind: str | None = None) -> int:
+    """End every session of the user (but the one `keep_token` names, if given; only those of `kind` if given:
+    "api" ends the API tokens and leaves the browsers signed in). Returns how many ended."""
     stmt = update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+    if kind is not None:
+        stmt = stmt.where(UserSession.kind == kind)
     if keep_token:
         stmt = stmt.where(UserSession.token_hash != _hash(keep_token))
     return dml.changed(stmt.values(revoked_at=utcnow(), revoked_reason=reason)

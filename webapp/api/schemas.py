@@ -1,0 +1,88 @@
+"""Schemas shared by the API's areas: the base every schema derives from (no unknown fields, no NUL bytes, ids
+and counts within a database integer), money as integer cents plus currency, the error shape and cursor pages.
+
+Each area keeps its own request and response schemas next to its routes; a shape used by two areas lives here."""
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+
+from ..models.types import DB_INT_MAX
+from ..services.platform.money import currency
+
+
+class ApiSchema(ma.Schema):
+    """Refuses fields it does not know (a typo is an error, not silently ignored) and NUL bytes in any string."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    @ma.pre_load
+    def _no_nul(self, data: Any, **_: Any) -> Any:
+        if _has_nul(data):
+            raise ma.ValidationError("Text may not contain NUL characters.")
+        return data
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def Id(**kwargs: Any) -> ma.fields.Integer:  # noqa: N802 (a field factory, read like a field class)
+    """A database id: a positive integer a database integer column holds."""
+    return ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=DB_INT_MAX), **kwargs)
+
+
+def Count(minimum: int = 0, maximum: int = 1000, **kwargs: Any) -> ma.fields.Integer:  # noqa: N802
+    return ma.fields.Integer(strict=True, validate=ma.validate.Range(min=minimum, max=maximum), **kwargs)
+
+
+def Text(maximum: int, minimum: int = 0, **kwargs: Any) -> ma.fields.String:  # noqa: N802
+    return ma.fields.String(validate=ma.validate.Length(min=minimum, max=maximum), **kwargs)
+
+
+class MoneySchema(ma.Schema):
+    cents = ma.fields.Integer(required=True, metadata={"description": "Amount in the currency's minor unit."})
+    currency = ma.fields.String(required=True, metadata={"example": "USD"})
+
+
+def money(cents: int | None) -> dict[str, Any] | None:
+    """{"cents": 1299, "currency": "USD"}: every amount the API sends."""
+    if cents is None:
+        return None
+    return {"cents": int(cents), "currency": currency()}
+
+
+def Money(**kwargs: Any) -> ma.fields.Nested:  # noqa: N802
+    return ma.fields.Nested(MoneySchema, **kwargs)
+
+
+class ErrorBodySchema(ma.Schema):
+    code = ma.fields.String(required=True, metadata={"description": "Stable, for programs (e.g. not_found)."})
+    message = ma.fields.String(required=True, metadata={"description": "For people."})
+    fields = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()), required=True,
+                            metadata={"description": "Field name to its messages ('' for the whole request)."})
+
+
+class ErrorSchema(ma.Schema):
+    error = ma.fields.Nested(ErrorBodySchema, required=True)
+
+
+class CursorArgs(ApiSchema):
+    """Cursor paging: `limit` items after `cursor` (the `next_cursor` of the page before; absent for the first)."""
+
+    cursor = Text(200, load_default=None)
+    limit = Count(1, 100, load_default=20)
+
+
+class PageInfoSchema(ma.Schema):
+    next_cursor = ma.fields.String(allow_none=True, required=True,
+                                   metadata={"description": "Pass as `cursor` for the next page; null at the end."})
+    limit = ma.fields.Integer(required=True)
