@@ -37,7 +37,7 @@ from ..services.platform import cache
 from ..services.platform.money import currency, plain
 from ..templating import image_url
 from .errors import ApiError, not_found
-from .schemas import Count, CursorArgs, Id, Money, PageInfoSchema, Text, money
+from .schemas import CursorArgs, Money, PageInfoSchema, Text, money
 
 blp = Blueprint("api_catalog", __name__, url_prefix="/api/v1",
                 description="The catalog: books, authors and genres. No token needed.")
@@ -49,25 +49,33 @@ ETAG_SALT = "api-catalog-1"  # change with the shape of the answers: validators 
 
 # ---------------------------------------------------------------------------------------------------- schemas
 
+def _query_int(minimum: int, maximum: int, **kwargs: Any) -> ma.fields.Integer:
+    """An integer of the query string (text there: schemas.Count/Id are strict, for JSON bodies), bounded."""
+    return ma.fields.Integer(validate=ma.validate.Range(min=minimum, max=maximum), **kwargs)
+
+
 class BookArgs(CursorArgs):
     q = Text(200, metadata={"description": "Words to search for (title, authors, description); the last one "
                                            "matches as a prefix."})
     genre = Text(90, metadata={"description": "A genre's slug (see /genres)."})
-    author = Id(metadata={"description": "An author's id: only their books."})
-    min_price = Count(0, 1_000_000_000, metadata={"description": "Lowest price, in cents."})
-    max_price = Count(0, 1_000_000_000, metadata={"description": "Highest price, in cents."})
+    author = _query_int(1, DB_INT_MAX, metadata={"description": "An author's id: only their books."})
+    min_price = _query_int(0, 1_000_000_000, metadata={"description": "Lowest price, in cents."})
+    max_price = _query_int(0, 1_000_000_000, metadata={"description": "Highest price, in cents."})
     in_stock = ma.fields.Boolean(metadata={"description": "Only books with a copy available now."})
     language = ma.fields.String(validate=ma.validate.OneOf(list(LANGUAGES)),
                                 metadata={"description": "A language code."})
     sort = ma.fields.String(validate=ma.validate.OneOf(list(SORTS)),
                             metadata={"description": "Default: relevance with `q`, else newest."})
-    limit = Count(1, 100, load_default=None,
-                  metadata={"description": "Books per page (default 20); a cursor keeps the limit it was made "
+    limit = _query_int(1, 100, load_default=None,
+                       metadata={"description": "Books per page (default 20); a cursor keeps the limit it was made "
                                            "with."})
 
 
 class AuthorArgs(CursorArgs):
     q = Text(160, metadata={"description": "Part of the author's name (any case)."})
+    limit = _query_int(1, 100, load_default=None,
+                       metadata={"description": "Authors per page (default 20); a cursor keeps the limit it was "
+                                                "made with."})
 
 
 class AuthorRefSchema(ma.Schema):
@@ -210,6 +218,14 @@ def _int_in(data: dict[str, Any], key: str, low: int, high: int) -> int:
     return value
 
 
+def _limit_of(data: dict[str, Any], limit: int | None) -> int:
+    """The page size a cursor continues with (a different `limit` sent with it is refused)."""
+    per_page = _int_in(data, "n", 1, 100)
+    if limit is not None and limit != per_page:
+        raise _cursor_error(f"This cursor continues pages of {per_page}: send limit={per_page} or none.")
+    return per_page
+
+
 def _digest(*parts: object) -> str:
     return hashlib.sha1(json.dumps(parts, default=str).encode()).hexdigest()[:16]
 
@@ -237,7 +253,7 @@ def _query(args: dict[str, Any], per_page: int, versions: cache.Versions) -> Boo
 
 
 @blp.get("/books")
-@blp.arguments(BookArgs, location="query", as_kwargs=True)
+@blp.arguments(BookArgs, location="query", as_kwargs=True, unknown=ma.RAISE)
 @blp.response(200, BookListSchema)
 @blp.alt_response(400, description="A cursor that is not one this API gave out, or not for this search.")
 @_documented
@@ -247,12 +263,10 @@ def list_books(cursor: str | None = None, limit: int | None = None, **args: Any)
     if cursor is not None:
         data = _decode(cursor, "b")
         page = _int_in(data, "p", 2, 1_000_000)
-        per_page = _int_in(data, "n", 1, 100)
+        per_page = _limit_of(data, limit)
         corrected, search_digest = data.get("s"), data.get("h")
         if corrected is not None and (not isinstance(corrected, str) or len(corrected) > 200):
             raise _cursor_error("That cursor is not one this API gave out: pass `next_cursor` as it was.")
-        if limit is not None and limit != per_page:
-            raise _cursor_error(f"This cursor continues pages of {per_page}: send limit={per_page} or none.")
     else:
         per_page = limit or 20
 
@@ -311,17 +325,18 @@ def _author(author: Author) -> dict[str, Any]:
 
 
 @blp.get("/authors")
-@blp.arguments(AuthorArgs, location="query", as_kwargs=True)
+@blp.arguments(AuthorArgs, location="query", as_kwargs=True, unknown=ma.RAISE)
 @blp.response(200, AuthorListSchema)
 @blp.alt_response(400, description="A cursor that is not one this API gave out, or not for this search.")
 @_documented
-def list_authors(cursor: str | None = None, limit: int = 20, q: str | None = None) -> Any:
+def list_authors(cursor: str | None = None, limit: int | None = None, q: str | None = None) -> Any:
     """Authors by name, optionally those whose name contains `q`; cursor pages."""
     words = (q or "").strip()
-    after = None
+    after, per_page = None, limit or 20
     if cursor is not None:
         data = _decode(cursor, "a")
         name, author_id = data.get("name"), _int_in(data, "id", 1, DB_INT_MAX)
+        per_page = _limit_of(data, limit)
         if not isinstance(name, str) or len(name) > 160:
             raise _cursor_error("That cursor is not one this API gave out: pass `next_cursor` as it was.")
         if data.get("h") != _digest(words):
@@ -330,11 +345,11 @@ def list_authors(cursor: str | None = None, limit: int = 20, q: str | None = Non
         after = (name, author_id)
 
     def build(_versions: cache.Versions) -> dict[str, Any]:
-        found = search.authors_after(words, after, limit + 1)
-        items, more = found[:limit], len(found) > limit
-        next_cursor = _encode({"k": "a", "name": items[-1].name, "id": items[-1].id, "h": _digest(words)}) \
-            if more else None
-        return {"items": [_author(a) for a in items], "page": {"next_cursor": next_cursor, "limit": limit}}
+        found = search.authors_after(words, after, per_page + 1)
+        items, more = found[:per_page], len(found) > per_page
+        next_cursor = _encode({"k": "a", "name": items[-1].name, "id": items[-1].id, "n": per_page,
+                               "h": _digest(words)}) if more else None
+        return {"items": [_author(a) for a in items], "page": {"next_cursor": next_cursor, "limit": per_page}}
 
     return _public(build)
 
