@@ -53,3 +53,6 @@ _.queue_tier  # admin/_holds_table.html
 
 # Enum members reached by value (Tier("plus")), never by name
 _.PLUS, _.PREMIUM
+
+# API response schemas (webapp/api/catalog.py): fields are filled by name from the dicts the views return
+_.rent_per_week, _.cover_url, _.photo_url, _.books_total

@@ -280,7 +280,9 @@ def list_books(cursor: str | None = None, limit: int | None = None, **args: Any)
         if corrected is not None:  # later pages of a corrected search ("did you mean") are the suggestion's
             asked = replace(asked, q=corrected)
         key = cached_reads.listing_key(versions, "api:" + json.dumps(asdict(asked))) if versions.known else None
-        result = cached_reads.listing(asked, versions, key)
+        result = cached_reads.cached_listing(cache.get(key)) if key is not None else None  # ids, counts: no SQL
+        if result is None:
+            result = cached_reads.listing(asked, versions, key)
         if result.query.page != page:  # past the last page (or past MAX_PAGE): an empty page, the end
             books: list[Book] = []
             next_page = None
