@@ -389,3 +389,15 @@ def test_documented_in_openapi(api):
     params = {p["name"] for p in spec["paths"]["/api/v1/books"]["get"]["parameters"]}
     assert {"q", "genre", "author", "min_price", "max_price", "in_stock", "language", "sort", "cursor",
             "limit"} <= params
+
+
+def test_redis_down_answers_from_the_database_without_a_validator(app, api, make_book, monkeypatch):
+    from tests.web.test_catalog_cache_faults import _DownRedis
+
+    book = make_book("Down", genres=("Fiction",))
+    monkeypatch.setitem(app.extensions, "folio_cache_redis", _DownRedis())
+    for url in ("/api/v1/books?genre=fiction", f"/api/v1/books/{book.id}", "/api/v1/genres", "/api/v1/authors"):
+        r = api.get(url)
+        assert r.status_code == 200, (url, r.get_json())
+        assert "ETag" not in r.headers and r.headers["Cache-Control"] == "public, max-age=60", url
+    assert api.get("/api/v1/books?genre=fiction").get_json()["items"][0]["id"] == book.id
