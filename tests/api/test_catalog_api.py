@@ -340,6 +340,14 @@ def test_authors_search_and_walk(api, make_book):
     assert api.get("/api/v1/authors?q=100%25").get_json()["items"] == []  # % is a character, not a wildcard
 
 
+def test_authors_walk_with_long_names(api, make_book):
+    names = [f"{c * 150} {n}" for n, c in enumerate("XYZ")] + ["\U0001f4da" * 158]
+    for name in names:
+        make_book(f"By {name[:20]}", authors=(name,))
+    items, _ = walk(api, "/api/v1/authors", 1)
+    assert sorted(a["name"] for a in items) == sorted(names)  # (the database's collation orders them)
+
+
 def test_authors_bad_cursor_and_params(api, make_book):
     make_book("One", authors=("A",))
     make_book("Two", authors=("B",))

@@ -44,6 +44,7 @@ blp = Blueprint("api_catalog", __name__, url_prefix="/api/v1",
 
 MAX_AGE = 60  # seconds a client or a shared cache may reuse an answer without asking
 AUTHOR_BOOKS = 50  # an author's books listed with the author (newest first); the rest through /books?author=
+CURSOR_MAX = 1400  # characters: a cursor holds up to a 200-character suggestion or a 160-character name (UTF-8)
 ETAG_SALT = "api-catalog-1"  # change with the shape of the answers: validators handed out before never match
 
 
@@ -55,6 +56,7 @@ def _query_int(minimum: int, maximum: int, **kwargs: Any) -> ma.fields.Integer:
 
 
 class BookArgs(CursorArgs):
+    cursor = Text(CURSOR_MAX, load_default=None, metadata={"description": "`next_cursor` of the page before."})
     q = Text(200, metadata={"description": "Words to search for (title, authors, description); the last one "
                                            "matches as a prefix."})
     genre = Text(90, metadata={"description": "A genre's slug (see /genres)."})
@@ -72,6 +74,7 @@ class BookArgs(CursorArgs):
 
 
 class AuthorArgs(CursorArgs):
+    cursor = Text(CURSOR_MAX, load_default=None, metadata={"description": "`next_cursor` of the page before."})
     q = Text(160, metadata={"description": "Part of the author's name (any case)."})
     limit = _query_int(1, 100, load_default=None,
                        metadata={"description": "Authors per page (default 20); a cursor keeps the limit it was "
@@ -195,7 +198,7 @@ def _cursor_error(message: str) -> ApiError:
 
 
 def _encode(data: dict[str, Any]) -> str:
-    raw = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
+    raw = json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
