@@ -153,8 +153,8 @@ def test_revoke_tokens_refuses_the_users_access_and_refresh_tokens(db, auth, app
         assert_error(device.client.post("/api/v1/auth/refresh", json={"refresh_token": device.tokens["refresh_token"]}),
                      401, "token_revoked")
     assert client.get("/account/security").status_code == 200  # the browser was not signed out
-    [entry] = [a for a in user_audits(db, user.id) if a.action == "admin.user_api_tokens_revoked"]
-    assert entry.actor_id == boss_id(db) and entry.after == {"token_families_ended": 2} and entry.ip == "127.0.0.1"
+    [entry] = [a for a in user_audits(db, user.id) if a.action == "user.api_tokens_revoked"]
+    assert entry.actor_id == boss_id(db) and entry.after == {"tokens_revoked": 2} and entry.ip == "127.0.0.1"
     assert admin_api.post(f"/api/v1/admin/users/{user.id}/revoke-tokens").get_json() == {"revoked": 0}
     assert_error(admin_api.post("/api/v1/admin/users/987654/revoke-tokens"), 404, "not_found")
 

@@ -93,11 +93,12 @@ def end_sessions(actor: User, user: User, *, ip: str | None = None) -> int:
 
 
 def revoke_api_tokens(actor: User, user: User, *, ip: str | None = None) -> int:
-    """End every API token family of the user (their access and refresh tokens are refused from the next
-    request); browsers stay signed in. Returns how many ended."""
+    """End every API token family of the user (a leaked token, a lost laptop with folio-cli signed in): each
+    access and refresh token is refused from the next request. The browsers stay signed in. Returns how many
+    ended."""
     ended = api_tokens.revoke_all(user.id, reason="revoked_by_staff")
-    audit.record("admin.user_api_tokens_revoked", actor_id=actor.id, object_type="user", object_id=user.id, ip=ip,
-                 after={"token_families_ended": ended})
+    audit.record("user.api_tokens_revoked", actor_id=actor.id, object_type="user", object_id=user.id, ip=ip,
+                 after={"tokens_revoked": ended})
     return ended
 
 
