@@ -47,7 +47,7 @@ class MoneyInSchema(ApiSchema):
     currency = Text(3, 3, metadata={"example": "USD", "description": "Optional; the shop's currency."})
 
     @ma.validates("currency")
-    def _shop_currency(self, value: str, **_: Any) -> None:
+    def validate_currency(self, value: str, **_: Any) -> None:
         if value.upper() != shop_money.currency().upper():
             raise ma.ValidationError(f"Amounts are in the shop's currency, {shop_money.currency().upper()}.")
 

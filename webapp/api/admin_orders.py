@@ -80,7 +80,7 @@ class OrderListArgs(StaffPageArgs):
     date_to = ma.fields.Date(load_default=None)
 
     @ma.validates_schema
-    def _range(self, data: dict[str, Any], **_: Any) -> None:
+    def validate_dates(self, data: dict[str, Any], **_: Any) -> None:
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and end < start:
             raise ma.ValidationError("The end date is before the start date.", "date_to")

@@ -42,7 +42,7 @@ class UserChangeSchema(ApiSchema):
                                                                      "true: reactivate."})
 
     @ma.validates_schema
-    def _something(self, data: dict[str, Any], **_: Any) -> None:
+    def validate_not_empty(self, data: dict[str, Any], **_: Any) -> None:
         if not data:
             raise ma.ValidationError("Send `role`, `active` or both.")
 
