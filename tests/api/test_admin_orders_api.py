@@ -208,3 +208,19 @@ def test_ship_an_unpaid_order_is_a_conflict(db, auth, make_book, admin_api):
     assert fresh(db, order).status == "pending_payment"
     assert_error(admin_api.post(f"/api/v1/admin/orders/{order.number}/refund",
                                 json={"reason": "x", "refund_to": "card"}), 409, "order_state")
+
+
+def test_list_query_count_does_not_grow_with_rows(db, make_book, admin_api, count_queries):
+    book = make_book(on_hand=100)
+    buyers = [shopper(f"counted_{i}") for i in range(4)]
+    start(buyers[0], [(book, 1, "buy", 1)])
+
+    def queries() -> int:
+        with count_queries() as statements:
+            assert admin_api.get("/api/v1/admin/orders?limit=50").status_code == 200
+        return len(statements)
+
+    few = queries()
+    for i in range(12):
+        start(buyers[i % 4], [(book, 1, "buy", 1)])
+    assert queries() == few
