@@ -22,6 +22,10 @@ _.reset_breaker  # services.platform.cache: for tests and a shell after Redis is
 # Alembic hooks, passed to context.configure by migrations/env.py (Alembic's argument names)
 _.include_object, _.render_item, _.reflected, _.compare_to, _.autogen_context
 
+# Staff API response schemas (webapp/api/admin_*.py): fields filled by name from the dicts the views return
+_.movement, _.unit_price, _.tax, _.paid_from_wallet, _.shipping_address, _.email_verified, _.two_factor
+_.ready_until, _.late_fee, _.fee_due, _.fee_paid_from_wallet, _.to_hold_queue
+
 # Columns: the schema (kept by the migrations), written by the services, read by SQL, templates or people
 _.last_error, _.sent_at, _.ready_at, _.current_period_start, _.added_at, _.ship_phone, _.shipped_at
 _.delivered_at, _.cancelled_at, _.discount_code, _.order_line_id, _.received_at, _.resolved_by_id, _.resolution
