@@ -100,7 +100,7 @@ class StockChangeSchema(ApiSchema):
 
 # ---- response schemas ----
 
-class StockSchema(ma.Schema):
+class StaffStockSchema(ma.Schema):
     on_hand = ma.fields.Integer(required=True)
     reserved = ma.fields.Integer(required=True, metadata={"description": "Held for checkouts and holds."})
     available = ma.fields.Integer(required=True)
@@ -123,7 +123,7 @@ class AdminBookSchema(ma.Schema):
     pages = ma.fields.Integer(required=True, allow_none=True)
     description = ma.fields.String(required=True, allow_none=True)
     active = ma.fields.Boolean(required=True, metadata={"description": "false: archived, hidden from the shop."})
-    stock = ma.fields.Nested(StockSchema, required=True)
+    stock = ma.fields.Nested(StaffStockSchema, required=True)
 
 
 class LedgerLineSchema(ma.Schema):
@@ -136,7 +136,7 @@ class LedgerLineSchema(ma.Schema):
 
 class StockChangedSchema(ma.Schema):
     book_id = ma.fields.Integer(required=True)
-    stock = ma.fields.Nested(StockSchema, required=True)
+    stock = ma.fields.Nested(StaffStockSchema, required=True)
     movement = ma.fields.Nested(LedgerLineSchema, required=True, allow_none=True,
                                 metadata={"description": "The ledger row this change wrote."})
 
