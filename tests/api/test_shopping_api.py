@@ -60,8 +60,8 @@ def test_add_update_remove_on_the_saved_cart_with_the_websites_totals(app, db, c
     assert "1 to 3 days" in err["message"]  # the free plan's longest loan
 
     # the very numbers services.commerce.cart.view gives (what the website's cart shows)
-    from webapp.services.commerce import cart
     from webapp.models import User
+    from webapp.services.commerce import cart
 
     view = cart.view(cart.load_user_items(uid), user=db.session.get(User, uid))
     body = customer_api.get("/api/v1/cart").get_json()
