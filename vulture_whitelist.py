@@ -53,3 +53,7 @@ _.queue_tier  # admin/_holds_table.html
 
 # Enum members reached by value (Tier("plus")), never by name
 _.PLUS, _.PREMIUM
+
+# Shopping and orders API response schemas (webapp/api/shopping.py, orders.py): fields filled by name from the dicts
+# the views return (some shared with the staff order schema)
+_.can_cancel, _.unit_price, _.tax, _.paid_from_wallet, _.shipping_address

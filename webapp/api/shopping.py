@@ -127,7 +127,7 @@ class _ShipSchema(ApiSchema):
                                                                                "card pays any rest)."})
 
     @ma.validates_schema
-    def _one_address(self, data: dict[str, Any], **_: Any) -> None:
+    def validate_one_address(self, data: dict[str, Any], **_: Any) -> None:
         if ("address_id" in data) == ("address" in data):
             raise ma.ValidationError("Give either address_id or address.", "address")
 
