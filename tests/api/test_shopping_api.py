@@ -398,3 +398,29 @@ def pay_on_the_test_gateway(app, payment_url: str, card: str = "4242424242424242
         r'"X-CSRFToken": "([^"]+)"', page)
     return browser.post(path, data={"card_number": card, "exp_month": 12, "exp_year": 2099, "cvc": "123",
                                     "name": "Ann Reader", "csrf_token": token.group(1)})
+
+
+def test_a_redis_that_cannot_keep_the_code_is_a_503_never_a_checkout_without_it(db, customer_api, make_book,
+                                                                                 monkeypatch):
+    import redis
+
+    from webapp.api import shopping
+
+    book = make_book("No Redis", on_hand=3)
+    db.session.add(DiscountCode(code="ANY", kind="percent", value=10))
+    db.session.commit()
+    customer_api.post("/api/v1/cart/items", json={"book_id": book.id})
+
+    class Down:
+        def __getattr__(self, name):
+            def fail(*args, **kwargs):
+                raise redis.ConnectionError("Connection refused")
+            return fail
+
+    monkeypatch.setattr(shopping.queues, "connection", lambda: Down())
+    assert_error(customer_api.get("/api/v1/cart"), 503, "unavailable")
+    assert_error(customer_api.put("/api/v1/cart/code", json={"code": "ANY"}), 503, "unavailable")
+    assert_error(customer_api.post("/api/v1/checkout", json={"address": ADDRESS}), 503, "unavailable")
+    assert db.session.scalar(select(func.count()).select_from(Order)) == 0
+    # buy now takes no code: it does not need Redis
+    assert customer_api.post("/api/v1/buy-now", json={"book_id": book.id, "address": ADDRESS}).status_code == 201
