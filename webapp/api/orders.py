@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import marshmallow as ma
-from flask import current_app
 from flask_smorest import Blueprint
 
 from ..clients import client_ip
 from ..extensions import db
+from ..links import absolute
 from ..models import Order, OrderStatus
 from ..models.types import db_int
 from ..services.commerce import checkout, orders, payments
@@ -95,14 +95,6 @@ class CancelSchema(ApiSchema):
                                                           "always goes back to the wallet."})
 
 
-def absolute(url: str | None) -> str | None:
-    """A payment page link as a client outside the site can follow: the offline test gateway's pages are paths
-    on this site, made absolute on PUBLIC_URL (never the request's Host)."""
-    if url and url.startswith("/"):
-        return str(current_app.config["PUBLIC_URL"]).rstrip("/") + url
-    return url
-
-
 def order_body(order: Order, *, with_timeline: bool = True) -> dict[str, Any]:
     """An order as the API shows it to its customer (the same facts as the website's order page)."""
     events = orders.timeline(order) if with_timeline else []
@@ -120,7 +112,7 @@ def order_body(order: Order, *, with_timeline: bool = True) -> dict[str, Any]:
                              "country": order.ship_country, "phone": order.ship_phone},
         "timeline": [{"status": e.status, "note": e.note, "at": e.created_at} for e in events],
         "can_cancel": order.cancellable,
-        "payment_url": absolute(order.payment_url) if pending else None,
+        "payment_url": absolute(order.payment_url) if pending and order.payment_url else None,
     }
 
 

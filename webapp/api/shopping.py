@@ -28,17 +28,17 @@ from flask_smorest import Blueprint
 
 from .. import cart_store
 from ..extensions import db
-from ..links import checkout_cancel_url, checkout_success_url
+from ..links import absolute, checkout_cancel_url, checkout_success_url
 from ..models import Address, Book, Order, OrderStatus
 from ..services.circulation import rentals
 from ..services.commerce import cart, checkout, payments, pricing
 from ..services.commerce.checkout import CheckoutError, ShippingAddress
 from ..services.inventory.stock import SoldOut
-from ..services.people.accounts import ADDRESS_MAX_LENGTH, ADDRESS_PATTERNS, ADDRESS_REQUIRED
+from ..services.people.accounts import ADDRESS_FIELDS, ADDRESS_PATTERNS
 from ..services.platform import queues
 from .auth import current_session, current_user, token_required
 from .errors import ApiError, fail, not_found
-from .orders import OrderSchema, absolute, order_body
+from .orders import OrderSchema, order_body
 from .schemas import ApiSchema, Count, ErrorSchema, Id, Money, Text, money
 
 blp = Blueprint("api_shopping", __name__, url_prefix="/api/v1", description="Your cart, buy now and checkout.")
@@ -91,25 +91,38 @@ class CodeSchema(ApiSchema):
     code = Text(40, 1, required=True)
 
 
-class AddressSchema(ApiSchema):
-    """A new address to ship to, checked as the website's checkout form checks one."""
+def _column(name: str) -> Any:
+    return Address.__table__.c[name]
 
-    full_name = Text(ADDRESS_MAX_LENGTH["full_name"], required=True)
-    line1 = Text(ADDRESS_MAX_LENGTH["line1"], required=True)
-    line2 = Text(ADDRESS_MAX_LENGTH["line2"], allow_none=True)
-    city = Text(ADDRESS_MAX_LENGTH["city"], required=True)
-    region = Text(ADDRESS_MAX_LENGTH["region"], allow_none=True)
-    postcode = Text(ADDRESS_MAX_LENGTH["postcode"], required=True)
-    country = Text(ADDRESS_MAX_LENGTH["country"], required=True, metadata={"example": "US"})
-    phone = Text(ADDRESS_MAX_LENGTH["phone"], allow_none=True)
+
+def _address_field(name: str, **kwargs: Any) -> ma.fields.String:
+    """An address field as the saved addresses' column holds it: its length; required unless it may be empty."""
+    column = _column(name)
+    if column.nullable:
+        return Text(column.type.length, allow_none=True, **kwargs)
+    return Text(column.type.length, required=True, **kwargs)
+
+
+class AddressSchema(ApiSchema):
+    """A new address to ship to, checked as the website's checkout form checks one (the column sizes, the fields
+    an address needs, services.people.accounts.ADDRESS_PATTERNS)."""
+
+    full_name = _address_field("full_name")
+    line1 = _address_field("line1")
+    line2 = _address_field("line2")
+    city = _address_field("city")
+    region = _address_field("region")
+    postcode = _address_field("postcode")
+    country = _address_field("country", metadata={"example": "US"})
+    phone = _address_field("phone")
 
     @ma.post_load
     def _checked(self, data: dict[str, Any], **_: Any) -> ShippingAddress:
         values = {name: (value or "").strip() for name, value in data.items()}
         errors: dict[str, list[str]] = {}
-        for name in ADDRESS_REQUIRED:
-            if not values.get(name):
-                errors[name] = ["This field is required."]
+        for name in ADDRESS_FIELDS:
+            if not _column(name).nullable and not values.get(name):
+                errors[name] = ["This field is required."]  # more than spaces, as the form
         for name, (pattern, message) in ADDRESS_PATTERNS.items():
             if values.get(name) and not re.match(pattern, values[name]):
                 errors.setdefault(name, []).append(message)
@@ -354,7 +367,7 @@ def _idempotency_key() -> str | None:
 
 def _result(order: Order, url: str | None) -> tuple[dict[str, Any], int]:
     pending = order.status == OrderStatus.PENDING_PAYMENT
-    return {"order": order_body(order), "payment_url": absolute(url) if pending else None}, 201
+    return {"order": order_body(order), "payment_url": absolute(url) if pending and url else None}, 201
 
 
 def _check_out(items: list[cart.CartItem], data: dict[str, Any], code: str | None) -> tuple[dict[str, Any], int]:
