@@ -51,7 +51,7 @@ class ShippingAddressSchema(ma.Schema):
     phone = ma.fields.String(required=True, allow_none=True)
 
 
-class TimelineEntrySchema(ma.Schema):
+class OrderTimelineEntrySchema(ma.Schema):
     status = ma.fields.String(required=True, metadata={"description": "The order's status when this happened."})
     note = ma.fields.String(required=True, allow_none=True)
     at = ma.fields.DateTime(required=True)
@@ -70,7 +70,7 @@ class OrderSchema(ma.Schema):
     paid_from_wallet = Money(required=True)
     lines = ma.fields.List(ma.fields.Nested(OrderLineSchema), required=True)
     shipping_address = ma.fields.Nested(ShippingAddressSchema, required=True)
-    timeline = ma.fields.List(ma.fields.Nested(TimelineEntrySchema), required=True,
+    timeline = ma.fields.List(ma.fields.Nested(OrderTimelineEntrySchema), required=True,
                               metadata={"description": "Oldest first; absent from list items (empty there)."})
     can_cancel = ma.fields.Boolean(required=True, metadata={"description": "You may still cancel it (before it "
                                                                            "ships)."})
@@ -83,12 +83,12 @@ class OrderPageSchema(ma.Schema):
     page = ma.fields.Nested(PageInfoSchema, required=True)
 
 
-class OrderListArgs(CursorArgs):
+class MyOrdersArgs(CursorArgs):
     # Not schemas.Count: its strict integer refuses every query string ("2" is text there). Note for the lead.
     limit = ma.fields.Integer(validate=ma.validate.Range(min=1, max=100), load_default=20)
 
 
-class CancelSchema(ApiSchema):
+class OrderCancelSchema(ApiSchema):
     refund_to = ma.fields.String(load_default="card", validate=ma.validate.OneOf(["card", "wallet"]),
                                  metadata={"description": "For a paid order: back to the card (through the payment "
                                                           "provider) or to your wallet at once. What the wallet paid "
@@ -154,7 +154,7 @@ def own_order(number: str) -> Order:
 
 @blp.get("/orders")
 @token_required()
-@blp.arguments(OrderListArgs, location="query")
+@blp.arguments(MyOrdersArgs, location="query")
 @blp.response(200, OrderPageSchema)
 @blp.alt_response(422, schema=ErrorSchema, description="A cursor this API did not give.")
 def list_orders(args: dict[str, Any]) -> dict[str, Any]:
@@ -177,7 +177,7 @@ def get_order(number: str) -> dict[str, Any]:
 
 @blp.post("/orders/<string:number>/cancel")
 @token_required()
-@blp.arguments(CancelSchema, required=False)
+@blp.arguments(OrderCancelSchema, required=False)
 @blp.response(200, OrderSchema)
 @blp.alt_response(404, schema=ErrorSchema, description="No such order of yours.")
 @blp.alt_response(409, schema=ErrorSchema, description="It cannot be cancelled now (code conflict: shipped, "

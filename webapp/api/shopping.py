@@ -87,7 +87,7 @@ class UpdateItemSchema(ApiSchema):
     days = Count(1, 365, metadata={"description": "Rental days (rent lines only)."})
 
 
-class CodeSchema(ApiSchema):
+class CartCodeSchema(ApiSchema):
     code = Text(40, 1, required=True)
 
 
@@ -103,7 +103,7 @@ def _address_field(name: str, **kwargs: Any) -> ma.fields.String:
     return Text(column.type.length, required=True, **kwargs)
 
 
-class AddressSchema(ApiSchema):
+class ShipToSchema(ApiSchema):
     """A new address to ship to, checked as the website's checkout form checks one (the column sizes, the fields
     an address needs, services.people.accounts.ADDRESS_PATTERNS)."""
 
@@ -135,7 +135,7 @@ class AddressSchema(ApiSchema):
 
 class _ShipSchema(ApiSchema):
     address_id = Id(metadata={"description": "One of your saved addresses (GET /me/addresses)."})
-    address = ma.fields.Nested(AddressSchema, metadata={"description": "Or a new address."})
+    address = ma.fields.Nested(ShipToSchema, metadata={"description": "Or a new address."})
     use_wallet = ma.fields.Boolean(load_default=False, metadata={"description": "Pay from your wallet first (the "
                                                                                "card pays any rest)."})
 
@@ -318,7 +318,7 @@ def remove_item(book_id: int, mode: str) -> dict[str, Any]:
 
 @blp.put("/cart/code")
 @token_required()
-@blp.arguments(CodeSchema)
+@blp.arguments(CartCodeSchema)
 @blp.response(200, CartSchema)
 @blp.alt_response(422, schema=ErrorSchema, description="The code does not apply to this cart now (unknown, "
                                                        "expired, used up, minimum subtotal ...): fields.code says "
