@@ -24,7 +24,9 @@ def _not_blank(value: str) -> None:
 
 def Filled(maximum: int, **kwargs: Any) -> ma.fields.String:  # noqa: N802 (a field factory)
     """A required text field that is more than spaces (an address's name, street, city, postcode)."""
-    return ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=maximum), _not_blank], **kwargs)
+    metadata = {"pattern": r"\S", **kwargs.pop("metadata", {})}
+    return ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=maximum), _not_blank],
+                            metadata=metadata, **kwargs)
 
 
 def _pattern(name: str) -> ma.validate.Regexp:

@@ -40,7 +40,7 @@ def _author() -> Author:
     return author
 
 
-class ProfileSchema(ma.Schema):
+class AuthorProfileSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     name = ma.fields.String(required=True, metadata={"description": "As printed on the books (set by the shop)."})
     slug = ma.fields.String(required=True)
@@ -53,7 +53,7 @@ class ProfileSchema(ma.Schema):
                                                              "Never shown in full.", "example": "•••• 4432"})
 
 
-class ProfilePatchSchema(ApiSchema):
+class AuthorProfilePatchSchema(ApiSchema):
     bio = Text(authors.BIO_MAX, allow_none=True)
     city = Text(authors.CITY_MAX, allow_none=True)
     goodreads_url = Text(255, allow_none=True, metadata={"description": f"An https link on goodreads.com, e.g. "
@@ -74,7 +74,7 @@ def profile_out(author: Author) -> dict[str, Any]:
 
 @blp.get("/profile")
 @token_required("author")
-@blp.response(200, ProfileSchema)
+@blp.response(200, AuthorProfileSchema)
 @blp.alt_response(404, schema=ErrorSchema, description="Your author account is not linked to a profile yet "
                                                        "(code author_not_linked).")
 def get_profile() -> dict[str, Any]:
@@ -84,8 +84,8 @@ def get_profile() -> dict[str, Any]:
 
 @blp.patch("/profile")
 @token_required("author")
-@blp.arguments(ProfilePatchSchema)
-@blp.response(200, ProfileSchema)
+@blp.arguments(AuthorProfilePatchSchema)
+@blp.response(200, AuthorProfileSchema)
 @blp.alt_response(404, schema=ErrorSchema, description="Your author account is not linked to a profile yet "
                                                        "(code author_not_linked).")
 def patch_profile(data: dict[str, Any]) -> dict[str, Any]:
@@ -103,26 +103,26 @@ def patch_profile(data: dict[str, Any]) -> dict[str, Any]:
     return profile_out(author)
 
 
-class SalesArgs(ApiSchema):
+class AuthorSalesArgs(ApiSchema):
     period = ma.fields.String(load_default="12m", validate=ma.validate.OneOf(list(author_figures.PERIODS)),
                               metadata={"description": "; ".join(f"{k}: {v}" for k, v in
                                                                  author_figures.PERIODS.items())})
 
 
-class PointSchema(ma.Schema):
+class SalesPointSchema(ma.Schema):
     label = ma.fields.String(required=True, metadata={"example": "Mar 2026"})
     sold = ma.fields.Integer(required=True)
     rented = ma.fields.Integer(required=True)
     revenue = Money(required=True)
 
 
-class TotalsSchema(ma.Schema):
+class SalesTotalsSchema(ma.Schema):
     sold = ma.fields.Integer(required=True)
     rented = ma.fields.Integer(required=True)
     revenue = Money(required=True)
 
 
-class BookFiguresSchema(ma.Schema):
+class AuthorBookFiguresSchema(ma.Schema):
     book_id = ma.fields.Integer(required=True)
     title = ma.fields.String(required=True)
     active = ma.fields.Boolean(required=True, metadata={"description": "Still sold."})
@@ -134,22 +134,22 @@ class BookFiguresSchema(ma.Schema):
     available = ma.fields.Integer(required=True, metadata={"description": "Copies in stock now."})
 
 
-class SalesSchema(ma.Schema):
+class AuthorSalesSchema(ma.Schema):
     period = ma.fields.String(required=True)
     period_label = ma.fields.String(required=True)
     since = ma.fields.DateTime(required=True)
     generated_at = ma.fields.DateTime(required=True)
-    series = ma.fields.List(ma.fields.Nested(PointSchema), required=True,
+    series = ma.fields.List(ma.fields.Nested(SalesPointSchema), required=True,
                             metadata={"description": "Per month (12m) or day (30d), oldest first."})
-    totals = ma.fields.Nested(TotalsSchema, required=True)
-    books = ma.fields.List(ma.fields.Nested(BookFiguresSchema), required=True,
+    totals = ma.fields.Nested(SalesTotalsSchema, required=True)
+    books = ma.fields.List(ma.fields.Nested(AuthorBookFiguresSchema), required=True,
                            metadata={"description": "Your books, by revenue."})
 
 
 @blp.get("/sales")
 @token_required("author")
-@blp.arguments(SalesArgs, location="query")
-@blp.response(200, SalesSchema)
+@blp.arguments(AuthorSalesArgs, location="query")
+@blp.response(200, AuthorSalesSchema)
 @blp.alt_response(404, schema=ErrorSchema, description="Your author account is not linked to a profile yet "
                                                        "(code author_not_linked).")
 def sales(args: dict[str, Any]) -> dict[str, Any]:

@@ -48,7 +48,7 @@ class RentalsSchema(ma.Schema):
                                                                "unpaid fee), or null."})
 
 
-class RenewSchema(ApiSchema):
+class RenewRentalSchema(ApiSchema):
     days = Count(1, 3650, metadata={"description": "Optional. A renewal always extends by the loan's own length; "
                                                    "if sent, it must be that length in days."})
 
@@ -81,7 +81,7 @@ def list_rentals() -> dict[str, Any]:
 
 @blp.post("/rentals/<int:rental_id>/renew")
 @token_required()
-@blp.arguments(RenewSchema)
+@blp.arguments(RenewRentalSchema)
 @blp.response(200, RentalSchema)
 @blp.alt_response(404, schema=ErrorSchema, description="No such rental among yours.")
 @blp.alt_response(409, schema=ErrorSchema, description="Not renewable (code renewal_refused): already renewed, "

@@ -5,6 +5,7 @@ services.commerce.charges; the plan changes once the payment is confirmed); down
 effect at the end of the period."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import marshmallow as ma
@@ -40,7 +41,7 @@ class PlanSchema(ma.Schema):
     hold_window_days = ma.fields.Integer(required=True, metadata={"description": "How long a set-aside copy waits."})
 
 
-class QuoteSchema(ma.Schema):
+class PlanQuoteSchema(ma.Schema):
     kind = ma.fields.String(required=True, metadata={
         "description": "What choosing the plan does: subscribe, upgrade (paid now), downgrade, cancel (at the end "
                        "of the period), resume (call off a scheduled change) or same (nothing)."})
@@ -52,7 +53,7 @@ class QuoteSchema(ma.Schema):
 
 class PlanOptionSchema(PlanSchema):
     current = ma.fields.Boolean(required=True)
-    change = ma.fields.Nested(QuoteSchema, required=True)
+    change = ma.fields.Nested(PlanQuoteSchema, required=True)
 
 
 class SubscriptionSchema(ma.Schema):
@@ -66,15 +67,15 @@ class SubscriptionSchema(ma.Schema):
     wallet = Money(required=True)
 
 
-class ChangeSchema(ApiSchema):
+class PlanChangeSchema(ApiSchema):
     plan = ma.fields.String(required=True, validate=ma.validate.OneOf(PLAN_NAMES))
     pay_with = ma.fields.String(load_default="wallet", validate=ma.validate.OneOf(["wallet", "card"]),
                                 metadata={"description": "For a change that costs something now: from the wallet "
                                                          "(default) or by card (answers 202 with a payment_url)."})
 
 
-class ChangeResultSchema(ma.Schema):
-    change = ma.fields.Nested(QuoteSchema, required=True)
+class PlanChangeResultSchema(ma.Schema):
+    change = ma.fields.Nested(PlanQuoteSchema, required=True)
     subscription = ma.fields.Nested(SubscriptionSchema, required=True,
                                     metadata={"description": "After the change (unchanged while a card payment "
                                                              "is awaited)."})
@@ -83,11 +84,11 @@ class ChangeResultSchema(ma.Schema):
                                                             "the change is done."})
 
 
-class BalanceSchema(ma.Schema):
+class WalletBalanceSchema(ma.Schema):
     balance = Money(required=True)
 
 
-class EntrySchema(ma.Schema):
+class WalletEntrySchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     created_at = ma.fields.DateTime(required=True)
     amount = Money(required=True, metadata={"description": "Positive: credit; negative: debit."})
@@ -100,13 +101,21 @@ class EntrySchema(ma.Schema):
     note = ma.fields.String(required=True, allow_none=True)
 
 
-class StatementArgs(CursorArgs):
+def _cursor_shape(value: str) -> None:
+    if not re.fullmatch(paging.CURSOR_PATTERN.strip("^$"), value):
+        raise ma.ValidationError("That cursor is not valid: use the next_cursor of the page before.")
+
+
+class WalletStatementArgs(CursorArgs):
     # schemas.CursorArgs' `limit` is a strict integer, which a query string (text) never is: read it as a number.
     limit = ma.fields.Integer(validate=ma.validate.Range(min=1, max=100), load_default=20)
+    cursor = ma.fields.String(load_default=None, validate=_cursor_shape,
+                              metadata={"pattern": paging.CURSOR_PATTERN,
+                                        "description": "The next_cursor of the page before (absent: the newest)."})
 
 
-class StatementSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(EntrySchema), required=True, metadata={"description": "Newest first."})
+class WalletStatementSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(WalletEntrySchema), required=True, metadata={"description": "Newest first."})
     page = ma.fields.Nested(PageInfoSchema, required=True)
 
 
@@ -149,9 +158,9 @@ def list_plans() -> list[dict[str, Any]]:
 
 @blp.post("/subscription")
 @token_required()
-@blp.arguments(ChangeSchema)
-@blp.response(200, ChangeResultSchema)
-@blp.alt_response(202, schema=ChangeResultSchema, description="Pay by card at `payment_url`: the plan changes "
+@blp.arguments(PlanChangeSchema)
+@blp.response(200, PlanChangeResultSchema)
+@blp.alt_response(202, schema=PlanChangeResultSchema, description="Pay by card at `payment_url`: the plan changes "
                                                               "once the payment is confirmed.")
 @blp.alt_response(409, schema=ErrorSchema, description="Refused: insufficient_funds (pay by card or top up), "
                                                        "plan_refused (already on that plan, ...), payment_refused.")
@@ -181,7 +190,7 @@ def change_subscription(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
 
 @blp.get("/wallet")
 @token_required()
-@blp.response(200, BalanceSchema)
+@blp.response(200, WalletBalanceSchema)
 def get_wallet() -> dict[str, Any]:
     """Your wallet balance (refunds, top-ups; spent on orders, plans and fees)."""
     return {"balance": money(wallet_service.balance(current_user().id))}
@@ -195,8 +204,8 @@ def _entry(entry: WalletEntry) -> dict[str, Any]:
 
 @blp.get("/wallet/statement")
 @token_required()
-@blp.arguments(StatementArgs, location="query")
-@blp.response(200, StatementSchema)
+@blp.arguments(WalletStatementArgs, location="query")
+@blp.response(200, WalletStatementSchema)
 def wallet_statement(args: dict[str, Any]) -> dict[str, Any]:
     """Your wallet's entries, newest first, each with the balance after it; page on with `next_cursor`."""
     with refusals(invalid=(paging.BadCursor,)):

@@ -11,7 +11,6 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from ...extensions import db
-from ...models.types import db_int
 from .errors import RuleError
 
 COUNT_CAP = 10_000
@@ -62,7 +61,9 @@ def paginate(stmt: Select[*tuple[Any, ...]], page: int, per_page: int = 25, *, s
 # ---- keyset pages (newest first) ----
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_CURSOR = re.compile(r"(\d{1,18})_(\d{1,10})", re.ASCII)  # microseconds since 1970 _ an id
+_LAST = datetime.max.replace(tzinfo=UTC)
+CURSOR_PATTERN = r"^[0-9]{1,18}_[0-9]{1,10}$"  # microseconds since 1970 _ an id
+_CURSOR = re.compile(r"([0-9]{1,18})_([0-9]{1,10})", re.ASCII)  # the same, with its parts
 
 
 class BadCursor(RuleError):
@@ -84,14 +85,16 @@ def _cursor(at: datetime, row_id: int) -> str:
 
 
 def _position(cursor: str) -> tuple[datetime, int]:
+    """Where a cursor points. Any cursor of the pattern is a position (one past every row reads as the start)."""
     match = _CURSOR.fullmatch(cursor)
-    row_id = db_int(match.group(2)) if match else None
-    if match is None or row_id is None:
+    if match is None:
         raise BadCursor()
+    micros = int(match.group(1))
     try:
-        return _EPOCH + timedelta(microseconds=int(match.group(1))), row_id
+        at = _EPOCH + timedelta(microseconds=micros)
     except OverflowError:
-        raise BadCursor() from None
+        at = _LAST
+    return at, int(match.group(2))
 
 
 def keyset(stmt: Select[Any], at: InstrumentedAttribute[datetime], row_id: InstrumentedAttribute[int],
