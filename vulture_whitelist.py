@@ -53,3 +53,7 @@ _.queue_tier  # admin/_holds_table.html
 
 # Enum members reached by value (Tier("plus")), never by name
 _.PLUS, _.PREMIUM
+
+# JSON API response fields (h3: account, circulation, membership, author): marshmallow schemas read them by name
+_.email_verified, _.two_factor, _.photo_url, _.period_label, _.late_fee, _.fee_due, _.blocked_reason, _.ready_until
+_.period_days, _.next_plan, _.subscription, _.balance_after
