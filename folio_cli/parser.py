@@ -84,7 +84,7 @@ def build() -> argparse.ArgumentParser:
     p = command("search", shop.search, "search the catalog")
     p.add_argument("query", nargs="*", metavar="QUERY", help="words to look for (none: every book)")
     p.add_argument("--genre", metavar="SLUG")
-    p.add_argument("--sort", metavar="ORDER", help="relevance, newest, bestselling, title, price_asc, price_desc ...")
+    p.add_argument("--sort", metavar="ORDER", help="relevance, newest, bestselling, title, price_asc or price_desc")
     p.add_argument("--limit", type=_positive, metavar="N")
     p.add_argument("--cursor", metavar="CURSOR", help="the next page's cursor, as a previous search printed it")
     p = command("book", shop.book, "one book's details")
@@ -125,6 +125,8 @@ def build() -> argparse.ArgumentParser:
     p.add_argument("number", metavar="NUMBER")
     p = command("cancel", shop.cancel, "cancel an order before it ships (stock goes back, payment refunded)")
     p.add_argument("number", metavar="NUMBER")
+    p.add_argument("--to-wallet", action="store_true", help="refund a paid order to your wallet at once "
+                                                            "(default: back to the card)")
 
     command("holds", account.holds, "your holds and your place in each queue")
     p = command("hold", account.hold, "place a hold on an out-of-stock book")

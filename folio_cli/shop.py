@@ -40,15 +40,24 @@ def search(ctx: Context, args: argparse.Namespace) -> int:
     if _json(ctx, body):
         return 0
     books = items_of(body)
+    corrected, suggestion = get(body, "corrected_from"), get(body, "suggestion")
+    if corrected and suggestion:
+        ctx.out.line(f"Nothing matched \"{corrected}\": showing results for \"{suggestion}\".")
+        ctx.out.line()
     if not books:
         ctx.out.line("No books match." if query or args.genre else "No books.")
+        if suggestion and not corrected:
+            ctx.out.line(f"Did you mean \"{suggestion}\"?")
         return 0
     ctx.out.table(["ID", "Title", "Authors", "Price", "Stock"],
                   [[get(b, "id"), clip(text(get(b, "title")), 48), clip(authors(b), 32), money(get(b, "price")),
                     stock(b)] for b in books], right=[0, 3])
     total = get(body, "total")
     ctx.out.line()
-    ctx.out.line(f"{len(books)} shown" + (f" of {total} found." if isinstance(total, int) else "."))
+    more = "more than " if get(body, "total_capped") else ""
+    ctx.out.line(f"{len(books)} shown" + (f" of {more}{total} found." if isinstance(total, int) else "."))
+    if suggestion and not corrected:
+        ctx.out.line(f"Did you mean \"{suggestion}\"?")
     following = get(body, "page", "next_cursor")
     if following:
         ctx.out.line(f"Next page: add --cursor {following}")
@@ -72,9 +81,8 @@ def book(ctx: Context, args: argparse.Namespace) -> int:
         ("ISBN-13", get(body, "isbn13")),
         ("Language", get(body, "language")),
         ("Published", get(body, "published_on")),
-        ("Pages", get(body, "pages")),
         ("Genres", [g for g in genres if g]),
-    ])
+    ] + ([("Pages", get(body, "pages"))] if get(body, "pages") else []))
     if get(body, "description"):
         ctx.out.line()
         ctx.out.paragraph(get(body, "description"))
@@ -90,6 +98,11 @@ def _line_mode(line: Any) -> str:
     return text(get(line, "mode"))
 
 
+def _tax(body: Any) -> list[tuple[str, str]]:
+    """A "Tax" line where the shop charges tax (none shown when it is zero or not sent)."""
+    return [("Tax", money(get(body, "tax")))] if get(body, "tax", "cents") else []
+
+
 def show_cart(ctx: Context, cart: Any) -> None:
     lines = get(cart, "lines") or []
     if not lines:
@@ -102,7 +115,7 @@ def show_cart(ctx: Context, cart: Any) -> None:
         code = get(cart, "code")
         ctx.out.fields([("Subtotal", money(get(cart, "subtotal"))),
                         (f"Discount ({code})" if code else "Discount", money(get(cart, "discount"))),
-                        ("Shipping", money(get(cart, "shipping"))), ("Total", money(get(cart, "total")))])
+                        ("Shipping", money(get(cart, "shipping"))), *_tax(cart), ("Total", money(get(cart, "total")))])
     for problem in get(cart, "problems") or []:
         ctx.out.line(f"! {problem}")
 
@@ -240,7 +253,7 @@ def show_order(ctx: Context, order: Any) -> None:
                         money(get(x, "total") or get(x, "unit_price"))] for x in lines], right=[0, 3, 4])
     ctx.out.line()
     ctx.out.fields([("Subtotal", money(get(order, "subtotal"))), ("Discount", money(get(order, "discount"))),
-                    ("Shipping", money(get(order, "shipping"))), ("Total", money(get(order, "total"))),
+                    ("Shipping", money(get(order, "shipping"))), *_tax(order), ("Total", money(get(order, "total"))),
                     ("Ship to", address_line(get(order, "shipping_address")))])
     timeline = get(order, "timeline") or []
     if timeline:
@@ -263,7 +276,8 @@ def order(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cancel(ctx: Context, args: argparse.Namespace) -> int:
-    body = ctx.client.call("POST", path("orders", args.number, "cancel"))
+    refund = {"refund_to": "wallet"} if args.to_wallet else None  # the API's default: back to the card
+    body = ctx.client.call("POST", path("orders", args.number, "cancel"), json=refund)
     if not _json(ctx, body):
         ctx.out.line(f"Order {get(body, 'number', default=args.number)} is now {words(get(body, 'status'))}.")
         ctx.out.line()

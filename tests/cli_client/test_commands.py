@@ -17,7 +17,8 @@ ORDER = {"number": "FO-AB12-CD34-EF56", "status": "pending_payment", "created_at
          "can_cancel": True, "payment_url": "/pay/test/cs_test_abc"}
 CART = {"lines": [{"book_id": 12, "title": "The Lighthouse Almanac", "mode": "rent", "quantity": 1, "days": 7,
                    "unit_price": money(500), "total": money(500)}],
-        "subtotal": money(500), "discount": money(50), "shipping": money(499), "total": money(949), "code": "SAVE10",
+        "subtotal": money(500), "discount": money(50), "shipping": money(499), "tax": money(40), "total": money(989),
+        "code": "SAVE10",
         "problems": ["The price of The Lighthouse Almanac changed."]}
 
 
@@ -47,6 +48,16 @@ def test_search_sends_the_filters_without_a_token_and_prints_a_table(fake_api, r
 def test_search_with_no_results(fake_api, run_cli):
     fake_api.on("GET", "/api/v1/books", (200, {"items": [], "total": 0, "page": {"next_cursor": None}}))
     assert run_cli("search", "zzz").out == "No books match.\n"
+    fake_api.on("GET", "/api/v1/books", (200, {"items": [], "total": 0, "suggestion": "lighthouse"}))
+    assert run_cli("search", "zzz").out == 'No books match.\nDid you mean "lighthouse"?\n'
+
+
+def test_a_corrected_search_says_so(fake_api, run_cli):
+    fake_api.on("GET", "/api/v1/books", (200, {"items": [BOOK], "total": 1000, "total_capped": True,
+                                               "suggestion": "lighthouse", "corrected_from": "lighthuose"}))
+    lines = run_cli("search", "lighthuose").out.splitlines()
+    assert lines[0] == 'Nothing matched "lighthuose": showing results for "lighthouse".'
+    assert lines[-1] == "1 shown of more than 1000 found."
 
 
 def test_book_details(fake_api, run_cli):
@@ -66,7 +77,8 @@ def test_cart_show_add_remove_and_code(fake_api, run_cli, credentials):
         fake_api.on(method, path, signed_in(fake_api, (200, CART)))
     shown = run_cli("cart").out
     assert "rent 7 days" in shown and "Discount (SAVE10): -" not in shown
-    assert "Discount (SAVE10): $0.50" in shown and "Total:             $9.49" in shown
+    assert "Discount (SAVE10): $0.50" in shown and "Tax:               $0.40" in shown
+    assert "Total:             $9.89" in shown
     assert "! The price of The Lighthouse Almanac changed." in shown
     assert run_cli("cart", "show").out == shown
 
@@ -146,6 +158,7 @@ def test_orders_order_and_cancel(fake_api, run_cli, credentials):
     shown = run_cli("order", "FO-AB12-CD34-EF56").out
     assert "Order:  FO-AB12-CD34-EF56\nStatus: pending payment\nPlaced: 2026-12-07 10:31\n" in shown
     assert "Ship to:  Ann Reader, 1 Main Street, Springfield, 12345, US" in shown
+    assert "Tax" not in shown  # none charged: no line
     assert "Order placed." in shown
     assert f"Pay at: {fake_api.url}/pay/test/cs_test_abc" in shown
     assert "Cancel it with: folio-cli cancel FO-AB12-CD34-EF56" in shown
@@ -153,6 +166,9 @@ def test_orders_order_and_cancel(fake_api, run_cli, credentials):
     result = run_cli("cancel", "FO-AB12-CD34-EF56")
     assert result.out.startswith("Order FO-AB12-CD34-EF56 is now cancelled.\n")
     assert "Pay at" not in result.out and "Cancel it with" not in result.out
+    assert run_cli("cancel", "FO-AB12-CD34-EF56", "--to-wallet").code == 0
+    assert [s.body for s in fake_api.calls("POST", "/api/v1/orders/FO-AB12-CD34-EF56/cancel")] == [
+        None, {"refund_to": "wallet"}]
 
 
 def test_an_order_number_stays_one_path_segment(fake_api, run_cli, credentials):
