@@ -87,8 +87,8 @@ class Client:
     # ---- sending ----
 
     def _send(self, method: str, api_path: str, *, json: Any = None, params: dict[str, Any] | None = None,
-              token: str | None = None) -> requests.Response:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+              token: str | None = None, headers: dict[str, str] | None = None) -> requests.Response:
+        headers = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token else {})}
         query = {k: v for k, v in (params or {}).items() if v is not None} or None
         try:
             return self.session.request(method, self.base_url + api_path, json=json, params=query,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import secrets
 from typing import Any
 
 from .account import address_line
@@ -186,6 +187,20 @@ def _shipping(ctx: Context, args: argparse.Namespace) -> dict[str, Any]:
                    code="usage", exit_code=2)
 
 
+def _place(ctx: Context, api_path: str, body: dict[str, Any]) -> Any:
+    """POST a checkout or a buy now with an Idempotency-Key; when the answer is lost (no reply in time, the
+    connection dropped), ask once more with the same key: the server answers the order the first one made
+    rather than making a second."""
+    headers = {"Idempotency-Key": "folio-cli-" + secrets.token_urlsafe(24)}
+    try:
+        return ctx.client.call("POST", api_path, json=body, headers=headers)
+    except CliError as exc:
+        if exc.code not in ("timeout", "unreachable"):
+            raise
+        ctx.out.error(f"{exc.message} Asking again (the same request: no second order).")
+        return ctx.client.call("POST", api_path, json=body, headers=headers)
+
+
 def _started(ctx: Context, body: Any) -> int:
     """The answer of checkout and buy-now: {order, payment_url}."""
     if _json(ctx, body):
@@ -213,14 +228,14 @@ def buy_now(ctx: Context, args: argparse.Namespace) -> int:
     if args.use_wallet:
         body["use_wallet"] = True
     body.update(_shipping(ctx, args))
-    return _started(ctx, ctx.client.call("POST", path("buy-now"), json=body))
+    return _started(ctx, _place(ctx, path("buy-now"), body))
 
 
 def checkout(ctx: Context, args: argparse.Namespace) -> int:
     body: dict[str, Any] = _shipping(ctx, args)
     if args.use_wallet:
         body["use_wallet"] = True
-    return _started(ctx, ctx.client.call("POST", path("checkout"), json=body))
+    return _started(ctx, _place(ctx, path("checkout"), body))
 
 
 def orders(ctx: Context, args: argparse.Namespace) -> int:

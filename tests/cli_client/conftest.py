@@ -24,6 +24,7 @@ class Seen:
     token: str | None
     body: Any
     raw_uri: str = ""
+    idempotency_key: str | None = None
 
 
 @dataclass
@@ -46,7 +47,7 @@ class FakeApi:
         request = Request(environ)
         auth = request.headers.get("Authorization", "")
         seen = Seen(request.method, request.path, dict(request.args), auth[7:] if auth.startswith("Bearer ") else None,
-                    request.get_json(silent=True), environ.get("RAW_URI", ""))
+                    request.get_json(silent=True), environ.get("RAW_URI", ""), request.headers.get("Idempotency-Key"))
         self.seen.append(seen)
         reply = self.routes.get((request.method, request.path))
         if reply is None:

@@ -210,3 +210,33 @@ def test_account_addresses_and_holds(fake_api, run_cli, credentials):
     assert fake_api.calls("POST", "/api/v1/holds")[0].body == {"book_id": 12}
     assert run_cli("unhold", "8").out == "Hold 8 cancelled.\n"
     assert run_cli("unhold", "8", "--json").out == ""  # 204: no body to print
+
+
+def test_a_lost_checkout_answer_is_asked_again_with_the_same_idempotency_key(fake_api, run_cli, credentials,
+                                                                             monkeypatch):
+    import requests
+
+    credentials()
+    fake_api.on("POST", "/api/v1/checkout", signed_in(fake_api, (201, {"order": ORDER, "payment_url": "/pay/x"})))
+    real = requests.Session.request
+    lost = []
+
+    def request(self, method, url, **kwargs):
+        response = real(self, method, url, **kwargs)
+        if url.endswith("/checkout") and not lost:
+            lost.append(kwargs["headers"]["Idempotency-Key"])
+            raise requests.ReadTimeout("the answer was lost")
+        return response
+
+    monkeypatch.setattr(requests.Session, "request", request)
+    result = run_cli("checkout", "--address-id", "5")
+    assert result.code == 0, result.err
+    keys = [s.idempotency_key for s in fake_api.calls("POST", "/api/v1/checkout")]
+    assert len(keys) == 2 and keys[0] == keys[1] == lost[0]
+    assert 26 <= len(keys[0]) <= 64 and keys[0].startswith("folio-cli-")
+    assert "Asking again (the same request: no second order)." in result.err
+    assert "Pay at: " in result.out
+
+    fake_api.seen.clear()
+    assert run_cli("checkout", "--address-id", "5").code == 0
+    assert fake_api.calls("POST", "/api/v1/checkout")[0].idempotency_key != keys[0]  # a new checkout, a new key
