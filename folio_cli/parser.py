@@ -31,6 +31,16 @@ def _positive(value: str) -> int:
     return number
 
 
+def _seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not 0 < number <= 3600:
+        raise argparse.ArgumentTypeError(f"{value!r} must be more than 0 and at most 3600")
+    return number
+
+
 def _globals(suppress: bool) -> argparse.ArgumentParser:
     """The global options; in the commands' parsers their defaults are suppressed so that a value given before
     the command is not overwritten by the default after it."""
@@ -43,7 +53,7 @@ def _globals(suppress: bool) -> argparse.ArgumentParser:
                    help=f"the Folio server (default: $FOLIO_URL or {DEFAULT_URL})")
     p.add_argument("--json", action="store_true", default=default(False),
                    help="print the API's JSON bodies as they come (for scripts)")
-    p.add_argument("--timeout", type=float, default=default(30.0), help="seconds to wait for an answer (30)")
+    p.add_argument("--timeout", type=_seconds, default=default(30.0), help="seconds to wait for an answer (30)")
     return p
 
 

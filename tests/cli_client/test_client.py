@@ -241,6 +241,7 @@ def test_usage_errors_exit_2(fake_api, run_cli, credentials):
     assert run_cli("cart", "code").code == 2
     assert run_cli("orders", url="ftp://x").code == 2
     assert run_cli("frobnicate").code == 2
+    assert run_cli("orders", "--timeout", "0").code == 2
     assert fake_api.seen == []
 
 
