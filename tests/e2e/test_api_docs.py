@@ -88,9 +88,6 @@ def test_the_docs_have_no_serious_axe_violations(e2e_page: Page, live_server, vi
     assert overflow <= 0, f"/api/docs at {viewport} scrolls sideways by {overflow}px"
 
 
-@pytest.mark.xfail(strict=True, reason="Swagger UI's 'Try it out' request-body editor is a <textarea> with no label "
-                                       "(axe 'label', critical): third-party markup, not fixable from CSS or our "
-                                       "template; see the report of issue 15 (h5) for the small api-docs.js fix")
 def test_try_it_out_has_no_serious_axe_violations(e2e_page: Page, live_server):
     page = e2e_page
     _open_docs(page, live_server)
