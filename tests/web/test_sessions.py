@@ -165,3 +165,12 @@ def test_without_keep_me_signed_in_the_cookie_ends_with_the_browser(app, client,
     response = auth.post("/login", {"login": "reader1", "password": PASSWORD, "remember": "y"}, client=other)
     session_cookie = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("session=")][-1]
     assert "Expires=" in session_cookie and "remember_token" in _cookies(other)
+
+
+def test_the_device_list_names_browsers_scripts_and_folio_cli():
+    from webapp.services.people.sessions import device
+
+    assert device("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36") == "Chrome on Linux"
+    assert device("folio-cli/0.1 python-requests/2.34 (Linux)") == "folio-cli on Linux"
+    assert device("python-requests/2.34.2") == "a script"
+    assert device(None) == "Unknown device"

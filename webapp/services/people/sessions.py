@@ -130,7 +130,7 @@ def is_current(row: UserSession, token: str | None) -> bool:
 
 _BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("FxiOS/", "Firefox"),
              ("CriOS/", "Chrome"), ("Chrome/", "Chrome"), ("Chromium/", "Chromium"), ("Safari/", "Safari"),
-             ("curl/", "curl"), ("python-requests", "a script"))
+             ("folio-cli/", "folio-cli"), ("curl/", "curl"), ("python-requests", "a script"))
 _SYSTEMS = (("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"), ("Windows", "Windows"),
             ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
 
