@@ -49,7 +49,7 @@ ERROR_HEADERS: dict[int, dict[str, Any]] = {
 }
 
 
-class FolioApi(Api):  # type: ignore[misc]  # flask-smorest ships no type information
+class FolioApi(Api):
     """flask-smorest's Api, but errors are answered by webapp.errors for the whole app (its own handler would
     answer every page of the site in JSON), in Folio's error shape."""
 
@@ -87,7 +87,7 @@ def tag_name(blueprint_name: str) -> str:
     return blueprint_name.removeprefix("api_").replace("_", " ").capitalize()
 
 
-class ErrorResponsesPlugin(BasePlugin):  # type: ignore[misc]  # apispec's plugin base
+class ErrorResponsesPlugin(BasePlugin):
     """Completes every operation's error responses the same way, so no area can forget one: 429 everywhere
     (every route is rate limited), 404 where the path names something (an id that is not there, or not
     yours), 400 and 415 where a body is read (not JSON, or not parseable), and our error body on any error

@@ -17,7 +17,7 @@ from ..services.people.api_tokens import TokenError
 from .errors import ApiError
 
 F = TypeVar("F", bound=Callable[..., Any])
-SECURITY = [{"bearerAuth": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 def bearer() -> str | None:

@@ -87,8 +87,10 @@ def Money(**kwargs: Any) -> ma.fields.Nested:  # noqa: N802
 class ErrorBodySchema(ma.Schema):
     code = ma.fields.String(required=True, metadata={"description": "Stable, for programs (e.g. not_found)."})
     message = ma.fields.String(required=True, metadata={"description": "For people."})
-    fields = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()), required=True,
-                            metadata={"description": "Field name to its messages ('' for the whole request)."})
+    # (`fields` would shadow the schema's own attribute of that name: the key is set by data_key)
+    field_messages = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()), required=True,
+                                    data_key="fields",
+                                    metadata={"description": "Field name to its messages ('' for the whole request)."})
 
 
 class ErrorSchema(ma.Schema):
