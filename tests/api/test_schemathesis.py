@@ -180,7 +180,7 @@ def fuzz(app, caller: Caller, known: dict) -> tuple[int, int, list[str]]:
 
         try:
             run()
-        except Exception as exc:  # one line per operation that failed, all of them reported at the end
+        except (Exception, BaseExceptionGroup) as exc:  # each operation that failed, all reported at the end
             failures.append(f"{operation.label}: {type(exc).__name__}: {str(exc)[:1500]}")
     return operations, cases, failures
 
