@@ -31,17 +31,20 @@ def test_a_body_that_is_not_json_is_415(api):
     assert_error(r, 415, "unsupported_media_type")
 
 
-@pytest.mark.parametrize("body", [
-    b"{not json", b'{"login": "a", "password": ', b'{"login": "\xff\xfe"}',
-    b"[" * 100_000, b'{"a":' * 50_000,  # deeper than the parser's stack: a 400, not a RecursionError (500)
-    b"[" * 30 + b"]" * 30,  # valid JSON, nested deeper than any body of ours
-    b'{"login": "\\ud800", "password": "x"}',  # valid JSON, but a lone surrogate no database stores
-    b'{"login": "a", "password": ' + b"9" * 5000 + b"}",  # more digits than Python reads as an int
+@pytest.mark.parametrize(("body", "code"), [
+    (b"{not json", "invalid_json"), (b'{"login": "a", "password": ', "invalid_json"),
+    (b'{"login": "\xff\xfe"}', "invalid_json"),
+    (b"[" * 100_000, "invalid_json"), (b'{"a":' * 50_000, "invalid_json"),  # past the parser's stack: not a 500
+    (b'{"login": "a", "password": ' + b"9" * 5000 + b"}", "invalid_json"),  # more digits than Python reads
+    (b"[" * 30 + b"]" * 30, "bad_request"),  # valid JSON, nested deeper than any body of ours
+    (b'{"login": "\\ud800", "password": "x"}', "bad_request"),  # a lone surrogate: no database stores it
+    (b'{"login": "reader1\\u0000", "password": "x"}', "bad_request"),  # NUL: PostgreSQL refuses it in text
+    (b'{"login\\u0000": "reader1"}', "bad_request"),
 ])
-def test_malformed_json_is_400(api, body):
+def test_malformed_or_hostile_json_is_400(api, body, code):
     r = api.post(SIGN_IN, data=body, content_type="application/json")
-    error = assert_error(r, 400, "invalid_json")
-    assert "JSON" in error["message"]
+    error = assert_error(r, 400, code)
+    assert any(word in error["message"] for word in ("JSON", "NUL")), error
 
 
 def test_a_body_over_a_mebibyte_is_413(api):
@@ -66,8 +69,6 @@ def test_validation_errors_name_flat_fields(api):
     assert "login" in error["message"] and "password" in error["message"]
     r = api.post(SIGN_IN)  # no body at all, on a route that needs one
     assert set(assert_error(r, 422, "validation_failed")["fields"]) == {"login", "password"}
-    r = api.post(SIGN_IN, json={"login": "reader1\x00", "password": "x"})
-    assert assert_error(r, 422, "validation_failed")["fields"] == {"": ["Text may not contain NUL characters."]}
 
 
 def test_nested_webargs_messages_are_flattened():

@@ -131,9 +131,11 @@ MAX_BODY_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 20
 
 
-def _too_deep_or_unencodable(value: Any) -> str | None:
-    """Why a parsed JSON body is refused, walked without recursion: nested too deep, or text with a lone
-    surrogate ("\\ud800": valid JSON, but no database can store it, so every query would fail on it)."""
+def _refused_content(value: Any) -> str | None:
+    """Why a parsed JSON body is refused, walked without recursion: nested too deep, a NUL character (as in a
+    query or form value, webapp.security: PostgreSQL refuses it in text) or a lone surrogate ("\\ud800": valid
+    JSON, but no database stores it), either of which would fail the first query that meets it (the sign-in
+    limit's key looks the login up before the route even runs)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -143,6 +145,8 @@ def _too_deep_or_unencodable(value: Any) -> str | None:
             children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
             stack.extend((child, depth + 1) for child in children)
         elif isinstance(item, str):
+            if "\x00" in item:
+                return "The body contains a character that is not allowed (NUL)."
             try:
                 item.encode("utf-8")
             except UnicodeEncodeError:
@@ -168,9 +172,9 @@ def _json_bodies_only() -> None:
         parsed = json.loads(body)
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         fail(400, "invalid_json", "The body is not valid JSON.")
-    problem = _too_deep_or_unencodable(parsed)
+    problem = _refused_content(parsed)
     if problem:
-        fail(400, "invalid_json", problem)
+        fail(400, "bad_request", problem)
     return None
 
 
