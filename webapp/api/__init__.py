@@ -13,6 +13,8 @@ import json
 from typing import Any
 
 from apispec import BasePlugin
+from apispec.ext.marshmallow import MarshmallowPlugin, resolver
+from apispec.ext.marshmallow.common import make_schema_key, resolve_schema_cls, resolve_schema_instance
 from flask import Flask, abort, render_template, request
 from flask_cors import CORS
 from flask_smorest import Api, Blueprint
@@ -80,6 +82,29 @@ class FolioApi(Api):
         self._app.register_blueprint(blp, **options)
         blp.register_views_in_doc(self, self._app, self.spec, name=blp.name, parameters=None)
         self.spec.tag({"name": tag_name(blp.name), "description": blp.description})
+
+
+class SchemaNames:
+    """The document's name for each schema: "AddressSchema" -> "Address", as flask-smorest's default, but two
+    different schemas of that name (one per area, or one schema with `partial`/`only`) get names of their own,
+    "Shopping" + "Address", instead of apispec's "Address1" and a warning. First come, first named: the areas
+    are registered in a fixed order, so the names do not change from one start to the next."""
+
+    def __init__(self) -> None:
+        self.names: dict[Any, str] = {}
+
+    def __call__(self, schema: Any) -> str:
+        key = make_schema_key(resolve_schema_instance(schema))
+        if key in self.names:
+            return self.names[key]
+        cls = resolve_schema_cls(schema)
+        base = resolver(cls)
+        area = "".join(part.capitalize() for part in str(cls.__module__).rsplit(".", 1)[-1].split("_"))
+        taken = set(self.names.values())
+        name = next(n for n in (base, f"{area}{base}", *(f"{area}{base}{i}" for i in range(2, 100)))
+                    if n not in taken)
+        self.names[key] = name
+        return name
 
 
 def tag_name(blueprint_name: str) -> str:
@@ -184,7 +209,8 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("OPENAPI_VERSION", "3.1.0")
     app.config.setdefault("OPENAPI_URL_PREFIX", "/api")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
-    api = FolioApi(app, spec_kwargs={**SPEC, "extra_plugins": [ErrorResponsesPlugin()]})
+    api = FolioApi(app, spec_kwargs={**SPEC, "extra_plugins": [ErrorResponsesPlugin()],
+                                     "marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=SchemaNames())})
     # First of all hooks: before the rate limits' keys (the sign-in limit reads the login from the body).
     app.before_request_funcs.setdefault(None, []).insert(0, _json_bodies_only)
     for area in AREAS:
