@@ -5,7 +5,11 @@ marshmallow schema per body both validates the request (422 with the field's mes
 document, so the description cannot drift from the code. Its ETag support serves the catalog reads.
 
 Every route calls the same services as the website; no rule of the shop lives here. Errors keep one shape
-(webapp.errors.api_error). Tokens: webapp.api.auth and services.people.api_tokens."""
+(webapp.errors.api_error). Tokens: webapp.api.auth and services.people.api_tokens.
+
+Here, for every area at once: each body is checked before any route reads it (_json_bodies_only: JSON, at most
+1 MiB, parseable, not absurdly nested, no NUL or lone surrogate), the document lists the errors every operation
+can answer (ErrorResponsesPlugin) and gives each schema a name of its own (SchemaNames)."""
 from __future__ import annotations
 
 import http
@@ -14,7 +18,7 @@ from typing import Any
 
 from apispec import BasePlugin
 from apispec.ext.marshmallow import MarshmallowPlugin, resolver
-from apispec.ext.marshmallow.common import make_schema_key, resolve_schema_cls, resolve_schema_instance
+from apispec.ext.marshmallow.common import make_schema_key, resolve_schema_instance
 from flask import Flask, abort, render_template, request
 from flask_cors import CORS
 from flask_smorest import Api, Blueprint
@@ -97,7 +101,7 @@ class SchemaNames:
         key = make_schema_key(resolve_schema_instance(schema))
         if key in self.names:
             return self.names[key]
-        cls = resolve_schema_cls(schema)
+        cls = type(resolve_schema_instance(schema))
         base = resolver(cls)
         area = "".join(part.capitalize() for part in str(cls.__module__).rsplit(".", 1)[-1].split("_"))
         taken = set(self.names.values())
