@@ -22,11 +22,19 @@ _.reset_breaker  # services.platform.cache: for tests and a shell after Redis is
 # Alembic hooks, passed to context.configure by migrations/env.py (Alembic's argument names)
 _.include_object, _.render_item, _.reflected, _.compare_to, _.autogen_context
 
+# Staff API response schemas (webapp/api/admin_*.py): fields filled by name from the dicts the views return
+_.movement, _.unit_price, _.tax, _.paid_from_wallet, _.shipping_address, _.email_verified, _.two_factor
+_.ready_until, _.late_fee, _.fee_due, _.fee_paid_from_wallet, _.to_hold_queue
+
 # Columns: the schema (kept by the migrations), written by the services, read by SQL, templates or people
 _.last_error, _.sent_at, _.ready_at, _.current_period_start, _.added_at, _.ship_phone, _.shipped_at
 _.delivered_at, _.cancelled_at, _.discount_code, _.order_line_id, _.received_at, _.resolved_by_id, _.resolution
 _.days_refreshed, _.email_id, _.revoked_reason, _.job_id, _.finished_at, _.requested_by, _.password_changed_at
 _.last_login_at, _.balance_after_cents
+
+# Shopping and orders API response schemas (webapp/api/shopping.py, orders.py): fields filled by name from the dicts
+# the views return (some shared with the staff order schema)
+_.can_cancel, _.unit_price, _.tax, _.paid_from_wallet, _.shipping_address
 
 # Read by templates only
 _.item_count, _.cancellable, _.percent  # orders/index.html, orders/detail.html, admin/_task.html
@@ -54,8 +62,11 @@ _.queue_tier  # admin/_holds_table.html
 # Enum members reached by value (Tier("plus")), never by name
 _.PLUS, _.PREMIUM
 
-# The JSON API (webapp/api): response schema fields, dumped by name by flask-smorest; and the helpers every area
-# module uses (optional_user, refusals, Id, Money, CursorArgs, PageInfoSchema; services' revoke_all for the staff
-# area), listed while the areas are filled in: drop a name here once vulture sees it used
+# The JSON API's core (webapp/api): response schema fields dumped by name by flask-smorest
 _.token_type, _.field_messages  # TokensSchema, ErrorBodySchema ("fields")
-_.optional_user, _.refusals, _.Id, _.Money, _.CursorArgs, _.PageInfoSchema, _.revoke_all
+_.optional_user  # webapp/api/auth.py: for a public route that shows more to a signed-in caller (none does yet)
+# API response schemas (webapp/api/catalog.py): fields are filled by name from the dicts the views return
+_.rent_per_week, _.cover_url, _.photo_url, _.books_total
+# JSON API response fields (h3: account, circulation, membership, author): marshmallow schemas read them by name
+_.email_verified, _.two_factor, _.photo_url, _.period_label, _.late_fee, _.fee_due, _.blocked_reason, _.ready_until
+_.period_days, _.next_plan, _.subscription, _.balance_after

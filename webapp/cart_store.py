@@ -37,7 +37,7 @@ def change() -> Iterator[list[cart.CartItem]]:
     """The cart for a change: yields the list to change in place and saves it when the block ends. An
     exception (e.g. cart.CartError) saves nothing and, once signed in, rolls back (releasing the lock)."""
     if current_user.is_authenticated:
-        with _user_cart(current_user.id) as items:
+        with user_cart(current_user.id) as items:
             yield items
     else:
         items = cart.from_session(session.get(SESSION_KEY))
@@ -46,7 +46,10 @@ def change() -> Iterator[list[cart.CartItem]]:
 
 
 @contextmanager
-def _user_cart(user_id: int) -> Iterator[list[cart.CartItem]]:
+def user_cart(user_id: int) -> Iterator[list[cart.CartItem]]:
+    """A signed-in customer's saved cart for a change, by id (the website's shopper here, the JSON API's caller
+    in webapp.api.shopping): their row locked first, only the difference saved, committed when the block ends;
+    an exception rolls back (releasing the lock) and saves nothing."""
     before = cart.load_user_items(user_id, lock=True)  # row lock on the user, held until commit
     items = [replace(i) for i in before]
     try:
@@ -82,7 +85,7 @@ def merge_visitor_cart(user: User) -> None:
     visitor = cart.from_session(session.pop(SESSION_KEY, None))
     if not visitor:
         return
-    with _user_cart(user.id) as items:
+    with user_cart(user.id) as items:
         cart.merge(items, visitor, user)
 
 

@@ -13,6 +13,7 @@ from .models.background import TaskStatus
 from .models.membership import HoldStatus
 from .models.orders import LineMode, OrderStatus, RentalStatus
 from .models.payments import ChargeStatus
+from .services.inventory.alerts import shelf_state
 from .services.platform.money import money, plain, symbol
 from .services.platform.uploads import url_args
 
@@ -46,6 +47,7 @@ def install(app: Flask) -> None:
         app.add_template_global(enum, enum.__name__)
     app.add_template_filter(b64encode, "b64encode")
     app.add_template_global(image_url, "image_url")
+    app.add_template_global(shelf_state, "shelf_state")  # the stock badge's state (the API's stock.state)
     app.add_template_global(public_url, "public_url")  # absolute links (canonical): PUBLIC_URL, not Host
 
     @app.context_processor

@@ -15,7 +15,10 @@ from webapp.models import Author, Genre
 from webapp.security import PRIVATE_BLUEPRINTS
 
 # Answers a view marks public itself: they are the same for everyone (a cover drawn from the title, an image).
-PUBLIC_BY_VIEW = {"catalog.cover", "main.media", "static", "main.favicon"}
+PUBLIC_BY_VIEW = {"catalog.cover", "main.media", "static", "main.favicon",
+                  # the API's catalog reads: the same for every caller (cookies never count in the API)
+                  "api_catalog.list_books", "api_catalog.get_book", "api_catalog.list_authors",
+                  "api_catalog.get_author", "api_catalog.list_genres"}
 PUBLIC_PAGES = ["/", "/books", "/books?q=garden", "/genres", "/genres/{slug}", "/books/{book_id}",
                 "/authors/{author_id}"]
 

@@ -22,18 +22,21 @@ class ProfileForm(FlaskForm):
     full_name = StringField("Full name", validators=[Optional(), Length(max=120)])
 
 
+def _pattern(name: str) -> Regexp:
+    pattern, message = accounts.ADDRESS_PATTERNS[name]
+    return Regexp(pattern, message=message)
+
+
 class AddressForm(FlaskForm):
     full_name = StringField("Recipient name", validators=[DataRequired(), Length(max=120)])
     line1 = StringField("Address line 1", validators=[DataRequired(), Length(max=200)])
     line2 = StringField("Address line 2", validators=[Optional(), Length(max=200)])
     city = StringField("City", validators=[DataRequired(), Length(max=100)])
     region = StringField("State / region", validators=[Optional(), Length(max=100)])
-    postcode = StringField("Postcode", validators=[DataRequired(), Length(max=20),
-                                                   Regexp(r"^[A-Za-z0-9 \-]+$", message="Letters, digits, spaces and dashes only.")])
-    country = StringField("Country code", validators=[DataRequired(), Regexp(r"^[A-Za-z]{2}$", message="Two letters, e.g. US or GB.")],
+    postcode = StringField("Postcode", validators=[DataRequired(), Length(max=20), _pattern("postcode")])
+    country = StringField("Country code", validators=[DataRequired(), _pattern("country")],
                           description="Two letters, e.g. US, GB, DE.")
-    phone = StringField("Phone", validators=[Optional(), Length(max=40),
-                                            Regexp(r"^[0-9 +()\-]+$", message="Digits, spaces and + ( ) - only.")])
+    phone = StringField("Phone", validators=[Optional(), Length(max=40), _pattern("phone")])
     is_default = BooleanField("Use as my default address")
 
 

@@ -11,7 +11,7 @@ from ..authz import owned_or_404
 from ..clients import client_ip
 from ..extensions import db
 from ..htmx import render_page_or_partial
-from ..links import public_url
+from ..links import charge_done_url, public_url
 from ..models import Address, Book, Hold, Rental
 from ..services.circulation import holds as hold_service
 from ..services.circulation import rentals as rental_service
@@ -238,17 +238,14 @@ def top_up():
 
 def _start_charge(kind: str, cents: int, back_endpoint: str, **details):
     """Open a payment page for a top-up or a plan; on failure say why and go back where we came from."""
-    started = attempt_flash(lambda: charges.start(current_user, kind, cents, success_url=_charge_done_url,
+    started = attempt_flash(lambda: charges.start(current_user, kind, cents,
+                                                  success_url=lambda c: charge_done_url(c.reference),
                                                   cancel_url=lambda c: public_url(back_endpoint), **details),
                             (charges.ChargeError, payments.PaymentError), None)
     if started is FAILED:
         return redirect(url_for(back_endpoint), 303)
     _, url = started
     return redirect(url, 303)
-
-
-def _charge_done_url(charge) -> str:
-    return public_url("account.charge_done", reference=charge.reference)
 
 
 @bp.get("/payments/<reference>")

@@ -1,4 +1,5 @@
-"""The account's security pages: password, signed-in devices (services.people.sessions) and two-factor sign-in."""
+"""The account's security pages: password, signed-in devices and API tokens (services.people.sessions: an API
+token family is a session of kind "api", services.people.api_tokens) and two-factor sign-in."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, session, url_for
@@ -8,7 +9,7 @@ from ..actions import FAILED, attempt, attempt_flash
 from ..auth import session as auth_session
 from ..clients import client_ip
 from ..extensions import db
-from ..services.people import accounts, sessions, twofactor
+from ..services.people import accounts, api_tokens, sessions, twofactor
 from ..services.people.accounts import AccountError
 from ..services.platform import crypto
 from . import bp
@@ -47,8 +48,8 @@ def sign_out_others():
     ended = accounts.end_sessions(current_user, keep_token=auth_session.current_token(),
                                         reason="signed_out_elsewhere")
     db.session.commit()
-    flash(f"Signed out on {ended} other device{'s' if ended != 1 else ''}." if ended else
-          "You were not signed in anywhere else.", "success")
+    flash(f"Signed out {ended} other device{'s' if ended != 1 else ''} and API token{'s' if ended != 1 else ''}."
+          if ended else "You were not signed in anywhere else.", "success")
     return redirect(url_for("account.security"), 303)
 
 
@@ -57,12 +58,15 @@ def sign_out_everywhere():
     accounts.end_sessions(current_user, reason="signed_out_everywhere")
     db.session.commit()
     auth_session.sign_out()
-    flash("You are signed out on every device, this one included.", "info")
+    flash("You are signed out on every device, this one included, and every API token is revoked.", "info")
     return redirect(url_for("auth.login"), 303)
 
 
 @bp.post("/security/sessions/<int:session_id>/end")
 def end_session(session_id: int):
+    """End one browser session or revoke one API token (its whole family: access and refresh tokens)."""
+    row = sessions.find_by_id(session_id, current_user.id)
+    is_token = row is not None and row.kind == "api"
     if not sessions.end(current_user.id, session_id=session_id, reason="signed_out_from_another_device"):
         flash("That device was already signed out.", "info")
         return redirect(url_for("account.security"), 303)
@@ -72,7 +76,17 @@ def end_session(session_id: int):
         auth_session.sign_out()  # that was this device
         flash("You are signed out.", "info")
         return redirect(url_for("auth.login"), 303)
-    flash("That device is signed out.", "success")
+    flash("That API token is revoked." if is_token else "That device is signed out.", "success")
+    return redirect(url_for("account.security"), 303)
+
+
+@bp.post("/security/revoke-api-tokens")
+def revoke_api_tokens():
+    """Revoke every API token of the account (folio-cli, scripts); the browsers stay signed in."""
+    ended = api_tokens.revoke_all(current_user.id, reason="revoked_by_user")
+    db.session.commit()
+    flash(f"Revoked {ended} API token{'s' if ended != 1 else ''}." if ended else "You had no API tokens.",
+          "success")
     return redirect(url_for("account.security"), 303)
 
 

@@ -1,15 +1,16 @@
 """Admin panel: accounts (list and search, one account's page, and the staff actions on it: role, deactivate,
-reactivate, new verification code, forced password reset, sign out everywhere). services.people.staff audits
-every change."""
+reactivate, new verification code, forced password reset, sign out everywhere, revoke the API tokens).
+services.people.staff audits every change."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from ..actions import attempt_flash
+from ..actions import Success, attempt_flash
 from ..clients import client_ip
 from ..extensions import db
 from ..htmx import render_page_or_partial
@@ -20,6 +21,8 @@ from ..services.people.accounts import AccountError
 from . import bp
 from .forms import ActionForm
 from .user_forms import RoleForm, UserFilterForm
+
+T = TypeVar("T")
 
 
 @bp.get("/users")
@@ -46,7 +49,7 @@ def user(user_id: int):
                            devices=sessions.active(found.id), device=sessions.device)
 
 
-def _act(user_id: int, action: Callable[[User], object], success: str) -> ResponseReturnValue:
+def _act(user_id: int, action: Callable[[User], T], success: Success[T]) -> ResponseReturnValue:
     """One button on an account's page: the action on that account, then back to its page."""
     found = _user_or_404(user_id)
     if not ActionForm().validate_on_submit():
@@ -96,3 +99,10 @@ def force_password_reset(user_id: int):
 def end_sessions(user_id: int):
     return _act(user_id, lambda u: staff.end_sessions(current_user, u, ip=client_ip()),
                 "Signed out on every device.")
+
+
+@bp.post("/users/<int:user_id>/revoke-api-tokens")
+def revoke_api_tokens(user_id: int):
+    return _act(user_id, lambda u: staff.revoke_api_tokens(current_user, u, ip=client_ip()),
+                lambda ended: f"Revoked {ended} API token{'s' if ended != 1 else ''}; browsers stay signed in."
+                if ended else "There were no API tokens to revoke.")

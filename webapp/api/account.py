@@ -1,6 +1,147 @@
-"""API: Your account: details and addresses."""
+"""API: your account: details and addresses. The rules are services.people.accounts' (as on /account)."""
 from __future__ import annotations
 
+from typing import Any
+
+import marshmallow as ma
 from flask_smorest import Blueprint
 
+from ..extensions import db
+from ..models import Address, User
+from ..services.circulation import subscriptions
+from ..services.people import accounts
+from .auth import current_user, token_required
+from .errors import not_found, refusals
+from .schemas import ApiSchema, ErrorSchema, Money, Text, money
+
 blp = Blueprint("api_account", __name__, url_prefix="/api/v1", description="Your account: details and addresses.")
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ma.ValidationError("This field is required.")
+
+
+def Filled(maximum: int, **kwargs: Any) -> ma.fields.String:  # noqa: N802 (a field factory)
+    """A required text field that is more than spaces (an address's name, street, city, postcode)."""
+    metadata = {"pattern": r"\S", **kwargs.pop("metadata", {})}
+    return ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=maximum), _not_blank],
+                            metadata=metadata, **kwargs)
+
+
+def _pattern(name: str) -> ma.validate.Regexp:
+    pattern, message = accounts.ADDRESS_PATTERNS[name]
+    return ma.validate.Regexp(pattern, error=message)
+
+
+class MeSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    username = ma.fields.String(required=True)
+    email = ma.fields.String(required=True)
+    full_name = ma.fields.String(required=True, allow_none=True)
+    role = ma.fields.String(required=True, metadata={"description": "customer, author or admin."})
+    email_verified = ma.fields.Boolean(required=True)
+    two_factor = ma.fields.Boolean(required=True, metadata={"description": "Two-factor sign-in is on."})
+    wallet = Money(required=True)
+    plan = ma.fields.String(required=True, metadata={"description": "free, plus or premium."})
+    created_at = ma.fields.DateTime(required=True)
+
+
+class MePatchSchema(ApiSchema):
+    full_name = Text(120, allow_none=True,
+                     metadata={"description": "Your name; empty or null clears it (the username is shown)."})
+
+
+class AddressInSchema(ApiSchema):
+    """A postal address as sent: the same rules as the address form on /account/addresses."""
+
+    full_name = Filled(120, metadata={"description": "The recipient."})
+    line1 = Filled(200)
+    line2 = Text(200, allow_none=True)
+    city = Filled(100)
+    region = Text(100, allow_none=True)
+    postcode = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=20), _pattern("postcode")])
+    country = ma.fields.String(required=True, validate=_pattern("country"),
+                               metadata={"description": "Two letters, e.g. US, GB, DE.", "example": "US"})
+    phone = ma.fields.String(allow_none=True, validate=[ma.validate.Length(max=40), _pattern("phone")])
+    is_default = ma.fields.Boolean(load_default=False,
+                                   metadata={"description": "Use it as your default (your first address is)."})
+
+
+class AddressSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    full_name = ma.fields.String(required=True)
+    line1 = ma.fields.String(required=True)
+    line2 = ma.fields.String(required=True, allow_none=True)
+    city = ma.fields.String(required=True)
+    region = ma.fields.String(required=True, allow_none=True)
+    postcode = ma.fields.String(required=True)
+    country = ma.fields.String(required=True)
+    phone = ma.fields.String(required=True, allow_none=True)
+    is_default = ma.fields.Boolean(required=True)
+
+
+def me(user: User) -> dict[str, Any]:
+    return {"id": user.id, "username": user.username, "email": user.email, "full_name": user.full_name,
+            "role": user.role, "email_verified": user.is_verified, "two_factor": user.has_2fa,
+            "wallet": money(user.wallet_balance_cents), "plan": str(subscriptions.tier_name_of(user.id)),
+            "created_at": user.created_at}
+
+
+@blp.get("/me")
+@token_required()
+@blp.response(200, MeSchema)
+def get_me() -> dict[str, Any]:
+    """Your account: name, email, role, two-factor sign-in, wallet balance and plan."""
+    return me(current_user())
+
+
+@blp.patch("/me")
+@token_required()
+@blp.arguments(MePatchSchema)
+@blp.response(200, MeSchema)
+def patch_me(data: dict[str, Any]) -> dict[str, Any]:
+    """Change your name. (Email, password and two-factor sign-in are changed on the website.)"""
+    user = current_user()
+    if "full_name" in data:
+        with refusals():
+            accounts.update_profile(user, data["full_name"])
+        db.session.commit()
+    return me(user)
+
+
+@blp.get("/me/addresses")
+@token_required()
+@blp.response(200, AddressSchema(many=True))
+def list_addresses() -> list[Address]:
+    """Your saved addresses, the default one marked."""
+    return list(current_user().addresses)
+
+
+@blp.post("/me/addresses")
+@token_required()
+@blp.arguments(AddressInSchema)
+@blp.response(201, AddressSchema)
+def create_address(data: dict[str, Any]) -> Address:
+    """Save a new address (your first one becomes the default)."""
+    address = accounts.save_address(current_user(), data)
+    db.session.commit()
+    return address
+
+
+def _own_address(address_id: int) -> Address:
+    address = db.session.get(Address, address_id)
+    if address is None or address.user_id != current_user().id:
+        not_found("That address")
+    return address
+
+
+@blp.delete("/me/addresses/<int:address_id>")
+@token_required()
+@blp.response(204)
+@blp.alt_response(404, schema=ErrorSchema, description="No such address among yours.")
+def delete_address(address_id: int) -> None:
+    """Remove one of your addresses (orders keep their own copy of where they went)."""
+    accounts.delete_address(current_user(), _own_address(address_id))
+    db.session.commit()
+

@@ -1,6 +1,190 @@
-"""API: Your rentals and holds."""
+"""API: your rentals (list, renew) and holds (place, see your place in the queue, cancel).
+
+The rules are services.circulation.rentals and .holds, as on /account/rentals and /account/holds: a rental is
+renewed once, by its own length, while nobody waits for the book; a hold is placed on an out-of-stock book only,
+once, within the plan's "books at once"."""
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
+import marshmallow as ma
 from flask_smorest import Blueprint
 
-blp = Blueprint("api_circulation", __name__, url_prefix="/api/v1", description="Your rentals and holds.")
+from ..extensions import db
+from ..models import Book, Hold, Rental
+from ..services.circulation import holds as hold_service
+from ..services.circulation import rentals as rental_service
+from .auth import current_user, token_required
+from .errors import fail, not_found, refusals
+from .schemas import ApiSchema, Count, ErrorSchema, Id, Money, money
+
+blp = Blueprint("api_circulation", __name__, url_prefix="/api/v1",
+                description="Your rentals (renew) and holds (place, queue position, cancel).")
+
+
+# ---- rentals ----
+
+class RentalSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    book_id = ma.fields.Integer(required=True)
+    title = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata={"description": "active or returned."})
+    starts_at = ma.fields.DateTime(required=True)
+    due_at = ma.fields.DateTime(required=True)
+    returned_at = ma.fields.DateTime(required=True, allow_none=True)
+    renewed = ma.fields.Boolean(required=True, metadata={"description": "A rental is renewed once at most."})
+    days_left = ma.fields.Integer(required=True, metadata={"description": "Started days until due (0 once due)."})
+    overdue_days = ma.fields.Integer(required=True)
+    late_fee = Money(required=True, metadata={"description": "So far (charged at return once returned)."})
+    fee_due = Money(required=True, metadata={"description": "Charged but not yet paid from the wallet."})
+
+
+class RentalsSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(RentalSchema), required=True,
+                           metadata={"description": "Books out now first (by due date), then returned ones."})
+    blocked_reason = ma.fields.String(required=True, allow_none=True,
+                                      metadata={"description": "Why you cannot rent now (an overdue book or an "
+                                                               "unpaid fee), or null."})
+
+
+class RenewRentalSchema(ApiSchema):
+    days = Count(1, 3650, metadata={"description": "Optional. A renewal always extends by the loan's own length; "
+                                                   "if sent, it must be that length in days."})
+
+
+def rental_out(rental: Rental) -> dict[str, Any]:
+    return {"id": rental.id, "book_id": rental.book_id, "title": rental.book.title, "status": rental.status,
+            "starts_at": rental.starts_at, "due_at": rental.due_at, "returned_at": rental.returned_at,
+            "renewed": rental.renewed, "days_left": rental_service.days_left(rental) if not rental.is_returned else 0,
+            "overdue_days": rental_service.overdue_days(rental),
+            "late_fee": money(rental_service.accrued_fee_cents(rental)), "fee_due": money(rental.fee_due_cents)}
+
+
+def _own_rental(rental_id: int) -> Rental:
+    rental = db.session.get(Rental, rental_id)
+    if rental is None or rental.user_id != current_user().id:
+        not_found("That rental")
+    return rental
+
+
+@blp.get("/rentals")
+@token_required()
+@blp.response(200, RentalsSchema)
+def list_rentals() -> dict[str, Any]:
+    """Your rentals: due dates, days left and late fees; and whether you may rent now."""
+    user = current_user()
+    active, past = rental_service.for_user(user)
+    return {"items": [rental_out(r) for r in [*active, *past]],
+            "blocked_reason": rental_service.rental_block_reason(user)}
+
+
+@blp.post("/rentals/<int:rental_id>/renew")
+@token_required()
+@blp.arguments(RenewRentalSchema)
+@blp.response(200, RentalSchema)
+@blp.alt_response(404, schema=ErrorSchema, description="No such rental among yours.")
+@blp.alt_response(409, schema=ErrorSchema, description="Not renewable (code renewal_refused): already renewed, "
+                                                       "returned, overdue, or another reader is waiting.")
+def renew_rental(data: dict[str, Any], rental_id: int) -> dict[str, Any]:
+    """Renew a rental once, by its original length, while it is not overdue and nobody waits for the book."""
+    rental = _own_rental(rental_id)
+    length = rental_service.renewal_length(rental)
+    if "days" in data and not rental.renewed and timedelta(days=data["days"]) != length:
+        fail(422, "validation_failed", "A renewal extends a rental by its own length.",
+             {"days": [f"A renewal adds the loan's own length: {length.days} days."]})
+    with refusals(rental_service.RentalError, code="renewal_refused"):
+        rental_service.renew(rental, current_user())
+    db.session.commit()
+    return rental_out(rental)
+
+
+# ---- holds ----
+
+class HoldSchema(ma.Schema):
+    id = ma.fields.Integer(required=True)
+    book_id = ma.fields.Integer(required=True)
+    title = ma.fields.String(required=True)
+    status = ma.fields.String(required=True,
+                              metadata={"description": "waiting, ready (a copy is set aside for you), fulfilled, "
+                                                       "cancelled or expired."})
+    position = ma.fields.Integer(required=True, allow_none=True,
+                                 metadata={"description": "Your place in the book's queue (1: next), while waiting."})
+    created_at = ma.fields.DateTime(required=True, metadata={"description": "When you joined the queue."})
+    ready_until = ma.fields.DateTime(required=True, allow_none=True,
+                                     metadata={"description": "While ready: collect it (check out) before then."})
+
+
+class HoldsSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(HoldSchema), required=True,
+                           metadata={"description": "Open holds first (ready, then by position), then recent "
+                                                    "closed ones."})
+
+
+class PlaceHoldSchema(ApiSchema):
+    book_id = Id(required=True)
+
+
+def hold_out(hold: Hold, position: int | None) -> dict[str, Any]:
+    return {"id": hold.id, "book_id": hold.book_id, "title": hold.book.title, "status": hold.status,
+            "position": position, "created_at": hold.queued_at,
+            "ready_until": hold.expires_at if hold.is_ready else None}
+
+
+def _own_hold(hold_id: int) -> Hold:
+    hold = db.session.get(Hold, hold_id)
+    if hold is None or hold.user_id != current_user().id:
+        not_found("That hold")
+    return hold
+
+
+@blp.get("/holds")
+@token_required()
+@blp.response(200, HoldsSchema)
+def list_holds() -> dict[str, Any]:
+    """Your holds, with your place in each queue."""
+    open_holds, closed = hold_service.for_user(current_user().id)
+    return {"items": [hold_out(h, pos) for h, pos in open_holds] + [hold_out(h, None) for h in closed]}
+
+
+@blp.post("/holds")
+@token_required()
+@blp.arguments(PlaceHoldSchema)
+@blp.response(201, HoldSchema)
+@blp.alt_response(404, schema=ErrorSchema, description="No such book in the shop.")
+@blp.alt_response(409, schema=ErrorSchema, description="Refused (code hold_refused): the book is in stock, you "
+                                                       "already hold it, your plan's limit is reached, or your "
+                                                       "email address is not confirmed.")
+def place_hold(data: dict[str, Any]) -> dict[str, Any]:
+    """Join an out-of-stock book's queue (a copy that is back already is set aside for you at once)."""
+    book = db.session.get(Book, data["book_id"])
+    if book is None or not book.active:
+        not_found("That book")
+    with refusals(hold_service.HoldError, code="hold_refused"):
+        hold = hold_service.place(current_user(), book)
+    db.session.commit()
+    return hold_out(hold, hold_service.position(hold))
+
+
+@blp.get("/holds/<int:hold_id>")
+@token_required()
+@blp.response(200, HoldSchema)
+@blp.alt_response(404, schema=ErrorSchema, description="No such hold among yours.")
+def get_hold(hold_id: int) -> dict[str, Any]:
+    """One of your holds, with your place in the queue."""
+    hold = _own_hold(hold_id)
+    return hold_out(hold, hold_service.position(hold))
+
+
+@blp.delete("/holds/<int:hold_id>")
+@token_required()
+@blp.response(200, HoldSchema)
+@blp.alt_response(404, schema=ErrorSchema, description="No such hold among yours.")
+@blp.alt_response(409, schema=ErrorSchema, description="The hold is already closed (code hold_refused).")
+def cancel_hold(hold_id: int) -> dict[str, Any]:
+    """Leave the queue, or give up a copy set aside for you (it goes to the next reader). Answers the hold."""
+    hold = _own_hold(hold_id)
+    with refusals(hold_service.HoldError, code="hold_refused"):
+        hold_service.cancel(hold, current_user())
+    db.session.commit()
+    return hold_out(hold, None)

@@ -6,6 +6,13 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, StringField
 from wtforms.validators import Length, Optional, Regexp, ValidationError
 
+from ..services.people.accounts import ADDRESS_PATTERNS
+
+
+def _pattern(name: str) -> Regexp:
+    pattern, message = ADDRESS_PATTERNS[name]
+    return Regexp(pattern, message=message)
+
 
 class CheckoutForm(FlaskForm):
     """Ship to a saved address, or to a new one (validated only when chosen)."""
@@ -18,11 +25,9 @@ class CheckoutForm(FlaskForm):
     line2 = StringField("Address line 2", validators=[Optional(), Length(max=200)])
     city = StringField("City", validators=[Optional(), Length(max=100)])
     region = StringField("State / region", validators=[Optional(), Length(max=100)])
-    postcode = StringField("Postcode", validators=[Optional(), Length(max=20),
-                                                   Regexp(r"^[A-Za-z0-9 \-]+$", message="Letters, digits, spaces and dashes only.")])
-    country = StringField("Country code", validators=[Optional(), Regexp(r"^[A-Za-z]{2}$", message="Two letters, e.g. US or GB.")])
-    phone = StringField("Phone", validators=[Optional(), Length(max=40),
-                                            Regexp(r"^[0-9 +()\-]+$", message="Digits, spaces and + ( ) - only.")])
+    postcode = StringField("Postcode", validators=[Optional(), Length(max=20), _pattern("postcode")])
+    country = StringField("Country code", validators=[Optional(), _pattern("country")])
+    phone = StringField("Phone", validators=[Optional(), Length(max=40), _pattern("phone")])
     save_address = BooleanField("Save this address to my account")
     use_wallet = BooleanField("Pay with my wallet")
     # One token per rendered form: submitting it twice (double click, back and resubmit) makes one order.

@@ -10,7 +10,7 @@ from .. import cart_store as store
 from ..authz import owned_or_404
 from ..clients import client_ip
 from ..extensions import db
-from ..links import public_url
+from ..links import checkout_cancel_url, checkout_success_url
 from ..models import Address, Book, Order, OrderStatus
 from ..services.circulation import wallet
 from ..services.commerce import cart, checkout, orders, payments
@@ -61,8 +61,7 @@ def index():
         try:
             order, pay_url = checkout.start_checkout(
                 current_user, items, address, code=code,
-                success_url=_success_url,
-                cancel_url=lambda o: public_url("checkout.cancelled", number=o.number),
+                success_url=checkout_success_url, cancel_url=checkout_cancel_url,
                 use_wallet=bool(form.use_wallet.data), token=form.token.data or None)
         except SoldOut as exc:
             db.session.rollback()
@@ -85,17 +84,13 @@ def index():
                            wallet_cents=wallet.balance(current_user.id))
 
 
-def _success_url(order: Order) -> str:
-    return public_url("checkout.success", number=order.number)
-
-
 def _resubmitted():
     """The checkout form sent again (back and resubmit, a double click after the cart emptied): go where the
     first submit went, instead of starting over or saying the cart is empty."""
     if request.method != "POST":
         return None
     prior = checkout.order_for_token(current_user, request.form.get("token"))
-    url = checkout.destination(prior, _success_url) if prior is not None else None
+    url = checkout.destination(prior, checkout_success_url) if prior is not None else None
     return redirect(url, 303) if url else None
 
 
@@ -104,8 +99,7 @@ def _address_from(form: CheckoutForm) -> ShippingAddress:
         saved = db.session.get(Address, int(form.address_id.data))
         if saved is None or saved.user_id != current_user.id:
             abort(404)
-        return ShippingAddress(saved.full_name, saved.line1, saved.city, saved.postcode, saved.country, saved.line2,
-                               saved.region, saved.phone)
+        return ShippingAddress.of(saved)
     f = form
     return ShippingAddress(f.full_name.data.strip(), f.line1.data.strip(), f.city.data.strip(),
                            f.postcode.data.strip(), f.country.data.strip().upper(), (f.line2.data or "").strip() or None,

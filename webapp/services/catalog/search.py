@@ -380,3 +380,16 @@ LANGUAGES = {
 
 def author(author_id: int) -> Author | None:
     return db.session.get(Author, author_id)
+
+
+def authors_after(q: str, after: tuple[str, int] | None, limit: int) -> list[Author]:
+    """Authors by name (then id), those whose name contains `q` (any case) when given, starting after the
+    (name, id) `after`: a keyset page, as cheap at the thousandth page as at the first."""
+    stmt = select(Author).order_by(Author.name, Author.id).limit(limit)
+    if q:
+        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(Author.name.ilike(f"%{escaped}%", escape="\\"))
+    if after is not None:
+        name, author_id = after
+        stmt = stmt.where((Author.name > name) | ((Author.name == name) & (Author.id > author_id)))
+    return list(db.session.scalars(stmt))

@@ -110,6 +110,11 @@ def _move(which: ColumnElement[bool], from_status: RentalStatus, to_status: Rent
         .execution_options(synchronize_session=False))
 
 
+def renewal_length(rental: Rental) -> timedelta:
+    """What a renewal adds to the due date: the loan's original length."""
+    return rental.due_at - rental.starts_at
+
+
 def renew(rental: Rental, user: User) -> None:
     """Extend once by the original length, if not yet overdue."""
     if rental.user_id != user.id:
@@ -123,7 +128,7 @@ def renew(rental: Rental, user: User) -> None:
     if holds.queue_length(rental.book_id):
         raise RentalError("Another reader is waiting for this book, so it cannot be renewed; please return it "
                           "by the due date.")
-    length = rental.due_at - rental.starts_at
+    length = renewal_length(rental)
     done = dml.changed(
         update(Rental).where(Rental.id == rental.id, Rental.renewed.is_(False), Rental.status == RentalStatus.ACTIVE)
         .values(renewed=True, due_at=rental.due_at + length).execution_options(synchronize_session=False))

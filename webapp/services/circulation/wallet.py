@@ -68,6 +68,13 @@ def statement(user_id: int, page: int = 1, per_page: int = 25) -> paging.Page:
     return paging.paginate(stmt, page, per_page)
 
 
+def statement_after(user_id: int, cursor: str | None, limit: int = 25) -> paging.CursorPage:
+    """The statement as keyset pages (the JSON API): the entries after `cursor`, newest first.
+    Raises paging.BadCursor for a cursor it did not hand out."""
+    return paging.keyset(select(WalletEntry).where(WalletEntry.user_id == user_id), WalletEntry.created_at,
+                         WalletEntry.id, cursor, limit)
+
+
 _DESCRIPTIONS: dict[str, str] = {
     WalletReason.TOP_UP: "Top-up",
     WalletReason.ORDER_PAYMENT: "Payment for order",

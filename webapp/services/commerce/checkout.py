@@ -25,7 +25,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from ...extensions import db
-from ...models import DiscountCode, LineMode, Order, OrderLine, OrderStatus, User, utcnow
+from ...models import Address, DiscountCode, LineMode, Order, OrderLine, OrderStatus, User, utcnow
 from ..circulation import holds, rentals, wallet
 from ..inventory import stock
 from ..platform import audit, dml, locks
@@ -60,6 +60,12 @@ class ShippingAddress:
     line2: str | None = None
     region: str | None = None
     phone: str | None = None
+
+    @classmethod
+    def of(cls, saved: Address) -> ShippingAddress:
+        """Ship to one of the customer's saved addresses (the caller checks it is theirs)."""
+        return cls(saved.full_name, saved.line1, saved.city, saved.postcode, saved.country, saved.line2,
+                   saved.region, saved.phone)
 
 
 def new_number() -> str:

@@ -34,6 +34,18 @@ def low_sql(available: ColumnElement[int] | InstrumentedAttribute[int] = Invento
     return and_(available > 0, available <= threshold_sql())
 
 
+SHELF_STATES = ("in_stock", "low", "out_of_stock")
+
+
+def shelf_state(available: int) -> str:
+    """What a shopper is shown about a book's stock (the site's badge, the API's `stock.state`): "out_of_stock"
+    (none available), "low" ("Only N left": at most the shop's LOW_STOCK_THRESHOLD; a book's own threshold is
+    for staff alerts only) or "in_stock"."""
+    if available <= 0:
+        return "out_of_stock"
+    return "low" if available <= current_app.config["LOW_STOCK_THRESHOLD"] else "in_stock"
+
+
 def crossed(book_id: int, before: int, after: int, own_threshold: int | None) -> None:
     """Called by services.inventory.stock after a change of available stock from `before` to `after`."""
     threshold = threshold_for(own_threshold)

@@ -272,6 +272,13 @@ def update_profile(user: User, full_name: str | None) -> None:
 
 
 ADDRESS_FIELDS = ("full_name", "line1", "line2", "city", "region", "postcode", "country", "phone")
+# What an address's coded fields may hold: (pattern, message). The address form and the JSON API both check
+# these (the columns bound the lengths); save_address stores what they let through.
+ADDRESS_PATTERNS = {
+    "postcode": (r"^[A-Za-z0-9 \-]+$", "Letters, digits, spaces and dashes only."),
+    "country": (r"^[A-Za-z]{2}$", "Two letters, e.g. US or GB."),
+    "phone": (r"^[0-9 +()\-]+$", "Digits, spaces and + ( ) - only."),
+}
 
 
 def save_address(user: User, data: Mapping[str, Any], address: Address | None = None) -> Address:

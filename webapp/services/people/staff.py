@@ -6,7 +6,7 @@ from sqlalchemy import func, or_, select
 from ...extensions import db
 from ...models import ROLES, AuditLog, User
 from ..platform import audit, mail, paging
-from . import accounts, registration
+from . import accounts, api_tokens, registration
 from .accounts import AccountError
 
 STATUSES = {"active": "Active", "unverified": "Unverified", "deactivated": "Deactivated", "deleted": "Deleted"}
@@ -89,6 +89,16 @@ def end_sessions(actor: User, user: User, *, ip: str | None = None) -> int:
     ended = accounts.end_sessions(user, reason="ended_by_staff")
     audit.record("admin.user_sessions_ended", actor_id=actor.id, object_type="user", object_id=user.id, ip=ip,
                  after={"sessions_ended": ended})
+    return ended
+
+
+def revoke_api_tokens(actor: User, user: User, *, ip: str | None = None) -> int:
+    """End every API token family of the user (a leaked token, a lost laptop with folio-cli signed in): each
+    access and refresh token is refused from the next request. The browsers stay signed in. Returns how many
+    ended."""
+    ended = api_tokens.revoke_all(user.id, reason="revoked_by_staff")
+    audit.record("user.api_tokens_revoked", actor_id=actor.id, object_type="user", object_id=user.id, ip=ip,
+                 after={"tokens_revoked": ended})
     return ended
 
 

@@ -1,0 +1,102 @@
+"""/api/docs in a real browser: the vendored Swagger UI (no CDN) loads under the site's Content Security Policy,
+reads /api/openapi.json and shows the operations; axe finds no serious or critical problem at phone and desktop
+sizes."""
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from .axe import VIEWPORTS, blocking_violations, describe
+
+# Collects what the browser refuses under the CSP (the event fires for every refusal, logged or not).
+CSP_PROBE = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} (${e.sourceFile}:${e.lineNumber})`);
+});
+"""
+
+
+def _open_docs(page: Page, live_server: str) -> tuple[list[str], list[str], list[str]]:
+    """Open /api/docs and wait for Swagger UI to draw the operations; returns (console errors, page errors,
+    requests that left this server)."""
+    errors: list[str] = []
+    page_errors: list[str] = []
+    outside: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page_errors.append(str(e)))
+    page.on("request", lambda r: outside.append(r.url)
+            if not r.url.startswith((live_server, "data:", "blob:")) else None)
+    page.add_init_script(CSP_PROBE)
+    response = page.goto("/api/docs")
+    assert response is not None and response.status == 200
+    expect(page.locator(".swagger-ui .opblock").first).to_be_visible(timeout=15_000)
+    page.wait_for_load_state("networkidle")
+    return errors, page_errors, outside
+
+
+def test_the_docs_load_the_vendored_swagger_ui_and_show_the_operations(e2e_page: Page, live_server):
+    page = e2e_page
+    errors, page_errors, outside = _open_docs(page, live_server)
+    # Our API, from /api/openapi.json: the title and the auth operations, with their summaries.
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Folio API")
+    paths = page.locator(".swagger-ui .opblock .opblock-summary-path").all_inner_texts()
+    for path in ("/api/v1/auth/token", "/api/v1/auth/refresh", "/api/v1/auth/logout",
+                 "/api/v1/auth/sessions/{session_id}"):
+        assert any(p.replace("\u200b", "") == path for p in paths), (path, paths[:20])
+    token_op = page.locator(".swagger-ui .opblock-post").filter(has_text="/api/v1/auth/token").first
+    expect(token_op).to_contain_text("Sign in")
+    # Opening an operation shows its request body and responses (Swagger UI works, not only draws).
+    token_op.locator(".opblock-summary-control").click()
+    expect(token_op.locator(".responses-wrapper")).to_be_visible()
+    expect(token_op.locator(".responses-wrapper")).to_contain_text("401")
+    # Nothing refused by the Content Security Policy, nothing thrown, nothing fetched from elsewhere (no CDN).
+    violations = page.evaluate("window.__cspViolations")
+    assert violations == [], violations
+    csp_errors = [e for e in errors if "Content Security Policy" in e or "Refused to" in e]
+    assert csp_errors == [], csp_errors
+    assert page_errors == [], page_errors
+    assert errors == [], errors
+    assert outside == [], outside
+
+
+def _open_every_operation(page: Page) -> None:
+    summaries = page.locator(".swagger-ui .opblock .opblock-summary-control")
+    for i in range(summaries.count()):
+        summaries.nth(i).click()
+    expect(page.locator(".swagger-ui .opblock .responses-wrapper")).to_have_count(summaries.count())
+    # Every $ref of the document resolves: Swagger UI lists "Resolver error"s in an errors box and in the
+    # operation itself otherwise.
+    expect(page.locator(".swagger-ui .errors-wrapper")).to_have_count(0)
+    expect(page.locator(".swagger-ui .message.thrown")).to_have_count(0)
+
+
+@pytest.mark.parametrize("viewport", ["phone", "desktop"])
+def test_the_docs_have_no_serious_axe_violations(e2e_page: Page, live_server, viewport):
+    """The page as a reader sees it: the list, then every operation opened (parameters, bodies, responses).
+    (Swagger UI's own colours fail contrast: static/css/api-docs.css darkens them; deep links are off because
+    Swagger UI puts the link inside the operation's button, a nested control.)"""
+    page = e2e_page
+    page.set_viewport_size(VIEWPORTS[viewport])
+    _open_docs(page, live_server)
+    blocking = blocking_violations(page)
+    assert not blocking, f"axe on /api/docs ({viewport}):\n{describe(blocking)}"
+    _open_every_operation(page)
+    blocking = blocking_violations(page)
+    assert not blocking, f"axe on /api/docs, every operation open ({viewport}):\n{describe(blocking)}"
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"/api/docs at {viewport} scrolls sideways by {overflow}px"
+
+
+@pytest.mark.xfail(strict=True, reason="Swagger UI's 'Try it out' request-body editor is a <textarea> with no label "
+                                       "(axe 'label', critical): third-party markup, not fixable from CSS or our "
+                                       "template; see the report of issue 15 (h5) for the small api-docs.js fix")
+def test_try_it_out_has_no_serious_axe_violations(e2e_page: Page, live_server):
+    page = e2e_page
+    _open_docs(page, live_server)
+    token_op = page.locator(".swagger-ui .opblock-post").filter(has_text="/api/v1/auth/token").first
+    token_op.locator(".opblock-summary-control").click()
+    token_op.locator(".try-out__btn").click()
+    expect(token_op.locator("textarea.body-param__text")).to_be_visible()
+    blocking = blocking_violations(page)
+    assert not blocking, f"axe on /api/docs in 'Try it out':\n{describe(blocking)}"
