@@ -190,3 +190,18 @@ def test_a_browser_session_never_signs_in_an_api_request(app, auth, client):
     live = db.session.scalars(db.select(UserSession).filter_by(user_id=user.id, revoked_at=None)).all()
     assert [s.kind for s in live] == ["web"]  # the browser's sign-in survived the cookie-only call
     assert client.get("/account").status_code == 200
+
+
+def test_hostile_cursors_are_never_a_500(app, customer_api, admin_api):
+    """Every listing that takes a `cursor`: cursors past every id or date (an id beyond a database integer was
+    PostgreSQL's "integer out of range") or of no known form answer a page or a 4xx in our shape."""
+    spec = customer_api.get("/api/openapi.json").get_json()
+    listings = [path for path, item in spec["paths"].items() if "get" in item and "{" not in path
+                and any(p.get("name") == "cursor" and p.get("in") == "query" for p in item["get"].get("parameters", []))]
+    for path in listings:
+        caller = admin_api if path.startswith("/api/v1/admin/") else customer_api
+        for cursor in ("1_9999999999", "999999999999999999_9999999999", "0_0", "x", "9" * 200):
+            r = caller.get(path, query_string={"cursor": cursor})
+            assert r.status_code < 500, (path, cursor, r.get_data(as_text=True)[:300])
+            if r.status_code >= 400:
+                assert_error(r, r.status_code)
