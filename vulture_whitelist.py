@@ -62,6 +62,9 @@ _.queue_tier  # admin/_holds_table.html
 # Enum members reached by value (Tier("plus")), never by name
 _.PLUS, _.PREMIUM
 
+# The JSON API's core (webapp/api): response schema fields dumped by name by flask-smorest
+_.token_type, _.field_messages  # TokensSchema, ErrorBodySchema ("fields")
+_.optional_user  # webapp/api/auth.py: for a public route that shows more to a signed-in caller (none does yet)
 # API response schemas (webapp/api/catalog.py): fields are filled by name from the dicts the views return
 _.rent_per_week, _.cover_url, _.photo_url, _.books_total
 # JSON API response fields (h3: account, circulation, membership, author): marshmallow schemas read them by name

@@ -47,6 +47,13 @@ API_CODES = {
 }
 
 
+API_MESSAGES = {
+    404: "There is nothing at this address: the API's operations are listed in /api/openapi.json.",
+    405: "This address does not take that method (the Allow header lists those it takes).",
+    413: "The body is too large.",
+}
+
+
 def is_api() -> bool:
     return request.path == "/api" or request.path.startswith("/api/")
 
@@ -78,13 +85,32 @@ def _fields(messages: object, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
+def _not_modified() -> Response:
+    """flask-smorest's ETag check answers "not modified" by raising 304: no body, and the ETag that matched (the
+    one strong tag sent; a cache keeps its stored Cache-Control, webapp.security adds none to a 304)."""
+    response = Response(status=304)
+    tags = request.if_none_match.as_set()
+    if len(tags) == 1 and not request.if_none_match.star_tag:
+        response.set_etag(next(iter(tags)))
+    return response
+
+
 def _api_http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
+    if status == 304:
+        return _not_modified()
     data = getattr(exc, "data", None) or {}
     fields = getattr(exc, "fields", None) or (_fields(data.get("messages")) if "messages" in data else None)
     headers = dict(data.get("headers") or {})
+    for name, value in exc.get_headers():  # Allow on 405, for one
+        if name.lower() != "content-type":
+            headers.setdefault(name, value)
     message = exc.description
-    if status == 422 and fields and "messages" in data:
+    if getattr(exc, "error_code", None) is None and status in API_MESSAGES:  # werkzeug's words are for pages
+        message = API_MESSAGES[status]
+    if status == 401:
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="folio"')
+    if status in (400, 422) and fields and "messages" in data:
         message = "Some of the values sent are not valid: " + "; ".join(
             f"{name or 'body'}: {' '.join(msgs)}" for name, msgs in list(fields.items())[:5])
     if status == 429:

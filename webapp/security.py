@@ -119,8 +119,10 @@ def install(app: Flask) -> None:
         marks public (book covers, uploaded images)."""
         if request.endpoint == "static":
             return response
-        if request.path.startswith("/api/"):  # the API: private unless the view said public (catalog reads)
-            if not response.cache_control.public:
+        if request.path == "/api" or request.path.startswith("/api/"):
+            # The API: private unless the view said public (catalog reads). A 304 (If-None-Match matched) keeps
+            # what it has: it carries no body, and its headers would replace the cached copy's Cache-Control.
+            if not response.cache_control.public and response.status_code != 304:
                 response.headers["Cache-Control"] = "no-store"
             return response
         if request.blueprint in PRIVATE_BLUEPRINTS or (

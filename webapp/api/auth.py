@@ -17,7 +17,7 @@ from ..services.people.api_tokens import TokenError
 from .errors import ApiError
 
 F = TypeVar("F", bound=Callable[..., Any])
-SECURITY = [{"bearerAuth": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 def bearer() -> str | None:
@@ -83,8 +83,9 @@ def token_required(role: str | None = None) -> Callable[[F], F]:
             if role == "author" and user.role not in ("author", "admin"):
                 raise ApiError(403, "forbidden", "Only authors have this.")
             return func(*args, **kwargs)
-        responses = {"401": {"$ref": "#/components/responses/UNAUTHORIZED"}}
+        # Names of flask-smorest's responses (Error body), which the document then lists under components.
+        responses = {"401": "UNAUTHORIZED"}
         if role:
-            responses["403"] = {"$ref": "#/components/responses/FORBIDDEN"}
+            responses["403"] = "FORBIDDEN"
         return cast(F, Blueprint.doc(security=SECURITY, responses=responses)(wrapper))
     return decorator

@@ -49,11 +49,12 @@ def refusals(*conflicts: type[Exception], status: int = 409, code: str = "confli
     """Turn a service's refusal into an API error: the exceptions in `conflicts` (and IllegalMove: the state
     moved on) answer `status`/`code` (409 conflict by default), those in `invalid` (RuleError: bad values)
     422 validation_failed with their fields. Anything else is a bug and stays a 500."""
+    moved_on: tuple[type[Exception], ...] = (IllegalMove, *conflicts)
     try:
         yield
     except invalid as exc:  # noqa: B030 (a tuple of exception classes)
         message, fields = _message(exc)
         raise ApiError(422, "validation_failed", message, fields) from exc
-    except (IllegalMove, *conflicts) as exc:
+    except moved_on as exc:  # noqa: B030
         message, fields = _message(exc)
         raise ApiError(status, code, message, fields) from exc

@@ -4,25 +4,45 @@ and counts within a database integer), money as integer cents plus currency, the
 Each area keeps its own request and response schemas next to its routes; a shape used by two areas lives here."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import marshmallow as ma
+from webargs.multidictproxy import MultiDictProxy
 
 from ..models.types import DB_INT_MAX
 from ..services.platform.money import currency
 
 
 class ApiSchema(ma.Schema):
-    """Refuses fields it does not know (a typo is an error, not silently ignored) and NUL bytes in any string."""
+    """Refuses fields it does not know (a typo is an error, not silently ignored) and NUL bytes in any string.
+
+    Integers are strict (a JSON body's "5" is not 5), except in a query string, where every value is text:
+    there a whole number ("?limit=5") is read as one before the fields see it."""
 
     class Meta:
         unknown = ma.RAISE
 
     @ma.pre_load
-    def _no_nul(self, data: Any, **_: Any) -> Any:
+    def _no_nul_and_query_numbers(self, data: Any, **_: Any) -> Any:
         if _has_nul(data):
             raise ma.ValidationError("Text may not contain NUL characters.")
+        if isinstance(data, MultiDictProxy):
+            return {key: _query_number(self.fields.get(key), data[key]) for key in data}
         return data
+
+
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,18}")
+
+
+def _query_number(field: ma.fields.Field | None, value: Any) -> Any:
+    """A query value for an integer field (or a list of them) as an int when it is a whole number; anything else
+    is left for the field to refuse ("Not a valid integer.")."""
+    if isinstance(field, ma.fields.List) and isinstance(value, list):
+        return [_query_number(field.inner, v) for v in value]
+    if isinstance(field, ma.fields.Integer) and isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value):
+        return int(value)
+    return value
 
 
 def _has_nul(value: Any) -> bool:
@@ -67,8 +87,10 @@ def Money(**kwargs: Any) -> ma.fields.Nested:  # noqa: N802
 class ErrorBodySchema(ma.Schema):
     code = ma.fields.String(required=True, metadata={"description": "Stable, for programs (e.g. not_found)."})
     message = ma.fields.String(required=True, metadata={"description": "For people."})
-    fields = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()), required=True,
-                            metadata={"description": "Field name to its messages ('' for the whole request)."})
+    # (`fields` would shadow the schema's own attribute of that name: the key is set by data_key)
+    field_messages = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()), required=True,
+                                    data_key="fields",
+                                    metadata={"description": "Field name to its messages ('' for the whole request)."})
 
 
 class ErrorSchema(ma.Schema):

@@ -11,6 +11,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from ...extensions import db
+from ...models.types import DB_INT_MAX
 from .errors import RuleError
 
 COUNT_CAP = 10_000
@@ -94,7 +95,7 @@ def _position(cursor: str) -> tuple[datetime, int]:
         at = _EPOCH + timedelta(microseconds=micros)
     except OverflowError:
         at = _LAST
-    return at, int(match.group(2))
+    return at, min(int(match.group(2)), DB_INT_MAX)  # past every id (a database integer): from the newest
 
 
 def keyset(stmt: Select[Any], at: InstrumentedAttribute[datetime], row_id: InstrumentedAttribute[int],
