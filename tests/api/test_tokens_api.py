@@ -500,8 +500,6 @@ def test_a_wrong_method_is_405_in_the_error_shape(app):
     assert r.mimetype == "application/json"
 
 
-@pytest.mark.xfail(strict=True, reason="webapp/errors.py (_api_http_error) drops the exception's own headers, so "
-                                       "a 405 under /api has no Allow header (RFC 9110 15.5.6): fix in core (h7)")
 def test_a_405_names_the_allowed_methods(app):
     r = app.test_client().get("/api/v1/auth/token")
     assert "POST" in r.headers.get("Allow", "")
