@@ -6,6 +6,7 @@ is not the API's. A request refused because the access token expired is retried 
 tokens with the refresh token (the new pair is saved at once: the old refresh token is used up)."""
 from __future__ import annotations
 
+import platform
 from typing import Any
 from urllib.parse import quote, urljoin
 
@@ -69,7 +70,7 @@ class Client:
         self.credentials = credentials
         self.timeout = timeout
         self.session = session or requests.Session()
-        self.session.headers.update({"Accept": "application/json", "User-Agent": f"folio-cli/{__version__}"})
+        self.session.headers.update({"Accept": "application/json", "User-Agent": f"folio-cli/{__version__} ({platform.system() or 'unknown system'})"})
 
     def close(self) -> None:
         self.session.close()

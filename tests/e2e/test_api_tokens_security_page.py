@@ -9,12 +9,12 @@ from .axe import VIEWPORTS, assert_accessible
 from .conftest import in_app, sign_in_as
 
 
-def _token(app, client_name: str | None) -> dict:
+def _token(app, client_name: str | None, user_agent: str = "folio-cli/0.1 (Linux)") -> dict:
     from tests.api.conftest import ApiClient
 
     def sign_in(db):
         client = ApiClient(app)
-        client.client.environ_base["HTTP_USER_AGENT"] = "folio-cli/0.1 python-requests/2.32.3"
+        client.client.environ_base["HTTP_USER_AGENT"] = user_agent
         extra = {"client_name": client_name} if client_name else {}
         assert client.sign_in("reader1", **extra).status_code == 200
         return client.tokens
@@ -28,7 +28,7 @@ def test_api_tokens_on_the_security_page(app, e2e_page: Page, make_user, viewpor
     page.set_viewport_size(VIEWPORTS[viewport])
     make_user("reader1")
     cli = _token(app, "folio-cli")
-    _token(app, None)
+    _token(app, None, "python-requests/2.32.3")
     sign_in_as(page, "reader1")
     page.goto("/account/security")
     rows = page.locator("[data-testid=device]")
@@ -37,13 +37,14 @@ def test_api_tokens_on_the_security_page(app, e2e_page: Page, make_user, viewpor
     expect(token_rows).to_have_count(2)
     cli_row = token_rows.filter(has_text="folio-cli")
     expect(cli_row).to_contain_text("API token")
-    expect(cli_row).to_contain_text("a script")  # the device, from the user agent
+    expect(cli_row).to_contain_text("folio-cli on Linux")  # the device, from the user agent
+    expect(token_rows.filter(has_text="API client")).to_contain_text("a script")
     expect(page.locator("[data-testid=device][data-kind=web]")).to_contain_text("this device")
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"/account/security at {viewport} scrolls sideways by {overflow}px"
     assert_accessible(page, f"the security page with API tokens ({viewport})")
 
-    cli_row.get_by_role("button", name="Revoke the API token folio-cli (a script)").click()
+    cli_row.get_by_role("button", name="Revoke the API token folio-cli (folio-cli on Linux)").click()
     expect(page.locator(".flashes")).to_contain_text("That API token is revoked.")
     expect(token_rows).to_have_count(1)
     expect(page.locator("[data-testid=device][data-kind=api]").filter(has_text="folio-cli")).to_have_count(0)
