@@ -36,10 +36,8 @@ MAX_PAGE = 100_000
 # ---- staff list paging (shared by the staff areas) ----
 
 class StaffPageArgs(CursorArgs):
-    """A page of a staff list: `cursor` is the previous page's `next_cursor`. (`limit` comes in the query
-    string, as text: CursorArgs' strict integer would refuse every value there.)"""
-
-    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
+    """A page of a staff list: `cursor` is the previous page's `next_cursor`, a page number (the admin panel's
+    filtered lists with their capped totals, services.platform.paging.paginate: numbered pages, not keysets)."""
 
 
 class StaffPageInfoSchema(PageInfoSchema):

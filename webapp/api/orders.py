@@ -5,8 +5,6 @@ The rules are services.commerce.orders (cancel: stock back, the payment refunded
 services.commerce.checkout (confirm: a payment that went through before the page closed keeps the order)."""
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import marshmallow as ma
@@ -16,12 +14,11 @@ from ..clients import client_ip
 from ..extensions import db
 from ..links import absolute
 from ..models import Order, OrderStatus
-from ..models.types import db_int
 from ..services.commerce import checkout, orders, payments
 from ..services.commerce.order_state import OrderStateError
 from .auth import current_user, token_required
 from .errors import ApiError, not_found
-from .schemas import ApiSchema, CursorArgs, ErrorSchema, Money, PageInfoSchema, money
+from .schemas import ApiSchema, ErrorSchema, KeysetArgs, Money, PageInfoSchema, money
 
 blp = Blueprint("api_orders", __name__, url_prefix="/api/v1", description="Your orders.")
 
@@ -83,11 +80,6 @@ class OrderPageSchema(ma.Schema):
     page = ma.fields.Nested(PageInfoSchema, required=True)
 
 
-class MyOrdersArgs(CursorArgs):
-    # Not schemas.Count: its strict integer refuses every query string ("2" is text there). Note for the lead.
-    limit = ma.fields.Integer(validate=ma.validate.Range(min=1, max=100), load_default=20)
-
-
 class OrderCancelSchema(ApiSchema):
     refund_to = ma.fields.String(load_default="card", validate=ma.validate.OneOf(["card", "wallet"]),
                                  metadata={"description": "For a paid order: back to the card (through the payment "
@@ -116,32 +108,6 @@ def order_body(order: Order, *, with_timeline: bool = True) -> dict[str, Any]:
     }
 
 
-# ---- cursors: "<microseconds since 1970>_<order id>" of the last order shown ----
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_CURSOR = re.compile(r"(\d{1,18})_(\d{1,10})", re.ASCII)
-
-
-def _cursor_of(order: Order) -> str:
-    delta = order.created_at - _EPOCH
-    return f"{(delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds}_{order.id}"
-
-
-def _position(cursor: str | None) -> tuple[datetime, int] | None:
-    if cursor is None:
-        return None
-    match = _CURSOR.fullmatch(cursor)
-    order_id = db_int(match.group(2)) if match else None
-    if match is None or order_id is None:
-        raise ApiError(422, "validation_failed", "That cursor is not one this API gave.",
-                       {"cursor": ["Pass the next_cursor of the page before."]})
-    try:
-        return _EPOCH + timedelta(microseconds=int(match.group(1))), order_id
-    except OverflowError:
-        raise ApiError(422, "validation_failed", "That cursor is not one this API gave.",
-                       {"cursor": ["Pass the next_cursor of the page before."]}) from None
-
-
 def own_order(number: str) -> Order:
     """The caller's order; 404 for anyone else's, exactly as for one that does not exist."""
     order = orders.by_number(number)
@@ -154,16 +120,14 @@ def own_order(number: str) -> Order:
 
 @blp.get("/orders")
 @token_required()
-@blp.arguments(MyOrdersArgs, location="query")
+@blp.arguments(KeysetArgs, location="query")
 @blp.response(200, OrderPageSchema)
 @blp.alt_response(422, schema=ErrorSchema, description="A cursor this API did not give.")
 def list_orders(args: dict[str, Any]) -> dict[str, Any]:
     """Your orders, newest first, `limit` at a time (each without its timeline: GET /orders/{number} has it)."""
-    limit = args["limit"]
-    rows = orders.for_user(current_user(), limit + 1, before=_position(args["cursor"]))
-    items = rows[:limit]
-    return {"items": [order_body(o, with_timeline=False) for o in items],
-            "page": {"next_cursor": _cursor_of(items[-1]) if len(rows) > limit else None, "limit": limit}}
+    page = orders.page_for_user(current_user(), args["cursor"], args["limit"])
+    return {"items": [order_body(o, with_timeline=False) for o in page.items],
+            "page": {"next_cursor": page.next_cursor, "limit": args["limit"]}}
 
 
 @blp.get("/orders/<string:number>")
