@@ -19,17 +19,14 @@ from ..extensions import db
 from ..models import ORDER_STATUSES, Order, OrderEvent, User
 from ..services.circulation import wallet
 from ..services.commerce import orders as order_service
-from ..services.commerce import payments
-from ..services.commerce.order_state import OrderStateError
 from ..services.platform import paging
 from .auth import current_user, token_required
-from .errors import fail, not_found, refusals
+from .errors import fail, not_found
+from .orders import order_refusals
 from .schemas import ApiSchema, CursorArgs, ErrorSchema, Money, PageInfoSchema, Text
 
 blp = Blueprint("api_admin_orders", __name__, url_prefix="/api/v1", description="Staff: orders.")
 
-# What the admin panel's order actions may refuse with (webapp.admin.orders_admin.ACTION_ERRORS).
-ACTION_ERRORS = (OrderStateError, payments.PaymentError, wallet.WalletError)
 MAX_PAGE = 100_000
 
 
@@ -225,12 +222,14 @@ def _order(number: str) -> Order:
 
 
 def _acting() -> AbstractContextManager[None]:
-    """Service refusals of a staff action: 409 order_state, with the service's message."""
-    return refusals(*ACTION_ERRORS, code="order_state")
+    """Service refusals of a staff action, as a customer's cancel answers them (409 order_state, or
+    payment_refused from the payment provider), a wallet that cannot refund also order_state."""
+    return order_refusals(wallet.WalletError)
 
 
 NOT_FOUND = {"description": "No order has that number.", "schema": ErrorSchema}
-CONFLICT = {"description": "The order's status does not allow this now, or it changed meanwhile (order_state).",
+CONFLICT = {"description": "The order's status does not allow this now, or it changed meanwhile (order_state); "
+                           "the payment provider refused (payment_refused).",
             "schema": ErrorSchema}
 
 

@@ -178,13 +178,13 @@ def get_hold(hold_id: int) -> dict[str, Any]:
 
 @blp.delete("/holds/<int:hold_id>")
 @token_required()
-@blp.response(200, HoldSchema)
+@blp.response(204)
 @blp.alt_response(404, schema=ErrorSchema, description="No such hold among yours.")
 @blp.alt_response(409, schema=ErrorSchema, description="The hold is already closed (code hold_refused).")
-def cancel_hold(hold_id: int) -> dict[str, Any]:
-    """Leave the queue, or give up a copy set aside for you (it goes to the next reader). Answers the hold."""
+def cancel_hold(hold_id: int) -> None:
+    """Leave the queue, or give up a copy set aside for you (it goes to the next reader). No body, as every
+    DELETE of the API but the cart's (GET /holds/{id} shows it cancelled)."""
     hold = _own_hold(hold_id)
     with refusals(hold_service.HoldError, code="hold_refused"):
         hold_service.cancel(hold, current_user())
     db.session.commit()
-    return hold_out(hold, None)

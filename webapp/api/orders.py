@@ -5,6 +5,8 @@ The rules are services.commerce.orders (cancel: stock back, the payment refunded
 services.commerce.checkout (confirm: a payment that went through before the page closed keeps the order)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import marshmallow as ma
@@ -17,7 +19,7 @@ from ..models import Order, OrderStatus
 from ..services.commerce import checkout, orders, payments
 from ..services.commerce.order_state import OrderStateError
 from .auth import current_user, token_required
-from .errors import ApiError, not_found
+from .errors import ApiError, not_found, refusals
 from .schemas import ApiSchema, ErrorSchema, KeysetArgs, Money, PageInfoSchema, money
 
 blp = Blueprint("api_orders", __name__, url_prefix="/api/v1", description="Your orders.")
@@ -108,6 +110,20 @@ def order_body(order: Order, *, with_timeline: bool = True) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def order_refusals(*more: type[Exception]) -> Iterator[None]:
+    """An order action the services refused, answered alike to its customer and to staff (after a rollback):
+    409 order_state (its status does not allow it now, or it changed meanwhile; also the classes in `more`),
+    409 payment_refused (the payment provider refused, as for a plan's payment)."""
+    try:
+        with refusals(payments.PaymentError, code="payment_refused"), \
+                refusals(OrderStateError, *more, code="order_state"):
+            yield
+    except ApiError:
+        db.session.rollback()
+        raise
+
+
 def own_order(number: str) -> Order:
     """The caller's order; 404 for anyone else's, exactly as for one that does not exist."""
     order = orders.by_number(number)
@@ -144,27 +160,27 @@ def get_order(number: str) -> dict[str, Any]:
 @blp.arguments(OrderCancelSchema, required=False)
 @blp.response(200, OrderSchema)
 @blp.alt_response(404, schema=ErrorSchema, description="No such order of yours.")
-@blp.alt_response(409, schema=ErrorSchema, description="It cannot be cancelled now (code conflict: shipped, "
-                                                       "already cancelled, changed meanwhile; already_paid: the "
+@blp.alt_response(409, schema=ErrorSchema, description="It cannot be cancelled now (order_state: shipped, "
+                                                       "already cancelled, changed meanwhile; payment_refused: the "
+                                                       "payment provider refused the refund; already_paid: the "
                                                        "payment went through before the payment page closed, the "
                                                        "order stands and can be cancelled now).")
 def cancel_order(data: dict[str, Any], number: str) -> dict[str, Any]:
     """Cancel before it ships: an unpaid order's payment page closes and its copies go back; a paid one is
     refunded (to the card through the payment provider, or with `refund_to: wallet` to your wallet at once)."""
     order = own_order(number)
-    try:
-        orders.cancel(order, actor=current_user(), ip=client_ip(), refund_to=(data or {}).get("refund_to", "card"))
-    except payments.AlreadyPaid:  # paid just before the page closed (as the website's orders page)
-        db.session.rollback()
+    with order_refusals():
         try:
-            checkout.confirm(order)
-        except payments.PaymentError:
-            db.session.rollback()  # the webhook or the reconciler applies it
-        raise ApiError(409, "already_paid", "Your payment had already gone through, so the order stands. You "
-                                            "can cancel it now if you wish.") from None
-    except (OrderStateError, payments.PaymentError) as exc:
-        db.session.rollback()
-        raise ApiError(409, "conflict", str(exc)) from None
+            orders.cancel(order, actor=current_user(), ip=client_ip(),
+                          refund_to=(data or {}).get("refund_to", "card"))
+        except payments.AlreadyPaid:  # paid just before the page closed (as the website's orders page)
+            db.session.rollback()
+            try:
+                checkout.confirm(order)
+            except payments.PaymentError:
+                db.session.rollback()  # the webhook or the reconciler applies it
+            raise ApiError(409, "already_paid", "Your payment had already gone through, so the order stands. You "
+                                                "can cancel it now if you wish.") from None
     db.session.commit()
     db.session.refresh(order)
     return order_body(order)
