@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 import time_machine
 from sqlalchemy import select
 
-from tests.api.conftest import ApiClient, assert_error
+from tests.api.conftest import ApiClient, assert_error, boss_id
 from tests.checkout_helpers import pay, shopper, start
-from webapp.models import AuditLog, Inventory, Order, OutboundEmail, User, utcnow
+from webapp.models import AuditLog, Inventory, Order, OutboundEmail, utcnow
 from webapp.services.circulation import wallet
 
 
@@ -33,16 +32,6 @@ def order_audits(db, number: str) -> list[tuple[str, int, str, str, str | None]]
     return [(a.action, a.actor_id, a.before["status"], a.after["status"], a.ip) for a in rows]
 
 
-def boss_id(db) -> int:
-    return db.session.scalars(select(User.id).where(User.username == "boss")).one()
-
-
-@pytest.fixture
-def no2fa_api(app, auth):
-    auth.user("bare_admin", role="admin")
-    c = ApiClient(app)
-    assert c.sign_in("bare_admin").status_code == 200
-    return c
 
 
 def test_staff_order_routes_refuse_customers_admins_without_2fa_and_strangers(app, db, make_book, customer_api,

@@ -11,8 +11,8 @@ from ..models import Address, User
 from ..services.circulation import subscriptions
 from ..services.commerce.checkout import ShippingAddress
 from ..services.people import accounts
-from .auth import current_user, token_required
-from .errors import not_found, refusals
+from .auth import current_user, own, token_required
+from .errors import refusals
 from .schemas import ApiSchema, ErrorSchema, Money, Text, money
 
 blp = Blueprint("api_account", __name__, url_prefix="/api/v1", description="Your account: details and addresses.")
@@ -90,8 +90,10 @@ class AddressInSchema(PostalAddressSchema):
                                    metadata={"description": "Use it as your default (your first address is)."})
 
 
-class AddressSchema(ma.Schema):
-    id = ma.fields.Integer(required=True)
+class ShippingAddressSchema(ma.Schema):
+    """A postal address as the API shows it: where an order goes (orders, staff orders); a saved address adds its
+    id (AddressSchema)."""
+
     full_name = ma.fields.String(required=True)
     line1 = ma.fields.String(required=True)
     line2 = ma.fields.String(required=True, allow_none=True)
@@ -100,6 +102,10 @@ class AddressSchema(ma.Schema):
     postcode = ma.fields.String(required=True)
     country = ma.fields.String(required=True)
     phone = ma.fields.String(required=True, allow_none=True)
+
+
+class AddressSchema(ShippingAddressSchema):
+    id = ma.fields.Integer(required=True)
     is_default = ma.fields.Boolean(required=True)
 
 
@@ -151,19 +157,12 @@ def create_address(data: dict[str, Any]) -> Address:
     return address
 
 
-def _own_address(address_id: int) -> Address:
-    address = db.session.get(Address, address_id)
-    if address is None or address.user_id != current_user().id:
-        not_found("That address")
-    return address
-
-
 @blp.delete("/me/addresses/<int:address_id>")
 @token_required()
 @blp.response(204)
 @blp.alt_response(404, schema=ErrorSchema, description="No such address among yours.")
 def delete_address(address_id: int) -> None:
     """Remove one of your addresses (orders keep their own copy of where they went)."""
-    accounts.delete_address(current_user(), _own_address(address_id))
+    accounts.delete_address(current_user(), own(Address, address_id, "That address"))
     db.session.commit()
 

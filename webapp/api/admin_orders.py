@@ -20,9 +20,10 @@ from ..models import ORDER_STATUSES, Order, OrderEvent, User
 from ..services.circulation import wallet
 from ..services.commerce import orders as order_service
 from ..services.platform import paging
+from .account import ShippingAddressSchema
 from .auth import current_user, token_required
 from .errors import fail, not_found
-from .orders import order_refusals
+from .orders import order_refusals, shipping_address
 from .schemas import ApiSchema, CursorArgs, ErrorSchema, Money, PageInfoSchema, Text
 
 blp = Blueprint("api_admin_orders", __name__, url_prefix="/api/v1", description="Staff: orders.")
@@ -134,17 +135,6 @@ class AdminOrderLineSchema(ma.Schema):
     total = Money(required=True)
 
 
-class AddressOutSchema(ma.Schema):
-    full_name = ma.fields.String(required=True)
-    line1 = ma.fields.String(required=True)
-    line2 = ma.fields.String(required=True, allow_none=True)
-    city = ma.fields.String(required=True)
-    region = ma.fields.String(required=True, allow_none=True)
-    postcode = ma.fields.String(required=True)
-    country = ma.fields.String(required=True)
-    phone = ma.fields.String(required=True, allow_none=True)
-
-
 class TimelineEntrySchema(ma.Schema):
     status = ma.fields.String(required=True)
     note = ma.fields.String(required=True, allow_none=True)
@@ -165,7 +155,7 @@ class AdminOrderSchema(AdminOrderSummarySchema):
     delivered_at = ma.fields.DateTime(required=True, allow_none=True)
     cancelled_at = ma.fields.DateTime(required=True, allow_none=True)
     refunded_at = ma.fields.DateTime(required=True, allow_none=True)
-    shipping_address = ma.fields.Nested(AddressOutSchema, required=True)
+    shipping_address = ma.fields.Nested(ShippingAddressSchema, required=True)
     lines = ma.fields.List(ma.fields.Nested(AdminOrderLineSchema), required=True)
     timeline = ma.fields.List(ma.fields.Nested(TimelineEntrySchema), required=True)
     allowed_actions = ma.fields.List(ma.fields.String(), required=True,
@@ -203,9 +193,7 @@ def _detail(order: Order) -> dict[str, Any]:
         refunded=_money(order, order.refunded_cents), payment_provider=order.payment_provider,
         shipped_at=order.shipped_at, delivered_at=order.delivered_at, cancelled_at=order.cancelled_at,
         refunded_at=order.refunded_at,
-        shipping_address={"full_name": order.ship_name, "line1": order.ship_line1, "line2": order.ship_line2,
-                          "city": order.ship_city, "region": order.ship_region, "postcode": order.ship_postcode,
-                          "country": order.ship_country, "phone": order.ship_phone},
+        shipping_address=shipping_address(order),
         lines=[{"book_id": line.book_id, "title": line.title, "isbn13": line.isbn13, "mode": line.mode,
                 "rental_days": line.rental_days, "quantity": line.quantity,
                 "unit_price": _money(order, line.unit_cents), "total": _money(order, line.line_cents)}

@@ -21,11 +21,11 @@ from flask_smorest import Blueprint
 
 from .. import cart_store
 from ..extensions import db
-from ..models import Book
 from ..services.circulation import rentals
 from ..services.commerce import cart, pricing
 from ..services.platform import queues
 from .auth import current_session, current_user, token_required
+from .catalog import book_on_sale
 from .errors import ApiError, fail, not_found
 from .schemas import ApiSchema, Count, ErrorSchema, Id, Money, Text, money
 
@@ -144,13 +144,6 @@ def _cart_body(view: cart.CartView) -> dict[str, Any]:
 def cart_refused(exc: cart.CartError) -> ApiError:
     db.session.rollback()
     return ApiError(409, "cart_refused", str(exc))
-
-
-def book_on_sale(book_id: int) -> Book:
-    book = db.session.get(Book, book_id)
-    if book is None or not book.active:
-        not_found("That book")
-    return book
 
 
 @blp.get("/cart")

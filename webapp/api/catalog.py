@@ -28,6 +28,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.http import quote_etag
 
 from ..catalog.forms import BookFilterForm, PageFilter
+from ..extensions import db
 from ..models import Author, Book
 from ..models.types import DB_INT_MAX
 from ..services.catalog import cached_reads, search
@@ -186,6 +187,15 @@ def _summary(book: Book, cover_size: str = "thumb") -> dict[str, Any]:
             "price": money(book.price_cents), "rent_per_week": money(book.rental_week_cents or None),
             "stock": {"state": shelf_state(available), "available": max(available, 0)},
             "cover_url": _cover(book, cover_size)}
+
+
+def book_on_sale(book_id: int) -> Book:
+    """A book the shop sells now, or 404 (an unknown id and an archived book alike): what the cart, buy now and a
+    hold may name."""
+    book = db.session.get(Book, book_id)
+    if book is None or not book.active:
+        not_found("That book")
+    return book
 
 
 def _cursor_error(message: str) -> ApiError:

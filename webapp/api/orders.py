@@ -18,6 +18,7 @@ from ..links import absolute
 from ..models import Order, OrderStatus
 from ..services.commerce import checkout, orders, payments
 from ..services.commerce.order_state import OrderStateError
+from .account import ShippingAddressSchema
 from .auth import current_user, token_required
 from .errors import ApiError, not_found, refusals
 from .schemas import ApiSchema, ErrorSchema, KeysetArgs, Money, PageInfoSchema, money
@@ -37,17 +38,6 @@ class OrderLineSchema(ma.Schema):
     days = ma.fields.Integer(required=True, allow_none=True, metadata={"description": "Rental days; null to buy."})
     unit_price = Money(required=True, metadata={"description": "Per copy (for the whole loan when renting)."})
     total = Money(required=True)
-
-
-class ShippingAddressSchema(ma.Schema):
-    full_name = ma.fields.String(required=True)
-    line1 = ma.fields.String(required=True)
-    line2 = ma.fields.String(required=True, allow_none=True)
-    city = ma.fields.String(required=True)
-    region = ma.fields.String(required=True, allow_none=True)
-    postcode = ma.fields.String(required=True)
-    country = ma.fields.String(required=True)
-    phone = ma.fields.String(required=True, allow_none=True)
 
 
 class OrderTimelineEntrySchema(ma.Schema):
@@ -89,6 +79,13 @@ class OrderCancelSchema(ApiSchema):
                                                           "always goes back to the wallet."})
 
 
+def shipping_address(order: Order) -> dict[str, Any]:
+    """Where the order goes (its own copy of the address), as account.ShippingAddressSchema shows it."""
+    return {"full_name": order.ship_name, "line1": order.ship_line1, "line2": order.ship_line2,
+            "city": order.ship_city, "region": order.ship_region, "postcode": order.ship_postcode,
+            "country": order.ship_country, "phone": order.ship_phone}
+
+
 def order_body(order: Order, *, with_timeline: bool = True) -> dict[str, Any]:
     """An order as the API shows it to its customer (the same facts as the website's order page)."""
     events = orders.timeline(order) if with_timeline else []
@@ -101,9 +98,7 @@ def order_body(order: Order, *, with_timeline: bool = True) -> dict[str, Any]:
         "lines": [{"book_id": line.book_id, "title": line.title, "isbn13": line.isbn13, "mode": line.mode,
                    "quantity": line.quantity, "days": line.rental_days, "unit_price": money(line.unit_cents),
                    "total": money(line.line_cents)} for line in order.lines],
-        "shipping_address": {"full_name": order.ship_name, "line1": order.ship_line1, "line2": order.ship_line2,
-                             "city": order.ship_city, "region": order.ship_region, "postcode": order.ship_postcode,
-                             "country": order.ship_country, "phone": order.ship_phone},
+        "shipping_address": shipping_address(order),
         "timeline": [{"status": e.status, "note": e.note, "at": e.created_at} for e in events],
         "can_cancel": order.cancellable,
         "payment_url": absolute(order.payment_url) if pending and order.payment_url else None,

@@ -21,9 +21,10 @@ from ..services.commerce import cart, checkout, payments
 from ..services.commerce.checkout import CheckoutError, ShippingAddress
 from ..services.inventory.stock import SoldOut
 from .account import PostalAddressSchema, ship_to
-from .auth import current_user, token_required
-from .cart import applied_code, book_on_sale, cart_refused
-from .errors import ApiError, fail, not_found
+from .auth import current_user, own, token_required
+from .cart import applied_code, cart_refused
+from .catalog import book_on_sale
+from .errors import ApiError, fail
 from .orders import OrderSchema, order_body
 from .schemas import ApiSchema, Count, ErrorSchema, Id
 
@@ -75,10 +76,7 @@ IDEMPOTENCY_DOC = {"parameters": [{
 def _ship_to(data: dict[str, Any]) -> ShippingAddress:
     if "address" in data:
         return ship_to(data["address"])
-    saved = db.session.get(Address, data["address_id"])
-    if saved is None or saved.user_id != current_user().id:
-        not_found("That address")
-    return ShippingAddress.of(saved)
+    return ShippingAddress.of(own(Address, data["address_id"], "That address"))
 
 
 def _idempotency_key() -> str | None:
