@@ -8,21 +8,9 @@ import time_machine
 from sqlalchemy import select
 
 from tests.api.conftest import ApiClient, assert_error, boss_id
-from tests.checkout_helpers import pay, shopper, start
-from webapp.models import AuditLog, Inventory, Order, OutboundEmail, utcnow
+from tests.checkout_helpers import fresh, paid_order, shopper, start
+from webapp.models import AuditLog, Inventory, OutboundEmail, utcnow
 from webapp.services.circulation import wallet
-
-
-def fresh(db, order) -> Order:
-    db.session.expire_all()
-    return db.session.get(Order, order.id)
-
-
-def paid_order(db, run_jobs, user, book, quantity=1) -> Order:
-    order = start(user, [(book, quantity, "buy", 1)])
-    assert pay(order) is None
-    run_jobs()
-    return fresh(db, order)
 
 
 def order_audits(db, number: str) -> list[tuple[str, int, str, str, str | None]]:
