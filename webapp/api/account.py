@@ -27,7 +27,7 @@ def _address_field(name: str, **kwargs: Any) -> ma.fields.String:
     """An address field as the saved addresses' column holds it: no longer than the column; a column that may not
     be empty is required and more than spaces (as the form); a coded field (postcode, country, phone) matches
     services.people.accounts.ADDRESS_PATTERNS."""
-    column = Address.__table__.c[name]
+    column: Any = Address.__table__.c[name]  # a String column: its length
     validate: list[Any] = [ma.validate.Length(max=column.type.length)]
     if name in accounts.ADDRESS_PATTERNS:
         pattern, message = accounts.ADDRESS_PATTERNS[name]
