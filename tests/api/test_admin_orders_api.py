@@ -100,7 +100,7 @@ def test_order_detail(db, auth, make_book, run_jobs, admin_api):
     body = r.get_json()
     assert body["number"] == order.number and body["status"] == "paid" and body["customer"] == "detail_buyer"
     assert body["lines"] == [{"book_id": book.id, "title": "Detailed", "isbn13": book.isbn13, "mode": "buy",
-                              "rental_days": None, "quantity": 2, "unit_price": {"cents": 4000, "currency": "USD"},
+                              "days": None, "quantity": 2, "unit_price": {"cents": 4000, "currency": "USD"},
                               "total": {"cents": 8000, "currency": "USD"}}]
     assert body["total"]["cents"] == order.total_cents and body["shipping_address"]["full_name"] == "Ann Reader"
     assert body["allowed_actions"] == sorted({"ship", "cancel", "refund"})

@@ -23,7 +23,7 @@ from ..services.platform import paging
 from .account import ShippingAddressSchema
 from .auth import current_user, token_required
 from .errors import fail, not_found
-from .orders import order_refusals, shipping_address
+from .orders import order_money, order_refusals, shipping_address
 from .schemas import ApiSchema, CursorArgs, ErrorSchema, Money, PageInfoSchema, Text
 
 blp = Blueprint("api_admin_orders", __name__, url_prefix="/api/v1", description="Staff: orders.")
@@ -129,7 +129,7 @@ class AdminOrderLineSchema(ma.Schema):
     title = ma.fields.String(required=True)
     isbn13 = ma.fields.String(required=True)
     mode = ma.fields.String(required=True, metadata={"description": "buy or rent"})
-    rental_days = ma.fields.Integer(required=True, allow_none=True)
+    days = ma.fields.Integer(required=True, allow_none=True, metadata={"description": "Rental days; null to buy."})
     quantity = ma.fields.Integer(required=True)
     unit_price = Money(required=True)
     total = Money(required=True)
@@ -165,13 +165,9 @@ class AdminOrderSchema(AdminOrderSummarySchema):
 
 # ---- building the bodies ----
 
-def _money(order: Order, cents: int) -> dict[str, Any]:
-    return {"cents": int(cents), "currency": order.currency.upper()}
-
-
 def _summary(order: Order, username: str | None) -> dict[str, Any]:
     return {"number": order.number, "status": order.status, "created_at": order.created_at, "paid_at": order.paid_at,
-            "email": order.email, "customer": username, "total": _money(order, order.total_cents),
+            "email": order.email, "customer": username, "total": order_money(order, order.total_cents),
             "item_count": order.item_count}
 
 
@@ -187,16 +183,16 @@ def _detail(order: Order) -> dict[str, Any]:
     customer = db.session.get(User, order.user_id) if order.user_id else None
     body = _summary(order, customer.username if customer else None)
     body.update(
-        user_id=order.user_id, subtotal=_money(order, order.subtotal_cents),
-        discount=_money(order, order.discount_cents), shipping=_money(order, order.shipping_cents),
-        tax=_money(order, order.tax_cents), paid_from_wallet=_money(order, order.wallet_cents),
-        refunded=_money(order, order.refunded_cents), payment_provider=order.payment_provider,
+        user_id=order.user_id, subtotal=order_money(order, order.subtotal_cents),
+        discount=order_money(order, order.discount_cents), shipping=order_money(order, order.shipping_cents),
+        tax=order_money(order, order.tax_cents), paid_from_wallet=order_money(order, order.wallet_cents),
+        refunded=order_money(order, order.refunded_cents), payment_provider=order.payment_provider,
         shipped_at=order.shipped_at, delivered_at=order.delivered_at, cancelled_at=order.cancelled_at,
         refunded_at=order.refunded_at,
         shipping_address=shipping_address(order),
         lines=[{"book_id": line.book_id, "title": line.title, "isbn13": line.isbn13, "mode": line.mode,
-                "rental_days": line.rental_days, "quantity": line.quantity,
-                "unit_price": _money(order, line.unit_cents), "total": _money(order, line.line_cents)}
+                "days": line.rental_days, "quantity": line.quantity,
+                "unit_price": order_money(order, line.unit_cents), "total": order_money(order, line.line_cents)}
                for line in order.lines],
         timeline=_timeline(events), allowed_actions=sorted(order_service.allowed_actions(order)))
     return body

@@ -21,7 +21,7 @@ from ..services.commerce.order_state import OrderStateError
 from .account import ShippingAddressSchema
 from .auth import current_user, token_required
 from .errors import ApiError, not_found, refusals
-from .schemas import ApiSchema, ErrorSchema, KeysetArgs, Money, PageInfoSchema, money
+from .schemas import ApiSchema, ErrorSchema, KeysetArgs, Money, PageInfoSchema
 
 blp = Blueprint("api_orders", __name__, url_prefix="/api/v1", description="Your orders.")
 
@@ -79,6 +79,11 @@ class OrderCancelSchema(ApiSchema):
                                                           "always goes back to the wallet."})
 
 
+def order_money(order: Order, cents: int) -> dict[str, Any]:
+    """An amount of this order, in the currency it was charged in (whatever the shop's is now)."""
+    return {"cents": int(cents), "currency": order.currency.upper()}
+
+
 def shipping_address(order: Order) -> dict[str, Any]:
     """Where the order goes (its own copy of the address), as account.ShippingAddressSchema shows it."""
     return {"full_name": order.ship_name, "line1": order.ship_line1, "line2": order.ship_line2,
@@ -92,12 +97,14 @@ def order_body(order: Order, *, with_timeline: bool = True) -> dict[str, Any]:
     pending = order.status == OrderStatus.PENDING_PAYMENT
     return {
         "number": order.number, "status": order.status, "created_at": order.created_at, "paid_at": order.paid_at,
-        "subtotal": money(order.subtotal_cents), "discount": money(order.discount_cents),
-        "shipping": money(order.shipping_cents), "tax": money(order.tax_cents), "total": money(order.total_cents),
-        "paid_from_wallet": money(order.wallet_cents),
+        **{name: order_money(order, cents) for name, cents in (
+            ("subtotal", order.subtotal_cents), ("discount", order.discount_cents),
+            ("shipping", order.shipping_cents), ("tax", order.tax_cents), ("total", order.total_cents),
+            ("paid_from_wallet", order.wallet_cents))},
         "lines": [{"book_id": line.book_id, "title": line.title, "isbn13": line.isbn13, "mode": line.mode,
-                   "quantity": line.quantity, "days": line.rental_days, "unit_price": money(line.unit_cents),
-                   "total": money(line.line_cents)} for line in order.lines],
+                   "quantity": line.quantity, "days": line.rental_days,
+                   "unit_price": order_money(order, line.unit_cents), "total": order_money(order, line.line_cents)}
+                  for line in order.lines],
         "shipping_address": shipping_address(order),
         "timeline": [{"status": e.status, "note": e.note, "at": e.created_at} for e in events],
         "can_cancel": order.cancellable,
