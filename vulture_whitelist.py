@@ -32,7 +32,7 @@ _.delivered_at, _.cancelled_at, _.discount_code, _.order_line_id, _.received_at,
 _.days_refreshed, _.email_id, _.revoked_reason, _.job_id, _.finished_at, _.requested_by, _.password_changed_at
 _.last_login_at, _.balance_after_cents
 
-# Shopping and orders API response schemas (webapp/api/shopping.py, orders.py): fields filled by name from the dicts
+# Shopping and orders API response schemas (webapp/api/cart.py, shopping.py, orders.py): fields filled by name from the dicts
 # the views return (some shared with the staff order schema)
 _.can_cancel, _.unit_price, _.tax, _.paid_from_wallet, _.shipping_address
 

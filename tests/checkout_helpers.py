@@ -38,6 +38,20 @@ def pay(order: Order, card="4242424242424242") -> str | None:
     return result
 
 
+def fresh(db, order) -> Order:
+    """The order as the database has it now."""
+    db.session.expire_all()
+    return db.session.get(Order, order.id)
+
+
+def paid_order(db, run_jobs, user, book, quantity=1) -> Order:
+    """An order of `quantity` copies of `book`, paid on the test gateway, its jobs run."""
+    order = start(user, [(book, quantity, "buy", 1)])
+    assert pay(order) is None
+    run_jobs()
+    return fresh(db, order)
+
+
 def signed(event: dict, secret: str, timestamp: int | None = None) -> tuple[str, dict]:
     payload = json.dumps(event)
     return payload, {"Stripe-Signature": test_gateway.sign(payload, secret, timestamp), "Content-Type": "application/json"}

@@ -48,7 +48,7 @@ def change() -> Iterator[list[cart.CartItem]]:
 @contextmanager
 def user_cart(user_id: int) -> Iterator[list[cart.CartItem]]:
     """A signed-in customer's saved cart for a change, by id (the website's shopper here, the JSON API's caller
-    in webapp.api.shopping): their row locked first, only the difference saved, committed when the block ends;
+    in webapp.api.cart): their row locked first, only the difference saved, committed when the block ends;
     an exception rolls back (releasing the lock) and saves nothing."""
     before = cart.load_user_items(user_id, lock=True)  # row lock on the user, held until commit
     items = [replace(i) for i in before]

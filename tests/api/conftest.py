@@ -73,6 +73,23 @@ def admin_api(app, auth):
     return c
 
 
+@pytest.fixture
+def no2fa_api(app, auth):
+    """An API client signed in as admin 'bare_admin', without two-factor sign-in (the sign-in itself is allowed;
+    the staff API refuses it)."""
+    auth.user("bare_admin", role="admin")
+    c = ApiClient(app)
+    assert c.sign_in("bare_admin").status_code == 200
+    return c
+
+
+def boss_id(db) -> int:
+    """The id of admin_api's user, 'boss'."""
+    from webapp.models import User
+
+    return db.session.scalars(db.select(User.id).where(User.username == "boss")).one()
+
+
 def assert_error(response, status: int, code: str | None = None):
     """The API's one error shape, with this status (and code)."""
     assert response.status_code == status, (response.status_code, response.get_data(as_text=True)[:500])

@@ -2,7 +2,6 @@
 admin panel audits it, stock through the ledger."""
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from tests.api.conftest import ApiClient, assert_error
@@ -24,14 +23,6 @@ def ledger(db, book_id: int) -> list[StockMovement]:
     return list(db.session.scalars(select(StockMovement).where(StockMovement.book_id == book_id)
                                    .order_by(StockMovement.id)))
 
-
-@pytest.fixture
-def no2fa_api(app, auth):
-    """An admin without two-factor sign-in, signed in through the API (the sign-in itself is allowed)."""
-    auth.user("bare_admin", role="admin")
-    c = ApiClient(app)
-    assert c.sign_in("bare_admin").status_code == 200
-    return c
 
 
 def routes(book_id: int) -> list[tuple[str, str, dict | None]]:

@@ -4,26 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 import time_machine
 from sqlalchemy import select
 
-from tests.api.conftest import ApiClient, assert_error
-from tests.checkout_helpers import pay, shopper, start
-from webapp.models import AuditLog, Inventory, Order, OutboundEmail, User, utcnow
+from tests.api.conftest import ApiClient, assert_error, boss_id
+from tests.checkout_helpers import fresh, paid_order, shopper, start
+from webapp.models import AuditLog, Inventory, OutboundEmail, utcnow
 from webapp.services.circulation import wallet
-
-
-def fresh(db, order) -> Order:
-    db.session.expire_all()
-    return db.session.get(Order, order.id)
-
-
-def paid_order(db, run_jobs, user, book, quantity=1) -> Order:
-    order = start(user, [(book, quantity, "buy", 1)])
-    assert pay(order) is None
-    run_jobs()
-    return fresh(db, order)
 
 
 def order_audits(db, number: str) -> list[tuple[str, int, str, str, str | None]]:
@@ -33,16 +20,6 @@ def order_audits(db, number: str) -> list[tuple[str, int, str, str, str | None]]
     return [(a.action, a.actor_id, a.before["status"], a.after["status"], a.ip) for a in rows]
 
 
-def boss_id(db) -> int:
-    return db.session.scalars(select(User.id).where(User.username == "boss")).one()
-
-
-@pytest.fixture
-def no2fa_api(app, auth):
-    auth.user("bare_admin", role="admin")
-    c = ApiClient(app)
-    assert c.sign_in("bare_admin").status_code == 200
-    return c
 
 
 def test_staff_order_routes_refuse_customers_admins_without_2fa_and_strangers(app, db, make_book, customer_api,
@@ -123,7 +100,7 @@ def test_order_detail(db, auth, make_book, run_jobs, admin_api):
     body = r.get_json()
     assert body["number"] == order.number and body["status"] == "paid" and body["customer"] == "detail_buyer"
     assert body["lines"] == [{"book_id": book.id, "title": "Detailed", "isbn13": book.isbn13, "mode": "buy",
-                              "rental_days": None, "quantity": 2, "unit_price": {"cents": 4000, "currency": "USD"},
+                              "days": None, "quantity": 2, "unit_price": {"cents": 4000, "currency": "USD"},
                               "total": {"cents": 8000, "currency": "USD"}}]
     assert body["total"]["cents"] == order.total_cents and body["shipping_address"]["full_name"] == "Ann Reader"
     assert body["allowed_actions"] == sorted({"ship", "cancel", "refund"})

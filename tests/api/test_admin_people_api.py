@@ -4,22 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select, update
 
-from tests.api.conftest import ApiClient, assert_error
+from tests.api.conftest import ApiClient, assert_error, boss_id
 from tests.checkout_helpers import settle, start
 from webapp.models import AuditLog, Hold, Inventory, Rental, StockMovement, User, WalletEntry, utcnow
 from webapp.services.circulation import holds, wallet
 from webapp.services.circulation.rentals import overdue_days
-
-
-@pytest.fixture
-def no2fa_api(app, auth):
-    auth.user("bare_admin", role="admin")
-    c = ApiClient(app)
-    assert c.sign_in("bare_admin").status_code == 200
-    return c
 
 
 def user_audits(db, user_id: int) -> list[AuditLog]:
@@ -28,9 +19,6 @@ def user_audits(db, user_id: int) -> list[AuditLog]:
                                                           AuditLog.object_id == str(user_id))
                                    .order_by(AuditLog.id)))
 
-
-def boss_id(db) -> int:
-    return db.session.scalars(select(User.id).where(User.username == "boss")).one()
 
 
 def rent(db, user, make_book, title="Rented Book", on_hand=1, days=3):

@@ -160,9 +160,9 @@ def test_a_corrected_search_walks_the_suggestions_pages(api, make_book):
     cursor_of({"k": "b", "p": 1, "n": 2, "h": "x"}), cursor_of({"k": "b", "p": 2, "n": 2, "h": "x"}),
     base64.urlsafe_b64encode(b"\xff\xfe").decode(),
 ])
-def test_a_bad_cursor_is_a_400(api, make_book, cursor):
+def test_a_bad_cursor_is_a_422(api, make_book, cursor):
     make_book("Something")
-    error = assert_error(api.get(f"/api/v1/books?cursor={cursor}"), 400, "invalid_cursor")
+    error = assert_error(api.get(f"/api/v1/books?cursor={cursor}"), 422, "validation_failed")
     assert "cursor" in error["fields"]
 
 
@@ -172,9 +172,9 @@ def test_a_cursor_for_another_search_or_limit_is_refused(api, make_book):
     cursor = api.get("/api/v1/books?genre=sea&limit=2").get_json()["page"]["next_cursor"]
     assert api.get(f"/api/v1/books?genre=sea&cursor={cursor}").status_code == 200
     assert api.get(f"/api/v1/books?genre=sea&limit=2&cursor={cursor}").status_code == 200
-    error = assert_error(api.get(f"/api/v1/books?cursor={cursor}"), 400, "invalid_cursor")
+    error = assert_error(api.get(f"/api/v1/books?cursor={cursor}"), 422, "validation_failed")
     assert "another search" in error["message"]
-    error = assert_error(api.get(f"/api/v1/books?genre=sea&limit=3&cursor={cursor}"), 400, "invalid_cursor")
+    error = assert_error(api.get(f"/api/v1/books?genre=sea&limit=3&cursor={cursor}"), 422, "validation_failed")
     assert "limit=2" in error["message"]
 
 
@@ -353,10 +353,10 @@ def test_authors_bad_cursor_and_params(api, make_book):
     make_book("Two", authors=("B",))
     cursor = api.get("/api/v1/authors?limit=1").get_json()["page"]["next_cursor"]
     assert [a["name"] for a in api.get(f"/api/v1/authors?cursor={cursor}").get_json()["items"]] == ["B"]
-    assert_error(api.get(f"/api/v1/authors?q=a&cursor={cursor}"), 400, "invalid_cursor")
-    assert_error(api.get(f"/api/v1/authors?limit=5&cursor={cursor}"), 400, "invalid_cursor")
-    assert_error(api.get("/api/v1/authors?cursor=xyz"), 400, "invalid_cursor")
-    assert_error(api.get(f"/api/v1/authors?cursor={cursor_of({'k': 'a', 'name': 5, 'id': 1, 'n': 1, 'h': 'x'})}"), 400)
+    assert_error(api.get(f"/api/v1/authors?q=a&cursor={cursor}"), 422, "validation_failed")
+    assert_error(api.get(f"/api/v1/authors?limit=5&cursor={cursor}"), 422, "validation_failed")
+    assert_error(api.get("/api/v1/authors?cursor=xyz"), 422, "validation_failed")
+    assert_error(api.get(f"/api/v1/authors?cursor={cursor_of({'k': 'a', 'name': 5, 'id': 1, 'n': 1, 'h': 'x'})}"), 422)
     assert_error(api.get("/api/v1/authors?limit=1000"), 422, "validation_failed")
     assert_error(api.get("/api/v1/authors?sort=name"), 422, "validation_failed")
 

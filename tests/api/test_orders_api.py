@@ -57,7 +57,9 @@ def test_the_list_is_newest_first_in_cursor_pages_and_only_mine(app, db, auth, c
     item = customer_api.get("/api/v1/orders").get_json()["items"][0]
     assert item["status"] == "paid" and item["total"]["currency"] == "USD" and item["timeline"] == []
     assert_error(customer_api.get("/api/v1/orders", query_string={"cursor": "nonsense"}), 422, "validation_failed")
-    assert_error(customer_api.get("/api/v1/orders", query_string={"cursor": "999999999999999999_1"}), 422)
+    # a cursor past every date reads from the newest (services.platform.paging.keyset, as every keyset list)
+    far = customer_api.get("/api/v1/orders", query_string={"cursor": "999999999999999999_1"}).get_json()
+    assert far["items"][0]["number"] == numbers[-1]
     assert_error(customer_api.get("/api/v1/orders", query_string={"limit": 0}), 422)
 
 
@@ -114,7 +116,7 @@ def test_cancelling_an_unpaid_order_gives_the_copies_back(db, customer_api, make
     db.session.expire_all()
     row = db.session.get(Inventory, book.id)
     assert (row.on_hand, row.reserved) == (3, 0)
-    err = assert_error(customer_api.post(f"/api/v1/orders/{number}/cancel"), 409, "conflict")
+    err = assert_error(customer_api.post(f"/api/v1/orders/{number}/cancel"), 409, "order_state")
     assert "cannot be cancelled" in err["message"]
 
 
@@ -167,7 +169,7 @@ def test_a_shipped_order_cannot_be_cancelled(db, auth, customer_api, make_book):
     orders.mark_shipped(order, actor=staff)
     db.session.commit()
     before = db.session.scalar(select(OrderEvent.id).order_by(OrderEvent.id.desc()).limit(1))
-    err = assert_error(customer_api.post(f"/api/v1/orders/{number}/cancel"), 409, "conflict")
+    err = assert_error(customer_api.post(f"/api/v1/orders/{number}/cancel"), 409, "order_state")
     assert "shipped" in err["message"]
     db.session.expire_all()
     assert db.session.scalar(select(Order.status).where(Order.number == number)) == "shipped"

@@ -404,7 +404,7 @@ def test_a_redis_that_cannot_keep_the_code_is_a_503_never_a_checkout_without_it(
                                                                                  monkeypatch):
     import redis
 
-    from webapp.api import shopping
+    from webapp.services.platform import queues
 
     book = make_book("No Redis", on_hand=3)
     db.session.add(DiscountCode(code="ANY", kind="percent", value=10))
@@ -417,7 +417,7 @@ def test_a_redis_that_cannot_keep_the_code_is_a_503_never_a_checkout_without_it(
                 raise redis.ConnectionError("Connection refused")
             return fail
 
-    monkeypatch.setattr(shopping.queues, "connection", lambda: Down())
+    monkeypatch.setattr(queues, "connection", lambda: Down())
     assert_error(customer_api.get("/api/v1/cart"), 503, "unavailable")
     assert_error(customer_api.put("/api/v1/cart/code", json={"code": "ANY"}), 503, "unavailable")
     assert_error(customer_api.post("/api/v1/checkout", json={"address": ADDRESS}), 503, "unavailable")

@@ -401,7 +401,8 @@ def test_the_security_page_lists_api_tokens_with_the_browsers_and_revokes_them(a
     rows = re.findall(r'<li data-testid="device" data-kind="(\w+)">(.*?)</li>', page, re.S)
     assert sorted(kind for kind, _ in rows) == ["api", "api", "web"]
     cli_row = next(text for kind, text in rows if kind == "api" and "folio-cli" in text)
-    assert "API token" in cli_row and "folio-cli" in cli_row and "Revoke" in cli_row and "last used" in cli_row
+    assert "API token" in cli_row and "Revoke" in cli_row and "last used" in cli_row
+    assert "<small>folio-cli</small>" in cli_row and "a script" not in cli_row  # its device is named (60d7638)
     web_row = next(text for kind, text in rows if kind == "web")
     assert "Browser" in web_row and "Firefox on Windows" in web_row and "this device" in web_row
     assert "API client" in next(text for kind, text in rows if kind == "api" and "folio-cli" not in text)

@@ -212,7 +212,7 @@ def test_validation_errors_print_every_field_message(fake_api, run_cli, credenti
 
 def test_json_mode_prints_the_error_body_on_stderr(fake_api, run_cli, credentials):
     credentials()
-    body = error("conflict", "An order that is shipped cannot be cancelled.")
+    body = error("order_state", "An order that is shipped cannot be cancelled.")
     fake_api.on("POST", "/api/v1/orders/FO-AAAA-BBBB-CCCC/cancel", signed_in(fake_api, (409, body)))
     result = run_cli("cancel", "FO-AAAA-BBBB-CCCC", "--json")
     assert (result.code, result.out) == (1, "")

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from sqlalchemy import select, update
 
-from tests.checkout_helpers import pay, shopper, start
+from tests.checkout_helpers import fresh, paid_order, pay, shopper, start
 from webapp.models import AuditLog, Inventory, Order, OutboundEmail, User, utcnow
 from webapp.services.circulation import wallet
 from webapp.services.commerce import orders
@@ -18,18 +18,6 @@ def post(admin_client, auth, url, data=None):
     data = dict(data or {})
     data["csrf_token"] = auth.csrf(admin_client)
     return admin_client.post(url, data=data)
-
-
-def fresh(db, order) -> Order:
-    db.session.expire_all()
-    return db.session.get(Order, order.id)
-
-
-def paid_order(db, run_jobs, user, book, quantity=1) -> Order:
-    order = start(user, [(book, quantity, "buy", 1)])
-    assert pay(order) is None
-    run_jobs()
-    return fresh(db, order)
 
 
 def flashes(html: str) -> list[str]:

@@ -32,6 +32,7 @@ from . import (
     admin_orders,
     admin_people,
     author,
+    cart,
     catalog,
     circulation,
     limits,
@@ -43,7 +44,7 @@ from . import (
 from .errors import fail
 from .schemas import ErrorSchema
 
-AREAS = (tokens, account, catalog, shopping, orders, circulation, membership, author, admin_catalog, admin_orders,
+AREAS = (tokens, account, catalog, cart, shopping, orders, circulation, membership, author, admin_catalog, admin_orders,
          admin_people)
 
 

@@ -9,9 +9,10 @@ from flask_smorest import Blueprint
 from ..extensions import db
 from ..models import Address, User
 from ..services.circulation import subscriptions
+from ..services.commerce.checkout import ShippingAddress
 from ..services.people import accounts
-from .auth import current_user, token_required
-from .errors import not_found, refusals
+from .auth import current_user, own, token_required
+from .errors import refusals
 from .schemas import ApiSchema, ErrorSchema, Money, Text, money
 
 blp = Blueprint("api_account", __name__, url_prefix="/api/v1", description="Your account: details and addresses.")
@@ -22,16 +23,19 @@ def _not_blank(value: str) -> None:
         raise ma.ValidationError("This field is required.")
 
 
-def Filled(maximum: int, **kwargs: Any) -> ma.fields.String:  # noqa: N802 (a field factory)
-    """A required text field that is more than spaces (an address's name, street, city, postcode)."""
+def _address_field(name: str, **kwargs: Any) -> ma.fields.String:
+    """An address field as the saved addresses' column holds it: no longer than the column; a column that may not
+    be empty is required and more than spaces (as the form); a coded field (postcode, country, phone) matches
+    services.people.accounts.ADDRESS_PATTERNS."""
+    column: Any = Address.__table__.c[name]  # a String column: its length
+    validate: list[Any] = [ma.validate.Length(max=column.type.length)]
+    if name in accounts.ADDRESS_PATTERNS:
+        pattern, message = accounts.ADDRESS_PATTERNS[name]
+        validate.append(ma.validate.Regexp(pattern, error=message))
+    if column.nullable:
+        return ma.fields.String(allow_none=True, validate=validate, **kwargs)
     metadata = {"pattern": r"\S", **kwargs.pop("metadata", {})}
-    return ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=maximum), _not_blank],
-                            metadata=metadata, **kwargs)
-
-
-def _pattern(name: str) -> ma.validate.Regexp:
-    pattern, message = accounts.ADDRESS_PATTERNS[name]
-    return ma.validate.Regexp(pattern, error=message)
+    return ma.fields.String(required=True, validate=[*validate, _not_blank], metadata=metadata, **kwargs)
 
 
 class MeSchema(ma.Schema):
@@ -52,24 +56,44 @@ class MePatchSchema(ApiSchema):
                      metadata={"description": "Your name; empty or null clears it (the username is shown)."})
 
 
-class AddressInSchema(ApiSchema):
-    """A postal address as sent: the same rules as the address form on /account/addresses."""
+class PostalAddressSchema(ApiSchema):
+    """A postal address as sent, to save (POST /me/addresses) or to ship to (checkout, buy now): the rules of
+    the address forms on the website (services.people.accounts). Loaded with its text trimmed, empty optional
+    fields as null and the country in capitals, as accounts.save_address stores it."""
 
-    full_name = Filled(120, metadata={"description": "The recipient."})
-    line1 = Filled(200)
-    line2 = Text(200, allow_none=True)
-    city = Filled(100)
-    region = Text(100, allow_none=True)
-    postcode = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=20), _pattern("postcode")])
-    country = ma.fields.String(required=True, validate=_pattern("country"),
-                               metadata={"description": "Two letters, e.g. US, GB, DE.", "example": "US"})
-    phone = ma.fields.String(allow_none=True, validate=[ma.validate.Length(max=40), _pattern("phone")])
+    full_name = _address_field("full_name", metadata={"description": "The recipient."})
+    line1 = _address_field("line1")
+    line2 = _address_field("line2")
+    city = _address_field("city")
+    region = _address_field("region")
+    postcode = _address_field("postcode")
+    country = _address_field("country", metadata={"description": "Two letters, e.g. US, GB, DE.", "example": "US"})
+    phone = _address_field("phone")
+
+    @ma.post_load
+    def _trimmed(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        for name in accounts.ADDRESS_FIELDS:
+            value = (data.get(name) or "").strip() or None
+            data[name] = value.upper() if name == "country" and value else value
+        return data
+
+
+def ship_to(data: dict[str, Any]) -> ShippingAddress:
+    """Where an order goes, from a PostalAddressSchema's data."""
+    return ShippingAddress(**{name: data[name] for name in accounts.ADDRESS_FIELDS})
+
+
+class AddressInSchema(PostalAddressSchema):
+    """A postal address to save in your address book."""
+
     is_default = ma.fields.Boolean(load_default=False,
                                    metadata={"description": "Use it as your default (your first address is)."})
 
 
-class AddressSchema(ma.Schema):
-    id = ma.fields.Integer(required=True)
+class ShippingAddressSchema(ma.Schema):
+    """A postal address as the API shows it: where an order goes (orders, staff orders); a saved address adds its
+    id (AddressSchema)."""
+
     full_name = ma.fields.String(required=True)
     line1 = ma.fields.String(required=True)
     line2 = ma.fields.String(required=True, allow_none=True)
@@ -78,6 +102,10 @@ class AddressSchema(ma.Schema):
     postcode = ma.fields.String(required=True)
     country = ma.fields.String(required=True)
     phone = ma.fields.String(required=True, allow_none=True)
+
+
+class AddressSchema(ShippingAddressSchema):
+    id = ma.fields.Integer(required=True)
     is_default = ma.fields.Boolean(required=True)
 
 
@@ -129,19 +157,12 @@ def create_address(data: dict[str, Any]) -> Address:
     return address
 
 
-def _own_address(address_id: int) -> Address:
-    address = db.session.get(Address, address_id)
-    if address is None or address.user_id != current_user().id:
-        not_found("That address")
-    return address
-
-
 @blp.delete("/me/addresses/<int:address_id>")
 @token_required()
 @blp.response(204)
 @blp.alt_response(404, schema=ErrorSchema, description="No such address among yours.")
 def delete_address(address_id: int) -> None:
     """Remove one of your addresses (orders keep their own copy of where they went)."""
-    accounts.delete_address(current_user(), _own_address(address_id))
+    accounts.delete_address(current_user(), own(Address, address_id, "That address"))
     db.session.commit()
 

@@ -19,27 +19,23 @@ from ..extensions import db
 from ..models import ORDER_STATUSES, Order, OrderEvent, User
 from ..services.circulation import wallet
 from ..services.commerce import orders as order_service
-from ..services.commerce import payments
-from ..services.commerce.order_state import OrderStateError
 from ..services.platform import paging
+from .account import ShippingAddressSchema
 from .auth import current_user, token_required
-from .errors import fail, not_found, refusals
+from .errors import fail, not_found
+from .orders import order_money, order_refusals, shipping_address
 from .schemas import ApiSchema, CursorArgs, ErrorSchema, Money, PageInfoSchema, Text
 
 blp = Blueprint("api_admin_orders", __name__, url_prefix="/api/v1", description="Staff: orders.")
 
-# What the admin panel's order actions may refuse with (webapp.admin.orders_admin.ACTION_ERRORS).
-ACTION_ERRORS = (OrderStateError, payments.PaymentError, wallet.WalletError)
 MAX_PAGE = 100_000
 
 
 # ---- staff list paging (shared by the staff areas) ----
 
 class StaffPageArgs(CursorArgs):
-    """A page of a staff list: `cursor` is the previous page's `next_cursor`. (`limit` comes in the query
-    string, as text: CursorArgs' strict integer would refuse every value there.)"""
-
-    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
+    """A page of a staff list: `cursor` is the previous page's `next_cursor`, a page number (the admin panel's
+    filtered lists with their capped totals, services.platform.paging.paginate: numbered pages, not keysets)."""
 
 
 class StaffPageInfoSchema(PageInfoSchema):
@@ -133,21 +129,10 @@ class AdminOrderLineSchema(ma.Schema):
     title = ma.fields.String(required=True)
     isbn13 = ma.fields.String(required=True)
     mode = ma.fields.String(required=True, metadata={"description": "buy or rent"})
-    rental_days = ma.fields.Integer(required=True, allow_none=True)
+    days = ma.fields.Integer(required=True, allow_none=True, metadata={"description": "Rental days; null to buy."})
     quantity = ma.fields.Integer(required=True)
     unit_price = Money(required=True)
     total = Money(required=True)
-
-
-class AddressOutSchema(ma.Schema):
-    full_name = ma.fields.String(required=True)
-    line1 = ma.fields.String(required=True)
-    line2 = ma.fields.String(required=True, allow_none=True)
-    city = ma.fields.String(required=True)
-    region = ma.fields.String(required=True, allow_none=True)
-    postcode = ma.fields.String(required=True)
-    country = ma.fields.String(required=True)
-    phone = ma.fields.String(required=True, allow_none=True)
 
 
 class TimelineEntrySchema(ma.Schema):
@@ -170,7 +155,7 @@ class AdminOrderSchema(AdminOrderSummarySchema):
     delivered_at = ma.fields.DateTime(required=True, allow_none=True)
     cancelled_at = ma.fields.DateTime(required=True, allow_none=True)
     refunded_at = ma.fields.DateTime(required=True, allow_none=True)
-    shipping_address = ma.fields.Nested(AddressOutSchema, required=True)
+    shipping_address = ma.fields.Nested(ShippingAddressSchema, required=True)
     lines = ma.fields.List(ma.fields.Nested(AdminOrderLineSchema), required=True)
     timeline = ma.fields.List(ma.fields.Nested(TimelineEntrySchema), required=True)
     allowed_actions = ma.fields.List(ma.fields.String(), required=True,
@@ -180,13 +165,9 @@ class AdminOrderSchema(AdminOrderSummarySchema):
 
 # ---- building the bodies ----
 
-def _money(order: Order, cents: int) -> dict[str, Any]:
-    return {"cents": int(cents), "currency": order.currency.upper()}
-
-
 def _summary(order: Order, username: str | None) -> dict[str, Any]:
     return {"number": order.number, "status": order.status, "created_at": order.created_at, "paid_at": order.paid_at,
-            "email": order.email, "customer": username, "total": _money(order, order.total_cents),
+            "email": order.email, "customer": username, "total": order_money(order, order.total_cents),
             "item_count": order.item_count}
 
 
@@ -202,18 +183,16 @@ def _detail(order: Order) -> dict[str, Any]:
     customer = db.session.get(User, order.user_id) if order.user_id else None
     body = _summary(order, customer.username if customer else None)
     body.update(
-        user_id=order.user_id, subtotal=_money(order, order.subtotal_cents),
-        discount=_money(order, order.discount_cents), shipping=_money(order, order.shipping_cents),
-        tax=_money(order, order.tax_cents), paid_from_wallet=_money(order, order.wallet_cents),
-        refunded=_money(order, order.refunded_cents), payment_provider=order.payment_provider,
+        user_id=order.user_id, subtotal=order_money(order, order.subtotal_cents),
+        discount=order_money(order, order.discount_cents), shipping=order_money(order, order.shipping_cents),
+        tax=order_money(order, order.tax_cents), paid_from_wallet=order_money(order, order.wallet_cents),
+        refunded=order_money(order, order.refunded_cents), payment_provider=order.payment_provider,
         shipped_at=order.shipped_at, delivered_at=order.delivered_at, cancelled_at=order.cancelled_at,
         refunded_at=order.refunded_at,
-        shipping_address={"full_name": order.ship_name, "line1": order.ship_line1, "line2": order.ship_line2,
-                          "city": order.ship_city, "region": order.ship_region, "postcode": order.ship_postcode,
-                          "country": order.ship_country, "phone": order.ship_phone},
+        shipping_address=shipping_address(order),
         lines=[{"book_id": line.book_id, "title": line.title, "isbn13": line.isbn13, "mode": line.mode,
-                "rental_days": line.rental_days, "quantity": line.quantity,
-                "unit_price": _money(order, line.unit_cents), "total": _money(order, line.line_cents)}
+                "days": line.rental_days, "quantity": line.quantity,
+                "unit_price": order_money(order, line.unit_cents), "total": order_money(order, line.line_cents)}
                for line in order.lines],
         timeline=_timeline(events), allowed_actions=sorted(order_service.allowed_actions(order)))
     return body
@@ -227,12 +206,14 @@ def _order(number: str) -> Order:
 
 
 def _acting() -> AbstractContextManager[None]:
-    """Service refusals of a staff action: 409 order_state, with the service's message."""
-    return refusals(*ACTION_ERRORS, code="order_state")
+    """Service refusals of a staff action, as a customer's cancel answers them (409 order_state, or
+    payment_refused from the payment provider), a wallet that cannot refund also order_state."""
+    return order_refusals(wallet.WalletError)
 
 
 NOT_FOUND = {"description": "No order has that number.", "schema": ErrorSchema}
-CONFLICT = {"description": "The order's status does not allow this now, or it changed meanwhile (order_state).",
+CONFLICT = {"description": "The order's status does not allow this now, or it changed meanwhile (order_state); "
+                           "the payment provider refused (payment_refused).",
             "schema": ErrorSchema}
 
 

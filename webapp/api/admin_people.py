@@ -11,7 +11,6 @@ from typing import Any
 import marshmallow as ma
 from flask_smorest import Blueprint
 
-from ..admin.holds import HOLD_VIEWS
 from ..clients import client_ip
 from ..extensions import db
 from ..models import ROLES, Hold, Rental, User
@@ -87,7 +86,7 @@ class RevokedSchema(ma.Schema):
 
 
 class HoldListArgs(StaffPageArgs):
-    view = ma.fields.String(load_default="ready", validate=ma.validate.OneOf(list(HOLD_VIEWS)),
+    view = ma.fields.String(load_default="ready", validate=ma.validate.OneOf(list(hold_service.ADMIN_VIEWS)),
                             metadata={"description": "ready (copies set aside), waiting (queues) or closed."})
 
 

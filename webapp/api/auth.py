@@ -6,15 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from flask import g, request
 from flask_smorest import Blueprint
 
+from ..extensions import db
 from ..models import User, UserSession
 from ..services.people import api_tokens, sessions
 from ..services.people.api_tokens import TokenError
-from .errors import ApiError
+from .errors import ApiError, not_found
 
 F = TypeVar("F", bound=Callable[..., Any])
 SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
@@ -56,6 +57,22 @@ def _load() -> User | None:
 def current_user() -> User:
     """The signed-in caller (only inside a route under `token_required`)."""
     return cast(User, g.api_user)
+
+
+class _Owned(Protocol):
+    user_id: Any
+
+
+Row = TypeVar("Row", bound=_Owned)
+
+
+def own(model: type[Row], row_id: int, what: str) -> Row:
+    """The caller's row of `model` by id; 404 for anyone else's, exactly as for one that does not exist (never
+    reveal it exists). `what` names it in the message ("That hold")."""
+    row = db.session.get(model, row_id)
+    if row is None or row.user_id != current_user().id:
+        not_found(what)
+    return row
 
 
 def current_session() -> UserSession:

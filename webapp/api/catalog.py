@@ -28,6 +28,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.http import quote_etag
 
 from ..catalog.forms import BookFilterForm, PageFilter
+from ..extensions import db
 from ..models import Author, Book
 from ..models.types import DB_INT_MAX
 from ..services.catalog import cached_reads, search
@@ -37,7 +38,7 @@ from ..services.platform import cache
 from ..services.platform.money import currency, plain
 from ..templating import image_url
 from .errors import ApiError, not_found
-from .schemas import CursorArgs, Money, PageInfoSchema, Text, money
+from .schemas import Count, CursorArgs, Id, Money, PageInfoSchema, Text, money
 
 blp = Blueprint("api_catalog", __name__, url_prefix="/api/v1",
                 description="The catalog: books, authors and genres. No token needed.")
@@ -50,35 +51,30 @@ ETAG_SALT = "api-catalog-1"  # change with the shape of the answers: validators 
 
 # ---------------------------------------------------------------------------------------------------- schemas
 
-def _query_int(minimum: int, maximum: int, **kwargs: Any) -> ma.fields.Integer:
-    """An integer of the query string (text there: schemas.Count/Id are strict, for JSON bodies), bounded."""
-    return ma.fields.Integer(validate=ma.validate.Range(min=minimum, max=maximum), **kwargs)
-
-
 class BookArgs(CursorArgs):
     cursor = Text(CURSOR_MAX, load_default=None, metadata={"description": "`next_cursor` of the page before."})
     q = Text(200, metadata={"description": "Words to search for (title, authors, description); the last one "
                                            "matches as a prefix."})
     genre = Text(90, metadata={"description": "A genre's slug (see /genres)."})
-    author = _query_int(1, DB_INT_MAX, metadata={"description": "An author's id: only their books."})
-    min_price = _query_int(0, 1_000_000_000, metadata={"description": "Lowest price, in cents."})
-    max_price = _query_int(0, 1_000_000_000, metadata={"description": "Highest price, in cents."})
+    author = Id(metadata={"description": "An author's id: only their books."})
+    min_price = Count(0, 1_000_000_000, metadata={"description": "Lowest price, in cents."})
+    max_price = Count(0, 1_000_000_000, metadata={"description": "Highest price, in cents."})
     in_stock = ma.fields.Boolean(metadata={"description": "Only books with a copy available now."})
     language = ma.fields.String(validate=ma.validate.OneOf(list(LANGUAGES)),
                                 metadata={"description": "A language code."})
     sort = ma.fields.String(validate=ma.validate.OneOf(list(SORTS)),
                             metadata={"description": "Default: relevance with `q`, else newest."})
-    limit = _query_int(1, 100, load_default=None,
-                       metadata={"description": "Books per page (default 20); a cursor keeps the limit it was made "
+    limit = Count(1, 100, load_default=None,
+                  metadata={"description": "Books per page (default 20); a cursor keeps the limit it was made "
                                            "with."})
 
 
 class AuthorArgs(CursorArgs):
     cursor = Text(CURSOR_MAX, load_default=None, metadata={"description": "`next_cursor` of the page before."})
     q = Text(160, metadata={"description": "Part of the author's name (any case)."})
-    limit = _query_int(1, 100, load_default=None,
-                       metadata={"description": "Authors per page (default 20); a cursor keeps the limit it was "
-                                                "made with."})
+    limit = Count(1, 100, load_default=None,
+                  metadata={"description": "Authors per page (default 20); a cursor keeps the limit it was "
+                                           "made with."})
 
 
 class AuthorRefSchema(ma.Schema):
@@ -193,8 +189,18 @@ def _summary(book: Book, cover_size: str = "thumb") -> dict[str, Any]:
             "cover_url": _cover(book, cover_size)}
 
 
+def book_on_sale(book_id: int) -> Book:
+    """A book the shop sells now, or 404 (an unknown id and an archived book alike): what the cart, buy now and a
+    hold may name."""
+    book = db.session.get(Book, book_id)
+    if book is None or not book.active:
+        not_found("That book")
+    return book
+
+
 def _cursor_error(message: str) -> ApiError:
-    return ApiError(400, "invalid_cursor", message, {"cursor": [message]})
+    """A cursor this API did not give (or not for this search): 422 on `cursor`, as every listing answers."""
+    return ApiError(422, "validation_failed", message, {"cursor": [message]})
 
 
 def _encode(data: dict[str, Any]) -> str:
@@ -203,7 +209,7 @@ def _encode(data: dict[str, Any]) -> str:
 
 
 def _decode(cursor: str, kind: str) -> dict[str, Any]:
-    """A cursor this module made for `kind`, or 400: never trusted beyond its checked fields."""
+    """A cursor this module made for `kind`, or 422: never trusted beyond its checked fields."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
@@ -258,7 +264,8 @@ def _query(args: dict[str, Any], per_page: int, versions: cache.Versions) -> Boo
 @blp.get("/books")
 @blp.arguments(BookArgs, location="query", as_kwargs=True, unknown=ma.RAISE)
 @blp.response(200, BookListSchema)
-@blp.alt_response(400, description="A cursor that is not one this API gave out, or not for this search.")
+@blp.alt_response(422, description="A value that is not valid, or a cursor that is not one this API gave out "
+                                    "(or not for this search).")
 @_documented
 def list_books(cursor: str | None = None, limit: int | None = None, **args: Any) -> Any:
     """Search and list books: filters, sort, and cursor pages (`next_cursor` until it is null)."""
@@ -332,7 +339,8 @@ def _author(author: Author) -> dict[str, Any]:
 @blp.get("/authors")
 @blp.arguments(AuthorArgs, location="query", as_kwargs=True, unknown=ma.RAISE)
 @blp.response(200, AuthorListSchema)
-@blp.alt_response(400, description="A cursor that is not one this API gave out, or not for this search.")
+@blp.alt_response(422, description="A value that is not valid, or a cursor that is not one this API gave out "
+                                    "(or not for this search).")
 @_documented
 def list_authors(cursor: str | None = None, limit: int | None = None, q: str | None = None) -> Any:
     """Authors by name, optionally those whose name contains `q`; cursor pages."""

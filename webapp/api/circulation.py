@@ -12,11 +12,12 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from ..extensions import db
-from ..models import Book, Hold, Rental
+from ..models import Hold, Rental
 from ..services.circulation import holds as hold_service
 from ..services.circulation import rentals as rental_service
-from .auth import current_user, token_required
-from .errors import fail, not_found, refusals
+from .auth import current_user, own, token_required
+from .catalog import book_on_sale
+from .errors import fail, refusals
 from .schemas import ApiSchema, Count, ErrorSchema, Id, Money, money
 
 blp = Blueprint("api_circulation", __name__, url_prefix="/api/v1",
@@ -61,13 +62,6 @@ def rental_out(rental: Rental) -> dict[str, Any]:
             "late_fee": money(rental_service.accrued_fee_cents(rental)), "fee_due": money(rental.fee_due_cents)}
 
 
-def _own_rental(rental_id: int) -> Rental:
-    rental = db.session.get(Rental, rental_id)
-    if rental is None or rental.user_id != current_user().id:
-        not_found("That rental")
-    return rental
-
-
 @blp.get("/rentals")
 @token_required()
 @blp.response(200, RentalsSchema)
@@ -88,7 +82,7 @@ def list_rentals() -> dict[str, Any]:
                                                        "returned, overdue, or another reader is waiting.")
 def renew_rental(data: dict[str, Any], rental_id: int) -> dict[str, Any]:
     """Renew a rental once, by its original length, while it is not overdue and nobody waits for the book."""
-    rental = _own_rental(rental_id)
+    rental = own(Rental, rental_id, "That rental")
     length = rental_service.renewal_length(rental)
     if "days" in data and not rental.renewed and timedelta(days=data["days"]) != length:
         fail(422, "validation_failed", "A renewal extends a rental by its own length.",
@@ -131,13 +125,6 @@ def hold_out(hold: Hold, position: int | None) -> dict[str, Any]:
             "ready_until": hold.expires_at if hold.is_ready else None}
 
 
-def _own_hold(hold_id: int) -> Hold:
-    hold = db.session.get(Hold, hold_id)
-    if hold is None or hold.user_id != current_user().id:
-        not_found("That hold")
-    return hold
-
-
 @blp.get("/holds")
 @token_required()
 @blp.response(200, HoldsSchema)
@@ -157,9 +144,7 @@ def list_holds() -> dict[str, Any]:
                                                        "email address is not confirmed.")
 def place_hold(data: dict[str, Any]) -> dict[str, Any]:
     """Join an out-of-stock book's queue (a copy that is back already is set aside for you at once)."""
-    book = db.session.get(Book, data["book_id"])
-    if book is None or not book.active:
-        not_found("That book")
+    book = book_on_sale(data["book_id"])
     with refusals(hold_service.HoldError, code="hold_refused"):
         hold = hold_service.place(current_user(), book)
     db.session.commit()
@@ -172,19 +157,19 @@ def place_hold(data: dict[str, Any]) -> dict[str, Any]:
 @blp.alt_response(404, schema=ErrorSchema, description="No such hold among yours.")
 def get_hold(hold_id: int) -> dict[str, Any]:
     """One of your holds, with your place in the queue."""
-    hold = _own_hold(hold_id)
+    hold = own(Hold, hold_id, "That hold")
     return hold_out(hold, hold_service.position(hold))
 
 
 @blp.delete("/holds/<int:hold_id>")
 @token_required()
-@blp.response(200, HoldSchema)
+@blp.response(204)
 @blp.alt_response(404, schema=ErrorSchema, description="No such hold among yours.")
 @blp.alt_response(409, schema=ErrorSchema, description="The hold is already closed (code hold_refused).")
-def cancel_hold(hold_id: int) -> dict[str, Any]:
-    """Leave the queue, or give up a copy set aside for you (it goes to the next reader). Answers the hold."""
-    hold = _own_hold(hold_id)
+def cancel_hold(hold_id: int) -> None:
+    """Leave the queue, or give up a copy set aside for you (it goes to the next reader). No body, as every
+    DELETE of the API but the cart's (GET /holds/{id} shows it cancelled)."""
+    hold = own(Hold, hold_id, "That hold")
     with refusals(hold_service.HoldError, code="hold_refused"):
         hold_service.cancel(hold, current_user())
     db.session.commit()
-    return hold_out(hold, None)

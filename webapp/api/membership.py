@@ -5,7 +5,6 @@ services.commerce.charges; the plan changes once the payment is confirmed); down
 effect at the end of the period."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import marshmallow as ma
@@ -19,10 +18,9 @@ from ..models import User, WalletEntry
 from ..services.circulation import subscriptions
 from ..services.circulation import wallet as wallet_service
 from ..services.commerce import charges, payments
-from ..services.platform import paging
 from .auth import current_user, token_required
 from .errors import ApiError, refusals
-from .schemas import ApiSchema, CursorArgs, ErrorSchema, Money, PageInfoSchema, money
+from .schemas import ApiSchema, ErrorSchema, KeysetArgs, Money, PageInfoSchema, money
 
 blp = Blueprint("api_membership", __name__, url_prefix="/api/v1",
                 description="Your plan (Free, Plus, Premium) and your wallet.")
@@ -99,19 +97,6 @@ class WalletEntrySchema(ma.Schema):
     reference = ma.fields.String(required=True, allow_none=True)
     description = ma.fields.String(required=True, metadata={"description": "As the statement on the website."})
     note = ma.fields.String(required=True, allow_none=True)
-
-
-def _cursor_shape(value: str) -> None:
-    if not re.fullmatch(paging.CURSOR_PATTERN.strip("^$"), value):
-        raise ma.ValidationError("That cursor is not valid: use the next_cursor of the page before.")
-
-
-class WalletStatementArgs(CursorArgs):
-    # schemas.CursorArgs' `limit` is a strict integer, which a query string (text) never is: read it as a number.
-    limit = ma.fields.Integer(validate=ma.validate.Range(min=1, max=100), load_default=20)
-    cursor = ma.fields.String(load_default=None, validate=_cursor_shape,
-                              metadata={"pattern": paging.CURSOR_PATTERN,
-                                        "description": "The next_cursor of the page before (absent: the newest)."})
 
 
 class WalletStatementSchema(ma.Schema):
@@ -204,11 +189,10 @@ def _entry(entry: WalletEntry) -> dict[str, Any]:
 
 @blp.get("/wallet/statement")
 @token_required()
-@blp.arguments(WalletStatementArgs, location="query")
+@blp.arguments(KeysetArgs, location="query")
 @blp.response(200, WalletStatementSchema)
 def wallet_statement(args: dict[str, Any]) -> dict[str, Any]:
     """Your wallet's entries, newest first, each with the balance after it; page on with `next_cursor`."""
-    with refusals(invalid=(paging.BadCursor,)):
-        page = wallet_service.statement_after(current_user().id, args["cursor"], args["limit"])
+    page = wallet_service.statement_after(current_user().id, args["cursor"], args["limit"])
     return {"items": [_entry(e) for e in page.items], "page": {"next_cursor": page.next_cursor,
                                                                "limit": args["limit"]}}

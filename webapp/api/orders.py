@@ -5,8 +5,8 @@ The rules are services.commerce.orders (cancel: stock back, the payment refunded
 services.commerce.checkout (confirm: a payment that went through before the page closed keeps the order)."""
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import marshmallow as ma
@@ -16,12 +16,12 @@ from ..clients import client_ip
 from ..extensions import db
 from ..links import absolute
 from ..models import Order, OrderStatus
-from ..models.types import db_int
 from ..services.commerce import checkout, orders, payments
 from ..services.commerce.order_state import OrderStateError
+from .account import ShippingAddressSchema
 from .auth import current_user, token_required
-from .errors import ApiError, not_found
-from .schemas import ApiSchema, CursorArgs, ErrorSchema, Money, PageInfoSchema, money
+from .errors import ApiError, not_found, refusals
+from .schemas import ApiSchema, ErrorSchema, KeysetArgs, Money, PageInfoSchema
 
 blp = Blueprint("api_orders", __name__, url_prefix="/api/v1", description="Your orders.")
 
@@ -38,17 +38,6 @@ class OrderLineSchema(ma.Schema):
     days = ma.fields.Integer(required=True, allow_none=True, metadata={"description": "Rental days; null to buy."})
     unit_price = Money(required=True, metadata={"description": "Per copy (for the whole loan when renting)."})
     total = Money(required=True)
-
-
-class ShippingAddressSchema(ma.Schema):
-    full_name = ma.fields.String(required=True)
-    line1 = ma.fields.String(required=True)
-    line2 = ma.fields.String(required=True, allow_none=True)
-    city = ma.fields.String(required=True)
-    region = ma.fields.String(required=True, allow_none=True)
-    postcode = ma.fields.String(required=True)
-    country = ma.fields.String(required=True)
-    phone = ma.fields.String(required=True, allow_none=True)
 
 
 class OrderTimelineEntrySchema(ma.Schema):
@@ -83,16 +72,23 @@ class OrderPageSchema(ma.Schema):
     page = ma.fields.Nested(PageInfoSchema, required=True)
 
 
-class MyOrdersArgs(CursorArgs):
-    # Not schemas.Count: its strict integer refuses every query string ("2" is text there). Note for the lead.
-    limit = ma.fields.Integer(validate=ma.validate.Range(min=1, max=100), load_default=20)
-
-
 class OrderCancelSchema(ApiSchema):
     refund_to = ma.fields.String(load_default="card", validate=ma.validate.OneOf(["card", "wallet"]),
                                  metadata={"description": "For a paid order: back to the card (through the payment "
                                                           "provider) or to your wallet at once. What the wallet paid "
                                                           "always goes back to the wallet."})
+
+
+def order_money(order: Order, cents: int) -> dict[str, Any]:
+    """An amount of this order, in the currency it was charged in (whatever the shop's is now)."""
+    return {"cents": int(cents), "currency": order.currency.upper()}
+
+
+def shipping_address(order: Order) -> dict[str, Any]:
+    """Where the order goes (its own copy of the address), as account.ShippingAddressSchema shows it."""
+    return {"full_name": order.ship_name, "line1": order.ship_line1, "line2": order.ship_line2,
+            "city": order.ship_city, "region": order.ship_region, "postcode": order.ship_postcode,
+            "country": order.ship_country, "phone": order.ship_phone}
 
 
 def order_body(order: Order, *, with_timeline: bool = True) -> dict[str, Any]:
@@ -101,45 +97,33 @@ def order_body(order: Order, *, with_timeline: bool = True) -> dict[str, Any]:
     pending = order.status == OrderStatus.PENDING_PAYMENT
     return {
         "number": order.number, "status": order.status, "created_at": order.created_at, "paid_at": order.paid_at,
-        "subtotal": money(order.subtotal_cents), "discount": money(order.discount_cents),
-        "shipping": money(order.shipping_cents), "tax": money(order.tax_cents), "total": money(order.total_cents),
-        "paid_from_wallet": money(order.wallet_cents),
+        **{name: order_money(order, cents) for name, cents in (
+            ("subtotal", order.subtotal_cents), ("discount", order.discount_cents),
+            ("shipping", order.shipping_cents), ("tax", order.tax_cents), ("total", order.total_cents),
+            ("paid_from_wallet", order.wallet_cents))},
         "lines": [{"book_id": line.book_id, "title": line.title, "isbn13": line.isbn13, "mode": line.mode,
-                   "quantity": line.quantity, "days": line.rental_days, "unit_price": money(line.unit_cents),
-                   "total": money(line.line_cents)} for line in order.lines],
-        "shipping_address": {"full_name": order.ship_name, "line1": order.ship_line1, "line2": order.ship_line2,
-                             "city": order.ship_city, "region": order.ship_region, "postcode": order.ship_postcode,
-                             "country": order.ship_country, "phone": order.ship_phone},
+                   "quantity": line.quantity, "days": line.rental_days,
+                   "unit_price": order_money(order, line.unit_cents), "total": order_money(order, line.line_cents)}
+                  for line in order.lines],
+        "shipping_address": shipping_address(order),
         "timeline": [{"status": e.status, "note": e.note, "at": e.created_at} for e in events],
         "can_cancel": order.cancellable,
         "payment_url": absolute(order.payment_url) if pending and order.payment_url else None,
     }
 
 
-# ---- cursors: "<microseconds since 1970>_<order id>" of the last order shown ----
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_CURSOR = re.compile(r"(\d{1,18})_(\d{1,10})", re.ASCII)
-
-
-def _cursor_of(order: Order) -> str:
-    delta = order.created_at - _EPOCH
-    return f"{(delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds}_{order.id}"
-
-
-def _position(cursor: str | None) -> tuple[datetime, int] | None:
-    if cursor is None:
-        return None
-    match = _CURSOR.fullmatch(cursor)
-    order_id = db_int(match.group(2)) if match else None
-    if match is None or order_id is None:
-        raise ApiError(422, "validation_failed", "That cursor is not one this API gave.",
-                       {"cursor": ["Pass the next_cursor of the page before."]})
+@contextmanager
+def order_refusals(*more: type[Exception]) -> Iterator[None]:
+    """An order action the services refused, answered alike to its customer and to staff (after a rollback):
+    409 order_state (its status does not allow it now, or it changed meanwhile; also the classes in `more`),
+    409 payment_refused (the payment provider refused, as for a plan's payment)."""
     try:
-        return _EPOCH + timedelta(microseconds=int(match.group(1))), order_id
-    except OverflowError:
-        raise ApiError(422, "validation_failed", "That cursor is not one this API gave.",
-                       {"cursor": ["Pass the next_cursor of the page before."]}) from None
+        with refusals(payments.PaymentError, code="payment_refused"), \
+                refusals(OrderStateError, *more, code="order_state"):
+            yield
+    except ApiError:
+        db.session.rollback()
+        raise
 
 
 def own_order(number: str) -> Order:
@@ -154,16 +138,14 @@ def own_order(number: str) -> Order:
 
 @blp.get("/orders")
 @token_required()
-@blp.arguments(MyOrdersArgs, location="query")
+@blp.arguments(KeysetArgs, location="query")
 @blp.response(200, OrderPageSchema)
 @blp.alt_response(422, schema=ErrorSchema, description="A cursor this API did not give.")
 def list_orders(args: dict[str, Any]) -> dict[str, Any]:
     """Your orders, newest first, `limit` at a time (each without its timeline: GET /orders/{number} has it)."""
-    limit = args["limit"]
-    rows = orders.for_user(current_user(), limit + 1, before=_position(args["cursor"]))
-    items = rows[:limit]
-    return {"items": [order_body(o, with_timeline=False) for o in items],
-            "page": {"next_cursor": _cursor_of(items[-1]) if len(rows) > limit else None, "limit": limit}}
+    page = orders.page_for_user(current_user(), args["cursor"], args["limit"])
+    return {"items": [order_body(o, with_timeline=False) for o in page.items],
+            "page": {"next_cursor": page.next_cursor, "limit": args["limit"]}}
 
 
 @blp.get("/orders/<string:number>")
@@ -180,27 +162,27 @@ def get_order(number: str) -> dict[str, Any]:
 @blp.arguments(OrderCancelSchema, required=False)
 @blp.response(200, OrderSchema)
 @blp.alt_response(404, schema=ErrorSchema, description="No such order of yours.")
-@blp.alt_response(409, schema=ErrorSchema, description="It cannot be cancelled now (code conflict: shipped, "
-                                                       "already cancelled, changed meanwhile; already_paid: the "
+@blp.alt_response(409, schema=ErrorSchema, description="It cannot be cancelled now (order_state: shipped, "
+                                                       "already cancelled, changed meanwhile; payment_refused: the "
+                                                       "payment provider refused the refund; already_paid: the "
                                                        "payment went through before the payment page closed, the "
                                                        "order stands and can be cancelled now).")
 def cancel_order(data: dict[str, Any], number: str) -> dict[str, Any]:
     """Cancel before it ships: an unpaid order's payment page closes and its copies go back; a paid one is
     refunded (to the card through the payment provider, or with `refund_to: wallet` to your wallet at once)."""
     order = own_order(number)
-    try:
-        orders.cancel(order, actor=current_user(), ip=client_ip(), refund_to=(data or {}).get("refund_to", "card"))
-    except payments.AlreadyPaid:  # paid just before the page closed (as the website's orders page)
-        db.session.rollback()
+    with order_refusals():
         try:
-            checkout.confirm(order)
-        except payments.PaymentError:
-            db.session.rollback()  # the webhook or the reconciler applies it
-        raise ApiError(409, "already_paid", "Your payment had already gone through, so the order stands. You "
-                                            "can cancel it now if you wish.") from None
-    except (OrderStateError, payments.PaymentError) as exc:
-        db.session.rollback()
-        raise ApiError(409, "conflict", str(exc)) from None
+            orders.cancel(order, actor=current_user(), ip=client_ip(),
+                          refund_to=(data or {}).get("refund_to", "card"))
+        except payments.AlreadyPaid:  # paid just before the page closed (as the website's orders page)
+            db.session.rollback()
+            try:
+                checkout.confirm(order)
+            except payments.PaymentError:
+                db.session.rollback()  # the webhook or the reconciler applies it
+            raise ApiError(409, "already_paid", "Your payment had already gone through, so the order stands. You "
+                                                "can cancel it now if you wish.") from None
     db.session.commit()
     db.session.refresh(order)
     return order_body(order)

@@ -11,6 +11,7 @@ import marshmallow as ma
 from webargs.multidictproxy import MultiDictProxy
 
 from ..models.types import DB_INT_MAX
+from ..services.platform import paging
 from ..services.platform.money import currency
 
 
@@ -102,6 +103,16 @@ class CursorArgs(ApiSchema):
 
     cursor = Text(200, load_default=None)
     limit = Count(1, 100, load_default=20)
+
+
+class KeysetArgs(CursorArgs):
+    """Cursor paging newest first (services.platform.paging.keyset: the orders, the wallet's statement): a cursor
+    of its pattern is a place in the list, anything else is refused here."""
+
+    cursor = ma.fields.String(load_default=None, validate=ma.validate.Regexp(
+        paging.CURSOR_PATTERN, error="That cursor is not valid: use the next_cursor of the page before."),
+        metadata={"pattern": paging.CURSOR_PATTERN,
+                  "description": "The next_cursor of the page before (absent: the newest)."})
 
 
 class PageInfoSchema(ma.Schema):

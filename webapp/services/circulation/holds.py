@@ -297,8 +297,12 @@ def for_user(user_id: int) -> tuple[list[tuple[Hold, int | None]], list[Hold]]:
     return open_, [h for h in holds if h.status not in OPEN_HOLD][:50]
 
 
+ADMIN_VIEWS = {"ready": "Set aside", "waiting": "Waiting", "closed": "Closed"}
+
+
 def admin_list(view: str = "ready", page: int = 1, per_page: int = 25) -> paging.Page:
-    """The staff list: set-aside copies by expiry, waiting holds by queue, or closed holds, newest first."""
+    """The staff list for one of ADMIN_VIEWS: set-aside copies by expiry, waiting holds by queue, or closed holds,
+    newest first."""
     stmt = select(Hold)
     if view == "waiting":
         stmt = stmt.where(Hold.status == HoldStatus.WAITING).order_by(Hold.book_id, Hold.priority, Hold.queued_at,

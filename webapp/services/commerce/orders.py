@@ -302,14 +302,15 @@ def actor_names(events: list[OrderEvent]) -> dict[int, str]:
 
 # ---- reading ----
 
-def for_user(user: User, limit: int = 50, *, before: tuple[datetime, int] | None = None) -> list[Order]:
-    """The customer's orders, newest first; `before` (created_at, id) of the last one already shown starts the
-    next page after it (keyset paging, on ix_orders_user_created)."""
-    stmt = select(Order).where(Order.user_id == user.id)
-    if before is not None:
-        at, order_id = before
-        stmt = stmt.where(Order.created_at <= at, or_(Order.created_at < at, Order.id < order_id))
-    return list(db.session.scalars(stmt.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit)))
+def for_user(user: User, limit: int = 50) -> list[Order]:
+    return list(db.session.scalars(select(Order).where(Order.user_id == user.id)
+                                   .order_by(Order.created_at.desc(), Order.id.desc()).limit(limit)))
+
+
+def page_for_user(user: User, cursor: str | None, limit: int) -> paging.CursorPage:
+    """The customer's orders newest first, `limit` after `cursor` (the JSON API's keyset pages, on
+    ix_orders_user_created). Raises paging.BadCursor for a cursor it did not hand out."""
+    return paging.keyset(select(Order).where(Order.user_id == user.id), Order.created_at, Order.id, cursor, limit)
 
 
 def by_number(number: str) -> Order | None:
