@@ -9,7 +9,7 @@ import pytest
 
 from tests.api.conftest import ApiClient, assert_error
 from tests.concurrency import race
-from tests.conftest import PASSWORD, using_postgres
+from tests.conftest import ADMIN_TOTP, PASSWORD, using_postgres
 
 ADDRESS = {"full_name": "Eve Hostile", "line1": "1 Side St", "city": "Springfield", "postcode": "12345",
            "country": "US"}
@@ -496,3 +496,89 @@ def test_checkout_while_the_cart_changes(app, db, auth, make_book, change):
         c.delete(f"/api/v1/cart/items/{book_id}/buy")
         c.delete(f"/api/v1/cart/items/{extra_id}/buy")
     _ledger_matches(db)
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not using_postgres(), reason="needs TEST_DATABASE_URL (PostgreSQL)")
+def test_customer_cancel_and_two_staff_refunds_at_once_pay_back_once(app, db, auth, make_book):
+    from tests.checkout_helpers import settle
+    from webapp.models import Order, OutboxMessage, User, WalletEntry
+
+    c = _signed_in(app, auth, "refundee")
+    auth.user("boss", role="admin", totp_secret=ADMIN_TOTP)
+    boss = ApiClient(app)
+    assert boss.sign_in("boss", totp_secret=ADMIN_TOTP).status_code == 200
+    boss2 = ApiClient(app)
+    boss2.tokens = boss.tokens
+    for i in range(4):
+        book = make_book(f"Refunded {i}", on_hand=2, price_cents=2500)
+        db.session.commit()
+        r = c.post("/api/v1/buy-now", json={"book_id": book.id, "address": ADDRESS})
+        assert r.status_code == 201
+        number = r.get_json()["order"]["number"]
+        order = db.session.scalar(db.select(Order).filter_by(number=number))
+        settle(order, f"pi_{number}")
+        db.session.commit()
+        assert order.status == "paid"
+        answers: dict[int, int] = {}
+
+        def work(t: int, number=number):
+            who = [c, boss, boss2][t]
+            who.get("/api/v1/auth/sessions")
+            if t == 0:
+                return lambda: answers.__setitem__(0, c.post(f"/api/v1/orders/{number}/cancel",
+                                                             json={"refund_to": "wallet"}).status_code)
+            return lambda: answers.__setitem__(t, who.post(f"/api/v1/admin/orders/{number}/refund",
+                                                           json={"reason": "race", "refund_to": "wallet"}).status_code)
+
+        assert race(app, work, 3) == ["ok"] * 3, answers
+        assert sorted(answers.values()) == [200, 409, 409], answers
+        db.session.expire_all()
+        order = db.session.scalar(db.select(Order).filter_by(number=number))
+        credits = list(db.session.scalars(db.select(WalletEntry).filter_by(reference=number)))
+        assert [e.amount_cents for e in credits] == [order.total_cents], (answers, credits)
+        assert order.refunded_cents == order.total_cents and order.status == "refunded"
+        assert not [m for m in db.session.scalars(db.select(OutboxMessage).filter_by(kind="refund"))
+                    if m.payload.get("order_number") == number]
+    user = db.session.scalar(db.select(User).filter_by(username="refundee"))
+    assert user.wallet_balance_cents == sum(e.amount_cents for e in db.session.scalars(
+        db.select(WalletEntry).filter_by(user_id=user.id)))
+    _ledger_matches(db)
+
+
+# ---- second factor: guessing codes from many addresses ----
+
+def _wrong_code(secret: str) -> str:
+    import pyotp
+
+    now = pyotp.TOTP(secret)
+    near = {now.at(__import__("time").time() + d) for d in (-60, -30, 0, 30, 60)}
+    return next(c for c in (f"{i:06d}" for i in range(1000)) if c not in near)
+
+
+def test_totp_guesses_are_limited_per_account_whatever_the_address(app, auth, api):
+    """The website allows 5 second-factor tries per account in 5 minutes, wherever they come from; the API's
+    sign-in took a code with the password, limited only per account *and address*: someone holding the password
+    could try codes from as many addresses as they have (a botnet, or IPv6 /64s) at no cost."""
+    auth.user("guarded", totp_secret=ADMIN_TOTP)
+    wrong = _wrong_code(ADMIN_TOTP)
+    answers = []
+    for i in range(12):
+        r = api.client.post("/api/v1/auth/token", json={"login": "guarded", "password": PASSWORD, "totp": wrong},
+                            environ_base={"REMOTE_ADDR": f"203.0.113.{i + 1}"})
+        answers.append((r.status_code, (r.get_json() or {}).get("error", {}).get("code")))
+    assert answers[:5] == [(401, "invalid_totp")] * 5, answers
+    assert answers[5:] == [(429, "rate_limited")] * 7, answers
+    r = api.client.post("/api/v1/auth/token", json={"login": "guarded", "password": PASSWORD, "totp": wrong},
+                        environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    assert_error(r, 429, "rate_limited")
+    assert r.headers["Retry-After"].isdigit() and 1 <= int(r.headers["Retry-After"]) <= 300
+
+
+def test_wrong_passwords_do_not_spend_the_owners_code_tries(app, auth, api):
+    auth.user("owner", totp_secret=ADMIN_TOTP)
+    for i in range(8):  # a stranger without the password, from many addresses
+        r = api.client.post("/api/v1/auth/token", json={"login": "owner", "password": "not-it-at-all", "totp": "123456"},
+                            environ_base={"REMOTE_ADDR": f"203.0.113.{i + 1}"})
+        assert_error(r, 401, "invalid_credentials")
+    assert api.sign_in("owner", totp_secret=ADMIN_TOTP).status_code == 200
