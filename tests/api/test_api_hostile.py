@@ -254,35 +254,39 @@ def test_parallel_refreshes_of_one_token(app, db, auth):
 @pytest.mark.postgres
 @pytest.mark.skipif(not using_postgres(), reason="needs TEST_DATABASE_URL (PostgreSQL)")
 def test_refresh_racing_logout_everywhere_leaves_nothing_alive(app, db, auth):
-    for _ in range(3):
-        c = _signed_in(app, auth, "racer") if _ == 0 else c
-        if _:
+    c = _signed_in(app, auth, "racer")
+    for round_ in range(3):
+        if round_:
             assert c.sign_in("racer").status_code == 200
-        refresh, access = c.tokens["refresh_token"], c.tokens["access_token"]
-        answers: dict[int, object] = {}
-        other = ApiClient(app)
+        _refresh_against_logout_everywhere(app, c)
 
-        def work(i: int):
-            other.client.get("/api/v1/genres")
 
-            def go() -> None:
-                if i == 0:
-                    answers[0] = c.client.post("/api/v1/auth/logout-everywhere",
-                                               headers={"Authorization": f"Bearer {access}"}).status_code
-                else:
-                    r = other.client.post("/api/v1/auth/refresh", json={"refresh_token": refresh})
-                    answers[1] = (r.status_code, r.get_json())
-            return go
+def _refresh_against_logout_everywhere(app, c: ApiClient) -> None:
+    refresh, access = c.tokens["refresh_token"], c.tokens["access_token"]
+    answers: dict[int, object] = {}
+    other = ApiClient(app)
 
-        assert race(app, work, 2) == ["ok"] * 2
-        assert answers[0] == 204
-        status, body = answers[1]
-        assert status in (200, 401), answers
-        if status == 200:  # a token handed out in the race is dead now
-            assert other.client.get("/api/v1/me",
-                                    headers={"Authorization": f"Bearer {body['access_token']}"}).status_code == 401
-            assert other.client.post("/api/v1/auth/refresh",
-                                     json={"refresh_token": body["refresh_token"]}).status_code == 401
+    def work(i: int):
+        other.client.get("/api/v1/genres")
+
+        def go() -> None:
+            if i == 0:
+                answers[0] = c.client.post("/api/v1/auth/logout-everywhere",
+                                           headers={"Authorization": f"Bearer {access}"}).status_code
+            else:
+                r = other.client.post("/api/v1/auth/refresh", json={"refresh_token": refresh})
+                answers[1] = (r.status_code, r.get_json())
+        return go
+
+    assert race(app, work, 2) == ["ok"] * 2
+    assert answers[0] == 204
+    status, body = answers[1]
+    assert status in (200, 401), answers
+    if status == 200:  # a token handed out in the race is dead now
+        assert other.client.get("/api/v1/me",
+                                headers={"Authorization": f"Bearer {body['access_token']}"}).status_code == 401
+        assert other.client.post("/api/v1/auth/refresh",
+                                 json={"refresh_token": body["refresh_token"]}).status_code == 401
 
 
 @pytest.mark.postgres
@@ -414,7 +418,7 @@ def test_cancel_racing_the_payment_ends_in_a_sale_or_a_cancel_never_both(app, db
         other = ApiClient(app)
         other.tokens = c.tokens
 
-        def work(t: int, number=number):
+        def work(t: int, number=number, other=other, answers=answers):
             if t == 0:
                 other.get("/api/v1/cart")
 
@@ -466,7 +470,7 @@ def test_checkout_while_the_cart_changes(app, db, auth, make_book, change):
         other.tokens = c.tokens
         answers: dict[str, object] = {}
 
-        def work(t: int, book_id=book_id, extra_id=extra_id):
+        def work(t: int, book_id=book_id, extra_id=extra_id, other=other, answers=answers):
             client = c if t == 0 else other
             client.get("/api/v1/genres")
             if t == 0:
@@ -522,14 +526,15 @@ def test_customer_cancel_and_two_staff_refunds_at_once_pay_back_once(app, db, au
         assert order.status == "paid"
         answers: dict[int, int] = {}
 
-        def work(t: int, number=number):
+        def work(t: int, number=number, answers=answers):
             who = [c, boss, boss2][t]
             who.get("/api/v1/auth/sessions")
             if t == 0:
                 return lambda: answers.__setitem__(0, c.post(f"/api/v1/orders/{number}/cancel",
                                                              json={"refund_to": "wallet"}).status_code)
             return lambda: answers.__setitem__(t, who.post(f"/api/v1/admin/orders/{number}/refund",
-                                                           json={"reason": "race", "refund_to": "wallet"}).status_code)
+                                                           json={"reason": "race", "refund_to": "wallet"})
+                                               .status_code)
 
         assert race(app, work, 3) == ["ok"] * 3, answers
         assert sorted(answers.values()) == [200, 409, 409], answers
