@@ -609,3 +609,39 @@ def test_every_api_route_answers_json_to_every_method(app, customer_api):
                 if r.status_code >= 400 and method != "HEAD":
                     assert_error(r, r.status_code)
     assert seen > 500
+
+
+@pytest.mark.parametrize("suggestion", ["\x00nul", "\ud800", "x" * 199 + "\x00", "%" * 150, "a\\\\b'\"); --"])
+def test_a_forged_cursor_cannot_smuggle_a_search(db, api, make_book, suggestion):
+    """A catalog cursor is base64 JSON, not signed: its `s` (the corrected search of a "did you mean" listing)
+    becomes the search of later pages. Text the query-string checks refuse (NUL, a lone surrogate) must not
+    reach the database through it."""
+    for i in range(3):
+        make_book(f"Alpha {i}", on_hand=1, price_cents=1000)
+    db.session.commit()
+    first = api.get("/api/v1/books?limit=1")
+    assert first.status_code == 200, first.get_json()
+    cursor = first.get_json()["page"]["next_cursor"]
+    data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    data["s"] = suggestion
+    forged = base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+    r = api.get(f"/api/v1/books?limit=1&cursor={forged}")
+    assert r.status_code < 500, r.get_data(as_text=True)[:300]
+    if r.status_code >= 400:
+        assert_error(r, 400, "invalid_cursor")
+
+
+@pytest.mark.parametrize("name", ["\x00", "Ann\ud800"])
+def test_a_forged_author_cursor_cannot_smuggle_text(db, api, make_book, name):
+    from webapp.models import Author
+
+    for i in range(3):
+        db.session.add(Author(name=f"Author {i}", slug=f"author-{i}"))
+    db.session.commit()
+    first = api.get("/api/v1/authors?limit=1")
+    assert first.status_code == 200, first.get_json()
+    cursor = first.get_json()["page"]["next_cursor"]
+    data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    data["name"] = name
+    forged = base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+    assert_error(api.get(f"/api/v1/authors?limit=1&cursor={forged}"), 400, "invalid_cursor")
