@@ -124,7 +124,8 @@ ODD = [
     ("GET", "/api/v1/books?sort=__class__"), ("GET", "/api/v1/orders?cursor=9999999999999999_1"),
     ("GET", "/api/v1/orders?limit=0"), ("GET", "/api/v1/authors/0"), ("GET", "/api/v1/holds/0"),
     ("GET", "/api/v1/cart/items/1/buy"), ("PATCH", "/api/v1/cart/items/1/lend"),
-    ("GET", "/api/v1/wallet/statement?cursor=zzz"), ("GET", "/api/v1/admin/orders?cursor=-1"),
+    ("GET", "/api/v1/wallet/statement?cursor=zzz"), ("GET", "/api/v1/wallet/statement?cursor=999999999999999999_9999999999"),
+    ("GET", "/api/v1/orders?cursor=999999999999999999_9999999999"), ("GET", "/api/v1/orders?cursor=0_0"), ("GET", "/api/v1/admin/orders?cursor=-1"),
 ]
 
 
