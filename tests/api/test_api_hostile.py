@@ -646,3 +646,43 @@ def test_a_forged_author_cursor_cannot_smuggle_text(db, api, make_book, name):
     data["name"] = name
     forged = base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
     assert_error(api.get(f"/api/v1/authors?limit=1&cursor={forged}"), 400, "invalid_cursor")
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not using_postgres(), reason="needs TEST_DATABASE_URL (PostgreSQL)")
+def test_sign_in_racing_a_password_change_leaves_no_live_token(app, db, auth):
+    from webapp.models import User
+    from webapp.services.people import accounts
+
+    auth.user("changing")
+    for round_ in range(5):
+        old, new = (PASSWORD, PASSWORD + "-new") if round_ % 2 == 0 else (PASSWORD + "-new", PASSWORD)
+        _sign_in_against_password_change(app, db, accounts, User, old, new)
+
+
+def _sign_in_against_password_change(app, db, accounts, user_model, old: str, new: str) -> None:
+    client = ApiClient(app)
+    answers: dict[str, object] = {}
+
+    def work(t: int):
+        if t == 0:
+            client.client.get("/api/v1/genres")
+
+            def sign_in() -> None:
+                r = client.sign_in("changing", old)
+                answers["sign_in"] = (r.status_code, r.get_json())
+            return sign_in
+        user = db.session.scalar(db.select(user_model).filter_by(username="changing"))
+
+        def change() -> None:
+            accounts.set_password(user, new)
+            accounts.end_sessions(user, reason="password_changed")
+            answers["changed"] = True
+        return change
+
+    assert race(app, work, 2) == ["ok", "ok"], answers
+    status, body = answers["sign_in"]
+    assert status in (200, 401), answers
+    if status == 200:
+        assert client.get("/api/v1/me").status_code == 401, answers
+        assert client.post("/api/v1/auth/refresh", json={"refresh_token": body["refresh_token"]}).status_code == 401
