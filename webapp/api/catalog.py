@@ -227,6 +227,18 @@ def _int_in(data: dict[str, Any], key: str, low: int, high: int) -> int:
     return value
 
 
+def _plain_text(value: str) -> bool:
+    """Text a query string could carry too: no NUL, no lone surrogate (a cursor is JSON, where "\\ud800" is valid,
+    but no database takes it)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _limit_of(data: dict[str, Any], limit: int | None) -> int:
     """The page size a cursor continues with (a different `limit` sent with it is refused)."""
     per_page = _int_in(data, "n", 1, 100)
@@ -275,7 +287,8 @@ def list_books(cursor: str | None = None, limit: int | None = None, **args: Any)
         page = _int_in(data, "p", 2, 1_000_000)
         per_page = _limit_of(data, limit)
         corrected, search_digest = data.get("s"), data.get("h")
-        if corrected is not None and (not isinstance(corrected, str) or len(corrected) > 200):
+        if corrected is not None and (not isinstance(corrected, str) or len(corrected) > 200
+                                      or not _plain_text(corrected)):
             raise _cursor_error("That cursor is not one this API gave out: pass `next_cursor` as it was.")
     else:
         per_page = limit or 20
@@ -350,7 +363,7 @@ def list_authors(cursor: str | None = None, limit: int | None = None, q: str | N
         data = _decode(cursor, "a")
         name, author_id = data.get("name"), _int_in(data, "id", 1, DB_INT_MAX)
         per_page = _limit_of(data, limit)
-        if not isinstance(name, str) or len(name) > 160:
+        if not isinstance(name, str) or len(name) > 160 or not _plain_text(name):
             raise _cursor_error("That cursor is not one this API gave out: pass `next_cursor` as it was.")
         if data.get("h") != _digest(words):
             raise _cursor_error("That cursor belongs to another search: send the same `q` with it, or start "

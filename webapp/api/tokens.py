@@ -2,11 +2,14 @@
 signed-in devices and API tokens. The rules live in services.people (api_tokens, sessions, accounts, twofactor)."""
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
 import marshmallow as ma
 from flask import current_app, g, request
 from flask_smorest import Blueprint
+from limits import parse
 
 from ..clients import client_ip, client_key, user_agent
 from ..extensions import db, limiter
@@ -72,6 +75,28 @@ def _account_key() -> str:
     return str(g.folio_api_login_key)
 
 
+# Second-factor codes tried per account, wherever they come from (as the website's 2FA step: webapp.auth.routes):
+# the sign-in limits above count per address, so someone holding the password could otherwise try codes from as
+# many addresses as they have. Only requests with the right password count, so strangers cannot spend them.
+TOTP_TRIES = parse("5 per 5 minutes")
+
+
+def _totp_try_refused(user_id: int) -> ApiError | None:
+    """Count a code try for this account: None while within TOTP_TRIES, else the 429 to answer."""
+    key = f"user:{user_id}"
+    if not limiter.enabled:
+        return None
+    try:
+        if limiter.limiter.hit(TOTP_TRIES, "api-totp", key):
+            return None
+        reset_at, _ = limiter.limiter.get_window_stats(TOTP_TRIES, "api-totp", key)
+    except Exception:  # the store cannot be reached: as the other limits (RATELIMIT_SWALLOW_ERRORS), let it by
+        current_app.logger.warning("API second-factor limit not checked: the rate limit store failed", exc_info=True)
+        return None
+    seconds = max(1, math.ceil(reset_at - time.time()))
+    return ApiError(429, "rate_limited", "Too many codes tried for this account.", headers={"Retry-After": str(seconds)})
+
+
 def _refused(code: str, message: str, fields: dict[str, list[str]] | None = None) -> ApiError:
     return ApiError(401, code, message, fields, headers={"WWW-Authenticate": 'Bearer realm="folio"'})
 
@@ -99,6 +124,10 @@ def sign_in(data: dict[str, Any]) -> dict[str, Any]:
             db.session.commit()  # a password rehash, if any
             raise _refused("totp_required", "This account has two-factor sign-in: send the authenticator code "
                                             "as `totp`.", {"totp": ["Enter the code from your authenticator app."]})
+        refused = _totp_try_refused(user.id)
+        if refused is not None:
+            db.session.commit()  # a password rehash, if any
+            raise refused
         method = twofactor.verify(user, data["totp"])
         if not method:
             accounts.record_login(user, success=False, method="api_totp", ip=client_ip(), user_agent=user_agent())
