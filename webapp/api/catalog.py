@@ -13,8 +13,6 @@ without touching the database (flask-smorest's own @etag hashes the body, so it 
 While Redis cannot say the version, no ETag is given (as on the site)."""
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from collections.abc import Callable
@@ -37,6 +35,7 @@ from ..services.inventory.alerts import SHELF_STATES, shelf_state
 from ..services.platform import cache
 from ..services.platform.money import currency, plain
 from ..templating import image_url
+from . import catalog_cursors as cursors
 from .errors import ApiError, not_found
 from .schemas import Count, CursorArgs, Id, Money, PageInfoSchema, Text, money
 
@@ -198,59 +197,6 @@ def book_on_sale(book_id: int) -> Book:
     return book
 
 
-def _cursor_error(message: str) -> ApiError:
-    """A cursor this API did not give (or not for this search): 422 on `cursor`, as every listing answers."""
-    return ApiError(422, "validation_failed", message, {"cursor": [message]})
-
-
-def _encode(data: dict[str, Any]) -> str:
-    raw = json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode(cursor: str, kind: str) -> dict[str, Any]:
-    """A cursor this module made for `kind`, or 422: never trusted beyond its checked fields."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        data = json.loads(raw)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise _cursor_error("That cursor is not one this API gave out: pass `next_cursor` as it was.") from None
-    if not isinstance(data, dict) or data.get("k") != kind:
-        raise _cursor_error("That cursor is not one this API gave out: pass `next_cursor` as it was.")
-    return data
-
-
-def _int_in(data: dict[str, Any], key: str, low: int, high: int) -> int:
-    value = data.get(key)
-    if type(value) is not int or not low <= value <= high:
-        raise _cursor_error("That cursor is not one this API gave out: pass `next_cursor` as it was.")
-    return value
-
-
-def _plain_text(value: str) -> bool:
-    """Text a query string could carry too: no NUL, no lone surrogate (a cursor is JSON, where "\\ud800" is valid,
-    but no database takes it)."""
-    if "\x00" in value:
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _limit_of(data: dict[str, Any], limit: int | None) -> int:
-    """The page size a cursor continues with (a different `limit` sent with it is refused)."""
-    per_page = _int_in(data, "n", 1, 100)
-    if limit is not None and limit != per_page:
-        raise _cursor_error(f"This cursor continues pages of {per_page}: send limit={per_page} or none.")
-    return per_page
-
-
-def _digest(*parts: object) -> str:
-    return hashlib.sha1(json.dumps(parts, default=str).encode()).hexdigest()[:16]
-
-
 def _query(args: dict[str, Any], per_page: int, versions: cache.Versions) -> BookQuery:
     """The listing's query, validated by the website's filter form (the same choices, bounds and rules); what the
     form refuses is a 422 here (the site shows the message and ignores the field)."""
@@ -283,22 +229,22 @@ def list_books(cursor: str | None = None, limit: int | None = None, **args: Any)
     """Search and list books: filters, sort, and cursor pages (`next_cursor` until it is null)."""
     page, corrected, search_digest = 1, None, None
     if cursor is not None:
-        data = _decode(cursor, "b")
-        page = _int_in(data, "p", 2, 1_000_000)
-        per_page = _limit_of(data, limit)
+        data = cursors.decode(cursor, "b")
+        page = cursors.int_in(data, "p", 2, 1_000_000)
+        per_page = cursors.limit_of(data, limit)
         corrected, search_digest = data.get("s"), data.get("h")
         if corrected is not None and (not isinstance(corrected, str) or len(corrected) > 200
-                                      or not _plain_text(corrected)):
-            raise _cursor_error("That cursor is not one this API gave out: pass `next_cursor` as it was.")
+                                      or not cursors.plain_text(corrected)):
+            raise cursors.cursor_error("That cursor is not one this API gave out: pass `next_cursor` as it was.")
     else:
         per_page = limit or 20
 
     def build(versions: cache.Versions) -> dict[str, Any]:
         query = _query(args, per_page, versions)
         asked = replace(query, page=page)
-        digest = _digest(asdict(query) | {"page": 0})
+        digest = cursors.digest(asdict(query) | {"page": 0})
         if cursor is not None and digest != search_digest:
-            raise _cursor_error("That cursor belongs to another search: send the same filters and sort with it, "
+            raise cursors.cursor_error("That cursor belongs to another search: send the same filters and sort with it, "
                                 "or start again without a cursor.")
         if corrected is not None:  # later pages of a corrected search ("did you mean") are the suggestion's
             asked = replace(asked, q=corrected)
@@ -319,7 +265,7 @@ def list_books(cursor: str | None = None, limit: int | None = None, **args: Any)
             state: dict[str, Any] = {"k": "b", "p": next_page, "n": per_page, "h": digest}
             if corrected_from is not None:
                 state["s"] = suggestion
-            next_cursor = _encode(state)
+            next_cursor = cursors.encode(state)
         return {"items": [_summary(b) for b in books], "page": {"next_cursor": next_cursor, "limit": per_page},
                 "total": result.total, "total_capped": result.total_capped, "suggestion": suggestion,
                 "corrected_from": corrected_from}
@@ -360,21 +306,21 @@ def list_authors(cursor: str | None = None, limit: int | None = None, q: str | N
     words = (q or "").strip()
     after, per_page = None, limit or 20
     if cursor is not None:
-        data = _decode(cursor, "a")
-        name, author_id = data.get("name"), _int_in(data, "id", 1, DB_INT_MAX)
-        per_page = _limit_of(data, limit)
-        if not isinstance(name, str) or len(name) > 160 or not _plain_text(name):
-            raise _cursor_error("That cursor is not one this API gave out: pass `next_cursor` as it was.")
-        if data.get("h") != _digest(words):
-            raise _cursor_error("That cursor belongs to another search: send the same `q` with it, or start "
+        data = cursors.decode(cursor, "a")
+        name, author_id = data.get("name"), cursors.int_in(data, "id", 1, DB_INT_MAX)
+        per_page = cursors.limit_of(data, limit)
+        if not isinstance(name, str) or len(name) > 160 or not cursors.plain_text(name):
+            raise cursors.cursor_error("That cursor is not one this API gave out: pass `next_cursor` as it was.")
+        if data.get("h") != cursors.digest(words):
+            raise cursors.cursor_error("That cursor belongs to another search: send the same `q` with it, or start "
                                 "again without a cursor.")
         after = (name, author_id)
 
     def build(_versions: cache.Versions) -> dict[str, Any]:
         found = search.authors_after(words, after, per_page + 1)
         items, more = found[:per_page], len(found) > per_page
-        next_cursor = _encode({"k": "a", "name": items[-1].name, "id": items[-1].id, "n": per_page,
-                               "h": _digest(words)}) if more else None
+        next_cursor = cursors.encode({"k": "a", "name": items[-1].name, "id": items[-1].id, "n": per_page,
+                               "h": cursors.digest(words)}) if more else None
         return {"items": [_author(a) for a in items], "page": {"next_cursor": next_cursor, "limit": per_page}}
 
     return _public(build)
