@@ -18,6 +18,8 @@ MOVEMENT_REASONS = (
     "sale",  # payment captured: on_hand -= q, reserved -= q
     "return",  # rental returned or order cancelled after sale: on_hand += q
     "rental_out",
+    "lost",  # a rented copy that never came back, written off (on_hand unchanged: it left at rental_out)
+    "found",  # a copy written off as lost came back: on_hand += 1
 )
 
 
@@ -52,7 +54,7 @@ class StockMovement(Model):
     __tablename__ = "stock_movements"
     __table_args__ = (
         CheckConstraint(
-            "reason IN ('initial','restock','adjustment','reserve','release','sale','return','rental_out')",
+            "reason IN ('initial','restock','adjustment','reserve','release','sale','return','rental_out','lost','found')",
             name="reason_valid",
         ),
         Index("ix_stock_movements_book_created", "book_id", "created_at"),

@@ -81,7 +81,8 @@ class Hold(Model):
     __table_args__ = (
         CheckConstraint("status IN ('waiting','ready','fulfilled','cancelled','expired')", name="status_valid"),
         CheckConstraint("priority BETWEEN 0 AND 2", name="priority_valid"),
-        CheckConstraint("fee_cents >= 0 AND fee_paid_cents >= 0 AND fee_paid_cents <= fee_cents", name="fees_valid"),
+        CheckConstraint("fee_cents >= 0 AND fee_paid_cents >= 0 AND fee_waived_cents >= 0 "
+                        "AND fee_paid_cents + fee_waived_cents <= fee_cents", name="fees_valid"),
         # One open hold per customer and book.
         Index("uq_holds_open_user_book", "user_id", "book_id", unique=True,
               sqlite_where=text("status IN ('waiting','ready')"),
@@ -89,6 +90,8 @@ class Hold(Model):
         Index("ix_holds_queue", "book_id", "status", "priority", "queued_at", "id"),
         Index("ix_holds_user_status", "user_id", "status"),
         Index("ix_holds_status_expires", "status", "expires_at"),
+        Index("ix_holds_status_not_needed_after", "status", "not_needed_after"),
+        Index("ix_holds_status_suspended_until", "status", "suspended_until"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -103,6 +106,12 @@ class Hold(Model):
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"), index=True)
     fee_cents: Mapped[int] = mapped_column(default=0, server_default="0")  # no-show fee
     fee_paid_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    fee_waived_cents: Mapped[int] = mapped_column(default=0, server_default="0")  # waived by staff
+    # "Not needed until ...": a suspended hold keeps its place in the queue but is skipped when copies are set
+    # aside; suspended_until (NULL: until the customer resumes) resumes it by itself.
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    suspended_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    not_needed_after: Mapped[datetime | None] = mapped_column(UTCDateTime())  # a waiting hold closes itself then
 
     book: Mapped[Book] = relationship(lazy="joined")
 
@@ -126,8 +135,13 @@ class Hold(Model):
         return Tier.for_priority(self.priority)
 
     @property
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
+
+    @property
     def fee_due_cents(self) -> int:
-        return self.fee_cents - self.fee_paid_cents
+        """What the customer still owes: the fee less what was paid and what staff waived."""
+        return self.fee_cents - self.fee_paid_cents - self.fee_waived_cents
 
 
 class Subscription(Model):
@@ -146,5 +160,6 @@ class Subscription(Model):
     current_period_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
     current_period_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
     next_tier: Mapped[str | None] = mapped_column(String(10))
+    comped_until: Mapped[datetime | None] = mapped_column(UTCDateTime())  # staff gave the plan free until then
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

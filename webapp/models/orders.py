@@ -19,6 +19,17 @@ if TYPE_CHECKING:
     from .catalog import Book
 
 
+class DeliveryMethod(StrEnum):
+    """How an order reaches the customer (orders.delivery_method): by post, or collected in store (no shipping
+    charge; "delivered" then means collected)."""
+
+    POST = "post"
+    COLLECT = "collect"
+
+
+DELIVERY_METHODS: tuple[DeliveryMethod, ...] = tuple(DeliveryMethod)
+
+
 class OrderStatus(StrEnum):
     """Where an order is. The values are what orders.status (and order_events.status) store, so the column,
     its CHECK constraint and the migrations are unchanged; a member compares equal to its stored string."""
@@ -143,6 +154,7 @@ class Order(Model):
         CheckConstraint("member_discount_cents >= 0", name="member_discount_nonnegative"),
         # A resubmitted checkout form (double click, back and submit) finds the order it already made.
         Index("uq_orders_user_idempotency_key", "user_id", "idempotency_key", unique=True),
+        CheckConstraint("delivery_method IN ('post', 'collect')", name="delivery_method_valid"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -159,6 +171,7 @@ class Order(Model):
     ship_country: Mapped[str] = mapped_column(String(2))
     ship_phone: Mapped[str | None] = mapped_column(String(40))
     currency: Mapped[str] = mapped_column(String(3), default="usd")
+    delivery_method: Mapped[str] = mapped_column(String(10), default=DeliveryMethod.POST, server_default="post")
     subtotal_cents: Mapped[int] = mapped_column()
     discount_cents: Mapped[int] = mapped_column(default=0)  # all discounts: member + code
     member_discount_cents: Mapped[int] = mapped_column(default=0, server_default="0")  # the plan's share of it
@@ -273,24 +286,30 @@ class DiscountRedemption(Model):
 class RentalStatus(StrEnum):
     """Where a rented copy is. The values are what the `status` column stores."""
 
-    ACTIVE = "active"  # out with the customer
+    ACTIVE = "active"  # the shop's copy is out for the customer: on its way (no loan clock yet), with them, or sent back
     RETURNED = "returned"  # back on the shelf (late fee, if any, settled or recorded at return)
+    LOST = "lost"  # overdue past RENTAL_LOST_AFTER_DAYS: written off and the replacement charged; a return reverses it
 
 
 # The only moves a rental's status may make (services.circulation.rentals refuses any other).
 RENTAL_TRANSITIONS: dict[RentalStatus, frozenset[RentalStatus]] = {
-    RentalStatus.ACTIVE: frozenset({RentalStatus.RETURNED}),
+    RentalStatus.ACTIVE: frozenset({RentalStatus.RETURNED, RentalStatus.LOST}),
+    RentalStatus.LOST: frozenset({RentalStatus.RETURNED}),  # it came back after all
     RentalStatus.RETURNED: frozenset(),
 }
 
 
 class Rental(Model):
-    """One rented copy: active until it comes back (or its order is called off), then returned."""
+    """One rented copy: active until it comes back (or its order is called off), then returned; lost if it never
+    does. The loan clock (starts_at, due_at) starts when the order is delivered or collected: both are NULL while
+    the copy is on its way. `sent_back_at` is the customer's "I have posted it back": fees stop that day."""
 
     __tablename__ = "rentals"
     __table_args__ = (
-        CheckConstraint("status IN ('active', 'returned')", name="status_valid"),
-        CheckConstraint("fee_cents >= 0 AND fee_paid_cents >= 0 AND fee_paid_cents <= fee_cents", name="fees_valid"),
+        CheckConstraint("status IN ('active', 'returned', 'lost')", name="status_valid"),
+        CheckConstraint("fee_cents >= 0 AND fee_paid_cents >= 0 AND fee_waived_cents >= 0 "
+                        "AND fee_paid_cents + fee_waived_cents <= fee_cents", name="fees_valid"),
+        CheckConstraint("replacement_cents >= 0", name="replacement_nonnegative"),
         Index("ix_rentals_user_status", "user_id", "status"),
         Index("ix_rentals_status_due", "status", "due_at"),
     )
@@ -301,12 +320,16 @@ class Rental(Model):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(10), default=RentalStatus.ACTIVE)
-    starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # delivered or collected; NULL on its way
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # NULL until the loan starts
     returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sent_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the customer posted it back
+    lost_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     renewed: Mapped[bool] = mapped_column(default=False, server_default=false())
-    fee_cents: Mapped[int] = mapped_column(default=0, server_default="0")  # late fee charged at return
-    fee_paid_cents: Mapped[int] = mapped_column(default=0, server_default="0")  # paid from the wallet so far
+    fee_cents: Mapped[int] = mapped_column(default=0, server_default="0")  # late fee (+ replacement once lost)
+    fee_paid_cents: Mapped[int] = mapped_column(default=0, server_default="0")  # paid (wallet, card) so far
+    fee_waived_cents: Mapped[int] = mapped_column(default=0, server_default="0")  # waived by staff
+    replacement_cents: Mapped[int] = mapped_column(default=0, server_default="0")  # charged when it became lost
     reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # "due in 2 days", once
     overdue_notice_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # "overdue", once
 
@@ -318,4 +341,5 @@ class Rental(Model):
 
     @property
     def fee_due_cents(self) -> int:
-        return self.fee_cents - self.fee_paid_cents
+        """What the customer still owes on this rental: fees less what was paid and what staff waived."""
+        return self.fee_cents - self.fee_paid_cents - self.fee_waived_cents

@@ -45,6 +45,8 @@ class User(UserMixin, Model):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Change only through services.circulation.wallet (conditional UPDATE + a WalletEntry per change).
     wallet_balance_cents: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Renew a rental by itself before it is due when nobody waits and the plan allows it (the customer's choice).
+    auto_renew_rentals: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     addresses: Mapped[list[Address]] = relationship(
         back_populates="user", cascade="all, delete-orphan", order_by="Address.id", lazy="selectin"

@@ -21,6 +21,7 @@ class WalletReason(StrEnum):
     CANCELLATION = "cancellation"  # a cancelled order's payment returned to the wallet
     LATE_FEE = "late_fee"  # an overdue rental
     HOLD_FEE = "hold_fee"  # a held copy not collected in its window (HOLD_NO_SHOW_FEE_CENTS)
+    LOST_BOOK = "lost_book"  # a rental never returned: the replacement price
     SUBSCRIPTION = "subscription"  # a subscription period paid from the wallet
     ADJUSTMENT = "adjustment"  # a manual correction by staff, with a note
 
@@ -34,7 +35,7 @@ class WalletEntry(Model):
         CheckConstraint("amount_cents <> 0", name="amount_nonzero"),
         CheckConstraint("balance_after_cents >= 0", name="balance_after_nonnegative"),
         CheckConstraint(
-            "reason IN ('top_up','order_payment','refund','cancellation','late_fee','hold_fee','subscription','adjustment')",
+            "reason IN ('top_up','order_payment','refund','cancellation','late_fee','hold_fee','lost_book','subscription','adjustment')",
             name="reason_valid",
         ),
         # One entry per (user, reason, reference): a refund or charge cannot be applied twice.

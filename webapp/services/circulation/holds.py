@@ -316,7 +316,7 @@ def admin_list(view: str = "ready", page: int = 1, per_page: int = 25) -> paging
 
 def unpaid_fees_cents(user_id: int) -> int:
     """No-show fees the wallet could not cover: they block renting, as late fees do."""
-    return db.session.scalar(select(func.coalesce(func.sum(Hold.fee_cents - Hold.fee_paid_cents), 0))
+    return db.session.scalar(select(func.coalesce(func.sum(Hold.fee_cents - Hold.fee_paid_cents - Hold.fee_waived_cents), 0))
                              .where(Hold.user_id == user_id)) or 0
 
 

@@ -68,7 +68,7 @@ def rental_block_reason(user: User, now: datetime | None = None) -> str | None:
         Rental.user_id == user.id, Rental.status == RentalStatus.ACTIVE, Rental.due_at < now)) or 0
     if overdue:
         return "Please return your overdue rental before renting another book."
-    unpaid = (db.session.scalar(select(func.coalesce(func.sum(Rental.fee_cents - Rental.fee_paid_cents), 0))
+    unpaid = (db.session.scalar(select(func.coalesce(func.sum(Rental.fee_cents - Rental.fee_paid_cents - Rental.fee_waived_cents), 0))
                                 .where(Rental.user_id == user.id)) or 0) + holds.unpaid_fees_cents(user.id)
     if unpaid:
         return f"Please settle your late fees ({money(unpaid)}) before renting another book."
