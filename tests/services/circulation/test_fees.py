@@ -180,3 +180,27 @@ def test_a_payment_reference_already_used_is_never_a_free_payment(app, db):
     assert fees.settle(user.id) == 100
     db.session.commit()
     assert _entries(db, user)[-1] == ("late_fee", -100, f"rental-{rental.id}/pay-2")
+
+
+def test_a_wallet_part_returned_by_an_expired_checkout_pays_fees(app, db):
+    from tests.checkout_helpers import ADDRESS
+    from webapp.services.commerce import cart, checkout, fulfilment
+
+    user = shopper("expirer")
+    rental = rental_out(user)
+    wallet.credit(user.id, 1000, "adjustment", reference="gift")
+    db.session.commit()
+    items: list = []
+    cart.add(items, make_book("Wanted", on_hand=2, price_cents=1500).id, user=user)
+    order, _url = checkout.start_checkout(user, items, ADDRESS, code=None, use_wallet=True,
+                                          success_url=lambda o: "s", cancel_url=lambda o: "c")
+    db.session.commit()
+    assert order.wallet_cents == 1000 and wallet.balance(user.id) == 0
+    with time_machine.travel(rental.due_at + timedelta(days=3, hours=1), tick=False):
+        assert rentals.mark_returned(rental, actor=staff()) == 200  # the wallet is empty: all of it due
+        db.session.commit()
+        assert fees.total_due(user.id) == 200
+        assert fulfilment.expire_order(order, "The payment session expired.") != "already"
+        db.session.commit()
+    assert fees.total_due(user.id) == 0 and wallet.balance(user.id) == 800
+    assert [r for r, _, _ in _entries(db, user)][-2:] == ["cancellation", "late_fee"]
