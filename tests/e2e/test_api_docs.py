@@ -8,6 +8,10 @@ from playwright.sync_api import Page, expect
 
 from .axe import VIEWPORTS, blocking_violations, describe
 
+# Static Swagger UI over a static document (/api/openapi.json is built at start, no query): the same page on
+# either database, so CI runs these once, on the PostgreSQL leg.
+pytestmark = pytest.mark.backend_neutral
+
 # Collects what the browser refuses under the CSP (the event fires for every refusal, logged or not).
 CSP_PROBE = """
 window.__cspViolations = [];
