@@ -32,8 +32,8 @@ class _Config(TestingConfig):
 
 # The throwaway test database's own defaults, for every connection to it (this process's pool and the gunicorn,
 # worker and CLI subprocesses). jit off: the suite's tables are small and never analysed, so the planner's guesses
-# pass jit_above_cost and such a query spends 10+ ms compiling before a 1 ms run (it made the PostgreSQL leg about
-# twice as slow: GET /api/v1/books 19 ms instead of 6). synchronous_commit off: a commit does not wait for the WAL
+# pass jit_above_cost and such a query spends 15 ms compiling before a 0.1 ms run (GET /api/v1/books took 19 ms
+# instead of 6; tests/web/test_fuzz.py 43 s instead of 15). synchronous_commit off: a commit does not wait for the WAL
 # to reach the disk (what other connections see is unchanged; only a crash of PostgreSQL itself could lose the
 # last commits, of a database the next run drops anyway).
 _TEST_DATABASE_DEFAULTS = """DO $$ BEGIN
