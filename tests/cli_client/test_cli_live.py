@@ -74,6 +74,8 @@ def _status(app, number: str) -> str:
     return _in_app(app, lambda db: str(orders.by_number(number).status))
 
 
+# The client over HTTP (the API it calls is tested on both databases in tests/api): CI runs it on PostgreSQL only.
+@pytest.mark.backend_neutral
 def test_folio_cli_searches_buys_now_pays_sees_and_cancels_an_order(app, live_server, run_jobs, tmp_path):
     from tests.factories import make_book
 
