@@ -24,7 +24,6 @@ def home():
     view = dashboard.overview()
     labels = tuple(d.strftime("%-d %b") for d in view.days)
     chart = _revenue_chart(labels, tuple(view.daily_revenue_cents))
-    alert_total, recent_alerts = alerts.open_alerts(limit=8)
-    return render_template("admin/home.html", view=view, chart=chart, alert_total=alert_total,
-                           recent_alerts=recent_alerts, daily=list(zip(view.days, view.daily_revenue_cents,
+    return render_template("admin/home.html", view=view, chart=chart, low_books=alerts.at_or_below(limit=8),
+                           daily=list(zip(view.days, view.daily_revenue_cents,
                                                                        view.daily_orders, strict=True)))
