@@ -20,7 +20,6 @@ from ..services.platform import background
 from . import bp
 from .tasks import task_context
 
-
 REPORTS_CHANGED = "reportsChanged"  # HX-Trigger event: the recent reports list is out of date
 
 

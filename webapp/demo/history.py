@@ -9,8 +9,8 @@ last AUTHOR_SALES_DAYS, some in the last 30 days, added once (their order events
 from __future__ import annotations
 
 import random
-from typing import Any
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 
