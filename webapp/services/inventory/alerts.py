@@ -80,7 +80,7 @@ def at_or_below(limit: int = 10) -> list[LowBook]:
         .outerjoin(StockAlert, and_(StockAlert.book_id == Book.id, StockAlert.resolved_at.is_(None)))
         .where(Book.active.is_(True), Inventory.available <= _ceiling(),
                or_(Inventory.available <= 0, low_sql()))
-        .order_by(Inventory.available, Book.title, Book.id).limit(limit)).all()
+        .order_by(Inventory.available, Inventory.book_id).limit(limit)).all()
     return [LowBook(r[0], r[1], int(r[2]), int(r[3]), r[4]) for r in rows]
 
 
