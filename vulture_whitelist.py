@@ -17,6 +17,7 @@ _.mtime  # tarfile.TarInfo, read by tarfile (webapp/services/platform/backup.py)
 _.folio_csrf_mark  # flask.g, read by name in webapp/catalog/fragments.py and visitor_pages.py
 _.folio_may_store  # flask.g, read by name in webapp/catalog/visitor_pages.may_store
 _.canonical, _.body_before, _.body_after  # webapp/catalog/fragments.BookPage, read by catalog/book.html
+_.alert_since  # services.inventory.alerts.LowBook, read by admin/home.html
 _.reset_breaker  # services.platform.cache: for tests and a shell after Redis is fixed (no waiting out the breaker)
 
 # Alembic hooks, passed to context.configure by migrations/env.py (Alembic's argument names)

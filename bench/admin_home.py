@@ -55,8 +55,8 @@ def main(argv=None) -> int:
             db.session.commit()
         figures = [
             ("overview (sales periods, 30-day series, stock, rentals, holds)", _median(dashboard.overview, 5)),
-            ("stock counts alone", _median(dashboard.stock_counts, 5)),
-            ("open alerts", _median(lambda: alerts.open_alerts(8), 5)),
+            ("stock counts alone", _median(alerts.stock_counts, 5)),
+            ("low and out of stock list (8 fewest left)", _median(lambda: alerts.at_or_below(8), 5)),
         ]
         with app.test_request_context("/admin"):
             login_user(admin)

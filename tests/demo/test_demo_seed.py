@@ -19,7 +19,8 @@ def test_seed_is_deterministic_valid_and_idempotent(app, db):
     assert again.books_added == 0 and again.users == []
     assert db.session.scalar(select(func.count()).select_from(Book)) == 50
     assert db.session.scalar(select(func.count()).select_from(User)) == 3 + 8  # demo logins + demo shoppers
-    assert db.session.scalar(select(func.count()).select_from(Order)) == demo.SALES_HISTORY_ORDERS  # once only
+    assert db.session.scalar(select(func.count()).select_from(Order)) == (demo.SALES_HISTORY_ORDERS  # once only
+                                                                          + demo.AUTHOR_SALES_ORDERS)
 
     more = demo.seed(60, seed_value=3)
     assert more.books_added == 10
@@ -48,7 +49,7 @@ def test_demo_sales_history_feeds_the_admin_home_reports_and_author_dashboard(ap
 
     demo.seed(60, seed_value=4)
     orders = db.session.scalars(select(Order)).all()
-    assert len(orders) == demo.SALES_HISTORY_ORDERS
+    assert len(orders) == demo.SALES_HISTORY_ORDERS + demo.AUTHOR_SALES_ORDERS
     assert all(o.total_cents == o.subtotal_cents + o.shipping_cents == sum(li.line_cents for li in o.lines)
                + o.shipping_cents for o in orders)
     assert {o.status for o in orders} <= {"paid", "shipped", "delivered", "cancelled"}
@@ -60,3 +61,56 @@ def test_demo_sales_history_feeds_the_admin_home_reports_and_author_dashboard(ap
     mine = db.session.scalar(select(Author).where(Author.user_id == author_user.id))
     figures = author_figures.figures(mine)
     assert figures.total_sold + figures.total_rented > 0 and figures.total_revenue_cents > 0
+
+
+def _author_orders(db):
+    from webapp.demo.history import AUTHOR_SALES_NOTE
+    from webapp.models import OrderEvent
+
+    ids = select(OrderEvent.order_id).where(OrderEvent.note == AUTHOR_SALES_NOTE)
+    orders = db.session.scalars(select(Order).where(Order.id.in_(ids)).order_by(Order.paid_at, Order.id)).all()
+    return [(o.paid_at, o.status, o.total_cents, sorted((li.book_id, li.mode, li.line_cents) for li in o.lines))
+            for o in orders]
+
+
+def test_the_demo_author_of_make_run_has_real_sales_over_the_last_months(app, db):
+    """`make run` seeds 2000 books with seed 1: the shop's history favours the first 400 books, and the demo
+    author's books were not among those sold (all zeros). Now they have paid orders of their own over the last
+    months, the last 30 days included, deterministic for a seed, added once."""
+    import random
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    from webapp.demo import history
+    from webapp.models import OrderEvent, OrderLine
+    from webapp.services.insight import author_figures
+
+    with time_machine.travel(datetime(2026, 11, 20, 12, tzinfo=UTC), tick=False):
+        demo.seed(2000, seed_value=1)
+        author_user = db.session.scalar(select(User).where(User.username == "author"))
+        mine = db.session.scalar(select(Author).where(Author.user_id == author_user.id))
+        yearly = author_figures.figures(mine, "12m")
+        assert yearly.total_sold > 0 and yearly.total_revenue_cents > 0
+        assert sum(1 for cents in yearly.revenue_cents if cents) >= 8  # most of the last 12 months
+        monthly = author_figures.figures(mine, "30d")
+        assert monthly.total_sold + monthly.total_rented > 0 and sum(1 for c in monthly.revenue_cents if c) >= 4
+        assert any(b.sold for b in yearly.books)
+        made = _author_orders(db)
+        assert len(made) == demo.AUTHOR_SALES_ORDERS
+        assert db.session.scalar(select(func.count()).select_from(Order)) == (demo.SALES_HISTORY_ORDERS
+                                                                              + demo.AUTHOR_SALES_ORDERS)
+
+        demo.seed(2000, seed_value=1)  # once only
+        assert db.session.scalar(select(func.count()).select_from(Order)) == (demo.SALES_HISTORY_ORDERS
+                                                                              + demo.AUTHOR_SALES_ORDERS)
+
+        # deterministic: made again from the same seed, the same orders
+        order_ids = select(OrderEvent.order_id).where(OrderEvent.note == history.AUTHOR_SALES_NOTE)
+        gone = db.session.scalars(order_ids).all()
+        db.session.execute(OrderEvent.__table__.delete().where(OrderEvent.order_id.in_(gone)))
+        db.session.execute(OrderLine.__table__.delete().where(OrderLine.order_id.in_(gone)))
+        db.session.execute(Order.__table__.delete().where(Order.id.in_(gone)))
+        db.session.commit()
+        assert history.ensure_sales_history(random.Random(1)) == demo.AUTHOR_SALES_ORDERS  # shop history kept
+        assert _author_orders(db) == made

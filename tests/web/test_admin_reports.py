@@ -1,5 +1,6 @@
 """Admin reports page: validated form, report queued as a background task, progress polled until 286, chart,
 figures table and CSV download, re-opened from the recent list."""
+import json
 import re
 from datetime import UTC, date, datetime, timedelta
 
@@ -147,3 +148,46 @@ def test_each_stored_chart_is_shown_by_its_name_and_no_other(app, admin_client, 
     page = admin_client.get(f"/admin/reports/{task_id}")
     assert page.status_code == 200 and page.text.count("<svg") == 1 and "stray" not in page.text
     assert "not a chart" not in page.text
+
+
+def test_recent_reports_list_refreshes_when_a_report_is_queued_and_when_it_finishes(admin_client, auth, db, sold,
+                                                                                    run_jobs):
+    """The page's list was drawn before the report existed ("No reports yet") and the htmx form answer swaps
+    only the form: the list is refreshed by the "reportsChanged" event of the form's answer and of the status
+    partial's last (286) answer, and its own URL lists the finished report."""
+    page = admin_client.get("/admin/reports").text
+    listing = re.search(r'<div id="report-list"([^>]*)>', page)
+    assert listing and 'hx-get="/admin/reports/list"' in listing.group(1)
+    assert 'hx-trigger="reportsChanged from:body"' in listing.group(1) and "No reports yet." in page
+
+    started = post(admin_client, auth, {"report": "report:sales", "date_from": "2026-03-01",
+                                        "date_to": "2026-03-31", "granularity": "day", "limit": "10"},
+                   headers={"HX-Request": "true"})
+    assert json.loads(started.headers["HX-Trigger"]) == {"reportsChanged": True}
+    task_id = int(re.search(r'id="task-(\d+)"', started.text).group(1))
+    queued = admin_client.get("/admin/reports/list", headers={"HX-Request": "true"})
+    assert queued.status_code == 200 and "<html" not in queued.text and "No reports yet" not in queued.text
+    assert f'href="/admin/reports/{task_id}"' in queued.text and "<td>queued</td>" in queued.text
+    assert "HX-Request" in queued.headers["Vary"]
+
+    polling = admin_client.get(f"/admin/tasks/{task_id}", headers={"HX-Request": "true"})
+    assert polling.status_code == 200 and "HX-Trigger" not in polling.headers  # nothing new for the list yet
+    run_jobs()
+    done = admin_client.get(f"/admin/tasks/{task_id}", headers={"HX-Request": "true"})
+    assert done.status_code == 286 and json.loads(done.headers["HX-Trigger"]) == {"reportsChanged": True}
+    finished = admin_client.get("/admin/reports/list", headers={"HX-Request": "true"}).text
+    assert f'href="/admin/reports/{task_id}"' in finished and "<td>finished</td>" in finished
+
+    assert admin_client.get("/admin/reports/list").status_code == 303  # without htmx: the reports page
+
+
+def test_other_tasks_finishing_do_not_refresh_the_reports_list(app, admin_client, db, run_jobs):
+    @background.runner("test:not-a-report")
+    def _other(task, progress):
+        return background.Outcome("ok")
+
+    task = background.start("test:not-a-report", "Other")
+    db.session.commit()
+    run_jobs()
+    done = admin_client.get(f"/admin/tasks/{task.id}", headers={"HX-Request": "true"})
+    assert done.status_code == 286 and "HX-Trigger" not in done.headers

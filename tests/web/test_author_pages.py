@@ -257,3 +257,14 @@ def test_an_admin_linked_to_an_author_profile_sees_only_that_profile(app, auth, 
     client, _ = _linked(auth, app, "staff_w", "Staff Writer", role="admin")
     body = client.get("/author").get_data(as_text=True)
     assert "Admin&#39;s Own Book" in body and "Someone Else" not in body
+
+
+@pytest.mark.parametrize("period", ["12m", "30d"])
+def test_an_author_with_no_sales_sees_an_empty_state_not_axes_of_zeros(app, auth, make_book, period):
+    client, _author = _linked(auth, app, "quiet_writer", "Quiet Writer")
+    make_book("Unsold", authors=("Quiet Writer",))
+    html = client.get(f"/author?period={period}").text
+    assert 'data-testid="no-sales"' in html and "None of your books was sold or rented in this period" in html
+    assert ">No copies sold or rented in this period<" in html and ">No revenue in this period<" in html
+    ticks = re.findall(r'text-anchor="end"[^>]*>([^<]+)</text>', html)  # the value axes' labels
+    assert ticks == ["0", "1", "$0", "$1"], ticks  # distinct, never "0 0 0 0"

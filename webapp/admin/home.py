@@ -1,6 +1,7 @@
 """Admin panel: the home dashboard (the shop at a glance; every figure links to its list)."""
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 
 from flask import render_template
@@ -12,19 +13,18 @@ from . import bp
 
 
 @lru_cache(maxsize=16)
-def _revenue_chart(labels: tuple[str, ...], revenue: tuple[int, ...]) -> Markup:
+def _revenue_chart(days: tuple[date, ...], revenue: tuple[int, ...]) -> Markup:
     """Same figures, same picture: drawn once per change of the 30-day series, not per page view."""
-    return charts.line_chart(labels, {"Revenue": revenue}, title="Revenue, last 30 days", money=True,
-                             description=f"daily revenue from {labels[0]} to {labels[-1]}; "
+    return charts.time_chart(days, {"Revenue": revenue}, unit="day", title="Revenue, last 30 days", money=True,
+                             empty="No sales in the last 30 days",
+                             description=f"daily revenue from {days[0]:%-d %b} to {days[-1]:%-d %b}; "
                                          "the figures are in the table below the chart")
 
 
 @bp.get("")
 def home():
     view = dashboard.overview()
-    labels = tuple(d.strftime("%-d %b") for d in view.days)
-    chart = _revenue_chart(labels, tuple(view.daily_revenue_cents))
-    alert_total, recent_alerts = alerts.open_alerts(limit=8)
-    return render_template("admin/home.html", view=view, chart=chart, alert_total=alert_total,
-                           recent_alerts=recent_alerts, daily=list(zip(view.days, view.daily_revenue_cents,
+    chart = _revenue_chart(tuple(view.days), tuple(view.daily_revenue_cents))
+    return render_template("admin/home.html", view=view, chart=chart, low_books=alerts.at_or_below(limit=8),
+                           daily=list(zip(view.days, view.daily_revenue_cents,
                                                                        view.daily_orders, strict=True)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import abort, redirect, render_template, url_for
+from flask import abort, make_response, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -12,13 +12,15 @@ from wtforms import DateField, SelectChoice, SelectField
 from wtforms.validators import InputRequired, Optional
 
 from ..extensions import db
-from ..htmx import is_htmx, render_page_or_partial
+from ..htmx import is_htmx, render_page_or_partial, trigger
 from ..models import utcnow
 from ..services.insight import rollups, runners
 from ..services.insight.periods import GRANULARITIES, LIMITS, Period, ReportError, validate_period
 from ..services.platform import background
 from . import bp
 from .tasks import task_context
+
+REPORTS_CHANGED = "reportsChanged"  # HX-Trigger event: the recent reports list is out of date
 
 
 class ReportForm(FlaskForm):
@@ -74,7 +76,17 @@ def start_report():
     db.session.commit()
     if not is_htmx():
         return redirect(url_for("admin.report", task_id=task.id), 303)
-    return _page(_new_form(False), task=task)
+    return trigger(_page(_new_form(False), task=task), REPORTS_CHANGED)  # the list shows the new report
+
+
+@bp.get("/reports/list")
+def report_list():
+    """The recent reports list alone (htmx refreshes it on "reportsChanged"); the reports page otherwise."""
+    if not is_htmx():
+        return redirect(url_for("admin.reports"), 303)
+    response = make_response(render_template("admin/_report_list.html", recent=runners.recent()))
+    response.vary.add("HX-Request")
+    return response
 
 
 @bp.get("/reports/<int:task_id>")

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response, abort, request
 
-from ..htmx import render_page_or_partial
+from ..htmx import render_page_or_partial, trigger
 from ..models import BackgroundTask
 from ..services.platform import background
 from . import bp
@@ -32,6 +32,8 @@ def task_status(task_id: int):
     response = render_page_or_partial("admin/task.html", "admin/_task.html", **task_context(task))
     if task.done and request.headers.get("HX-Request") == "true":
         response.status_code = 286  # htmx: stop polling
+        if task.kind.startswith("report:"):
+            trigger(response, "reportsChanged")  # the reports page's list (admin.reports.REPORTS_CHANGED)
     return response
 
 

@@ -1,6 +1,7 @@
 """The author area's pages: the sales dashboard (charts cached per figures) and the author's own profile."""
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 
 from flask import flash, g, redirect, render_template, request, url_for
@@ -19,14 +20,18 @@ from .forms import ActionForm, PeriodForm, ProfileForm
 
 
 @lru_cache(maxsize=64)
-def _charts(period: str, labels: tuple[str, ...], sold: tuple[int, ...], rented: tuple[int, ...],
+def _charts(period: str, points: tuple[date, ...], sold: tuple[int, ...], rented: tuple[int, ...],
             revenue: tuple[int, ...]):
     """Same figures, same pictures: drawn once per change, not per page view."""
     span = author_figures.PERIODS[period].lower()
-    units = charts.line_chart(labels, {"Sold": sold, "Rented": rented}, title=f"Copies sold and rented, {span}",
-                              description=f"from {labels[0]} to {labels[-1]}; the figures are in the table below")
-    money = charts.line_chart(labels, {"Revenue": revenue}, title=f"Your revenue, {span}", money=True,
-                              description=f"from {labels[0]} to {labels[-1]}; the figures are in the table below")
+    unit = "month" if period == "12m" else "day"
+    first, last = (f"{p:%B %Y}" if unit == "month" else f"{p:%-d %b}" for p in (points[0], points[-1]))
+    about = f"from {first} to {last}; the figures are in the table below"
+    units = charts.time_chart(points, {"Sold": sold, "Rented": rented}, unit=unit,
+                              title=f"Copies sold and rented, {span}", description=about,
+                              empty="No copies sold or rented in this period")
+    money = charts.time_chart(points, {"Revenue": revenue}, unit=unit, title=f"Your revenue, {span}", money=True,
+                              description=about, empty="No revenue in this period")
     return units, money
 
 
@@ -36,7 +41,7 @@ def dashboard():
     period = form.period.data if form.validate() and form.period.data in author_figures.PERIODS else "12m"
     form.period.data = period
     view = author_figures.figures(g.author, period)
-    units_chart, revenue_chart = _charts(period, tuple(view.labels), tuple(view.sold), tuple(view.rented),
+    units_chart, revenue_chart = _charts(period, tuple(view.points), tuple(view.sold), tuple(view.rented),
                                          tuple(view.revenue_cents))
     return render_page_or_partial("author/dashboard.html", "author/_figures.html", form=form, view=view,
                                   author=g.author, units_chart=units_chart, revenue_chart=revenue_chart)

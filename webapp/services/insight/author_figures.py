@@ -38,6 +38,7 @@ class BookFigures:
 class Figures:
     period: str
     since: datetime
+    points: list[date]  # the first day of each month or day shown
     labels: list[str]
     sold: list[int]
     rented: list[int]
@@ -47,6 +48,11 @@ class Figures:
     total_revenue_cents: int
     books: list[BookFigures]
     generated_at: datetime
+
+    @property
+    def nothing(self) -> bool:
+        """No copy of theirs sold or rented in the period."""
+        return not (self.total_sold or self.total_rented or self.total_revenue_cents)
 
     @property
     def shared_books(self) -> int:
@@ -121,7 +127,7 @@ def figures(author: Author, period: str = "12m", now: datetime | None = None) ->
     empty = (0, 0, 0)
     values = [(series[k].sold, series[k].rented, series[k].revenue) if k in series else empty for k in keys]
     return Figures(
-        period=period, since=since,
+        period=period, since=since, points=points,
         labels=[p.strftime("%b %Y" if monthly else "%-d %b") for p in points],
         sold=[int(v[0]) for v in values], rented=[int(v[1]) for v in values],
         revenue_cents=[int(v[2]) for v in values],

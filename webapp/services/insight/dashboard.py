@@ -8,11 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask import current_app
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from ...extensions import db
-from ...models import PAID_STATUSES, Book, Hold, Inventory, Order, Rental, utcnow
+from ...models import PAID_STATUSES, Hold, Order, Rental, utcnow
 from ...models.membership import HoldStatus
 from ...models.orders import RentalStatus
 from ..commerce import payment_issues
@@ -58,7 +57,7 @@ def overview(now: datetime | None = None) -> Overview:
         # adding up at most 30 daily figures already aggregated by the database
         periods.append(Period(key, label, today - timedelta(days=29 - first), sum(revenue[first:]),
                               sum(orders[first:])))
-    low, out = stock_counts()
+    low, out = alerts.stock_counts()  # the same definition as the home's list (alerts.at_or_below)
     overdue = db.session.scalar(select(func.count()).select_from(Rental)
                                 .where(Rental.status == RentalStatus.ACTIVE, Rental.due_at < now)) or 0
     holds = dict(db.session.execute(select(Hold.status, func.count()).where(Hold.status.in_((HoldStatus.WAITING, HoldStatus.READY)))
@@ -79,19 +78,3 @@ def _daily(since: datetime, now: datetime) -> tuple[list[date], list[int], list[
     found = {(d if isinstance(d, date) else date.fromisoformat(str(d))): (int(r), int(n)) for d, r, n in rows}
     days = [since.date() + timedelta(days=i) for i in range((now.date() - since.date()).days + 1)]
     return days, [found.get(d, (0, 0))[0] for d in days], [found.get(d, (0, 0))[1] for d in days]
-
-
-def stock_counts() -> tuple[int, int]:
-    """(low stock, out of stock) among books on sale. Low: 0 < available <= the book's threshold (or
-    LOW_STOCK_THRESHOLD). Counted over inventory from the (available, low_stock_threshold) index alone, then
-    the few archived books' rows taken off, instead of joining every low row to books."""
-    default = current_app.config["LOW_STOCK_THRESHOLD"]
-    ceiling = max(default, db.session.scalar(select(func.max(Inventory.low_stock_threshold))) or 0)
-    low_stock = alerts.low_sql()
-    counts = (func.coalesce(func.sum(case((low_stock, 1), else_=0)), 0),
-              func.coalesce(func.sum(case((Inventory.available <= 0, 1), else_=0)), 0))
-    every = db.session.execute(select(*counts).where(Inventory.available <= ceiling)).one()
-    archived = db.session.execute(
-        select(*counts).select_from(Book).join(Inventory, Inventory.book_id == Book.id)
-        .where(Book.active.is_(False), Inventory.available <= ceiling)).one()
-    return int(every[0]) - int(archived[0]), int(every[1]) - int(archived[1])  # (low, out)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import NamedTuple
 
 from markupsafe import Markup
@@ -29,13 +30,17 @@ class Exports(NamedTuple):
 
 def sales(data: SalesOverTime, period: Period) -> Exports:
     granularity = GRANULARITIES[data["granularity"]]
-    labels = [p["bucket"] for p in data["series"]]
+    # bucket starts: "2026-03-02" (day, week) or "2026-03" (month); the chart labels the dates itself
+    points = [date.fromisoformat(p["bucket"] if len(p["bucket"]) == 10 else p["bucket"] + "-01")
+              for p in data["series"]]
     svgs = _charts(
-        revenue=charts.line_chart(labels, {"Revenue": [p["revenue_cents"] for p in data["series"]]},
-                                  title=f"{granularity} revenue", money=True,
+        revenue=charts.time_chart(points, {"Revenue": [p["revenue_cents"] for p in data["series"]]},
+                                  unit=data["granularity"], title=f"{granularity} revenue", money=True,
+                                  empty="No sales in this period",
                                   description=f"{granularity.lower()} revenue, {period.label()}; figures in the table"),
-        orders=charts.line_chart(labels, {"Orders": [p["orders"] for p in data["series"]]},
-                                 title=f"{granularity} orders",
+        orders=charts.time_chart(points, {"Orders": [p["orders"] for p in data["series"]]},
+                                 unit=data["granularity"], title=f"{granularity} orders",
+                                 empty="No orders in this period",
                                  description=f"{granularity.lower()} orders, {period.label()}; figures in the table"))
     rows = [(p["bucket"], p["orders"], plain(p["revenue_cents"]), plain(p["aov_cents"]), p["units"],
              p["cancelled_orders"], plain(p["cancelled_cents"])) for p in data["series"]]
@@ -76,7 +81,7 @@ def inventory(data: InventoryStatus) -> Exports:
     s = data["summary"]
     svgs = _charts(stock=charts.bar_chart(["In stock", "Low stock", "Out of stock"],
                                           [s["in_stock_ok"], s["low_stock"], s["out_of_stock"]],
-                                          title="Active titles by stock level",
+                                          title="Active titles by stock level", empty="No books on sale",
                                           description="titles in stock, low and out; figures in the table"))
     rows: list[tuple[object, ...]] = [("summary", "", key, value) for key, value in s.items()]
     rows += [(section, b["book_id"], b["title"], f"on_hand={b['on_hand']} available={b['available']} "
@@ -88,7 +93,7 @@ def inventory(data: InventoryStatus) -> Exports:
 def rentals(data: RentalsAndHolds) -> Exports:
     top = data["most_held"][:10]
     svgs = _charts(holds=charts.bar_chart([_short(b["title"], b["authors"]) for b in top], [b["waiting"] for b in top],
-                                          title="Most-held books (waiting holds)",
+                                          title="Most-held books (waiting holds)", empty="Nobody is waiting",
                                           description=f"top {len(top)} books by waiting holds; figures in the table"))
     rows: list[tuple[object, ...]] = [("rentals", "", key, value) for key, value in data["rentals"].items()]
     rows += [("holds", "", key, value) for key, value in data["holds"].items()]

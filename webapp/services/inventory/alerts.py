@@ -4,13 +4,16 @@ again. Alerts follow changes: a book added with little or no stock (a new title,
 its stock moves. The stock service
 calls `crossed()` with the counts of each change, so alerts follow every path that moves stock (checkout
 reservations, restocks, returns, staff adjustments) without extra queries on changes that cross nothing.
-Admins see open alerts on the admin home and get new ones once in a daily digest email."""
+Admins get new alerts once in a daily digest email. The admin home shows what is low *now* (`stock_counts`,
+`at_or_below`), from the stock itself with the same `low_sql` definition, so its summary and its list agree even
+for books that were added low and never moved (they have no alert row)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -32,6 +35,53 @@ def low_sql(available: ColumnElement[int] | InstrumentedAttribute[int] = Invento
     """"Low stock" everywhere it is shown (books filter, admin home, inventory report): some left, but no more
     than the threshold. Out of stock (available <= 0) is counted apart."""
     return and_(available > 0, available <= threshold_sql())
+
+
+def _ceiling() -> int:
+    """No book on sale can be low above this: lets the counts read only the (available, threshold) index's low
+    end instead of every inventory row."""
+    default: int = current_app.config["LOW_STOCK_THRESHOLD"]
+    return max(default, db.session.scalar(select(func.max(Inventory.low_stock_threshold))) or 0)
+
+
+def stock_counts() -> tuple[int, int]:
+    """(low stock, out of stock) among books on sale, now: low by `low_sql`, out when none is available. Counted
+    over inventory from the (available, low_stock_threshold) index alone, then the few archived books' rows taken
+    off, instead of joining every low row to books."""
+    ceiling = _ceiling()
+    counts = (func.coalesce(func.sum(case((low_sql(), 1), else_=0)), 0),
+              func.coalesce(func.sum(case((Inventory.available <= 0, 1), else_=0)), 0))
+    every = db.session.execute(select(*counts).where(Inventory.available <= ceiling)).one()
+    archived = db.session.execute(
+        select(*counts).select_from(Book).join(Inventory, Inventory.book_id == Book.id)
+        .where(Book.active.is_(False), Inventory.available <= ceiling)).one()
+    return int(every[0]) - int(archived[0]), int(every[1]) - int(archived[1])
+
+
+@dataclass(frozen=True)
+class LowBook:
+    book_id: int
+    title: str
+    available: int
+    threshold: int
+    alert_since: datetime | None  # when its open alert was raised; None if its stock never moved down to it
+
+    @property
+    def out(self) -> bool:
+        return self.available <= 0
+
+
+def at_or_below(limit: int = 10) -> list[LowBook]:
+    """Books on sale that are low or out of stock now (the books `stock_counts` counts), fewest available first."""
+    threshold = threshold_sql()
+    rows = db.session.execute(
+        select(Book.id, Book.title, Inventory.available, threshold, StockAlert.created_at)
+        .join(Inventory, Inventory.book_id == Book.id)
+        .outerjoin(StockAlert, and_(StockAlert.book_id == Book.id, StockAlert.resolved_at.is_(None)))
+        .where(Book.active.is_(True), Inventory.available <= _ceiling(),
+               or_(Inventory.available <= 0, low_sql()))
+        .order_by(Inventory.available, Inventory.book_id).limit(limit)).all()
+    return [LowBook(r[0], r[1], int(r[2]), int(r[3]), r[4]) for r in rows]
 
 
 SHELF_STATES = ("in_stock", "low", "out_of_stock")
@@ -77,16 +127,6 @@ def _open(book_id: int, available: int, threshold: int) -> None:
     stmt = insert(StockAlert).values(book_id=book_id, available=available, threshold=threshold, created_at=utcnow())
     db.session.execute(stmt.on_conflict_do_nothing(index_elements=[StockAlert.book_id],
                                                    index_where=StockAlert.resolved_at.is_(None)))
-
-
-def open_alerts(limit: int = 10) -> tuple[int, list[StockAlert]]:
-    """How many books are on alert now, and the most recent few (with their current stock)."""
-    where = (StockAlert.resolved_at.is_(None), Book.active.is_(True))
-    total = db.session.scalar(select(func.count()).select_from(StockAlert).join(Book, Book.id == StockAlert.book_id)
-                              .where(*where)) or 0
-    rows = db.session.scalars(select(StockAlert).join(Book, Book.id == StockAlert.book_id).where(*where)
-                              .order_by(StockAlert.created_at.desc(), StockAlert.id.desc()).limit(limit)).all()
-    return total, list(rows)
 
 
 def send_digest(now: datetime | None = None) -> dict[str, int]:
