@@ -3,7 +3,7 @@ The rules (bounds, states) are the service's (services.circulation.hold_staff); 
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField, StringField
+from wtforms import IntegerField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from ..services.circulation.hold_staff import REASON_MAX
@@ -16,7 +16,7 @@ class HoldCancelForm(FlaskForm):
 
 
 class HoldMoveForm(FlaskForm):
-    direction = SelectField("Direction", choices=[("up", "Up"), ("down", "Down")],
+    direction = SelectField("Direction", choices=[SelectChoice("up", "Up"), SelectChoice("down", "Down")],
                             validators=[InputRequired("Move up or down.")])
 
 
