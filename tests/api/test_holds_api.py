@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.api.conftest import ApiClient, assert_error
+from tests.api.conftest import assert_error
 from webapp.models import Hold, User, utcnow
 from webapp.services.circulation import holds
 from webapp.services.inventory import stock

@@ -6,6 +6,7 @@ swaps the hold's row, and the book's queue page swaps the whole queue (a move or
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -22,7 +23,7 @@ from . import bp
 from .hold_forms import HoldCancelForm, HoldExtendForm, HoldMoveForm
 
 
-def _forms() -> dict[str, object]:
+def _forms() -> dict[str, Any]:
     """What the action forms of the rows need (they are written out in the templates, CSRF token included)."""
     return {"extend_max": hold_staff.extend_limit_days()}
 
@@ -38,7 +39,7 @@ def holds_list():
                                   customers=hold_staff.customers(result.items), **_forms())
 
 
-def _queue_context(book: Book, page: int) -> dict[str, object]:
+def _queue_context(book: Book, page: int) -> dict[str, Any]:
     result = hold_staff.book_queue(book.id, page)
     return {"book": book, "result": result, "positions": hold_service.positions(result.items),
             "customers": hold_staff.customers(result.items), "edges": hold_staff.tier_edges(result.items),
@@ -59,7 +60,7 @@ def hold_queue(book_id: int):
                                   **_queue_context(book, page_number(request.args.get("page"))))
 
 
-def _act(hold_id: int, form_class: type, action: Callable[[Hold, object], object], done: Callable[[Hold], str]):
+def _act(hold_id: int, form_class: type, action: Callable[[Hold, Any], object], done: Callable[[Hold], str]):
     """Run one staff action on a hold and answer: the queue (view=queue) or the row (htmx), else flash + 303."""
     hold = db.session.get(Hold, hold_id)
     if hold is None:

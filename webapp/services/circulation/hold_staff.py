@@ -64,7 +64,7 @@ def _key(hold: Hold) -> tuple[int, datetime, int]:
     return hold.priority, hold.queued_at, hold.id
 
 
-def _waiting_of(book_id: int) -> Select[tuple[Hold]]:
+def _waiting_of(book_id: int) -> Select[Hold]:
     return select(Hold).where(Hold.book_id == book_id, Hold.status == HoldStatus.WAITING)
 
 
