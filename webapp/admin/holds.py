@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..clients import client_ip
@@ -82,18 +82,24 @@ def _act(hold_id: int, form_class: type, action: Callable[[Hold, Any], object], 
         message = " ".join(e for errors in form.errors.values() for e in errors)
     db.session.refresh(hold)
     view = request.args.get("view", "ready")
+    view = view if view in hold_service.ADMIN_VIEWS or view == "queue" else "ready"
+    page = page_number(request.args.get("page"))
     if is_htmx():
         if view == "queue":
-            context = _queue_context(_book(hold.book_id), page_number(request.args.get("page")))
-            return render_template("admin/_hold_queue.html", status_message=message, status_ok=ok, **context)
-        return render_template("admin/_hold_row.html", h=hold, view=view, row_message=message, row_ok=ok,
-                               positions=hold_service.positions([hold]), customers=hold_staff.customers([hold]),
-                               **_forms())
+            html = render_template("admin/_hold_queue.html", status_message=message, status_ok=ok,
+                                   **_queue_context(_book(hold.book_id), page))
+        else:
+            html = render_template("admin/_hold_row.html", h=hold, view=view, row_message=message, row_ok=ok,
+                                   positions=hold_service.positions([hold]), customers=hold_staff.customers([hold]),
+                                   **_forms())
+        response = make_response(html)
+        response.vary.add("HX-Request")
+        return response
     flash(message or "", "success" if ok else "error")
+    back = {"page": page} if page > 1 else {}
     if view == "queue":
-        return redirect(url_for("admin.hold_queue", book_id=hold.book_id, page=request.args.get("page")), 303)
-    view = view if view in hold_service.ADMIN_VIEWS else "ready"
-    return redirect(url_for("admin.holds_list", view=view, page=request.args.get("page")), 303)
+        return redirect(url_for("admin.hold_queue", book_id=hold.book_id, **back), 303)
+    return redirect(url_for("admin.holds_list", view=view, **back), 303)
 
 
 @bp.post("/holds/<int:hold_id>/cancel")
