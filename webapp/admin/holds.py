@@ -96,10 +96,10 @@ def _act(hold_id: int, form_class: type, action: Callable[[Hold, Any], object], 
         response.vary.add("HX-Request")
         return response
     flash(message or "", "success" if ok else "error")
-    back = {"page": page} if page > 1 else {}
+    shown = page if page > 1 else None  # page 1 is the plain address
     if view == "queue":
-        return redirect(url_for("admin.hold_queue", book_id=hold.book_id, **back), 303)
-    return redirect(url_for("admin.holds_list", view=view, **back), 303)
+        return redirect(url_for("admin.hold_queue", book_id=hold.book_id, page=shown), 303)
+    return redirect(url_for("admin.holds_list", view=view, page=shown), 303)
 
 
 @bp.post("/holds/<int:hold_id>/cancel")
