@@ -196,8 +196,8 @@ def get_hold(hold_id: int) -> dict[str, Any]:
 @blp.response(200, HoldSchema)
 @blp.alt_response(404, schema=ErrorSchema, description="No such hold among yours.")
 @blp.alt_response(409, schema=ErrorSchema, description="Refused (code hold_refused): the hold is not waiting (a copy "
-                                                       "is set aside for you, or it is closed), or resuming a hold "
-                                                       "that is not paused.")
+                                                       "is set aside for you, or it is closed). suspended: false on a "
+                                                       "hold that is not paused changes nothing.")
 def patch_hold(data: dict[str, Any], hold_id: int) -> dict[str, Any]:
     """Pause or resume a waiting hold, and set or clear its "not needed after" day. All or nothing: a resume
     comes first, then the date, then a pause (so any order of dates that is valid at the end is accepted)."""
