@@ -160,6 +160,12 @@ class Config:
     MEMBER_DISCOUNT_CAP_PCT = _int("MEMBER_DISCOUNT_CAP_PCT", 20)  # stacked with the plan's, up to this
     # Holds: an optional fee when a set-aside copy is not collected in its window (the window is the plan's).
     HOLD_NO_SHOW_FEE_CENTS = _int("HOLD_NO_SHOW_FEE_CENTS", 0)
+    # Holds managed by staff and paused by customers (issue 16, holds): how far ahead a customer may pause a hold
+    # ("not needed until"), or end it ("not needed after"); by how many days staff may extend a pick-up window
+    # (per extension, and the window's end at most this far from now).
+    HOLD_SUSPEND_MAX_DAYS = _int("HOLD_SUSPEND_MAX_DAYS", 180)
+    HOLD_NOT_NEEDED_AFTER_MAX_DAYS = _int("HOLD_NOT_NEEDED_AFTER_MAX_DAYS", 365)
+    HOLD_EXTEND_MAX_DAYS = _int("HOLD_EXTEND_MAX_DAYS", 14)
     WALLET_TOP_UP_MIN_CENTS = _int("WALLET_TOP_UP_MIN_CENTS", 500)
     WALLET_TOP_UP_MAX_CENTS = _int("WALLET_TOP_UP_MAX_CENTS", 50000)
     LATE_FEE_PER_DAY_CENTS = _int("LATE_FEE_PER_DAY_CENTS", 50)

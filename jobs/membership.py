@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from webapp.extensions import db
+from webapp.services.circulation import hold_dates as hold_dates_service
 from webapp.services.circulation import holds, subscriptions
 from webapp.services.people import registration, sessions
 
@@ -27,3 +28,10 @@ def prune_sessions() -> int:
     decoys = registration.prune_decoys()
     db.session.commit()
     return sessions.prune() + decoys
+
+
+@job
+def hold_dates() -> dict[str, int]:
+    """Every few minutes: resume paused holds whose "not needed until" date has come (a free copy is set aside at
+    once) and close waiting holds past their "not needed after" date (the customer is emailed)."""
+    return {"resumed": hold_dates_service.resume_due(), "closed": hold_dates_service.close_unneeded()}

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
-from . import fees, routes, security  # noqa: E402,F401
+from . import fees, holds, routes, security  # noqa: E402,F401  (fees: Pay now; holds: pause, resume, not needed after)

@@ -13,9 +13,9 @@ from ..extensions import db
 from ..htmx import render_page_or_partial
 from ..links import charge_done_url, public_url
 from ..models import Address, Book, Hold, Rental
+from ..services.circulation import hold_dates, subscriptions
 from ..services.circulation import holds as hold_service
 from ..services.circulation import rentals as rental_service
-from ..services.circulation import subscriptions
 from ..services.circulation import wallet as wallet_service
 from ..services.closure import deletion
 from ..services.commerce import charges, payments
@@ -153,7 +153,7 @@ def holds():
     open_holds, closed = hold_service.for_user(current_user.id)
     plan = subscriptions.tier_of(current_user)
     return render_template("account/holds.html", open_holds=open_holds, closed=closed, plan=plan,
-                           in_use=hold_service.books_in_use(current_user.id))
+                           in_use=hold_service.books_in_use(current_user.id), dates=hold_dates.limits())
 
 
 @bp.post("/holds")

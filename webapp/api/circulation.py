@@ -1,8 +1,11 @@
-"""API: your rentals (list, renew) and holds (place, see your place in the queue, cancel).
+"""API: your rentals (list, renew) and holds (place, see your place in the queue, pause and resume, "not needed
+after", cancel).
 
 The rules are services.circulation.rentals and .holds, as on /account/rentals and /account/holds: a rental is
 renewed once, by its own length, while nobody waits for the book; a hold is placed on an out-of-stock book only,
-once, within the plan's "books at once"."""
+once, within the plan's "books at once". PATCH /holds/{id} pauses a waiting hold (it keeps its place in the queue
+but is skipped when copies are set aside) until a date or until resumed, resumes it (a free copy is set aside at
+once), and sets or clears the last day it is wanted (services.circulation.hold_dates)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -13,6 +16,7 @@ from flask_smorest import Blueprint
 
 from ..extensions import db
 from ..models import Hold, Rental
+from ..services.circulation import hold_dates
 from ..services.circulation import holds as hold_service
 from ..services.circulation import rentals as rental_service
 from .auth import current_user, own, token_required
@@ -21,7 +25,8 @@ from .errors import fail, refusals
 from .schemas import ApiSchema, Count, ErrorSchema, Id, Money, money
 
 blp = Blueprint("api_circulation", __name__, url_prefix="/api/v1",
-                description="Your rentals (renew) and holds (place, queue position, cancel).")
+                description="Your rentals (renew) and holds (place, queue position, pause and resume, "
+                                "not needed after, cancel).")
 
 
 # ---- rentals ----
@@ -107,6 +112,15 @@ class HoldSchema(ma.Schema):
     created_at = ma.fields.DateTime(required=True, metadata={"description": "When you joined the queue."})
     ready_until = ma.fields.DateTime(required=True, allow_none=True,
                                      metadata={"description": "While ready: collect it (check out) before then."})
+    suspended = ma.fields.Boolean(required=True,
+                                  metadata={"description": "Paused: keeps its place in the queue, skipped when a copy "
+                                                           "is set aside."})
+    suspended_until = ma.fields.Date(required=True, allow_none=True,
+                                     metadata={"description": "While paused: the day it resumes by itself (null: "
+                                                              "until you resume it)."})
+    not_needed_after = ma.fields.Date(required=True, allow_none=True,
+                                      metadata={"description": "The last day you want the book: a hold still waiting "
+                                                               "at the end of that day (UTC) closes by itself."})
 
 
 class HoldsSchema(ma.Schema):
@@ -119,10 +133,25 @@ class PlaceHoldSchema(ApiSchema):
     book_id = Id(required=True)
 
 
+class HoldPatchSchema(ApiSchema):
+    suspended = ma.fields.Boolean(metadata={"description": "true: pause the waiting hold (until `suspended_until`, "
+                                                           "else until you resume it); false: resume it."})
+    suspended_until = ma.fields.Date(allow_none=True,
+                                     metadata={"description": "With suspended true: the day it resumes by itself "
+                                                              "(tomorrow at the earliest, at most 180 days ahead)."})
+    not_needed_after = ma.fields.Date(allow_none=True,
+                                      metadata={"description": "The last day you want the book (today at the "
+                                                               "earliest, at most 365 days ahead); null clears it."})
+
+
 def hold_out(hold: Hold, position: int | None) -> dict[str, Any]:
+    waiting = hold.is_waiting
     return {"id": hold.id, "book_id": hold.book_id, "title": hold.book.title, "status": hold.status,
             "position": position, "created_at": hold.queued_at,
-            "ready_until": hold.expires_at if hold.is_ready else None}
+            "ready_until": hold.expires_at if hold.is_ready else None,
+            "suspended": waiting and hold.is_suspended,
+            "suspended_until": hold.suspended_until.date() if waiting and hold.suspended_until else None,
+            "not_needed_after": hold.not_needed_after.date() if hold.not_needed_after else None}
 
 
 @blp.get("/holds")
@@ -158,6 +187,34 @@ def place_hold(data: dict[str, Any]) -> dict[str, Any]:
 def get_hold(hold_id: int) -> dict[str, Any]:
     """One of your holds, with your place in the queue."""
     hold = own(Hold, hold_id, "That hold")
+    return hold_out(hold, hold_service.position(hold))
+
+
+@blp.patch("/holds/<int:hold_id>")
+@token_required()
+@blp.arguments(HoldPatchSchema)
+@blp.response(200, HoldSchema)
+@blp.alt_response(404, schema=ErrorSchema, description="No such hold among yours.")
+@blp.alt_response(409, schema=ErrorSchema, description="Refused (code hold_refused): the hold is not waiting (a copy "
+                                                       "is set aside for you, or it is closed). suspended: false on a "
+                                                       "hold that is not paused changes nothing.")
+def patch_hold(data: dict[str, Any], hold_id: int) -> dict[str, Any]:
+    """Pause or resume a waiting hold, and set or clear its "not needed after" day. All or nothing: a resume
+    comes first, then the date, then a pause (so any order of dates that is valid at the end is accepted)."""
+    hold = own(Hold, hold_id, "That hold")
+    user = current_user()
+    suspended = data.get("suspended")
+    if "suspended_until" in data and suspended is not True:
+        fail(422, "validation_failed", "suspended_until goes with suspended: true.",
+             {"suspended_until": ["Send it with suspended: true (a pause until that day)."]})
+    with refusals(hold_service.HoldError, code="hold_refused"):
+        if suspended is False and hold.is_suspended:
+            hold_dates.resume(hold, user)
+        if "not_needed_after" in data:
+            hold_dates.set_not_needed_after(hold, user, data["not_needed_after"])
+        if suspended is True:
+            hold_dates.suspend(hold, user, data.get("suspended_until"))
+    db.session.commit()
     return hold_out(hold, hold_service.position(hold))
 
 

@@ -36,6 +36,7 @@ from ...extensions import db
 from ...models import Author, Book, BookAuthor, Genre, Inventory, book_genres
 from ...models.catalog import TITLE_AUTHOR_TSVECTOR
 from ..platform.paging import Pager
+from . import isbn
 from .vocabulary import suggest_query, tokenize
 
 SORTS = {
@@ -199,7 +200,10 @@ def search_books(query: BookQuery, *, suggest: bool = True, with_books: bool = T
         if genre is None:
             return BookPage(query=query, books=[], total=0, total_capped=False, pages=1)
     max_page = int(current_app.config["MAX_PAGE"])
-    if query.effective_sort == "relevance" and _dialect() == "postgresql":
+    by_isbn = _isbn_match(query, genre)
+    if by_isbn is not None:  # an ISBN names one book: that book, exactly (filters still apply)
+        total, pages, page, ids = 1, 1, 1, [by_isbn]
+    elif query.effective_sort == "relevance" and _dialect() == "postgresql":
         total, pages, page, ids = _pg_relevance(query, genre, max_page)
     else:
         total, pages, page, ids = _ordered_ids(query, genre, max_page)
@@ -221,6 +225,14 @@ def search_books(query: BookQuery, *, suggest: bool = True, with_books: bool = T
                 return corrected
             result.suggestion = suggestion
     return result
+
+
+def _isbn_match(query: BookQuery, genre: Genre | None) -> int | None:
+    """The id of the book whose ISBN the query is (ISBN-10 or -13, hyphens or spaces allowed), if on sale."""
+    isbn13 = isbn.from_query(query.q)
+    if isbn13 is None:
+        return None
+    return db.session.scalar(select(Book.id).where(Book.isbn13 == isbn13, *_conditions(query, genre)))
 
 
 def _count_cap(query: BookQuery) -> int:

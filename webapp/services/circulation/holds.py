@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
@@ -94,8 +94,14 @@ def cancel(hold: Hold, user: User, *, reason: str = "Cancelled by the customer."
     """Leave the queue (or give up a set-aside copy, which goes to the next in line)."""
     if hold.user_id != user.id:
         raise PermissionError("not your hold")
-    # Close by the status the row really has now, not the one loaded earlier: a waiting hold
-    # may have been made ready (copy set aside) by a concurrent return since we read it.
+    close(hold, actor_id=user.id, reason=reason)
+
+
+def close(hold: Hold, *, actor_id: int | None, reason: str, ip: str | None = None,
+          action: str = "hold.cancelled") -> HoldStatus:
+    """Cancel an open hold, by whoever: a set-aside copy goes to the next in line. Returns the status it had.
+    Closes by the status the row really has now, not the one loaded earlier: a waiting hold may have been made
+    ready (copy set aside) by a concurrent return since it was read."""
     was = None
     for status in (HoldStatus.READY, HoldStatus.WAITING):
         if _move(hold.id, status, HoldStatus.CANCELLED, closed_at=utcnow()):
@@ -104,18 +110,20 @@ def cancel(hold: Hold, user: User, *, reason: str = "Cancelled by the customer."
     if was is None:
         raise HoldError("This hold is already closed.")
     if was == HoldStatus.READY:
-        stock.release([(hold.book_id, 1)], reference=_ref(hold.id), actor_id=user.id)  # -> next in line
+        stock.release([(hold.book_id, 1)], reference=_ref(hold.id), actor_id=actor_id)  # -> next in line
     db.session.refresh(hold)
-    audit.record("hold.cancelled", actor_id=user.id, object_type="hold", object_id=hold.id,
+    audit.record(action, actor_id=actor_id, object_type="hold", object_id=hold.id, ip=ip,
                  after={"was": was, "reason": reason})
+    return was
 
 
-def _move(hold_id: int, from_status: HoldStatus, to_status: HoldStatus, **values: object) -> bool:
+def _move(hold_id: int, from_status: HoldStatus, to_status: HoldStatus, *,
+          where: Sequence[ColumnElement[bool]] = (), **values: object) -> bool:
     """The one way a hold's status changes: a conditional UPDATE that moves it only if it is still
-    `from_status`. A move HOLD_TRANSITIONS does not allow is refused (states.IllegalMove, a ValueError) before
-    touching the row. True when this transaction made the move."""
+    `from_status` (and `where` holds). A move HOLD_TRANSITIONS does not allow is refused (states.IllegalMove, a
+    ValueError) before touching the row. True when this transaction made the move."""
     require_move(HOLD_TRANSITIONS, (from_status,), to_status, what="a hold")
-    return bool(dml.changed(update(Hold).where(Hold.id == hold_id, Hold.status == from_status)
+    return bool(dml.changed(update(Hold).where(Hold.id == hold_id, Hold.status == from_status, *where)
                             .values(status=to_status, **values).execution_options(synchronize_session=False)))
 
 
@@ -149,8 +157,15 @@ def cancel_all(user: User, reason: str) -> int:
 
 # ---- the queue ----
 
-def _next_waiting(book_id: int, skip: set[int]) -> Hold | None:
-    stmt = (select(Hold).where(Hold.book_id == book_id, Hold.status == HoldStatus.WAITING)
+def servable(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """What a waiting hold must be for a copy to be set aside for it: not suspended ("not needed until ..."),
+    and not past its "not needed after" date (closed by `hold_dates.close_unneeded`, perhaps not yet)."""
+    return (Hold.suspended_at.is_(None), or_(Hold.not_needed_after.is_(None), Hold.not_needed_after >= now))
+
+
+def _next_waiting(book_id: int, skip: set[int], now: datetime) -> Hold | None:
+    """The first hold in queue order that can be served now: suspended ones keep their place, skipped."""
+    stmt = (select(Hold).where(Hold.book_id == book_id, Hold.status == HoldStatus.WAITING, *servable(now))
             .order_by(Hold.priority, Hold.queued_at, Hold.id).limit(1))
     if skip:
         stmt = stmt.where(Hold.id.not_in(skip))
@@ -163,7 +178,7 @@ def allocate(book_id: int, now: datetime | None = None) -> list[Hold]:
     ready: list[Hold] = []
     skip: set[int] = set()
     while True:
-        hold = _next_waiting(book_id, skip)
+        hold = _next_waiting(book_id, skip, now)
         if hold is None:
             break
         try:
@@ -171,8 +186,9 @@ def allocate(book_id: int, now: datetime | None = None) -> list[Hold]:
         except stock.SoldOut:
             break
         window = timedelta(days=subscriptions.for_priority(hold.priority).hold_window_days)
-        if not _move(hold.id, HoldStatus.WAITING, HoldStatus.READY, ready_at=now, expires_at=now + window):
-            # cancelled meanwhile: the copy goes back and the next hold is tried
+        if not _move(hold.id, HoldStatus.WAITING, HoldStatus.READY, where=servable(now), ready_at=now,
+                     expires_at=now + window):
+            # cancelled or suspended meanwhile: the copy goes back and the next hold is tried
             stock.release([(book_id, 1)], reference=_ref(hold.id), reallocate=False)
             skip.add(hold.id)
             continue
