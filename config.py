@@ -164,6 +164,10 @@ class Config:
     WALLET_TOP_UP_MAX_CENTS = _int("WALLET_TOP_UP_MAX_CENTS", 50000)
     LATE_FEE_PER_DAY_CENTS = _int("LATE_FEE_PER_DAY_CENTS", 50)
     RENTAL_DUE_SOON_DAYS = _int("RENTAL_DUE_SOON_DAYS", 2)
+    # Fees (issue 16): a rental's late fee stops at this share of the book's price; a rental this many days past
+    # due and not sent back becomes lost (the customer is charged the replacement price, less fees paid).
+    RENTAL_FEE_CAP_PCT = _int("RENTAL_FEE_CAP_PCT", 100)
+    RENTAL_LOST_AFTER_DAYS = _int("RENTAL_LOST_AFTER_DAYS", 30)
     # Comma-separated Fernet keys, newest first (services.platform.crypto); `flask --app wsgi keys rotate` re-encrypts under
     # the first. Required in production; development and testing without it derive one from SECRET_KEY.
     DATA_ENCRYPTION_KEYS = os.environ.get("DATA_ENCRYPTION_KEYS")

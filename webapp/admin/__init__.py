@@ -24,6 +24,7 @@ from . import (  # noqa: E402,F401  (the views register themselves on bp)
     authors,
     books,
     discounts,
+    fees,
     holds,
     home,
     orders_admin,

@@ -18,12 +18,11 @@ from sqlalchemy.orm import InstrumentedAttribute
 from ...extensions import db
 from ...models import Rental, User, utcnow
 from ...models.orders import RENTAL_TRANSITIONS, RentalStatus
-from ...models.wallet import WalletReason
 from ..inventory import stock
-from ..platform import audit, dml, mail, paging
+from ..platform import audit, dml, locks, mail, paging
 from ..platform.money import money
 from ..platform.states import require_move
-from . import holds, subscriptions, wallet
+from . import fees, holds, lost, subscriptions
 
 
 class RentalError(ValueError):
@@ -47,10 +46,10 @@ def _fee_per_day() -> int:
 
 
 def accrued_fee_cents(rental: Rental, now: datetime | None = None) -> int:
-    """The late fee so far (the fee charged at return, once returned)."""
-    if rental.is_returned:
+    """The late fee so far, capped (services.circulation.fees); the fee charged, once returned or lost."""
+    if rental.status != RentalStatus.ACTIVE:
         return rental.fee_cents
-    return overdue_days(rental, now) * _fee_per_day()
+    return fees.late_fee_cents(rental, overdue_days(rental, now))
 
 
 def for_user(user: User) -> tuple[list[Rental], list[Rental]]:
@@ -68,8 +67,7 @@ def rental_block_reason(user: User, now: datetime | None = None) -> str | None:
         Rental.user_id == user.id, Rental.status == RentalStatus.ACTIVE, Rental.due_at < now)) or 0
     if overdue:
         return "Please return your overdue rental before renting another book."
-    unpaid = (db.session.scalar(select(func.coalesce(func.sum(Rental.fee_cents - Rental.fee_paid_cents - Rental.fee_waived_cents), 0))
-                                .where(Rental.user_id == user.id)) or 0) + holds.unpaid_fees_cents(user.id)
+    unpaid = fees.total_due(user.id)
     if unpaid:
         return f"Please settle your late fees ({money(unpaid)}) before renting another book."
     return None
@@ -138,21 +136,24 @@ def renew(rental: Rental, user: User) -> None:
 
 
 def mark_returned(rental: Rental, *, actor: User, ip: str | None = None, now: datetime | None = None) -> int:
-    """Take a copy back: stock returns through the ledger and any late fee is charged. Returns the fee.
+    """Take a copy back: stock returns through the ledger and the late fee (capped: fees.late_fee_cents) is paid
+    from the wallet as far as it goes. A lost rental that comes back is reversed (lost.found). Returns the fee.
     Safe to call twice: only the first call does anything."""
     now = now or utcnow()
-    fee = overdue_days(rental, now) * _fee_per_day()
+    locks.customer(rental.user_id)  # the customer before the stock: the one lock order
+    fee = fees.late_fee_cents(rental, overdue_days(rental, now))
+    if rental.status == RentalStatus.LOST:
+        if not lost.found(rental, fee, actor=actor, ip=ip, now=now):
+            raise RentalError("This rental was already returned.")
+        return fee
     if not _move(Rental.id == rental.id, RentalStatus.ACTIVE, RentalStatus.RETURNED, returned_at=now, fee_cents=fee):
         raise RentalError("This rental was already returned.")
     db.session.refresh(rental)
     stock.adjust(rental.book_id, 1, "return", actor_id=actor.id, reference=f"rental-{rental.id}",
                  note="rental returned")
     if fee and rental.user_id:
-        paid = min(fee, wallet.balance(rental.user_id))
-        if paid:
-            wallet.debit(rental.user_id, paid, WalletReason.LATE_FEE, reference=f"rental-{rental.id}",
-                         note=f"Late fee, {overdue_days(rental, now)} days")
-            rental.fee_paid_cents = paid
+        fees.settle(rental.user_id)
+        db.session.refresh(rental)
     audit.record("rental.returned", actor_id=actor.id, object_type="rental", object_id=rental.id, ip=ip,
                  after={"fee_cents": fee, "fee_paid_cents": rental.fee_paid_cents})
     return fee
@@ -164,7 +165,8 @@ def end_for_order(order_id: int) -> int:
     return _move(Rental.order_id == order_id, RentalStatus.ACTIVE, RentalStatus.RETURNED, returned_at=utcnow())
 
 
-ADMIN_VIEWS = {"active": "Out now", "due_soon": "Due soon", "overdue": "Overdue", "returned": "Returned"}
+ADMIN_VIEWS = {"active": "Out now", "due_soon": "Due soon", "overdue": "Overdue", "returned": "Returned",
+               "lost": "Lost"}
 
 
 def admin_list(view: str = "active", page: int = 1, per_page: int = 25, now: datetime | None = None) -> paging.Page:
@@ -174,6 +176,8 @@ def admin_list(view: str = "active", page: int = 1, per_page: int = 25, now: dat
     if view == "returned":
         stmt = stmt.where(Rental.status == RentalStatus.RETURNED).order_by(Rental.returned_at.desc(),
                                                                           Rental.id.desc())
+    elif view == "lost":
+        stmt = stmt.where(Rental.status == RentalStatus.LOST).order_by(Rental.lost_at.desc(), Rental.id.desc())
     else:
         stmt = stmt.where(Rental.status == RentalStatus.ACTIVE)
         if view == "overdue":

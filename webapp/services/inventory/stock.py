@@ -69,6 +69,17 @@ def adjust(book_id: int, delta: int, reason: str, *, actor_id: int | None = None
     return StockState(on_hand, reserved)
 
 
+def write_off(book_id: int, *, reference: str, actor_id: int | None = None, note: str | None = None) -> None:
+    """A rented copy will not come back (lost): a ledger row only, as on_hand already went down at rental_out."""
+    db.session.add(StockMovement(book_id=book_id, on_hand_delta=0, reason="lost", reference=reference, note=note,
+                                 actor_id=actor_id))
+
+
+def found(book_id: int, *, reference: str, actor_id: int | None = None, note: str | None = None) -> StockState:
+    """A copy written off as lost came back after all: on the shelf again (or to the next hold)."""
+    return adjust(book_id, 1, "found", actor_id=actor_id, reference=reference, note=note)
+
+
 def _watch(book_id: int, before: int, after: int, threshold: int | None) -> None:
     """Available stock moved: raise or close the book's low-stock alert when it crosses the threshold."""
     alerts.crossed(book_id, before, after, threshold)

@@ -1,0 +1,40 @@
+"""Helpers for the fee tests: a rental out with a chosen due date, and one returned late with a fee due."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from tests.checkout_helpers import settle, shopper, start
+from tests.factories import make_book
+from webapp.extensions import db
+from webapp.models import Rental, User, utcnow
+from webapp.services.circulation import rentals
+
+
+def rental_out(user: User, *, title: str = "Rentable", price_cents: int = 2000,
+               due_at: datetime | None = None) -> Rental:
+    """A paid rental of one copy, with the loan running (starts 3 days before `due_at`, as if delivered then)."""
+    book = make_book(title, on_hand=3, price_cents=price_cents)
+    db.session.commit()
+    order = start(user, [(book, 1, "rent", 3)])
+    settle(order, f"pi_{book.id}", order.total_cents)
+    db.session.commit()
+    rental = db.session.scalars(select(Rental).where(Rental.order_id == order.id)).one()
+    due_at = due_at or utcnow() + timedelta(days=3)
+    rental.starts_at, rental.due_at = due_at - timedelta(days=3), due_at
+    db.session.commit()
+    return rental
+
+
+def late_return(user: User, *, days_late: int, title: str = "Late book", price_cents: int = 2000,
+                clerk: User | None = None) -> Rental:
+    """A rental returned `days_late` started days late (its fee recorded, the wallet charged as far as it goes)."""
+    now = utcnow()
+    rental = rental_out(user, title=title, price_cents=price_cents,
+                        due_at=now - timedelta(days=days_late) + timedelta(hours=1))
+    clerk = clerk or db.session.scalar(select(User).where(User.username == "clerk")) or shopper("clerk")
+    rentals.mark_returned(rental, actor=clerk, now=now)
+    db.session.commit()
+    db.session.refresh(rental)
+    return rental
