@@ -20,7 +20,6 @@ from ..models import User
 from ..services.people import staff
 from ..services.people.accounts import AccountError
 from . import bp
-from . import customer_actions  # noqa: F401  (the customer page's POST views register themselves on bp)
 from .customer import render_tab
 from .forms import ActionForm
 from .user_forms import RoleForm, UserFilterForm

@@ -42,7 +42,7 @@ class RentalsTab:
     returned: list[RentalLine]  # the newest RETURNED_SHOWN
 
 
-def _lines(stmt: Select[tuple[Rental, str]], now: datetime) -> list[RentalLine]:
+def _lines(stmt: Select[Rental, str], now: datetime) -> list[RentalLine]:
     lines = []
     for rental, number in db.session.execute(stmt):
         fee = rentals.accrued_fee_cents(rental, now) if rental.status == RentalStatus.ACTIVE and rental.due_at \
