@@ -167,11 +167,12 @@ def test_wallet_credit_then_the_same_form_again_applies_once(admin_client, reade
     first = admin_client.post(url(reader, "/wallet"), data=form)
     assert first.status_code == 303 and first.headers["Location"].endswith(url(reader, "/wallet"))
     page = admin_client.get(first.headers["Location"]).get_data(as_text=True)
-    assert "Credited $12.50; the balance is now $14.50" in page and "Parcel lost" in page
+    # the reader owed a $1.00 late fee: money arriving pays it first
+    assert "Credited $12.50 ($1.00 of it paid fees due); the balance is now $13.50" in page and "Parcel lost" in page
     again = admin_client.post(url(reader, "/wallet"), data=form)
     assert again.status_code == 303
     assert "already applied" in admin_client.get(again.headers["Location"]).get_data(as_text=True)
-    assert wallet.balance(reader.id) == 1450
+    assert wallet.balance(reader.id) == 1350
     assert db.session.scalar(select(func.count()).select_from(AuditLog)
                              .where(AuditLog.action == "admin.wallet_credit")) == 1
     mail = db.session.scalars(select(OutboundEmail).where(OutboundEmail.recipient == reader.email)

@@ -37,8 +37,9 @@ def user_wallet_adjust(user_id: int) -> ResponseReturnValue:
         return wallet_tab(user, form, page=1)
     if done.applied:
         verb = "Credited" if done.entry.amount_cents > 0 else "Debited"
-        flash(f"{verb} {money(abs(done.entry.amount_cents))}; the balance is now "
-              f"{money(done.entry.balance_after_cents)}. {user.username} was emailed.", "success")
+        paid = f" ({money(done.settled_cents)} of it paid fees due)" if done.settled_cents else ""
+        flash(f"{verb} {money(abs(done.entry.amount_cents))}{paid}; the balance is now "
+              f"{money(done.balance_cents)}. {user.username} was emailed.", "success")
     else:
         flash("This adjustment was already applied (the form was sent twice); nothing more was changed.", "info")
     return redirect(url_for("admin.user_wallet", user_id=user.id), 303)

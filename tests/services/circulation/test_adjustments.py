@@ -112,3 +112,20 @@ def test_a_double_submit_racing_itself_applies_once(app, db, boss, reader):
                              .where(WalletEntry.reason == "adjustment")) == 1
     assert db.session.scalar(select(func.count()).select_from(AuditLog)
                              .where(AuditLog.action == "admin.wallet_credit")) == 1
+
+
+def test_a_credit_pays_fees_due_first_like_any_money_arriving(app, db, boss):
+    from tests.fee_helpers import late_return
+    from webapp.services.circulation import fees
+
+    user = shopper("latecomer")
+    late_return(user, days_late=3)  # $1.50 due, nothing in the wallet
+    assert fees.total_due(user.id) == 150
+    done = adjustments.adjust(boss, user, "credit", 1000, "Goodwill", form_reference="7" * 32)
+    db.session.commit()
+    assert (done.settled_cents, done.balance_cents) == (150, 850)
+    assert fees.total_due(user.id) == 0 and wallet.balance(user.id) == 850
+    mail = db.session.scalars(select(OutboundEmail).where(OutboundEmail.subject.like("%added to your%"))).one()
+    assert "We used $1.50 of it to pay the fees you owed" in mail.body_text and "$8.50" in mail.body_text
+    entry = db.session.scalars(select(AuditLog).where(AuditLog.action == "admin.wallet_credit")).one()
+    assert entry.after["fees_paid_cents"] == 150 and entry.after["balance_cents"] == 850

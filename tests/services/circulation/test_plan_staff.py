@@ -226,3 +226,15 @@ def test_holds_follow_the_comped_plan_in_the_queue(app, db, boss, make_book):
     db.session.commit()
     db.session.expire_all()
     assert db.session.scalars(select(Hold.priority)).one() == 0
+
+
+def test_a_plan_refund_pays_fees_due_first(app, db, boss):
+    from tests.fee_helpers import late_return
+    from webapp.services.circulation import fees
+
+    user = customer(db, tier="plus")
+    late_return(user, days_late=2)  # $1.00 due
+    done = plan_staff.cancel(boss, user, "now", seen=seen(user))
+    db.session.commit()
+    assert done.refund_cents > 100 and fees.total_due(user.id) == 0
+    assert wallet.balance(user.id) == done.refund_cents - 100

@@ -1,5 +1,5 @@
 """Staff corrections to a customer's wallet (admin customer page): a credit or a debit with a reason, audited,
-and the customer emailed.
+and the customer emailed. A credit is money arriving like a top-up: it pays fees due first (fees.settle).
 
 Each form carries a one-time reference (`new_reference`); the wallet entry is written under it (reason
 adjustment, reference ADJ-<it>), and the wallet applies a (user, reason, reference) once. The customer lock is
@@ -19,7 +19,7 @@ from ...models.wallet import WalletReason
 from ..platform import audit, locks, mail
 from ..platform.errors import RuleError
 from ..platform.money import money
-from . import wallet
+from . import fees, wallet
 
 KINDS = ("credit", "debit")
 REASON_MAX = 200
@@ -34,6 +34,8 @@ class AdjustmentError(RuleError):
 class Adjustment:
     entry: WalletEntry
     applied: bool  # False: this form was already applied (a double submit); nothing changed now
+    settled_cents: int = 0  # of a credit, what went to fees due
+    balance_cents: int = 0  # the balance afterwards
 
 
 def new_reference() -> str:
@@ -68,7 +70,7 @@ def adjust(actor: User, user: User, kind: str, cents: int, reason: str, *, form_
     locks.customer(user.id)  # a twin submission waits here, then finds the entry below
     done = wallet.entry_for(user.id, WalletReason.ADJUSTMENT, reference)
     if done is not None:
-        return Adjustment(done, applied=False)
+        return Adjustment(done, applied=False, balance_cents=wallet.balance(user.id))
     before = wallet.balance(user.id)
     try:
         apply = wallet.credit if kind == "credit" else wallet.debit
@@ -76,10 +78,12 @@ def adjust(actor: User, user: User, kind: str, cents: int, reason: str, *, form_
     except wallet.InsufficientFunds as exc:
         raise AdjustmentError(f"The wallet holds {money(exc.balance_cents)}: a debit of {money(cents)} would take it "
                               "below zero. Debit at most the balance.", "amount") from None
+    settled = fees.settle(user.id) if kind == "credit" else 0
+    after = wallet.balance(user.id)
     audit.record(f"admin.wallet_{kind}", actor_id=actor.id, object_type="user", object_id=user.id, ip=ip,
                  before={"balance_cents": before},
-                 after={"balance_cents": entry.balance_after_cents, "amount_cents": entry.amount_cents,
+                 after={"balance_cents": after, "amount_cents": entry.amount_cents, "fees_paid_cents": settled,
                         "reference": reference}, note=reason)
     mail.send_template(user.email, "wallet_adjusted", name=user.display_name, credit=kind == "credit",
-                       amount_cents=cents, reason=reason, balance_cents=entry.balance_after_cents)
-    return Adjustment(entry, applied=True)
+                       amount_cents=cents, reason=reason, settled_cents=settled, balance_cents=after)
+    return Adjustment(entry, applied=True, settled_cents=settled, balance_cents=after)

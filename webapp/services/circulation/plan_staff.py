@@ -32,7 +32,7 @@ from ...models import Subscription, User, utcnow
 from ...models.membership import Tier
 from ...models.wallet import WalletReason
 from ..platform import audit, dml, locks, mail
-from . import subscriptions, wallet
+from . import fees, subscriptions, wallet
 from .subscriptions import SubscriptionError
 
 MAX_COMP_PERIODS = 12
@@ -115,11 +115,13 @@ def _write(user_id: int, sub: Subscription | None, seen: str, values: dict[str, 
 
 
 def _refund(user_id: int, cents: int, start: datetime | None, label: str, actor_id: int) -> None:
-    """Credit the unused part of a paid period, once per period (the wallet's reference dedup)."""
+    """Credit the unused part of a paid period, once per period (the wallet's reference dedup); like any money
+    arriving in the wallet, it pays fees due first (fees.settle)."""
     if cents > 0:
         wallet.credit(user_id, cents, WalletReason.SUBSCRIPTION, actor_id=actor_id,
                       reference=f"SUB-{user_id}-refund-{start or utcnow():%Y%m%d%H%M%S}",
                       note=f"Unused {label} plan period refunded")
+        fees.settle(user_id)
 
 
 def comp(actor: User, user: User, target: str, periods: int, *, seen: str, now: datetime | None = None,
