@@ -79,9 +79,11 @@ def test_staff_move_through_tabs_credit_the_wallet_comp_a_plan_and_waive_a_fee(e
     expected = {"Orders": "customer-order", "Rentals": "rental-out", "Holds": "hold-open", "Wallet": "wallet-entry",
                 "Plan": "plan-tier", "Fees": "fee-row", "Sessions": None}
     for name, testid in expected.items():
-        _tab(page, name).click()
+        _tab(page, name).focus()
+        page.keyboard.press("Enter")
         expect(page).to_have_url(re.compile(rf"/admin/users/{customer.user_id}/{name.lower()}$"))
         expect(_tab(page, name)).to_have_attribute("aria-current", "page")
+        expect(_tab(page, name)).to_be_focused()  # the keyboard user's place is kept
         expect(page.locator("#customer-panel h2").first).to_be_visible()
         if testid:
             expect(page.locator(f"#customer-panel [data-testid='{testid}']").first).to_be_visible()
