@@ -302,3 +302,27 @@ def test_deleted_customer_pages_show_no_forms(admin_client, reader, db):
     for tab in ("/wallet", "/plan", "/sessions", ""):
         html = admin_client.get(url(reader, tab)).get_data(as_text=True)
         assert "<form method=\"post\" action=\"/admin/users" not in html.split('id="customer-panel"')[1]
+
+
+def test_an_admin_without_two_factor_is_sent_to_set_it_up(app, auth, reader):
+    auth.user("lax_admin", role="admin")
+    client = app.test_client()
+    auth.login("lax_admin", client=client)
+    for tab in ("/wallet", "/plan", "/fees"):
+        response = client.get(url(reader, tab))
+        assert response.status_code == 302 and "2fa" in response.headers["Location"]
+    r = auth.post(url(reader, "/wallet"), {"kind": "credit", "amount": "5", "reason": "x", "reference": "a" * 32},
+                  client=client)
+    assert r.status_code == 302 and wallet.balance(reader.id) == 200
+
+
+def test_actions_on_a_deleted_account_are_refused_not_a_500(admin_client, reader, db):
+    forms = {"wallet": _wallet_form(admin_client, reader), "plan": _plan_form(admin_client, reader, "comp")}
+    db.session.get(User, reader.id).deleted_at = utcnow()
+    db.session.commit()
+    r = admin_client.post(url(reader, "/wallet"), data={**forms["wallet"], "kind": "credit", "amount": "5",
+                                                         "reason": "x"})
+    assert r.status_code == 200 and "This account was deleted." in r.get_data(as_text=True)
+    r = admin_client.post(url(reader, "/plan/comp"), data={**forms["plan"], "tier": "plus", "periods": "1"})
+    assert r.status_code == 303 and "deleted" in admin_client.get(r.headers["Location"]).get_data(as_text=True)
+    assert wallet.balance(reader.id) == 200
