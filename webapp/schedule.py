@@ -45,6 +45,7 @@ SCHEDULE: tuple[Scheduled, ...] = (
               cron="40 3 * * *"),
     Scheduled(name="weekly-summary", function="jobs.reports.weekly_summary", queue="reports", cron="0 7 * * 1"),
     Scheduled(name="prune-sessions", function="jobs.membership.prune_sessions", queue="default", cron="20 4 * * *"),
+    Scheduled(name="mark-lost-rentals", function="jobs.rentals.mark_lost_rentals", queue="default", cron="15 8 * * *"),
 )
 
 BY_NAME: dict[str, Scheduled] = {job.name: job for job in SCHEDULE}

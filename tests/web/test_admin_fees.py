@@ -70,3 +70,27 @@ def test_customers_cannot_open_the_tab(app, db, client, auth):
     user = auth.user("reader1")
     auth.login("reader1")
     assert client.get(f"/admin/users/{user.id}/fees").status_code == 403
+
+
+def test_the_lost_view_lists_lost_rentals_and_taking_one_back_reverses_it(app, db, admin_client):
+    from datetime import timedelta
+
+    from tests.fee_helpers import rental_out
+    from webapp.models import utcnow
+    from webapp.services.circulation import lost
+
+    user = shopper("loser")
+    rental = rental_out(user, title="Gone Missing", price_cents=1000, due_at=utcnow() - timedelta(days=31, hours=1))
+    assert lost.mark_lost_due() == 1
+    db.session.commit()
+    html = admin_client.get("/admin/rentals?view=lost").get_data(as_text=True)
+    assert "Gone Missing" in html and "Lost" in html
+    assert "Gone Missing" not in admin_client.get("/admin/rentals?view=overdue").get_data(as_text=True)
+    token = _csrf(admin_client, "/admin/rentals?view=lost")
+    response = admin_client.post(f"/admin/rentals/{rental.id}/return?view=lost", data={"csrf_token": token})
+    assert response.status_code == 303
+    db.session.expire_all()
+    row = db.session.get(Rental, rental.id)
+    assert (row.status, row.fee_cents) == ("returned", 1000)  # 32 days x 50, capped at the price
+    table = admin_client.get("/admin/rentals?view=lost", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Gone Missing" not in table and "No rentals here." in table

@@ -35,6 +35,7 @@ from . import (
     cart,
     catalog,
     circulation,
+    fees,
     limits,
     membership,
     orders,
@@ -44,7 +45,7 @@ from . import (
 from .errors import fail
 from .schemas import ErrorSchema
 
-AREAS = (tokens, account, catalog, cart, shopping, orders, circulation, membership, author, admin_catalog, admin_orders,
+AREAS = (tokens, account, catalog, cart, shopping, orders, circulation, fees, membership, author, admin_catalog, admin_orders,
          admin_people)
 
 

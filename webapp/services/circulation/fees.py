@@ -22,7 +22,7 @@ from ...models.orders import RentalStatus
 from ...models.wallet import WalletReason
 from ..platform import audit, dml, locks, mail
 from ..platform.money import money
-from . import wallet
+from . import holds, wallet
 
 KINDS = ("rental", "hold")
 
@@ -73,15 +73,18 @@ def _rental_reason(rental: Rental) -> str:
 
 def outstanding(user_id: int) -> list[FeeItem]:
     """The customer's fees with something still due, oldest first."""
+    fresh = {"populate_existing": True}  # rows already loaded may predate a conditional UPDATE: read them anew
     rentals = db.session.scalars(select(Rental).where(
-        Rental.user_id == user_id, Rental.fee_cents > Rental.fee_paid_cents + Rental.fee_waived_cents)).all()
-    holds = db.session.scalars(select(Hold).where(
-        Hold.user_id == user_id, Hold.fee_cents > Hold.fee_paid_cents + Hold.fee_waived_cents)).all()
+        Rental.user_id == user_id, Rental.fee_cents > Rental.fee_paid_cents + Rental.fee_waived_cents)
+        .execution_options(**fresh)).all()
+    held = db.session.scalars(select(Hold).where(
+        Hold.user_id == user_id, Hold.fee_cents > Hold.fee_paid_cents + Hold.fee_waived_cents)
+        .execution_options(**fresh)).all()
     items = [FeeItem("rental", r.id, r.book.title, r.fee_cents, r.fee_paid_cents, r.fee_waived_cents,
                      r.fee_due_cents, _rental_reason(r), r.lost_at or r.returned_at or r.due_at) for r in rentals]
     items += [FeeItem("hold", h.id, h.book.title, h.fee_cents, h.fee_paid_cents, h.fee_waived_cents,
                       h.fee_cents - h.fee_paid_cents - h.fee_waived_cents, HOLD_REASON,
-                      h.closed_at or h.expires_at) for h in holds]
+                      h.closed_at or h.expires_at) for h in held]
     return sorted(items, key=lambda i: (i.when is None, i.when or datetime.min, i.kind, i.id))
 
 
@@ -89,9 +92,7 @@ def total_due(user_id: int) -> int:
     """All the customer still owes in fees (rentals and holds), in cents."""
     rentals = db.session.scalar(select(func.coalesce(func.sum(
         Rental.fee_cents - Rental.fee_paid_cents - Rental.fee_waived_cents), 0)).where(Rental.user_id == user_id))
-    holds = db.session.scalar(select(func.coalesce(func.sum(
-        Hold.fee_cents - Hold.fee_paid_cents - Hold.fee_waived_cents), 0)).where(Hold.user_id == user_id))
-    return int(rentals or 0) + int(holds or 0)
+    return int(rentals or 0) + holds.unpaid_fees_cents(user_id)
 
 
 def item(user_id: int, kind: str, item_id: int) -> FeeItem | None:
@@ -165,9 +166,18 @@ def settle(user_id: int) -> int:
     return paid
 
 
-def pay_now(user_id: int) -> tuple[int, int]:
-    """The customer's "Pay now" from the wallet: (paid, still due)."""
-    paid = settle(user_id)
+def pay_now(user_id: int, kind: str | None = None, item_id: int | None = None) -> tuple[int, int]:
+    """The customer's "Pay now" from the wallet, for all their fees or for one: (paid, still due in all).
+    Raises FeeError if that one fee is not theirs or has nothing due."""
+    if kind is None or item_id is None:
+        paid = settle(user_id)
+        return paid, total_due(user_id)
+    locks.customer(user_id)
+    fee = item(user_id, kind, item_id)
+    if fee is None:
+        raise FeeError("Nothing is due on this fee.")
+    cents = min(fee.due_cents, wallet.balance(user_id))
+    paid = cents if cents > 0 and _pay(user_id, fee, cents) else 0
     return paid, total_due(user_id)
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, Update, select, update
 from ...extensions import db
 from ...models import Charge, User, utcnow
 from ...models.payments import CHARGE_TRANSITIONS, ChargeStatus, IssueKind
-from ..circulation import subscriptions, wallet
+from ..circulation import fees, subscriptions, wallet
 from ..platform import audit, dml, mail
 from ..platform.money import money
 from ..platform.states import IllegalMove, require_move
@@ -61,14 +61,21 @@ def _new_reference() -> str:
 
 
 def start(user: User, purpose: str, amount_cents: int, *, success_url: Callable[[Charge], str],
-          cancel_url: Callable[[Charge], str], tier: str | None = None) -> tuple[Charge, str]:
-    """Open a gateway checkout for a top-up or a plan. Returns (charge, payment URL).
+          cancel_url: Callable[[Charge], str], tier: str | None = None, for_fees: bool = False) -> tuple[Charge, str]:
+    """Open a gateway checkout for a top-up or a plan. Returns (charge, payment URL). A top-up `for_fees` is for
+    exactly the fees due (it may be below WALLET_TOP_UP_MIN_CENTS); once credited, `complete` pays them with it.
 
     Commits: the charge is stored before the provider is called (no transaction across the network call);
     if the provider cannot open the page, the charge is closed and PaymentError raised. ChargeError is
     raised before anything is written."""
     config = current_app.config
-    if purpose == "top_up":
+    if purpose == "top_up" and for_fees:
+        due = fees.total_due(user.id)
+        if due <= 0 or amount_cents != due:
+            raise ChargeError("Your fees changed meanwhile; please check the amount and try again." if due
+                              else "You have no fees to pay.")
+        title, description = f"{config['SHOP_NAME']} fees", f"Fees due, {money(amount_cents)}"
+    elif purpose == "top_up":
         low, high = config["WALLET_TOP_UP_MIN_CENTS"], config["WALLET_TOP_UP_MAX_CENTS"]
         if not low <= amount_cents <= high:
             raise ChargeError(f"Top-ups are from {money(low)} to {money(high)}.")
@@ -156,9 +163,12 @@ def complete(payment: Payment) -> str:
         mail.send_template(user.email, "charge_plan_active", name=user.display_name, plan=plan,
                            reference=charge.reference, amount_cents=charge.amount_cents)
         return "subscribed"
+    # Only a plain top-up settles fees here: a plan's money stays in the wallet for the plan (above).
+    fees_paid = fees.settle(charge.user_id) if charge.purpose == "top_up" else 0
     if user is not None:
         mail.send_template(user.email, "charge_top_up", name=user.display_name, reference=charge.reference,
-                           amount_cents=charge.amount_cents)
+                           amount_cents=charge.amount_cents, fees_paid_cents=fees_paid,
+                           fees_due_cents=fees.total_due(user.id) if fees_paid else 0)
     audit.record("wallet.top_up", actor_id=charge.user_id, object_type="charge", object_id=charge.reference,
                  after={"amount_cents": charge.amount_cents})
     return "credited"

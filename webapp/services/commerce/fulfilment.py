@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 
 from ...extensions import db
 from ...models import Book, DiscountCode, DiscountRedemption, LineMode, Order, OrderStatus, Rental, User, utcnow
-from ..circulation import holds, rentals, wallet
+from ..circulation import fees, holds, rentals, wallet
 from ..inventory import stock
 from ..inventory.stock import SoldOut
 from ..platform import dml
@@ -243,6 +243,7 @@ def release_unpaid(order: Order, actor_id: int | None = None) -> None:
     if order.wallet_cents and order.user_id:
         wallet.credit(order.user_id, order.wallet_cents, "cancellation", reference=order.number,
                       note=f"Order {order.number} not completed")
+        fees.settle(order.user_id)  # money back in the wallet pays fees due first
 
 
 def expire(session_id: str, note: str = "The payment session expired; stock released.") -> str:
@@ -351,6 +352,7 @@ def _refunded_at_provider(order: Order, amount_refunded: int) -> str:
     if order.wallet_cents and order.user_id:
         wallet.credit(order.user_id, order.wallet_cents, "refund", reference=order.number,
                       note=f"Order {order.number} refunded")
+        fees.settle(order.user_id)  # money back in the wallet pays fees due first
     event(order, OrderStatus.REFUNDED, f"{money(amount_refunded)} was refunded to the card at the payment provider: "
           "the order is called off and its books are back on the shelf.")
     order_mail.send_refunded(order, order.wallet_cents, amount_refunded, "your card")

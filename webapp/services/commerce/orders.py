@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select, update
 from ...extensions import db
 from ...models import ORDER_STATUSES, PAID_STATUSES, Order, OrderEvent, OrderStatus, Rental, User, staff_moves, utcnow
 from ...models.orders import RentalStatus
-from ..circulation import wallet
+from ..circulation import fees, wallet
 from ..platform import audit, paging
 from ..platform.money import money
 from . import fulfilment, order_mail, payments
@@ -68,6 +68,7 @@ def _pay_back(order: Order, refund_to: str, actor: User, verb: str) -> tuple[int
     if to_wallet and order.user_id is not None:
         wallet.credit(order.user_id, to_wallet, "refund", reference=order.number, note=f"Order {order.number} {verb}",
                       actor_id=actor.id)
+        fees.settle(order.user_id)  # money back in the wallet pays fees due first
         event(order, OrderStatus.REFUNDED if to_wallet == owed else order.status,
               f"{money(to_wallet)} refunded to the customer's wallet.", actor.id)
     rest = owed - to_wallet
