@@ -198,6 +198,8 @@ class Config:
     # Signed-in sessions (services.people.sessions): they end after this many days in all, or this many days unused.
     SESSION_MAX_DAYS = _int("SESSION_MAX_DAYS", 30)
     SESSION_IDLE_DAYS = _int("SESSION_IDLE_DAYS", 14)
+    # Staff customer page (admin/users/<id>): the largest single wallet credit or debit staff can make.
+    STAFF_WALLET_ADJUST_MAX_CENTS = _int("STAFF_WALLET_ADJUST_MAX_CENTS", 100_000)
     WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session
     SESSION_COOKIE_HTTPONLY = True
     # Re-sending the cookie on every response lets a slow request put back an older session.

@@ -71,5 +71,7 @@ _.rent_per_week, _.cover_url, _.photo_url, _.books_total
 # JSON API response fields (h3: account, circulation, membership, author): marshmallow schemas read them by name
 _.email_verified, _.two_factor, _.photo_url, _.period_label, _.late_fee, _.fee_due, _.blocked_reason, _.ready_until
 _.period_days, _.next_plan, _.subscription, _.balance_after
+# The admin customer page's tabs (services.commerce.customer_file.PlanTab, read by admin/_user_plan.html)
+_.period_start, _.comped, _.refund_now_cents
 # Fees (issue 16): the replacement price is read by the lost-book emails; FeeItem.created is the interface's alias
 _.replacement_cents, _.created

@@ -357,11 +357,11 @@ def test_staff_revoke_api_tokens_on_the_website_keeps_the_browsers(app, auth, db
     cli.client.environ_base["HTTP_USER_AGENT"] = CLI_AGENT
     assert cli.sign_in("reader1", client_name="folio-cli").status_code == 200
     script = _sign_in(app)
-    page = admin_client.get(f"/admin/users/{customer.id}").get_data(as_text=True)
+    page = admin_client.get(f"/admin/users/{customer.id}/sessions").get_data(as_text=True)
     assert page.count('data-kind="api"') == 2 and page.count('data-kind="web"') == 1
     assert "folio-cli" in page and "Revoke API tokens" in page
     r = auth.post(f"/admin/users/{customer.id}/revoke-api-tokens", client=admin_client)
-    assert r.status_code == 303 and r.headers["Location"].endswith(f"/admin/users/{customer.id}")
+    assert r.status_code == 303 and r.headers["Location"].endswith(f"/admin/users/{customer.id}/sessions")
     assert "Revoked 2 API tokens" in admin_client.get(r.headers["Location"]).get_data(as_text=True)
     assert not _works(cli) and not _works(script)
     assert_error(_refresh(app, cli.tokens["refresh_token"]), 401, "token_revoked")
@@ -372,7 +372,7 @@ def test_staff_revoke_api_tokens_on_the_website_keeps_the_browsers(app, auth, db
         (boss.id, "user", str(customer.id), {"tokens_revoked": 2})
     assert _family(db, cli.tokens["session_id"]).revoked_reason == "revoked_by_staff"
     # Nothing left: the button is gone and a second post says so.
-    page = admin_client.get(f"/admin/users/{customer.id}").get_data(as_text=True)
+    page = admin_client.get(f"/admin/users/{customer.id}/sessions").get_data(as_text=True)
     assert "/revoke-api-tokens" not in page and 'data-kind="web"' in page
     r = auth.post(f"/admin/users/{customer.id}/revoke-api-tokens", client=admin_client)
     assert "no API tokens to revoke" in admin_client.get(r.headers["Location"]).get_data(as_text=True)

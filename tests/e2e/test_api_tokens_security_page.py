@@ -66,7 +66,7 @@ def test_staff_revoke_api_tokens_on_the_admin_user_page(app, e2e_page: Page, mak
     make_user("boss", role="admin", totp_secret=ADMIN_TOTP)
     cli = _token(app, "folio-cli")
     sign_in_as(page, "boss", totp_secret=ADMIN_TOTP)
-    page.goto(f"/admin/users/{customer_id}")
+    page.goto(f"/admin/users/{customer_id}/sessions")  # the Sessions tab of the customer page
     expect(page.locator("[data-testid=device-row][data-kind=api]")).to_have_count(1)
     expect(page.locator("[data-testid=device-row][data-kind=api]")).to_contain_text("folio-cli")
     assert_accessible(page, "the admin user page with an API token")

@@ -94,12 +94,13 @@ def test_staff_can_end_a_customers_sessions(app, auth, admin_client, db):
     customer = auth.user("reader1")
     device = app.test_client()
     auth.login("reader1", client=device)
-    page = admin_client.get(f"/admin/users/{customer.id}").get_data(as_text=True)
+    page = admin_client.get(f"/admin/users/{customer.id}/sessions").get_data(as_text=True)
     assert 'data-testid="device-row"' in page
     r = auth.post(f"/admin/users/{customer.id}/end-sessions", client=admin_client)
     assert r.status_code == 303 and not _signed_in(device)
     assert db.session.scalar(select(AuditLog.id).where(AuditLog.action == "admin.user_sessions_ended"))
-    assert "Not signed in anywhere" in admin_client.get(f"/admin/users/{customer.id}").get_data(as_text=True)
+    assert r.headers["Location"].endswith(f"/admin/users/{customer.id}/sessions")
+    assert "Not signed in anywhere" in admin_client.get(r.headers["Location"]).get_data(as_text=True)
 
 
 def test_deactivation_ends_sessions_at_once(app, auth, admin_client):

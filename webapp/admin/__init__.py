@@ -23,6 +23,8 @@ from . import (  # noqa: E402,F401  (the views register themselves on bp)
     audit,
     authors,
     books,
+    customer,
+    customer_actions,
     discounts,
     fees,
     holds,

@@ -1,12 +1,13 @@
 """Admin panel: accounts (list and search, one account's page, and the staff actions on it: role, deactivate,
 reactivate, new verification code, forced password reset, sign out everywhere, revoke the API tokens).
-services.people.staff audits every change."""
+services.people.staff audits every change. The account's page is the customer page's Profile tab; its other tabs
+are in customer.py."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
@@ -16,9 +17,10 @@ from ..extensions import db
 from ..htmx import render_page_or_partial
 from ..links import public_url
 from ..models import User
-from ..services.people import sessions, staff
+from ..services.people import staff
 from ..services.people.accounts import AccountError
 from . import bp
+from .customer import render_tab
 from .forms import ActionForm
 from .user_forms import RoleForm, UserFilterForm
 
@@ -44,18 +46,18 @@ def _user_or_404(user_id: int) -> User:
 @bp.get("/users/<int:user_id>")
 def user(user_id: int):
     found = _user_or_404(user_id)
-    return render_template("admin/user.html", user=found, role_form=RoleForm(role=found.role),
-                           action_form=ActionForm(), history=staff.audit_for(found),
-                           devices=sessions.active(found.id), device=sessions.device)
+    return render_tab(found, "admin/_user_profile.html", role_form=RoleForm(role=found.role),
+                      action_form=ActionForm(), history=staff.audit_for(found))
 
 
-def _act(user_id: int, action: Callable[[User], T], success: Success[T]) -> ResponseReturnValue:
-    """One button on an account's page: the action on that account, then back to its page."""
+def _act(user_id: int, action: Callable[[User], T], success: Success[T],
+         back: str = "admin.user") -> ResponseReturnValue:
+    """One button on an account's page: the action on that account, then back to its tab (`back`)."""
     found = _user_or_404(user_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     attempt_flash(lambda: action(found), AccountError, success)  # AccountError includes ThrottledError
-    return redirect(url_for("admin.user", user_id=found.id), 303)
+    return redirect(url_for(back, user_id=found.id), 303)
 
 
 @bp.post("/users/<int:user_id>/role")
@@ -98,11 +100,11 @@ def force_password_reset(user_id: int):
 @bp.post("/users/<int:user_id>/end-sessions")
 def end_sessions(user_id: int):
     return _act(user_id, lambda u: staff.end_sessions(current_user, u, ip=client_ip()),
-                "Signed out on every device.")
+                "Signed out on every device.", back="admin.user_sessions")
 
 
 @bp.post("/users/<int:user_id>/revoke-api-tokens")
 def revoke_api_tokens(user_id: int):
     return _act(user_id, lambda u: staff.revoke_api_tokens(current_user, u, ip=client_ip()),
                 lambda ended: f"Revoked {ended} API token{'s' if ended != 1 else ''}; browsers stay signed in."
-                if ended else "There were no API tokens to revoke.")
+                if ended else "There were no API tokens to revoke.", back="admin.user_sessions")

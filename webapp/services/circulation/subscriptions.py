@@ -6,7 +6,8 @@ environment variable); models.Tier names and orders the plans. Everything that a
 
 A plan runs for SUBSCRIPTION_PERIOD_DAYS. Subscribing or upgrading takes effect at once (an upgrade
 pays the price difference for the rest of the period); downgrading and cancelling take effect at the
-end of the period (`next_tier`). The renewal job charges the wallet at period end; when the wallet
+end of the period (`next_tier`). Staff can also give a plan for some periods, free (`comped_until`; see
+plan_staff): renewal charges nothing until that period ends. The renewal job charges the wallet at period end; when the wallet
 cannot pay, the plan falls back to Free and the customer is emailed. Payment by card goes through a
 gateway charge (services.commerce.charges) that tops up the wallet and is then taken from it, so every plan
 payment is one wallet ledger entry with reference SUB-<user>-<period start>.
@@ -104,7 +105,7 @@ def max_rental_days() -> int:
     return max(t.max_rental_days for t in all_tiers())
 
 
-def _period() -> timedelta:
+def period_length() -> timedelta:
     return timedelta(days=current_app.config["SUBSCRIPTION_PERIOD_DAYS"])
 
 
@@ -145,7 +146,7 @@ def quote_change(user: User, target: str, now: datetime | None = None) -> Change
         return ChangeQuote(ChangeKind.SUBSCRIBE, new, new.price_cents, None)
     end = _period_end(sub)
     if new.rank > current.rank:
-        part = max(timedelta(0), end - now) / _period()
+        part = max(timedelta(0), end - now) / period_length()
         return ChangeQuote(ChangeKind.UPGRADE, new, max(1, round((new.price_cents - current.price_cents) * part)),
                            end)
     return ChangeQuote(ChangeKind.CANCEL if new.is_free else ChangeKind.DOWNGRADE, new, 0, end)
@@ -183,11 +184,11 @@ def change(user: User, target: str, *, paid_reference: str | None = None, now: d
         db.session.add(sub)
     if q.kind == ChangeKind.SUBSCRIBE:
         sub.tier, sub.next_tier = q.tier.name, None
-        sub.current_period_start, sub.current_period_end = now, now + _period()
-        _reprioritise(user.id, q.tier)
+        sub.current_period_start, sub.current_period_end = now, now + period_length()
+        reprioritise(user.id, q.tier)
     elif q.kind == ChangeKind.UPGRADE:
         sub.tier, sub.next_tier = q.tier.name, None
-        _reprioritise(user.id, q.tier)
+        reprioritise(user.id, q.tier)
     elif q.kind in (ChangeKind.DOWNGRADE, ChangeKind.CANCEL):
         sub.next_tier = q.tier.name
     elif q.kind == ChangeKind.RESUME:
@@ -198,7 +199,7 @@ def change(user: User, target: str, *, paid_reference: str | None = None, now: d
     return q
 
 
-def _reprioritise(user_id: int, new: Plan) -> None:
+def reprioritise(user_id: int, new: Plan) -> None:
     """Waiting holds move to the new plan's place in their queues (keeping their queue time)."""
     db.session.execute(update(Hold).where(Hold.user_id == user_id, Hold.status == HoldStatus.WAITING)
                        .values(priority=new.hold_priority).execution_options(synchronize_session=False))
@@ -215,7 +216,7 @@ def renew_due(now: datetime | None = None, limit: int = 500) -> dict[str, int]:
                                                         Subscription.current_period_end <= now)
                              .order_by(Subscription.current_period_end).limit(limit)).all()
     for sub in due:
-        old_end, old_tier = _period_end(sub), tier(sub.tier)
+        old_end, old_tier, comp_ended = _period_end(sub), tier(sub.tier), sub.comped_until is not None
         target = tier(sub.next_tier or sub.tier)
         user = db.session.get(User, sub.user_id)
         # Claim this period: only one run moves it forward.
@@ -223,7 +224,8 @@ def renew_due(now: datetime | None = None, limit: int = 500) -> dict[str, int]:
             update(Subscription).where(Subscription.user_id == sub.user_id, Subscription.current_period_end == old_end,
                                        Subscription.tier == old_tier.name)
             .values(tier=target.name, next_tier=None, current_period_start=old_end,
-                    current_period_end=None if target.is_free else old_end + _period(), updated_at=now)
+                    current_period_end=None if target.is_free else old_end + period_length(), comped_until=None,
+                    updated_at=now)
             .execution_options(synchronize_session=False))
         if not claimed:
             db.session.rollback()
@@ -240,20 +242,22 @@ def renew_due(now: datetime | None = None, limit: int = 500) -> dict[str, int]:
                                    .execution_options(synchronize_session=False))
                 target, outcome = tier(Tier.FREE), "lapsed"
         if target.name != old_tier.name:
-            _reprioritise(sub.user_id, target)
+            reprioritise(sub.user_id, target)
         if user is not None and user.deleted_at is None:
-            _renewal_email(user, outcome, old_tier, target, old_end)
+            _renewal_email(user, outcome, old_tier, target, old_end, comp_ended)
         db.session.commit()
         counts[outcome] += 1
     return counts
 
 
-def _renewal_email(user: User, outcome: str, old: Plan, new: Plan, when: datetime) -> None:
+def _renewal_email(user: User, outcome: str, old: Plan, new: Plan, when: datetime, comp_ended: bool) -> None:
+    """`comp_ended`: the period that ended was given by staff (services.circulation.plan_staff.comp)."""
     if outcome == "renewed":
         mail.send_template(user.email, "subscription_renewed", name=user.display_name, plan=new,
-                           period_days=current_app.config["SUBSCRIPTION_PERIOD_DAYS"])
+                           period_days=current_app.config["SUBSCRIPTION_PERIOD_DAYS"], comp_ended=comp_ended)
     elif outcome == "lapsed":
-        mail.send_template(user.email, "subscription_lapsed", name=user.display_name, old=old, ended=when)
+        mail.send_template(user.email, "subscription_lapsed", name=user.display_name, old=old, ended=when,
+                           comp_ended=comp_ended)
     else:
         mail.send_template(user.email, "subscription_changed", name=user.display_name, old=old, new=new,
-                           changed=when)
+                           changed=when, comp_ended=comp_ended)
