@@ -75,6 +75,9 @@ class FiniteDecimalField(_OneMessage, DecimalField):
     data: Decimal | None
 
     def process_formdata(self, valuelist: list[str]) -> None:
+        if valuelist and not valuelist[0].strip():  # a box left empty is no value (Optional() then applies), not
+            self.data = None  # "Not a valid decimal value": browsers always send the empty field
+            return
         super().process_formdata(valuelist)
         if self.data is not None and not self.data.is_finite():
             self.data = None
