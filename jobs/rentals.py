@@ -1,12 +1,15 @@
 """Rental reminder emails (services.circulation.rentals), daily."""
 from __future__ import annotations
 
-from webapp.services.circulation import rentals
+from webapp.services.circulation import loans, rentals
 
 from . import job
 
 
 @job
 def rental_reminders() -> dict[str, int]:
-    """Daily: 'due soon' reminders and overdue notices (each rental gets each email once)."""
-    return {"reminders": rentals.send_due_reminders(), "overdue_notices": rentals.send_overdue_notices()}
+    """Daily: automatic renewals first (the customers who chose them; so no reminder goes out for a date that
+    just moved), then 'due soon' reminders and overdue notices (each rental gets each email once)."""
+    renewed = loans.auto_renew()
+    return {"auto_renewed": renewed, "reminders": rentals.send_due_reminders(),
+            "overdue_notices": rentals.send_overdue_notices()}

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
-from . import routes, security  # noqa: E402,F401
+from . import loans, routes, security  # noqa: E402,F401
