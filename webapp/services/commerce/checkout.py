@@ -131,7 +131,7 @@ def start_checkout(user: User, items: list[cart.CartItem], address: ShippingAddr
 
 def _reserve(user: User, items: list[cart.CartItem], address: ShippingAddress, *, code: str | None,
              success_url: OrderURL, use_wallet: bool, token: str | None,
-             delivery_method: str) -> tuple[Order, str | None]:
+             delivery_method: str = DeliveryMethod.POST) -> tuple[Order, str | None]:
     if not user.is_verified:
         raise CheckoutError("Please confirm your email address before checking out.")
     if not items:
