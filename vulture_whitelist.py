@@ -70,3 +70,5 @@ _.rent_per_week, _.cover_url, _.photo_url, _.books_total
 # JSON API response fields (h3: account, circulation, membership, author): marshmallow schemas read them by name
 _.email_verified, _.two_factor, _.photo_url, _.period_label, _.late_fee, _.fee_due, _.blocked_reason, _.ready_until
 _.period_days, _.next_plan, _.subscription, _.balance_after
+# Postal loans (issue 16): API response field filled by name (webapp/api/circulation.py RentalSchema)
+_.renewable
