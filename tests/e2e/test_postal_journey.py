@@ -89,6 +89,7 @@ def _time_passes(app, rental_id: int, span: timedelta) -> None:
 def test_a_free_customer_rents_by_post_and_sends_it_back(e2e_page: Page, new_context, shop: Shop, app, run_jobs):
     report = AxeReport()
     page = e2e_page
+    page.set_default_timeout(SLOW)  # a long journey on a shared machine: room for a slow page under load
     page.set_viewport_size(VIEWPORTS["desktop"])
 
     # --- the customer rents the book for 3 days and checks out by post
@@ -139,7 +140,7 @@ def test_a_free_customer_rents_by_post_and_sends_it_back(e2e_page: Page, new_con
 
     # --- the admin sees it on its way, ships it and marks it delivered
     admin_context = new_context()
-    admin_context.set_default_timeout(5_000)
+    admin_context.set_default_timeout(SLOW)
     admin = admin_context.new_page()
     sign_in_as(admin, shop.admin, totp_secret=ADMIN_TOTP)
     admin.goto("/admin/rentals?view=on_its_way")
