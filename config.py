@@ -174,6 +174,26 @@ class Config:
     # due and not sent back becomes lost (the customer is charged the replacement price, less fees paid).
     RENTAL_FEE_CAP_PCT = _int("RENTAL_FEE_CAP_PCT", 100)
     RENTAL_LOST_AFTER_DAYS = _int("RENTAL_LOST_AFTER_DAYS", 30)
+    # Postal rentals and collect in store (issue 16, postal): an order of rentals only pays RENTAL_SHIPPING_CENTS
+    # instead of SHIPPING_FLAT_CENTS (mixed orders keep the normal rule, collected orders pay none). A collected
+    # order's ship_* columns hold SHOP_ADDRESS, so receipts and staff pages say where to collect it. Customers
+    # post rentals back to RETURN_ADDRESS (one line per line), following RETURN_INSTRUCTIONS.
+    RENTAL_SHIPPING_CENTS = _int("RENTAL_SHIPPING_CENTS", 199)
+    SHOP_ADDRESS = {
+        "full_name": os.environ.get("SHOP_ADDRESS_NAME", "Folio Books"),
+        "line1": os.environ.get("SHOP_ADDRESS_LINE1", "12 Market Street"),
+        "line2": os.environ.get("SHOP_ADDRESS_LINE2") or None,
+        "city": os.environ.get("SHOP_ADDRESS_CITY", "Springfield"),
+        "region": os.environ.get("SHOP_ADDRESS_REGION") or None,
+        "postcode": os.environ.get("SHOP_ADDRESS_POSTCODE", "12345"),
+        "country": os.environ.get("SHOP_ADDRESS_COUNTRY", "US"),
+        "phone": os.environ.get("SHOP_ADDRESS_PHONE") or None,
+    }
+    RETURN_ADDRESS = os.environ.get("RETURN_ADDRESS", "Folio Books: Returns\n12 Market Street\nSpringfield 12345\nUS")
+    RETURN_INSTRUCTIONS = os.environ.get(
+        "RETURN_INSTRUCTIONS", "Pack the book in its original envelope (or any padded one), write your order number "
+        "on the back, and post it to the address above by the due date. Then press “I've sent it back” here: "
+        "late fees stop from that day. You can also hand it in at the shop.")
     # Comma-separated Fernet keys, newest first (services.platform.crypto); `flask --app wsgi keys rotate` re-encrypts under
     # the first. Required in production; development and testing without it derive one from SECRET_KEY.
     DATA_ENCRYPTION_KEYS = os.environ.get("DATA_ENCRYPTION_KEYS")

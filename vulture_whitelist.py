@@ -75,3 +75,5 @@ _.period_days, _.next_plan, _.subscription, _.balance_after
 _.period_start, _.comped, _.refund_now_cents
 # Fees (issue 16): the replacement price is read by the lost-book emails; FeeItem.created is the interface's alias
 _.replacement_cents, _.created
+# Postal loans (issue 16): API response field filled by name (webapp/api/circulation.py RentalSchema)
+_.renewable

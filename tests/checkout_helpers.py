@@ -81,3 +81,17 @@ def drain() -> int:
     while (done := outbox.dispatch_due().get("delivered", 0)):
         delivered += done
     return delivered
+
+
+def deliver(order: Order, actor=None) -> Order:
+    """Staff ship a paid order and mark it delivered (its rentals' loans start now), as the admin order page
+    does."""
+    from webapp.models import User
+    from webapp.services.commerce import orders
+
+    actor = actor or db.session.get(User, order.user_id)
+    orders.mark_shipped(order, actor=actor)
+    orders.mark_delivered(order, actor=actor)
+    db.session.commit()
+    db.session.refresh(order)
+    return order

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from tests.api.conftest import ApiClient, assert_error, boss_id
-from tests.checkout_helpers import settle, start
+from tests.checkout_helpers import deliver, settle, start
 from webapp.models import AuditLog, Hold, Inventory, Rental, StockMovement, User, WalletEntry, utcnow
 from webapp.services.circulation import holds, wallet
 from webapp.services.circulation.rentals import overdue_days
@@ -21,18 +21,21 @@ def user_audits(db, user_id: int) -> list[AuditLog]:
 
 
 
-def rent(db, user, make_book, title="Rented Book", on_hand=1, days=3):
+def rent(db, user, make_book, title="Rented Book", on_hand=1, days=3, delivered=True):
+    """A paid rental, delivered (its loan started) unless `delivered` is False (on its way: no dates)."""
     book = make_book(title, on_hand=on_hand)
     order = start(user, [(book, 1, "rent", days)])
     settle(order, "pi_r", order.card_cents)
     db.session.commit()
+    if delivered:
+        deliver(order)
     return book, db.session.scalars(select(Rental).where(Rental.book_id == book.id)).one()
 
 
 def test_staff_people_routes_refuse_customers_admins_without_2fa_and_strangers(app, db, auth, make_book,
                                                                                customer_api, no2fa_api):
     target = auth.user("target")
-    _, rental = rent(db, target, make_book)
+    _, rental = rent(db, target, make_book, delivered=False)  # no staff audit entries before the calls
     calls = [("get", "/api/v1/admin/users", None), ("get", f"/api/v1/admin/users/{target.id}", None),
              ("patch", f"/api/v1/admin/users/{target.id}", {"active": False}),
              ("post", f"/api/v1/admin/users/{target.id}/revoke-tokens", None),
@@ -175,7 +178,10 @@ def test_rentals_list_by_view(db, auth, make_book, admin_api):
     assert [r["id"] for r in body["items"]] == [rental.id] and body["items"][0]["overdue_days"] == 2
     assert body["items"][0]["late_fee"] == {"cents": 100, "currency": "USD"}
     assert admin_api.get("/api/v1/admin/rentals?view=returned").get_json()["items"] == []
-    assert "view" in assert_error(admin_api.get("/api/v1/admin/rentals?view=lost"), 422)["fields"]
+    assert "view" in assert_error(admin_api.get("/api/v1/admin/rentals?view=gone"), 422)["fields"]
+    _, posting = rent(db, auth.user("waiter"), make_book, "Posted Book", delivered=False)
+    [item] = admin_api_get(admin_api, "/api/v1/admin/rentals?view=on_its_way")["items"]
+    assert (item["id"], item["loan_state"], item["starts_at"], item["due_at"]) == (posting.id, "on_its_way", None, None)
 
 
 def overdue_by(db, rental, late: timedelta) -> None:

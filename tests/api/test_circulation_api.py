@@ -9,8 +9,8 @@ import time_machine
 from sqlalchemy import select
 
 from tests.api.conftest import ApiClient, assert_error
-from tests.checkout_helpers import settle, start
-from webapp.models import Hold, Inventory, Rental, Subscription, User
+from tests.checkout_helpers import deliver, settle, start
+from webapp.models import Hold, Inventory, Order, Rental, Subscription, User
 from webapp.services.circulation import holds
 
 
@@ -25,10 +25,13 @@ def _signed_in(app, auth, username, **kwargs):
     return client
 
 
-def _rent(db, user, book, days=3):
+def _rent(db, user, book, days=3, delivered=True):
+    """A paid rental, delivered (its loan started) unless `delivered` is False (on its way, no due date)."""
     order = start(user, [(book, 1, "rent", days)])
     settle(order, f"pi_{user.id}_{book.id}", order.card_cents)
     db.session.commit()
+    if delivered:
+        deliver(order)
     return db.session.scalars(select(Rental).where(Rental.user_id == user.id, Rental.book_id == book.id)).one()
 
 
@@ -44,7 +47,11 @@ def out_of_stock(app, auth, db, make_book):
 
 def test_rentals_list_shows_due_dates_and_fees(app, customer_api, db, make_book):
     user = _user(db, "reader1")
-    rental = _rent(db, user, make_book("Rented Book", on_hand=3), days=3)
+    rental = _rent(db, user, make_book("Rented Book", on_hand=3), days=3, delivered=False)
+    [item] = customer_api.get("/api/v1/rentals").get_json()["items"]
+    assert item["loan_state"] == "on_its_way" and item["starts_at"] is None and item["due_at"] is None
+    assert item["days_left"] is None and item["renewable"] is False and item["sent_back_at"] is None
+    deliver(db.session.get(Order, rental.order_id))
     r = customer_api.get("/api/v1/rentals")
     assert r.status_code == 200
     body = r.get_json()
@@ -52,6 +59,7 @@ def test_rentals_list_shows_due_dates_and_fees(app, customer_api, db, make_book)
     [item] = body["items"]
     assert item["id"] == rental.id and item["title"] == "Rented Book" and item["status"] == "active"
     assert item["renewed"] is False and item["days_left"] == 3 and item["overdue_days"] == 0
+    assert item["loan_state"] == "with_customer" and item["renewable"] is True and item["due_at"] is not None
     assert item["late_fee"] == {"cents": 0, "currency": "USD"} and item["fee_due"]["cents"] == 0
     with time_machine.travel(rental.due_at + timedelta(days=2, hours=1), tick=False):
         later = ApiClient(app)  # the access token of three days ago has expired

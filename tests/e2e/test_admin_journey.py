@@ -259,7 +259,7 @@ def test_admin_adds_a_book_edits_it_inline_ships_returns_and_runs_a_report(e2e_p
     # --- take back the rental
     page.goto("/admin/rentals")  # the order page has no admin nav, only its "← Orders" link
     rental_row = page.locator("[data-testid=rental-row]", has_text=RENTED_TITLE)
-    expect(rental_row.locator("td").nth(3)).to_have_text("out")
+    expect(rental_row.locator("td").nth(3)).to_have_text("on its way (order not delivered)")  # paid, not delivered
     rental_row.get_by_role("button", name=f"Mark returned {RENTED_TITLE}").click()
     expect(page.locator(".flashes")).to_contain_text(f"“{RENTED_TITLE}” is back on the shelf.")
     expect(page.locator("[data-testid=rental-row]", has_text=RENTED_TITLE)).to_have_count(0)

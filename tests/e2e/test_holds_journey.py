@@ -186,7 +186,7 @@ def test_premium_jumps_the_queue_and_collects_the_returned_copy(e2e_page: Page, 
     expect(admin.locator("main h1")).to_have_text("Rentals & returns")
     row = admin.locator("[data-testid=rental-row]", has_text=TITLE)
     expect(row).to_have_count(1)
-    expect(row.locator("td").nth(3)).to_have_text("out")
+    expect(row.locator("td").nth(3)).to_have_text("on its way (order not delivered)")  # paid, not delivered
     report.audit(admin, "/admin/rentals (out now)")
     row.get_by_role("button", name=re.compile(r"^Mark returned")).click()
     expect(admin.locator(".flashes")).to_contain_text(

@@ -68,7 +68,8 @@ WRONG_METHODS = ("PUT", "DELETE", "PATCH")
 PLAUSIBLE_PASSWORD = "purple elephant quantum 93"  # strong, and nobody's password here
 
 # Names a view reads straight from request.args / request.form (not through a form class).
-LOOSE_NAMES = ("page", "view", "next", "token", "refund_to", "back", "task", "state", "buy_now", "login")
+LOOSE_NAMES = ("page", "view", "next", "token", "refund_to", "back", "task", "state", "buy_now", "login",
+               "delivery_method")
 
 PLAUSIBLE = {  # by field name: a value that passes that field's own checks
     "quantity": "1", "days": "7", "mode": "buy", "new_mode": "", "code": "123456", "amount": "10",
@@ -85,7 +86,7 @@ PLAUSIBLE = {  # by field name: a value that passes that field's own checks
     "subtitle": "", "description": "About it.", "user_login": "", "remove_photo": "", "remove_cover": "",
     "reference": "bank transfer 1", "tracking": "", "cancel_reason": "fuzz", "refund_reason": "fuzz",
     "min_subtotal": "", "starts_at": "", "ends_at": "", "max_uses": "", "max_uses_per_user": "", "limit": "25",
-    "expected_on_hand": "",
+    "expected_on_hand": "", "delivery_method": "post",
 }
 # Buttons that end or remove what the other requests name: walked last.
 DESTRUCTIVE = ("/delete", "/deactivate", "/archive", "/cancel", "/refund", "/role", "/return", "/resolve",

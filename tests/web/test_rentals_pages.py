@@ -2,7 +2,7 @@ import re
 
 from sqlalchemy import select
 
-from tests.checkout_helpers import settle, start
+from tests.checkout_helpers import deliver, settle, start
 from webapp.models import Inventory, Rental, User
 
 
@@ -12,6 +12,7 @@ def _rent(db, username, make_book):
     order = start(user, [(book, 1, "rent", 2)])
     settle(order, "pi_p", order.total_cents)
     db.session.commit()
+    deliver(order)  # the loan starts at delivery
     return book, db.session.scalars(select(Rental)).one()
 
 

@@ -4,4 +4,5 @@ from flask import Blueprint
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
-from . import fees, holds, routes, security  # noqa: E402,F401  (fees: Pay now; holds: pause, resume, not needed after)
+# fees: Pay now; holds: pause, resume, not needed after; loans: sent back, automatic renewal
+from . import fees, holds, loans, routes, security  # noqa: E402,F401

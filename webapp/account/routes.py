@@ -33,6 +33,7 @@ from .forms import (
     ProfileForm,
     TopUpForm,
 )
+from .loans import AutoRenewForm
 
 
 @bp.before_request
@@ -135,14 +136,17 @@ def wallet():
 def rentals():
     active, past = rental_service.for_user(current_user)
     return render_template("account/rentals.html", active=active, past=past, rentals=rental_service,
-                           blocked=rental_service.rental_block_reason(current_user))
+                           blocked=rental_service.rental_block_reason(current_user),
+                           auto_renew_form=AutoRenewForm(formdata=None, auto_renew=current_user.auto_renew_rentals),
+                           **rental_service.return_details())
 
 
 @bp.post("/rentals/<int:rental_id>/renew")
 def renew_rental(rental_id: int):
     rental = owned_or_404(db.session.get(Rental, rental_id))
     attempt_flash(lambda: rental_service.renew(rental, current_user), rental_service.RentalError,
-                  lambda _: (f"Renewed: “{rental.book.title}” is now due {rental.due_at:%-d %B %Y}.", "success"))
+                  lambda _: (f"Renewed: “{rental.book.title}” is now due {rental.due_at:%-d %B %Y}."
+                             if rental.due_at else "Renewed.", "success"))
     return redirect(url_for("account.rentals"), 303)
 
 

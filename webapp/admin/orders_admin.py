@@ -88,7 +88,14 @@ def order_ship(number: str):
 def order_deliver(number: str):
     form = DeliverForm()
     return _act(number, "deliver_form", form, lambda o: order_service.mark_delivered(
-        o, actor=current_user, ip=client_ip()), "Order {number} is marked delivered.")
+        o, actor=current_user, ip=client_ip()), "Order {number} is marked delivered; any rental loans start now.")
+
+
+@bp.post("/orders/<number>/collected")
+def order_collected(number: str):
+    form = DeliverForm()
+    return _act(number, "deliver_form", form, lambda o: order_service.mark_collected(
+        o, actor=current_user, ip=client_ip()), "Order {number} is marked collected; any rental loans start now.")
 
 
 @bp.post("/orders/<number>/cancel")

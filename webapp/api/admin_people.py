@@ -21,6 +21,7 @@ from ..services.people import sessions, staff
 from ..services.people.accounts import AccountError
 from .admin_orders import StaffPageArgs, StaffPageInfoSchema, no_items_past_the_end, page_info, page_number
 from .auth import current_user, token_required
+from .circulation import LOAN_STATES
 from .errors import not_found, refusals
 from .schemas import ApiSchema, ErrorSchema, Money, Text, money
 
@@ -112,7 +113,8 @@ class HoldListSchema(ma.Schema):
 
 class RentalListArgs(StaffPageArgs):
     view = ma.fields.String(load_default="active", validate=ma.validate.OneOf(list(rental_service.ADMIN_VIEWS)),
-                            metadata={"description": "active (out now), due_soon, overdue or returned."})
+                            metadata={"description": "active (out now), on_its_way (loan not started), due_soon, "
+                                                     "overdue, sent_back (awaiting receipt) or returned."})
 
 
 class AdminRentalSchema(ma.Schema):
@@ -120,9 +122,13 @@ class AdminRentalSchema(ma.Schema):
     book_id = ma.fields.Integer(required=True)
     title = ma.fields.String(required=True)
     user_id = ma.fields.Integer(required=True, allow_none=True)
-    status = ma.fields.String(required=True, metadata={"description": "active or returned."})
-    starts_at = ma.fields.DateTime(required=True)
-    due_at = ma.fields.DateTime(required=True)
+    status = ma.fields.String(required=True, metadata={"description": "active, returned or lost."})
+    loan_state = ma.fields.String(required=True, metadata={"description": LOAN_STATES})
+    starts_at = ma.fields.DateTime(required=True, allow_none=True,
+                                   metadata={"description": "Delivered or collected; null while on its way."})
+    due_at = ma.fields.DateTime(required=True, allow_none=True, metadata={"description": "Null while on its way."})
+    sent_back_at = ma.fields.DateTime(required=True, allow_none=True,
+                                      metadata={"description": "When the customer said they posted it back."})
     returned_at = ma.fields.DateTime(required=True, allow_none=True)
     renewed = ma.fields.Boolean(required=True)
     overdue_days = ma.fields.Integer(required=True)
@@ -180,8 +186,9 @@ def _hold(hold: Hold, positions: dict[int, int]) -> dict[str, Any]:
 
 def _rental(rental: Rental) -> dict[str, Any]:
     return {"id": rental.id, "book_id": rental.book_id, "title": rental.book.title, "user_id": rental.user_id,
-            "status": rental.status, "starts_at": rental.starts_at, "due_at": rental.due_at,
-            "returned_at": rental.returned_at, "renewed": rental.renewed,
+            "status": rental.status, "loan_state": rental_service.loan_state(rental), "starts_at": rental.starts_at,
+            "due_at": rental.due_at, "sent_back_at": rental.sent_back_at, "returned_at": rental.returned_at,
+            "renewed": rental.renewed,
             "overdue_days": rental_service.overdue_days(rental),
             "late_fee": money(rental_service.accrued_fee_cents(rental)), "fee_due": money(rental.fee_due_cents)}
 

@@ -1,11 +1,12 @@
-"""API: your rentals (list, renew) and holds (place, see your place in the queue, pause and resume, "not needed
-after", cancel).
+"""API: your rentals (list, renew, "I've sent it back") and holds (place, see your place in the queue, pause and
+resume, "not needed after", cancel).
 
-The rules are services.circulation.rentals and .holds, as on /account/rentals and /account/holds: a rental is
-renewed once, by its own length, while nobody waits for the book; a hold is placed on an out-of-stock book only,
-once, within the plan's "books at once". PATCH /holds/{id} pauses a waiting hold (it keeps its place in the queue
-but is skipped when copies are set aside) until a date or until resumed, resumes it (a free copy is set aside at
-once), and sets or clears the last day it is wanted (services.circulation.hold_dates)."""
+The rules are services.circulation.rentals, .loans and .holds, as on /account/rentals and /account/holds: a loan
+starts when the order is delivered or collected; a rental is renewed once, by its own length, while the book is
+with you and nobody waits for it; "sent back" stops late fees that day; a hold is placed on an out-of-stock book
+only, once, within the plan's "books at once". PATCH /holds/{id} pauses a waiting hold (it keeps its place in the
+queue but is skipped when copies are set aside) until a date or until resumed, resumes it (a free copy is set
+aside at once), and sets or clears the last day it is wanted (services.circulation.hold_dates)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -16,7 +17,7 @@ from flask_smorest import Blueprint
 
 from ..extensions import db
 from ..models import Hold, Rental
-from ..services.circulation import hold_dates
+from ..services.circulation import hold_dates, loans
 from ..services.circulation import holds as hold_service
 from ..services.circulation import rentals as rental_service
 from .auth import current_user, own, token_required
@@ -31,16 +32,30 @@ blp = Blueprint("api_circulation", __name__, url_prefix="/api/v1",
 
 # ---- rentals ----
 
+LOAN_STATES = ("Where the copy is: on_its_way (paid, not delivered or collected yet: the loan has not started), "
+               "with_customer, sent_back (posted back, awaiting receipt: late fees stopped that day), returned "
+               "or lost.")
+
+
 class RentalSchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     book_id = ma.fields.Integer(required=True)
     title = ma.fields.String(required=True)
-    status = ma.fields.String(required=True, metadata={"description": "active or returned."})
-    starts_at = ma.fields.DateTime(required=True)
-    due_at = ma.fields.DateTime(required=True)
+    status = ma.fields.String(required=True, metadata={"description": "active, returned or lost."})
+    loan_state = ma.fields.String(required=True, metadata={"description": LOAN_STATES})
+    starts_at = ma.fields.DateTime(required=True, allow_none=True,
+                                   metadata={"description": "When it reached you; null while on its way."})
+    due_at = ma.fields.DateTime(required=True, allow_none=True,
+                                metadata={"description": "Null while on its way (the loan starts on delivery)."})
+    sent_back_at = ma.fields.DateTime(required=True, allow_none=True,
+                                      metadata={"description": "When you said you posted it back, or null."})
     returned_at = ma.fields.DateTime(required=True, allow_none=True)
     renewed = ma.fields.Boolean(required=True, metadata={"description": "A rental is renewed once at most."})
-    days_left = ma.fields.Integer(required=True, metadata={"description": "Started days until due (0 once due)."})
+    renewable = ma.fields.Boolean(required=True, metadata={"description": "Whether POST .../renew would renew it "
+                                                                          "now."})
+    days_left = ma.fields.Integer(required=True, allow_none=True,
+                                  metadata={"description": "Started days until due (0 once due); null while on its "
+                                                           "way."})
     overdue_days = ma.fields.Integer(required=True)
     late_fee = Money(required=True, metadata={"description": "So far (charged at return once returned)."})
     fee_due = Money(required=True, metadata={"description": "Charged but not yet paid from the wallet."})
@@ -60,9 +75,12 @@ class RenewRentalSchema(ApiSchema):
 
 
 def rental_out(rental: Rental) -> dict[str, Any]:
+    active = rental.status == "active"
     return {"id": rental.id, "book_id": rental.book_id, "title": rental.book.title, "status": rental.status,
-            "starts_at": rental.starts_at, "due_at": rental.due_at, "returned_at": rental.returned_at,
-            "renewed": rental.renewed, "days_left": rental_service.days_left(rental) if not rental.is_returned else 0,
+            "loan_state": rental_service.loan_state(rental), "starts_at": rental.starts_at, "due_at": rental.due_at,
+            "sent_back_at": rental.sent_back_at, "returned_at": rental.returned_at, "renewed": rental.renewed,
+            "renewable": active and rental_service.renewal_problem(rental) is None,
+            "days_left": rental_service.days_left(rental) if active else 0,
             "overdue_days": rental_service.overdue_days(rental),
             "late_fee": money(rental_service.accrued_fee_cents(rental)), "fee_due": money(rental.fee_due_cents)}
 
@@ -83,10 +101,12 @@ def list_rentals() -> dict[str, Any]:
 @blp.arguments(RenewRentalSchema)
 @blp.response(200, RentalSchema)
 @blp.alt_response(404, schema=ErrorSchema, description="No such rental among yours.")
-@blp.alt_response(409, schema=ErrorSchema, description="Not renewable (code renewal_refused): already renewed, "
-                                                       "returned, overdue, or another reader is waiting.")
+@blp.alt_response(409, schema=ErrorSchema, description="Not renewable (code renewal_refused): still on its way, "
+                                                       "sent back, already renewed, returned, overdue, or another "
+                                                       "reader is waiting.")
 def renew_rental(data: dict[str, Any], rental_id: int) -> dict[str, Any]:
-    """Renew a rental once, by its original length, while it is not overdue and nobody waits for the book."""
+    """Renew a rental once, by its original length, while the book is with you, not overdue, and nobody waits
+    for it."""
     rental = own(Rental, rental_id, "That rental")
     length = rental_service.renewal_length(rental)
     if "days" in data and not rental.renewed and timedelta(days=data["days"]) != length:
@@ -94,6 +114,22 @@ def renew_rental(data: dict[str, Any], rental_id: int) -> dict[str, Any]:
              {"days": [f"A renewal adds the loan's own length: {length.days} days."]})
     with refusals(rental_service.RentalError, code="renewal_refused"):
         rental_service.renew(rental, current_user())
+    db.session.commit()
+    return rental_out(rental)
+
+
+@blp.post("/rentals/<int:rental_id>/sent-back")
+@token_required()
+@blp.response(200, RentalSchema)
+@blp.alt_response(404, schema=ErrorSchema, description="No such rental among yours.")
+@blp.alt_response(409, schema=ErrorSchema, description="Refused (code sent_back_refused): the book has not "
+                                                       "reached you yet, you already said so, or it has ended.")
+def sent_back_rental(rental_id: int) -> dict[str, Any]:
+    """Tell us you have posted the book back (to the return address on your rentals page): late fees stop
+    counting today; it stays active, "sent back", until the shop receives it."""
+    rental = own(Rental, rental_id, "That rental")
+    with refusals(rental_service.RentalError, code="sent_back_refused"):
+        loans.mark_sent_back(rental, current_user())
     db.session.commit()
     return rental_out(rental)
 

@@ -58,6 +58,8 @@ class OrderSchema(ma.Schema):
     total = Money(required=True)
     paid_from_wallet = Money(required=True)
     lines = ma.fields.List(ma.fields.Nested(OrderLineSchema), required=True)
+    delivery_method = ma.fields.String(required=True, metadata={
+        "enum": ["post", "collect"], "description": "post, or collect (in store: shipping_address is the shop's)."})
     shipping_address = ma.fields.Nested(ShippingAddressSchema, required=True)
     timeline = ma.fields.List(ma.fields.Nested(OrderTimelineEntrySchema), required=True,
                               metadata={"description": "Oldest first; absent from list items (empty there)."})
@@ -105,7 +107,7 @@ def order_body(order: Order, *, with_timeline: bool = True) -> dict[str, Any]:
                    "quantity": line.quantity, "days": line.rental_days,
                    "unit_price": order_money(order, line.unit_cents), "total": order_money(order, line.line_cents)}
                   for line in order.lines],
-        "shipping_address": shipping_address(order),
+        "delivery_method": order.delivery_method, "shipping_address": shipping_address(order),
         "timeline": [{"status": e.status, "note": e.note, "at": e.created_at} for e in events],
         "can_cancel": order.cancellable,
         "payment_url": absolute(order.payment_url) if pending and order.payment_url else None,

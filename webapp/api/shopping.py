@@ -17,6 +17,7 @@ from flask_smorest import Blueprint
 from ..extensions import db
 from ..links import absolute, checkout_cancel_url, checkout_success_url
 from ..models import Address, Book, Order, OrderStatus
+from ..models.orders import DELIVERY_METHODS, DeliveryMethod
 from ..services.commerce import cart, checkout, payments
 from ..services.commerce.checkout import CheckoutError, ShippingAddress
 from ..services.inventory.stock import SoldOut
@@ -36,13 +37,23 @@ _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_\-]{16,64}", re.ASCII)  # as the web 
 # ---- schemas ----
 
 class _ShipSchema(ApiSchema):
-    address_id = Id(metadata={"description": "One of your saved addresses (GET /me/addresses)."})
-    address = ma.fields.Nested(PostalAddressSchema, metadata={"description": "Or a new address."})
+    delivery_method = ma.fields.String(
+        load_default=DeliveryMethod.POST, validate=ma.validate.OneOf(DELIVERY_METHODS),
+        metadata={"description": "post (default: shipped to address_id or address; rentals-only orders pay the "
+                                 "lower rental shipping) or collect (collect in store: no shipping charge and no "
+                                 "address; the loan of a rental starts when you collect it)."})
+    address_id = Id(metadata={"description": "One of your saved addresses (GET /me/addresses); for post."})
+    address = ma.fields.Nested(PostalAddressSchema, metadata={"description": "Or a new address; for post."})
     use_wallet = ma.fields.Boolean(load_default=False, metadata={"description": "Pay from your wallet first (the "
                                                                                "card pays any rest)."})
 
     @ma.validates_schema
     def validate_one_address(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("delivery_method") == DeliveryMethod.COLLECT:
+            if "address_id" in data or "address" in data:
+                raise ma.ValidationError("Collect in store needs no address: leave address_id and address out.",
+                                         "address")
+            return
         if ("address_id" in data) == ("address" in data):
             raise ma.ValidationError("Give either address_id or address.", "address")
 
@@ -73,7 +84,9 @@ IDEMPOTENCY_DOC = {"parameters": [{
 
 # ---- checkout and buy now ----
 
-def _ship_to(data: dict[str, Any]) -> ShippingAddress:
+def _ship_to(data: dict[str, Any]) -> ShippingAddress | None:
+    if data["delivery_method"] == DeliveryMethod.COLLECT:
+        return None  # the order records the shop's address (checkout.shop_address)
     if "address" in data:
         return ship_to(data["address"])
     return ShippingAddress.of(own(Address, data["address_id"], "That address"))
@@ -105,7 +118,8 @@ def _check_out(items: list[cart.CartItem], data: dict[str, Any], code: str | Non
     prior = checkout.order_for_token(user, token)
     if prior is not None and checkout.destination(prior, checkout_success_url) is not None:
         return _result(prior, prior.payment_url)  # a retry of a request that already made its order
-    view = cart.view([cart.CartItem(**vars(i)) for i in items], user=user, code=code)
+    view = cart.view([cart.CartItem(**vars(i)) for i in items], user=user, code=code,
+                     delivery_method=data["delivery_method"])
     if view.changes:  # as the website: what changed is shown before anything is reserved
         fail(409, "cart_changed", "Your cart changed since you last looked: " + " ".join(view.changes)
              + " Review it (GET /cart) and check out again.")
@@ -114,7 +128,7 @@ def _check_out(items: list[cart.CartItem], data: dict[str, Any], code: str | Non
     try:
         order, url = checkout.start_checkout(user, items, address, code=code, success_url=checkout_success_url,
                                              cancel_url=checkout_cancel_url, use_wallet=bool(data["use_wallet"]),
-                                             token=token)
+                                             token=token, delivery_method=data["delivery_method"])
     except SoldOut as exc:
         db.session.rollback()
         book = db.session.get(Book, exc.book_id)

@@ -12,8 +12,9 @@ from ..clients import client_ip
 from ..extensions import db
 from ..links import checkout_cancel_url, checkout_success_url
 from ..models import Address, Book, Order, OrderStatus
+from ..models.orders import DELIVERY_METHODS, DeliveryMethod
 from ..services.circulation import wallet
-from ..services.commerce import cart, checkout, orders, payments
+from ..services.commerce import cart, checkout, orders, payments, pricing
 from ..services.commerce.checkout import CheckoutError, ShippingAddress
 from ..services.inventory.stock import SoldOut
 from ..services.people import accounts
@@ -40,7 +41,9 @@ def index():
         return resubmitted
     items, buy_now = _items()
     code = None if buy_now else store.code()
-    view = cart.view([cart.CartItem(**vars(i)) for i in items], user=current_user, code=code)
+    delivery = _delivery_method()
+    view = cart.view([cart.CartItem(**vars(i)) for i in items], user=current_user, code=code,
+                     delivery_method=delivery)
     if not view.lines:
         flash("Your cart is empty.", "info")
         return redirect(url_for("cart.index"))
@@ -55,14 +58,15 @@ def index():
         default = next((a for a in saved if a.is_default), None)
         form.address_id.data = str(default.id) if default else "new"
         form.token.data = checkout.new_token()
+        form.delivery_method.data = delivery
     if form.validate_on_submit():
-        address = _address_from(form)
+        address = None if form.collect else _address_from(form)
         # Not actions.attempt_flash: a sold-out book gets its own message, and both failures go back to the cart
         try:
             order, pay_url = checkout.start_checkout(
                 current_user, items, address, code=code,
                 success_url=checkout_success_url, cancel_url=checkout_cancel_url,
-                use_wallet=bool(form.use_wallet.data), token=form.token.data or None)
+                use_wallet=bool(form.use_wallet.data), token=form.token.data or None, delivery_method=delivery)
         except SoldOut as exc:
             db.session.rollback()
             book = db.session.get(Book, exc.book_id)
@@ -75,13 +79,27 @@ def index():
             db.session.rollback()
             flash(str(exc), "error")
             return redirect(url_for("cart.index"), 303)
-        if form.save_address.data and form.address_id.data in (None, "", "new"):
+        if address is not None and form.save_address.data and form.address_id.data in (None, "", "new"):
             accounts.save_address(current_user, vars(address))
             db.session.commit()
         session["checkout_order"] = {"number": order.number, "buy_now": buy_now}
         return redirect(pay_url, 303)
-    return render_template("checkout/index.html", form=form, view=view, buy_now=buy_now,
+    return render_template("checkout/index.html", form=form, view=view, buy_now=buy_now, delivery=delivery,
+                           delivery_prices=_delivery_prices(view.quote), shop_address=checkout.shop_address(),
                            wallet_cents=wallet.balance(current_user.id))
+
+
+def _delivery_method() -> str:
+    """The delivery chosen on the page: the GET choice form's (or the POST's hidden copy of it); post if none."""
+    chosen = request.values.get("delivery_method", DeliveryMethod.POST)
+    return chosen if chosen in DELIVERY_METHODS else DeliveryMethod.POST
+
+
+def _delivery_prices(quote: pricing.Quote) -> dict[str, int]:
+    """The shipping each delivery choice would cost this cart, for the choice's labels."""
+    goods = quote.subtotal_cents - quote.discount_cents
+    return {str(m): pricing.shipping_cents(quote.subtotal_cents, goods, rentals_only=quote.rentals_only,
+                                           delivery_method=m) for m in DELIVERY_METHODS}
 
 
 def _resubmitted():

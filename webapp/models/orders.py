@@ -55,7 +55,8 @@ ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     _S.PENDING_PAYMENT: frozenset({_S.PAID, _S.CANCELLED, _S.EXPIRED}),
     _S.EXPIRED: frozenset({_S.PAID}),  # paid late while its books were still here, or marked paid by staff
     _S.CANCELLED: frozenset({_S.PAID, _S.REFUNDED}),  # cancelled unpaid, then paid late; or a paid one's refund settled
-    _S.PAID: frozenset({_S.SHIPPED, _S.CANCELLED, _S.REFUNDED}),  # refunded: in full at the provider, before shipping
+    # refunded: in full at the provider, before shipping; delivered straight away: collected in store
+    _S.PAID: frozenset({_S.SHIPPED, _S.DELIVERED, _S.CANCELLED, _S.REFUNDED}),
     _S.SHIPPED: frozenset({_S.DELIVERED, _S.REFUNDED}),
     _S.DELIVERED: frozenset({_S.REFUNDED}),
     _S.REFUNDED: frozenset(),
@@ -65,10 +66,21 @@ AUTOMATIC_ORDER_MOVES: frozenset[tuple[OrderStatus, OrderStatus]] = frozenset({
     (_S.CANCELLED, _S.PAID), (_S.CANCELLED, _S.REFUNDED)})
 
 
-def staff_moves(status: str) -> frozenset[OrderStatus]:
-    """The statuses staff may move an order in `status` to: the transition table less the automatic moves."""
+# Moves only one delivery method makes: a posted order is shipped, then delivered; a collected one goes from paid
+# to delivered (collected) at the counter. order_state.transition adds the delivery method to its UPDATE.
+DELIVERY_ONLY_MOVES: dict[tuple[OrderStatus, OrderStatus], DeliveryMethod] = {
+    (_S.PAID, _S.SHIPPED): DeliveryMethod.POST,
+    (_S.SHIPPED, _S.DELIVERED): DeliveryMethod.POST,
+    (_S.PAID, _S.DELIVERED): DeliveryMethod.COLLECT,
+}
+
+
+def staff_moves(status: str, delivery_method: str = DeliveryMethod.POST) -> frozenset[OrderStatus]:
+    """The statuses staff may move an order in `status` (sent by `delivery_method`) to: the transition table
+    less the automatic moves and the other delivery method's moves."""
     current = OrderStatus(status)
-    return frozenset(to for to in ORDER_TRANSITIONS[current] if (current, to) not in AUTOMATIC_ORDER_MOVES)
+    return frozenset(to for to in ORDER_TRANSITIONS[current] if (current, to) not in AUTOMATIC_ORDER_MOVES
+                     and DELIVERY_ONLY_MOVES.get((current, to), delivery_method) == delivery_method)
 
 
 ORDER_STATUSES: tuple[OrderStatus, ...] = tuple(OrderStatus)

@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from tests.checkout_helpers import settle, shopper, start
+from tests.checkout_helpers import deliver, settle, shopper, start
 from webapp.models import OutboundEmail, Rental, utcnow
 from webapp.services.circulation import holds, rentals, subscriptions, wallet
 
@@ -24,12 +24,13 @@ def check(message: OutboundEmail, subject: str, body: str) -> None:
 
 @pytest.fixture
 def rented(app, db, make_book):
-    """A paid 3-day rental of the only copy of “Rentable”."""
+    """A paid 3-day rental of the only copy of “Rentable”, delivered (its loan has started)."""
     book = make_book("Rentable", on_hand=1, price_cents=2000)
     user = shopper("renter")
     order = start(user, [(book, 1, "rent", 3)])
     settle(order, "pi_mail", order.total_cents)
     db.session.commit()
+    deliver(order)
     return user, book, db.session.scalars(select(Rental)).one()
 
 
@@ -46,7 +47,11 @@ def test_rental_reminder_and_overdue_notice(app, db, rented):
         assert rentals.send_overdue_notices() == 1
     check(last_email(db, user), "“Rentable” is overdue",
           f"Hello {user.display_name},\n\nYour rental of “Rentable” was due on {due:%-d %B %Y}. The late fee is "
-          "$0.50 a day ($1.00 so far). Please return it soon; you can't rent another book until it's back.")
+          "$0.50 a day ($1.00 so far) until you send it back. Please return it soon; you can't rent another book "
+          "until it's on its way back.")
+    overdue = last_email(db, user).body_text
+    assert "Post it to:\n  Folio Books: Returns\n  12 Market Street\n" in overdue
+    assert "write your order number on the back" in overdue
 
 
 def test_hold_ready_expired_and_withdrawn(app, db, rented):

@@ -197,9 +197,11 @@ def test_place_hold_rules(app, db, make_book, rented_out):
 
 
 def test_renewal_is_refused_while_someone_waits(app, db, rented_out):
-    from webapp.models import User
+    from tests.checkout_helpers import deliver
+    from webapp.models import Order, User
 
     book, rental = rented_out
+    deliver(db.session.get(Order, rental.order_id))  # with the customer: renewable but for the waiting reader
     holds.place(shopper("waiter"), book)
     db.session.commit()
     with pytest.raises(rentals.RentalError, match="waiting"):

@@ -5,7 +5,7 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from tests.checkout_helpers import settle, shopper, start
+from tests.checkout_helpers import deliver, settle, shopper, start
 from webapp.models import Inventory, Rental, StockMovement
 from webapp.models.orders import RENTAL_TRANSITIONS, RentalStatus
 from webapp.services.circulation import rentals, wallet
@@ -14,13 +14,18 @@ from webapp.services.commerce.checkout import CheckoutError
 
 @pytest.fixture
 def rented(app, db, make_book, run_jobs):
-    """A paid 3-day rental of one copy (3 on hand before)."""
+    """A paid 3-day rental of one copy (3 on hand before), delivered: its loan runs from the delivery."""
     book = make_book("Rentable", on_hand=3, price_cents=2000)
     user = shopper("renter")
     order = start(user, [(book, 1, "rent", 3)])
     settle(order, "pi_r", order.total_cents)
     db.session.commit()
-    return user, book, db.session.scalars(select(Rental)).one()
+    rental = db.session.scalars(select(Rental)).one()
+    assert (rental.starts_at, rental.due_at) == (None, None)  # paid, on its way: the loan has not started
+    deliver(order)
+    db.session.refresh(rental)
+    assert rental.starts_at == order.delivered_at and rental.due_at == order.delivered_at + timedelta(days=3)
+    return user, book, rental
 
 
 def test_return_restores_stock_through_the_ledger(app, db, rented):

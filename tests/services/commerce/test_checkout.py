@@ -4,7 +4,7 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from tests.checkout_helpers import ADDRESS, pay, settle, shopper, start
+from tests.checkout_helpers import ADDRESS, deliver, pay, settle, shopper, start
 from webapp.models import (
     Book,
     DiscountCode,
@@ -50,10 +50,13 @@ def test_checkout_reserves_then_payment_makes_a_sale(app, db, make_book, run_job
     assert ledger_sum(db, buy) == 3 and ledger_sum(db, rent) == 1
     assert db.session.get(Book, buy.id).units_sold == 2
     rental = db.session.scalars(select(Rental)).one()
-    assert rental.book_id == rent.id and rental.due_at - rental.starts_at == timedelta(days=3)
+    assert rental.book_id == rent.id and (rental.starts_at, rental.due_at) == (None, None)  # on its way
+    deliver(order)  # the loan starts at delivery, for the line's days
+    db.session.refresh(rental)
+    assert rental.starts_at == order.delivered_at and rental.due_at - rental.starts_at == timedelta(days=3)
     receipt = db.session.scalars(select(OutboundEmail).where(OutboundEmail.subject.contains("receipt"))).one()
     assert receipt.status == "outbox" and order.number in receipt.body_text and "Bought" in receipt.body_text
-    assert [e.status for e in orders.timeline(order)] == ["pending_payment", "paid"]
+    assert [e.status for e in orders.timeline(order)] == ["pending_payment", "paid", "shipped", "delivered"]
 
 
 def test_declined_card_takes_nothing_and_cancel_releases_stock(app, db, make_book):

@@ -71,7 +71,8 @@ def effects(db, order, books) -> dict:
         "movements": sorted(db.session.execute(select(StockMovement.reason, StockMovement.on_hand_delta,
                                                       StockMovement.reserved_delta)
                                                .where(StockMovement.reference == order.number)).all()),
-        "rentals": sorted(([b.id for b in books].index(r.book_id), (r.due_at - r.starts_at).days, r.status)
+        # Paid, not delivered: each rental is on its way, its loan not started (no dates yet).
+        "rentals": sorted(([b.id for b in books].index(r.book_id), (r.starts_at, r.due_at), r.status)
                           for r in db.session.scalars(
             select(Rental).where(Rental.order_id == order.id))),
         "receipts": db.session.scalar(select(func.count()).select_from(OutboundEmail).where(

@@ -15,6 +15,7 @@ from webapp.models import (
     OrderStatus,
     staff_moves,
 )
+from webapp.models.orders import DeliveryMethod
 from webapp.services.commerce import orders
 from webapp.services.commerce.order_state import OrderStateError, transition, update_while
 
@@ -81,7 +82,15 @@ def test_staff_actions_are_read_off_the_table(app, db, make_book):
     order = start(shopper(), [(make_book(on_hand=1), 1, "buy", 1)])
     for status in OrderStatus:
         order.status = status
-        moves = staff_moves(status)
-        assert moves <= ORDER_TRANSITIONS[status]
-        assert orders.allowed_actions(order) == {a for a, to in orders.STAFF_ACTIONS.items() if to in moves}
+        for method in DeliveryMethod:
+            order.delivery_method = method
+            moves = staff_moves(status, method)
+            assert moves <= ORDER_TRANSITIONS[status]
+            other = "deliver" if method == DeliveryMethod.COLLECT else "collected"  # the other method's button
+            assert orders.allowed_actions(order) == {a for a, to in orders.STAFF_ACTIONS.items()
+                                                     if to in moves and a != other}
         assert order.cancellable == (OrderStatus.CANCELLED in ORDER_TRANSITIONS[status])
+    order.status, order.delivery_method = OrderStatus.PAID, DeliveryMethod.POST
+    assert "ship" in orders.allowed_actions(order) and "collected" not in orders.allowed_actions(order)
+    order.delivery_method = DeliveryMethod.COLLECT
+    assert "collected" in orders.allowed_actions(order) and "ship" not in orders.allowed_actions(order)

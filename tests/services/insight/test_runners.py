@@ -27,7 +27,7 @@ def test_each_report_task_stores_figures_chart_and_csv(rolled, db, run_jobs):
         "period_start,orders,revenue,average_order_value,units,cancelled_or_refunded_orders,"
         "cancelled_or_refunded_amount",
         "2026-02-23,0,0.00,0.00,0,0,0.00",
-        f"2026-03-02,3,{(6998 + 2 * rent) / 100:.2f},{round((6998 + 2 * rent) / 3) / 100:.2f},6,0,0.00"]
+        f"2026-03-02,3,{(6698 + 2 * rent) / 100:.2f},{round((6698 + 2 * rent) / 3) / 100:.2f},6,0,0.00"]
     assert set(sales.output_charts) == {"revenue", "orders"}  # the charts by name, in the row's JSON column
     assert all(svg.startswith("<svg") and svg.rstrip().endswith("</svg>") for svg in sales.output_charts.values())
     assert "<!--chart:" not in "".join(sales.output_charts.values())

@@ -18,7 +18,7 @@ def test_sales_over_time_daily_weekly_monthly(rolled):
     assert (by_day["2026-03-16"]["orders"], by_day["2026-03-16"]["cancelled_orders"],
             by_day["2026-03-16"]["cancelled_cents"]) == (0, 1, 2499)
     assert by_day["2026-03-03"]["orders"] == 0
-    revenue = 5000 + (rent + 1499) + (rent + 499)
+    revenue = 5000 + (rent + 1499) + (rent + 199)  # Xavier rents only: rental shipping ($1.99)
     assert day["totals"] == {"orders": 3, "revenue_cents": revenue, "aov_cents": round(revenue / 3), "units": 6,
                              "cancelled_orders": 1, "cancelled_cents": 2499}
     week = sales_figures.sales_over_time(MARCH, "week")

@@ -26,7 +26,7 @@ def test_weekly_summary_emails_each_admin_once_per_week(rolled, db):
     assert [m.recipient for m in summaries] == ["boss1@example.com", "boss2@example.com"]
     rent = rolled["rent"]
     body = summaries[0].body_text
-    assert f"Revenue: ${(6998 + 2 * rent) / 100:,.2f} (no sales the week before)" in body
+    assert f"Revenue: ${(6698 + 2 * rent) / 100:,.2f} (no sales the week before)" in body
     assert "Orders: 3 " in body and "1. Alpha — 4 units" in body and "Delta — 3 waiting, 0 available" in body
     assert db.session.scalar(select(WeeklySummarySend.email_id).where(WeeklySummarySend.user_id == boss.id))
     # The next week is a new week: one more email each.

@@ -1,5 +1,9 @@
 """Rentals: due dates, one renewal, returns (stock back through the ledger), late fees and the reminder emails.
 
+The loan clock starts when the order is delivered or collected (services.circulation.loans.start_for_order):
+until then starts_at/due_at are NULL and the copy is "on its way". A customer who posts it back marks it
+"sent back" (loans.mark_sent_back): days overdue stop counting that day; it stays active until staff receive it.
+
 A late fee accrues per started day past the due date (LATE_FEE_PER_DAY_CENTS). At return it
 is charged to the customer's wallet as far as the balance allows; the rest stays on the rental
 as a balance due. A customer with an overdue rental or an unpaid fee cannot rent again.
@@ -9,7 +13,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from flask import current_app
 from sqlalchemy import ColumnElement, func, select, update
@@ -17,7 +22,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from ...extensions import db
 from ...models import Rental, User, utcnow
-from ...models.orders import RENTAL_TRANSITIONS, RentalStatus
+from ...models.orders import RENTAL_TRANSITIONS, OrderLine, RentalStatus
 from ..inventory import stock
 from ..platform import audit, dml, locks, mail, paging
 from ..platform.money import money
@@ -29,15 +34,38 @@ class RentalError(ValueError):
     """A rental change that is not possible now; the message is for the customer or clerk."""
 
 
+LoanState = Literal["on_its_way", "with_customer", "sent_back", "returned", "lost"]
+
+
+def loan_state(rental: Rental) -> LoanState:
+    """Where the copy is, as people read it: on its way (loan not started), with the customer, sent back
+    (posted, awaiting receipt), returned, or lost."""
+    if rental.status == RentalStatus.RETURNED:
+        return "returned"
+    if rental.status == RentalStatus.LOST:
+        return "lost"
+    if rental.sent_back_at is not None:
+        return "sent_back"
+    if rental.due_at is None:
+        return "on_its_way"
+    return "with_customer"
+
+
 def overdue_days(rental: Rental, now: datetime | None = None) -> int:
-    """Started days past the due date (until now, or until the return): what the late fee counts."""
-    end = rental.returned_at or now or utcnow()
+    """Started days past the due date until now, or until the customer sent it back or it came back (whichever
+    is first): what the late fee counts. 0 while the loan has not started."""
+    if rental.due_at is None:
+        return 0
+    ends = [t for t in (rental.sent_back_at, rental.returned_at) if t is not None]
+    end = min(ends) if ends else (now or utcnow())
     late = end - rental.due_at
     return max(0, math.ceil(late.total_seconds() / 86400)) if late > timedelta(0) else 0
 
 
-def days_left(rental: Rental, now: datetime | None = None) -> int:
-    """Started days until the due date (0 once due)."""
+def days_left(rental: Rental, now: datetime | None = None) -> int | None:
+    """Started days until the due date (0 once due); None while the loan has not started."""
+    if rental.due_at is None:
+        return None
     return max(0, math.ceil((rental.due_at - (now or utcnow())).total_seconds() / 86400))
 
 
@@ -52,19 +80,27 @@ def accrued_fee_cents(rental: Rental, now: datetime | None = None) -> int:
     return fees.late_fee_cents(rental, overdue_days(rental, now))
 
 
+_STATE_ORDER = {"with_customer": 0, "on_its_way": 1, "sent_back": 2}
+
+
 def for_user(user: User) -> tuple[list[Rental], list[Rental]]:
-    """(books out now, returned ones) for the account page."""
+    """(books out now: with the customer by due date, then on their way, then sent back; returned ones, latest
+    first) for the account page."""
     rentals = list(db.session.scalars(select(Rental).where(Rental.user_id == user.id)
-                                      .order_by(Rental.status, Rental.due_at.desc(), Rental.id.desc()).limit(200)))
-    return ([r for r in rentals if r.status == RentalStatus.ACTIVE],
-            [r for r in rentals if r.status == RentalStatus.RETURNED])
+                                      .order_by(Rental.id.desc()).limit(200)))
+    active = sorted((r for r in rentals if r.status == RentalStatus.ACTIVE),
+                    key=lambda r: (_STATE_ORDER[loan_state(r)], r.due_at or datetime.max.replace(tzinfo=UTC), r.id))
+    returned = sorted((r for r in rentals if r.status == RentalStatus.RETURNED),
+                      key=lambda r: (r.returned_at or datetime.min.replace(tzinfo=UTC), r.id), reverse=True)
+    return active, returned
 
 
 def rental_block_reason(user: User, now: datetime | None = None) -> str | None:
-    """Why this customer cannot rent right now (an overdue book or an unpaid fee), or None."""
+    """Why this customer cannot rent right now (an overdue book not yet sent back, or an unpaid fee), or None."""
     now = now or utcnow()
     overdue = db.session.scalar(select(func.count()).select_from(Rental).where(
-        Rental.user_id == user.id, Rental.status == RentalStatus.ACTIVE, Rental.due_at < now)) or 0
+        Rental.user_id == user.id, Rental.status == RentalStatus.ACTIVE, Rental.due_at < now,
+        Rental.sent_back_at.is_(None))) or 0
     if overdue:
         return "Please return your overdue rental before renting another book."
     unpaid = fees.total_due(user.id)
@@ -108,29 +144,59 @@ def _move(which: ColumnElement[bool], from_status: RentalStatus, to_status: Rent
         .execution_options(synchronize_session=False))
 
 
+def loan_days(rental: Rental) -> int:
+    """The loan's own length in days, as rented (the order line's), whether or not it has started."""
+    line = db.session.get(OrderLine, rental.order_line_id)
+    return (line.rental_days if line is not None else None) or 7
+
+
 def renewal_length(rental: Rental) -> timedelta:
-    """What a renewal adds to the due date: the loan's original length."""
+    """What a renewal adds to the due date: the loan's original length (as rented, before it starts)."""
+    if rental.due_at is None or rental.starts_at is None:
+        return timedelta(days=loan_days(rental))
     return rental.due_at - rental.starts_at
 
 
+def renewal_problem(rental: Rental, now: datetime | None = None) -> str | None:
+    """Why this rental cannot be renewed now, or None: only once, only while the book is with the customer
+    (delivered, not sent back), not overdue, and while nobody waits for the book."""
+    now = now or utcnow()
+    state = loan_state(rental)
+    if state in ("returned", "lost"):
+        return "This rental has already ended."
+    if state == "on_its_way":
+        return "This book is still on its way to you: the loan starts when it arrives, so there is nothing to renew yet."
+    if state == "sent_back":
+        return "You have sent this book back, so it cannot be renewed."
+    if rental.renewed:
+        return "A rental can be renewed once."
+    if rental.due_at is not None and rental.due_at < now:
+        return "An overdue rental cannot be renewed; please return it."
+    if holds.queue_length(rental.book_id):
+        return ("Another reader is waiting for this book, so it cannot be renewed; please return it "
+                "by the due date.")
+    return None
+
+
+def extend(rental: Rental, length: timedelta) -> bool:
+    """The renewal itself, once: a conditional UPDATE on the rental still being with the customer, not renewed
+    and due when we read it. Its due-soon reminder is sent again for the new date. True if this call did it."""
+    assert rental.due_at is not None
+    return dml.changed(
+        update(Rental).where(Rental.id == rental.id, Rental.renewed.is_(False), Rental.status == RentalStatus.ACTIVE,
+                             Rental.sent_back_at.is_(None), Rental.due_at == rental.due_at)
+        .values(renewed=True, due_at=rental.due_at + length, reminder_sent_at=None)
+        .execution_options(synchronize_session=False)) == 1
+
+
 def renew(rental: Rental, user: User) -> None:
-    """Extend once by the original length, if not yet overdue."""
+    """Extend once by the original length, while the book is with the customer and not overdue."""
     if rental.user_id != user.id:
         raise PermissionError("not your rental")
-    if rental.is_returned:
-        raise RentalError("This rental has already been returned.")
-    if rental.renewed:
-        raise RentalError("A rental can be renewed once.")
-    if rental.due_at < utcnow():
-        raise RentalError("An overdue rental cannot be renewed; please return it.")
-    if holds.queue_length(rental.book_id):
-        raise RentalError("Another reader is waiting for this book, so it cannot be renewed; please return it "
-                          "by the due date.")
-    length = renewal_length(rental)
-    done = dml.changed(
-        update(Rental).where(Rental.id == rental.id, Rental.renewed.is_(False), Rental.status == RentalStatus.ACTIVE)
-        .values(renewed=True, due_at=rental.due_at + length).execution_options(synchronize_session=False))
-    if not done:
+    problem = renewal_problem(rental)
+    if problem:
+        raise RentalError(problem)
+    if not extend(rental, renewal_length(rental)):
         raise RentalError("This rental changed meanwhile; please reload.")
     db.session.refresh(rental)
 
@@ -165,12 +231,13 @@ def end_for_order(order_id: int) -> int:
     return _move(Rental.order_id == order_id, RentalStatus.ACTIVE, RentalStatus.RETURNED, returned_at=utcnow())
 
 
-ADMIN_VIEWS = {"active": "Out now", "due_soon": "Due soon", "overdue": "Overdue", "returned": "Returned",
-               "lost": "Lost"}
+ADMIN_VIEWS = {"active": "Out now", "on_its_way": "On its way", "due_soon": "Due soon", "overdue": "Overdue",
+               "sent_back": "Sent back", "returned": "Returned", "lost": "Lost"}
 
 
 def admin_list(view: str = "active", page: int = 1, per_page: int = 25, now: datetime | None = None) -> paging.Page:
-    """The staff list for one of ADMIN_VIEWS: books out (all, due soon, overdue) by due date, or returned ones."""
+    """The staff list for one of ADMIN_VIEWS: books out (all, on their way, due soon, overdue, sent back and
+    awaiting receipt) by due date, or returned ones."""
     now = now or utcnow()
     stmt = select(Rental)
     if view == "returned":
@@ -180,16 +247,29 @@ def admin_list(view: str = "active", page: int = 1, per_page: int = 25, now: dat
         stmt = stmt.where(Rental.status == RentalStatus.LOST).order_by(Rental.lost_at.desc(), Rental.id.desc())
     else:
         stmt = stmt.where(Rental.status == RentalStatus.ACTIVE)
-        if view == "overdue":
-            stmt = stmt.where(Rental.due_at < now)
+        if view == "on_its_way":
+            stmt = stmt.where(Rental.due_at.is_(None))
+        elif view == "sent_back":
+            stmt = stmt.where(Rental.sent_back_at.is_not(None))
+        elif view == "overdue":
+            stmt = stmt.where(Rental.due_at < now, Rental.sent_back_at.is_(None))
         elif view == "due_soon":
             soon = now + timedelta(days=current_app.config["RENTAL_DUE_SOON_DAYS"])
-            stmt = stmt.where(Rental.due_at >= now, Rental.due_at <= soon)
-        stmt = stmt.order_by(Rental.due_at, Rental.id)
+            stmt = stmt.where(Rental.due_at >= now, Rental.due_at <= soon, Rental.sent_back_at.is_(None))
+        # Loans not started (no due date) last, wherever the database sorts NULLs.
+        stmt = stmt.order_by(Rental.due_at.is_(None), Rental.due_at, Rental.id)
     return paging.paginate(stmt, page, per_page)
 
 
 # ---- scheduled reminders (jobs.rentals, daily) ----
+
+def return_details() -> dict[str, object]:
+    """Where and how to send a rental back (config RETURN_ADDRESS, RETURN_INSTRUCTIONS), for pages and emails."""
+    config = current_app.config
+    return {"return_address_lines": [line.strip() for line in str(config["RETURN_ADDRESS"]).splitlines()
+                                     if line.strip()],
+            "return_instructions": str(config["RETURN_INSTRUCTIONS"])}
+
 
 def _claim(rental_id: int, column: InstrumentedAttribute[datetime | None], now: datetime) -> bool:
     """Mark a notice as sent, once: only the call that flips it from NULL sends the email."""
@@ -207,26 +287,28 @@ def _notify(rentals_due: Iterable[Rental], column: InstrumentedAttribute[datetim
         if user is None or not _claim(rental.id, column, now):
             continue
         mail.send_template(user.email, template, name=user.display_name, rental=rental,
-                           fee_per_day_cents=_fee_per_day(), fee_so_far_cents=accrued_fee_cents(rental, now))
+                           fee_per_day_cents=_fee_per_day(), fee_so_far_cents=accrued_fee_cents(rental, now),
+                           **return_details())
         sent += 1
     db.session.commit()
     return sent
 
 
 def send_due_reminders(now: datetime | None = None) -> int:
-    """Email customers whose rental is due within RENTAL_DUE_SOON_DAYS. Each rental gets one reminder."""
+    """Email customers whose rental is due within RENTAL_DUE_SOON_DAYS. Each rental gets one reminder (one more
+    after a renewal); none while it is on its way (no due date yet) or once sent back."""
     now = now or utcnow()
     soon = now + timedelta(days=current_app.config["RENTAL_DUE_SOON_DAYS"])
     due = db.session.scalars(select(Rental).where(
-        Rental.status == RentalStatus.ACTIVE, Rental.reminder_sent_at.is_(None),
+        Rental.status == RentalStatus.ACTIVE, Rental.reminder_sent_at.is_(None), Rental.sent_back_at.is_(None),
         Rental.due_at >= now, Rental.due_at <= soon).limit(1000)).all()
     return _notify(due, Rental.reminder_sent_at, now, "rental_due_soon")
 
 
 def send_overdue_notices(now: datetime | None = None) -> int:
-    """Email customers whose rental is overdue, once per rental, with the fee so far."""
+    """Email customers whose rental is overdue (and not sent back), once per rental, with the fee so far."""
     now = now or utcnow()
     late = db.session.scalars(select(Rental).where(
-        Rental.status == RentalStatus.ACTIVE, Rental.overdue_notice_sent_at.is_(None),
+        Rental.status == RentalStatus.ACTIVE, Rental.overdue_notice_sent_at.is_(None), Rental.sent_back_at.is_(None),
         Rental.due_at < now).limit(1000)).all()
     return _notify(late, Rental.overdue_notice_sent_at, now, "rental_overdue")

@@ -163,9 +163,10 @@ def _books(book_ids: Iterable[int]) -> dict[int, Book]:
 
 
 def view(items: list[CartItem], *, user: User | None = None, code: str | None = None,
-         acknowledge: bool = False) -> CartView:
-    """Price the cart now. Lines whose book is gone are dropped; quantities above what is
-    available are lowered. Each change is reported once; `acknowledge` records what was seen."""
+         acknowledge: bool = False, delivery_method: str = "post") -> CartView:
+    """Price the cart now (shipping by `delivery_method`: "post" or "collect"). Lines whose book is gone are
+    dropped; quantities above what is available are lowered. Each change is reported once; `acknowledge`
+    records what was seen."""
     books = _books(i.book_id for i in items)
     available = _available(books, user)
     changes: list[str] = []
@@ -195,7 +196,8 @@ def view(items: list[CartItem], *, user: User | None = None, code: str | None = 
             item.seen_unit_cents = unit
         lines.append(LineView(item, book, unit, unit * item.quantity, available.get(book.id, 0)))
     quote = pricing.quote([line.line_cents for line in lines], user=user, code=code,
-                          purchase_cents=sum(line.line_cents for line in lines if line.item.mode == LineMode.BUY))
+                          purchase_cents=sum(line.line_cents for line in lines if line.item.mode == LineMode.BUY),
+                          delivery_method=delivery_method)
     return CartView(lines=lines, quote=quote, changes=changes, code=code)
 
 

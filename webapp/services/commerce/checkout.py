@@ -26,6 +26,7 @@ from sqlalchemy import select, update
 
 from ...extensions import db
 from ...models import Address, DiscountCode, LineMode, Order, OrderLine, OrderStatus, User, utcnow
+from ...models.orders import DELIVERY_METHODS, DeliveryMethod
 from ..circulation import holds, rentals, wallet
 from ..inventory import stock
 from ..platform import audit, dml, locks
@@ -79,24 +80,49 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-def checkout_key(items: list[cart.CartItem], code: str | None, address: ShippingAddress, use_wallet: bool) -> str:
+def shop_address() -> ShippingAddress:
+    """Where a collect-in-store order is collected (config SHOP_ADDRESS): stored as its ship-to address, so
+    receipts and staff pages show where to collect it."""
+    shop = current_app.config["SHOP_ADDRESS"]
+    return ShippingAddress(shop["full_name"], shop["line1"], shop["city"], shop["postcode"], shop["country"],
+                           shop.get("line2"), shop.get("region"), shop.get("phone"))
+
+
+def delivery_address(method: str, address: ShippingAddress | None) -> ShippingAddress:
+    """The order's ship-to address: the customer's for post (required), the shop's for collect in store."""
+    if method not in DELIVERY_METHODS:
+        raise CheckoutError("Choose delivery by post or collection in store.")
+    if method == DeliveryMethod.COLLECT:
+        return shop_address()
+    if address is None:
+        raise CheckoutError("Choose where to send your order.")
+    return address
+
+
+def checkout_key(items: list[cart.CartItem], code: str | None, address: ShippingAddress, use_wallet: bool,
+                 delivery_method: str = DeliveryMethod.POST) -> str:
     """What makes two checkouts the same checkout."""
     lines = sorted((i.book_id, i.mode, i.quantity, i.days if i.mode == LineMode.RENT else 0) for i in items)
-    raw = json.dumps([lines, (code or "").strip().upper(), asdict(address), bool(use_wallet)], sort_keys=True)
+    parts: list[object] = [lines, (code or "").strip().upper(), asdict(address), bool(use_wallet)]
+    if delivery_method != DeliveryMethod.POST:  # a posted order's key is as before
+        parts.append(str(delivery_method))
+    raw = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def start_checkout(user: User, items: list[cart.CartItem], address: ShippingAddress, *, code: str | None,
+def start_checkout(user: User, items: list[cart.CartItem], address: ShippingAddress | None, *, code: str | None,
                    success_url: OrderURL, cancel_url: OrderURL, use_wallet: bool = False,
-                   token: str | None = None) -> tuple[Order, str]:
+                   token: str | None = None, delivery_method: str = DeliveryMethod.POST) -> tuple[Order, str]:
     """Reserve and open the payment page. Returns (order, URL to send the customer to: the payment page, or
-    the success page when the wallet paid it all or it was paid already).
+    the success page when the wallet paid it all or it was paid already). `delivery_method` "collect": no
+    shipping charge, and `address` is not needed (the order records the shop's, shop_address).
 
     Commits (the reservation before the provider call). Raises CheckoutError or SoldOut before anything is
     written (the caller rolls back); PaymentError if the provider could not open the page (the order is then
     cancelled and its stock released)."""
+    address = delivery_address(delivery_method, address)
     order, url = _reserve(user, items, address, code=code, success_url=success_url, use_wallet=use_wallet,
-                          token=token)
+                          token=token, delivery_method=delivery_method)
     db.session.commit()
     if url is not None:
         return order, url
@@ -104,13 +130,14 @@ def start_checkout(user: User, items: list[cart.CartItem], address: ShippingAddr
 
 
 def _reserve(user: User, items: list[cart.CartItem], address: ShippingAddress, *, code: str | None,
-             success_url: OrderURL, use_wallet: bool, token: str | None) -> tuple[Order, str | None]:
+             success_url: OrderURL, use_wallet: bool, token: str | None,
+             delivery_method: str = DeliveryMethod.POST) -> tuple[Order, str | None]:
     if not user.is_verified:
         raise CheckoutError("Please confirm your email address before checking out.")
     if not items:
         raise CheckoutError("Your cart is empty.")
     locks.customer(user.id)  # one checkout at a time per customer, until this transaction ends
-    key = checkout_key(items, code, address, use_wallet)
+    key = checkout_key(items, code, address, use_wallet, delivery_method)
     prior = order_for_token(user, token)
     if prior is not None:
         if prior.status == OrderStatus.PENDING_PAYMENT or prior.paid_at is not None:
@@ -131,7 +158,7 @@ def _reserve(user: User, items: list[cart.CartItem], address: ShippingAddress, *
             return pending, pending.payment_url
         _supersede(pending, user)
     return _create(user, items, address, code=code, key=key, token=token, use_wallet=use_wallet,
-                   success_url=success_url)
+                   success_url=success_url, delivery_method=delivery_method)
 
 
 def order_for_token(user: User, token: str | None) -> Order | None:
@@ -156,13 +183,14 @@ def _supersede(order: Order, user: User) -> None:
 
 
 def _create(user: User, items: list[cart.CartItem], address: ShippingAddress, *, code: str | None, key: str,
-            token: str | None, use_wallet: bool, success_url: OrderURL) -> tuple[Order, str | None]:
+            token: str | None, use_wallet: bool, success_url: OrderURL,
+            delivery_method: str) -> tuple[Order, str | None]:
     rented = [(i.book_id, i.quantity, i.days) for i in items if i.mode == LineMode.RENT]
     problem = rentals.allowance_problem(user, rented) if rented else None
     if problem:
         raise CheckoutError(problem)
     snapshot = [cart.CartItem(**vars(i)) for i in items]
-    priced = cart.view(snapshot, user=user, code=code)
+    priced = cart.view(snapshot, user=user, code=code, delivery_method=delivery_method)
     if priced.changes:
         raise CheckoutError("Your cart changed: " + " ".join(priced.changes))
     if code and priced.quote.discount is None:
@@ -173,7 +201,7 @@ def _create(user: User, items: list[cart.CartItem], address: ShippingAddress, *,
         number=new_number(), user_id=user.id, status=OrderStatus.PENDING_PAYMENT, email=user.email,
         ship_name=address.full_name, ship_line1=address.line1, ship_line2=address.line2, ship_city=address.city,
         ship_region=address.region, ship_postcode=address.postcode, ship_country=address.country.upper(),
-        ship_phone=address.phone, currency=config["CURRENCY"], subtotal_cents=quote.subtotal_cents,
+        ship_phone=address.phone, delivery_method=delivery_method, currency=config["CURRENCY"], subtotal_cents=quote.subtotal_cents,
         discount_cents=quote.discount_cents, member_discount_cents=quote.member_discount_cents,
         shipping_cents=quote.shipping_cents, tax_cents=quote.tax_cents, total_cents=quote.total_cents,
         discount_code_id=quote.discount.id if quote.discount else None, payment_provider=payments.provider_name(),

@@ -16,7 +16,6 @@ none is lost if the provider is down and none is sent if the transaction rolls b
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
@@ -204,11 +203,11 @@ def _unredeem(order: Order) -> None:
 
 
 def complete_sale(order: Order, note: str = "Payment received.", actor_id: int | None = None) -> None:
-    """The one sale path (gateway, wallet or manual payment): stock committed, rentals start, the books leave
+    """The one sale path (gateway, wallet or manual payment): stock committed, rentals made (on their way: the
+    loan clock starts at delivery or collection, services.circulation.loans.start_for_order), the books leave
     the customer's saved cart, receipt sent."""
     stock.commit(stock_lines(order, LineMode.BUY), reference=order.number, reason="sale")
     stock.commit(stock_lines(order, LineMode.RENT), reference=order.number, reason="rental_out")
-    now = utcnow()
     for line in order.lines:
         if line.book_id is None:
             continue
@@ -219,8 +218,7 @@ def complete_sale(order: Order, note: str = "Payment received.", actor_id: int |
         else:
             for _ in range(line.quantity):
                 db.session.add(Rental(user_id=order.user_id, book_id=line.book_id, order_id=order.id,
-                                      order_line_id=line.id, starts_at=now,
-                                      due_at=now + timedelta(days=line.rental_days or 7)))
+                                      order_line_id=line.id, starts_at=None, due_at=None))
     if order.user_id is not None:
         cart.remove_user_lines(order.user_id, {(line.book_id, line.mode) for line in order.lines if line.book_id})
     event(order, OrderStatus.PAID, note, actor_id)

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, update
 
 from ...extensions import db
 from ...models import ORDER_TRANSITIONS, LineMode, Order, OrderEvent, OrderStatus, utcnow
+from ...models.orders import DELIVERY_ONLY_MOVES
 from ..platform import dml, locks
 from ..platform.states import require_move
 
@@ -23,9 +24,16 @@ def transition(order_id: int, from_statuses: Iterable[OrderStatus], to_status: O
                *conditions: ColumnElement[bool], **values: object) -> bool:
     """Move the order to `to_status` if it is still in one of `from_statuses` (and meets `conditions`);
     True if this call did it. Raises OrderStateError, without touching the order, if ORDER_TRANSITIONS does not
-    allow the move from each of `from_statuses`."""
+    allow the move from each of `from_statuses`. A move only one delivery method makes (models.DELIVERY_ONLY_MOVES:
+    shipping a posted order, collecting one in store) also needs the order to be sent that way."""
     sources = tuple(from_statuses)
     require_move(ORDER_TRANSITIONS, sources, to_status, what="an order", error=OrderStateError)
+    methods = {DELIVERY_ONLY_MOVES.get((source, to_status)) for source in sources}
+    if len(methods) != 1:
+        raise OrderStateError(f"Moving an order to {to_status} from {sources} mixes delivery methods (a bug).")
+    method = methods.pop()
+    if method is not None:
+        conditions = (*conditions, Order.delivery_method == method)
     return _update(order_id, sources, *conditions, status=to_status, **values)
 
 

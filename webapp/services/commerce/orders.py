@@ -15,8 +15,8 @@ from sqlalchemy import func, or_, select, update
 
 from ...extensions import db
 from ...models import ORDER_STATUSES, PAID_STATUSES, Order, OrderEvent, OrderStatus, Rental, User, staff_moves, utcnow
-from ...models.orders import RentalStatus
-from ..circulation import fees, wallet
+from ...models.orders import DeliveryMethod, RentalStatus
+from ..circulation import fees, loans, wallet
 from ..platform import audit, paging
 from ..platform.money import money
 from . import fulfilment, order_mail, payments
@@ -114,6 +114,7 @@ STAFF_ACTIONS: dict[str, OrderStatus] = {
     "mark_paid": OrderStatus.PAID,
     "ship": OrderStatus.SHIPPED,
     "deliver": OrderStatus.DELIVERED,
+    "collected": OrderStatus.DELIVERED,  # a collect-in-store order handed over at the counter
     "cancel": OrderStatus.CANCELLED,
     "refund": OrderStatus.REFUNDED,
 }
@@ -122,8 +123,9 @@ STAFF_ACTIONS: dict[str, OrderStatus] = {
 def allowed_actions(order: Order) -> set[str]:
     """What staff can do to the order now: the actions whose move the transition table allows from its status
     (less the moves only a payment makes). The page shows these; each operation checks again."""
-    moves = staff_moves(order.status)
-    return {action for action, to in STAFF_ACTIONS.items() if to in moves}
+    moves = staff_moves(order.status, order.delivery_method)
+    other = "deliver" if order.delivery_method == DeliveryMethod.COLLECT else "collected"
+    return {action for action, to in STAFF_ACTIONS.items() if to in moves and action != other}
 
 
 def _check_allowed(order: Order, action: str, what: str) -> None:
@@ -219,13 +221,39 @@ def mark_shipped(order: Order, *, actor: User, tracking: str | None = None, ip: 
 
 
 def mark_delivered(order: Order, *, actor: User, ip: str | None = None) -> None:
-    """Shipped → delivered."""
+    """Shipped → delivered (a posted order): its rentals' loans start now."""
     _check_allowed(order, "deliver", "marked delivered")
-    if not transition(order.id, (OrderStatus.SHIPPED,), OrderStatus.DELIVERED, delivered_at=utcnow()):
+    now = utcnow()
+    if not transition(order.id, (OrderStatus.SHIPPED,), OrderStatus.DELIVERED, delivered_at=now):
         raise _lost_race(order, "marked delivered")
     db.session.refresh(order)
-    event(order, OrderStatus.DELIVERED, "Delivered.", actor.id)
-    _staff_audit("order.delivered", order, actor, OrderStatus.SHIPPED, ip)
+    started = loans.start_for_order(order.id, now)
+    event(order, OrderStatus.DELIVERED, "Delivered." + _loans_note(started), actor.id)
+    _staff_audit("order.delivered", order, actor, OrderStatus.SHIPPED, ip, **_started(started))
+
+
+def mark_collected(order: Order, *, actor: User, ip: str | None = None) -> None:
+    """Paid → delivered for an order collected in store (the customer took it at the counter): its rentals'
+    loans start now. A posted order cannot be "collected" (order_state refuses the move for it)."""
+    if order.delivery_method != DeliveryMethod.COLLECT:
+        raise OrderStateError(f"Order {order.number} is sent by post, so it cannot be collected in store: mark it "
+                              "shipped, then delivered.")
+    _check_allowed(order, "collected", "marked collected")
+    now = utcnow()
+    if not transition(order.id, (OrderStatus.PAID,), OrderStatus.DELIVERED, delivered_at=now):
+        raise _lost_race(order, "marked collected")
+    db.session.refresh(order)
+    started = loans.start_for_order(order.id, now)
+    event(order, OrderStatus.DELIVERED, "Collected in store." + _loans_note(started), actor.id)
+    _staff_audit("order.collected", order, actor, OrderStatus.PAID, ip, **_started(started))
+
+
+def _loans_note(started: int) -> str:
+    return f" {started} rental loan{'s' if started != 1 else ''} started." if started else ""
+
+
+def _started(started: int) -> dict[str, int]:
+    return {"rentals_started": started} if started else {}
 
 
 def staff_cancel(order: Order, *, actor: User, reason: str, refund_to: str = "card", ip: str | None = None) -> None:

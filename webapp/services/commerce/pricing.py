@@ -3,8 +3,9 @@
 All amounts are integer cents. Discounts apply to goods: first the member discount on purchases
 (the plan's percentage plus the frequent-reader percentage, together capped at MEMBER_DISCOUNT_CAP_PCT;
 rentals are already member-priced by their length limits), then a discount code on what is left.
-Shipping is flat and free above a threshold (after discounts); tax is a configurable rate on goods
-after discounts, rounded half up to the cent.
+Shipping is flat and free above a threshold (after discounts); an order of rentals only pays the smaller
+RENTAL_SHIPPING_CENTS instead (a loan is cheap: full postage would cost more than the book's rent), and an order
+collected in store pays none. Tax is a configurable rate on goods after discounts, rounded half up to the cent.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sqlalchemy import func, select
 
 from ...extensions import db
 from ...models import PAID_STATUSES, Book, DiscountCode, DiscountRedemption, LineMode, Order, OrderStatus, User, utcnow
+from ...models.orders import DeliveryMethod
 from ..circulation import subscriptions
 from ..platform.money import money
 
@@ -43,6 +45,8 @@ class Quote:
     discount: DiscountCode | None = None
     discount_error: str | None = None
     notes: list[str] = field(default_factory=list)
+    delivery_method: str = DeliveryMethod.POST
+    rentals_only: bool = False  # shipping is then RENTAL_SHIPPING_CENTS
 
     @property
     def total_cents(self) -> int:
@@ -50,20 +54,21 @@ class Quote:
 
     @property
     def free_shipping_gap_cents(self) -> int:
-        """How much more to spend for free shipping (0 when already free or nothing to ship)."""
-        if not self.shipping_cents:
+        """How much more to spend for free shipping (0 when already free, nothing to ship, or rentals only)."""
+        if not self.shipping_cents or self.rentals_only:
             return 0
         threshold: int = current_app.config["FREE_SHIPPING_THRESHOLD_CENTS"]
         return max(0, threshold - (self.subtotal_cents - self.discount_cents))
 
 
 def quote(line_totals: list[int], *, user: User | None = None, code: str | None = None,
-          purchase_cents: int | None = None) -> Quote:
+          purchase_cents: int | None = None, delivery_method: str = DeliveryMethod.POST) -> Quote:
     """Totals for lines costing `line_totals`; `purchase_cents` is the part bought (not rented), all of
-    it when not given."""
+    it when not given (so 0 means rentals only)."""
     config = current_app.config
     subtotal = sum(line_totals)
-    result = Quote(subtotal_cents=subtotal)
+    result = Quote(subtotal_cents=subtotal, delivery_method=DeliveryMethod(delivery_method),
+                   rentals_only=bool(subtotal) and purchase_cents == 0)
     pct, label = member_discount_pct(user)
     if pct:
         bought = subtotal if purchase_cents is None else purchase_cents
@@ -77,10 +82,21 @@ def quote(line_totals: list[int], *, user: User | None = None, code: str | None 
         if discount is not None:
             result.discount_cents += discount_amount(discount, rest)
     goods = subtotal - result.discount_cents
-    if subtotal and goods < config["FREE_SHIPPING_THRESHOLD_CENTS"]:
-        result.shipping_cents = config["SHIPPING_FLAT_CENTS"]
+    result.shipping_cents = shipping_cents(subtotal, goods, rentals_only=result.rentals_only,
+                                           delivery_method=result.delivery_method)
     result.tax_cents = _round_div(goods * config["TAX_RATE_BPS"], 10_000)
     return result
+
+
+def shipping_cents(subtotal: int, goods: int, *, rentals_only: bool, delivery_method: str) -> int:
+    """Nothing to ship or collected in store: free. Rentals only: RENTAL_SHIPPING_CENTS. Otherwise flat, and free
+    from FREE_SHIPPING_THRESHOLD_CENTS of goods (after discounts)."""
+    config = current_app.config
+    if not subtotal or delivery_method == DeliveryMethod.COLLECT:
+        return 0
+    if rentals_only:
+        return int(config["RENTAL_SHIPPING_CENTS"])
+    return int(config["SHIPPING_FLAT_CENTS"]) if goods < config["FREE_SHIPPING_THRESHOLD_CENTS"] else 0
 
 
 def member_discount_pct(user: User | None) -> tuple[int, str]:

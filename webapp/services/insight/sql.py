@@ -60,9 +60,10 @@ def bucket_start(day_column: SQLColumnExpression[date], granularity: str) -> SQL
     return func.date(day_column, literal_column("'start of month'"))
 
 
-def ceil_days_since(column: SQLColumnExpression[datetime], now: datetime) -> ColumnElement[int]:
+def ceil_days_since(column: SQLColumnExpression[datetime] | SQLColumnExpression[datetime | None],
+                    now: datetime) -> ColumnElement[int]:
     """Whole days (started days count) from `column` to `now`: rentals' overdue days, as
-    services.circulation.rentals counts them."""
+    services.circulation.rentals counts them (the caller keeps rows where `column` is NULL out)."""
     if is_postgres():
         return func.ceil(func.extract("epoch", now - column) / 86400.0)
     span = func.julianday(now.replace(tzinfo=None).isoformat(sep=" ")) - func.julianday(column)

@@ -172,7 +172,8 @@ def rentals_and_holds(period: Period, limit: int = 25, now: datetime | None = No
     r = Rental
     fee_per_day: int = current_app.config["LATE_FEE_PER_DAY_CENTS"]
     active = r.status == RentalStatus.ACTIVE
-    overdue = and_(active, r.due_at < now)
+    # Overdue and still accruing: a loan not started yet (due_at NULL) is not, nor one the customer sent back.
+    overdue = and_(active, r.due_at < now, r.sent_back_at.is_(None))
     returned_in = and_(r.returned_at >= period.starts_at, r.returned_at < period.ends_before)
     row = db.session.execute(select(
         func.sum(case((active, 1), else_=0)),
