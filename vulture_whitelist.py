@@ -77,3 +77,4 @@ _.period_start, _.comped, _.refund_now_cents
 _.replacement_cents, _.created
 # Postal loans (issue 16): API response field filled by name (webapp/api/circulation.py RentalSchema)
 _.renewable
+_.is_returned  # Rental.is_returned: read by admin/_rentals_table.html
