@@ -182,6 +182,21 @@ def test_a_payment_reference_already_used_is_never_a_free_payment(app, db):
     assert _entries(db, user)[-1] == ("late_fee", -100, f"rental-{rental.id}/pay-2")
 
 
+def test_a_reused_reference_of_the_same_amount_pays_nothing(app, db, monkeypatch):
+    """A payment whose reference the wallet already holds, even for the same amount, is not counted: the fee row
+    and the balance stay as they were (the wallet would hand back the old entry without debiting)."""
+    user = shopper("twin")
+    rental = late_return(user, days_late=2)  # 100 due
+    wallet.credit(user.id, 500, "adjustment", reference="gift")
+    wallet.debit(user.id, 100, "late_fee", reference="taken")
+    db.session.commit()
+    monkeypatch.setattr(fees, "_reference", lambda user_id, fee: "taken")
+    assert fees.settle(user.id) == 0
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Rental, rental.id).fee_paid_cents == 0 and wallet.balance(user.id) == 400
+
+
 def test_a_wallet_part_returned_by_an_expired_checkout_pays_fees(app, db):
     from tests.checkout_helpers import ADDRESS
     from webapp.services.commerce import cart, checkout, fulfilment

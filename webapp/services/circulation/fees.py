@@ -136,9 +136,11 @@ def _pay(user_id: int, fee: FeeItem, cents: int) -> bool:
                 .values(fee_paid_cents=model.fee_paid_cents + cents).execution_options(synchronize_session=False))
             if not moved:
                 raise _Skip
-            entry = wallet.debit(user_id, cents, _wallet_reason(fee), reference=reference,
-                                 note=f"{fee.reason}: {fee.title}"[:200])
-            if entry.amount_cents != -cents:  # the reference was already used: never a free payment
+            reason = _wallet_reason(fee)
+            if wallet.entry_for(user_id, reason, reference) is not None:  # already used: never a free payment
+                raise _Skip
+            entry = wallet.debit(user_id, cents, reason, reference=reference, note=f"{fee.reason}: {fee.title}"[:200])
+            if entry.amount_cents != -cents:  # a twin wrote it meanwhile (the wallet kept the first): not ours
                 raise _Skip
     except (_Skip, wallet.InsufficientFunds):
         return False
