@@ -155,3 +155,35 @@ def test_the_lost_job_twice_and_staff_receiving_at_once(app, db, round_):
     charged = -sum(e.amount_cents for e in entries if e.reason in ("late_fee", "lost_book"))
     refunded = sum(e.amount_cents for e in entries if e.reason == "refund")
     assert charged - refunded == rental.fee_paid_cents == rental.fee_cents  # the late fee, paid once
+
+
+@pytest.mark.parametrize("round_", range(2))
+def test_comp_and_cancel_now_sent_together_apply_one_and_refund_once(app, db, round_):
+    from webapp.models import Subscription, utcnow
+    from webapp.services.circulation import plan_staff, subscriptions
+
+    boss = shopper(f"boss{round_}")
+    user = shopper(f"planned{round_}")
+    start = utcnow() - timedelta(days=6)
+    db.session.add(Subscription(user_id=user.id, tier="premium", current_period_start=start,
+                                current_period_end=start + timedelta(days=30)))
+    db.session.commit()
+    shown = plan_staff.stamp(subscriptions.subscription_of(user.id))
+    user_id, boss_id = user.id, boss.id
+
+    def work(i: int):
+        from webapp.extensions import db as tdb
+
+        actor, customer = tdb.session.get(User, boss_id), tdb.session.get(User, user_id)
+        if i % 2:
+            return lambda: plan_staff.comp(actor, customer, "plus", 2, seen=shown)
+        return lambda: plan_staff.cancel(actor, customer, "now", seen=shown)
+
+    outcomes = race(app, work, 4)
+    assert sum(o == "ok" for o in outcomes) == 1, outcomes
+    assert all(o == "ok" or o.startswith("SubscriptionError") for o in outcomes), outcomes
+    db.session.expire_all()
+    entries = db.session.scalars(select(WalletEntry).where(WalletEntry.user_id == user_id)).all()
+    assert len([e for e in entries if e.reason == "subscription"]) == 1
+    assert sum(e.amount_cents for e in entries) == db.session.scalar(
+        select(User.wallet_balance_cents).where(User.id == user_id))

@@ -235,3 +235,50 @@ def test_a_forged_delivery_method_never_reaches_the_database(app, db):
 
 def test_unused_helpers_are_importable():  # keep start/settle imported for the order helpers above
     assert start and settle
+
+
+# ---- holds ----
+
+def _ready_hold(db):
+    from webapp.services.circulation import holds
+    from webapp.services.inventory import stock
+
+    user = shopper("readyholder")
+    book = make_book("Soon back", on_hand=0)
+    db.session.commit()
+    hold = holds.place(user, book)
+    db.session.commit()
+    stock.adjust(book.id, 1, "return", reference="test")  # a copy comes back ...
+    holds.allocate(book.id)  # ... and is set aside for the first in line
+    db.session.commit()
+    db.session.refresh(hold)
+    assert hold.is_ready
+    return user, hold
+
+
+def test_a_ready_hold_cannot_be_paused_moved_or_given_dates(app, db):
+    from datetime import date
+
+    from webapp.services.circulation import hold_dates, hold_staff
+    from webapp.services.circulation.holds import HoldError
+    from webapp.services.platform.errors import RuleError
+
+    user, hold = _ready_hold(db)
+    clerk = staff()
+    for call in (lambda: hold_dates.suspend(hold, user, None), lambda: hold_dates.resume(hold, user),
+                 lambda: hold_dates.set_not_needed_after(hold, user, date.today() + timedelta(days=3)),
+                 lambda: hold_staff.move(hold.id, "up", actor=clerk), lambda: hold_staff.move(hold.id, "down", actor=clerk)):
+        with pytest.raises(HoldError):
+            call()
+        db.session.rollback()
+    for days in (0, -1, 10**9):
+        with pytest.raises((RuleError, HoldError)):
+            hold_staff.extend(hold.id, days, actor=clerk)
+        db.session.rollback()
+    other = shopper("otherholder")
+    with pytest.raises(PermissionError):
+        hold_dates.suspend(hold, other, None)
+    db.session.rollback()
+    db.session.expire_all()
+    hold = db.session.get(type(hold), hold.id)
+    assert hold.is_ready and hold.suspended_at is None and hold.not_needed_after is None
