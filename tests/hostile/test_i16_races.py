@@ -187,3 +187,42 @@ def test_comp_and_cancel_now_sent_together_apply_one_and_refund_once(app, db, ro
     assert len([e for e in entries if e.reason == "subscription"]) == 1
     assert sum(e.amount_cents for e in entries) == db.session.scalar(
         select(User.wallet_balance_cents).where(User.id == user_id))
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_resume_racing_a_returned_copy_sets_one_copy_aside_for_one_customer(app, db, round_):
+    from tests.factories import make_book
+    from webapp.models import Hold, Inventory
+    from webapp.services.circulation import hold_dates, holds
+
+    book = make_book(f"Paused {round_}", on_hand=0)
+    first, second = shopper(f"first{round_}"), shopper(f"second{round_}")
+    db.session.commit()
+    one = holds.place(first, book)
+    db.session.commit()
+    two = holds.place(second, book)
+    db.session.commit()
+    hold_dates.suspend(one, first, None)
+    db.session.commit()
+    ids = (one.id, two.id, first.id, book.id)
+
+    def work(i: int):
+        from webapp.extensions import db as tdb
+        from webapp.services.inventory import stock
+
+        hold, user = tdb.session.get(Hold, ids[0]), tdb.session.get(User, ids[2])
+        if i == 0:
+            return lambda: hold_dates.resume(hold, user)
+
+        def copy_back():
+            stock.adjust(ids[3], 1, "return", reference=f"race-{round_}")
+            holds.allocate(ids[3])
+        return copy_back
+
+    outcomes = race(app, work, 2)
+    assert outcomes == ["ok", "ok"], outcomes
+    db.session.expire_all()
+    ready = db.session.scalars(select(Hold).where(Hold.book_id == ids[3], Hold.status == "ready")).all()
+    inv = db.session.get(Inventory, ids[3])
+    assert len(ready) == 1 and (inv.on_hand, inv.reserved) == (1, 1), (ready, inv.on_hand, inv.reserved)
+    assert not db.session.get(Hold, ids[0]).is_suspended
