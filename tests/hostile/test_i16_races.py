@@ -226,3 +226,46 @@ def test_resume_racing_a_returned_copy_sets_one_copy_aside_for_one_customer(app,
     inv = db.session.get(Inventory, ids[3])
     assert len(ready) == 1 and (inv.on_hand, inv.reserved) == (1, 1), (ready, inv.on_hand, inv.reserved)
     assert not db.session.get(Hold, ids[0]).is_suspended
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_a_waiver_a_pay_now_and_received_at_once_on_a_lost_rental(app, db, round_):
+    from webapp.services.circulation import lost, wallet
+
+    user = shopper(f"lostmix{round_}")
+    rental = rental_out(user, price_cents=2000)
+    clerk = staff()
+    db.session.commit()
+    with time_machine.travel(rental.due_at + timedelta(days=31), tick=False):
+        assert lost.mark_lost_due() == 1  # 2000 due, nothing in the wallet
+    wallet.credit(user.id, 700, "adjustment", reference="later-gift")  # not settled yet: Pay now will
+    db.session.commit()
+    user_id, rental_id, clerk_id = user.id, rental.id, clerk.id
+    when = rental.due_at + timedelta(days=32)
+
+    def work(i: int):
+        from webapp.extensions import db as tdb
+        from webapp.services.circulation import fees, rentals
+
+        row, actor = tdb.session.get(Rental, rental_id), tdb.session.get(User, clerk_id)
+        if i == 0:
+            return lambda: fees.pay_now(user_id, "rental", rental_id)
+        if i == 1:
+            return lambda: fees.waive("rental", rental_id, 400, reason="goodwill", actor=actor)
+        return lambda: rentals.mark_returned(row, actor=actor, now=when)
+
+    outcomes = race(app, work, 3)
+    assert all(o == "ok" or o.startswith("FeeError") for o in outcomes), outcomes
+    db.session.expire_all()
+    rental = db.session.get(Rental, rental_id)
+    assert rental.status == "returned" and rental.fee_cents <= 2000
+    assert rental.fee_paid_cents + rental.fee_waived_cents <= rental.fee_cents
+    entries = db.session.scalars(select(WalletEntry).where(WalletEntry.user_id == user_id)).all()
+    assert sum(e.amount_cents for e in entries) == db.session.scalar(
+        select(User.wallet_balance_cents).where(User.id == user_id)) >= 0
+    charged = -sum(e.amount_cents for e in entries if e.reason in ("late_fee", "lost_book"))
+    refunded = sum(e.amount_cents for e in entries if e.reason == "refund")
+    assert charged - refunded == rental.fee_paid_cents
+    assert sum(1 for e in entries if e.reason == "refund") <= 1
+    # whatever the order, nothing due is left unpaid while the wallet still holds money
+    assert rental.fee_due_cents == 0 or wallet.balance(user_id) == 0
