@@ -207,6 +207,7 @@ def mark_returned(rental: Rental, *, actor: User, ip: str | None = None, now: da
     Safe to call twice: only the first call does anything."""
     now = now or utcnow()
     locks.customer(rental.user_id)  # the customer before the stock: the one lock order
+    db.session.refresh(rental)  # the caller's row may predate the lost job, a renewal or "sent back"
     fee = fees.late_fee_cents(rental, overdue_days(rental, now))
     if rental.status == RentalStatus.LOST:
         if not lost.found(rental, fee, actor=actor, ip=ip, now=now):
