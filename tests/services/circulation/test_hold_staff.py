@@ -186,6 +186,8 @@ def test_extend_a_ready_hold_bounded(app, db, queued, staff):
         hold_staff.extend(hold.id, 0, actor=staff)
     with pytest.raises(RuleError, match="1 to 14"):
         hold_staff.extend(hold.id, 15, actor=staff)
+    with pytest.raises(RuleError, match="1 to 14"):
+        hold_staff.extend(hold.id, True, actor=staff)  # a bool is not a number of days
     hold_staff.extend(hold.id, 3, actor=staff)
     db.session.commit()
     assert hold_of(u["p"], book).expires_at == end + timedelta(days=3)

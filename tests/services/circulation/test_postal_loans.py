@@ -300,6 +300,25 @@ def test_no_automatic_renewal_once_sent_back_or_when_the_plan_no_longer_allows_t
     assert db.session.scalar(select(Subscription).where(Subscription.user_id == user.id)) is None  # Free reader
 
 
+def test_a_renewal_by_hand_is_refused_when_the_plan_no_longer_allows_the_length(app, db, opted_in, monkeypatch):
+    """The same rule as the automatic renewal (rentals.renewal_problem): a loan longer than the customer's plan
+    allows now (a downgrade, or the shop shortened loans) is not renewed by hand either."""
+    user, _book, rental = opted_in
+    plans = app.config["PLANS"]
+    monkeypatch.setitem(app.config, "PLANS", {**plans, "free": {**plans["free"], "max_rental_days": 2}})
+    soon = rental.due_at - timedelta(days=1)
+    with at(soon), pytest.raises(rentals.RentalError, match="up to 2 days"):
+        rentals.renew(rental, user)
+    db.session.rollback()
+    db.session.refresh(rental)
+    assert not rental.renewed
+    monkeypatch.setitem(app.config, "PLANS", plans)
+    with at(soon):
+        rentals.renew(rental, user)
+    db.session.commit()
+    assert rental.renewed
+
+
 # ---- reminders follow the dates ----
 
 def test_no_reminder_once_sent_back(db, posted, clerk):

@@ -148,7 +148,7 @@ def extend(hold_id: int, days: int, *, actor: User, ip: str | None = None, now: 
     """Give a ready hold's customer `days` more to collect (from the window's end, or from now if it has just
     passed and the expiry job has not run yet). The new end is at most HOLD_EXTEND_MAX_DAYS from now."""
     limit = extend_limit_days()
-    if not 1 <= days <= limit:
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= limit:
         raise RuleError(f"Extend by 1 to {limit} days.", "days")
     now = now or utcnow()
     hold = _load(hold_id)

@@ -21,7 +21,7 @@ from ...extensions import db
 from ...models import Rental, User, utcnow
 from ...models.orders import OrderLine, RentalStatus
 from ..platform import audit, dml, mail
-from . import rentals, subscriptions
+from . import rentals
 from .rentals import RentalError
 
 
@@ -75,17 +75,11 @@ def set_auto_renew(user: User, enabled: bool) -> bool:
 
 
 def auto_renewal_problem(rental: Rental, user: User, now: datetime | None = None) -> str | None:
-    """Why this rental is not renewed automatically, or None: the customer opted in, a renewal by hand would be
-    allowed now (with them, not renewed, not overdue, nobody waiting) and their plan still allows its length."""
+    """Why this rental is not renewed automatically, or None: the customer opted in and a renewal by hand would
+    be allowed now (rentals.renewal_problem: with them, not renewed, not overdue, nobody waiting, within the plan)."""
     if not user.auto_renew_rentals:
         return "The customer has not chosen automatic renewal."
-    problem = rentals.renewal_problem(rental, now)
-    if problem:
-        return problem
-    plan = subscriptions.tier_of(user)
-    if rentals.renewal_length(rental) > timedelta(days=plan.max_rental_days):
-        return f"The {plan.label} plan allows loans of up to {plan.max_rental_days} days."
-    return None
+    return rentals.renewal_problem(rental, now)
 
 
 def auto_renew(now: datetime | None = None) -> int:

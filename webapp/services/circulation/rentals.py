@@ -159,7 +159,8 @@ def renewal_length(rental: Rental) -> timedelta:
 
 def renewal_problem(rental: Rental, now: datetime | None = None) -> str | None:
     """Why this rental cannot be renewed now, or None: only once, only while the book is with the customer
-    (delivered, not sent back), not overdue, and while nobody waits for the book."""
+    (delivered, not sent back), not overdue, while nobody waits for the book, and while the customer's plan
+    still allows a loan of its length."""
     now = now or utcnow()
     state = loan_state(rental)
     if state in ("returned", "lost"):
@@ -175,6 +176,10 @@ def renewal_problem(rental: Rental, now: datetime | None = None) -> str | None:
     if holds.queue_length(rental.book_id):
         return ("Another reader is waiting for this book, so it cannot be renewed; please return it "
                 "by the due date.")
+    plan = subscriptions.tier(subscriptions.tier_name_of(rental.user_id))
+    if renewal_length(rental) > timedelta(days=plan.max_rental_days):  # e.g. a long loan, then a downgrade
+        return (f"Your {plan.label} plan allows loans of up to {plan.max_rental_days} days, so this one cannot be "
+                "renewed; please return it by the due date.")
     return None
 
 
