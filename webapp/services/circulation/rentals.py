@@ -7,7 +7,8 @@ until then starts_at/due_at are NULL and the copy is "on its way". A customer wh
 A late fee accrues per started day past the due date (LATE_FEE_PER_DAY_CENTS). At return it
 is charged to the customer's wallet as far as the balance allows; the rest stays on the rental
 as a balance due. A customer with an overdue rental or an unpaid fee cannot rent again.
-A rental's status changes only through `_move`, which allows the moves in models.orders.RENTAL_TRANSITIONS.
+A rental's status changes only through rental_status.move (the moves in models.orders.RENTAL_TRANSITIONS);
+"overdue" is rental_status.overdue_clause everywhere.
 """
 from __future__ import annotations
 
@@ -17,17 +18,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from flask import current_app
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from ...extensions import db
 from ...models import Rental, User, utcnow
-from ...models.orders import RENTAL_TRANSITIONS, OrderLine, RentalStatus
+from ...models.orders import OrderLine, RentalStatus
 from ..inventory import stock
 from ..platform import audit, dml, locks, mail, paging
 from ..platform.money import money
-from ..platform.states import require_move
-from . import fees, holds, lost, subscriptions
+from . import fees, holds, lost, rental_status, subscriptions
 
 
 class RentalError(ValueError):
@@ -99,8 +99,7 @@ def rental_block_reason(user: User, now: datetime | None = None) -> str | None:
     """Why this customer cannot rent right now (an overdue book not yet sent back, or an unpaid fee), or None."""
     now = now or utcnow()
     overdue = db.session.scalar(select(func.count()).select_from(Rental).where(
-        Rental.user_id == user.id, Rental.status == RentalStatus.ACTIVE, Rental.due_at < now,
-        Rental.sent_back_at.is_(None))) or 0
+        Rental.user_id == user.id, rental_status.overdue_clause(now))) or 0
     if overdue:
         return "Please return your overdue rental before renting another book."
     unpaid = fees.total_due(user.id)
@@ -133,16 +132,6 @@ def allowance_problem(user: User, rented: Sequence[tuple[int, int, int]]) -> str
 
 
 # ---- status moves ----
-
-def _move(which: ColumnElement[bool], from_status: RentalStatus, to_status: RentalStatus, **values: object) -> int:
-    """The one way a rental's status changes: a conditional UPDATE of the rentals matching `which` that are still
-    `from_status`. A move RENTAL_TRANSITIONS does not allow is refused (states.IllegalMove, a ValueError) before
-    touching a row. Returns how many rentals this transaction moved."""
-    require_move(RENTAL_TRANSITIONS, (from_status,), to_status, what="a rental")
-    return dml.changed(
-        update(Rental).where(which, Rental.status == from_status).values(status=to_status, **values)
-        .execution_options(synchronize_session=False))
-
 
 def loan_days(rental: Rental) -> int:
     """The loan's own length in days, as rented (the order line's), whether or not it has started."""
@@ -212,7 +201,7 @@ def mark_returned(rental: Rental, *, actor: User, ip: str | None = None, now: da
         if not lost.found(rental, fee, actor=actor, ip=ip, now=now):
             raise RentalError("This rental was already returned.")
         return fee
-    if not _move(Rental.id == rental.id, RentalStatus.ACTIVE, RentalStatus.RETURNED, returned_at=now, fee_cents=fee):
+    if not rental_status.move(Rental.id == rental.id, RentalStatus.ACTIVE, RentalStatus.RETURNED, returned_at=now, fee_cents=fee):
         raise RentalError("This rental was already returned.")
     db.session.refresh(rental)
     stock.adjust(rental.book_id, 1, "return", actor_id=actor.id, reference=f"rental-{rental.id}",
@@ -228,7 +217,7 @@ def mark_returned(rental: Rental, *, actor: User, ip: str | None = None, now: da
 def end_for_order(order_id: int) -> int:
     """The order that rented these copies is called off before they went out (its stock came back with it): its
     rentals end without a fee. Returns how many ended."""
-    return _move(Rental.order_id == order_id, RentalStatus.ACTIVE, RentalStatus.RETURNED, returned_at=utcnow())
+    return rental_status.move(Rental.order_id == order_id, RentalStatus.ACTIVE, RentalStatus.RETURNED, returned_at=utcnow())
 
 
 ADMIN_VIEWS = {"active": "Out now", "on_its_way": "On its way", "due_soon": "Due soon", "overdue": "Overdue",
@@ -252,7 +241,7 @@ def admin_list(view: str = "active", page: int = 1, per_page: int = 25, now: dat
         elif view == "sent_back":
             stmt = stmt.where(Rental.sent_back_at.is_not(None))
         elif view == "overdue":
-            stmt = stmt.where(Rental.due_at < now, Rental.sent_back_at.is_(None))
+            stmt = stmt.where(rental_status.overdue_clause(now))
         elif view == "due_soon":
             soon = now + timedelta(days=current_app.config["RENTAL_DUE_SOON_DAYS"])
             stmt = stmt.where(Rental.due_at >= now, Rental.due_at <= soon, Rental.sent_back_at.is_(None))
@@ -309,6 +298,5 @@ def send_overdue_notices(now: datetime | None = None) -> int:
     """Email customers whose rental is overdue (and not sent back), once per rental, with the fee so far."""
     now = now or utcnow()
     late = db.session.scalars(select(Rental).where(
-        Rental.status == RentalStatus.ACTIVE, Rental.overdue_notice_sent_at.is_(None), Rental.sent_back_at.is_(None),
-        Rental.due_at < now).limit(1000)).all()
+        rental_status.overdue_clause(now), Rental.overdue_notice_sent_at.is_(None)).limit(1000)).all()
     return _notify(late, Rental.overdue_notice_sent_at, now, "rental_overdue")

@@ -1,0 +1,30 @@
+"""A rental's status in one place: the only way it changes (`move`, within models.orders.RENTAL_TRANSITIONS) and
+what "overdue" means (`overdue_clause`). rentals.py and lost.py both move rentals, and staff lists, reminders,
+the lost-book job, the admin dashboard and reports all count overdue rentals: kept here so they cannot drift.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, update
+
+from ...models import Rental
+from ...models.orders import RENTAL_TRANSITIONS, RentalStatus
+from ..platform import dml
+from ..platform.states import require_move
+
+
+def move(which: ColumnElement[bool], from_status: RentalStatus, to_status: RentalStatus, **values: object) -> int:
+    """A conditional UPDATE of the rentals matching `which` that are still `from_status`. A move
+    RENTAL_TRANSITIONS does not allow is refused (states.IllegalMove, a ValueError) before touching a row.
+    Returns how many rentals this transaction moved, so a repeat or a lost race moves none."""
+    require_move(RENTAL_TRANSITIONS, (from_status,), to_status, what="a rental")
+    return dml.changed(
+        update(Rental).where(which, Rental.status == from_status).values(status=to_status, **values)
+        .execution_options(synchronize_session=False))
+
+
+def overdue_clause(now: datetime) -> ColumnElement[bool]:
+    """Overdue at `now`: active, past its due date and not sent back (a loan on its way has no due date yet; one
+    the customer sent back stopped counting the day they posted it)."""
+    return and_(Rental.status == RentalStatus.ACTIVE, Rental.due_at < now, Rental.sent_back_at.is_(None))
