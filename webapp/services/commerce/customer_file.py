@@ -32,6 +32,8 @@ def orders(user_id: int, page: int = 1, per_page: int = 25) -> paging.Page:
 class RentalLine:
     rental: Rental
     order_number: str
+    state: rentals.LoanState  # where the copy is (rentals.loan_state), as the customer's own page says
+    late_days: int  # started days overdue (rentals.overdue_days: stops counting once sent back)
     fee_cents: int  # the late fee so far (charged or accrued)
     due_cents: int  # what is still owed on it (fees less paid and waived)
 
@@ -47,7 +49,8 @@ def _lines(stmt: Select[Rental, str], now: datetime) -> list[RentalLine]:
     for rental, number in db.session.execute(stmt):
         fee = rentals.accrued_fee_cents(rental, now) if rental.status == RentalStatus.ACTIVE and rental.due_at \
             else rental.fee_cents
-        lines.append(RentalLine(rental, number, fee, max(0, fee - rental.fee_paid_cents - rental.fee_waived_cents)))
+        lines.append(RentalLine(rental, number, rentals.loan_state(rental), rentals.overdue_days(rental, now), fee,
+                                max(0, fee - rental.fee_paid_cents - rental.fee_waived_cents)))
     return lines
 
 
