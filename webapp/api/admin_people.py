@@ -114,7 +114,8 @@ class HoldListSchema(ma.Schema):
 class RentalListArgs(StaffPageArgs):
     view = ma.fields.String(load_default="active", validate=ma.validate.OneOf(list(rental_service.ADMIN_VIEWS)),
                             metadata={"description": "active (out now), on_its_way (loan not started), due_soon, "
-                                                     "overdue, sent_back (awaiting receipt) or returned."})
+                                                     "overdue (not sent back), sent_back (awaiting receipt), returned or lost "
+                                                     "(never came back: charged its replacement price)."})
 
 
 class AdminRentalSchema(ma.Schema):
@@ -271,7 +272,8 @@ def list_holds(args: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(RentalListArgs, location="query")
 @blp.response(200, RentalListSchema)
 def list_rentals(args: dict[str, Any]) -> dict[str, Any]:
-    """Rentals as on the admin panel: out now, due soon or overdue (by due date), or returned (newest first)."""
+    """Rentals as on the admin panel: out now, on their way, due soon, overdue or sent back (by due date), or
+    returned or lost (newest first)."""
     page = page_number(args["cursor"])
     result = rental_service.admin_list(args["view"], page, per_page=args["limit"])
     return {"items": [_rental(r) for r in no_items_past_the_end(result, page)],
