@@ -24,11 +24,6 @@ from ..platform import audit, locks, mail
 from . import fees, rental_status, wallet
 
 
-def _customer(rental: Rental) -> User | None:
-    user = db.session.get(User, rental.user_id) if rental.user_id else None
-    return user if user is not None and user.deleted_at is None else None
-
-
 def mark_lost_due(now: datetime | None = None, limit: int = 500) -> int:
     """Daily: rentals more than RENTAL_LOST_AFTER_DAYS overdue and not sent back become lost. Commits each one."""
     now = now or utcnow()
@@ -61,7 +56,7 @@ def mark_lost(rental: Rental, *, now: datetime | None = None) -> bool:
     audit.record("rental.lost", object_type="rental", object_id=rental.id,
                  after={"replacement_cents": replacement, "fee_cents": rental.fee_cents,
                         "fee_paid_cents": rental.fee_paid_cents})
-    user = _customer(rental)
+    user = rental_status.customer_on_file(rental)
     if user is not None:
         mail.send_template(user.email, "rental_lost", name=user.display_name, rental=rental,
                            lost_after_days=current_app.config["RENTAL_LOST_AFTER_DAYS"])
@@ -96,7 +91,7 @@ def found(rental: Rental, late_fee_cents: int, *, actor: User, ip: str | None = 
     audit.record("rental.found", actor_id=actor.id, object_type="rental", object_id=rental.id, ip=ip, before=before,
                  after={"status": rental.status, "fee_cents": rental.fee_cents, "fee_paid_cents": rental.fee_paid_cents,
                         "fee_waived_cents": rental.fee_waived_cents, "refunded_cents": refund})
-    user = _customer(rental)
+    user = rental_status.customer_on_file(rental)
     if user is not None:
         mail.send_template(user.email, "rental_found", name=user.display_name, rental=rental, refund_cents=refund)
     return True

@@ -1,5 +1,5 @@
-"""A rental's status in one place: the only way it changes (`move`, within models.orders.RENTAL_TRANSITIONS) and
-what "overdue" means (`overdue_clause`). rentals.py and lost.py both move rentals, and staff lists, reminders,
+"""A rental's status in one place: the only way it changes (`move`, within models.orders.RENTAL_TRANSITIONS),
+what "overdue" means (`overdue_clause`) and whom to email about a change (`customer_on_file`). rentals.py and lost.py both move rentals, and staff lists, reminders,
 the lost-book job, the admin dashboard and reports all count overdue rentals: kept here so they cannot drift.
 """
 from __future__ import annotations
@@ -8,7 +8,8 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, update
 
-from ...models import Rental
+from ...extensions import db
+from ...models import Rental, User
 from ...models.orders import RENTAL_TRANSITIONS, RentalStatus
 from ..platform import dml
 from ..platform.states import require_move
@@ -28,3 +29,9 @@ def overdue_clause(now: datetime) -> ColumnElement[bool]:
     """Overdue at `now`: active, past its due date and not sent back (a loan on its way has no due date yet; one
     the customer sent back stopped counting the day they posted it)."""
     return and_(Rental.status == RentalStatus.ACTIVE, Rental.due_at < now, Rental.sent_back_at.is_(None))
+
+
+def customer_on_file(rental: Rental) -> User | None:
+    """The rental's customer, to email about a change, unless the account was deleted (or the row went)."""
+    user = db.session.get(User, rental.user_id) if rental.user_id else None
+    return user if user is not None and user.deleted_at is None else None

@@ -191,8 +191,8 @@ def renew(rental: Rental, user: User) -> None:
 
 
 def mark_returned(rental: Rental, *, actor: User, ip: str | None = None, now: datetime | None = None) -> int:
-    """Take a copy back: stock returns through the ledger and the late fee (capped: fees.late_fee_cents) is paid
-    from the wallet as far as it goes. A lost rental that comes back is reversed (lost.found). Returns the fee.
+    """Take a copy back: stock returns through the ledger, the late fee (capped: fees.late_fee_cents) is paid
+    from the wallet as far as it goes and the customer is emailed that it arrived. A lost rental that comes back is reversed (lost.found). Returns the fee.
     Safe to call twice: only the first call does anything."""
     now = now or utcnow()
     locks.customer(rental.user_id)  # the customer before the stock: the one lock order
@@ -211,6 +211,9 @@ def mark_returned(rental: Rental, *, actor: User, ip: str | None = None, now: da
         db.session.refresh(rental)
     audit.record("rental.returned", actor_id=actor.id, object_type="rental", object_id=rental.id, ip=ip,
                  after={"fee_cents": fee, "fee_paid_cents": rental.fee_paid_cents})
+    customer = rental_status.customer_on_file(rental)
+    if customer is not None:  # a posted return travels unseen: say it arrived and what, if anything, is owed
+        mail.send_template(customer.email, "rental_received", name=customer.display_name, rental=rental)
     return fee
 
 
