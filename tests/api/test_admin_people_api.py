@@ -238,7 +238,7 @@ def test_a_late_return_charges_the_wallet_and_keeps_the_rest_due(db, auth, make_
     assert wallet.balance(renter.id) == 0
     entry = db.session.scalars(select(WalletEntry).where(WalletEntry.user_id == renter.id)
                                .order_by(WalletEntry.id.desc())).first()
-    assert entry.reason == "late_fee" and entry.reference == f"rental-{rental.id}"
+    assert entry.reason == "late_fee" and entry.reference == f"rental-{rental.id}/pay-1"  # fees._reference
 
 
 def test_a_returned_copy_goes_to_the_next_reader_in_the_queue(db, auth, make_book, admin_api):
