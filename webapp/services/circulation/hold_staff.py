@@ -39,8 +39,8 @@ def _load(hold_id: int) -> Hold:
 
 
 def _email(hold: Hold, template: str, **context: object) -> None:
-    customer = db.session.get(User, hold.user_id)
-    if customer is not None and customer.deleted_at is None:
+    customer = accounts.reachable(hold.user_id)
+    if customer is not None:
         mail.send_template(customer.email, template, name=customer.display_name, hold=hold, **context)
 
 

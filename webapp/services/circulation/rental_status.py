@@ -8,9 +8,9 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, update
 
-from ...extensions import db
 from ...models import Rental, User
 from ...models.orders import RENTAL_TRANSITIONS, RentalStatus
+from ..people import accounts
 from ..platform import dml
 from ..platform.states import require_move
 
@@ -32,6 +32,5 @@ def overdue_clause(now: datetime) -> ColumnElement[bool]:
 
 
 def customer_on_file(rental: Rental) -> User | None:
-    """The rental's customer, to email about a change, unless the account was deleted (or the row went)."""
-    user = db.session.get(User, rental.user_id) if rental.user_id else None
-    return user if user is not None and user.deleted_at is None else None
+    """The rental's customer, to email about a change, unless the account was deleted (accounts.reachable)."""
+    return accounts.reachable(rental.user_id)

@@ -137,6 +137,13 @@ def by_ids(ids: Iterable[int | None]) -> dict[int, User]:
     return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(wanted)))}
 
 
+def reachable(user_id: int | None) -> User | None:
+    """The customer to email about their rentals, holds, fees or plan: None when the account was deleted (its
+    address is erased) or is gone. One rule for every circulation email."""
+    user = db.session.get(User, user_id) if user_id else None
+    return user if user is not None and user.deleted_at is None else None
+
+
 def find_by_login(login: str) -> User | None:
     login = (login or "").strip()
     if not login or len(login) > 254:
