@@ -13,7 +13,7 @@ from ..extensions import db
 from ..htmx import render_page_or_partial
 from ..links import charge_done_url, public_url
 from ..models import Address, Book, Hold, Rental
-from ..services.circulation import hold_dates, plan_staff, subscriptions
+from ..services.circulation import hold_dates, subscriptions
 from ..services.circulation import holds as hold_service
 from ..services.circulation import rentals as rental_service
 from ..services.circulation import wallet as wallet_service
@@ -192,7 +192,7 @@ def subscription():
     sub = subscriptions.subscription_of(current_user.id)
     return render_template("account/subscription.html", plans=subscriptions.all_tiers(),
                            current=subscriptions.tier_of(current_user), sub=sub,
-                           free_until=sub.comped_until if sub is not None and plan_staff.is_comped(sub) else None,
+                           free_until=sub.comped_until if sub is not None and subscriptions.is_comped(sub) else None,
                            quotes={t.name: subscriptions.quote_change(current_user, t.name)
                                    for t in subscriptions.all_tiers()},
                            balance_cents=wallet_service.balance(current_user.id), form=PlanForm(formdata=None))

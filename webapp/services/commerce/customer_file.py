@@ -90,6 +90,6 @@ def plan_of(user_id: int, now: datetime | None = None) -> PlanTab:
     nxt = subscriptions.tier(sub.next_tier) if sub is not None and sub.next_tier else None
     return PlanTab(tier=current, next_tier=nxt, period_start=sub.current_period_start if sub else None,
                    period_end=sub.current_period_end if sub else None,
-                   comped_until=sub.comped_until if sub else None, comped=plan_staff.is_comped(sub, now),
+                   comped_until=sub.comped_until if sub else None, comped=subscriptions.is_comped(sub, now),
                    stamp=plan_staff.stamp(sub), refund_now_cents=plan_staff.unused_refund_cents(sub, now),
                    paid_tiers=[t for t in subscriptions.all_tiers() if not t.is_free])
