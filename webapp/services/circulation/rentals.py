@@ -80,15 +80,15 @@ def accrued_fee_cents(rental: Rental, now: datetime | None = None) -> int:
     return fees.late_fee_cents(rental, overdue_days(rental, now))
 
 
-_STATE_ORDER = {"with_customer": 0, "on_its_way": 1, "sent_back": 2}
+_STATE_ORDER = {"with_customer": 0, "on_its_way": 1, "sent_back": 2, "lost": 3}
 
 
 def for_user(user: User) -> tuple[list[Rental], list[Rental]]:
-    """(books out now: with the customer by due date, then on their way, then sent back; returned ones, latest
-    first) for the account page."""
+    """(books not returned: with the customer by due date, then on their way, then sent back, then counted as lost
+    (the customer may still send it back: lost.found); returned ones, latest first) for the account page and API."""
     rentals = list(db.session.scalars(select(Rental).where(Rental.user_id == user.id)
                                       .order_by(Rental.id.desc()).limit(200)))
-    active = sorted((r for r in rentals if r.status == RentalStatus.ACTIVE),
+    active = sorted((r for r in rentals if r.status != RentalStatus.RETURNED),
                     key=lambda r: (_STATE_ORDER[loan_state(r)], r.due_at or datetime.max.replace(tzinfo=UTC), r.id))
     returned = sorted((r for r in rentals if r.status == RentalStatus.RETURNED),
                       key=lambda r: (r.returned_at or datetime.min.replace(tzinfo=UTC), r.id), reverse=True)
