@@ -47,8 +47,7 @@ class RentalsTab:
 def _lines(stmt: Select[Rental, str], now: datetime) -> list[RentalLine]:
     lines = []
     for rental, number in db.session.execute(stmt):
-        fee = rentals.accrued_fee_cents(rental, now) if rental.status == RentalStatus.ACTIVE and rental.due_at \
-            else rental.fee_cents
+        fee = rentals.accrued_fee_cents(rental, now)  # the charged fee once returned or lost
         lines.append(RentalLine(rental, number, rentals.loan_state(rental), rentals.overdue_days(rental, now), fee,
                                 max(0, fee - rental.fee_paid_cents - rental.fee_waived_cents)))
     return lines
