@@ -37,6 +37,7 @@ def tabs() -> list[tuple[str, str]]:
 
 
 def customer_or_404(user_id: int) -> User:
+    """The account a customer-page view is about (any role: staff have a page too), or 404."""
     user = db.session.get(User, user_id)
     if user is None:
         abort(404)
