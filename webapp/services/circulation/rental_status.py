@@ -1,11 +1,12 @@
 """A rental's status in one place: the only way it changes (`move`, within models.orders.RENTAL_TRANSITIONS),
-what "overdue" means (`overdue_clause`) and whom to email about a change (`customer_on_file`). rentals.py and lost.py both move rentals, and staff lists, reminders,
+what "overdue" and "due soon" mean (`overdue_clause`, `due_soon_clause`) and whom to email about a change (`customer_on_file`). rentals.py and lost.py both move rentals, and staff lists, reminders,
 the lost-book job, the admin dashboard and reports all count overdue rentals: kept here so they cannot drift.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import ColumnElement, and_, update
 
 from ...models import Rental, User
@@ -29,6 +30,14 @@ def overdue_clause(now: datetime) -> ColumnElement[bool]:
     """Overdue at `now`: active, past its due date and not sent back (a loan on its way has no due date yet; one
     the customer sent back stopped counting the day they posted it)."""
     return and_(Rental.status == RentalStatus.ACTIVE, Rental.due_at < now, Rental.sent_back_at.is_(None))
+
+
+def due_soon_clause(now: datetime) -> ColumnElement[bool]:
+    """Due within RENTAL_DUE_SOON_DAYS of `now`, not yet overdue and still with the customer (not sent back): the
+    staff's "Due soon" list, the reminder emails and automatic renewal pick the same rentals."""
+    soon = now + timedelta(days=current_app.config["RENTAL_DUE_SOON_DAYS"])
+    return and_(Rental.status == RentalStatus.ACTIVE, Rental.due_at >= now, Rental.due_at <= soon,
+                Rental.sent_back_at.is_(None))
 
 
 def customer_on_file(rental: Rental) -> User | None:

@@ -246,8 +246,7 @@ def admin_list(view: str = "active", page: int = 1, per_page: int = 25, now: dat
         elif view == "overdue":
             stmt = stmt.where(rental_status.overdue_clause(now))
         elif view == "due_soon":
-            soon = now + timedelta(days=current_app.config["RENTAL_DUE_SOON_DAYS"])
-            stmt = stmt.where(Rental.due_at >= now, Rental.due_at <= soon, Rental.sent_back_at.is_(None))
+            stmt = stmt.where(rental_status.due_soon_clause(now))
         # Loans not started (no due date) last, wherever the database sorts NULLs.
         stmt = stmt.order_by(Rental.due_at.is_(None), Rental.due_at, Rental.id)
     return paging.paginate(stmt, page, per_page)
@@ -290,10 +289,8 @@ def send_due_reminders(now: datetime | None = None) -> int:
     """Email customers whose rental is due within RENTAL_DUE_SOON_DAYS. Each rental gets one reminder (one more
     after a renewal); none while it is on its way (no due date yet) or once sent back."""
     now = now or utcnow()
-    soon = now + timedelta(days=current_app.config["RENTAL_DUE_SOON_DAYS"])
     due = db.session.scalars(select(Rental).where(
-        Rental.status == RentalStatus.ACTIVE, Rental.reminder_sent_at.is_(None), Rental.sent_back_at.is_(None),
-        Rental.due_at >= now, Rental.due_at <= soon).limit(1000)).all()
+        rental_status.due_soon_clause(now), Rental.reminder_sent_at.is_(None)).limit(1000)).all()
     return _notify(due, Rental.reminder_sent_at, now, "rental_due_soon")
 
 
