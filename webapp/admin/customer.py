@@ -14,7 +14,7 @@ from flask import Response, abort, current_app, render_template, request
 
 from ..extensions import db
 from ..htmx import is_htmx, render_page_or_partial
-from ..models import User, utcnow
+from ..models import User
 from ..services.circulation import adjustments, wallet
 from ..services.commerce import customer_file
 from ..services.people import sessions
@@ -69,8 +69,7 @@ def user_orders(user_id: int):
 @bp.get("/users/<int:user_id>/rentals")
 def user_rentals(user_id: int):
     user = customer_or_404(user_id)
-    now = utcnow()
-    return render_tab(user, "admin/_user_rentals.html", rentals=customer_file.rentals_of(user.id, now), now=now,
+    return render_tab(user, "admin/_user_rentals.html", rentals=customer_file.rentals_of(user.id),
                       returned_shown=customer_file.RETURNED_SHOWN)
 
 
