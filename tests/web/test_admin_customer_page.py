@@ -105,6 +105,7 @@ def test_tabs_show_the_customers_records(admin_client, reader, db):
     assert "$1.00" in returned and "due)" in returned  # 2 days x 50 cents, unpaid
     holds_html = admin_client.get(url(reader, "/holds")).get_data(as_text=True)
     assert "number 1 in the queue" in holds_html and "cancelled" in holds_html
+    assert 'href="/admin/holds/books/' in holds_html  # each open hold links to its book's queue (staff actions)
     wallet_html = admin_client.get(url(reader, "/wallet")).get_data(as_text=True)
     assert wallet_html.count('data-testid="wallet-entry"') == db.session.scalar(
         select(func.count()).select_from(WalletEntry).where(WalletEntry.user_id == reader.id))
