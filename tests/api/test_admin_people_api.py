@@ -8,8 +8,9 @@ from sqlalchemy import select, update
 
 from tests.api.conftest import ApiClient, assert_error, boss_id
 from tests.checkout_helpers import deliver, settle, start
+from tests.fee_helpers import rental_out
 from webapp.models import AuditLog, Hold, Inventory, Rental, StockMovement, User, WalletEntry, utcnow
-from webapp.services.circulation import holds, wallet
+from webapp.services.circulation import holds, lost, wallet
 from webapp.services.circulation.rentals import overdue_days
 
 
@@ -252,3 +253,15 @@ def test_a_returned_copy_goes_to_the_next_reader_in_the_queue(db, auth, make_boo
     assert db.session.get(Hold, hold.id).status == "ready"
     ready = admin_api.get("/api/v1/admin/holds?view=ready").get_json()["items"]
     assert [(h["id"], h["status"]) for h in ready] == [(hold.id, "ready")] and ready[0]["ready_until"]
+
+
+def test_the_lost_view_gives_when_it_was_lost_and_the_replacement_price(db, auth, admin_api):
+    rental = rental_out(auth.user("loser"), title="Gone", price_cents=1200, due_at=utcnow() - timedelta(days=32))
+    assert lost.mark_lost_due() == 1
+    db.session.commit()
+    r = admin_api.get("/api/v1/admin/rentals?view=lost")
+    assert r.status_code == 200, r.get_json()
+    [item] = r.get_json()["items"]
+    assert (item["id"], item["status"], item["loan_state"]) == (rental.id, "lost", "lost")
+    assert item["lost_at"] is not None and item["replacement"]["cents"] == 1200
+    assert item["late_fee"]["cents"] == 1200 and item["fee_due"]["cents"] == 1200  # an empty wallet paid nothing

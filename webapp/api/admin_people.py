@@ -131,10 +131,16 @@ class AdminRentalSchema(ma.Schema):
     sent_back_at = ma.fields.DateTime(required=True, allow_none=True,
                                       metadata={"description": "When the customer said they posted it back."})
     returned_at = ma.fields.DateTime(required=True, allow_none=True)
+    lost_at = ma.fields.DateTime(required=True, allow_none=True,
+                                 metadata={"description": "When it was counted as lost (never came back)."})
     renewed = ma.fields.Boolean(required=True)
     overdue_days = ma.fields.Integer(required=True)
-    late_fee = Money(required=True, metadata={"description": "So far (while out), or charged at the return."})
-    fee_due = Money(required=True, metadata={"description": "The part of the late fee the wallet did not cover."})
+    late_fee = Money(required=True, metadata={"description": "So far (while out), or charged at the return; once "
+                                                             "lost, the replacement price."})
+    replacement = Money(required=True, metadata={"description": "The replacement price charged when it was counted "
+                                                                "as lost (0 otherwise)."})
+    fee_due = Money(required=True, metadata={"description": "What is still owed on it: the fee less what was paid "
+                                                            "and what staff waived."})
 
 
 class RentalListSchema(ma.Schema):
@@ -189,9 +195,10 @@ def _rental(rental: Rental) -> dict[str, Any]:
     return {"id": rental.id, "book_id": rental.book_id, "title": rental.book.title, "user_id": rental.user_id,
             "status": rental.status, "loan_state": rental_service.loan_state(rental), "starts_at": rental.starts_at,
             "due_at": rental.due_at, "sent_back_at": rental.sent_back_at, "returned_at": rental.returned_at,
-            "renewed": rental.renewed,
+            "lost_at": rental.lost_at, "renewed": rental.renewed,
             "overdue_days": rental_service.overdue_days(rental),
-            "late_fee": money(rental_service.accrued_fee_cents(rental)), "fee_due": money(rental.fee_due_cents)}
+            "late_fee": money(rental_service.accrued_fee_cents(rental)), "replacement": money(rental.replacement_cents),
+            "fee_due": money(rental.fee_due_cents)}
 
 
 USER_NOT_FOUND = {"description": "No user has that id.", "schema": ErrorSchema}
