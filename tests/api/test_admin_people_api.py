@@ -10,7 +10,7 @@ from tests.api.conftest import ApiClient, assert_error, boss_id
 from tests.checkout_helpers import deliver, settle, start
 from tests.fee_helpers import rental_out
 from webapp.models import AuditLog, Hold, Inventory, Rental, StockMovement, User, WalletEntry, utcnow
-from webapp.services.circulation import holds, lost, wallet
+from webapp.services.circulation import hold_dates, holds, lost, wallet
 from webapp.services.circulation.rentals import overdue_days
 
 
@@ -157,11 +157,14 @@ def test_holds_list_by_view_with_queue_positions(db, auth, make_book, admin_api)
     book, _ = rent(db, auth.user("renter"), make_book, "Queue Book")
     first, second = auth.user("first_in_line"), auth.user("second_in_line")
     holds.place(first, book)
-    holds.place(second, book)
+    paused = holds.place(second, book)
+    hold_dates.suspend(paused, second, None)
     db.session.commit()
     body = admin_api.get("/api/v1/admin/holds?view=waiting").get_json()
     assert [(h["user_id"], h["position"], h["title"], h["status"]) for h in body["items"]] == [
         (first.id, 1, "Queue Book", "waiting"), (second.id, 2, "Queue Book", "waiting")]
+    assert [(h["suspended"], h["suspended_until"], h["not_needed_after"]) for h in body["items"]] == [
+        (False, None, None), (True, None, None)]  # a paused hold keeps its place, and staff see it is paused
     assert body["items"][0]["plan"] == "free" and body["page"]["total"] == 2
     assert admin_api.get("/api/v1/admin/holds").get_json()["items"] == []  # default view: set aside copies
     assert admin_api.get("/api/v1/admin/holds?view=closed").get_json()["items"] == []

@@ -103,6 +103,13 @@ class AdminHoldSchema(ma.Schema):
     queued_at = ma.fields.DateTime(required=True)
     ready_until = ma.fields.DateTime(required=True, allow_none=True)
     closed_at = ma.fields.DateTime(required=True, allow_none=True)
+    suspended = ma.fields.Boolean(required=True, metadata={"description": "Paused by the customer: it keeps its "
+                                                                          "place but no copy is set aside for it."})
+    suspended_until = ma.fields.DateTime(required=True, allow_none=True,
+                                         metadata={"description": "When a paused hold resumes by itself (null: "
+                                                                  "when the customer resumes it)."})
+    not_needed_after = ma.fields.DateTime(required=True, allow_none=True,
+                                          metadata={"description": "A waiting hold closes itself after this."})
     fee = Money(required=True, metadata={"description": "No-show fee."})
 
 
@@ -188,7 +195,8 @@ def _hold(hold: Hold, positions: dict[int, int]) -> dict[str, Any]:
     return {"id": hold.id, "book_id": hold.book_id, "title": hold.book.title, "user_id": hold.user_id,
             "status": hold.status, "plan": hold.queue_tier.value, "position": positions.get(hold.id),
             "queued_at": hold.queued_at, "ready_until": hold.expires_at if hold.is_ready else None,
-            "closed_at": hold.closed_at, "fee": money(hold.fee_cents)}
+            "closed_at": hold.closed_at, "suspended": hold.is_suspended, "suspended_until": hold.suspended_until,
+            "not_needed_after": hold.not_needed_after, "fee": money(hold.fee_cents)}
 
 
 def _rental(rental: Rental) -> dict[str, Any]:
