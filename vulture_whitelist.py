@@ -73,6 +73,7 @@ _.email_verified, _.two_factor, _.photo_url, _.period_label, _.late_fee, _.fee_d
 _.period_days, _.next_plan, _.subscription, _.balance_after
 # The admin customer page's tabs (services.commerce.customer_file.PlanTab, read by admin/_user_plan.html)
 _.period_start, _.comped, _.refund_now_cents
+_.late_days  # customer_file.RentalLine.late_days, read by admin/_user_rentals.html
 # Fees (issue 16): the replacement price is read by the lost-book emails; FeeItem.created is the interface's alias
 _.replacement_cents, _.created
 # Postal loans (issue 16): API response field filled by name (webapp/api/circulation.py RentalSchema)

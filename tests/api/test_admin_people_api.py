@@ -8,8 +8,9 @@ from sqlalchemy import select, update
 
 from tests.api.conftest import ApiClient, assert_error, boss_id
 from tests.checkout_helpers import deliver, settle, start
+from tests.fee_helpers import rental_out
 from webapp.models import AuditLog, Hold, Inventory, Rental, StockMovement, User, WalletEntry, utcnow
-from webapp.services.circulation import holds, wallet
+from webapp.services.circulation import hold_dates, holds, lost, wallet
 from webapp.services.circulation.rentals import overdue_days
 
 
@@ -156,11 +157,14 @@ def test_holds_list_by_view_with_queue_positions(db, auth, make_book, admin_api)
     book, _ = rent(db, auth.user("renter"), make_book, "Queue Book")
     first, second = auth.user("first_in_line"), auth.user("second_in_line")
     holds.place(first, book)
-    holds.place(second, book)
+    paused = holds.place(second, book)
+    hold_dates.suspend(paused, second, None)
     db.session.commit()
     body = admin_api.get("/api/v1/admin/holds?view=waiting").get_json()
     assert [(h["user_id"], h["position"], h["title"], h["status"]) for h in body["items"]] == [
         (first.id, 1, "Queue Book", "waiting"), (second.id, 2, "Queue Book", "waiting")]
+    assert [(h["suspended"], h["suspended_until"], h["not_needed_after"]) for h in body["items"]] == [
+        (False, None, None), (True, None, None)]  # a paused hold keeps its place, and staff see it is paused
     assert body["items"][0]["plan"] == "free" and body["page"]["total"] == 2
     assert admin_api.get("/api/v1/admin/holds").get_json()["items"] == []  # default view: set aside copies
     assert admin_api.get("/api/v1/admin/holds?view=closed").get_json()["items"] == []
@@ -252,3 +256,15 @@ def test_a_returned_copy_goes_to_the_next_reader_in_the_queue(db, auth, make_boo
     assert db.session.get(Hold, hold.id).status == "ready"
     ready = admin_api.get("/api/v1/admin/holds?view=ready").get_json()["items"]
     assert [(h["id"], h["status"]) for h in ready] == [(hold.id, "ready")] and ready[0]["ready_until"]
+
+
+def test_the_lost_view_gives_when_it_was_lost_and_the_replacement_price(db, auth, admin_api):
+    rental = rental_out(auth.user("loser"), title="Gone", price_cents=1200, due_at=utcnow() - timedelta(days=32))
+    assert lost.mark_lost_due() == 1
+    db.session.commit()
+    r = admin_api.get("/api/v1/admin/rentals?view=lost")
+    assert r.status_code == 200, r.get_json()
+    [item] = r.get_json()["items"]
+    assert (item["id"], item["status"], item["loan_state"]) == (rental.id, "lost", "lost")
+    assert item["lost_at"] is not None and item["replacement"]["cents"] == 1200
+    assert item["late_fee"]["cents"] == 1200 and item["fee_due"]["cents"] == 1200  # an empty wallet paid nothing

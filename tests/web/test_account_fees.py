@@ -2,11 +2,13 @@
 or one, plain POST with a 303 or htmx with the box again), by card (a top-up of exactly the fees due)."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
-from tests.fee_helpers import late_return
-from webapp.models import Charge, Rental, User
-from webapp.services.circulation import fees, wallet
+from tests.fee_helpers import late_return, rental_out
+from webapp.models import Charge, Rental, User, utcnow
+from webapp.services.circulation import fees, lost, wallet
 
 
 def _customer(db, auth, username="payer", wallet_cents=0, days_late=4):
@@ -116,3 +118,17 @@ def test_pay_by_card_opens_a_payment_for_exactly_the_fees(client, auth, db):
     db.session.expire_all()
     assert fees.total_due(user.id) == 0 and wallet.balance(user.id) == 0
     assert charges.by_reference(user.id, charge.reference).status == "paid"
+
+
+def test_a_lost_rental_stays_on_the_rentals_page(client, auth, db):
+    """A book counted as lost is not returned: the customer still sees it (and may send it back)."""
+    auth.user("loser")
+    auth.login("loser")
+    user = db.session.scalar(select(User).where(User.username == "loser"))
+    rental_out(user, title="Never Came Back", price_cents=1000, due_at=utcnow() - timedelta(days=31, hours=1))
+    assert lost.mark_lost_due() == 1
+    db.session.commit()
+    html = client.get("/account/rentals").get_data(as_text=True)
+    row = html.split('data-testid="active-rental" data-state="lost"')[1].split("</tr>")[0]
+    assert "Never Came Back" in row and "Counted as lost" in row and "charged its price, $10.00" in row
+    assert 'data-testid="return-details"' in html  # where to send it back

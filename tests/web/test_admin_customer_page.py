@@ -105,6 +105,7 @@ def test_tabs_show_the_customers_records(admin_client, reader, db):
     assert "$1.00" in returned and "due)" in returned  # 2 days x 50 cents, unpaid
     holds_html = admin_client.get(url(reader, "/holds")).get_data(as_text=True)
     assert "number 1 in the queue" in holds_html and "cancelled" in holds_html
+    assert 'href="/admin/holds/books/' in holds_html  # each open hold links to its book's queue (staff actions)
     wallet_html = admin_client.get(url(reader, "/wallet")).get_data(as_text=True)
     assert wallet_html.count('data-testid="wallet-entry"') == db.session.scalar(
         select(func.count()).select_from(WalletEntry).where(WalletEntry.user_id == reader.id))
@@ -327,3 +328,18 @@ def test_actions_on_a_deleted_account_are_refused_not_a_500(admin_client, reader
     r = admin_client.post(url(reader, "/plan/comp"), data={**forms["plan"], "tier": "plus", "periods": "1"})
     assert r.status_code == 303 and "deleted" in admin_client.get(r.headers["Location"]).get_data(as_text=True)
     assert wallet.balance(reader.id) == 200
+
+
+def test_rentals_tab_reads_where_the_copy_is_as_the_customer_page_does(admin_client, reader, db):
+    """The tab's status words come from rentals.loan_state: a book sent back after its due date is "sent back",
+    not "overdue" (its fees stopped); one still with the customer past its date counts its days overdue."""
+    rental_out(reader, title="Still Out Late", due_at=utcnow() - timedelta(days=2, hours=1))
+    posted = rental_out(reader, title="Posted Back Late", due_at=utcnow() - timedelta(days=3))
+    posted.sent_back_at = utcnow() - timedelta(days=1)
+    db.session.commit()
+    html = admin_client.get(url(reader, "/rentals")).get_data(as_text=True)
+    rows = {title: row for row in html.split('data-testid="rental-out"')[1:]
+            for title in ("Still Out Late", "Posted Back Late", "Out Now Book") if title in row}
+    assert "3 days overdue" in rows["Still Out Late"]
+    assert "sent back" in rows["Posted Back Late"] and "overdue" not in rows["Posted Back Late"]
+    assert "with the customer" in rows["Out Now Book"]

@@ -86,6 +86,8 @@ def test_the_lost_view_lists_lost_rentals_and_taking_one_back_reverses_it(app, d
     db.session.commit()
     html = admin_client.get("/admin/rentals?view=lost").get_data(as_text=True)
     assert "Gone Missing" in html and "Lost" in html
+    assert "charged the replacement price, $10.00" in html and "Found: take back" in html
+    assert user.email in html and f"#{user.id}" not in html  # the customer by name, never "#12"
     assert "Gone Missing" not in admin_client.get("/admin/rentals?view=overdue").get_data(as_text=True)
     token = _csrf(admin_client, "/admin/rentals?view=lost")
     response = admin_client.post(f"/admin/rentals/{rental.id}/return?view=lost", data={"csrf_token": token})

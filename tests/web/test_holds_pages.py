@@ -56,6 +56,9 @@ def test_customer_pauses_and_resumes_a_hold(client, auth, db, queue):
     assert "is paused until you resume it. It keeps its place in the queue." in page
     assert re.search(r"Number 1 in the queue</span>\s*<span[^>]*>paused until you resume it", page)
     assert _hold(db, ids["reader1"]).is_suspended
+    panel = client.get(f"/books/{book.id}").get_data(as_text=True)  # the book page says so too
+    assert "Your hold is <strong>paused</strong> until you resume it." in panel and 'data-testid="resume-hold"' in panel
+    assert 'data-testid="hold-position"' not in panel
     stock.adjust(book.id, 1, "restock")  # a copy comes back: it skips the paused hold
     db.session.commit()
     assert _hold(db, ids["ann"]).status == "ready"

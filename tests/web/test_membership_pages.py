@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from tests.checkout_helpers import settle, start
 from webapp.models import Charge, Hold, Rental, Subscription, User, utcnow
-from webapp.services.circulation import holds, wallet
+from webapp.services.circulation import holds, plan_staff, wallet
 
 
 def _out_of_stock(db, make_book, renter):
@@ -199,3 +199,15 @@ def test_holds_pages_name_the_plan_priority_and_how_closed_holds_ended(client, a
     auth.login("freereader")
     page = client.get("/account/holds").get_data(as_text=True)
     assert "Queue Book: cancelled" in page
+
+
+def test_a_plan_staff_gave_reads_free_until_on_the_plan_page(client, auth, db):
+    boss = auth.user("boss")
+    reader = auth.user("comped")
+    plan_staff.comp(boss, reader, "plus", 2, seen=plan_staff.stamp(None))
+    db.session.commit()
+    auth.login("comped")
+    page = client.get("/account/subscription").get_data(as_text=True)
+    ends = db.session.get(Subscription, reader.id).comped_until
+    assert f'data-testid="plan-free-until">Free until <strong>{ends:%-d %B %Y}</strong>' in page
+    assert "Then it renews on" in page or "Your plan becomes" in page

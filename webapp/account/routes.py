@@ -189,9 +189,10 @@ def cancel_hold(hold_id: int):
 
 @bp.get("/subscription")
 def subscription():
+    sub = subscriptions.subscription_of(current_user.id)
     return render_template("account/subscription.html", plans=subscriptions.all_tiers(),
-                           current=subscriptions.tier_of(current_user),
-                           sub=subscriptions.subscription_of(current_user.id),
+                           current=subscriptions.tier_of(current_user), sub=sub,
+                           free_until=sub.comped_until if sub is not None and subscriptions.is_comped(sub) else None,
                            quotes={t.name: subscriptions.quote_change(current_user, t.name)
                                    for t in subscriptions.all_tiers()},
                            balance_cents=wallet_service.balance(current_user.id), form=PlanForm(formdata=None))

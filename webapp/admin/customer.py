@@ -14,7 +14,7 @@ from flask import Response, abort, current_app, render_template, request
 
 from ..extensions import db
 from ..htmx import is_htmx, render_page_or_partial
-from ..models import User, utcnow
+from ..models import User
 from ..services.circulation import adjustments, wallet
 from ..services.commerce import customer_file
 from ..services.people import sessions
@@ -37,6 +37,7 @@ def tabs() -> list[tuple[str, str]]:
 
 
 def customer_or_404(user_id: int) -> User:
+    """The account a customer-page view is about (any role: staff have a page too), or 404."""
     user = db.session.get(User, user_id)
     if user is None:
         abort(404)
@@ -68,8 +69,7 @@ def user_orders(user_id: int):
 @bp.get("/users/<int:user_id>/rentals")
 def user_rentals(user_id: int):
     user = customer_or_404(user_id)
-    now = utcnow()
-    return render_tab(user, "admin/_user_rentals.html", rentals=customer_file.rentals_of(user.id, now), now=now,
+    return render_tab(user, "admin/_user_rentals.html", rentals=customer_file.rentals_of(user.id),
                       returned_shown=customer_file.RETURNED_SHOWN)
 
 

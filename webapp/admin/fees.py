@@ -17,6 +17,7 @@ from ..security import FiniteDecimalField
 from ..services.circulation import fees
 from ..services.platform import money
 from . import bp
+from .customer import customer_or_404
 
 
 class WaiveForm(FlaskForm):
@@ -25,13 +26,6 @@ class WaiveForm(FlaskForm):
     amount = FiniteDecimalField("Amount to waive (empty: all that is due)", places=2,
                                 validators=[Optional(), NumberRange(min=0.01, max=100000)])
     reason = StringField("Reason", validators=[DataRequired(message="Give a reason."), Length(max=300)])
-
-
-def _customer_or_404(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        abort(404)
-    return user
 
 
 def _render(user: User, form: WaiveForm | None = None, notice: str | None = None, status: int = 200,
@@ -43,12 +37,12 @@ def _render(user: User, form: WaiveForm | None = None, notice: str | None = None
 
 @bp.get("/users/<int:user_id>/fees")
 def user_fees(user_id: int) -> ResponseReturnValue:
-    return _render(_customer_or_404(user_id))
+    return _render(customer_or_404(user_id))
 
 
 @bp.post("/users/<int:user_id>/fees/<kind>/<int:item_id>/waive")
 def fee_waive(user_id: int, kind: str, item_id: int) -> ResponseReturnValue:
-    user = _customer_or_404(user_id)
+    user = customer_or_404(user_id)
     fee = fees.item(user.id, kind, item_id) if kind in fees.KINDS else None
     if fee is None:
         abort(404)

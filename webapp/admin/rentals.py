@@ -11,6 +11,7 @@ from ..htmx import render_page_or_partial
 from ..models import Rental
 from ..services.circulation import holds as hold_service
 from ..services.circulation import rentals as rental_service
+from ..services.people import accounts
 from ..services.platform.money import money
 from ..utils import page_number
 from . import bp
@@ -25,6 +26,7 @@ def rentals_list():
     result = rental_service.admin_list(view, page_number(page))
     return render_page_or_partial("admin/rentals.html", "admin/_rentals_table.html", result=result, view=view,
                                   views=rental_service.ADMIN_VIEWS, rentals=rental_service,
+                                  customers=accounts.by_ids(r.user_id for r in result.items),
                                   action_form=ActionForm())
 
 

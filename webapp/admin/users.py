@@ -13,14 +13,13 @@ from flask_login import current_user
 
 from ..actions import Success, attempt_flash
 from ..clients import client_ip
-from ..extensions import db
 from ..htmx import render_page_or_partial
 from ..links import public_url
 from ..models import User
 from ..services.people import staff
 from ..services.people.accounts import AccountError
 from . import bp
-from .customer import render_tab
+from .customer import customer_or_404, render_tab
 from .forms import ActionForm
 from .user_forms import RoleForm, UserFilterForm
 
@@ -36,16 +35,9 @@ def users():
     return render_page_or_partial("admin/users.html", "admin/_users_table.html", form=form, result=result)
 
 
-def _user_or_404(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        abort(404)
-    return user
-
-
 @bp.get("/users/<int:user_id>")
 def user(user_id: int):
-    found = _user_or_404(user_id)
+    found = customer_or_404(user_id)
     return render_tab(found, "admin/_user_profile.html", role_form=RoleForm(role=found.role),
                       action_form=ActionForm(), history=staff.audit_for(found))
 
@@ -53,7 +45,7 @@ def user(user_id: int):
 def _act(user_id: int, action: Callable[[User], T], success: Success[T],
          back: str = "admin.user") -> ResponseReturnValue:
     """One button on an account's page: the action on that account, then back to its tab (`back`)."""
-    found = _user_or_404(user_id)
+    found = customer_or_404(user_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     attempt_flash(lambda: action(found), AccountError, success)  # AccountError includes ThrottledError
@@ -62,7 +54,7 @@ def _act(user_id: int, action: Callable[[User], T], success: Success[T],
 
 @bp.post("/users/<int:user_id>/role")
 def change_role(user_id: int):
-    found = _user_or_404(user_id)
+    found = customer_or_404(user_id)
     form = RoleForm()
     if not form.validate_on_submit():
         flash("Choose a valid role.", "error")

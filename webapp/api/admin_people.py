@@ -103,6 +103,13 @@ class AdminHoldSchema(ma.Schema):
     queued_at = ma.fields.DateTime(required=True)
     ready_until = ma.fields.DateTime(required=True, allow_none=True)
     closed_at = ma.fields.DateTime(required=True, allow_none=True)
+    suspended = ma.fields.Boolean(required=True, metadata={"description": "Paused by the customer: it keeps its "
+                                                                          "place but no copy is set aside for it."})
+    suspended_until = ma.fields.DateTime(required=True, allow_none=True,
+                                         metadata={"description": "When a paused hold resumes by itself (null: "
+                                                                  "when the customer resumes it)."})
+    not_needed_after = ma.fields.DateTime(required=True, allow_none=True,
+                                          metadata={"description": "A waiting hold closes itself after this."})
     fee = Money(required=True, metadata={"description": "No-show fee."})
 
 
@@ -114,7 +121,8 @@ class HoldListSchema(ma.Schema):
 class RentalListArgs(StaffPageArgs):
     view = ma.fields.String(load_default="active", validate=ma.validate.OneOf(list(rental_service.ADMIN_VIEWS)),
                             metadata={"description": "active (out now), on_its_way (loan not started), due_soon, "
-                                                     "overdue, sent_back (awaiting receipt) or returned."})
+                                                     "overdue (not sent back), sent_back (awaiting receipt), returned or lost "
+                                                     "(never came back: charged its replacement price)."})
 
 
 class AdminRentalSchema(ma.Schema):
@@ -130,10 +138,16 @@ class AdminRentalSchema(ma.Schema):
     sent_back_at = ma.fields.DateTime(required=True, allow_none=True,
                                       metadata={"description": "When the customer said they posted it back."})
     returned_at = ma.fields.DateTime(required=True, allow_none=True)
+    lost_at = ma.fields.DateTime(required=True, allow_none=True,
+                                 metadata={"description": "When it was counted as lost (never came back)."})
     renewed = ma.fields.Boolean(required=True)
     overdue_days = ma.fields.Integer(required=True)
-    late_fee = Money(required=True, metadata={"description": "So far (while out), or charged at the return."})
-    fee_due = Money(required=True, metadata={"description": "The part of the late fee the wallet did not cover."})
+    late_fee = Money(required=True, metadata={"description": "So far (while out), or charged at the return; once "
+                                                             "lost, the replacement price."})
+    replacement = Money(required=True, metadata={"description": "The replacement price charged when it was counted "
+                                                                "as lost (0 otherwise)."})
+    fee_due = Money(required=True, metadata={"description": "What is still owed on it: the fee less what was paid "
+                                                            "and what staff waived."})
 
 
 class RentalListSchema(ma.Schema):
@@ -181,16 +195,18 @@ def _hold(hold: Hold, positions: dict[int, int]) -> dict[str, Any]:
     return {"id": hold.id, "book_id": hold.book_id, "title": hold.book.title, "user_id": hold.user_id,
             "status": hold.status, "plan": hold.queue_tier.value, "position": positions.get(hold.id),
             "queued_at": hold.queued_at, "ready_until": hold.expires_at if hold.is_ready else None,
-            "closed_at": hold.closed_at, "fee": money(hold.fee_cents)}
+            "closed_at": hold.closed_at, "suspended": hold.is_suspended, "suspended_until": hold.suspended_until,
+            "not_needed_after": hold.not_needed_after, "fee": money(hold.fee_cents)}
 
 
 def _rental(rental: Rental) -> dict[str, Any]:
     return {"id": rental.id, "book_id": rental.book_id, "title": rental.book.title, "user_id": rental.user_id,
             "status": rental.status, "loan_state": rental_service.loan_state(rental), "starts_at": rental.starts_at,
             "due_at": rental.due_at, "sent_back_at": rental.sent_back_at, "returned_at": rental.returned_at,
-            "renewed": rental.renewed,
+            "lost_at": rental.lost_at, "renewed": rental.renewed,
             "overdue_days": rental_service.overdue_days(rental),
-            "late_fee": money(rental_service.accrued_fee_cents(rental)), "fee_due": money(rental.fee_due_cents)}
+            "late_fee": money(rental_service.accrued_fee_cents(rental)), "replacement": money(rental.replacement_cents),
+            "fee_due": money(rental.fee_due_cents)}
 
 
 USER_NOT_FOUND = {"description": "No user has that id.", "schema": ErrorSchema}
@@ -271,7 +287,8 @@ def list_holds(args: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(RentalListArgs, location="query")
 @blp.response(200, RentalListSchema)
 def list_rentals(args: dict[str, Any]) -> dict[str, Any]:
-    """Rentals as on the admin panel: out now, due soon or overdue (by due date), or returned (newest first)."""
+    """Rentals as on the admin panel: out now, on their way, due soon, overdue or sent back (by due date), or
+    returned or lost (newest first)."""
     page = page_number(args["cursor"])
     result = rental_service.admin_list(args["view"], page, per_page=args["limit"])
     return {"items": [_rental(r) for r in no_items_past_the_end(result, page)],

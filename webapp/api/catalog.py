@@ -29,7 +29,7 @@ from ..catalog.forms import BookFilterForm, PageFilter
 from ..extensions import db
 from ..models import Author, Book
 from ..models.types import DB_INT_MAX
-from ..services.catalog import cached_reads, search
+from ..services.catalog import browse, cached_reads, search
 from ..services.catalog.search import LANGUAGES, SORTS, BookQuery
 from ..services.inventory.alerts import SHELF_STATES, shelf_state
 from ..services.platform import cache
@@ -256,7 +256,7 @@ def list_books(cursor: str | None = None, limit: int | None = None, **args: Any)
             books: list[Book] = []
             next_page = None
         else:
-            books = search.books_by_ids([book_id for book_id, _tag in result.books])
+            books = browse.books_by_ids([book_id for book_id, _tag in result.books])
             next_page = page + 1 if page < result.pages else None
         suggestion = result.suggestion if corrected is None else corrected
         corrected_from = result.corrected_from if corrected is None else query.q
@@ -280,7 +280,7 @@ def list_books(cursor: str | None = None, limit: int | None = None, **args: Any)
 def get_book(book_id: int) -> Any:
     """A book: prices, stock state, authors, genres, description and the facts the book page shows."""
     def build(_versions: cache.Versions) -> dict[str, Any]:
-        book = search.book_detail(book_id)
+        book = browse.book_detail(book_id)
         if book is None or not book.active:
             not_found("That book")
         return _summary(book, "full") | {
@@ -317,7 +317,7 @@ def list_authors(cursor: str | None = None, limit: int | None = None, q: str | N
         after = (name, author_id)
 
     def build(_versions: cache.Versions) -> dict[str, Any]:
-        found = search.authors_after(words, after, per_page + 1)
+        found = browse.authors_after(words, after, per_page + 1)
         items, more = found[:per_page], len(found) > per_page
         next_cursor = cursors.encode({"k": "a", "name": items[-1].name, "id": items[-1].id, "n": per_page,
                                "h": cursors.digest(words)}) if more else None
@@ -333,7 +333,7 @@ def list_authors(cursor: str | None = None, limit: int | None = None, q: str | N
 def get_author(author_id: int) -> Any:
     """An author with their newest books (the rest through /books?author=<id>)."""
     def build(_versions: cache.Versions) -> dict[str, Any]:
-        author = search.author(author_id)
+        author = browse.author(author_id)
         if author is None:
             not_found("That author")
         result = search.search_books(BookQuery(author_id=author.id, sort="newest", per_page=AUTHOR_BOOKS),

@@ -19,7 +19,7 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
 from ..links import public_url
-from ..services.catalog import cached_reads, search
+from ..services.catalog import browse, cached_reads, search
 from ..services.catalog.cached_reads import Tagged
 from ..services.platform import cache
 
@@ -60,7 +60,7 @@ def card_groups(groups: list[Tagged], heading: str = "h3") -> list[Markup]:
     missing = [i for i in ids if i not in html]
     if missing:
         fresh = {b.id: render_template("catalog/_card.html", book=b, heading=heading, csrf_mark=Markup(CSRF_MARK),
-                                       next_mark=Markup(NEXT_MARK)) for b in search.books_by_ids(missing)}
+                                       next_mark=Markup(NEXT_MARK)) for b in browse.books_by_ids(missing)}
         cache.set_many({keys[i]: text for i, text in fresh.items()}, CARD_TTL)
         html.update(fresh)
     return [Markup(_fill("".join(html[i] for i, _ in group if i in html))) for group in groups]
@@ -107,7 +107,7 @@ def book_page(book_id: int, versions: cache.Versions, raw: bytes | None) -> Book
             return _page(data)
         except (ValueError, KeyError, TypeError):
             pass
-    book = search.book_detail(book_id)
+    book = browse.book_detail(book_id)
     if book is None:
         return None
     body = render_template("catalog/_book_body.html", book=book, languages=search.LANGUAGES,

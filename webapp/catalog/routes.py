@@ -16,7 +16,7 @@ from markupsafe import Markup
 from ..extensions import db
 from ..htmx import current_url, is_htmx
 from ..models import Book
-from ..services.catalog import cached_reads, covers, search
+from ..services.catalog import browse, cached_reads, covers, search
 from ..services.circulation import holds
 from ..services.commerce import cart, pricing
 from ..services.platform import cache, money
@@ -230,7 +230,7 @@ def author(author_id: int, slug: str | None = None):
     versions, found = visitor_pages.lookup()
     if (stored := _stored(versions, found, versions.catalog_tag)) is not None:
         return stored
-    match = search.author(author_id)
+    match = browse.author(author_id)
     if match is None:
         abort(404, "There is no such author.")
     if slug is not None and slug != match.slug:

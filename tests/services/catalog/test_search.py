@@ -3,7 +3,7 @@ from datetime import date
 from sqlalchemy import text
 
 from webapp.models import Author, Book
-from webapp.services.catalog import search, vocabulary
+from webapp.services.catalog import browse, search, vocabulary
 from webapp.services.catalog.search import BookQuery
 
 
@@ -128,5 +128,5 @@ def test_related_books_prefer_same_author_then_genre(app, db, make_book):
     make_book("Same Author", authors=("Ana Rel",), genres=("Crime",))
     make_book("Same Genre", authors=("Bo Other",), genres=("Poetry",), units_sold=9)
     make_book("Neither", authors=("Cy Else",), genres=("Crime",))
-    book = search.book_detail(main.id)
-    assert [b.title for b in search.books_by_ids(search.related_ids(book.id, [a.id for a in book.authors], [g.id for g in book.genres]))] == ["Same Author", "Same Genre"]
+    book = browse.book_detail(main.id)
+    assert [b.title for b in browse.books_by_ids(browse.related_ids(book.id, [a.id for a in book.authors], [g.id for g in book.genres]))] == ["Same Author", "Same Genre"]

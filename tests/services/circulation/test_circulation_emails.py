@@ -145,3 +145,27 @@ def test_cancelled_plan_changes_to_free_without_a_charge(app, db):
     check(last_email(db, user), "Your Folio plan is now Free",
           f"Hello {user.display_name},\n\nAs you asked, your plan changed from Plus to Free on "
           f"{t0 + timedelta(days=30):%-d %B %Y}.")
+
+
+def test_rental_received_on_time_and_late(app, db, rented):
+    user, _book, rental = rented
+    clerk = shopper("clerk")
+    with time_machine.travel(rental.due_at + timedelta(days=2, hours=1), tick=False):
+        assert rentals.mark_returned(rental, actor=clerk) == 150  # 3 started days x 50 cents, an empty wallet
+    check(last_email(db, user), "We have received “Rentable”",
+          f"Hello {user.display_name},\n\nThank you: “Rentable” is back with us and your rental has ended. It came "
+          "back late, so the late fee is $1.50. $1.50 of it is still due: you can pay it on your rentals page. "
+          "Until it is paid you can't rent another book.")
+
+
+def test_rental_received_on_time_says_nothing_of_fees(app, db, make_book):
+    book = make_book("On Time", on_hand=1)
+    user = shopper("punctual")
+    order = start(user, [(book, 1, "rent", 3)])
+    settle(order, "pi_ontime", order.total_cents)
+    db.session.commit()
+    deliver(order)
+    rental = db.session.scalars(select(Rental).where(Rental.user_id == user.id)).one()
+    assert rentals.mark_returned(rental, actor=shopper("clerk")) == 0
+    check(last_email(db, user), "We have received “On Time”",
+          f"Hello {user.display_name},\n\nThank you: “On Time” is back with us and your rental has ended.")

@@ -161,7 +161,8 @@ def test_waive_part_then_the_rest_with_reasons(app, db):
     assert [(a.note, a.after["waived_cents"], a.actor_id) for a in audits] == [("Post was slow", 50, clerk.id),
                                                                                ("Goodwill", 150, clerk.id)]
     mails = db.session.scalars(select(OutboundEmail.body_text).where(OutboundEmail.recipient == user.email,
-                                                                     OutboundEmail.subject.contains("waived"))).all()
+                                                                     OutboundEmail.subject.contains("waived"))
+                                .order_by(OutboundEmail.id)).all()
     assert len(mails) == 2 and "You owe no fees now." in mails[1]
 
 

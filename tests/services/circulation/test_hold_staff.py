@@ -33,7 +33,7 @@ def queue_of(db, book_id):
 
 def emails(db, user, contains):
     return db.session.scalars(select(OutboundEmail.body_text).where(
-        OutboundEmail.recipient == user.email, OutboundEmail.subject.contains(contains))).all()
+        OutboundEmail.recipient == user.email, OutboundEmail.subject.contains(contains)).order_by(OutboundEmail.id)).all()
 
 
 def audits(db, action):

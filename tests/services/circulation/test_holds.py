@@ -317,11 +317,11 @@ def test_a_move_the_transition_table_forbids_is_refused_and_changes_nothing(app,
     db.session.commit()
     assert HoldStatus.FULFILLED not in HOLD_TRANSITIONS[HoldStatus.WAITING]  # a copy must be set aside first
     with pytest.raises(ValueError, match="cannot go from waiting to fulfilled"):
-        holds._move(hold.id, HoldStatus.WAITING, HoldStatus.FULFILLED, closed_at=utcnow())
+        holds.move(hold.id, HoldStatus.WAITING, HoldStatus.FULFILLED, closed_at=utcnow())
     holds.cancel(hold, reader)
     db.session.commit()
     with pytest.raises(ValueError, match="cannot go from cancelled to waiting"):
-        holds._move(hold.id, HoldStatus.CANCELLED, HoldStatus.WAITING, closed_at=None)
+        holds.move(hold.id, HoldStatus.CANCELLED, HoldStatus.WAITING, closed_at=None)
     db.session.rollback()
     db.session.expire_all()
     again = db.session.get(Hold, hold.id)

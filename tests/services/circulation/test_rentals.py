@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from tests.checkout_helpers import deliver, settle, shopper, start
 from webapp.models import Inventory, Rental, StockMovement
 from webapp.models.orders import RENTAL_TRANSITIONS, RentalStatus
-from webapp.services.circulation import rentals, wallet
+from webapp.services.circulation import rental_status, rentals, wallet
 from webapp.services.commerce.checkout import CheckoutError
 
 
@@ -135,7 +135,7 @@ def test_a_move_the_transition_table_forbids_is_refused_and_changes_nothing(app,
     before = (rental.status, rental.returned_at, rental.fee_cents)
     assert RentalStatus.ACTIVE not in RENTAL_TRANSITIONS[RentalStatus.RETURNED]
     with pytest.raises(ValueError, match="cannot go from returned to active"):
-        rentals._move(Rental.id == rental.id, RentalStatus.RETURNED, RentalStatus.ACTIVE)
+        rental_status.move(Rental.id == rental.id, RentalStatus.RETURNED, RentalStatus.ACTIVE)
     db.session.rollback()
     db.session.expire_all()
     again = db.session.get(Rental, rental.id)

@@ -3,9 +3,9 @@ from datetime import timedelta
 
 import time_machine
 
-from tests.checkout_helpers import settle, shopper, start
-from webapp.models import Inventory, utcnow
-from webapp.services.circulation import holds
+from tests.checkout_helpers import deliver, settle, shopper, start
+from webapp.models import Inventory, Rental, utcnow
+from webapp.services.circulation import holds, loans, rentals
 from webapp.services.insight import dashboard
 
 
@@ -48,3 +48,23 @@ def test_stock_rentals_and_holds_counts(app, db, make_book):
     view = dashboard.overview()
     assert (view.low_stock, view.out_of_stock) == (2, 2)
     assert (view.holds_waiting, view.holds_ready, view.overdue_rentals) == (1, 0, 0)
+
+
+def test_overdue_rentals_leave_out_books_on_their_way_and_books_sent_back(app, db, make_book):
+    """One definition of overdue (rental_status.overdue_clause): the home's figure matches the Overdue list."""
+    book = make_book("Rentable", on_hand=3)
+    user = shopper("late")
+    order = start(user, [(book, 1, "rent", 3)])
+    settle(order, "pi_late", order.total_cents)
+    db.session.commit()
+    rental = db.session.query(Rental).one()
+    later = utcnow() + timedelta(days=10)
+    assert dashboard.overview(now=later).overdue_rentals == 0  # on its way: the loan has not started
+    deliver(order)
+    db.session.commit()
+    assert dashboard.overview(now=later).overdue_rentals == 1
+    assert rentals.admin_list("overdue", now=later).total == 1
+    loans.mark_sent_back(rental, user, now=utcnow() + timedelta(days=5))
+    db.session.commit()
+    assert dashboard.overview(now=later).overdue_rentals == 0
+    assert rentals.admin_list("overdue", now=later).total == 0

@@ -22,7 +22,7 @@ from ...extensions import db
 from ...models import Genre
 from ..platform import cache
 from ..platform.paging import Pager
-from . import search
+from . import browse, search
 from .search import BookQuery
 
 SCHEMA = "2"  # the stored values' shape: a new shape, new keys (an old process's entries are never misread)
@@ -161,10 +161,10 @@ def related_key(book_id: int, versions: cache.Versions) -> str:
 
 def related(book_id: int, author_ids: list[int], genre_ids: list[int], versions: cache.Versions,
             raw: bytes | None) -> Tagged:
-    """The book page's "you may also like" books (search.related_ids), tagged."""
+    """The book page's "you may also like" books (browse.related_ids), tagged."""
     found = _pairs(decode(raw))
     if found is not None:
         return found
-    books = tagged(search.related_ids(book_id, author_ids, genre_ids), versions)
+    books = tagged(browse.related_ids(book_id, author_ids, genre_ids), versions)
     _store(related_key(book_id, versions), books, SHELF_TTL)
     return books

@@ -33,10 +33,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import InstrumentedAttribute, joinedload, selectinload
 
 from ...extensions import db
-from ...models import Author, Book, BookAuthor, Genre, Inventory, book_genres
+from ...models import Book, BookAuthor, Genre, Inventory, book_genres
 from ...models.catalog import TITLE_AUTHOR_TSVECTOR
 from ..platform.paging import Pager
-from . import isbn
+from . import browse, isbn
 from .vocabulary import suggest_query, tokenize
 
 SORTS = {
@@ -209,7 +209,7 @@ def search_books(query: BookQuery, *, suggest: bool = True, with_books: bool = T
         total, pages, page, ids = _ordered_ids(query, genre, max_page)
     query = replace(query, page=page)
     # The page's ids first (from indexes where possible), then only those books with what their cards show.
-    books = _books_by_ids(ids) if with_books else []
+    books = browse.books_by_ids(ids) if with_books else []
     cap = _count_cap(query)
     result = BookPage(query=query, books=books, total=min(total, cap), total_capped=total > cap,
                       pages=pages, genre=genre, ids=ids)
@@ -322,53 +322,6 @@ def _pg_relevance(query: BookQuery, genre: Genre | None, max_page: int) -> tuple
     return _fetch_page(ordered, select(func.count()).select_from(candidates), query, max_page)
 
 
-def _in_one_query(stmt: Select[Book]) -> Select[Book]:
-    """What a card shows (authors, stock), joined into the books' own statement: for a few books named by id
-    (a book page, the cards missing from the cache) one round trip beats with_listing_details' two; a long
-    page with LIMIT keeps the select-in form (a joined collection would multiply its rows)."""
-    return stmt.options(joinedload(Book.author_links).joinedload(BookAuthor.author), joinedload(Book.inventory))
-
-
-def book_detail(book_id: int) -> Book | None:
-    """A book with its authors, genres and stock, in ONE statement (an uncached book page's main read)."""
-    return db.session.scalars(
-        _in_one_query(select(Book)).options(joinedload(Book.genres)).where(Book.id == book_id)
-    ).unique().first()
-
-
-def related_ids(book_id: int, author_ids: list[int], genre_ids: list[int], limit: int = 6) -> list[int]:
-    """More by the same authors, then bestsellers from the same genres: their ids, from the book's author and
-    genre ids (what the cached book page keeps)."""
-    ids: list[int] = []
-    if author_ids:
-        ids += db.session.scalars(
-            select(Book.id).where(
-                Book.active.is_(True), Book.id != book_id,
-                exists().where(BookAuthor.book_id == Book.id, BookAuthor.author_id.in_(author_ids)),
-            ).order_by(Book.units_sold.desc(), Book.id).limit(limit)
-        ).all()
-    if len(ids) < limit and genre_ids:
-        ids += db.session.scalars(
-            select(Book.id).where(
-                Book.active.is_(True), Book.id != book_id, Book.id.not_in(ids or [0]),
-                exists().where(book_genres.c.book_id == Book.id, book_genres.c.genre_id.in_(genre_ids)),
-            ).order_by(Book.units_sold.desc(), Book.id).limit(limit - len(ids))
-        ).all()
-    return ids
-
-
-def books_by_ids(ids: list[int]) -> list[Book]:
-    """These books (in this order) with what their cards show, in a fixed number of queries."""
-    return _books_by_ids(ids)
-
-
-def _books_by_ids(ids: list[int]) -> list[Book]:
-    if not ids:
-        return []
-    found = {b.id: b for b in db.session.scalars(_in_one_query(select(Book)).where(Book.id.in_(ids))).unique()}
-    return [found[i] for i in ids if i in found]
-
-
 class HomeSections(TypedDict):
     new_arrivals: list[Book]
     bestsellers: list[Book]
@@ -388,20 +341,3 @@ LANGUAGES = {
     "en": "English", "de": "German", "es": "Spanish", "fr": "French", "it": "Italian",
     "nl": "Dutch", "pt": "Portuguese", "sv": "Swedish", "pl": "Polish", "ja": "Japanese",
 }
-
-
-def author(author_id: int) -> Author | None:
-    return db.session.get(Author, author_id)
-
-
-def authors_after(q: str, after: tuple[str, int] | None, limit: int) -> list[Author]:
-    """Authors by name (then id), those whose name contains `q` (any case) when given, starting after the
-    (name, id) `after`: a keyset page, as cheap at the thousandth page as at the first."""
-    stmt = select(Author).order_by(Author.name, Author.id).limit(limit)
-    if q:
-        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(Author.name.ilike(f"%{escaped}%", escape="\\"))
-    if after is not None:
-        name, author_id = after
-        stmt = stmt.where((Author.name > name) | ((Author.name == name) & (Author.id > author_id)))
-    return list(db.session.scalars(stmt))

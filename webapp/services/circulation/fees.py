@@ -20,6 +20,7 @@ from ...extensions import db
 from ...models import Hold, Rental, User, WalletEntry
 from ...models.orders import RentalStatus
 from ...models.wallet import WalletReason
+from ..people import accounts
 from ..platform import audit, dml, locks, mail
 from ..platform.money import money
 from . import holds, wallet
@@ -213,8 +214,8 @@ def waive(kind: str, item_id: int, cents: int, *, reason: str, actor: User, ip: 
     db.session.refresh(row)
     audit.record("fee.waived", actor_id=actor.id, object_type=kind, object_id=item_id, ip=ip, before=before,
                  after={"fee_waived_cents": row.fee_waived_cents, "waived_cents": cents}, note=reason[:500])
-    customer = db.session.get(User, row.user_id)
-    if customer is not None and customer.deleted_at is None:
+    customer = accounts.reachable(row.user_id)
+    if customer is not None:
         mail.send_template(customer.email, "fee_waived", name=customer.display_name, title=row.book.title,
                            cents=cents, reason=reason, still_due_cents=total_due(customer.id))
     return cents

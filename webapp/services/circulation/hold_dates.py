@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from ...extensions import db
 from ...models import Hold, User, utcnow
 from ...models.membership import HoldStatus
+from ..people import accounts
 from ..platform import audit, dml, mail
 from ..platform.errors import RuleError
 from . import holds
@@ -169,15 +170,15 @@ def close_unneeded(now: datetime | None = None, limit: int = 500) -> int:
     closed = 0
     for hold in due:
         day = hold.not_needed_after.date() if hold.not_needed_after else now.date()
-        if not holds._move(hold.id, HoldStatus.WAITING, HoldStatus.CANCELLED,
+        if not holds.move(hold.id, HoldStatus.WAITING, HoldStatus.CANCELLED,
                            where=(Hold.not_needed_after < now,), closed_at=now):
             db.session.rollback()
             continue
         db.session.refresh(hold)
         audit.record("hold.cancelled", actor_id=None, object_type="hold", object_id=hold.id,
                      after={"was": HoldStatus.WAITING, "reason": f"Not needed after {day.isoformat()} (the customer's date)."})
-        customer = db.session.get(User, hold.user_id)
-        if customer is not None and customer.deleted_at is None:
+        customer = accounts.reachable(hold.user_id)
+        if customer is not None:
             mail.send_template(customer.email, "hold_not_needed_closed", name=customer.display_name, hold=hold, day=day)
         db.session.commit()
         closed += 1

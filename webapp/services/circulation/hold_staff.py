@@ -21,6 +21,7 @@ from sqlalchemy import Select, select, tuple_, update
 from ...extensions import db
 from ...models import OPEN_HOLD, Hold, User, utcnow
 from ...models.membership import HoldStatus, Tier
+from ..people import accounts
 from ..platform import audit, dml, mail, paging
 from ..platform.errors import RuleError
 from . import holds
@@ -38,8 +39,8 @@ def _load(hold_id: int) -> Hold:
 
 
 def _email(hold: Hold, template: str, **context: object) -> None:
-    customer = db.session.get(User, hold.user_id)
-    if customer is not None and customer.deleted_at is None:
+    customer = accounts.reachable(hold.user_id)
+    if customer is not None:
         mail.send_template(customer.email, template, name=customer.display_name, hold=hold, **context)
 
 
@@ -175,10 +176,7 @@ def extend(hold_id: int, days: int, *, actor: User, ip: str | None = None, now: 
 
 def customers(hold_list: Iterable[Hold]) -> dict[int, User]:
     """{user id: User} for the holds' customers, in one query (the lists show names, not "#12")."""
-    ids = {h.user_id for h in hold_list}
-    if not ids:
-        return {}
-    return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
+    return accounts.by_ids(h.user_id for h in hold_list)
 
 
 def book_queue(book_id: int, page: int = 1, per_page: int = 50) -> paging.Page:

@@ -32,6 +32,7 @@ from ...models.membership import HOLD_TRANSITIONS, HoldStatus
 from ...models.orders import OrderStatus, RentalStatus
 from ...models.wallet import WalletReason
 from ..inventory import stock
+from ..people import accounts
 from ..platform import audit, dml, locks, mail, paging
 from ..platform.states import require_move
 from . import subscriptions, wallet
@@ -104,7 +105,7 @@ def close(hold: Hold, *, actor_id: int | None, reason: str, ip: str | None = Non
     ready (copy set aside) by a concurrent return since it was read."""
     was = None
     for status in (HoldStatus.READY, HoldStatus.WAITING):
-        if _move(hold.id, status, HoldStatus.CANCELLED, closed_at=utcnow()):
+        if move(hold.id, status, HoldStatus.CANCELLED, closed_at=utcnow()):
             was = status
             break
     if was is None:
@@ -117,7 +118,7 @@ def close(hold: Hold, *, actor_id: int | None, reason: str, ip: str | None = Non
     return was
 
 
-def _move(hold_id: int, from_status: HoldStatus, to_status: HoldStatus, *,
+def move(hold_id: int, from_status: HoldStatus, to_status: HoldStatus, *,
           where: Sequence[ColumnElement[bool]] = (), **values: object) -> bool:
     """The one way a hold's status changes: a conditional UPDATE that moves it only if it is still
     `from_status` (and `where` holds). A move HOLD_TRANSITIONS does not allow is refused (states.IllegalMove, a
@@ -134,14 +135,14 @@ def close_for_book(book: Book, *, actor_id: int | None, reason: str = "The book 
     for status in (HoldStatus.WAITING, HoldStatus.READY):  # waiting first: a released copy goes to no closing hold
         for hold in db.session.scalars(select(Hold).where(Hold.book_id == book.id, Hold.status == status)
                                        .order_by(Hold.id)).all():
-            if not _move(hold.id, status, HoldStatus.CANCELLED, closed_at=utcnow()):
+            if not move(hold.id, status, HoldStatus.CANCELLED, closed_at=utcnow()):
                 continue  # moved meanwhile (claimed at checkout, expired): nothing to do here
             if status == HoldStatus.READY:
                 stock.release([(book.id, 1)], reference=_ref(hold.id), actor_id=actor_id, reallocate=False)
             audit.record("hold.cancelled", actor_id=actor_id, object_type="hold", object_id=hold.id,
                          after={"was": status, "reason": reason})
-            user = db.session.get(User, hold.user_id)
-            if user is not None and user.deleted_at is None:
+            user = accounts.reachable(hold.user_id)
+            if user is not None:
                 mail.send_template(user.email, "hold_book_withdrawn", name=user.display_name, book=book)
             closed += 1
     return closed
@@ -186,7 +187,7 @@ def allocate(book_id: int, now: datetime | None = None) -> list[Hold]:
         except stock.SoldOut:
             break
         window = timedelta(days=subscriptions.for_priority(hold.priority).hold_window_days)
-        if not _move(hold.id, HoldStatus.WAITING, HoldStatus.READY, where=servable(now), ready_at=now,
+        if not move(hold.id, HoldStatus.WAITING, HoldStatus.READY, where=servable(now), ready_at=now,
                      expires_at=now + window):
             # cancelled or suspended meanwhile: the copy goes back and the next hold is tried
             stock.release([(book_id, 1)], reference=_ref(hold.id), reallocate=False)
@@ -206,7 +207,7 @@ def claim_for_order(user_id: int, book_ids: Iterable[int], order_id: int) -> dic
     holds = db.session.scalars(select(Hold).where(Hold.user_id == user_id, Hold.status == HoldStatus.READY,
                                                   Hold.book_id.in_(list(set(book_ids))))).all()
     for hold in holds:
-        if _move(hold.id, HoldStatus.READY, HoldStatus.FULFILLED, closed_at=utcnow(), order_id=order_id):
+        if move(hold.id, HoldStatus.READY, HoldStatus.FULFILLED, closed_at=utcnow(), order_id=order_id):
             stock.release([(hold.book_id, 1)], reference=_ref(hold.id), reallocate=False)
             claimed[hold.book_id] = 1
     return claimed
@@ -219,7 +220,7 @@ def reinstate_for_order(order_id: int, now: datetime | None = None) -> list[tupl
     kept = []
     for hold in db.session.scalars(select(Hold).where(Hold.order_id == order_id,
                                                       Hold.status == HoldStatus.FULFILLED)).all():
-        if hold.expires_at and hold.expires_at > now and _move(hold.id, HoldStatus.FULFILLED, HoldStatus.READY,
+        if hold.expires_at and hold.expires_at > now and move(hold.id, HoldStatus.FULFILLED, HoldStatus.READY,
                                                                closed_at=None, order_id=None):
             kept.append((hold.id, hold.book_id))
     return kept
@@ -245,7 +246,7 @@ def expire_due(now: datetime | None = None, limit: int = 500) -> int:
     expired = 0
     fee = int(current_app.config["HOLD_NO_SHOW_FEE_CENTS"])
     for hold in due:
-        if not _move(hold.id, HoldStatus.READY, HoldStatus.EXPIRED, closed_at=now, fee_cents=fee):
+        if not move(hold.id, HoldStatus.READY, HoldStatus.EXPIRED, closed_at=now, fee_cents=fee):
             db.session.rollback()
             continue
         db.session.refresh(hold)
@@ -255,8 +256,8 @@ def expire_due(now: datetime | None = None, limit: int = 500) -> int:
                 wallet.debit(hold.user_id, paid, WalletReason.HOLD_FEE, reference=_ref(hold.id),
                              note=f"Held copy not collected: {hold.book.title}"[:200])
                 hold.fee_paid_cents = paid
-        user = db.session.get(User, hold.user_id)
-        if user is not None and user.deleted_at is None:
+        user = accounts.reachable(hold.user_id)
+        if user is not None:
             mail.send_template(user.email, "hold_expired", name=user.display_name, hold=hold, fee_cents=fee)
         stock.release([(hold.book_id, 1)], reference=_ref(hold.id))  # -> next in line, who is emailed
         db.session.commit()
@@ -337,8 +338,8 @@ def unpaid_fees_cents(user_id: int) -> int:
 
 
 def _email_ready(hold: Hold) -> None:
-    user = db.session.get(User, hold.user_id)
-    if user is not None and user.deleted_at is None:
+    user = accounts.reachable(hold.user_id)
+    if user is not None:
         mail.send_template(user.email, "hold_ready", name=user.display_name, hold=hold)
 
 

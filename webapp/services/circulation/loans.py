@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import select, update
 
 from ...extensions import db
 from ...models import Rental, User, utcnow
 from ...models.orders import OrderLine, RentalStatus
 from ..platform import audit, dml, mail
-from . import rentals
+from . import rental_status, rentals
 from .rentals import RentalError
 
 
@@ -86,11 +85,9 @@ def auto_renew(now: datetime | None = None) -> int:
     """Daily: renew (once) the rentals due within RENTAL_DUE_SOON_DAYS of customers who opted in, where
     auto_renewal_problem finds nothing, and email them the new date. Commits; returns how many it renewed."""
     now = now or utcnow()
-    soon = now + timedelta(days=current_app.config["RENTAL_DUE_SOON_DAYS"])
     due = db.session.scalars(
         select(Rental).join(User, User.id == Rental.user_id)
-        .where(Rental.status == RentalStatus.ACTIVE, Rental.renewed.is_(False), Rental.sent_back_at.is_(None),
-               Rental.due_at >= now, Rental.due_at <= soon, User.auto_renew_rentals.is_(True))
+        .where(rental_status.due_soon_clause(now), Rental.renewed.is_(False), User.auto_renew_rentals.is_(True))
         .order_by(Rental.due_at, Rental.id).limit(1000)).all()
     renewed = 0
     for rental in due:

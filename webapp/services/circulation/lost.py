@@ -6,43 +6,29 @@ already paid count towards it), the copy is written off in the stock ledger (rea
 when it was rented out) and the wallet pays what it can. If the copy comes back later (`found`, from
 rentals.mark_returned), all of that is reversed: the copy is back in stock (reason 'found'), the fee is the
 capped late fee up to the return, and anything paid beyond it goes back to the wallet.
-Status moves follow models.orders.RENTAL_TRANSITIONS, as conditional UPDATEs (the pattern of rentals._move).
+Status moves go through rental_status.move (conditional UPDATEs within models.orders.RENTAL_TRANSITIONS).
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import and_, select
 
 from ...extensions import db
 from ...models import Rental, User, utcnow
-from ...models.orders import RENTAL_TRANSITIONS, RentalStatus
+from ...models.orders import RentalStatus
 from ...models.wallet import WalletReason
 from ..inventory import stock
-from ..platform import audit, dml, locks, mail
-from ..platform.states import require_move
-from . import fees, wallet
-
-
-def _move(which: ColumnElement[bool], from_status: RentalStatus, to_status: RentalStatus, **values: object) -> bool:
-    """A conditional UPDATE of one rental still in `from_status`, within RENTAL_TRANSITIONS; True if it moved."""
-    require_move(RENTAL_TRANSITIONS, (from_status,), to_status, what="a rental")
-    return dml.changed(update(Rental).where(which, Rental.status == from_status)
-                       .values(status=to_status, **values).execution_options(synchronize_session=False)) == 1
-
-
-def _customer(rental: Rental) -> User | None:
-    user = db.session.get(User, rental.user_id) if rental.user_id else None
-    return user if user is not None and user.deleted_at is None else None
+from ..platform import audit, locks, mail
+from . import fees, rental_status, wallet
 
 
 def mark_lost_due(now: datetime | None = None, limit: int = 500) -> int:
     """Daily: rentals more than RENTAL_LOST_AFTER_DAYS overdue and not sent back become lost. Commits each one."""
     now = now or utcnow()
     cutoff = now - timedelta(days=int(current_app.config["RENTAL_LOST_AFTER_DAYS"]))
-    ids = db.session.scalars(select(Rental.id).where(
-        Rental.status == RentalStatus.ACTIVE, Rental.due_at < cutoff, Rental.sent_back_at.is_(None))
+    ids = db.session.scalars(select(Rental.id).where(rental_status.overdue_clause(cutoff))
         .order_by(Rental.due_at, Rental.id).limit(limit)).all()
     marked = 0
     for rental_id in ids:
@@ -59,7 +45,7 @@ def mark_lost(rental: Rental, *, now: datetime | None = None) -> bool:
     locks.customer(rental.user_id)
     db.session.refresh(rental)
     replacement = rental.book.price_cents
-    if not _move(and_(Rental.id == rental.id, Rental.sent_back_at.is_(None), Rental.fee_cents == rental.fee_cents),
+    if not rental_status.move(and_(Rental.id == rental.id, Rental.sent_back_at.is_(None), Rental.fee_cents == rental.fee_cents),
                  RentalStatus.ACTIVE, RentalStatus.LOST, lost_at=now, replacement_cents=replacement,
                  fee_cents=max(rental.fee_cents, replacement)):
         return False
@@ -70,7 +56,7 @@ def mark_lost(rental: Rental, *, now: datetime | None = None) -> bool:
     audit.record("rental.lost", object_type="rental", object_id=rental.id,
                  after={"replacement_cents": replacement, "fee_cents": rental.fee_cents,
                         "fee_paid_cents": rental.fee_paid_cents})
-    user = _customer(rental)
+    user = rental_status.customer_on_file(rental)
     if user is not None:
         mail.send_template(user.email, "rental_lost", name=user.display_name, rental=rental,
                            lost_after_days=current_app.config["RENTAL_LOST_AFTER_DAYS"])
@@ -89,7 +75,7 @@ def found(rental: Rental, late_fee_cents: int, *, actor: User, ip: str | None = 
     refund = rental.fee_paid_cents - paid
     before = {"status": rental.status, "fee_cents": rental.fee_cents, "fee_paid_cents": rental.fee_paid_cents,
               "fee_waived_cents": rental.fee_waived_cents}
-    if not _move(and_(Rental.id == rental.id, Rental.fee_paid_cents == rental.fee_paid_cents,
+    if not rental_status.move(and_(Rental.id == rental.id, Rental.fee_paid_cents == rental.fee_paid_cents,
                       Rental.fee_waived_cents == rental.fee_waived_cents),
                  RentalStatus.LOST, RentalStatus.RETURNED, returned_at=now, fee_cents=fee, fee_paid_cents=paid,
                  fee_waived_cents=waived):
@@ -105,7 +91,7 @@ def found(rental: Rental, late_fee_cents: int, *, actor: User, ip: str | None = 
     audit.record("rental.found", actor_id=actor.id, object_type="rental", object_id=rental.id, ip=ip, before=before,
                  after={"status": rental.status, "fee_cents": rental.fee_cents, "fee_paid_cents": rental.fee_paid_cents,
                         "fee_waived_cents": rental.fee_waived_cents, "refunded_cents": refund})
-    user = _customer(rental)
+    user = rental_status.customer_on_file(rental)
     if user is not None:
         mail.send_template(user.email, "rental_found", name=user.display_name, rental=rental, refund_cents=refund)
     return True

@@ -62,18 +62,13 @@ def stamp(sub: Subscription | None) -> str:
     return hashlib.sha256(repr(sorted(_state(sub).items())).encode()).hexdigest()[:24]
 
 
-def is_comped(sub: Subscription | None, now: datetime | None = None) -> bool:
-    return sub is not None and sub.comped_until is not None and sub.comped_until > (now or utcnow())
-
-
 def unused_refund_cents(sub: Subscription | None, now: datetime | None = None) -> int:
     """The unused part of a paid (not comped) period, pro rata of the plan's price."""
     now = now or utcnow()
-    if sub is None or sub.tier == Tier.FREE or sub.current_period_end is None or is_comped(sub, now):
+    if sub is None or sub.tier == Tier.FREE or sub.current_period_end is None or subscriptions.is_comped(sub, now):
         return 0
     price = subscriptions.tier(sub.tier).price_cents
-    left = max(0.0, (sub.current_period_end - now) / subscriptions.period_length())
-    return min(price, round(price * left))
+    return min(price, round(price * subscriptions.share_left(sub.current_period_end, now)))
 
 
 def _fresh(user_id: int) -> Subscription | None:
@@ -137,7 +132,7 @@ def comp(actor: User, user: User, target: str, periods: int, *, seen: str, now: 
     sub = _fresh(user.id)
     before = _state(sub)
     paid_start, paid_label = (sub.current_period_start, subscriptions.tier(sub.tier).label) if sub else (None, "")
-    if is_comped(sub, now):
+    if subscriptions.is_comped(sub, now):
         assert sub is not None
         returns_to: str | None = sub.next_tier  # a comp on a comp keeps what the plan goes back to
         refund = 0

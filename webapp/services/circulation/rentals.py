@@ -7,7 +7,8 @@ until then starts_at/due_at are NULL and the copy is "on its way". A customer wh
 A late fee accrues per started day past the due date (LATE_FEE_PER_DAY_CENTS). At return it
 is charged to the customer's wallet as far as the balance allows; the rest stays on the rental
 as a balance due. A customer with an overdue rental or an unpaid fee cannot rent again.
-A rental's status changes only through `_move`, which allows the moves in models.orders.RENTAL_TRANSITIONS.
+A rental's status changes only through rental_status.move (the moves in models.orders.RENTAL_TRANSITIONS);
+"overdue" is rental_status.overdue_clause everywhere.
 """
 from __future__ import annotations
 
@@ -17,17 +18,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from flask import current_app
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from ...extensions import db
 from ...models import Rental, User, utcnow
-from ...models.orders import RENTAL_TRANSITIONS, OrderLine, RentalStatus
+from ...models.orders import OrderLine, RentalStatus
 from ..inventory import stock
 from ..platform import audit, dml, locks, mail, paging
 from ..platform.money import money
-from ..platform.states import require_move
-from . import fees, holds, lost, subscriptions
+from . import fees, holds, lost, rental_status, subscriptions
 
 
 class RentalError(ValueError):
@@ -80,15 +80,15 @@ def accrued_fee_cents(rental: Rental, now: datetime | None = None) -> int:
     return fees.late_fee_cents(rental, overdue_days(rental, now))
 
 
-_STATE_ORDER = {"with_customer": 0, "on_its_way": 1, "sent_back": 2}
+_STATE_ORDER = {"with_customer": 0, "on_its_way": 1, "sent_back": 2, "lost": 3}
 
 
 def for_user(user: User) -> tuple[list[Rental], list[Rental]]:
-    """(books out now: with the customer by due date, then on their way, then sent back; returned ones, latest
-    first) for the account page."""
+    """(books not returned: with the customer by due date, then on their way, then sent back, then counted as lost
+    (the customer may still send it back: lost.found); returned ones, latest first) for the account page and API."""
     rentals = list(db.session.scalars(select(Rental).where(Rental.user_id == user.id)
                                       .order_by(Rental.id.desc()).limit(200)))
-    active = sorted((r for r in rentals if r.status == RentalStatus.ACTIVE),
+    active = sorted((r for r in rentals if r.status != RentalStatus.RETURNED),
                     key=lambda r: (_STATE_ORDER[loan_state(r)], r.due_at or datetime.max.replace(tzinfo=UTC), r.id))
     returned = sorted((r for r in rentals if r.status == RentalStatus.RETURNED),
                       key=lambda r: (r.returned_at or datetime.min.replace(tzinfo=UTC), r.id), reverse=True)
@@ -99,8 +99,7 @@ def rental_block_reason(user: User, now: datetime | None = None) -> str | None:
     """Why this customer cannot rent right now (an overdue book not yet sent back, or an unpaid fee), or None."""
     now = now or utcnow()
     overdue = db.session.scalar(select(func.count()).select_from(Rental).where(
-        Rental.user_id == user.id, Rental.status == RentalStatus.ACTIVE, Rental.due_at < now,
-        Rental.sent_back_at.is_(None))) or 0
+        Rental.user_id == user.id, rental_status.overdue_clause(now))) or 0
     if overdue:
         return "Please return your overdue rental before renting another book."
     unpaid = fees.total_due(user.id)
@@ -133,16 +132,6 @@ def allowance_problem(user: User, rented: Sequence[tuple[int, int, int]]) -> str
 
 
 # ---- status moves ----
-
-def _move(which: ColumnElement[bool], from_status: RentalStatus, to_status: RentalStatus, **values: object) -> int:
-    """The one way a rental's status changes: a conditional UPDATE of the rentals matching `which` that are still
-    `from_status`. A move RENTAL_TRANSITIONS does not allow is refused (states.IllegalMove, a ValueError) before
-    touching a row. Returns how many rentals this transaction moved."""
-    require_move(RENTAL_TRANSITIONS, (from_status,), to_status, what="a rental")
-    return dml.changed(
-        update(Rental).where(which, Rental.status == from_status).values(status=to_status, **values)
-        .execution_options(synchronize_session=False))
-
 
 def loan_days(rental: Rental) -> int:
     """The loan's own length in days, as rented (the order line's), whether or not it has started."""
@@ -207,8 +196,8 @@ def renew(rental: Rental, user: User) -> None:
 
 
 def mark_returned(rental: Rental, *, actor: User, ip: str | None = None, now: datetime | None = None) -> int:
-    """Take a copy back: stock returns through the ledger and the late fee (capped: fees.late_fee_cents) is paid
-    from the wallet as far as it goes. A lost rental that comes back is reversed (lost.found). Returns the fee.
+    """Take a copy back: stock returns through the ledger, the late fee (capped: fees.late_fee_cents) is paid
+    from the wallet as far as it goes and the customer is emailed that it arrived. A lost rental that comes back is reversed (lost.found). Returns the fee.
     Safe to call twice: only the first call does anything."""
     now = now or utcnow()
     locks.customer(rental.user_id)  # the customer before the stock: the one lock order
@@ -218,7 +207,7 @@ def mark_returned(rental: Rental, *, actor: User, ip: str | None = None, now: da
         if not lost.found(rental, fee, actor=actor, ip=ip, now=now):
             raise RentalError("This rental was already returned.")
         return fee
-    if not _move(Rental.id == rental.id, RentalStatus.ACTIVE, RentalStatus.RETURNED, returned_at=now, fee_cents=fee):
+    if not rental_status.move(Rental.id == rental.id, RentalStatus.ACTIVE, RentalStatus.RETURNED, returned_at=now, fee_cents=fee):
         raise RentalError("This rental was already returned.")
     db.session.refresh(rental)
     stock.adjust(rental.book_id, 1, "return", actor_id=actor.id, reference=f"rental-{rental.id}",
@@ -228,13 +217,16 @@ def mark_returned(rental: Rental, *, actor: User, ip: str | None = None, now: da
         db.session.refresh(rental)
     audit.record("rental.returned", actor_id=actor.id, object_type="rental", object_id=rental.id, ip=ip,
                  after={"fee_cents": fee, "fee_paid_cents": rental.fee_paid_cents})
+    customer = rental_status.customer_on_file(rental)
+    if customer is not None:  # a posted return travels unseen: say it arrived and what, if anything, is owed
+        mail.send_template(customer.email, "rental_received", name=customer.display_name, rental=rental)
     return fee
 
 
 def end_for_order(order_id: int) -> int:
     """The order that rented these copies is called off before they went out (its stock came back with it): its
     rentals end without a fee. Returns how many ended."""
-    return _move(Rental.order_id == order_id, RentalStatus.ACTIVE, RentalStatus.RETURNED, returned_at=utcnow())
+    return rental_status.move(Rental.order_id == order_id, RentalStatus.ACTIVE, RentalStatus.RETURNED, returned_at=utcnow())
 
 
 ADMIN_VIEWS = {"active": "Out now", "on_its_way": "On its way", "due_soon": "Due soon", "overdue": "Overdue",
@@ -258,10 +250,9 @@ def admin_list(view: str = "active", page: int = 1, per_page: int = 25, now: dat
         elif view == "sent_back":
             stmt = stmt.where(Rental.sent_back_at.is_not(None))
         elif view == "overdue":
-            stmt = stmt.where(Rental.due_at < now, Rental.sent_back_at.is_(None))
+            stmt = stmt.where(rental_status.overdue_clause(now))
         elif view == "due_soon":
-            soon = now + timedelta(days=current_app.config["RENTAL_DUE_SOON_DAYS"])
-            stmt = stmt.where(Rental.due_at >= now, Rental.due_at <= soon, Rental.sent_back_at.is_(None))
+            stmt = stmt.where(rental_status.due_soon_clause(now))
         # Loans not started (no due date) last, wherever the database sorts NULLs.
         stmt = stmt.order_by(Rental.due_at.is_(None), Rental.due_at, Rental.id)
     return paging.paginate(stmt, page, per_page)
@@ -304,10 +295,8 @@ def send_due_reminders(now: datetime | None = None) -> int:
     """Email customers whose rental is due within RENTAL_DUE_SOON_DAYS. Each rental gets one reminder (one more
     after a renewal); none while it is on its way (no due date yet) or once sent back."""
     now = now or utcnow()
-    soon = now + timedelta(days=current_app.config["RENTAL_DUE_SOON_DAYS"])
     due = db.session.scalars(select(Rental).where(
-        Rental.status == RentalStatus.ACTIVE, Rental.reminder_sent_at.is_(None), Rental.sent_back_at.is_(None),
-        Rental.due_at >= now, Rental.due_at <= soon).limit(1000)).all()
+        rental_status.due_soon_clause(now), Rental.reminder_sent_at.is_(None)).limit(1000)).all()
     return _notify(due, Rental.reminder_sent_at, now, "rental_due_soon")
 
 
@@ -315,6 +304,5 @@ def send_overdue_notices(now: datetime | None = None) -> int:
     """Email customers whose rental is overdue (and not sent back), once per rental, with the fee so far."""
     now = now or utcnow()
     late = db.session.scalars(select(Rental).where(
-        Rental.status == RentalStatus.ACTIVE, Rental.overdue_notice_sent_at.is_(None), Rental.sent_back_at.is_(None),
-        Rental.due_at < now).limit(1000)).all()
+        rental_status.overdue_clause(now), Rental.overdue_notice_sent_at.is_(None)).limit(1000)).all()
     return _notify(late, Rental.overdue_notice_sent_at, now, "rental_overdue")

@@ -109,6 +109,18 @@ def period_length() -> timedelta:
     return timedelta(days=current_app.config["SUBSCRIPTION_PERIOD_DAYS"])
 
 
+def share_left(end: datetime, now: datetime) -> float:
+    """How many periods are still to run at `now` (0 once ended; above 1 for a plan comped several periods ahead):
+    what an upgrade pays the difference for, and what a staff cancellation or comp refunds
+    (plan_staff.unused_refund_cents)."""
+    return max(timedelta(0), end - now) / period_length()
+
+
+def is_comped(sub: Subscription | None, now: datetime | None = None) -> bool:
+    """Staff gave this plan free (plan_staff.comp) and the free time has not run out: nothing is charged for it."""
+    return sub is not None and sub.comped_until is not None and sub.comped_until > (now or utcnow())
+
+
 # ---- prices ----
 
 class ChangeKind(StrEnum):
@@ -146,7 +158,7 @@ def quote_change(user: User, target: str, now: datetime | None = None) -> Change
         return ChangeQuote(ChangeKind.SUBSCRIBE, new, new.price_cents, None)
     end = _period_end(sub)
     if new.rank > current.rank:
-        part = max(timedelta(0), end - now) / period_length()
+        part = share_left(end, now)
         return ChangeQuote(ChangeKind.UPGRADE, new, max(1, round((new.price_cents - current.price_cents) * part)),
                            end)
     return ChangeQuote(ChangeKind.CANCEL if new.is_free else ChangeKind.DOWNGRADE, new, 0, end)

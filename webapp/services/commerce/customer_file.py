@@ -32,6 +32,8 @@ def orders(user_id: int, page: int = 1, per_page: int = 25) -> paging.Page:
 class RentalLine:
     rental: Rental
     order_number: str
+    state: rentals.LoanState  # where the copy is (rentals.loan_state), as the customer's own page says
+    late_days: int  # started days overdue (rentals.overdue_days: stops counting once sent back)
     fee_cents: int  # the late fee so far (charged or accrued)
     due_cents: int  # what is still owed on it (fees less paid and waived)
 
@@ -45,9 +47,9 @@ class RentalsTab:
 def _lines(stmt: Select[Rental, str], now: datetime) -> list[RentalLine]:
     lines = []
     for rental, number in db.session.execute(stmt):
-        fee = rentals.accrued_fee_cents(rental, now) if rental.status == RentalStatus.ACTIVE and rental.due_at \
-            else rental.fee_cents
-        lines.append(RentalLine(rental, number, fee, max(0, fee - rental.fee_paid_cents - rental.fee_waived_cents)))
+        fee = rentals.accrued_fee_cents(rental, now)  # the charged fee once returned or lost
+        lines.append(RentalLine(rental, number, rentals.loan_state(rental), rentals.overdue_days(rental, now), fee,
+                                max(0, fee - rental.fee_paid_cents - rental.fee_waived_cents)))
     return lines
 
 
@@ -87,6 +89,6 @@ def plan_of(user_id: int, now: datetime | None = None) -> PlanTab:
     nxt = subscriptions.tier(sub.next_tier) if sub is not None and sub.next_tier else None
     return PlanTab(tier=current, next_tier=nxt, period_start=sub.current_period_start if sub else None,
                    period_end=sub.current_period_end if sub else None,
-                   comped_until=sub.comped_until if sub else None, comped=plan_staff.is_comped(sub, now),
+                   comped_until=sub.comped_until if sub else None, comped=subscriptions.is_comped(sub, now),
                    stamp=plan_staff.stamp(sub), refund_now_cents=plan_staff.unused_refund_cents(sub, now),
                    paid_tiers=[t for t in subscriptions.all_tiers() if not t.is_free])

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from ...extensions import db
 from ...models import PAID_STATUSES, Hold, Order, Rental, utcnow
 from ...models.membership import HoldStatus
-from ...models.orders import RentalStatus
+from ..circulation import rental_status
 from ..commerce import payment_issues
 from ..inventory import alerts
 from .sql import utc_day
@@ -58,8 +58,8 @@ def overview(now: datetime | None = None) -> Overview:
         periods.append(Period(key, label, today - timedelta(days=29 - first), sum(revenue[first:]),
                               sum(orders[first:])))
     low, out = alerts.stock_counts()  # the same definition as the home's list (alerts.at_or_below)
-    overdue = db.session.scalar(select(func.count()).select_from(Rental)
-                                .where(Rental.status == RentalStatus.ACTIVE, Rental.due_at < now)) or 0
+    # one definition of overdue (not sent back), as the Overdue rentals list it links to
+    overdue = db.session.scalar(select(func.count()).select_from(Rental).where(rental_status.overdue_clause(now))) or 0
     holds = dict(db.session.execute(select(Hold.status, func.count()).where(Hold.status.in_((HoldStatus.WAITING, HoldStatus.READY)))
                                     .group_by(Hold.status)).all())
     return Overview(periods=periods, low_stock=low, out_of_stock=out, overdue_rentals=overdue,

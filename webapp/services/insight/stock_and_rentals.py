@@ -14,6 +14,7 @@ from ...extensions import db
 from ...models import Book, Hold, Inventory, Rental, SalesBookTotal, SalesDaily, utcnow
 from ...models.membership import HoldStatus
 from ...models.orders import RentalStatus
+from ..circulation import rental_status
 from ..inventory import alerts
 from .periods import Period
 from .sql import AnyRow, as_int, ceil_days_since, tune_session
@@ -173,7 +174,7 @@ def rentals_and_holds(period: Period, limit: int = 25, now: datetime | None = No
     fee_per_day: int = current_app.config["LATE_FEE_PER_DAY_CENTS"]
     active = r.status == RentalStatus.ACTIVE
     # Overdue and still accruing: a loan not started yet (due_at NULL) is not, nor one the customer sent back.
-    overdue = and_(active, r.due_at < now, r.sent_back_at.is_(None))
+    overdue = rental_status.overdue_clause(now)
     returned_in = and_(r.returned_at >= period.starts_at, r.returned_at < period.ends_before)
     row = db.session.execute(select(
         func.sum(case((active, 1), else_=0)),
@@ -183,8 +184,8 @@ def rentals_and_holds(period: Period, limit: int = 25, now: datetime | None = No
         func.sum(case((returned_in, 1), else_=0)),
         func.sum(case((returned_in, r.fee_cents), else_=0)),
         func.sum(case((returned_in, r.fee_paid_cents), else_=0)),
-        func.sum(r.fee_cents - r.fee_paid_cents),
-        func.sum(case((r.fee_cents > r.fee_paid_cents, 1), else_=0)),
+        func.sum(r.fee_cents - r.fee_paid_cents - r.fee_waived_cents),  # waived fees are not owed
+        func.sum(case((r.fee_cents > r.fee_paid_cents + r.fee_waived_cents, 1), else_=0)),
     )).one()
     rentals: RentalFigures = {
         "active": as_int(row[0]), "overdue": as_int(row[1]), "accruing_cents": as_int(row[2]) * fee_per_day,

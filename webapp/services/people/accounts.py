@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,6 +128,21 @@ def check_password(password: str, *, username: str = "", email: str = "") -> Pas
 
 
 # ---- sign-in ----
+
+def by_ids(ids: Iterable[int | None]) -> dict[int, User]:
+    """{user id: User} for these ids, in one query: staff lists show customers by name, never as "#12"."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(wanted)))}
+
+
+def reachable(user_id: int | None) -> User | None:
+    """The customer to email about their rentals, holds, fees or plan: None when the account was deleted (its
+    address is erased) or is gone. One rule for every circulation email."""
+    user = db.session.get(User, user_id) if user_id else None
+    return user if user is not None and user.deleted_at is None else None
+
 
 def find_by_login(login: str) -> User | None:
     login = (login or "").strip()
