@@ -174,6 +174,9 @@ class Config:
     # due and not sent back becomes lost (the customer is charged the replacement price, less fees paid).
     RENTAL_FEE_CAP_PCT = _int("RENTAL_FEE_CAP_PCT", 100)
     RENTAL_LOST_AFTER_DAYS = _int("RENTAL_LOST_AFTER_DAYS", 30)
+    # A book the customer says they sent back that has not arrived this many days later is listed for staff
+    # ("Not arrived" on /admin/rentals): "sent back" stops late fees and the lost-book job, so staff follow it up.
+    RENTAL_RETURN_TRANSIT_DAYS = _int("RENTAL_RETURN_TRANSIT_DAYS", 14)
     # Postal rentals and collect in store (issue 16, postal): an order of rentals only pays RENTAL_SHIPPING_CENTS
     # instead of SHIPPING_FLAT_CENTS (mixed orders keep the normal rule, collected orders pay none). A collected
     # order's ship_* columns hold SHOP_ADDRESS, so receipts and staff pages say where to collect it. Customers

@@ -212,3 +212,31 @@ def test_admin_rentals_views_on_its_way_and_sent_back_and_received(admin_client,
     assert r.status_code == 303
     db.session.expire_all()
     assert db.session.get(Rental, travelling.id).status == "returned"  # came back undelivered: received too
+
+
+def test_a_book_sent_back_long_ago_and_not_arrived_is_listed_for_staff(admin_client, auth, db, make_book):
+    """"Sent back" stops late fees and the lost-book job, so a book claimed as posted that never arrives must come
+    up again: after RENTAL_RETURN_TRANSIT_DAYS it is in "Not arrived", flagged, longest in the post first."""
+    from datetime import timedelta
+
+    from webapp.models import utcnow
+
+    auth.user("slowpost")
+    auth.user("recent")
+    _b1, old = _rent(db, "slowpost", make_book, title="Lost In The Post")
+    _b2, new = _rent(db, "recent", make_book, title="Posted Yesterday")
+    old.sent_back_at = utcnow() - timedelta(days=20)
+    new.sent_back_at = utcnow() - timedelta(days=1)
+    db.session.commit()
+    page = admin_client.get("/admin/rentals?view=not_arrived").get_data(as_text=True)
+    assert "Lost In The Post" in page and "Posted Yesterday" not in page
+    assert "not arrived after 20 days" in page
+    both = admin_client.get("/admin/rentals?view=sent_back").get_data(as_text=True)
+    assert both.index("Lost In The Post") < both.index("Posted Yesterday")  # longest in the post first
+    assert both.count('data-testid="not-arrived"') == 1
+    # Received at last: it leaves the list.
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+    assert admin_client.post(f"/admin/rentals/{old.id}/return?view=not_arrived",
+                             data={"csrf_token": token}).status_code == 303
+    after = admin_client.get("/admin/rentals?view=not_arrived").get_data(as_text=True)
+    assert "is back on the shelf" in after and 'data-testid="rental-row"' not in after

@@ -40,6 +40,14 @@ def due_soon_clause(now: datetime) -> ColumnElement[bool]:
                 Rental.sent_back_at.is_(None))
 
 
+def not_arrived_clause(now: datetime) -> ColumnElement[bool]:
+    """Sent back more than RENTAL_RETURN_TRANSIT_DAYS before `now` and still not received: staff should ask the
+    customer (proof of postage) or the carrier. "Sent back" stops late fees and the lost-book job, so without this
+    a book claimed as posted would never come up again."""
+    cutoff = now - timedelta(days=current_app.config["RENTAL_RETURN_TRANSIT_DAYS"])
+    return and_(Rental.status == RentalStatus.ACTIVE, Rental.sent_back_at < cutoff)
+
+
 def customer_on_file(rental: Rental) -> User | None:
     """The rental's customer, to email about a change, unless the account was deleted (accounts.reachable)."""
     return accounts.reachable(rental.user_id)

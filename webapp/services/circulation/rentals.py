@@ -230,12 +230,26 @@ def end_for_order(order_id: int) -> int:
 
 
 ADMIN_VIEWS = {"active": "Out now", "on_its_way": "On its way", "due_soon": "Due soon", "overdue": "Overdue",
-               "sent_back": "Sent back", "returned": "Returned", "lost": "Lost"}
+               "sent_back": "Sent back", "not_arrived": "Not arrived", "returned": "Returned", "lost": "Lost"}
+
+
+def days_in_post(rental: Rental, now: datetime | None = None) -> int | None:
+    """Whole days since the customer said they sent it back (None if they have not, or it has arrived)."""
+    if rental.sent_back_at is None or rental.status != RentalStatus.ACTIVE:
+        return None
+    return max(0, ((now or utcnow()) - rental.sent_back_at).days)
+
+
+def not_arrived(rental: Rental, now: datetime | None = None) -> bool:
+    """Sent back longer ago than RENTAL_RETURN_TRANSIT_DAYS and not received (rental_status.not_arrived_clause)."""
+    days = days_in_post(rental, now)
+    return days is not None and days > int(current_app.config["RENTAL_RETURN_TRANSIT_DAYS"])
 
 
 def admin_list(view: str = "active", page: int = 1, per_page: int = 25, now: datetime | None = None) -> paging.Page:
-    """The staff list for one of ADMIN_VIEWS: books out (all, on their way, due soon, overdue, sent back and
-    awaiting receipt) by due date, or returned ones."""
+    """The staff list for one of ADMIN_VIEWS: books out (all, on their way, due soon, overdue) by due date; sent
+    back and awaiting receipt (all, or not arrived in RENTAL_RETURN_TRANSIT_DAYS) longest in the post first;
+    returned or lost ones, latest first."""
     now = now or utcnow()
     stmt = select(Rental)
     if view == "returned":
@@ -247,8 +261,9 @@ def admin_list(view: str = "active", page: int = 1, per_page: int = 25, now: dat
         stmt = stmt.where(Rental.status == RentalStatus.ACTIVE)
         if view == "on_its_way":
             stmt = stmt.where(Rental.due_at.is_(None))
-        elif view == "sent_back":
-            stmt = stmt.where(Rental.sent_back_at.is_not(None))
+        elif view in ("sent_back", "not_arrived"):
+            which = Rental.sent_back_at.is_not(None) if view == "sent_back" else rental_status.not_arrived_clause(now)
+            return paging.paginate(stmt.where(which).order_by(Rental.sent_back_at, Rental.id), page, per_page)
         elif view == "overdue":
             stmt = stmt.where(rental_status.overdue_clause(now))
         elif view == "due_soon":
