@@ -79,3 +79,4 @@ _.replacement_cents, _.created
 # Postal loans (issue 16): API response field filled by name (webapp/api/circulation.py RentalSchema)
 _.renewable
 _.is_returned  # Rental.is_returned: read by admin/_rentals_table.html
+_.not_arrived  # rentals.not_arrived: read by admin/_rentals_table.html
