@@ -223,13 +223,7 @@ def mark_shipped(order: Order, *, actor: User, tracking: str | None = None, ip: 
 def mark_delivered(order: Order, *, actor: User, ip: str | None = None) -> None:
     """Shipped → delivered (a posted order): its rentals' loans start now."""
     _check_allowed(order, "deliver", "marked delivered")
-    now = utcnow()
-    if not transition(order.id, (OrderStatus.SHIPPED,), OrderStatus.DELIVERED, delivered_at=now):
-        raise _lost_race(order, "marked delivered")
-    db.session.refresh(order)
-    started = loans.start_for_order(order.id, now)
-    event(order, OrderStatus.DELIVERED, "Delivered." + _loans_note(started), actor.id)
-    _staff_audit("order.delivered", order, actor, OrderStatus.SHIPPED, ip, **_started(started))
+    _hand_over(order, OrderStatus.SHIPPED, "Delivered.", "order.delivered", "marked delivered", actor, ip)
 
 
 def mark_collected(order: Order, *, actor: User, ip: str | None = None) -> None:
@@ -239,13 +233,20 @@ def mark_collected(order: Order, *, actor: User, ip: str | None = None) -> None:
         raise OrderStateError(f"Order {order.number} is sent by post, so it cannot be collected in store: mark it "
                               "shipped, then delivered.")
     _check_allowed(order, "collected", "marked collected")
+    _hand_over(order, OrderStatus.PAID, "Collected in store.", "order.collected", "marked collected", actor, ip)
+
+
+def _hand_over(order: Order, from_status: OrderStatus, note: str, action: str, done: str, actor: User,
+               ip: str | None) -> None:
+    """The books reached the customer (delivered or collected): the order moves to delivered once, and the loan
+    clock of its rentals starts now, in the same transaction."""
     now = utcnow()
-    if not transition(order.id, (OrderStatus.PAID,), OrderStatus.DELIVERED, delivered_at=now):
-        raise _lost_race(order, "marked collected")
+    if not transition(order.id, (from_status,), OrderStatus.DELIVERED, delivered_at=now):
+        raise _lost_race(order, done)
     db.session.refresh(order)
     started = loans.start_for_order(order.id, now)
-    event(order, OrderStatus.DELIVERED, "Collected in store." + _loans_note(started), actor.id)
-    _staff_audit("order.collected", order, actor, OrderStatus.PAID, ip, **_started(started))
+    event(order, OrderStatus.DELIVERED, note + _loans_note(started), actor.id)
+    _staff_audit(action, order, actor, from_status, ip, **_started(started))
 
 
 def _loans_note(started: int) -> str:
