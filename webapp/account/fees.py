@@ -28,7 +28,8 @@ class PayFeesForm(FlaskForm):
 def _fees_context() -> dict[str, Any]:
     """`fees_due()` for account/_fees_due.html: read only when a page includes it."""
     def fees_due() -> dict[str, Any]:
-        return {"items": fees.outstanding(current_user.id), "total_cents": fees.total_due(current_user.id),
+        items = fees.outstanding(current_user.id)  # the total is theirs summed, not a second query
+        return {"items": items, "total_cents": sum(i.due_cents for i in items),
                 "balance_cents": wallet.balance(current_user.id)}
     return {"fees_due": fees_due}
 
