@@ -1,6 +1,6 @@
 from .background import TASK_STATUSES, BackgroundTask
 from .catalog import Author, Book, BookAuthor, Genre, book_genres, slugify
-from .inventory import Inventory, StockAlert, StockMovement
+from .inventory import BackInStockRequest, Inventory, StockAlert, StockMovement
 from .mail import OutboundEmail
 from .membership import HOLD_STATUSES, OPEN_HOLD, TIERS, Hold, Subscription
 from .orders import (
@@ -40,6 +40,7 @@ from .reports import (
 )
 from .search import SearchTerm
 from .sessions import ApiRefreshToken, UserSession
+from .site import SitePage
 from .types import UTCDateTime, utcnow
 from .users import ROLES, Address, AuditLog, EmailCode, LoginEvent, RecoveryCode, User
 from .wallet import WALLET_REASONS, WalletEntry
@@ -54,5 +55,5 @@ __all__ = [
     "WALLET_REASONS", "WalletEntry", "HOLD_STATUSES", "OPEN_HOLD", "TIERS", "Charge", "Hold", "Subscription",
     "OUTBOX_STATUSES", "PAYMENT_ISSUE_KINDS", "OutboxMessage", "PaymentIssue",
     "ReportRollupState", "SalesAuthorTotal", "SalesBookTotal", "SalesDaily", "SalesDailyGenre", "SalesDailyTotal",
-    "WeeklySummarySend", "UserSession", "ApiRefreshToken",
+    "WeeklySummarySend", "UserSession", "ApiRefreshToken", "SitePage", "BackInStockRequest",
 ]

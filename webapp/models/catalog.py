@@ -86,6 +86,10 @@ class Book(Model):
         CheckConstraint("rental_week_cents >= 0", name="rental_nonnegative"),
         CheckConstraint("pages IS NULL OR pages > 0", name="pages_positive"),
         CheckConstraint("length(isbn13) = 13", name="isbn13_length"),
+        CheckConstraint("format IN ('paperback', 'hardcover')", name="format_valid"),
+        CheckConstraint("series_number IS NULL OR series_number > 0", name="series_number_positive"),
+        # "More in this series" on the book page: the series' books in reading order.
+        Index("ix_books_series", "series_name", "series_number"),
         # One index per listing sort (active books only are listed); id breaks ties.
         Index("ix_books_active_title", "active", "title", "id"),
         Index("ix_books_active_price", "active", "price_cents", "id"),
@@ -112,6 +116,9 @@ class Book(Model):
     cost_cents: Mapped[int | None] = mapped_column()  # what the shop paid per copy (inventory value at cost)
     rental_week_cents: Mapped[int] = mapped_column(default=0)
     cover_path: Mapped[str | None] = mapped_column(String(255))
+    format: Mapped[str] = mapped_column(String(12), default="paperback", server_default="paperback")
+    series_name: Mapped[str | None] = mapped_column(String(160))
+    series_number: Mapped[int | None] = mapped_column()  # the book's place in its series (1, 2, ...)
     active: Mapped[bool] = mapped_column(default=True, server_default=true())
     units_sold: Mapped[int] = mapped_column(default=0, server_default="0")
     author_names: Mapped[str] = mapped_column(Text, default="", server_default="")

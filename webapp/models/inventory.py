@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Computed, ForeignKey, Index, String, Text, text
+from sqlalchemy import CheckConstraint, Computed, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
@@ -92,3 +92,22 @@ class StockAlert(Model):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     book = relationship("Book", lazy="joined")
+
+
+class BackInStockRequest(Model):
+    """A signed-in shopper's "Notify me" on a book out of stock: emailed once when copies are available again
+    (notified_at set); asking again after that re-opens the same row."""
+
+    __tablename__ = "back_in_stock_requests"
+    __table_args__ = (
+        UniqueConstraint("book_id", "user_id", name="uq_back_in_stock_book_user"),
+        # The restock hook finds a book's waiting requests.
+        Index("ix_back_in_stock_book_waiting", "book_id", sqlite_where=text("notified_at IS NULL"),
+              postgresql_where=text("notified_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    book_id: Mapped[int] = mapped_column(ForeignKey("books.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

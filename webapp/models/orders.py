@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false, true
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false, text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
@@ -166,6 +166,11 @@ class Order(Model):
         CheckConstraint("member_discount_cents >= 0", name="member_discount_nonnegative"),
         # A resubmitted checkout form (double click, back and submit) finds the order it already made.
         Index("uq_orders_user_idempotency_key", "user_id", "idempotency_key", unique=True),
+        # ... and a guest's (no user: NULLs never collide in the index above).
+        Index("uq_orders_guest_idempotency_key", "idempotency_key", unique=True,
+              sqlite_where=text("user_id IS NULL"), postgresql_where=text("user_id IS NULL")),
+        # Order lookup (number + email) and claiming a guest's orders once they make an account.
+        Index("ix_orders_guest_email", "email", sqlite_where=text("guest"), postgresql_where=text("guest")),
         CheckConstraint("delivery_method IN ('post', 'collect')", name="delivery_method_valid"),
     )
 
@@ -174,6 +179,7 @@ class Order(Model):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(20), default=OrderStatus.PENDING_PAYMENT)
     email: Mapped[str] = mapped_column(String(254))
+    guest: Mapped[bool] = mapped_column(default=False, server_default=false())  # placed without an account
     ship_name: Mapped[str] = mapped_column(String(120))
     ship_line1: Mapped[str] = mapped_column(String(200))
     ship_line2: Mapped[str | None] = mapped_column(String(200))
