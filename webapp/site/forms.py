@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField, StringField, TextAreaField
+from wtforms import EmailField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from ..services.people.contact import MESSAGE_MAX, NAME_MAX, TOPICS
@@ -13,7 +13,7 @@ class ContactForm(FlaskForm):
     email = EmailField("Your email address", validators=[DataRequired("We need an address to answer you."),
                                                          Length(max=254)],
                        description="We only use it to answer you.")
-    topic = SelectField("What is it about?", choices=[("", "Choose one…"), *TOPICS.items()],
+    topic = SelectField("What is it about?", choices=[SelectChoice("", "Choose one…"), *(SelectChoice(k, v) for k, v in TOPICS.items())],
                         validators=[DataRequired("Choose what your message is about.")])
     message = TextAreaField("Your message", validators=[DataRequired("Write your message."),
                                                         Length(max=MESSAGE_MAX)])
