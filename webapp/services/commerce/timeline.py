@@ -95,14 +95,6 @@ def _pattern(staff: str) -> re.Pattern[str]:
 _PATTERNS = [(kind, _pattern(wording.staff)) for kind, wording in WORDINGS.items()]
 
 
-def kind_of(note: str | None) -> str | None:
-    """The kind whose staff wording `note` is, or None."""
-    for kind, pattern in _PATTERNS:
-        if note and pattern.fullmatch(note):
-            return kind
-    return None
-
-
 def customer_note(note: str | None) -> str | None:
     """The customer's wording of a stored (staff) note; a note of no known kind as it is."""
     if not note:
