@@ -37,7 +37,7 @@ def _contact_page(form: ContactForm, status: int = 200) -> ResponseReturnValue:
 def contact_form() -> ResponseReturnValue:
     form = ContactForm()
     if request.method == "GET" and current_user.is_authenticated:
-        form.name.data = form.name.data or current_user.username
+        form.name.data = form.name.data or current_user.display_name
         form.email.data = form.email.data or current_user.email
     if form.validate_on_submit():
         if form.website.data:  # the honeypot: say "sent", send nothing
