@@ -157,3 +157,11 @@ def test_contact_form_is_rate_limited_with_a_friendly_page(client, auth, db):
     assert "Please try again in" in html and "A sixth message, typed with care." in html  # what was typed stays
     assert re.search(r"<form[^>]+/contact", html)
     assert len(_emails(db)) == 10
+
+
+def test_page_edits_are_in_the_audit_log(admin_client, auth):
+    token = auth.csrf(admin_client)
+    admin_client.post("/admin/pages/terms", data={"csrf_token": token, "title": "Terms", "body_md": "New terms.",
+                                                  "action": "save"})
+    log = admin_client.get("/admin/audit?object_type=site_page").get_data(as_text=True)
+    assert "site_page.saved" in log and "terms" in log
