@@ -192,6 +192,8 @@ class Config:
         "country": os.environ.get("SHOP_ADDRESS_COUNTRY", "US"),
         "phone": os.environ.get("SHOP_ADDRESS_PHONE") or None,
     }
+    # The contact form (/contact) writes to this address; unset, to every active admin (like the low-stock digest).
+    CONTACT_EMAIL = os.environ.get("CONTACT_EMAIL") or None
     RETURN_ADDRESS = os.environ.get("RETURN_ADDRESS", "Folio Books: Returns\n12 Market Street\nSpringfield 12345\nUS")
     RETURN_INSTRUCTIONS = os.environ.get(
         "RETURN_INSTRUCTIONS", "Pack the book in its original envelope (or any padded one), write your order number "

@@ -80,3 +80,5 @@ _.replacement_cents, _.created
 _.renewable
 _.is_returned  # Rental.is_returned: read by admin/_rentals_table.html
 _.not_arrived  # rentals.not_arrived: read by admin/_rentals_table.html
+# Pages (issue 17): who saved a page last, read by admin/site_pages.html and admin/site_page.html
+_.updated_by

@@ -36,6 +36,7 @@ from .orders import bp as orders_bp
 from .pay import bp as pay_bp
 from .services import connect as connect_services
 from .services.platform import queues
+from .site import bp as site_bp
 from .webhooks import bp as webhooks_bp
 
 
@@ -83,6 +84,7 @@ def create_app(config: type[Config] | str | None = None) -> Flask:
     app.register_blueprint(cart_bp)
     app.register_blueprint(checkout_bp)
     app.register_blueprint(orders_bp)
+    app.register_blueprint(site_bp)  # /about, /contact, /faq ... (the shop's own pages)
     if config_cls.NAME != "production":  # the offline test gateway never exists in production
         app.register_blueprint(pay_bp)
     app.register_blueprint(webhooks_bp)

@@ -33,6 +33,7 @@ from . import (  # noqa: E402,F401  (the views register themselves on bp)
     payments,
     rentals,
     reports,
+    site_pages,
     tasks,
     users,
 )

@@ -16,7 +16,7 @@ from ..clients import client_ip
 from ..extensions import db
 from ..links import absolute
 from ..models import Order, OrderStatus
-from ..services.commerce import checkout, orders, payments
+from ..services.commerce import checkout, orders, payments, timeline
 from ..services.commerce.order_state import OrderStateError
 from .account import ShippingAddressSchema
 from .auth import current_user, token_required
@@ -95,7 +95,7 @@ def shipping_address(order: Order) -> dict[str, Any]:
 
 def order_body(order: Order, *, with_timeline: bool = True) -> dict[str, Any]:
     """An order as the API shows it to its customer (the same facts as the website's order page)."""
-    events = orders.timeline(order) if with_timeline else []
+    events = timeline.for_customer(orders.timeline(order)) if with_timeline else []  # the customer's wording
     pending = order.status == OrderStatus.PENDING_PAYMENT
     return {
         "number": order.number, "status": order.status, "created_at": order.created_at, "paid_at": order.paid_at,

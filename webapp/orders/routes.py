@@ -9,7 +9,7 @@ from ..authz import owned_or_404
 from ..clients import client_ip
 from ..extensions import db
 from ..models import Order, OrderStatus
-from ..services.commerce import checkout, orders, payments
+from ..services.commerce import checkout, orders, payments, timeline
 from ..services.commerce.order_state import OrderStateError
 from . import bp
 
@@ -33,7 +33,7 @@ def index():
 @bp.get("/<number>")
 def detail(number: str):
     order = _own(number)
-    return render_template("orders/detail.html", order=order, events=orders.timeline(order))
+    return render_template("orders/detail.html", order=order, events=timeline.for_customer(orders.timeline(order)))
 
 
 @bp.get("/<number>/receipt")

@@ -25,5 +25,5 @@ def test_other_emails_sign_with_the_shop_link_and_keep_trailing_punctuation_out(
     with app.app_context():
         subject, text, html = mail.render("account_verify_code", name="Ann", code="123456", minutes=15)
     assert text.rstrip().endswith("Folio\nhttp://shop.test")
-    assert _links(html) == ["http://shop.test"]
+    assert _links(html) == ["http://shop.test", "http://shop.test/contact", "http://shop.test/privacy"]
     assert "<title>" + subject + "</title>" in html

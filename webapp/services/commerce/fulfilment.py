@@ -29,6 +29,7 @@ from ..platform.money import money
 from . import cart, order_mail, payment_issues, payments
 from .order_state import OrderStateError, event, lock_customer, stock_lines, transition, update_while
 from .provider import Payment
+from .timeline import staff_note
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +77,11 @@ def _refuse_mismatch(order: Order, payment: Payment, problem: str) -> str:
                                               payment_intent_id=payment.payment_intent_id):
         db.session.refresh(order)
         release_unpaid(order)
-        event(order, OrderStatus.CANCELLED, f"The payment did not match the order ({problem}): the order was "
-              "cancelled and the payment is being refunded.")
+        event(order, OrderStatus.CANCELLED, staff_note("mismatch_cancelled", problem=problem))
     elif order.paid_at is None and update_while(order.id, OrderStatus(order.status), Order.payment_intent_id.is_(None),
                                                 payment_intent_id=payment.payment_intent_id):
         db.session.refresh(order)  # an order that had ended: its page now says a payment came and goes back
-        event(order, order.status, f"A payment did not match the order ({problem}): it is being refunded.")
+        event(order, order.status, staff_note("mismatch_refunded", problem=problem))
     _refund_payment(order, payment, key=f"refund-mismatch-{payment.session_id}")
     if isinstance(payment.amount_cents, int) and payment.amount_cents > 0:
         order_mail.send_payment_returned(order, payment.amount_cents, "the amount did not match the order")
@@ -108,12 +108,11 @@ def _late(order: Order, payment: Payment) -> str:
         if not transition(order.id, (ended,), OrderStatus.PAID, paid_at=utcnow()):
             raise OrderStateError("order changed while fulfilling")  # rolled back by the caller; retried
         db.session.refresh(order)
-        complete_sale(order, f"Payment received after the order had {_ended_words(ended)}; the books were still "
-                             "here, so the order is complete.")
+        complete_sale(order, staff_note("paid_late", ended=_ended_words(ended)))
         return "paid"
     assert payment.amount_cents is not None  # a payment without an amount is a mismatch, refused before this
-    event(order, ended, f"{money(payment.amount_cents)} was paid after the order had {_ended_words(ended)} and "
-          f"{problem}: the payment is being refunded.")
+    event(order, ended, staff_note("paid_late_refused", amount=money(payment.amount_cents),
+                                   ended=_ended_words(ended), problem=problem))
     _refund_payment(order, payment, key=f"refund-{order.number}")
     customer = db.session.get(User, order.user_id) if order.user_id else None
     if customer is not None and customer.deleted_at is None:  # a closed account has no address to write to
@@ -331,7 +330,7 @@ def refund_confirmed(payment_intent_id: str, amount_refunded: int) -> str:
     if order.paid_at is not None and total >= order.total_cents:
         transition(order.id, (OrderStatus.CANCELLED,), OrderStatus.REFUNDED)
         db.session.refresh(order)
-    event(order, order.status, f"Refund of {money(amount_refunded)} confirmed by the payment provider.")
+    event(order, order.status, staff_note("refund_confirmed", amount=money(amount_refunded)))
     if not ours:
         payment_issues.record("provider_refund", f"refund:{payment_intent_id}:{amount_refunded}",
                               f"Order {order.number} ({order.status}): {money(amount_refunded)} was refunded at the "
@@ -351,7 +350,6 @@ def _refunded_at_provider(order: Order, amount_refunded: int) -> str:
         wallet.credit(order.user_id, order.wallet_cents, "refund", reference=order.number,
                       note=f"Order {order.number} refunded")
         fees.settle(order.user_id)  # money back in the wallet pays fees due first
-    event(order, OrderStatus.REFUNDED, f"{money(amount_refunded)} was refunded to the card at the payment provider: "
-          "the order is called off and its books are back on the shelf.")
+    event(order, OrderStatus.REFUNDED, staff_note("refunded_at_provider", amount=money(amount_refunded)))
     order_mail.send_refunded(order, order.wallet_cents, amount_refunded, "your card")
     return "refunded"

@@ -21,13 +21,15 @@ from ..platform import audit, paging
 from ..platform.money import money
 from . import fulfilment, order_mail, payments
 from .order_state import OrderStateError, event, lock_customer, transition
+from .timeline import staff_note
 
 log = logging.getLogger(__name__)
+CUSTOMER_CANCEL = staff_note("cancelled_by_customer")
 
 
 # ---- cancelling and refunds ----
 
-def cancel(order: Order, *, actor: User, reason: str = "Cancelled by the customer.", ip: str | None = None,
+def cancel(order: Order, *, actor: User, reason: str = CUSTOMER_CANCEL, ip: str | None = None,
            refund_to: str = "card", close_now: bool = True) -> None:
     """Cancel before shipping. Unpaid: the payment page is closed (at the provider first, when `close_now`:
     raises AlreadyPaid if the customer paid before it closed) and the stock released. Paid: stock returns and
@@ -70,14 +72,13 @@ def _pay_back(order: Order, refund_to: str, actor: User, verb: str) -> tuple[int
                       actor_id=actor.id)
         fees.settle(order.user_id)  # money back in the wallet pays fees due first
         event(order, OrderStatus.REFUNDED if to_wallet == owed else order.status,
-              f"{money(to_wallet)} refunded to the customer's wallet.", actor.id)
+              staff_note("refund_to_wallet", amount=money(to_wallet)), actor.id)
     rest = owed - to_wallet
     if rest and refund_to == "manual":
-        event(order, OrderStatus.REFUNDED, f"{money(rest)} refunded outside the shop (recorded by staff).", actor.id)
+        event(order, OrderStatus.REFUNDED, staff_note("refund_outside", amount=money(rest)), actor.id)
     elif rest:
         _refund_card(order, rest)
-        event(order, OrderStatus.REFUNDED, f"Refund of {money(rest)} to the card requested from the payment provider.",
-              actor.id)
+        event(order, OrderStatus.REFUNDED, staff_note("refund_to_card", amount=money(rest)), actor.id)
     settled = order.total_cents if (not rest or refund_to == "manual") else order.refunded_cents + to_wallet
     order.refunded_cents = settled
     if settled >= order.total_cents:
@@ -203,7 +204,7 @@ def mark_paid(order: Order, *, actor: User, reference: str, ip: str | None = Non
                       payment_intent_id=None):
         raise _lost_race(order, "marked paid")
     db.session.refresh(order)
-    fulfilment.complete_sale(order, f"Payment received outside the checkout: {reference}", actor.id)
+    fulfilment.complete_sale(order, staff_note("paid_outside", reference=reference), actor.id)
     _staff_audit("order.marked_paid", order, actor, before, ip, payment_provider=MANUAL_PROVIDER, reference=reference)
 
 
@@ -214,7 +215,8 @@ def mark_shipped(order: Order, *, actor: User, tracking: str | None = None, ip: 
     if not transition(order.id, (OrderStatus.PAID,), OrderStatus.SHIPPED, shipped_at=utcnow()):
         raise _lost_race(order, "shipped")
     db.session.refresh(order)
-    event(order, OrderStatus.SHIPPED, f"Shipped. Tracking: {tracking}" if tracking else "Shipped.", actor.id)
+    event(order, OrderStatus.SHIPPED,
+          staff_note("shipped_tracking", tracking=tracking) if tracking else staff_note("shipped"), actor.id)
     order_mail.send_shipped(order, tracking or None)
     _staff_audit("order.shipped", order, actor, OrderStatus.PAID, ip,
                  **({"tracking": tracking} if tracking else {}))
@@ -223,7 +225,7 @@ def mark_shipped(order: Order, *, actor: User, tracking: str | None = None, ip: 
 def mark_delivered(order: Order, *, actor: User, ip: str | None = None) -> None:
     """Shipped → delivered (a posted order): its rentals' loans start now."""
     _check_allowed(order, "deliver", "marked delivered")
-    _hand_over(order, OrderStatus.SHIPPED, "Delivered.", "order.delivered", "marked delivered", actor, ip)
+    _hand_over(order, OrderStatus.SHIPPED, "delivered", "order.delivered", "marked delivered", actor, ip)
 
 
 def mark_collected(order: Order, *, actor: User, ip: str | None = None) -> None:
@@ -233,10 +235,10 @@ def mark_collected(order: Order, *, actor: User, ip: str | None = None) -> None:
         raise OrderStateError(f"Order {order.number} is sent by post, so it cannot be collected in store: mark it "
                               "shipped, then delivered.")
     _check_allowed(order, "collected", "marked collected")
-    _hand_over(order, OrderStatus.PAID, "Collected in store.", "order.collected", "marked collected", actor, ip)
+    _hand_over(order, OrderStatus.PAID, "collected", "order.collected", "marked collected", actor, ip)
 
 
-def _hand_over(order: Order, from_status: OrderStatus, note: str, action: str, done: str, actor: User,
+def _hand_over(order: Order, from_status: OrderStatus, kind: str, action: str, done: str, actor: User,
                ip: str | None) -> None:
     """The books reached the customer (delivered or collected): the order moves to delivered once, and the loan
     clock of its rentals starts now, in the same transaction."""
@@ -245,12 +247,11 @@ def _hand_over(order: Order, from_status: OrderStatus, note: str, action: str, d
         raise _lost_race(order, done)
     db.session.refresh(order)
     started = loans.start_for_order(order.id, now)
-    event(order, OrderStatus.DELIVERED, note + _loans_note(started), actor.id)
+    note = staff_note(f"{kind}_loans", loans=f"{started} rental loan{'s' if started != 1 else ''}") if started \
+        else staff_note(kind)
+    event(order, OrderStatus.DELIVERED, note, actor.id)
     _staff_audit(action, order, actor, from_status, ip, **_started(started))
 
-
-def _loans_note(started: int) -> str:
-    return f" {started} rental loan{'s' if started != 1 else ''} started." if started else ""
 
 
 def _started(started: int) -> dict[str, int]:
@@ -262,7 +263,7 @@ def staff_cancel(order: Order, *, actor: User, reason: str, refund_to: str = "ca
     reason = _note(reason, "the reason for cancelling", required=True)
     _check_allowed(order, "cancel", "cancelled")
     try:
-        cancel(order, actor=actor, reason=f"Cancelled by staff: {reason}", ip=ip, refund_to=refund_to)
+        cancel(order, actor=actor, reason=staff_note("cancelled_by_staff", reason=reason), ip=ip, refund_to=refund_to)
     except payments.AlreadyPaid:
         raise OrderStateError(f"The customer paid order {order.number} online just now, so it was not cancelled. "
                               "Reload: once the payment shows, you can cancel and refund it.") from None
@@ -279,14 +280,15 @@ def refund(order: Order, *, actor: User, reason: str, refund_to: str = "card", i
         raise OrderStateError(f"Order {order.number} was already refunded.")
     _check_allowed(order, "refund", "refunded")
     if order.status == OrderStatus.PAID:  # not shipped yet: called off (its books come back), then refunded
-        cancel(order, actor=actor, reason=f"Cancelled and refunded by staff: {reason}", ip=ip, refund_to=refund_to)
+        cancel(order, actor=actor, reason=staff_note("cancelled_refunded_by_staff", reason=reason), ip=ip,
+               refund_to=refund_to)
         return
     _check_refund_to(order, refund_to)
     before = order.status
     if not transition(order.id, (OrderStatus.SHIPPED, OrderStatus.DELIVERED), OrderStatus.REFUNDED):
         raise _lost_race(order, "refunded")
     db.session.refresh(order)
-    event(order, OrderStatus.REFUNDED, f"Refund by staff: {reason}", actor.id)
+    event(order, OrderStatus.REFUNDED, staff_note("refunded_by_staff", reason=reason), actor.id)
     to_wallet, to_card = _pay_back(order, refund_to, actor, "refunded")
     order_mail.send_refunded(order, to_wallet, to_card,
                              "you the way you paid" if refund_to == "manual" else "your card")

@@ -25,7 +25,7 @@ def record(action: str, *, actor_id: int | None = None, object_type: str | None 
 
 # ---- reading (admin panel) ----
 
-OBJECT_TYPES = ("user", "order", "book", "discount", "rental", "hold", "charge", "payment_issue")
+OBJECT_TYPES = ("user", "order", "book", "discount", "rental", "hold", "charge", "payment_issue", "site_page")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CURSOR = re.compile(r"(\d{1,18})_(\d{1,10})", re.ASCII)  # microseconds since 1970 _ an id (models.types.db_int)
 

@@ -31,6 +31,7 @@ from . import queues
 log = logging.getLogger(__name__)
 _LINK = re.compile(r"https?://[^\s<>\"']+?(?=[.,;:!?)]*(?:\s|$))")
 RETRY_INTERVALS = [10, 30, 120, 600, 1800]
+LOGO = "img/email-logo.png"  # under static/: the emails' logo (a PNG: mail clients do not all show SVG)
 DELIVER_JOB = "jobs.email.deliver_email"  # by name: jobs call the services, never the other way round
 
 
@@ -47,23 +48,48 @@ def render(template: str, /, **context: object) -> tuple[str, str, str]:
     """(subject, text, html) of the email `template`: templates/email/<template>.txt, whose `subject` block is
     the subject and whose `body` block is the text; the HTML part is templates/email/<template>.html when the
     email wants its own layout, otherwise the text's paragraphs (escaped; the shop's own links clickable) in
-    email/base.html. Both end with the text's `signature` block (SHOP_NAME and PUBLIC_URL unless the email
-    replaces it), so an email that must carry one link only has one in both parts. Rendered with the app's Jinja environment but no request: links
-    in the context must come from webapp.links.public_url, never from a request's Host."""
+    email/base.html, with the logo, the main link (`action_label`/`action_url` blocks) as a button and a footer
+    with the shop's address and its Contact and Privacy pages. Both end with the text's `signature` block
+    (SHOP_NAME and PUBLIC_URL unless the email replaces it; one that does carries no other link in either part).
+    Rendered with the app's Jinja environment but no request: links in the context must come from
+    webapp.links.public_url (or the `public_url` template global), never from a request's Host."""
     env = current_app.jinja_env
     config = current_app.config
     values = {"shop_name": config["SHOP_NAME"], "shop_url": (config.get("PUBLIC_URL") or "").rstrip("/"), **context}
     text_template = env.get_template(f"email/{template}.txt")
-    subject = "".join(text_template.blocks["subject"](text_template.new_context(values))).strip()
+    base = env.get_template("email/base.txt")
+
+    def block(name: str) -> str:
+        source = text_template if name in text_template.blocks else base
+        function = source.blocks.get(name)
+        return "".join(function(text_template.new_context(values))).strip() if function else ""
+
+    subject = block("subject")
     text = text_template.render(values).strip()
-    body = "".join(text_template.blocks["body"](text_template.new_context(values))).strip()
-    signature = text[len(body):].strip() if text.startswith(body) else ""
-    signature = signature.removeprefix("--").strip()
+    body = block("body")
+    signature = block("signature").removeprefix("--").strip()
+    own_signature = "signature" in text_template.blocks  # an email with no link but its own
     shop_url = str(values["shop_url"])
+    action_url = block("action_url")
     html_template = env.select_template([f"email/{template}.html", "email/base.html"])
-    html = html_template.render(values, subject=subject, paragraphs=_paragraphs(body, shop_url),
-                                signature=_paragraphs(signature, shop_url))
+    html = html_template.render(
+        values, subject=subject, paragraphs=_paragraphs(body, shop_url), signature=_paragraphs(signature, shop_url),
+        action_url=action_url if _own(action_url, shop_url) else "", action_label=block("action_label") or "Open",
+        logo=LOGO, shop_address=shop_address_line(), footer_links=not own_signature)
     return " ".join(subject.split()), text + "\n", html
+
+
+def shop_address_line() -> str:
+    """SHOP_ADDRESS on one line (the emails' footer)."""
+    address = current_app.config["SHOP_ADDRESS"]
+    place = " ".join(str(part) for part in (address.get("postcode"), address.get("city")) if part)
+    return ", ".join(str(part) for part in (address.get("full_name"), address.get("line1"), address.get("line2"),
+                                            place, address.get("region"), address.get("country")) if part)
+
+
+def _own(url: str, shop_url: str) -> bool:
+    """A URL on the shop's own PUBLIC_URL (the only links an email from the shop offers)."""
+    return bool(shop_url) and (url == shop_url or url.startswith(shop_url + "/") or url.startswith(shop_url + "?"))
 
 
 def _paragraphs(text: str, shop_url: str) -> list[Markup]:
@@ -72,8 +98,7 @@ def _paragraphs(text: str, shop_url: str) -> list[Markup]:
     email from the shop must not offer a stranger's link to click."""
     def link(match: re.Match[str]) -> str:
         url = match.group(0)
-        own = shop_url and (url == shop_url or url.startswith(shop_url + "/") or url.startswith(shop_url + "?"))
-        return f'<a href="{url}">{url}</a>' if own else url
+        return f'<a href="{url}">{url}</a>' if _own(url, shop_url) else url
 
     out = []
     for block in re.split(r"\n\s*\n", text.strip()):
