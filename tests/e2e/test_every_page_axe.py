@@ -46,7 +46,8 @@ def shop(app, run_jobs) -> Shop:
     from tests.checkout_helpers import settle, start
     from tests.factories import make_book
     from webapp.extensions import db
-    from webapp.models import Author, Genre, WalletReason
+    from webapp.models import Author, Genre
+    from webapp.models.wallet import WalletReason
     from webapp.services.circulation import holds, subscriptions, wallet
     from webapp.services.commerce import discounts
     from webapp.services.insight import rollups, runners
@@ -175,6 +176,25 @@ def test_every_page_is_accessible_and_fits(new_context, shop: Shop, screenshot_d
     elif role == "author":
         sign_in_as(page, shop.author_user)
     _audit_all(page, role, viewport, shop, screenshot_dir)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_listed_page_answers(app, shop: Shop, role):
+    """The same walk through the test client (fast, no browser): each page answers 200, maybe after a redirect."""
+    client = app.test_client()
+    auth = Auth(app, client)
+    login = {"customer": (shop.customer, None), "admin": (shop.admin, ADMIN_TOTP), "author": (shop.author_user, None)}
+    if role in login:
+        name, totp = login[role]
+        assert auth.login(name, totp_secret=totp).status_code == 303
+    if role == "customer":
+        assert auth.post("/cart/add", {"book_id": shop.book_id, "mode": "buy", "quantity": 1}).status_code == 303
+    failed = {}
+    for name, path in pages(role, shop).items():
+        response = client.get(path, follow_redirects=True)
+        if response.status_code != 200 or "<main" not in response.get_data(as_text=True):
+            failed[name] = (path, response.status_code)
+    assert failed == {}
 
 
 def test_the_page_list_is_complete(app):
