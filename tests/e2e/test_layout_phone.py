@@ -176,7 +176,7 @@ def test_sort_beside_the_result_count(new_context, seeded_catalog, viewport):
     expect(sort).to_be_visible()  # not folded in the filter panel
     expect(page.locator("#filters details.filter-panel")).not_to_have_attribute("open", "")
     count_box, sort_box = count.bounding_box(), sort.bounding_box()
-    assert abs((sort_box["y"] + sort_box["height"] / 2) - (count_box["y"] + count_box["height"] / 2)) <= 40, \
+    assert abs((sort_box["y"] + sort_box["height"] / 2) - (count_box["y"] + count_box["height"] / 2)) <= 12, \
         f"the sort control is not beside the count: {sort_box} / {count_box}"
     page.evaluate("window.__folioE2E = 'same-document'")
     sort.select_option("price_asc")
