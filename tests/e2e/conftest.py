@@ -228,7 +228,17 @@ def sign_in_as(page: Page, username: str, totp_secret: str | None = None) -> Non
         page.locator("#code").fill(pyotp.TOTP(totp_secret).now())
         page.locator("main").get_by_role("button", name="Verify").click()
     expect(page.locator(".flashes")).to_contain_text("Welcome back")
-    expect(page.locator(".site-header .nav-links").get_by_role("link", name=username, exact=True)).to_be_visible()
+    # In the header menu (on a phone it stays folded under the Menu button: attached, not visible).
+    expect(page.locator(".site-header .nav-links a", has_text=username)).to_be_attached()
+
+
+def header_menu(page: Page):
+    """The header's menu links, opened first when they are folded under the Menu button (phones):
+    `header_menu(page).get_by_role("link", name="Orders").click()`."""
+    button = page.locator("#site-menu > summary")
+    if button.is_visible() and page.locator("#site-menu[open]").count() == 0:
+        button.click()
+    return page.locator("#site-menu .nav-links")
 
 
 def mark_document(page: Page) -> None:

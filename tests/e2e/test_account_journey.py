@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from tests.conftest import ADMIN_TOTP, PASSWORD
 
 from .axe import VIEWPORTS, AxeReport
-from .conftest import assert_same_document, mark_document
+from .conftest import assert_same_document, header_menu, mark_document
 
 SIGNED_OUT = "You are signed out."
 WRONG_2FA = "That code is not right (or was already used)."
@@ -406,7 +406,7 @@ def test_account_screenshots_and_layout(new_context, make_user, screenshot_dir, 
     username = f"shots_{viewport}"
     make_user(username)
     sign_in(page, username)
-    expect(_header_user(page, username)).to_be_visible()
+    expect(header_menu(page).get_by_role("link", name=username, exact=True)).to_be_visible()  # phones: under Menu
     page.goto("/account/2fa/setup")
     secret = page.locator("[data-testid=totp-secret]").inner_text().strip()
     page.locator("#code").fill(pyotp.TOTP(secret).now())
