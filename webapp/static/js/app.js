@@ -87,7 +87,7 @@ document.addEventListener("htmx:pushedIntoHistory", () => syncHeaderSearch());
 
 // ---- Field errors swapped out of band (the listing's price errors): aria-invalid follows the message ----
 document.addEventListener("htmx:oobAfterSwap", (event) => {
-  const slot = event.detail.target;
+  const slot = event.target;  // the new element (detail.target is the one it replaced)
   if (!slot || !slot.classList || !slot.classList.contains("field-errors")) return;
   const field = document.querySelector(`[aria-describedby~="${slot.id}"]`);
   if (!field) return;
