@@ -8,7 +8,6 @@ from sqlalchemy import select
 from tests.conftest import PASSWORD
 from tests.fee_helpers import rental_out
 from webapp.models import CartLine
-from webapp.services.commerce import cart
 
 
 def _post(client, url, data, htmx=False):
@@ -103,21 +102,3 @@ def test_cart_page_warns_on_the_rental_line_and_offers_to_buy_instead(app, auth,
     body = _post(client, "/cart/update", {"book_id": other.id, "mode": "rent", "new_mode": "buy"}, htmx=True).get_data(as_text=True)
     assert 'data-testid="rental-warning"' not in body
     assert db.session.scalar(select(CartLine.mode).where(CartLine.user_id == user.id)) == "buy"
-
-
-def test_loan_longer_than_the_plan_is_warned_in_the_cart(app, auth, db):
-    """A visitor picks a loan longer than the Free plan's, then signs in: the cart says so before checkout."""
-    from tests.factories import make_book
-    book = make_book("Long Loan", on_hand=4)
-    items = [cart.CartItem(book.id, "rent", 1, 7)]
-    user = auth.user("longloan")
-    assert "allows loans of up to 3 days" in cart.rental_problem(items, user)
-
-
-def test_rental_problem_is_none_for_visitors_purchases_and_allowed_rentals(app, auth, make_book):
-    book = make_book("Fine", on_hand=4)
-    user = auth.user("fine")
-    assert cart.rental_problem([cart.CartItem(book.id, "rent", 1, 7)], None) is None
-    assert cart.rental_problem([cart.CartItem(book.id, "buy", 3, 7)], user) is None
-    assert cart.rental_problem([cart.CartItem(book.id, "rent", 1, 3)], user) is None
-    assert "1 book at once" in cart.rental_problem([cart.CartItem(book.id, "rent", 2, 3)], user)
