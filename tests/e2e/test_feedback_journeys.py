@@ -163,7 +163,12 @@ def test_the_free_plan_limit_is_told_at_add_to_cart(e2e_page, app, make_user, sc
         from tests.fee_helpers import rental_out
         from webapp.models import User
 
+        from webapp.services.commerce import cart
+
         user = db.session.scalar(__import__("sqlalchemy").select(User).where(User.username == "freereader"))
+        waiting = make_book("Waiting In Cart", price_cents=1400, on_hand=4)  # put in the cart before the loan went out
+        cart.save_user_items(user.id, [cart.CartItem(waiting.id, "rent", 1, 2, 80)])
+        db.session.commit()
         rental_out(user, title="Out With Me")
         return make_book("Second Loan", price_cents=2100, on_hand=4).id
 
@@ -174,13 +179,25 @@ def test_the_free_plan_limit_is_told_at_add_to_cart(e2e_page, app, make_user, sc
     error = page.get_by_test_id("add-error")
     expect(error).to_contain_text("Your Free plan allows 1 book at once")
     expect(error.get_by_role("link", name="See the plans")).to_be_visible()
-    expect(page.get_by_test_id("cart-count")).to_have_text("0")
+    expect(page.get_by_test_id("cart-count")).to_have_text("1")  # nothing added
     _shot(page, screenshot_dir, "plan-limit", "1-add-to-cart", size)
     assert_accessible(page, "the book page with the plan limit")
 
     page.get_by_test_id("add-to-cart").click()  # buying it instead is fine
     expect(page.locator("#add-status")).to_contain_text("Added")
-    expect(page.get_by_test_id("cart-count")).to_have_text("1")
+    expect(page.get_by_test_id("cart-count")).to_have_text("2")
+
+    # the cart says it on the rental line, before checkout, with what to do
+    page.goto("/cart")
+    warning = page.get_by_test_id("rental-warning")
+    expect(warning).to_have_count(1)
+    expect(warning).to_contain_text("Your Free plan allows 1 book at once")
+    expect(warning.get_by_role("link", name="See the plans")).to_be_visible()
+    _shot(page, screenshot_dir, "plan-limit", "2-cart-warning", size)
+    assert_accessible(page, "the cart with the plan warning")
+    warning.get_by_test_id("switch-to-buy").click()
+    expect(page.get_by_test_id("rental-warning")).to_have_count(0)
+    expect(page.locator("#cart")).not_to_contain_text("for 2 days")
 
 
 def _paid_order(app, username: str) -> str:
