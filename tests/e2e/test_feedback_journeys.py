@@ -159,13 +159,14 @@ def test_the_free_plan_limit_is_told_at_add_to_cart(e2e_page, app, make_user, sc
     make_user("freereader")
 
     def rental_already_out(db):
+        from sqlalchemy import select
+
         from tests.factories import make_book
         from tests.fee_helpers import rental_out
         from webapp.models import User
-
         from webapp.services.commerce import cart
 
-        user = db.session.scalar(__import__("sqlalchemy").select(User).where(User.username == "freereader"))
+        user = db.session.scalar(select(User).where(User.username == "freereader"))
         waiting = make_book("Waiting In Cart", price_cents=1400, on_hand=4)  # put in the cart before the loan went out
         cart.save_user_items(user.id, [cart.CartItem(waiting.id, "rent", 1, 2, 80)])
         db.session.commit()
