@@ -13,6 +13,7 @@ from .models.background import TaskStatus
 from .models.membership import HoldStatus
 from .models.orders import LineMode, OrderStatus, RentalStatus
 from .models.payments import ChargeStatus
+from .services.commerce.pricing import rental_day_cents
 from .services.inventory.alerts import shelf_state
 from .services.platform.money import money, plain, symbol
 from .services.platform.uploads import url_args
@@ -42,6 +43,7 @@ def install(app: Flask) -> None:
     app.add_template_filter(money, "money")
     app.add_template_filter(plain, "money_plain")  # "12.50": amounts in form fields
     app.add_template_global(symbol, "currency_symbol")
+    app.add_template_filter(rental_day_cents, "rental_day_cents")  # rentals are worded by the day
     # The status enums, so templates compare with OrderStatus.PAID rather than a bare string
     for enum in (OrderStatus, LineMode, RentalStatus, HoldStatus, ChargeStatus, TaskStatus):
         app.add_template_global(enum, enum.__name__)

@@ -9,7 +9,6 @@ from flask_login import current_user
 
 from .. import cart_store
 from ..htmx import is_htmx, render_page_or_partial, trigger
-from ..services.circulation import rentals
 from ..services.commerce import cart, pricing
 from ..utils import safe_next
 from . import bp
@@ -33,7 +32,9 @@ def _view(acknowledge: bool = False) -> cart.CartView:
 
 
 def _cart_response(view: cart.CartView, notice: str | None = None, error: str | None = None, status: int = 200):
+    rental_problem = cart.rental_problem([line.item for line in view.lines], _user())
     response = render_page_or_partial("cart/index.html", "cart/_cart.html", view=view, notice=notice, error=error,
+                                      rental_problem=rental_problem,
                                       rent_days_max=cart.rental_days_limit(_user()),
                                       discount_form=DiscountForm(formdata=None, code=view.code), status=status)
     return trigger(response, "cartUpdated", {"count": view.count})
@@ -53,19 +54,23 @@ def mini():
 def add():
     form = AddForm()
     notice = error = None
+    plan_problem = False
     if not form.validate() or form.book_id.data is None:
         error = "Please choose a valid quantity and rental length."
-    elif form.mode.data == "rent" and current_user.is_authenticated and rentals.rental_block_reason(current_user):
-        error = rentals.rental_block_reason(current_user)
     else:
         try:
             with cart_store.change() as items:
                 notice = cart.add(items, form.book_id.data, mode=form.mode.data, quantity=form.quantity.data or 1,
                                   days=form.days.data or 7, user=_user())
+                problem = cart.rental_problem(items, _user()) if form.mode.data == "rent" else None
+                if problem:  # the plan does not allow it: said now, beside the button, and nothing is added
+                    plan_problem = True
+                    raise cart.CartError(problem)
         except cart.CartError as exc:
             error = str(exc)
     if is_htmx():
-        response = make_response(render_template("cart/_add_result.html", error=error, notice=notice, form=form))
+        response = make_response(render_template("cart/_add_result.html", error=error, notice=notice, form=form,
+                                                 plan_problem=plan_problem))
         return trigger(response, "cartUpdated", {"count": cart_store.count()})
     if error:
         flash(error, "error")
@@ -80,7 +85,7 @@ def update():
     form = LineForm()
     notice = error = None
     if not form.validate() or form.book_id.data is None:
-        error = "Please enter a quantity from 0 to 99 and a valid rental length."
+        error = "Please enter a quantity (a whole number, 0 removes the book) and a valid rental length."
     else:
         try:
             with cart_store.change() as items:

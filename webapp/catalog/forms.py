@@ -41,6 +41,15 @@ class BookFilterForm(Form):
         self.min_price.label.text = f"Min price ({symbol})"
         self.max_price.label.text = f"Max price ({symbol})"
 
+    @staticmethod
+    def has_prices(args: MultiDict[str, str]) -> bool:
+        """Whether the address gives a price bound (then the form is read, for its messages)."""
+        return bool(args.get("min_price") or args.get("max_price"))
+
+    def price_errors(self) -> list[tuple[str, str]]:
+        """(field name, message) for each price field `to_query` could not use."""
+        return [(field.name, str(e)) for field in (self.min_price, self.max_price) for e in field.errors]
+
     def to_query(self, per_page: int, fixed: PageFilter | None = None) -> BookQuery:
         """Build a query from the valid fields; an invalid field is ignored (its error is shown)."""
         self.validate()

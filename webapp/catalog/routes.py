@@ -49,14 +49,17 @@ def _render_listing(template: str, versions: cache.Versions, htmx: bool, genres_
     result = cached_reads.cached_listing(values[key])
     filters_html = None if htmx else values[filters_key]
     form = None
-    if result is None or (not htmx and filters_html is None):
+    if result is None or (not htmx and filters_html is None) or BookFilterForm.has_prices(request.args):
         form = BookFilterForm(request.args, cached_reads.genres(versions, genres_raw))
         query = form.to_query(current_app.config["PAGE_SIZE"], fixed)
         if result is None:
             result = cached_reads.listing(query, versions, key if visitor_pages.may_store() else None)
             if result.query.page != query.page:  # past the last page: shown (the last one), never stored
                 visitor_pages.refuse_storing()
-    shared = dict(result=result, sorts=search.SORTS, languages=search.LANGUAGES, **context)
+    # The price fields' problems are shown with the results too (and, live, beside the fields out of band): a live
+    # search swaps only #results, and a price left out must never be left out silently.
+    shared = dict(result=result, sorts=search.SORTS, languages=search.LANGUAGES, live=htmx,
+                  price_errors=form.price_errors() if form is not None else [], **context)
     if not htmx:
         shared["filters_html"] = Markup(filters_html.decode()) if filters_html is not None else \
             fragments.filters(filters_key if visitor_pages.may_store() else None, form=form, **shared)

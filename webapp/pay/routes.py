@@ -7,7 +7,7 @@ from ..extensions import db
 from ..models import GatewaySession
 from ..models.payments import SessionStatus
 from ..services.commerce import payments
-from ..services.commerce.test_gateway import TestGateway
+from ..services.commerce.test_gateway import TestGateway, order_for
 from . import bp
 from .forms import CardForm
 
@@ -35,4 +35,4 @@ def session_page(session_id: str):
             error = str(exc)
         if error is None:
             return redirect(checkout.success_url, 303)
-    return render_template("pay/session.html", checkout=checkout, form=form, error=error)
+    return render_template("pay/session.html", checkout=checkout, form=form, error=error, order=order_for(checkout))

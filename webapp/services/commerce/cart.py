@@ -14,7 +14,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from ...extensions import db
 from ...models import LINE_MODES, Book, BookAuthor, CartLine, LineMode, User, utcnow
-from ..circulation import holds, subscriptions
+from ..circulation import holds, rentals, subscriptions
 from ..inventory import stock
 from ..platform import locks, upsert
 from ..platform.money import money
@@ -224,7 +224,7 @@ def _cap(book: Book, items: list[CartItem], exclude: CartItem | None, wanted: in
     if allowed < wanted:
         if allowed == left:
             return allowed, f"Only {left} left of “{book.title}”."
-        return allowed, f"You can order up to {max_line} copies of one book."
+        return allowed, f"You can order up to {max_line} copies of one book, so the quantity is {allowed}."
     return allowed, None
 
 
@@ -315,6 +315,17 @@ def update(items: list[CartItem], book_id: int, mode: str, *, quantity: int | No
         if item.quantity == 0:
             items.remove(item)
     return notice
+
+
+def rental_problem(items: list[CartItem], user: User | None) -> str | None:
+    """Why the shopper's plan does not allow the rentals in this cart, or None: the very rule checkout applies
+    (rentals.allowance_problem: no overdue book or unpaid fee, loan length, books at once), asked when a rental
+    is added and on the cart page so that the shopper hears it there, not first at payment. Visitors: None (their
+    plan is known once they sign in; checkout asks again)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    rented = [(i.book_id, i.quantity, i.days) for i in items if i.mode == LineMode.RENT]
+    return rentals.allowance_problem(user, rented) if rented else None
 
 
 def remove(items: list[CartItem], book_id: int, mode: str) -> None:

@@ -29,6 +29,12 @@ def unit_cents(book: Book, mode: str, days: int = 7) -> int:
     return _round_div(book.rental_week_cents * max(1, days), 7)
 
 
+def rental_day_cents(book: Book) -> int:
+    """A day's rent ("rent from $0.29 a day"): loans are chosen in days, so the price is worded per day, and it
+    is what a one-day loan costs (unit_cents)."""
+    return unit_cents(book, LineMode.RENT, 1)
+
+
 def _round_div(numerator: int, denominator: int) -> int:
     return (numerator + denominator // 2) // denominator
 

@@ -220,6 +220,12 @@ class TestGateway:
         return None
 
 
+def order_for(s: GatewaySession) -> Order | None:
+    """The order a payment page takes money for (None: a charge), so that the page itemises it as the order has it:
+    lines, discounts, shipping, tax, the wallet's part and the rest to pay, adding up to what is charged."""
+    return db.session.get(Order, s.order_id) if s.order_id is not None else None
+
+
 def _stripe_payment_status(s: GatewaySession) -> str:
     """The session's payment status as Stripe reports it (Stripe has no "refunded" here: a refund is its own object)."""
     return "unpaid" if s.payment_status == SessionPayment.UNPAID else "paid"
