@@ -9,21 +9,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.axe import VIEWPORTS, blocking_violations, describe
+from tests.e2e.axe import VIEWPORTS, assert_accessible
 from tests.e2e.conftest import in_app, sign_in_as
 
 SIZES = list(VIEWPORTS)
-
-
-def assert_accessible(page: Page, what: str) -> None:
-    """tests/e2e/axe.assert_accessible, except one known problem owned by the layout part of issue 17: the order
-    summary's wide table (`.table-wrap`) scrolls sideways on a phone without keyboard access. Tolerated here only
-    for that rule on that element; every other serious/critical problem fails the test. (Drop this wrapper once
-    the layout's table work is merged: it then finds nothing to tolerate.)"""
-    blocking = [v for v in blocking_violations(page)
-                if not (v["id"] == "scrollable-region-focusable"
-                        and all(node["target"] == [".table-wrap"] for node in v["nodes"]))]
-    assert not blocking, f"axe found serious/critical problems on {what} ({page.url}):\n{describe(blocking)}"
 
 
 def _at(page: Page, size: str) -> Page:
