@@ -6,7 +6,7 @@ or found with its number and email (the order lookup), those orders only, until 
 the code is confirmed), and a verified or changed email address."""
 from __future__ import annotations
 
-from flask import flash, session
+from flask import flash, has_request_context, session
 
 from .clients import client_ip
 from .extensions import db
@@ -31,9 +31,11 @@ def may_see(order: Order | None) -> bool:
 
 def claim_for(user: User) -> int:
     """Claim the guest orders placed with the user's (verified) email; say so. Commits when any were claimed."""
-    claimed = guests.claim(user, ip=client_ip())
+    in_request = has_request_context()  # also called by code run outside a request (jobs, tests of the actions)
+    claimed = guests.claim(user, ip=client_ip() if in_request else None)
     if claimed:
         db.session.commit()
+    if claimed and in_request:
         flash(f"We added {claimed} order{'s' if claimed != 1 else ''} you placed without an account to your "
               "orders.", "success")
     return claimed
