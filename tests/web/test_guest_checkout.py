@@ -223,3 +223,18 @@ def test_the_admin_order_page_says_guest(admin_client, client, auth, db, run_job
     page = admin_client.get(f"/admin/orders/{order.number}").get_data(as_text=True)
     assert re.search(r'data-testid="order-customer">Guest · reader@example.com', page)
     assert 'value="wallet"' not in page  # no wallet to refund to
+
+
+def test_a_guest_leaving_the_payment_page_gets_the_copies_back(client, auth, db, make_book):
+    book = make_book(on_hand=4)
+    auth.post("/cart/add", {"book_id": book.id, "mode": "buy"})
+    r = auth.post("/checkout", GUEST | {"token": _token(_checkout_page(client))})
+    assert r.status_code == 303
+    order = db.session.scalars(select(Order)).one()
+    assert client.get(f"/checkout/cancelled/{order.number}").status_code == 200
+    r = auth.post(f"/checkout/cancelled/{order.number}")
+    assert r.status_code == 303 and r.headers["Location"] == "/cart"
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).status == "cancelled" and db.session.get(Inventory, book.id).reserved == 0
+    page = _checkout_page(client)  # what was typed is still there for the next try
+    assert 'value="Reader@Example.com"' in page and 'value="1 Main St"' in page

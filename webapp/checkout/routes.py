@@ -80,6 +80,7 @@ def index():
         form.delivery_method.data = delivery
         _restore_draft(form)
     if form.validate_on_submit():
+        _keep_draft()  # until the order is paid: a sold-out bounce or leaving the payment page keeps it
         address = None if form.collect else _address_from(form)
         # Not actions.attempt_flash: a sold-out book gets its own message, and both failures go back to the cart
         try:
@@ -89,7 +90,6 @@ def index():
                 use_wallet=bool(form.use_wallet.data) and not guest, token=form.token.data or None,
                 delivery_method=delivery, guest_email=form.email.data if guest else None)
         except SoldOut as exc:
-            _keep_draft()
             db.session.rollback()
             book = db.session.get(Book, exc.book_id)
             title = book.title if book else "a book"
@@ -99,7 +99,6 @@ def index():
             return redirect(url_for("cart.index"), 303)
         except (CheckoutError, payments.PaymentError) as exc:
             db.session.rollback()
-            _keep_draft()
             flash(str(exc), "error")
             return redirect(url_for("cart.index"), 303)
         if not guest and address is not None and form.save_address.data and form.new_address:
