@@ -15,6 +15,7 @@ from flask import flash
 from flask_wtf import FlaskForm
 
 from .extensions import db
+from .guest_access import claim_for
 from .models import User
 from .services.people import accounts, registration
 from .services.platform.errors import RuleError
@@ -89,6 +90,8 @@ def confirm_code(form: FlaskForm, user: User, purpose: str) -> bool:
         apply_errors(form, exc)
         return False
     db.session.commit()
+    if purpose in ("verify", "change_email"):
+        claim_for(user)  # the address is proved now: guest orders placed with it join the account
     return True
 
 

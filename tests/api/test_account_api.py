@@ -71,13 +71,21 @@ def test_addresses_create_list_delete(customer_api, db):
 @pytest.mark.parametrize("change, field", [
     ({"postcode": "12<345"}, "postcode"), ({"country": "USA"}, "country"), ({"full_name": "   "}, "full_name"),
     ({"city": ""}, "city"), ({"phone": "call me"}, "phone"), ({"line1": "x" * 201}, "line1"),
-    ({"nickname": "home"}, "nickname"),
+    ({"nickname": "home"}, "nickname"), ({"country": "EU"}, "country"), ({"country": "GB", "postcode": "12345"}, "postcode"),
 ])
 def test_address_validation(customer_api, db, change, field):
     error = assert_error(customer_api.post("/api/v1/me/addresses", json={**ADDRESS, **change}), 422,
                          "validation_failed")
     assert field in error["fields"]
     assert db.session.scalars(select(Address)).all() == []
+
+
+def test_address_postcode_rule_is_the_websites(customer_api):
+    error = assert_error(customer_api.post("/api/v1/me/addresses", json={**ADDRESS, "country": "gb", "postcode": "1"}),
+                         422, "validation_failed")
+    assert error["fields"]["postcode"] == ["That doesn’t look like a UK postcode, e.g. EC1Y 8SY."]
+    r = customer_api.post("/api/v1/me/addresses", json={**ADDRESS, "country": "gb", "postcode": "sw1a 1aa"})
+    assert r.status_code == 201 and r.get_json()["country"] == "GB"
 
 
 def test_address_missing_fields(customer_api):

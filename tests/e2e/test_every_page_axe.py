@@ -102,7 +102,7 @@ def pages(role: str, s: Shop) -> dict[str, str]:
             "book-out-of-stock": f"/books/{s.out_book_id}", "cart-empty": "/cart", "login": "/login",
             "register": "/register", "password-forgot": "/password/forgot", "outbox": "/dev/outbox",
             "about": "/about", "shipping-returns": "/shipping-returns", "privacy": "/privacy", "terms": "/terms",
-            "faq": "/faq", "contact": "/contact",
+            "faq": "/faq", "contact": "/contact", "order-lookup": "/orders/lookup",
         }
     if role == "customer":
         return {

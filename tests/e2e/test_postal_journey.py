@@ -115,7 +115,7 @@ def test_a_free_customer_rents_by_post_and_sends_it_back(e2e_page: Page, new_con
     page.locator("#line1").fill("1 Main Street")
     page.locator("#city").fill("Springfield")
     page.locator("#postcode").fill("12345")
-    page.locator("#country").fill("us")
+    page.locator("#country").select_option("US")
     page.locator("[data-testid=pay-button]").click()
     expect(page).to_have_url(re.compile(r"/pay/test/cs_test_[\w-]+$"))
     page.locator("#card_number").fill(GOOD_CARD)

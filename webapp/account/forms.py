@@ -11,10 +11,20 @@ from wtforms import (
     SelectField,
     StringField,
 )
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
+from ..address_forms import CountryField
 from ..security import DatabaseIntegerField, FiniteDecimalField
-from ..services.people import accounts
+from ..services.people import accounts, addresses
 from ..services.platform import money
 
 
@@ -34,10 +44,19 @@ class AddressForm(FlaskForm):
     city = StringField("City", validators=[DataRequired(), Length(max=100)])
     region = StringField("State / region", validators=[Optional(), Length(max=100)])
     postcode = StringField("Postcode", validators=[DataRequired(), Length(max=20), _pattern("postcode")])
-    country = StringField("Country code", validators=[DataRequired(), _pattern("country")],
-                          description="Two letters, e.g. US, GB, DE.")
+    country = CountryField()
     phone = StringField("Phone", validators=[Optional(), Length(max=40), _pattern("phone")])
     is_default = BooleanField("Use as my default address")
+
+    def validate_country(self, field):
+        problem = addresses.country_problem(field.data)
+        if problem:
+            raise ValidationError(problem)
+
+    def validate_postcode(self, field):
+        problem = addresses.postcode_problem(self.country.data, field.data)
+        if problem:
+            raise ValidationError(problem)
 
 
 class EmailChangeForm(FlaskForm):

@@ -42,6 +42,9 @@ def _detail(found: Order, **forms):
     customer = db.session.get(User, found.user_id) if found.user_id else None
     context = {"paid_form": MarkPaidForm(), "ship_form": ShipForm(), "deliver_form": DeliverForm(),
                "cancel_form": CancelForm(), "refund_form": RefundForm()} | forms
+    if found.user_id is None:  # a guest's (or a closed account's) order has no wallet to refund to
+        for form, name in ((context["cancel_form"], "cancel_refund_to"), (context["refund_form"], "refund_to")):
+            getattr(form, name).choices = [c for c in getattr(form, name).choices if c.value != "wallet"]
     return render_template("admin/order.html", order=found, events=events, customer=customer,
                            actors=order_service.actor_names(events), allowed=order_service.allowed_actions(found),
                            refund_to=order_service.REFUND_TO, **context)

@@ -10,7 +10,7 @@ from ..extensions import db
 from ..models import Address, User
 from ..services.circulation import subscriptions
 from ..services.commerce.checkout import ShippingAddress
-from ..services.people import accounts
+from ..services.people import accounts, addresses
 from .auth import current_user, own, token_required
 from .errors import refusals
 from .schemas import ApiSchema, ErrorSchema, Money, Text, money
@@ -67,8 +67,23 @@ class PostalAddressSchema(ApiSchema):
     city = _address_field("city")
     region = _address_field("region")
     postcode = _address_field("postcode")
-    country = _address_field("country", metadata={"description": "Two letters, e.g. US, GB, DE.", "example": "US"})
+    country = _address_field("country", metadata={"description": "A country's ISO 3166 code (two letters), e.g. US, "
+                                                                 "GB, DE.", "example": "US"})
     phone = _address_field("phone")
+
+    @ma.validates_schema
+    def _known_country_and_postcode(self, data: dict[str, Any], **_: Any) -> None:
+        """The website's rules (services.people.addresses): a real country, and a postcode that fits it where the
+        country's postcode format is known."""
+        country = (data.get("country") or "").strip().upper()
+        if not country:
+            return  # reported as missing (or not matching its pattern) already
+        problem = addresses.country_problem(country)
+        if problem:
+            raise ma.ValidationError(problem, "country")
+        problem = addresses.postcode_problem(country, data.get("postcode"))
+        if problem:
+            raise ma.ValidationError(problem, "postcode")
 
     @ma.post_load
     def _trimmed(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:

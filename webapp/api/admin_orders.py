@@ -144,6 +144,9 @@ class TimelineEntrySchema(ma.Schema):
 
 class AdminOrderSchema(AdminOrderSummarySchema):
     user_id = ma.fields.Integer(required=True, allow_none=True)
+    guest = ma.fields.Boolean(required=True, metadata={
+        "description": "Placed without an account (guest checkout); user_id is null until the buyer makes an "
+                       "account with that email and verifies it."})
     subtotal = Money(required=True)
     discount = Money(required=True)
     shipping = Money(required=True)
@@ -183,7 +186,7 @@ def _detail(order: Order) -> dict[str, Any]:
     customer = db.session.get(User, order.user_id) if order.user_id else None
     body = _summary(order, customer.username if customer else None)
     body.update(
-        user_id=order.user_id, subtotal=order_money(order, order.subtotal_cents),
+        user_id=order.user_id, guest=order.guest, subtotal=order_money(order, order.subtotal_cents),
         discount=order_money(order, order.discount_cents), shipping=order_money(order, order.shipping_cents),
         tax=order_money(order, order.tax_cents), paid_from_wallet=order_money(order, order.wallet_cents),
         refunded=order_money(order, order.refunded_cents), payment_provider=order.payment_provider,

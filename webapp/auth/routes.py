@@ -50,6 +50,8 @@ def register():
     if current_user.is_authenticated:
         return redirect(url_for("account.index"))
     form = RegisterForm()
+    if request.method == "GET" and request.args.get("email"):
+        form.email.data = request.args["email"][:254]  # "Create an account" after a guest checkout
     if form.validate_on_submit():
         code_id = attempt(form, lambda: registration.sign_up(
             form.username.data, form.email.data, form.password.data, ip=client_ip(),

@@ -10,13 +10,16 @@ from flask_login import current_user, login_user, logout_user
 from ..cart_store import merge_visitor_cart
 from ..clients import client_ip, user_agent
 from ..extensions import db, login_manager
+from ..guest_access import claim_for
 from ..models import User
 from ..services.people import sessions
 from ..services.platform import txn
 
 PENDING_KEY = "pending_2fa"
 PENDING_TTL = 300  # seconds to type the second factor
-KEEP_ACROSS_LOGIN = ("cart", "discount_code")  # what an anonymous visitor keeps when signing in
+# What an anonymous visitor keeps when signing in: the cart, what they typed at checkout, the guest orders
+# they may open.
+KEEP_ACROSS_LOGIN = ("cart", "discount_code", "checkout_draft", "guest_orders")
 
 
 def current_token() -> str | None:
@@ -51,6 +54,7 @@ def sign_in(user: User, remember: bool = False, *, version: int | None = None) -
     rotate_session()
     _login(user, remember, version)
     merge_visitor_cart(user)
+    claim_for(user)  # guest orders placed with this (verified) email join the account
 
 
 def refresh_login(user: User) -> None:

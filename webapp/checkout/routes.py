@@ -1,27 +1,32 @@
 """Checkout pages: the form (address, wallet, one-time token), the way to the payment page, the success page
 (confirmed with the provider, never trusting the redirect) and the page the provider sends a shopper back to.
-The work is services.commerce.checkout; these views only read the request and say what happened."""
+The work is services.commerce.checkout; these views only read the request and say what happened.
+
+Visitors check out as guests (an email instead of an account; buying only) through the same form and path;
+they see their order through this browser's session (webapp.guest_access). What was typed survives a bounce
+(sold out, a price change, a failed check, signing in): kept in the session until the order is paid."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from .. import cart_store as store
-from ..authz import owned_or_404
+from .. import guest_access
 from ..clients import client_ip
-from ..extensions import db
+from ..extensions import db, login_manager
 from ..links import checkout_cancel_url, checkout_success_url
 from ..models import Address, Book, Order, OrderStatus
 from ..models.orders import DELIVERY_METHODS, DeliveryMethod
 from ..services.circulation import wallet
-from ..services.commerce import cart, checkout, orders, payments, pricing
+from ..services.commerce import cart, checkout, guests, orders, payments, pricing
 from ..services.commerce.checkout import CheckoutError, ShippingAddress
 from ..services.inventory.stock import SoldOut
 from ..services.people import accounts
 from . import bp
-from .forms import CheckoutForm
+from .forms import DRAFT_FIELDS, CheckoutForm
 
 BUY_NOW_KEY = "buy_now"
+DRAFT_KEY = "checkout_draft"
 
 
 def _items() -> tuple[list[cart.CartItem], bool]:
@@ -31,42 +36,59 @@ def _items() -> tuple[list[cart.CartItem], bool]:
 
 
 @bp.route("/checkout", methods=["GET", "POST"])
-@login_required
 def index():
-    if not current_user.is_verified:
+    guest = not current_user.is_authenticated
+    if not guest and not current_user.is_verified:
+        _keep_draft()
         flash("Please confirm your email address before checking out. Your cart is saved.", "info")
         return redirect(url_for("auth.verify", next=request.full_path), 302)
-    resubmitted = _resubmitted()
+    if guest and request.method == "POST" and request.form.get("then") == "sign_in":
+        _keep_draft()  # "Have an account? Sign in": what was typed is back after signing in
+        back = url_for("checkout.index", buy_now=1 if request.args.get("buy_now") else None)
+        return redirect(url_for("auth.login", next=back), 303)
+    resubmitted = _resubmitted(guest)
     if resubmitted is not None:
         return resubmitted
     items, buy_now = _items()
+    if guest and guests.rentals_in(items):
+        _keep_draft()
+        return render_template("checkout/account_needed.html", message=guests.RENTALS_NEED_AN_ACCOUNT,
+                               buy_now=buy_now)
     code = None if buy_now else store.code()
     delivery = _delivery_method()
-    view = cart.view([cart.CartItem(**vars(i)) for i in items], user=current_user, code=code,
-                     delivery_method=delivery)
+    shopper = None if guest else current_user
+    view = cart.view([cart.CartItem(**vars(i)) for i in items], user=shopper, code=code, delivery_method=delivery)
+    code_problem = guests.code_problem(view.quote.discount) if guest else None
+    if code_problem:  # a code limited per customer needs an account: priced and ordered without it
+        code = None
+        view = cart.view([cart.CartItem(**vars(i)) for i in items], user=None, code=None, delivery_method=delivery)
     if not view.lines:
         flash("Your cart is empty.", "info")
         return redirect(url_for("cart.index"))
     if view.changes:
+        _keep_draft()
         for change in view.changes:
             flash(change, "info")
         return redirect(url_for("cart.index") if not buy_now else request.referrer or url_for("catalog.books"))
-    form = CheckoutForm()
-    saved = current_user.addresses
+    form = CheckoutForm(for_guest=guest)
+    saved = [] if guest else current_user.addresses
     form.address_id.choices = [(str(a.id), a.one_line()) for a in saved] + [("new", "A new address")]
     if request.method == "GET":
         default = next((a for a in saved if a.is_default), None)
         form.address_id.data = str(default.id) if default else "new"
         form.token.data = checkout.new_token()
         form.delivery_method.data = delivery
+        _restore_draft(form)
     if form.validate_on_submit():
+        _keep_draft()  # until the order is paid: a sold-out bounce or leaving the payment page keeps it
         address = None if form.collect else _address_from(form)
         # Not actions.attempt_flash: a sold-out book gets its own message, and both failures go back to the cart
         try:
             order, pay_url = checkout.start_checkout(
-                current_user, items, address, code=code,
+                shopper, items, address, code=code,
                 success_url=checkout_success_url, cancel_url=checkout_cancel_url,
-                use_wallet=bool(form.use_wallet.data), token=form.token.data or None, delivery_method=delivery)
+                use_wallet=bool(form.use_wallet.data) and not guest, token=form.token.data or None,
+                delivery_method=delivery, guest_email=form.email.data if guest else None)
         except SoldOut as exc:
             db.session.rollback()
             book = db.session.get(Book, exc.book_id)
@@ -79,20 +101,48 @@ def index():
             db.session.rollback()
             flash(str(exc), "error")
             return redirect(url_for("cart.index"), 303)
-        if address is not None and form.save_address.data and form.address_id.data in (None, "", "new"):
+        if not guest and address is not None and form.save_address.data and form.new_address:
             accounts.save_address(current_user, vars(address))
             db.session.commit()
+        if guest:
+            guest_access.allow(order)
         session["checkout_order"] = {"number": order.number, "buy_now": buy_now}
         return redirect(pay_url, 303)
+    if request.method == "POST":
+        _keep_draft()
     return render_template("checkout/index.html", form=form, view=view, buy_now=buy_now, delivery=delivery,
                            delivery_prices=_delivery_prices(view.quote), shop_address=checkout.shop_address(),
-                           wallet_cents=wallet.balance(current_user.id))
+                           wallet_cents=0 if guest else wallet.balance(current_user.id), guest=guest,
+                           code_problem=code_problem)
 
 
 def _delivery_method() -> str:
-    """The delivery chosen on the page: the GET choice form's (or the POST's hidden copy of it); post if none."""
-    chosen = request.values.get("delivery_method", DeliveryMethod.POST)
+    """The delivery chosen on the page: the GET choice form's (or the POST's hidden copy of it); else the one
+    chosen before a bounce; post if none."""
+    chosen = request.values.get("delivery_method") or (session.get(DRAFT_KEY) or {}).get("delivery_method")
     return chosen if chosen in DELIVERY_METHODS else DeliveryMethod.POST
+
+
+def _keep_draft() -> None:
+    """Keep what the shopper typed (never a card: the provider's page takes that) for when they come back."""
+    if request.method != "POST":
+        return
+    draft = {name: request.form.get(name, "")[:254] for name in DRAFT_FIELDS if name in request.form}
+    if request.form.get("delivery_method") in DELIVERY_METHODS:
+        draft["delivery_method"] = request.form["delivery_method"]
+    session[DRAFT_KEY] = draft
+
+
+def _restore_draft(form: CheckoutForm) -> None:
+    """Put back what was typed before a bounce (a saved address only if it is still one of the choices)."""
+    draft = session.get(DRAFT_KEY) or {}
+    for name in DRAFT_FIELDS:
+        if name not in draft:
+            continue
+        field = getattr(form, name)
+        if name == "address_id" and draft[name] not in {value for value, _ in field.choices}:
+            continue
+        field.data = bool(draft[name]) if name in ("save_address", "use_wallet") else draft[name]
 
 
 def _delivery_prices(quote: pricing.Quote) -> dict[str, int]:
@@ -102,18 +152,20 @@ def _delivery_prices(quote: pricing.Quote) -> dict[str, int]:
                                            delivery_method=m) for m in DELIVERY_METHODS}
 
 
-def _resubmitted():
+def _resubmitted(guest: bool):
     """The checkout form sent again (back and resubmit, a double click after the cart emptied): go where the
     first submit went, instead of starting over or saying the cart is empty."""
     if request.method != "POST":
         return None
-    prior = checkout.order_for_token(current_user, request.form.get("token"))
+    prior = checkout.order_for_token(None if guest else current_user, request.form.get("token"))
+    if prior is not None and guest:
+        guest_access.allow(prior)  # the same browser sent the same one-time token
     url = checkout.destination(prior, checkout_success_url) if prior is not None else None
     return redirect(url, 303) if url else None
 
 
 def _address_from(form: CheckoutForm) -> ShippingAddress:
-    if form.address_id.data not in (None, "", "new"):
+    if not form.new_address:
         saved = db.session.get(Address, int(form.address_id.data))
         if saved is None or saved.user_id != current_user.id:
             abort(404)
@@ -125,16 +177,25 @@ def _address_from(form: CheckoutForm) -> ShippingAddress:
 
 
 def _own_order(number: str) -> Order:
-    return owned_or_404(orders.by_number(number))
+    """The signed-in customer's order, or a guest order this browser placed; a 404 for anyone else's. A visitor
+    without access is asked to sign in (as before guest checkout)."""
+    order = orders.by_number(number)
+    if current_user.is_authenticated and order is not None and order.user_id == current_user.id:
+        return order
+    if guest_access.may_see(order):
+        assert order is not None
+        return order
+    if not current_user.is_authenticated:
+        abort(login_manager.unauthorized())  # a redirect to sign in
+    abort(404)
 
 
 @bp.get("/checkout/success/<number>")
-@login_required
 def success(number: str):
     order = _own_order(number)
     _confirm(order)  # a verified server-side check, never the redirect alone
     _forget_cart_if_paid(order)
-    return render_template("checkout/success.html", order=order)
+    return render_template("checkout/success.html", order=order, guest=guest_access.may_see(order))
 
 
 def _confirm(order: Order) -> None:
@@ -148,14 +209,14 @@ def _confirm(order: Order) -> None:
 
 
 @bp.get("/checkout/success/<number>/status")
-@login_required
 def success_status(number: str):
     """Polled by the success page until the payment is confirmed (286 stops the polling)."""
     order = _own_order(number)
     _confirm(order)
     _forget_cart_if_paid(order)
     done = order.status != OrderStatus.PENDING_PAYMENT
-    return render_template("checkout/_status.html", order=order), 286 if done else 200
+    return render_template("checkout/_status.html", order=order, guest=guest_access.may_see(order)), \
+        286 if done else 200
 
 
 def _forget_cart_if_paid(order: Order) -> None:
@@ -167,17 +228,18 @@ def _forget_cart_if_paid(order: Order) -> None:
             store.clear({(line.book_id, line.mode) for line in order.lines if line.book_id is not None})
             store.set_code(None)
         session.pop("checkout_order", None)
+        session.pop(DRAFT_KEY, None)  # placed and paid: nothing typed is needed again
 
 
 @bp.route("/checkout/cancelled/<number>", methods=["GET", "POST"])
-@login_required
 def cancelled(number: str):
     """Stripe's cancel_url: the shopper left the payment page. POST closes the page at the provider and gives
     the reserved copies back; if the payment went through first, the order is completed instead."""
     order = _own_order(number)
     if request.method == "POST":
         try:  # a provider error leaves the order as it was: say so and let the shopper try again
-            status = checkout.abandon(order, actor=current_user, ip=client_ip())
+            actor = current_user if current_user.is_authenticated else None  # None: a guest
+            status = checkout.abandon(order, actor=actor, ip=client_ip())
         except payments.PaymentError as exc:
             db.session.rollback()
             flash(f"We could not stop the payment just now ({exc}). Please try again.", "error")

@@ -23,14 +23,16 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from ...extensions import db
 from ...models import Address, DiscountCode, LineMode, Order, OrderLine, OrderStatus, User, utcnow
 from ...models.orders import DELIVERY_METHODS, DeliveryMethod
 from ..circulation import holds, rentals, wallet
 from ..inventory import stock
+from ..people import accounts
 from ..platform import audit, dml, locks
-from . import cart, fulfilment, payment_events, payments
+from . import cart, fulfilment, guests, payment_events, payments
 from .order_state import event, stock_lines, transition
 
 _NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -110,19 +112,27 @@ def checkout_key(items: list[cart.CartItem], code: str | None, address: Shipping
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def start_checkout(user: User, items: list[cart.CartItem], address: ShippingAddress | None, *, code: str | None,
-                   success_url: OrderURL, cancel_url: OrderURL, use_wallet: bool = False,
-                   token: str | None = None, delivery_method: str = DeliveryMethod.POST) -> tuple[Order, str]:
+def start_checkout(user: User | None, items: list[cart.CartItem], address: ShippingAddress | None, *,
+                   code: str | None, success_url: OrderURL, cancel_url: OrderURL, use_wallet: bool = False,
+                   token: str | None = None, delivery_method: str = DeliveryMethod.POST,
+                   guest_email: str | None = None) -> tuple[Order, str]:
     """Reserve and open the payment page. Returns (order, URL to send the customer to: the payment page, or
     the success page when the wallet paid it all or it was paid already). `delivery_method` "collect": no
     shipping charge, and `address` is not needed (the order records the shop's, shop_address).
+
+    `user` None is a guest checkout (services.commerce.guests): the same path, buying only, the receipt to
+    `guest_email`; no wallet, no plan discount, no code limited per customer.
 
     Commits (the reservation before the provider call). Raises CheckoutError or SoldOut before anything is
     written (the caller rolls back); PaymentError if the provider could not open the page (the order is then
     cancelled and its stock released)."""
     address = delivery_address(delivery_method, address)
-    order, url = _reserve(user, items, address, code=code, success_url=success_url, use_wallet=use_wallet,
-                          token=token, delivery_method=delivery_method)
+    if user is None:
+        order, url = _reserve_guest(items, address, email=guest_email, code=code, success_url=success_url,
+                                    token=token, delivery_method=delivery_method)
+    else:
+        order, url = _reserve(user, items, address, code=code, success_url=success_url, use_wallet=use_wallet,
+                              token=token, delivery_method=delivery_method)
     db.session.commit()
     if url is not None:
         return order, url
@@ -161,11 +171,35 @@ def _reserve(user: User, items: list[cart.CartItem], address: ShippingAddress, *
                    success_url=success_url, delivery_method=delivery_method)
 
 
-def order_for_token(user: User, token: str | None) -> Order | None:
-    """The order a checkout form with this token already made (a resubmit finds it, whatever the cart is now)."""
+def _reserve_guest(items: list[cart.CartItem], address: ShippingAddress, *, email: str | None, code: str | None,
+                   success_url: OrderURL, token: str | None, delivery_method: str) -> tuple[Order, str | None]:
+    """A guest has no row to lock: the form's token (unique among guest orders, uq_orders_guest_idempotency_key)
+    is what makes a double submit one order; _create settles a submit racing its twin."""
+    if not items:
+        raise CheckoutError("Your cart is empty.")
+    if guests.rentals_in(items):
+        raise CheckoutError(guests.RENTALS_NEED_AN_ACCOUNT)
+    try:
+        email = accounts.normalize_email(email or "")
+    except accounts.AccountError as exc:
+        raise CheckoutError(f"Please check your email address: {exc.errors['email'][0]}") from None
+    prior = order_for_token(None, token)
+    if prior is not None:
+        if prior.status == OrderStatus.PENDING_PAYMENT or prior.paid_at is not None:
+            return prior, destination(prior, success_url)
+        token = None  # that checkout ended unpaid: this submit starts a new one
+    key = checkout_key(items, code, address, False, delivery_method)
+    return _create(None, items, address, code=code, key=key, token=token, use_wallet=False,
+                   success_url=success_url, delivery_method=delivery_method, email=email)
+
+
+def order_for_token(user: User | None, token: str | None) -> Order | None:
+    """The order a checkout form with this token already made (a resubmit finds it, whatever the cart is now);
+    `user` None: a guest's."""
     if not token:
         return None
-    return db.session.scalar(select(Order).where(Order.user_id == user.id, Order.idempotency_key == token[:64]))
+    owner = Order.user_id.is_(None) if user is None else Order.user_id == user.id
+    return db.session.scalar(select(Order).where(owner, Order.idempotency_key == token[:64]))
 
 
 def destination(order: Order, success_url: OrderURL) -> str | None:
@@ -182,11 +216,11 @@ def _supersede(order: Order, user: User) -> None:
     fulfilment.cancel_unpaid(order, reason="Replaced by a newer checkout.", actor_id=user.id, close_now=False)
 
 
-def _create(user: User, items: list[cart.CartItem], address: ShippingAddress, *, code: str | None, key: str,
+def _create(user: User | None, items: list[cart.CartItem], address: ShippingAddress, *, code: str | None, key: str,
             token: str | None, use_wallet: bool, success_url: OrderURL,
-            delivery_method: str) -> tuple[Order, str | None]:
+            delivery_method: str, email: str | None = None) -> tuple[Order, str | None]:
     rented = [(i.book_id, i.quantity, i.days) for i in items if i.mode == LineMode.RENT]
-    problem = rentals.allowance_problem(user, rented) if rented else None
+    problem = rentals.allowance_problem(user, rented) if rented and user is not None else None
     if problem:
         raise CheckoutError(problem)
     snapshot = [cart.CartItem(**vars(i)) for i in items]
@@ -196,9 +230,13 @@ def _create(user: User, items: list[cart.CartItem], address: ShippingAddress, *,
     if code and priced.quote.discount is None:
         raise CheckoutError(priced.quote.discount_error or "That discount code cannot be used.")
     quote = priced.quote
+    guest_problem = guests.code_problem(quote.discount) if user is None else None
+    if guest_problem:
+        raise CheckoutError(guest_problem)
     config = current_app.config
     order = Order(
-        number=new_number(), user_id=user.id, status=OrderStatus.PENDING_PAYMENT, email=user.email,
+        number=new_number(), user_id=user.id if user else None, guest=user is None,
+        status=OrderStatus.PENDING_PAYMENT, email=user.email if user else email,
         ship_name=address.full_name, ship_line1=address.line1, ship_line2=address.line2, ship_city=address.city,
         ship_region=address.region, ship_postcode=address.postcode, ship_country=address.country.upper(),
         ship_phone=address.phone, delivery_method=delivery_method, currency=config["CURRENCY"], subtotal_cents=quote.subtotal_cents,
@@ -216,16 +254,29 @@ def _create(user: User, items: list[cart.CartItem], address: ShippingAddress, *,
             rental_days=line.item.days if line.item.mode == LineMode.RENT else None, quantity=line.item.quantity,
             unit_cents=line.unit_cents, line_cents=line.line_cents))
     db.session.add(order)
-    db.session.flush()
-    # Copies set aside for this customer by their holds pass to the order first (services.circulation.holds).
-    holds.claim_for_order(user.id, [book_id for book_id, _ in stock_lines(order)], order.id)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        if user is not None or not token:
+            raise
+        # A guest's twin submit (same form token) made the order first: the first write of this request,
+        # so rolling back loses nothing; answer with that order.
+        db.session.rollback()
+        twin = order_for_token(None, token)
+        if twin is None or not (twin.status == OrderStatus.PENDING_PAYMENT or twin.paid_at is not None):
+            raise CheckoutError("This checkout changed meanwhile; please try again.") from None
+        return twin, destination(twin, success_url)
+    user_id = user.id if user else None
+    if user_id is not None:
+        # Copies set aside for this customer by their holds pass to the order first (services.circulation.holds).
+        holds.claim_for_order(user_id, [book_id for book_id, _ in stock_lines(order)], order.id)
     # Re-checked here, on the final POST, whatever the cart page said: all lines or none.
-    stock.reserve(stock_lines(order), reference=order.number, actor_id=user.id)
+    stock.reserve(stock_lines(order), reference=order.number, actor_id=user_id)
     if quote.discount is not None:
-        _redeem(quote.discount, order, user)
+        _redeem(quote.discount, order, user_id)
     event(order, OrderStatus.PENDING_PAYMENT,
           f"Checkout started; stock reserved for {config['CHECKOUT_EXPIRY_MINUTES']} minutes.")
-    if use_wallet:
+    if use_wallet and user is not None:
         balance = wallet.balance(user.id)
         if balance >= order.total_cents:
             _pay_from_wallet(order, user)
@@ -253,8 +304,8 @@ def _pay_from_wallet(order: Order, user: User) -> None:
     fulfilment.complete_sale(order)
 
 
-def _redeem(discount: DiscountCode, order: Order, user: User) -> None:
-    problem = fulfilment.redeem(discount, order, user.id)
+def _redeem(discount: DiscountCode, order: Order, user_id: int | None) -> None:
+    problem = fulfilment.redeem(discount, order, user_id)
     if problem == "used_by_customer":
         raise CheckoutError(f"You have already used “{discount.code}”.")
     if problem == "used_up":
@@ -305,21 +356,22 @@ def _open_payment_page(order: Order, success_url: OrderURL, cancel_url: OrderURL
 
 # ---- the customer leaves the payment page, or comes back from it ----
 
-def abandon(order: Order, *, actor: User, ip: str | None = None) -> str:
+def abandon(order: Order, *, actor: User | None, ip: str | None = None) -> str:
     """"Back to my cart" from the payment page: close the page at the provider first, then give the copies
     back. If the customer paid before the page closed, the payment is applied instead. Returns the order's
     status now ("cancelled", "paid", ...). Commits."""
     if order.status != OrderStatus.PENDING_PAYMENT:
         return order.status
     try:
-        cancelled = fulfilment.cancel_unpaid(order, reason="Payment cancelled by the customer.", actor_id=actor.id)
+        actor_id = actor.id if actor is not None else None  # None: a guest
+        cancelled = fulfilment.cancel_unpaid(order, reason="Payment cancelled by the customer.", actor_id=actor_id)
     except payments.AlreadyPaid:
         db.session.rollback()
         confirm(order)
         db.session.refresh(order)
         return order.status
     if cancelled:
-        audit.record("order.cancelled", actor_id=actor.id, object_type="order", object_id=order.number, ip=ip,
+        audit.record("order.cancelled", actor_id=actor_id, object_type="order", object_id=order.number, ip=ip,
                      before={"status": OrderStatus.PENDING_PAYMENT},
                      after={"status": OrderStatus.CANCELLED, "reason": "Payment cancelled by the customer."})
     db.session.commit()

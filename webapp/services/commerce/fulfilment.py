@@ -115,7 +115,8 @@ def _late(order: Order, payment: Payment) -> str:
                                    ended=_ended_words(ended), problem=problem))
     _refund_payment(order, payment, key=f"refund-{order.number}")
     customer = db.session.get(User, order.user_id) if order.user_id else None
-    if customer is not None and customer.deleted_at is None:  # a closed account has no address to write to
+    if (order.guest and order.user_id is None) or (customer is not None and customer.deleted_at is None):
+        # a guest's address took the receipt; a closed account has no address to write to
         order_mail.send_payment_returned(order, payment.amount_cents,
                                          f"the order had {_ended_words(ended)} and {problem}")
     return "refunded"
@@ -130,11 +131,12 @@ def retake(order: Order) -> str | None:
     its wallet part and its code use again, within its customer's limits now (the customer lock is held), all or
     nothing. None when done, otherwise why not."""
     customer = db.session.get(User, order.user_id) if order.user_id else None
-    if customer is None or customer.deleted_at is not None:
+    unclaimed_guest = order.guest and order.user_id is None  # bought without an account (buying only)
+    if not unclaimed_guest and (customer is None or customer.deleted_at is not None):
         return "your account had been closed"
     rented = [(line.book_id, line.quantity, line.rental_days or 7) for line in order.lines
               if line.mode == LineMode.RENT and line.book_id is not None]
-    problem = rentals.allowance_problem(customer, rented) if rented else None
+    problem = rentals.allowance_problem(customer, rented) if rented and customer is not None else None
     if problem:
         return f"your plan no longer allowed its rentals ({problem.rstrip('.')})"
     try:

@@ -163,6 +163,9 @@ def _check_refund_to(order: Order, refund_to: str) -> None:
     if refund_to == "manual" and not manual and order.card_cents:
         raise OrderStateError("This order was paid by card: refund it to the card or to the wallet.")
     if refund_to == "wallet" and not order.user_id:
+        if order.guest:  # placed without an account: the money goes back the way it came
+            raise OrderStateError("This order was placed without an account, so there is no wallet to refund to: "
+                                  "refund it to the card.")
         raise OrderStateError("The customer's account is gone, so there is no wallet to refund to.")
 
 
