@@ -31,8 +31,15 @@ def address_key() -> str:
     return f"api:address:{client_key()}"
 
 
+_APPLIED: set[str] = set()
+
+
 def apply(blp: Blueprint) -> None:
-    """Both limits on every route of an API blueprint."""
+    """Both limits on every route of an API blueprint, once: the limiter and the blueprints live as long as the
+    process, so a second app built in it (the tests' fault apps) would otherwise count every request twice."""
+    if blp.name in _APPLIED:
+        return
+    _APPLIED.add(blp.name)
     limiter.limit(lambda: current_app.config["API_RATE_LIMIT_PER_ADDRESS"], key_func=address_key)(blp)
     limiter.limit(lambda: current_app.config["API_RATE_LIMIT_PER_TOKEN"], key_func=token_key,
                   exempt_when=_no_token)(blp)
