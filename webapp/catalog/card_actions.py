@@ -16,6 +16,7 @@ from ..htmx import is_htmx
 from ..models import Book
 from ..services.catalog import back_in_stock
 from ..services.circulation import holds
+from ..services.inventory import stock
 from ..utils import safe_next
 from . import bp
 
@@ -51,7 +52,7 @@ def notify_page(book_id: int):
     """The no-JS home of "Notify me": where a visitor lands after signing in, one press away from done."""
     book = _book(book_id)
     waiting = current_user.is_authenticated and back_in_stock.is_waiting(current_user.id, book.id)
-    available = book.inventory.available if book.inventory else 0
+    available = stock.state(book.id).available
     return render_template("catalog/notify.html", book=book, waiting=waiting, available=available)
 
 
