@@ -74,7 +74,7 @@ TURNS = {
         "What follows is a quiet reckoning with love, memory and the {adj_l} work of forgiveness.",
     ],
     "young": [
-        "With the help of a grumpy cat, a very old map and {hero_p} {kin}, {hero} sets out to prove it.",
+        "With the help of a grumpy cat, a very old map and a neighbour who knows too much, {hero} sets off.",
         "Soon {hero} is in the middle of the biggest adventure {place} has ever seen.",
         "It will take courage, a lot of sandwiches and one enormous secret to put things right.",
     ],
