@@ -80,3 +80,5 @@ _.replacement_cents, _.created
 _.renewable
 _.is_returned  # Rental.is_returned: read by admin/_rentals_table.html
 _.not_arrived  # rentals.not_arrived: read by admin/_rentals_table.html
+# Catalog look (issue 17): back_in_stock.Waiting.asked_at, read by account/_back_in_stock.html
+_.asked_at

@@ -8,6 +8,7 @@ services.catalog.back_in_stock and services.circulation.holds.
 from __future__ import annotations
 
 from flask import Response, abort, flash, make_response, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
@@ -37,7 +38,7 @@ def _box(book: Book, state: str, message: str = "", back: str = "") -> Response:
     return response
 
 
-def _sign_in_first(then: str) -> Response:
+def _sign_in_first(then: str) -> ResponseReturnValue:
     login = url_for("auth.login", next=then)
     if is_htmx():
         response = make_response("", 204)

@@ -17,8 +17,22 @@ from faker.providers.person.en_US import Provider as PersonNames
 
 from ..services.catalog.isbn import isbn13_from_body
 from .blurbs import FAMILY, description
-from .words import (ADJECTIVES, ENDS, GUIDES, HOUSES, KIN_NOUNS, NONFICTION_TOPICS, NOUNS, PEOPLE, PLACES, PLURALS,
-                    PUBLISHERS, SERIES_FIRST, SERIES_SECOND, VERBS)
+from .words import (
+    ADJECTIVES,
+    ENDS,
+    GUIDES,
+    HOUSES,
+    KIN_NOUNS,
+    NONFICTION_TOPICS,
+    NOUNS,
+    PEOPLE,
+    PLACES,
+    PLURALS,
+    PUBLISHERS,
+    SERIES_FIRST,
+    SERIES_SECOND,
+    VERBS,
+)
 
 GENRES = [
     "Biography", "Business", "Children's", "Classics", "Cookery", "Crime", "Fantasy", "History",
