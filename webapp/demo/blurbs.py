@@ -136,7 +136,7 @@ def description(rng: random.Random, genre: str, title: str, author: str, topic: 
     first = f"{rng.choice(OPENINGS[family])} {turns[0]}"
     paragraphs = [first.format(**values)]
     second = [turns[1], rng.choice(PRAISE)]
-    if rng.random() < 0.5:
+    if rng.random() < 0.7:
         paragraphs.append(" ".join(second).format(**values))
     else:
         paragraphs += [second[0].format(**values), second[1].format(**values)]
@@ -145,6 +145,6 @@ def description(rng: random.Random, genre: str, title: str, author: str, topic: 
         note = rng.choice(SERIES_NOTES)
         paragraphs.append(note.format(title=title, number=number, series=name,
                                       nth_series=_NTH[number - 1] if number <= len(_NTH) else f"{number}th"))
-    elif len(paragraphs) < 3 or rng.random() < 0.3:
+    elif rng.random() < 0.3:
         paragraphs.append(rng.choice(AUTHOR_NOTES).format(**values))
     return "\n\n".join(paragraphs[:4])
