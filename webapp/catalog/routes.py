@@ -182,11 +182,11 @@ def book(book_id: int, slug: str | None = None):
 def cover(book_id: int):
     """The generated cover (books without an uploaded one): public, validated by the book's version."""
     versions = cache.versions([book_id])
-    etag = f"{fragments.RENDER_SALT}-{versions.book_tag(book_id)}-{book_id}"
+    etag = f"{fragments.RENDER_SALT}-{covers.VERSION}-{versions.book_tag(book_id)}-{book_id}"
     if versions.known and request.if_none_match.contains(etag):  # (unknown versions: never confirmed)
         response = current_app.response_class(status=304)
     else:
-        key = f"{cache.PREFIX}cover:{book_id}:{versions.book_tag(book_id)}"
+        key = f"{cache.PREFIX}cover:{covers.VERSION}:{book_id}:{versions.book_tag(book_id)}"
         svg = (cache.get(key) or b"").decode()
         if not svg:
             found = browse.book_detail(book_id)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
+VERSION = "2"  # in the cover's cache key and ETag: a new drawing is served at once after a deploy
 WIDTH, HEIGHT = 200, 300
 DESIGNS = ("band", "geometric", "landscape", "framed")
 # (dark, light, accent): text is light on dark or dark on light, never on the accent.
