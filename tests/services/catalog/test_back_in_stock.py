@@ -41,7 +41,7 @@ def test_asking_twice_is_one_request_and_a_restock_emails_it_once(app, db, auth,
     assert [e.recipient for e in emails] == ["ann@example.com", "bob@example.com"]
     assert emails[0].subject == "“The Salt Orchard” is back in stock"
     assert f"/books/{sold_out.id}/the-salt-orchard" in emails[0].body_text
-    assert emails[0].body_text.startswith("Hello ann")
+    assert emails[0].body_text.startswith("Hello ann,")
     assert all(r.notified_at is not None for r in _rows(db))
     assert back_in_stock.waiting_for(ann.id) == []
 

@@ -113,6 +113,7 @@ def notify(book_id: int) -> int:
     for user_id in sorted(user_ids):
         user = accounts.reachable(user_id)
         if user is not None:
-            mail.send_template(user.email, "book_back_in_stock", user=user, book=book, book_url=url)
+            mail.send_template(user.email, "book_back_in_stock", user=user, name=user.display_name, book=book,
+                               book_url=url)
             sent += 1
     return sent
