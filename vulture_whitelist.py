@@ -82,3 +82,5 @@ _.is_returned  # Rental.is_returned: read by admin/_rentals_table.html
 _.not_arrived  # rentals.not_arrived: read by admin/_rentals_table.html
 # Pages (issue 17): who saved a page last, read by admin/site_pages.html and admin/site_page.html
 _.updated_by
+# Catalog look (issue 17): back_in_stock.Waiting.asked_at, read by account/_back_in_stock.html
+_.asked_at

@@ -9,10 +9,10 @@ from webapp.models import Book, SearchTerm
 def test_seed_command_is_idempotent(runner, db):
     result = runner.invoke(args=["seed", "--books", "30", "--seed", "4"])
     assert result.exit_code == 0, result.output
-    assert "Seeded 30 books" in result.output
+    assert "Added 30 demo books" in result.output
     assert "demo admin: login 'admin'" in result.output
     again = runner.invoke(args=["seed", "--books", "30", "--seed", "4"])
-    assert "Seeded 0 books" in again.output
+    assert "The demo shop already has its 30 books; nothing to add." in again.output
     assert db.session.scalar(select(func.count()).select_from(Book)) == 30
     assert db.session.scalar(select(func.count()).select_from(SearchTerm)) > 10
 

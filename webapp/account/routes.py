@@ -13,6 +13,7 @@ from ..extensions import db
 from ..htmx import render_page_or_partial
 from ..links import charge_done_url, public_url
 from ..models import Address, Book, Hold, Rental
+from ..services.catalog import back_in_stock
 from ..services.circulation import hold_dates, subscriptions
 from ..services.circulation import holds as hold_service
 from ..services.circulation import rentals as rental_service
@@ -49,7 +50,8 @@ def index():
             form, lambda: accounts.update_profile(current_user, form.full_name.data)) is not FAILED:
         flash("Your details are saved.", "success")
         return redirect(url_for("account.index"), 303)
-    return render_template("account/index.html", form=form, pending_email=registration.pending_email_change(current_user))
+    return render_template("account/index.html", form=form, pending_email=registration.pending_email_change(current_user),
+                           back_in_stock=back_in_stock.waiting_for(current_user.id))
 
 
 @bp.get("/addresses")

@@ -18,6 +18,7 @@ from wtforms import (
 from wtforms.validators import NumberRange, Optional
 
 from ..services.catalog.admin_listing import SORTS, STATUS_FILTERS, STOCK_FILTERS
+from ..services.catalog.book_values import FORMATS
 from ..services.catalog.stock_changes import ADJUST_REASONS
 from ..services.platform import money
 
@@ -65,12 +66,17 @@ class BookForm(FlaskForm):
     language = StringField("Language", description="A code like en, fr or pt-br.")
     publisher = StringField("Publisher")
     description = TextAreaField("Description")
+    format = SelectField("Format", choices=[SelectChoice(k, v) for k, v in FORMATS.items()], default="paperback",
+                         validate_choice=False)  # the service checks it, with its own message
+    series_name = StringField("Series", description="The series it belongs to, if any, like The Marrow Coast.")
+    series_number = StringField("Number in the series", description="1 for the first book, 2 for the second ...")
     cover = FileField("Cover image", description="JPEG, PNG, WebP or GIF.")
     remove_cover = BooleanField("Remove the current cover")
 
     # values passed to the service (stock only when creating: on edit, stock changes on its own page)
     VALUE_FIELDS = ("isbn", "title", "subtitle", "authors", "genres", "price", "rental_week_price", "cost_price",
-                    "low_stock_threshold", "pages", "published_on", "language", "publisher", "description")
+                    "low_stock_threshold", "pages", "published_on", "language", "publisher", "description", "format",
+                    "series_name", "series_number")
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)

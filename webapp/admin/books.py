@@ -155,7 +155,7 @@ def _form_page(form: BookForm, book=None, status: int = 200):
 
 @bp.route("/books/new", methods=["GET", "POST"])
 def book_new():
-    form = BookForm(data={"language": "en", "stock": "0"})
+    form = BookForm(data={"language": "en", "stock": "0", "format": "paperback"})
     if form.validate_on_submit():
         book = attempt(form, lambda: editing.create_book(form.values(creating=True), actor_id=current_user.id,
                                                          ip=client_ip(), cover=_cover_stream(form)))
@@ -176,6 +176,7 @@ def _edit_data(book) -> dict:
         "low_stock_threshold": "" if inv is None or inv.low_stock_threshold is None else str(inv.low_stock_threshold),
         "pages": str(book.pages or ""), "published_on": book.published_on.isoformat() if book.published_on else "",
         "language": book.language, "publisher": book.publisher or "", "description": book.description or "",
+        "format": book.format, "series_name": book.series_name or "", "series_number": str(book.series_number or ""),
     }
 
 

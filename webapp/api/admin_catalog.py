@@ -27,6 +27,7 @@ from ..services.catalog.book_values import (
     MAX_LEN,
     MAX_MONEY_CENTS,
     MAX_PAGES,
+    MAX_SERIES_NUMBER,
     MAX_STOCK,
     CatalogError,
 )
@@ -78,6 +79,11 @@ class BookUpdateSchema(ApiSchema):
     language = Text(8, allow_none=True, metadata={"description": "A code like en, fr or pt-br."})
     publisher = Text(MAX_LEN["publisher"] + 50, allow_none=True)
     description = Text(MAX_LEN["description"] + 500, allow_none=True)
+    format = Text(20, allow_none=True, metadata={"description": "paperback (the default) or hardcover."})
+    series_name = Text(MAX_LEN["series_name"] + 50, allow_none=True,
+                       metadata={"description": "The series it belongs to; null: none."})
+    series_number = Count(1, MAX_SERIES_NUMBER, allow_none=True,
+                          metadata={"description": "Its place in the series (needs a series name)."})
 
 
 class BookCreateSchema(BookUpdateSchema):
@@ -122,6 +128,9 @@ class AdminBookSchema(ma.Schema):
     published_on = ma.fields.Date(required=True, allow_none=True)
     pages = ma.fields.Integer(required=True, allow_none=True)
     description = ma.fields.String(required=True, allow_none=True)
+    format = ma.fields.String(required=True)
+    series_name = ma.fields.String(required=True, allow_none=True)
+    series_number = ma.fields.Integer(required=True, allow_none=True)
     active = ma.fields.Boolean(required=True, metadata={"description": "false: archived, hidden from the shop."})
     stock = ma.fields.Nested(StaffStockSchema, required=True)
 
@@ -154,7 +163,7 @@ def _raw(data: dict[str, Any]) -> dict[str, object]:
     for name, value in data.items():
         if name in ("price", "rental_week_price", "cost_price"):
             raw[name] = _plain(value)
-        elif name in ("stock", "low_stock_threshold", "pages"):
+        elif name in ("stock", "low_stock_threshold", "pages", "series_number"):
             raw[name] = None if value is None else str(value)
         else:
             raw[name] = value
@@ -195,6 +204,7 @@ def _out(book_id: int) -> dict[str, Any]:
         "price": money(book.price_cents), "rental_week_price": money(book.rental_week_cents or None),
         "cost_price": money(book.cost_cents), "language": book.language, "publisher": book.publisher,
         "published_on": book.published_on, "pages": book.pages, "description": book.description,
+        "format": book.format, "series_name": book.series_name, "series_number": book.series_number,
         "active": book.active, "stock": _stock(book),
     }
 

@@ -112,6 +112,10 @@ class BookDetailSchema(BookSummarySchema):
     publisher = ma.fields.String(required=True, allow_none=True)
     pages = ma.fields.Integer(required=True, allow_none=True)
     genres = ma.fields.List(ma.fields.Nested(GenreRefSchema), required=True)
+    format = ma.fields.String(required=True, validate=ma.validate.OneOf(["paperback", "hardcover"]))
+    series_name = ma.fields.String(required=True, allow_none=True, metadata={"description": "The series, if any."})
+    series_number = ma.fields.Integer(required=True, allow_none=True,
+                                      metadata={"description": "The book's place in its series (1, 2, ...)."})
 
 
 class BookListSchema(ma.Schema):
@@ -286,7 +290,8 @@ def get_book(book_id: int) -> Any:
         return _summary(book, "full") | {
             "description": book.description, "language": book.language, "published_on": book.published_on,
             "publisher": book.publisher, "pages": book.pages,
-            "genres": [{"slug": g.slug, "name": g.name} for g in book.genres]}
+            "genres": [{"slug": g.slug, "name": g.name} for g in book.genres], "format": book.format,
+            "series_name": book.series_name, "series_number": book.series_number}
 
     return _public(build)
 

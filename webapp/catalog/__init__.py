@@ -14,4 +14,4 @@ def _catalog_reads_unlimited() -> bool:
 
 limiter.request_filter(_catalog_reads_unlimited)
 
-from . import routes  # noqa: E402,F401
+from . import card_actions, routes  # noqa: E402,F401

@@ -111,7 +111,7 @@ def book_page(book_id: int, versions: cache.Versions, raw: bytes | None) -> Book
     if book is None:
         return None
     body = render_template("catalog/_book_body.html", book=book, languages=search.LANGUAGES,
-                           buy_box_mark=Markup(BUY_BOX_MARK))
+                           buy_box_mark=Markup(BUY_BOX_MARK), series_books=browse.series_books(book.series_name))
     before, _, after = body.partition(BUY_BOX_MARK)
     data = {"id": book.id, "slug": book.slug, "active": book.active, "title": book.title,
             "description": _truncate(book.description or book.title),

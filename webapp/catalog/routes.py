@@ -13,9 +13,7 @@ from flask import Response, abort, current_app, make_response, redirect, render_
 from flask_login import current_user
 from markupsafe import Markup
 
-from ..extensions import db
 from ..htmx import current_url, is_htmx
-from ..models import Book
 from ..services.catalog import browse, cached_reads, covers, search
 from ..services.circulation import holds
 from ..services.commerce import cart, pricing
@@ -187,17 +185,18 @@ def book(book_id: int, slug: str | None = None):
 def cover(book_id: int):
     """The generated cover (books without an uploaded one): public, validated by the book's version."""
     versions = cache.versions([book_id])
-    etag = f"{fragments.RENDER_SALT}-{versions.book_tag(book_id)}-{book_id}"
+    etag = f"{fragments.RENDER_SALT}-{covers.VERSION}-{versions.book_tag(book_id)}-{book_id}"
     if versions.known and request.if_none_match.contains(etag):  # (unknown versions: never confirmed)
         response = current_app.response_class(status=304)
     else:
-        key = f"{cache.PREFIX}cover:{book_id}:{versions.book_tag(book_id)}"
+        key = f"{cache.PREFIX}cover:{covers.VERSION}:{book_id}:{versions.book_tag(book_id)}"
         svg = (cache.get(key) or b"").decode()
         if not svg:
-            found = db.session.get(Book, book_id)
+            found = browse.book_detail(book_id)
             if found is None:
                 abort(404)
-            svg = covers.svg_cover(found.title, found.author_names, found.isbn13)
+            svg = covers.svg_cover(found.title, found.author_names, found.isbn13,
+                                   found.genres[0].name if found.genres else None)
             cache.put(key, svg)
         response = current_app.response_class(svg, mimetype="image/svg+xml")
     if versions.known:

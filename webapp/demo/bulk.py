@@ -21,7 +21,7 @@ Row = dict[str, Any]
 
 BOOK_COLUMNS = ["id", "isbn13", "title", "subtitle", "description", "language", "pages", "publisher",
                 "published_on", "price_cents", "rental_week_cents", "units_sold", "author_names",
-                "created_at", "updated_at", "active"]
+                "created_at", "updated_at", "active", "format", "series_name", "series_number"]
 # Around a large PostgreSQL load, as pg_restore does: secondary indexes are dropped and rebuilt afterwards, and
 # foreign keys on these tables are dropped and re-added (checked once, by a join, instead of row by row).
 BULK_TABLES = ("books", "book_authors", "book_genres", "inventory", "stock_movements")
@@ -115,7 +115,8 @@ def write_postgres(rows: Iterable[Row], count: int, say: Say) -> None:
                 created = row["created_at"]
                 write((book_id, row["isbn13"], row["title"], row["subtitle"], row["description"], row["language"],
                        row["pages"], row["publisher"], row["published_on"], row["price_cents"],
-                       row["rental_week_cents"], row["units_sold"], row["author_names"], created, created, True))
+                       row["rental_week_cents"], row["units_sold"], row["author_names"], created, created, True,
+                       row["format"], row["series_name"], row["series_number"]))
                 links += [(book_id, author_id, pos) for pos, author_id in enumerate(row["_authors"])]
                 genres += [(book_id, g) for g in row["_genres"]]
                 stock.append((book_id, row["_on_hand"]))

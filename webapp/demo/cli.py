@@ -33,10 +33,19 @@ def seed_command(books: int, seed_value: int, no_users: bool, quiet: bool) -> No
     result = demo.seed(books, seed_value, progress=None if quiet else click.echo, with_users=not no_users)
     if not no_users:
         enable_demo_admin_2fa()
-    click.echo(f"Seeded {result.books_added} books and {result.authors_added} authors "
-               f"in {result.seconds:.1f}s.")
+    click.echo(seeded_message(books, result.books_added, result.authors_added, result.seconds))
     for role, login, password in ([] if quiet else result.users):
         click.echo(f"  demo {role}: login '{login}', password '{password}'")
+
+
+def seeded_message(wanted: int, books_added: int, authors_added: int, seconds: float) -> str:
+    """What a seed run did, worded for a restart too: a shop that already has its books is not a failure."""
+    if books_added == 0 and wanted == 0:
+        return "No demo books asked for; nothing to add."
+    if books_added == 0:
+        return f"The demo shop already has its {wanted:,} books; nothing to add."
+    authors = f" and {authors_added:,} author{'s' if authors_added != 1 else ''}" if authors_added else ""
+    return f"Added {books_added:,} demo book{'s' if books_added != 1 else ''}{authors} in {seconds:.1f}s."
 
 
 @click.command("demo-credentials")

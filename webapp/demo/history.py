@@ -122,7 +122,5 @@ def _order(rng: random.Random, user: User, picks: list[Any], now: datetime, days
                   else None, delivered_at=paid_at + timedelta(days=4) if status == "delivered" else None,
                   cancelled_at=paid_at + timedelta(hours=2) if status == "cancelled" else None)
     order.lines.extend(lines)
-    db.session.add(order)
-    db.session.flush()
-    db.session.add(OrderEvent(order_id=order.id, status=status, note=note,
-                              created_at=paid_at))
+    order.events.append(OrderEvent(status=status, note=note, created_at=paid_at))
+    db.session.add(order)  # flushed with the others (ensure_sales_history): one batch, not one round trip each

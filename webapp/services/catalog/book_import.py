@@ -7,7 +7,8 @@ Columns (a header row is required; names are case-insensitive, in any order):
     title, authors,      required for a new book. authors: names separated by ";" (found by name,
     price                case-insensitive, or created).
     subtitle, genres (";"-separated, found or created), rental_week_price, cost_price, stock, low_stock_threshold,
-    language, publisher, published_on (YYYY-MM-DD), pages, description      optional.
+    language, publisher, published_on (YYYY-MM-DD), pages, description, format (paperback or hardcover),
+    series_name, series_number (1-999, with a series name)      optional.
 
 Money is written like 12.50. Every value is checked by the same rules as the admin form (services.catalog.book_values).
 
@@ -57,7 +58,7 @@ LIST_SEP = ";"
 BATCH = 100  # rows per savepoint batch; progress is reported (and committed) after each
 MAX_REPORTED_ERRORS = 1000
 EXPORT_CHUNK = 1000
-_TEXT_COLUMNS = {"title", "subtitle", "authors", "genres", "publisher", "description"}
+_TEXT_COLUMNS = {"title", "subtitle", "authors", "genres", "publisher", "description", "series_name"}
 
 
 class RowError(TypedDict):
@@ -328,7 +329,8 @@ def export_csv(filters: BookFilters | None = None, chunk: int = EXPORT_CHUNK) ->
     plain = money.plain
     stmt = (select(Book.id, Book.isbn13, Book.title, Book.subtitle, Book.price_cents, Book.rental_week_cents,
                    Book.cost_cents, Inventory.on_hand, Inventory.low_stock_threshold, Book.language, Book.publisher,
-                   Book.published_on, Book.pages, Book.description)
+                   Book.published_on, Book.pages, Book.description, Book.format, Book.series_name,
+                   Book.series_number)
             .outerjoin(Inventory, Inventory.book_id == Book.id)
             .where(*filter_conditions(filters or BookFilters()))
             .order_by(Book.id).execution_options(yield_per=chunk))
@@ -354,7 +356,8 @@ def export_csv(filters: BookFilters | None = None, chunk: int = EXPORT_CHUNK) ->
                 "cost_price": plain(r.cost_cents), "stock": r.on_hand if r.on_hand is not None else 0,
                 "low_stock_threshold": r.low_stock_threshold, "language": r.language, "publisher": r.publisher,
                 "published_on": r.published_on.isoformat() if r.published_on else None, "pages": r.pages,
-                "description": r.description,
+                "description": r.description, "format": r.format, "series_name": r.series_name,
+                "series_number": r.series_number,
             }
             writer.writerow([_cell(c, values[c]) for c in COLUMNS])
         yield buffer.getvalue()

@@ -22,20 +22,24 @@ from . import isbn
 
 # The fields of a book as staff enter them: the form's field names and the CSV's column names.
 FIELDS = ("isbn", "title", "subtitle", "authors", "genres", "price", "rental_week_price", "cost_price", "stock",
-          "low_stock_threshold", "language", "publisher", "published_on", "pages", "description")
+          "low_stock_threshold", "language", "publisher", "published_on", "pages", "description", "format",
+          "series_name", "series_number")
 REQUIRED_FOR_NEW = ("isbn", "title", "authors", "price")
 LABELS = {
     "isbn": "ISBN", "title": "Title", "subtitle": "Subtitle", "authors": "Authors", "genres": "Genres",
     "price": "Price", "rental_week_price": "Rental price per week", "cost_price": "Cost price", "stock": "Stock",
     "low_stock_threshold": "Low-stock threshold", "language": "Language", "publisher": "Publisher",
-    "published_on": "Published on", "pages": "Pages", "description": "Description",
+    "published_on": "Published on", "pages": "Pages", "description": "Description", "format": "Format",
+    "series_name": "Series", "series_number": "Number in the series",
 }
+FORMATS = {"paperback": "Paperback", "hardcover": "Hardcover"}  # books.format (a CHECK constraint keeps it)
+MAX_SERIES_NUMBER = 999
 MAX_MONEY_CENTS = 10_000_000  # 100,000.00 (in the shop's currency) for one copy is a typo, not a book
 MAX_STOCK = 1_000_000
 MAX_PAGES = 100_000
 MAX_AUTHORS = 10
 MAX_GENRES = 10
-MAX_LEN = {"title": 300, "subtitle": 300, "publisher": 160, "description": 20_000}
+MAX_LEN = {"title": 300, "subtitle": 300, "publisher": 160, "description": 20_000, "series_name": 160}
 AUTHOR_NAME_MAX = 160
 GENRE_NAME_MAX = 80
 
@@ -58,6 +62,9 @@ class CleanBook(TypedDict, total=False):
     published_on: date | None
     pages: int | None
     description: str | None
+    format: str
+    series_name: str | None
+    series_number: int | None
 
 
 class CatalogError(RuleError):
@@ -184,6 +191,16 @@ def parse_date(raw: object, label: str = "Published on") -> date | None:
     return value
 
 
+def parse_format(raw: object) -> str:
+    """Paperback or hardcover (any case); empty means paperback."""
+    if _blank(raw):
+        return "paperback"
+    value = str(raw).strip().lower()
+    if value not in FORMATS:
+        raise FieldError("Format must be paperback or hardcover.")
+    return value
+
+
 def parse_language(raw: object) -> str:
     """A language code ("en", "pt-br"); empty means English."""
     if _blank(raw):
@@ -215,6 +232,15 @@ def parse_names(raw: object, label: str, *, sep: str, max_len: int, max_count: i
     if len(names) > max_count:
         raise FieldError(f"{label}: at most {max_count}.")
     return names
+
+
+def _series_together(clean: Mapping[str, object], errors: dict[str, list[str]], book: Book | None) -> None:
+    """A number in a series needs the series' name (given now, or kept from before)."""
+    if clean.get("series_number") is None or "series_name" in errors or "series_number" in errors:
+        return
+    name = clean["series_name"] if "series_name" in clean else getattr(book, "series_name", None)
+    if not name:
+        errors["series_name"] = ["Give the series' name for a book with a number in a series."]
 
 
 def clean_book(raw: Mapping[str, object], *, book: Book | None = None, check_isbn_unique: bool = True,
@@ -254,6 +280,10 @@ def clean_book(raw: Mapping[str, object], *, book: Book | None = None, check_isb
     rule("published_on", parse_date)
     rule("pages", lambda v: parse_count(v, "Pages", minimum=1, maximum=MAX_PAGES))
     rule("description", lambda v: parse_text(v, "Description", MAX_LEN["description"], multiline=True))
+    rule("format", parse_format)
+    rule("series_name", lambda v: parse_text(v, "Series", MAX_LEN["series_name"]))
+    rule("series_number", lambda v: parse_count(v, "Number in the series", minimum=1, maximum=MAX_SERIES_NUMBER))
+    _series_together(clean, errors, book)
     if errors:
         raise CatalogError(errors)
     return cast(CleanBook, clean)  # each key was set by its own rule above, with the type CleanBook gives it

@@ -5,11 +5,13 @@ services.catalog.cached_reads caches most of them.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import joinedload
 
 from ...extensions import db
-from ...models import Author, Book, BookAuthor, book_genres
+from ...models import Author, Book, BookAuthor, book_genres, slugify
 
 
 def _in_one_query(stmt: Select[Book]) -> Select[Book]:
@@ -45,6 +47,32 @@ def related_ids(book_id: int, author_ids: list[int], genre_ids: list[int], limit
             ).order_by(Book.units_sold.desc(), Book.id).limit(limit - len(ids))
         ).all()
     return ids
+
+
+SERIES_LIST_MAX = 24
+
+
+@dataclass(frozen=True)
+class SeriesBook:
+    id: int
+    title: str
+    number: int | None
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.title)
+
+
+def series_books(series_name: str | None, limit: int = SERIES_LIST_MAX) -> list[SeriesBook]:
+    """The active books of a series in reading order (number, then id), at most `limit`: one statement on
+    ix_books_series, for the book page's "More in this series"."""
+    if not series_name:
+        return []
+    rows = db.session.execute(
+        select(Book.id, Book.title, Book.series_number)
+        .where(Book.series_name == series_name, Book.active.is_(True))
+        .order_by(Book.series_number.is_(None), Book.series_number, Book.id).limit(limit)).all()
+    return [SeriesBook(*row) for row in rows]
 
 
 def books_by_ids(ids: list[int]) -> list[Book]:

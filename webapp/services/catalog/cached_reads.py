@@ -137,11 +137,16 @@ def replace_page(query: BookQuery, page: int) -> BookQuery:
     return BookQuery(**{**asdict(query), "page": page})
 
 
-def home_key(versions: cache.Versions, limit: int = 8) -> str:
+# The home page's shelves fill whole rows of the card grid at every width: 2 columns on phones, 4 from 768px and
+# 6 from 1100px (static/css/app.css); 12 is a multiple of all three.
+HOME_SHELF_SIZE = 12
+
+
+def home_key(versions: cache.Versions, limit: int = HOME_SHELF_SIZE) -> str:
     return f"{cache.PREFIX}home{SCHEMA}:{versions.catalog_tag}:{limit}"
 
 
-def home_shelves(versions: cache.Versions, raw: bytes | None, limit: int = 8) -> dict[str, Tagged]:
+def home_shelves(versions: cache.Versions, raw: bytes | None, limit: int = HOME_SHELF_SIZE) -> dict[str, Tagged]:
     """The home page's shelves, new arrivals and bestsellers, as tagged book ids."""
     found = decode(raw)
     if isinstance(found, dict):

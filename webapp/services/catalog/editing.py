@@ -30,7 +30,8 @@ from .vocabulary import remember_search_terms
 Snapshot = dict[str, object]
 
 _SNAPSHOT_COLUMNS = ("isbn13", "title", "subtitle", "price_cents", "rental_week_cents", "cost_cents", "language",
-                     "publisher", "published_on", "pages", "description", "cover_path", "active")
+                     "publisher", "published_on", "pages", "description", "cover_path", "active", "format",
+                     "series_name", "series_number")
 
 
 def _snapshot(columns: Mapping[str, object], authors: list[str], genres: list[str]) -> Snapshot:
@@ -68,7 +69,8 @@ def _diff(before: Snapshot, after: Snapshot) -> tuple[Snapshot, Snapshot]:
 # form field / CSV column -> Book column
 _COLUMN_OF = {"title": "title", "subtitle": "subtitle", "price": "price_cents", "rental_week_price": "rental_week_cents",
               "cost_price": "cost_cents", "language": "language", "publisher": "publisher",
-              "published_on": "published_on", "pages": "pages", "description": "description"}
+              "published_on": "published_on", "pages": "pages", "description": "description", "format": "format",
+              "series_name": "series_name", "series_number": "series_number"}
 
 
 @dataclass
@@ -107,7 +109,7 @@ def _terms(texts: list[str], collect: list[str] | None) -> None:
 
 _NEW_BOOK_COLUMNS = ("isbn13", "title", "subtitle", "description", "language", "pages", "publisher", "published_on",
                      "price_cents", "cost_cents", "rental_week_cents", "cover_path", "active", "units_sold",
-                     "author_names")
+                     "author_names", "format", "series_name", "series_number")
 
 
 def create_many(cleans: list[CleanBook], *, actor_id: int | None, resolver: NameResolver | None = None,
@@ -127,7 +129,7 @@ def create_many(cleans: list[CleanBook], *, actor_id: int | None, resolver: Name
     for clean, author_rows, cover_path in zip(cleans, authors, cover_paths, strict=True):
         given: Mapping[str, object] = clean
         values: dict[str, object] = dict.fromkeys(_NEW_BOOK_COLUMNS)
-        values.update(isbn13=clean["isbn"], rental_week_cents=0, language="en", active=True, units_sold=0,
+        values.update(isbn13=clean["isbn"], rental_week_cents=0, language="en", active=True, units_sold=0, format="paperback",
                       cover_path=cover_path, author_names=", ".join(name for _, name in author_rows))
         values.update({column: given[name] for name, column in _COLUMN_OF.items() if name in given})
         rows.append(values)  # author_names: the triggers on book_authors compute the same string

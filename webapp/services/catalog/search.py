@@ -328,7 +328,7 @@ class HomeSections(TypedDict):
     genres: list[Genre]
 
 
-def home_sections(limit: int = 8) -> HomeSections:
+def home_sections(limit: int = 12) -> HomeSections:
     base = with_listing_details(select(Book)).where(Book.active.is_(True))
     return {
         "new_arrivals": list(db.session.scalars(base.order_by(*_ORDER["newest"]).limit(limit)).unique()),
