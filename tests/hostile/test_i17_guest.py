@@ -221,3 +221,28 @@ def test_a_huge_quantity_is_clamped_with_a_message(app, auth, db, make_book):
     auth.post("/checkout", GUEST | {"token": _token(browser)}, client=browser)
     order = db.session.scalars(select(Order)).one()
     assert sum(line.quantity for line in order.lines) <= app.config["MAX_QUANTITY_PER_LINE"]
+
+
+def test_a_guest_checking_out_from_two_tabs_holds_one_reservation(app, auth, db, make_book):
+    """Two tabs of one browser each load the checkout (two form tokens) and both are sent: as for a customer,
+    the browser has one checkout at a time. The same cart goes to the same payment page; a different cart
+    replaces the older one (its copies go back), so the guest can never pay twice for one cart."""
+    book = make_book(on_hand=5, price_cents=1500)
+    browser = app.test_client()
+    auth.post("/cart/add", {"book_id": book.id, "mode": "buy"}, client=browser)
+    tab_a, tab_b = _token(browser), _token(browser)
+    assert tab_a != tab_b
+    first = auth.post("/checkout", GUEST | {"token": tab_a}, client=browser)
+    second = auth.post("/checkout", GUEST | {"token": tab_b}, client=browser)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    db.session.expire_all()
+    assert db.session.query(Order).filter(Order.status == "pending_payment").count() == 1
+    assert db.session.get(Inventory, book.id).reserved == 1
+    # a changed cart (two copies now) from a third tab replaces the first checkout
+    auth.post("/cart/update", {"book_id": book.id, "mode": "buy", "quantity": "2"}, client=browser)
+    third = auth.post("/checkout", GUEST | {"token": _token(browser)}, client=browser)
+    assert third.status_code == 303 and third.headers["Location"] != first.headers["Location"]
+    db.session.expire_all()
+    assert db.session.query(Order).filter(Order.status == "pending_payment").count() == 1
+    assert db.session.get(Inventory, book.id).reserved == 2

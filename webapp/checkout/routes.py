@@ -88,7 +88,8 @@ def index():
                 shopper, items, address, code=code,
                 success_url=checkout_success_url, cancel_url=checkout_cancel_url,
                 use_wallet=bool(form.use_wallet.data) and not guest, token=form.token.data or None,
-                delivery_method=delivery, guest_email=form.email.data if guest else None)
+                delivery_method=delivery, guest_email=form.email.data if guest else None,
+                guest_previous=(session.get("checkout_order") or {}).get("number") if guest else None)
         except SoldOut as exc:
             db.session.rollback()
             book = db.session.get(Book, exc.book_id)
