@@ -246,3 +246,16 @@ def test_a_guest_checking_out_from_two_tabs_holds_one_reservation(app, auth, db,
     db.session.expire_all()
     assert db.session.query(Order).filter(Order.status == "pending_payment").count() == 1
     assert db.session.get(Inventory, book.id).reserved == 2
+
+
+@pytest.mark.parametrize("url,field", [("cancel", "cancel_refund_to"), ("refund", "refund_to")])
+def test_staff_cannot_refund_an_unclaimed_guest_order_to_a_wallet(app, admin_client, auth, db, run_jobs, make_book,
+                                                                  url, field):
+    book = make_book(on_hand=3)
+    order, _ = _guest_paid(app, auth, db, run_jobs, book)
+    data = {field: "wallet", "cancel_reason": "Customer asked", "refund_reason": "Customer asked"}
+    r = auth.post(f"/admin/orders/{order.number}/{url}", data, client=admin_client)
+    assert r.status_code in (200, 303, 400)
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).status == "paid"
+    assert db.session.scalar(select(WalletEntry.id)) is None
