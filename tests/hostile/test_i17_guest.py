@@ -259,3 +259,29 @@ def test_staff_cannot_refund_an_unclaimed_guest_order_to_a_wallet(app, admin_cli
     db.session.expire_all()
     assert db.session.get(Order, order.id).status == "paid"
     assert db.session.scalar(select(WalletEntry.id)) is None
+
+
+def test_an_anonymous_script_cannot_hold_the_whole_shop_in_guest_checkouts(app, auth, db, make_book):
+    """Each guest checkout reserves copies for half an hour without an account behind it; a script taking a
+    fresh cookie for every order could keep every copy reserved. Guest checkouts started from one address are
+    limited (customers are not: one pending checkout per account already)."""
+    book = make_book(on_hand=1000)
+    started = 0
+    for _ in range(31):
+        bot = app.test_client()
+        auth.post("/cart/add", {"book_id": book.id, "mode": "buy", "quantity": "10"}, client=bot)
+        r = auth.post("/checkout", GUEST | {"token": _token(bot)}, client=bot)
+        if r.status_code == 303 and r.headers["Location"].startswith("/pay/"):
+            started += 1
+        else:
+            assert r.status_code == 429
+    assert started == 30
+    db.session.expire_all()
+    assert db.session.get(Inventory, book.id).reserved == 300
+    shopper("regular")  # a customer is not counted with the guests of that address
+    customer = app.test_client()
+    auth.login("regular", client=customer)
+    auth.post("/cart/add", {"book_id": book.id, "mode": "buy"}, client=customer)
+    r = auth.post("/checkout", {"address_id": "new", "full_name": "R", "line1": "1 Main St", "city": "Springfield",
+                                "postcode": "12345", "country": "US", "token": _token(customer)}, client=customer)
+    assert r.status_code == 303 and r.headers["Location"].startswith("/pay/")
