@@ -285,3 +285,20 @@ def test_an_anonymous_script_cannot_hold_the_whole_shop_in_guest_checkouts(app, 
     r = auth.post("/checkout", {"address_id": "new", "full_name": "R", "line1": "1 Main St", "city": "Springfield",
                                 "postcode": "12345", "country": "US", "token": _token(customer)}, client=customer)
     assert r.status_code == 303 and r.headers["Location"].startswith("/pay/")
+
+
+def test_an_unpaid_guest_checkout_emails_nobody(app, auth, db, run_jobs, make_book):
+    """Anyone can type anyone's address at a guest checkout: nothing goes to it until a payment proves it."""
+    from webapp.models import OutboundEmail
+
+    book = make_book(on_hand=3)
+    browser = app.test_client()
+    auth.post("/cart/add", {"book_id": book.id, "mode": "buy"}, client=browser)
+    r = auth.post("/checkout", GUEST | {"email": "someone.else@example.com", "token": _token(browser)}, client=browser)
+    assert r.status_code == 303
+    order = db.session.scalars(select(Order)).one()
+    assert auth.post(f"/checkout/cancelled/{order.number}", client=browser).status_code == 303
+    run_jobs()
+    assert db.session.scalar(select(OutboundEmail.id).where(
+        OutboundEmail.recipient == "someone.else@example.com")) is None
+    assert browser.get(f"/orders/{order.number}/cancel").status_code in (302, 405)
