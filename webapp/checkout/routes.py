@@ -35,8 +35,11 @@ def _items() -> tuple[list[cart.CartItem], bool]:
     return store.load(), False
 
 
+_GUEST_STARTED = "guest_checkout_started"  # in `g`: this request started a guest checkout
+
+
 def _guest_checkout_started(response) -> bool:
-    return bool(g.get("guest_checkout_started"))
+    return bool(g.get(_GUEST_STARTED))
 
 
 # A guest checkout reserves copies for half an hour with no account behind it: started ones are counted per
@@ -116,7 +119,7 @@ def index():
             db.session.commit()
         if guest:
             guest_access.allow(order)
-            g.guest_checkout_started = True
+            g.setdefault(_GUEST_STARTED, True)
         session["checkout_order"] = {"number": order.number, "buy_now": buy_now}
         return redirect(pay_url, 303)
     if request.method == "POST":
