@@ -7,13 +7,13 @@ they see their order through this browser's session (webapp.guest_access). What 
 (sold out, a price change, a failed check, signing in): kept in the session until the order is paid."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from .. import cart_store as store
 from .. import guest_access
 from ..clients import client_ip
-from ..extensions import db, login_manager
+from ..extensions import db, limiter, login_manager
 from ..links import checkout_cancel_url, checkout_success_url
 from ..models import Address, Book, Order, OrderStatus
 from ..models.orders import DELIVERY_METHODS, DeliveryMethod
@@ -35,7 +35,19 @@ def _items() -> tuple[list[cart.CartItem], bool]:
     return store.load(), False
 
 
+_GUEST_STARTED = "guest_checkout_started"  # in `g`: this request started a guest checkout
+
+
+def _guest_checkout_started(response) -> bool:
+    return bool(g.get(_GUEST_STARTED))
+
+
+# A guest checkout reserves copies for half an hour with no account behind it: started ones are counted per
+# address, so a script with a fresh cookie for each order cannot keep the shop's stock reserved. (A customer
+# has one pending checkout at a time already.)
 @bp.route("/checkout", methods=["GET", "POST"])
+@limiter.limit("30 per hour", methods=["POST"], scope="guest-checkouts", deduct_when=_guest_checkout_started,
+               exempt_when=lambda: current_user.is_authenticated)
 def index():
     guest = not current_user.is_authenticated
     if not guest and not current_user.is_verified:
@@ -88,7 +100,8 @@ def index():
                 shopper, items, address, code=code,
                 success_url=checkout_success_url, cancel_url=checkout_cancel_url,
                 use_wallet=bool(form.use_wallet.data) and not guest, token=form.token.data or None,
-                delivery_method=delivery, guest_email=form.email.data if guest else None)
+                delivery_method=delivery, guest_email=form.email.data if guest else None,
+                guest_previous=(session.get("checkout_order") or {}).get("number") if guest else None)
         except SoldOut as exc:
             db.session.rollback()
             book = db.session.get(Book, exc.book_id)
@@ -106,6 +119,7 @@ def index():
             db.session.commit()
         if guest:
             guest_access.allow(order)
+            g.setdefault(_GUEST_STARTED, True)
         session["checkout_order"] = {"number": order.number, "buy_now": buy_now}
         return redirect(pay_url, 303)
     if request.method == "POST":

@@ -91,6 +91,8 @@ def receipt(number: str):
 @bp.post("/<number>/cancel")
 def cancel(number: str):
     order = _own(number)
+    if order.user_id != current_user.id:  # a guest order this browser may see (lookup): read-only, staff cancel it
+        abort(404)
     # Not actions.attempt_flash: three outcomes (paid meanwhile in another tab: keep the order; refused; done)
     try:
         refund_to = "wallet" if request.form.get("refund_to") == "wallet" else "card"

@@ -115,13 +115,14 @@ def checkout_key(items: list[cart.CartItem], code: str | None, address: Shipping
 def start_checkout(user: User | None, items: list[cart.CartItem], address: ShippingAddress | None, *,
                    code: str | None, success_url: OrderURL, cancel_url: OrderURL, use_wallet: bool = False,
                    token: str | None = None, delivery_method: str = DeliveryMethod.POST,
-                   guest_email: str | None = None) -> tuple[Order, str]:
+                   guest_email: str | None = None, guest_previous: str | None = None) -> tuple[Order, str]:
     """Reserve and open the payment page. Returns (order, URL to send the customer to: the payment page, or
     the success page when the wallet paid it all or it was paid already). `delivery_method` "collect": no
     shipping charge, and `address` is not needed (the order records the shop's, shop_address).
 
     `user` None is a guest checkout (services.commerce.guests): the same path, buying only, the receipt to
-    `guest_email`; no wallet, no plan discount, no code limited per customer.
+    `guest_email`; no wallet, no plan discount, no code limited per customer. `guest_previous`: the number of
+    the order this browser last started, so a guest, like a customer, has one checkout at a time.
 
     Commits (the reservation before the provider call). Raises CheckoutError or SoldOut before anything is
     written (the caller rolls back); PaymentError if the provider could not open the page (the order is then
@@ -129,7 +130,7 @@ def start_checkout(user: User | None, items: list[cart.CartItem], address: Shipp
     address = delivery_address(delivery_method, address)
     if user is None:
         order, url = _reserve_guest(items, address, email=guest_email, code=code, success_url=success_url,
-                                    token=token, delivery_method=delivery_method)
+                                    token=token, delivery_method=delivery_method, previous=guest_previous)
     else:
         order, url = _reserve(user, items, address, code=code, success_url=success_url, use_wallet=use_wallet,
                               token=token, delivery_method=delivery_method)
@@ -172,9 +173,12 @@ def _reserve(user: User, items: list[cart.CartItem], address: ShippingAddress, *
 
 
 def _reserve_guest(items: list[cart.CartItem], address: ShippingAddress, *, email: str | None, code: str | None,
-                   success_url: OrderURL, token: str | None, delivery_method: str) -> tuple[Order, str | None]:
+                   success_url: OrderURL, token: str | None, delivery_method: str,
+                   previous: str | None = None) -> tuple[Order, str | None]:
     """A guest has no row to lock: the form's token (unique among guest orders, uq_orders_guest_idempotency_key)
-    is what makes a double submit one order; _create settles a submit racing its twin."""
+    is what makes a double submit one order; _create settles a submit racing its twin. `previous`, the order
+    this browser started last: still pending, it is the answer for the same cart (a second tab's form) or is
+    replaced (its copies go back), as a customer's is in _reserve."""
     if not items:
         raise CheckoutError("Your cart is empty.")
     if guests.rentals_in(items):
@@ -189,6 +193,15 @@ def _reserve_guest(items: list[cart.CartItem], address: ShippingAddress, *, emai
             return prior, destination(prior, success_url)
         token = None  # that checkout ended unpaid: this submit starts a new one
     key = checkout_key(items, code, address, False, delivery_method)
+    pending = db.session.scalar(select(Order).where(
+        Order.number == previous, Order.guest.is_(True), Order.user_id.is_(None),
+        Order.status == OrderStatus.PENDING_PAYMENT)) if previous else None
+    if pending is not None:
+        opening = pending.payment_url is None and pending.created_at > utcnow() - _OPENING
+        time_left = pending.reservation_expires_at is not None and pending.reservation_expires_at > utcnow() + _MIN_LEFT
+        if pending.checkout_key == key and pending.email == email and (pending.payment_url or opening) and time_left:
+            return pending, pending.payment_url
+        fulfilment.cancel_unpaid(pending, reason="Replaced by a newer checkout.", close_now=False)
     return _create(None, items, address, code=code, key=key, token=token, use_wallet=False,
                    success_url=success_url, delivery_method=delivery_method, email=email)
 
