@@ -101,3 +101,25 @@ def test_the_holds_queue_takes_returned_copies_first(app, db, auth, sold_out):
     stock.adjust(sold_out.id, 1, "restock")
     db.session.commit()
     assert [e.recipient for e in _emails(db)] == ["ann@example.com"]
+
+
+def test_a_withdrawn_book_keeps_its_requests_waiting_until_it_is_back_on_sale(app, db, auth, sold_out):
+    """Stock arriving for a book staff have withdrawn emails nobody and closes nothing: the request is still
+    open when the book goes back on sale and copies are there."""
+    from webapp.services.catalog import back_in_stock
+    from webapp.services.inventory import stock
+
+    ann = auth.user("ann")
+    back_in_stock.ask(ann, sold_out)
+    sold_out.active = False
+    db.session.commit()
+    stock.adjust(sold_out.id, 3, "restock")
+    db.session.commit()
+    assert _emails(db) == []
+    assert [r.notified_at for r in _rows(db)] == [None]
+
+    sold_out.active = True
+    db.session.commit()
+    assert back_in_stock.notify(sold_out.id) == 1
+    db.session.commit()
+    assert [e.recipient for e in _emails(db)] == ["ann@example.com"]

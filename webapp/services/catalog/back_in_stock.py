@@ -98,15 +98,15 @@ def notify(book_id: int) -> int:
     waiting for it, once each. Returns how many were emailed. Runs in the caller's transaction."""
     if stock.state(book_id).available <= 0:
         return 0
+    book = db.session.get(Book, book_id)
+    if book is None or not book.active:  # withdrawn: the requests wait (it may come back on sale)
+        return 0
     user_ids = db.session.scalars(
         update(BackInStockRequest)
         .where(BackInStockRequest.book_id == book_id, BackInStockRequest.notified_at.is_(None))
         .values(notified_at=utcnow())
         .returning(BackInStockRequest.user_id).execution_options(synchronize_session=False)).all()
     if not user_ids:
-        return 0
-    book = db.session.get(Book, book_id)
-    if book is None or not book.active:
         return 0
     url = public_url("catalog.book", book_id=book.id, slug=book.slug)
     sent = 0
