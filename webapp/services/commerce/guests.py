@@ -7,7 +7,7 @@ So a guest order joins an account only when that account's email is verified and
 conditional UPDATE (guest orders nobody has claimed yet), however often it runs."""
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from ...extensions import db
 from ...models import DiscountCode, LineMode, Order, User
@@ -48,7 +48,7 @@ def find(number: str | None, email: str | None) -> Order | None:
     if not wanted or not address:
         return None
     return db.session.scalar(select(Order).where(Order.number == wanted, Order.guest.is_(True),
-                                                 func.lower(Order.email) == address))
+                                                 Order.email == address))  # stored lower-case (checkout)
 
 
 def claim(user: User, *, ip: str | None = None) -> int:
@@ -57,13 +57,14 @@ def claim(user: User, *, ip: str | None = None) -> int:
     claim each order once. Returns how many orders were claimed; the caller commits."""
     if user.email_verified_at is None or not user.email or user.deleted_at is not None:
         return 0
+    email = user.email.lower()  # guest orders store it lower-case (checkout): equality uses ix_orders_guest_email
     numbers = list(db.session.scalars(select(Order.number).where(
-        Order.guest.is_(True), Order.user_id.is_(None), func.lower(Order.email) == user.email.lower())))
+        Order.guest.is_(True), Order.user_id.is_(None), Order.email == email)))
     if not numbers:
         return 0
     claimed = dml.changed(
         update(Order).where(Order.number.in_(numbers), Order.guest.is_(True), Order.user_id.is_(None),
-                            func.lower(Order.email) == user.email.lower())
+                            Order.email == email)
         .values(user_id=user.id).execution_options(synchronize_session=False))
     if claimed:
         audit.record("order.claimed", actor_id=user.id, object_type="user", object_id=user.id, ip=ip,
