@@ -112,7 +112,7 @@ def pages(role: str, s: Shop) -> dict[str, str]:
             "2fa-setup": "/account/2fa/setup", "holds": "/account/holds", "rentals": "/account/rentals",
             "wallet": "/account/wallet", "plan": "/account/subscription", "orders": "/orders",
             "order": f"/orders/{s.order_number}", "receipt": f"/orders/{s.order_number}/receipt",
-            "book-held": f"/books/{s.out_book_id}", "verify": "/verify", "cart": "/cart", "checkout": "/checkout",
+            "book-held": f"/books/{s.out_book_id}", "notify": f"/books/{s.out_book_id}/notify", "verify": "/verify", "cart": "/cart", "checkout": "/checkout",
             "checkout-success": f"/checkout/success/{s.order_number}",
         }
     if role == "admin":
