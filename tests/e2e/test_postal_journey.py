@@ -98,6 +98,7 @@ def test_a_free_customer_rents_by_post_and_sends_it_back(e2e_page: Page, new_con
     expect(page.locator("main h1")).to_have_text(TITLE)
     page.locator("#rent-days").select_option("3")
     page.locator("[data-testid=rent]").click()
+    expect(page.get_by_test_id("cart-count")).to_have_text("1")  # the rental is in the cart before moving on
     page.goto("/checkout")
     expect(page.locator("main h1")).to_have_text("Checkout")
     expect(page.locator("[data-testid=delivery-post]")).to_be_checked()
