@@ -6,12 +6,13 @@ or found with its number and email (the order lookup), those orders only, until 
 the code is confirmed), and a verified or changed email address."""
 from __future__ import annotations
 
-from flask import flash, has_request_context, session
+from flask import abort, flash, has_request_context, session
+from flask_login import current_user
 
 from .clients import client_ip
-from .extensions import db
+from .extensions import db, login_manager
 from .models import Order, User
-from .services.commerce import guests
+from .services.commerce import guests, orders
 
 SESSION_KEY = "guest_orders"
 _KEPT = 20  # the newest orders a browser may open; older ones need the lookup again
@@ -27,6 +28,21 @@ def may_see(order: Order | None) -> bool:
     """A guest order this browser placed or looked up (and nobody has claimed since: then it is its owner's)."""
     return (order is not None and order.guest and order.user_id is None
             and order.number in session.get(SESSION_KEY, []))
+
+
+def order_or_404(number: str) -> Order:
+    """The signed-in customer's order, or a guest order this browser may see; a 404 for anyone else's (no hint
+    it exists). A visitor without access is asked to sign in. For pages that show an order; acting on one
+    (cancelling) is for its owner only."""
+    order = orders.by_number(number)
+    if current_user.is_authenticated and order is not None and order.user_id == current_user.id:
+        return order
+    if may_see(order):
+        assert order is not None
+        return order
+    if not current_user.is_authenticated:
+        abort(login_manager.unauthorized())  # a redirect to sign in
+    abort(404)
 
 
 def claim_for(user: User) -> int:

@@ -13,12 +13,12 @@ from flask_login import current_user
 from .. import cart_store as store
 from .. import guest_access
 from ..clients import client_ip
-from ..extensions import db, limiter, login_manager
+from ..extensions import db, limiter
 from ..links import checkout_cancel_url, checkout_success_url
 from ..models import Address, Book, Order, OrderStatus
 from ..models.orders import DELIVERY_METHODS, DeliveryMethod
 from ..services.circulation import wallet
-from ..services.commerce import cart, checkout, guests, orders, payments, pricing
+from ..services.commerce import cart, checkout, guests, payments, pricing
 from ..services.commerce.checkout import CheckoutError, ShippingAddress
 from ..services.inventory.stock import SoldOut
 from ..services.people import accounts
@@ -190,23 +190,9 @@ def _address_from(form: CheckoutForm) -> ShippingAddress:
                            (f.region.data or "").strip() or None, (f.phone.data or "").strip() or None)
 
 
-def _own_order(number: str) -> Order:
-    """The signed-in customer's order, or a guest order this browser placed; a 404 for anyone else's. A visitor
-    without access is asked to sign in (as before guest checkout)."""
-    order = orders.by_number(number)
-    if current_user.is_authenticated and order is not None and order.user_id == current_user.id:
-        return order
-    if guest_access.may_see(order):
-        assert order is not None
-        return order
-    if not current_user.is_authenticated:
-        abort(login_manager.unauthorized())  # a redirect to sign in
-    abort(404)
-
-
 @bp.get("/checkout/success/<number>")
 def success(number: str):
-    order = _own_order(number)
+    order = guest_access.order_or_404(number)
     _confirm(order)  # a verified server-side check, never the redirect alone
     _forget_cart_if_paid(order)
     return render_template("checkout/success.html", order=order, guest=guest_access.may_see(order))
@@ -225,7 +211,7 @@ def _confirm(order: Order) -> None:
 @bp.get("/checkout/success/<number>/status")
 def success_status(number: str):
     """Polled by the success page until the payment is confirmed (286 stops the polling)."""
-    order = _own_order(number)
+    order = guest_access.order_or_404(number)
     _confirm(order)
     _forget_cart_if_paid(order)
     done = order.status != OrderStatus.PENDING_PAYMENT
@@ -249,7 +235,7 @@ def _forget_cart_if_paid(order: Order) -> None:
 def cancelled(number: str):
     """Stripe's cancel_url: the shopper left the payment page. POST closes the page at the provider and gives
     the reserved copies back; if the payment went through first, the order is completed instead."""
-    order = _own_order(number)
+    order = guest_access.order_or_404(number)
     if request.method == "POST":
         try:  # a provider error leaves the order as it was: say so and let the shopper try again
             actor = current_user if current_user.is_authenticated else None  # None: a guest

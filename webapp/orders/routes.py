@@ -11,7 +11,7 @@ from flask_login import current_user
 from .. import guest_access
 from ..clients import client_ip
 from ..extensions import db, limiter, login_manager
-from ..models import Order, OrderStatus
+from ..models import OrderStatus
 from ..services.commerce import checkout, guests, orders, payments, timeline
 from ..services.commerce.order_state import OrderStateError
 from . import bp
@@ -29,20 +29,6 @@ def _signed_in():
     if not current_user.is_authenticated and request.endpoint not in _VISITOR_ENDPOINTS:
         return login_manager.unauthorized()
     return None
-
-
-def _own(number: str) -> Order:
-    """The order if it is the signed-in customer's, or a guest order this browser may see; 404 for anyone
-    else's (no hint it exists). A visitor without access is asked to sign in."""
-    order = orders.by_number(number)
-    if current_user.is_authenticated and order is not None and order.user_id == current_user.id:
-        return order
-    if guest_access.may_see(order):
-        assert order is not None
-        return order
-    if not current_user.is_authenticated:
-        abort(login_manager.unauthorized())
-    abort(404)
 
 
 @bp.route("/lookup", methods=["GET", "POST"])
@@ -73,7 +59,7 @@ def index():
 
 @bp.get("/<number>")
 def detail(number: str):
-    order = _own(number)
+    order = guest_access.order_or_404(number)
     events = timeline.for_customer(orders.timeline(order))
     if order.user_id is None:  # a guest's: read-only, no account links
         return render_template("orders/guest.html", order=order, events=events)
@@ -82,7 +68,7 @@ def detail(number: str):
 
 @bp.get("/<number>/receipt")
 def receipt(number: str):
-    order = _own(number)
+    order = guest_access.order_or_404(number)
     if order.paid_at is None:
         abort(404, "There is no receipt until the order is paid.")
     return render_template("orders/receipt.html", order=order)
@@ -90,7 +76,7 @@ def receipt(number: str):
 
 @bp.post("/<number>/cancel")
 def cancel(number: str):
-    order = _own(number)
+    order = guest_access.order_or_404(number)
     if order.user_id != current_user.id:  # a guest order this browser may see (lookup): read-only, staff cancel it
         abort(404)
     # Not actions.attempt_flash: three outcomes (paid meanwhile in another tab: keep the order; refused; done)
