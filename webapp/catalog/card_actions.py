@@ -38,6 +38,14 @@ def _box(book: Book, state: str, message: str = "", back: str = "") -> Response:
     return response
 
 
+def _answer(book: Book, state: str, message: str, back: str, category: str) -> ResponseReturnValue:
+    """After a press: the card's box in its new state for htmx, else the message flashed on the page it came from."""
+    if is_htmx():
+        return _box(book, state, message, back)
+    flash(message, category)
+    return redirect(back, 303)
+
+
 def _sign_in_first(then: str) -> ResponseReturnValue:
     login = url_for("auth.login", next=then)
     if is_htmx():
@@ -67,17 +75,11 @@ def notify_me(book_id: int):
         made = back_in_stock.ask(current_user, book)
     except back_in_stock.NotifyError as exc:
         db.session.rollback()
-        if is_htmx():
-            return _box(book, "refused", str(exc), back)
-        flash(str(exc), "error")
-        return redirect(back, 303)
+        return _answer(book, "refused", str(exc), back, "error")
     db.session.commit()
     message = (f"We'll email you when “{book.title}” is back in stock." if made
                else f"You're already on the list: we'll email you when “{book.title}” is back.")
-    if is_htmx():
-        return _box(book, "waiting", message, back)
-    flash(message, "success")
-    return redirect(back, 303)
+    return _answer(book, "waiting", message, back, "success")
 
 
 @bp.post("/books/<int:book_id>/notify/cancel")
@@ -89,10 +91,7 @@ def notify_cancel(book_id: int):
     back_in_stock.cancel(current_user.id, book.id)
     db.session.commit()
     message = f"We won't email you about “{book.title}”."
-    if is_htmx():
-        return _box(book, "cancelled", message, back)
-    flash(message, "info")
-    return redirect(back, 303)
+    return _answer(book, "cancelled", message, back, "info")
 
 
 @bp.post("/books/<int:book_id>/hold")
@@ -107,17 +106,11 @@ def card_hold(book_id: int):
         hold = holds.place(current_user, book)
     except holds.HoldError as exc:
         db.session.rollback()
-        if is_htmx():
-            return _box(book, "refused", str(exc), back)
-        flash(str(exc), "error")
-        return redirect(back, 303)
+        return _answer(book, "refused", str(exc), back, "error")
     db.session.commit()
     if hold.status == "ready":
         message = f"Good timing: a copy of “{book.title}” is set aside for you."
     else:
         message = (f"You're number {holds.position(hold)} in the queue for “{book.title}”. "
                    "We'll email you when a copy is set aside for you.")
-    if is_htmx():
-        return _box(book, "held", message, back)
-    flash(message, "success")
-    return redirect(back, 303)
+    return _answer(book, "held", message, back, "success")
