@@ -90,13 +90,16 @@ def test_every_cancel_refund_and_delete_form_asks_first(admin_client, auth, make
 def test_account_and_address_deletion_ask_first(app, auth):
     from webapp.models import Address
     user = auth.user("leaver")
-    db.session.add(Address(user_id=user.id, full_name="Lee Leaver", line1="2 Side Street", city="Town",
+    db.session.add(Address(user_id=user.id, full_name="Lee Leaver", line1="2 Side <b>Street</b>", city="Town",
                            postcode="12345", country="US"))
     db.session.commit()
     client = app.test_client()
     auth.login("leaver", client=client)
     html = client.get("/account/addresses").get_data(as_text=True)
     assert 'data-confirm-dialog="remove-address-' in html and 'name="confirmed" value="yes" required' in html
+    # the button names the address for screen readers, escaped like everything the customer typed
+    assert 'Remove<span class="visually-hidden"> 2 Side &lt;b&gt;Street&lt;/b&gt;</span>' in html
+    assert "<b>Street</b>" not in html
     html = client.get("/account/delete").get_data(as_text=True)
     assert '<dialog id="delete-account-dialog"' in html and "Yes, delete my account" in html
 
